@@ -1,0 +1,67 @@
+"""symnum: a symbolic-numeric compiler for Python (trace → transform → simplify → lower).
+
+`import symnum` stays light: it never imports numba or egglog; backends and e-graph rewrites are
+looked up lazily by name.
+"""
+
+from __future__ import annotations
+
+from . import terms as _terms  # noqa: F401  (first: defines Expr before the primitives)
+from . import dispatch as _dispatch  # noqa: F401  (registers the term interface)
+from .build import as_expr, tree_mode
+from .canonical import expand
+from .errors import (
+    CompileError,
+    DTypeError,
+    MissingRuleError,
+    RegistrationError,
+    ShapeError,
+    SimplifyError,
+    SymnumError,
+    TracingError,
+    UnsupportedOperationError,
+)
+from .evaluate import evaluate
+from .interface import arguments, iscall, maketerm, metadata, operation
+from .op import Linearity, Op, register
+from .primitives import (
+    abs,
+    acos,
+    add,
+    asin,
+    atan,
+    atan2,
+    cos,
+    cosh,
+    div,
+    eq,
+    erf,
+    exp,
+    expm1,
+    ge,
+    gt,
+    hypot,
+    ifelse,
+    le,
+    log,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    lt,
+    maximum,
+    minimum,
+    mul,
+    ne,
+    neg,
+    pow,
+    sign,
+    sin,
+    sinh,
+    sqrt,
+    sub,
+    tan,
+    tanh,
+)
+from .terms import Add, Const, Expr, Mul, Sym, Term
+from .traversal import count_ops, free_symbols, postorder, substitute, topological_order

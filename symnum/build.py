@@ -1,0 +1,102 @@
+"""Applying an Op to arguments: the single place where terms get built.
+
+In canonical mode (the default) an op's `canonical` hook runs (Add/Mul polynomial forms, constant
+folding); in tree mode every call builds a plain Term exactly as written. The mode is a context
+variable set by `tree_mode()`, never a global switch or an environment variable.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import numpy as np
+
+from .errors import TracingError, UnsupportedOperationError
+from .terms import Const, Expr, Term, is_number, normalize_number
+
+_TREE = contextvars.ContextVar("symnum_tree_mode", default=False)
+
+
+@contextmanager
+def tree_mode(enabled: bool = True) -> Iterator[None]:
+    """Within this block, arithmetic builds plain Terms with no rearranging or folding.
+
+    >>> import symnum as sn
+    >>> x = sn.symbols("x")
+    >>> with sn.tree_mode():
+    ...     e = x + x
+    >>> str(e), str(x + x)
+    ('x + x', '2*x')
+    """
+    token = _TREE.set(enabled)
+    try:
+        yield
+    finally:
+        _TREE.reset(token)
+
+
+def in_tree_mode() -> bool:
+    return _TREE.get()
+
+
+def as_expr(v: Any) -> Expr:
+    """A term for `v`: terms pass through, numbers become Const; anything else is an error."""
+    if isinstance(v, Expr):
+        return v
+    if is_number(v):
+        return Const(v)
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        return as_expr(v[()])
+    if isinstance(v, np.ndarray):
+        raise TracingError(
+            f"expected a scalar but got an array of shape {v.shape}; apply the operation to the "
+            "array with numpy (np.sin(arr)) so it maps elementwise"
+        )
+    raise UnsupportedOperationError(
+        f"cannot use a {type(v).__name__} ({v!r}) in a symbolic expression; only numbers and "
+        "symnum expressions can be combined"
+    )
+
+
+def as_number(v: Any):
+    """The plain number `v` stands for (a Const or a number), or None for a non-constant term."""
+    if isinstance(v, Const):
+        return v.value
+    if is_number(v):
+        return normalize_number(v)
+    return None
+
+
+def fold(op, nums: list) -> Any:
+    """Evaluate `op` on numbers with numpy semantics (inf/nan instead of exceptions)."""
+    vals = [np.float64(n) if not isinstance(n, (bool, np.floating)) else n for n in nums]
+    with np.errstate(all="ignore"):
+        r = op.impl(*vals)
+    r = np.asarray(r)[()]
+    if op.result == "bool":
+        return bool(r)
+    return r
+
+
+def apply(op, args: tuple) -> Expr:
+    """Build `op(*args)` under the current mode."""
+    if op.nargs is not None and len(args) != op.nargs:
+        raise TypeError(f"{op.name} takes {op.nargs} argument(s), got {len(args)}")
+    if any(isinstance(a, np.ndarray) and a.ndim > 0 for a in args):
+        # op applied to an array: map elementwise, the way numpy users expect
+        from .tracing import elementwise
+
+        return elementwise(op, args)
+    exprs = tuple(as_expr(a) for a in args)
+    if _TREE.get():
+        return Term(op, exprs)
+    if op.canonical is not None:
+        r = op.canonical(*exprs)
+        if r is not None:
+            return r
+    nums = [as_number(a) for a in exprs]
+    if all(n is not None for n in nums) and op.impl is not None:
+        return Const(fold(op, nums))
+    return Term(op, exprs)

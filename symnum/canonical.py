@@ -1,0 +1,237 @@
+"""Canonicalising constructors: the polynomial forms Add and Mul and exact number arithmetic.
+
+x + x → 2·x, x·x → x², 0·x → 0, constants folded, nested sums and products flattened, all at
+construction (the Symbolics.jl paper's 113x). Integers and fractions stay exact; floats follow
+numpy (inf/nan, never an exception). Only integer exponents enter Mul, so x^0.5·x^0.5 is never
+silently turned into x. Known, documented liberty: x·x⁻¹ → 1 (as SymPy and Symbolics.jl do);
+tree mode keeps such expressions as written.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from .build import as_number
+from .terms import Add, Const, Expr, Mul, Number, Term
+
+# ---------------------------------------------------------------------------------------------
+# exact-where-possible number arithmetic
+
+
+def num_add(a: Number, b: Number) -> Number:
+    return a + b
+
+
+def num_mul(a: Number, b: Number) -> Number:
+    return a * b
+
+
+def integral(v: Number) -> int | None:
+    """`v` as an int when it is integral and finite (2, 2.0, Fraction(4, 2)), else None."""
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        return v
+    if isinstance(v, Fraction):
+        return int(v) if v.denominator == 1 else None
+    if isinstance(v, (float, np.floating)) and math.isfinite(v) and float(v).is_integer():
+        return int(v)
+    return None
+
+
+def num_pow(b: Number, e: Number) -> Number:
+    ie = integral(e)
+    if isinstance(b, (int, Fraction)) and not isinstance(b, bool) and ie is not None:
+        if ie >= 0:
+            return b**ie
+        if b == 0:
+            return math.inf
+        return Fraction(1, 1) / Fraction(b) ** (-ie)
+    with np.errstate(all="ignore"):
+        r = np.power(np.float64(b) if not isinstance(b, np.float32) else b, e)
+    return r[()] if isinstance(r, np.ndarray) else (r if isinstance(b, np.float32) else float(r))
+
+
+def _tidy(v: Number) -> Number:
+    if isinstance(v, Fraction) and v.denominator == 1:
+        return int(v.numerator)
+    return v
+
+
+# ---------------------------------------------------------------------------------------------
+# Add
+
+
+def _split(a: Expr) -> tuple[Expr, Number]:
+    """term → (coefficient-free key, coefficient)."""
+    if type(a) is Mul and a.coeff != 1:
+        return make_mul(1, a.bases), a.coeff
+    return a, 1
+
+
+def make_add(const: Number, terms: dict) -> Expr:
+    terms = {t: _tidy(c) for t, c in terms.items() if c != 0}
+    const = _tidy(const)
+    if not terms:
+        return Const(const)
+    if const == 0:
+        const = 0
+        if len(terms) == 1:
+            ((t, c),) = terms.items()
+            return t if c == 1 else mul(Const(c), t)
+    return Add(const, terms)
+
+
+def add(*args: Expr) -> Expr:
+    """Canonical sum; flattens nested sums (also c·(sum), distributing the number c)."""
+    const: Number = 0
+    terms: dict = {}
+    stack = [(a, 1) for a in args]
+    while stack:
+        a, scale = stack.pop()
+        n = as_number(a)
+        if n is not None:
+            const = const + scale * n
+            continue
+        if type(a) is Add:
+            const = const + scale * a.const
+            for t, c in a.terms.items():
+                terms[t] = terms.get(t, 0) + scale * c
+            continue
+        key, c = _split(a)
+        if type(key) is Add:  # c·(x + y + …) inside a sum: flatten it
+            stack.append((key, scale * c))
+            continue
+        terms[key] = terms.get(key, 0) + scale * c
+    return make_add(const, terms)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mul
+
+
+def make_mul(coeff: Number, bases: dict) -> Expr:
+    coeff = _tidy(coeff)
+    bases = {b: e for b, e in bases.items() if e != 0}
+    if not bases:
+        return Const(coeff)
+    if coeff == 1 and len(bases) == 1:
+        ((b, e),) = bases.items()
+        if e == 1:
+            return b
+    return Mul(1 if coeff == 1 else coeff, bases)
+
+
+def mul(*args: Expr) -> Expr:
+    """Canonical product; 0·x → 0 (for finite zero coefficients), nested products flattened."""
+    coeff: Number = 1
+    bases: dict = {}
+    for a in args:
+        n = as_number(a)
+        if n is not None:
+            coeff = coeff * n
+            continue
+        if type(a) is Mul:
+            coeff = coeff * a.coeff
+            for b, e in a.bases.items():
+                bases[b] = bases.get(b, 0) + e
+        else:
+            bases[a] = bases.get(a, 0) + 1
+    if coeff == 0:
+        return Const(_tidy(coeff))
+    return make_mul(coeff, bases)
+
+
+def pow(b: Expr, e: Expr) -> Expr | None:
+    """Canonical power: integer exponents go into Mul; anything else is a pow Term (None)."""
+    nb, ne = as_number(b), as_number(e)
+    if nb is not None and ne is not None:
+        return Const(_tidy(num_pow(nb, ne)))
+    if ne is None:
+        return None
+    ie = integral(ne)
+    if ie is None:
+        return None
+    if ie == 0:
+        return Const(1)
+    if ie == 1:
+        return b
+    if type(b) is Mul:
+        return make_mul(num_pow(b.coeff, ie), {k: v * ie for k, v in b.bases.items()})
+    return make_mul(1, {b: ie})
+
+
+def neg(a: Expr) -> Expr:
+    return mul(Const(-1), a)
+
+
+def sub(a: Expr, b: Expr) -> Expr:
+    return add(a, mul(Const(-1), b))
+
+
+def div(a: Expr, b: Expr) -> Expr:
+    return mul(a, _pow_or_term(b, Const(-1)))
+
+
+def _pow_or_term(b: Expr, e: Expr) -> Expr:
+    from .primitives import pow_op
+
+    r = pow(b, e)
+    return r if r is not None else Term(pow_op, (b, e))
+
+
+# ---------------------------------------------------------------------------------------------
+# expand: distribute products and positive integer powers over sums
+
+
+def _mul_out(a: Expr, b: Expr) -> Expr:
+    """(Σ aᵢ)(Σ bⱼ) multiplied out term by term."""
+    at = _summands(a)
+    bt = _summands(b)
+    if len(at) == 1 and len(bt) == 1:
+        return mul(a, b)
+    return add(*[mul(x, y) for x in at for y in bt])
+
+
+def _summands(a: Expr) -> list:
+    if type(a) is Add:
+        out = [mul(Const(c), t) for t, c in a.terms.items()]
+        if a.const != 0:
+            out.append(Const(a.const))
+        return out
+    if type(a) is Mul and len(a.bases) == 1:
+        ((b, e),) = a.bases.items()
+        if type(b) is Add and e == 1:
+            return [mul(Const(a.coeff), s) for s in _summands(b)]
+    return [a]
+
+
+def _expand_node(t: Expr) -> Expr:
+    if type(t) is not Mul:
+        return t
+    result: Expr = Const(t.coeff)
+    for b, e in t.bases.items():
+        if type(b) is Add and e > 0:
+            p = b
+            for _ in range(e - 1):
+                p = _mul_out(p, b)
+            result = _mul_out(result, p)
+        else:
+            result = _mul_out(result, make_mul(1, {b: e}))
+    return result
+
+
+def expand(e: Expr) -> Expr:
+    """Multiply out products and positive integer powers of sums (every node, bottom up).
+
+    >>> import symnum as sn
+    >>> a, b = sn.symbols("a b")
+    >>> sn.expand((a + b) ** 2) is a**2 + 2*a*b + b**2
+    True
+    """
+    from .traversal import postwalk
+
+    return postwalk(e, _expand_node)

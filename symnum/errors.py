@@ -1,0 +1,45 @@
+"""Typed errors of symnum: every message says what was wrong and what to do instead.
+
+Sits below everything else; imports nothing from symnum.
+"""
+
+from __future__ import annotations
+
+
+class SymnumError(Exception):
+    """Base class of every error symnum raises on purpose."""
+
+
+class TracingError(SymnumError, TypeError):
+    """A symbolic value was used where Python needs a concrete one (if/while, float(), math.*).
+
+    Subclasses TypeError so that `math.sin(x)` on a symbol fails the way Python users expect.
+    """
+
+
+class UnsupportedOperationError(SymnumError, TypeError):
+    """A numpy function, ufunc or Python operator has no symbolic rule."""
+
+
+class ShapeError(SymnumError, ValueError):
+    """Shapes of inputs or outputs do not match what a transform or kernel expects."""
+
+
+class DTypeError(SymnumError, TypeError):
+    """A dtype symnum cannot represent or lower."""
+
+
+class MissingRuleError(SymnumError, NotImplementedError):
+    """A primitive lacks a rule (derivative, Taylor recurrence, lowering) that an operation needs."""
+
+
+class RegistrationError(SymnumError, ValueError):
+    """A primitive or term type was registered inconsistently."""
+
+
+class CompileError(SymnumError, RuntimeError):
+    """Lowering or compiling a graph failed; the message points to the generated source."""
+
+
+class SimplifyError(SymnumError, RuntimeError):
+    """A simplifier could not run (unknown method, bad ruleset, exceeded hard limits)."""

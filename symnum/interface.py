@@ -1,0 +1,64 @@
+"""The term interface: five generic functions dispatched on a term's type.
+
+Everything that walks or rebuilds terms (rewriters, printers, evaluation, AD, lowering) uses only
+these, so a new term representation or a foreign expression type (SymPy's) plugs in by registering
+five functions. Never import concrete term types here.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatch
+from typing import Any
+
+
+@singledispatch
+def iscall(t: Any) -> bool:
+    """True when `t` is a call of an operation on arguments (not a leaf)."""
+    return False
+
+
+@singledispatch
+def operation(t: Any) -> Any:
+    """The operation (head) of a call term."""
+    raise TypeError(f"operation() is not defined for {type(t).__name__}: it is not a call term")
+
+
+@singledispatch
+def arguments(t: Any) -> list:
+    """The arguments of a call term, as a list of terms."""
+    raise TypeError(f"arguments() is not defined for {type(t).__name__}: it is not a call term")
+
+
+@singledispatch
+def metadata(t: Any) -> Any:
+    """Metadata attached to a term (None when it has none)."""
+    return None
+
+
+@singledispatch
+def _maketerm(t: Any, op: Any, args: list, meta: Any = None) -> Any:
+    raise TypeError(
+        f"maketerm() has no implementation for {t!r}; register one with "
+        "symnum.interface.register_maketerm(T)"
+    )
+
+
+def maketerm(T: type, op: Any, args: list, meta: Any = None) -> Any:
+    """Build a term of type family `T` applying `op` to `args` (dispatched on the class T).
+
+    >>> import symnum as sn
+    >>> x = sn.symbols("x")
+    >>> maketerm(type(sn.sin(x)), operation(sn.sin(x)), [x]) is sn.sin(x)
+    True
+    """
+    return _maketerm.dispatch(T)(T, op, args, meta)
+
+
+def register_maketerm(T: type):
+    """Decorator registering `fn(T, op, args, meta)` as maketerm for the class `T` and subclasses."""
+    return _maketerm.register(T)
+
+
+def similarterm(t: Any, op: Any, args: list) -> Any:
+    """Rebuild a term like `t` (same type family, same metadata) with a new op and arguments."""
+    return maketerm(type(t), op, args, metadata(t))

@@ -1,0 +1,166 @@
+"""Op: one object per primitive, carrying every fact the system knows about it.
+
+A primitive's numpy implementation, partial derivatives, Taylor rule, linearity, CPU-cycle cost,
+printing and lowering name are declared together in one `Op(...)` block (see symnum.primitives);
+users add their own with `symnum.register`. A rule that is missing raises MissingRuleError where
+it is needed, never earlier. This module must not import term types' constructors eagerly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import MissingRuleError, RegistrationError
+
+
+@dataclass(frozen=True)
+class Linearity:
+    """How a primitive's second derivatives look, for Hessian sparsity without differentiating.
+
+    linear: per argument (or one bool for all), whether the second derivative with respect to
+        that argument alone is identically zero.
+    cross: whether mixed second derivatives between different arguments can be non-zero.
+    constant: the derivative is zero almost everywhere (comparisons, sign, logic).
+    """
+
+    linear: bool | tuple[bool, ...]
+    cross: bool
+    constant: bool = False
+
+    def linear_in(self, i: int) -> bool:
+        return self.linear if isinstance(self.linear, bool) else self.linear[i]
+
+
+AFFINE = Linearity(linear=True, cross=False)
+BILINEAR = Linearity(linear=True, cross=True)
+NONLINEAR = Linearity(linear=False, cross=True)
+PIECEWISE_CONSTANT = Linearity(linear=True, cross=False, constant=True)
+
+
+@dataclass(frozen=True, eq=False)
+class Op:
+    """A primitive operation. Calling it on terms or numbers builds (or folds) a term.
+
+    name:       unique name; also the default str/LaTeX printing and lowering name.
+    nargs:      number of arguments, or None for variadic (add, mul).
+    impl:       numpy implementation, elementwise with broadcasting.
+    partials:   fn(*args) -> tuple of ∂op/∂arg_i as symnum expressions (hash-consing makes
+                `exp` reuse its own output node for free).
+    taylor:     Taylor-coefficient recurrence (filled by the Taylor-mode issue); None = missing.
+    linearity:  a Linearity, for Hessian sparsity.
+    cost:       CPU cycles, the cost model's default for this op.
+    lower:      the name backends lower it to (math-module name where one exists).
+    infix:      operator symbol for infix printing (None: printed as a call).
+    precedence: binding strength for infix printing (higher binds tighter).
+    latex:      LaTeX template with {0}, {1}, ... for the arguments.
+    result:     "float" (follows its arguments) or "bool".
+    commutative, associative: algebraic facts the rule engine's AC matching uses.
+    canonical:  optional fn(*args) -> term | None used in canonical mode (add, mul, pow, ...).
+    """
+
+    name: str
+    nargs: int | None
+    impl: Callable[..., Any]
+    partials: Callable[..., tuple] | None = None
+    taylor: Callable[..., Any] | None = None
+    linearity: Linearity = NONLINEAR
+    cost: float = 10.0
+    lower: str | None = None
+    infix: str | None = None
+    precedence: int = 100
+    latex: str | None = None
+    result: str = "float"
+    commutative: bool = False
+    associative: bool = False
+    canonical: Callable[..., Any] | None = None
+    doc: str = ""
+
+    def __call__(self, *args):
+        from .build import apply
+
+        return apply(self, args)
+
+    def __repr__(self) -> str:
+        return f"<Op {self.name}>"
+
+    def __hash__(self) -> int:
+        return hash(("Op", self.name))
+
+    def __reduce__(self):
+        return (get_op, (self.name,))
+
+    def derivatives(self, args: tuple) -> tuple:
+        """Partial derivatives at `args`, or MissingRuleError saying how to supply them."""
+        if self.partials is None:
+            raise MissingRuleError(
+                f"primitive '{self.name}' has no derivative rule; pass partials=... to "
+                "symnum.register (a function of the arguments returning one expression per "
+                "argument)"
+            )
+        ds = tuple(self.partials(*args))
+        if len(ds) != len(args):
+            raise RegistrationError(
+                f"partials of '{self.name}' returned {len(ds)} derivatives for {len(args)} arguments"
+            )
+        return ds
+
+    def lowering_name(self) -> str:
+        return self.lower or self.name
+
+
+PRIMITIVES: dict[str, Op] = {}
+
+
+def get_op(name: str) -> Op:
+    try:
+        return PRIMITIVES[name]
+    except KeyError:
+        raise MissingRuleError(f"no primitive named '{name}' is registered") from None
+
+
+def declare(op: Op, *, replace: bool = False) -> Op:
+    """Add `op` to the registry (the one place ops are looked up by name)."""
+    if not replace and op.name in PRIMITIVES:
+        raise RegistrationError(
+            f"a primitive named '{op.name}' already exists; pick another name or pass replace=True"
+        )
+    PRIMITIVES[op.name] = op
+    return op
+
+
+def register(
+    name: str,
+    impl: Callable[..., Any],
+    *,
+    nargs: int = 1,
+    partials: Callable[..., tuple] | None = None,
+    taylor: Callable[..., Any] | None = None,
+    linearity: Linearity = NONLINEAR,
+    cost: float = 50.0,
+    lower: str | None = None,
+    latex: str | None = None,
+    result: str = "float",
+    replace: bool = False,
+    doc: str = "",
+) -> Op:
+    """Register a user primitive; returns the Op, which builds terms when called.
+
+    >>> import numpy as np, symnum as sn
+    >>> softplus = sn.register("softplus", lambda x: np.log1p(np.exp(x)),
+    ...                        partials=lambda x: (1 / (1 + sn.exp(-x)),), replace=True)
+    >>> x = sn.symbols("x")
+    >>> float(sn.evaluate(softplus(x), {x: 0.0}))
+    0.6931471805599453
+    """
+    if not name or not isinstance(name, str):
+        raise RegistrationError("a primitive needs a non-empty string name")
+    if not callable(impl):
+        raise RegistrationError(f"impl of '{name}' must be callable (a numpy function)")
+    if nargs is not None and nargs < 1:
+        raise RegistrationError(f"nargs of '{name}' must be at least 1")
+    op = Op(
+        name=name, nargs=nargs, impl=impl, partials=partials, taylor=taylor,
+        linearity=linearity, cost=cost, lower=lower, latex=latex, result=result, doc=doc,
+    )
+    return declare(op, replace=replace)

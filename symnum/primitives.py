@@ -1,0 +1,203 @@
+"""The primitives: one Op block each, every fact about a primitive in that block.
+
+Each block declares the numpy implementation, partial derivatives (symnum expressions, built with
+the public functions below so hash-consing shares them with the primal), linearity, CPU-cycle cost
+(the Symbolics.jl paper's table where it has one, estimates marked `~`, refined by the e-graph
+issue's measurements), printing and the lowering name. The Taylor slot is filled by the Taylor
+issue. Module-level functions (`sin`, `add`, …) are the public constructors.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import reduce
+
+import numpy as np
+
+from . import canonical as C
+from .op import AFFINE, BILINEAR, NONLINEAR, PIECEWISE_CONSTANT, Linearity, Op, declare
+
+# ---------------------------------------------------------------------------------------------
+# numpy implementations that need a little care
+
+
+def _sum(*xs):
+    return reduce(np.add, xs)
+
+
+def _prod(*xs):
+    return reduce(np.multiply, xs)
+
+
+def _pow(a, b):
+    # numpy refuses integers to negative integer powers; the symbolic meaning is real division
+    if np.issubdtype(np.asarray(a).dtype, np.integer) and np.any(np.asarray(b) < 0):
+        a = np.asarray(a, dtype=np.float64)
+    return np.power(a, b)
+
+
+_ERF = None
+
+
+def _erf(x):
+    global _ERF
+    if _ERF is None:
+        try:  # scipy is optional at run time; math.erf is exact but per element
+            from scipy.special import erf as _ERF
+        except ImportError:
+            _ERF = np.frompyfunc(math.erf, 1, 1)
+    r = _ERF(x)
+    return r.astype(np.result_type(np.asarray(x).dtype, np.float32)) if r.dtype == object else r
+
+
+def _ifelse(c, a, b):
+    return np.where(c, a, b)
+
+
+# ---------------------------------------------------------------------------------------------
+# arithmetic (canonical hooks build the Add/Mul polynomial forms)
+
+add_op = declare(Op(
+    "add", None, _sum, partials=lambda *xs: (1,) * len(xs), linearity=AFFINE, cost=1,
+    lower="add", infix="+", precedence=10, latex="{0} + {1}", commutative=True,
+    associative=True, canonical=C.add,
+))
+sub_op = declare(Op(
+    "sub", 2, np.subtract, partials=lambda a, b: (1, -1), linearity=AFFINE, cost=1,
+    lower="sub", infix="-", precedence=10, latex="{0} - {1}", canonical=C.sub,
+))
+neg_op = declare(Op(
+    "neg", 1, np.negative, partials=lambda a: (-1,), linearity=AFFINE, cost=1, lower="neg",
+    infix="-", precedence=40, latex="-{0}", canonical=C.neg,
+))
+mul_op = declare(Op(
+    "mul", None, _prod,
+    partials=lambda *xs: tuple(mul(*(xs[:i] + xs[i + 1:])) for i in range(len(xs))),
+    linearity=BILINEAR, cost=3, lower="mul", infix="*", precedence=20, latex="{0} {1}",
+    commutative=True, associative=True, canonical=C.mul,
+))
+div_op = declare(Op(
+    "div", 2, np.true_divide, partials=lambda a, b: (1 / b, -a / b**2),
+    linearity=Linearity(linear=(True, False), cross=True), cost=24, lower="div", infix="/",
+    precedence=20, latex=r"\frac{{{0}}}{{{1}}}", canonical=C.div,
+))
+pow_op = declare(Op(
+    "pow", 2, _pow, partials=lambda a, b: (b * a ** (b - 1), a**b * log(a)), cost=100,
+    lower="pow", infix="^", precedence=50, latex="{{{0}}}^{{{1}}}", canonical=C.pow,
+))
+
+# ---------------------------------------------------------------------------------------------
+# elementary functions
+
+
+def _unary(name, impl, d, cost, latex, lower=None, linearity=NONLINEAR, doc=""):
+    return declare(Op(name, 1, impl, partials=lambda x: (d(x),), linearity=linearity,
+                      cost=cost, lower=lower or name, latex=latex, doc=doc))
+
+
+exp_op = _unary("exp", np.exp, lambda x: exp(x), 18, r"e^{{{0}}}")
+log_op = _unary("log", np.log, lambda x: 1 / x, 20, r"\log{{\left({0}\right)}}")  # ~
+log1p_op = _unary("log1p", np.log1p, lambda x: 1 / (1 + x), 124,
+                  r"\operatorname{{log1p}}{{\left({0}\right)}}")
+expm1_op = _unary("expm1", np.expm1, lambda x: exp(x), 124,  # ~
+                  r"\operatorname{{expm1}}{{\left({0}\right)}}")
+sqrt_op = _unary("sqrt", np.sqrt, lambda x: 0.5 / sqrt(x), 20, r"\sqrt{{{0}}}")  # ~
+sin_op = _unary("sin", np.sin, lambda x: cos(x), 134, r"\sin{{\left({0}\right)}}")
+cos_op = _unary("cos", np.cos, lambda x: -sin(x), 134, r"\cos{{\left({0}\right)}}")
+tan_op = _unary("tan", np.tan, lambda x: 1 + tan(x) ** 2, 156, r"\tan{{\left({0}\right)}}")
+asin_op = _unary("asin", np.arcsin, lambda x: 1 / sqrt(1 - x**2), 140,  # ~
+                 r"\arcsin{{\left({0}\right)}}")
+acos_op = _unary("acos", np.arccos, lambda x: -1 / sqrt(1 - x**2), 140,  # ~
+                 r"\arccos{{\left({0}\right)}}")
+atan_op = _unary("atan", np.arctan, lambda x: 1 / (1 + x**2), 135, r"\arctan{{\left({0}\right)}}")
+sinh_op = _unary("sinh", np.sinh, lambda x: cosh(x), 150, r"\sinh{{\left({0}\right)}}")  # ~
+cosh_op = _unary("cosh", np.cosh, lambda x: sinh(x), 150, r"\cosh{{\left({0}\right)}}")  # ~
+tanh_op = _unary("tanh", np.tanh, lambda x: 1 - tanh(x) ** 2, 150,  # ~
+                 r"\tanh{{\left({0}\right)}}")
+abs_op = _unary("abs", np.abs, lambda x: sign(x), 2, r"\left|{0}\right|", lower="fabs")
+sign_op = _unary("sign", np.sign, lambda x: 0, 2, r"\operatorname{{sign}}{{\left({0}\right)}}",
+                 linearity=PIECEWISE_CONSTANT)
+erf_op = _unary("erf", _erf, lambda x: (2 / math.sqrt(math.pi)) * exp(-(x**2)), 100,  # ~
+                r"\operatorname{{erf}}{{\left({0}\right)}}")
+
+atan2_op = declare(Op(
+    "atan2", 2, np.arctan2, partials=lambda y, x: (x / (x**2 + y**2), -y / (x**2 + y**2)),
+    cost=150, lower="atan2", latex=r"\operatorname{{atan2}}{{\left({0}, {1}\right)}}",
+))
+hypot_op = declare(Op(
+    "hypot", 2, np.hypot, partials=lambda a, b: (a / hypot(a, b), b / hypot(a, b)), cost=40,
+    lower="hypot", latex=r"\sqrt{{{0}^{{2}} + {1}^{{2}}}}", commutative=True,
+))
+# min/max propagate NaN like np.minimum/np.maximum; at a tie the derivative goes to the first
+minimum_op = declare(Op(
+    "minimum", 2, np.minimum,
+    partials=lambda a, b: (ifelse(le(a, b), 1, 0), ifelse(le(a, b), 0, 1)),
+    linearity=Linearity(linear=True, cross=False), cost=3, lower="min",
+    latex=r"\min\left({0}, {1}\right)", commutative=True, associative=True,
+))
+maximum_op = declare(Op(
+    "maximum", 2, np.maximum,
+    partials=lambda a, b: (ifelse(ge(a, b), 1, 0), ifelse(ge(a, b), 0, 1)),
+    linearity=Linearity(linear=True, cross=False), cost=3, lower="max",
+    latex=r"\max\left({0}, {1}\right)", commutative=True, associative=True,
+))
+
+# ---------------------------------------------------------------------------------------------
+# selection, comparisons and logic (conditions for ifelse / np.where)
+
+
+def _canon_ifelse(c, a, b):
+    n = C.as_number(c)
+    if n is not None:
+        return a if n else b
+    return a if a is b else None
+
+
+ifelse_op = declare(Op(
+    "ifelse", 3, _ifelse, partials=lambda c, a, b: (0, ifelse(c, 1, 0), ifelse(c, 0, 1)),
+    linearity=Linearity(linear=True, cross=False), cost=2, lower="select",
+    latex=r"\begin{{cases}} {1} & {0} \\ {2} & \text{{otherwise}} \end{{cases}}",
+    canonical=_canon_ifelse,
+))
+
+
+def _predicate(name, impl, infix, latex, commutative=False, associative=False, nargs=2):
+    return declare(Op(
+        name, nargs, impl, partials=lambda *xs: (0,) * len(xs), linearity=PIECEWISE_CONSTANT,
+        cost=1, lower=name, infix=infix, precedence=5 if nargs == 2 else 45, latex=latex,
+        result="bool", commutative=commutative, associative=associative,
+    ))
+
+
+lt_op = _predicate("lt", np.less, "<", "{0} < {1}")
+le_op = _predicate("le", np.less_equal, "<=", r"{0} \leq {1}")
+gt_op = _predicate("gt", np.greater, ">", "{0} > {1}")
+ge_op = _predicate("ge", np.greater_equal, ">=", r"{0} \geq {1}")
+eq_op = _predicate("eq", np.equal, "==", "{0} = {1}", commutative=True)
+ne_op = _predicate("ne", np.not_equal, "!=", r"{0} \neq {1}", commutative=True)
+and_op = _predicate("logical_and", np.logical_and, "&", r"{0} \wedge {1}", True, True)
+or_op = _predicate("logical_or", np.logical_or, "|", r"{0} \vee {1}", True, True)
+not_op = _predicate("logical_not", np.logical_not, "~", r"\neg {0}", nargs=1)
+
+# ---------------------------------------------------------------------------------------------
+# public constructors: sn.sin(x), sn.add(a, b, c), …
+
+
+def add(*xs):
+    """Sum of terms and numbers (canonical: like terms collected)."""
+    return add_op(*xs)
+
+
+def mul(*xs):
+    """Product of terms and numbers (canonical: like bases collected)."""
+    return mul_op(*xs)
+
+
+sub, neg, div, pow = sub_op, neg_op, div_op, pow_op
+exp, log, log1p, expm1, sqrt = exp_op, log_op, log1p_op, expm1_op, sqrt_op
+sin, cos, tan, asin, acos, atan, atan2 = sin_op, cos_op, tan_op, asin_op, acos_op, atan_op, atan2_op
+sinh, cosh, tanh = sinh_op, cosh_op, tanh_op
+abs, sign, erf, hypot = abs_op, sign_op, erf_op, hypot_op
+minimum, maximum, ifelse = minimum_op, maximum_op, ifelse_op
+lt, le, gt, ge, eq, ne = lt_op, le_op, gt_op, ge_op, eq_op, ne_op
+logical_and, logical_or, logical_not = and_op, or_op, not_op

@@ -1,0 +1,385 @@
+"""Term types: Sym, Const, Term and the polynomial forms Add and Mul.
+
+Every term is immutable and hash-consed through a weak interning table: structurally equal terms
+are the same object, so `==` is identity, hashing is O(1), and a traced program is a DAG with
+sharing for free. This module only defines representations; the canonicalising constructors live
+in `symnum.canonical` and the operators' meaning in `symnum.primitives`.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import weakref
+from fractions import Fraction
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+
+from .errors import TracingError, UnsupportedOperationError
+
+Number = int | float | Fraction
+
+# ---------------------------------------------------------------------------------------------
+# numbers: keys that distinguish 2 from 2.0 and 0.0 from -0.0 (Python's == does not)
+
+
+def is_number(v: Any) -> bool:
+    """True for the plain numbers symnum folds: bool, int, float, Fraction and numpy scalars."""
+    return isinstance(v, (int, float, Fraction, np.number, np.bool_))
+
+
+def normalize_number(v: Any) -> Number | np.floating:
+    """numpy scalars → Python numbers (float32 kept as np.float32 so its dtype survives)."""
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.float32):
+        return v
+    if isinstance(v, np.floating):
+        return float(v)
+    if isinstance(v, Fraction) and v.denominator == 1:
+        return int(v.numerator)
+    return v
+
+
+def numkey(v: Number) -> tuple:
+    """An interning key for a number: by type and, for floats, by bit pattern."""
+    if isinstance(v, bool):
+        return ("b", v)
+    if isinstance(v, int):
+        return ("i", v)
+    if isinstance(v, float):
+        return ("f", struct.pack("<d", v))
+    if isinstance(v, np.float32):
+        return ("f32", v.tobytes())
+    if isinstance(v, Fraction):
+        return ("q", v.numerator, v.denominator)
+    raise TypeError(f"not a symnum number: {v!r}")
+
+
+def number_dtype(v: Number) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int64"
+    if isinstance(v, np.float32):
+        return "float32"
+    return "float64"  # float and Fraction (a Fraction evaluates as float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# interning
+
+_TABLE: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_LOCK = threading.Lock()
+
+
+def _intern(cls: type, key: tuple, init) -> Any:
+    """Return the unique live object for `key`, creating it with `init(obj)` when absent."""
+    obj = _TABLE.get(key)
+    if obj is not None:
+        return obj
+    with _LOCK:
+        obj = _TABLE.get(key)
+        if obj is None:
+            obj = object.__new__(cls)
+            init(obj)
+            object.__setattr__(obj, "_hash", hash(key))
+            object.__setattr__(obj, "_cache", None)
+            _TABLE[key] = obj
+    return obj
+
+
+def live_terms() -> int:
+    """Number of terms alive in the interning table (for tests and diagnostics)."""
+    return len(_TABLE)
+
+
+# ---------------------------------------------------------------------------------------------
+# the base class: operators build terms through symnum.primitives
+
+
+class Expr:
+    """Base of every symnum term. Immutable; `==` is structural identity (use sn.eq for a
+    symbolic equation); arithmetic, comparisons and numpy ufuncs build new terms."""
+
+    __slots__ = ("_hash", "_cache", "__weakref__")
+    __array_priority__ = 1000
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} terms are immutable")
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
+    def __reduce__(self):
+        raise TypeError("symnum terms are not picklable yet; serialise with str() or to_sympy()")
+
+    # arithmetic ------------------------------------------------------------------------------
+    def __add__(self, o):
+        return _P.add(self, o)
+
+    def __radd__(self, o):  # o + self
+        return _P.add(o, self)
+
+    def __sub__(self, o):
+        return _P.sub(self, o)
+
+    def __rsub__(self, o):  # o - self
+        return _P.sub(o, self)
+
+    def __mul__(self, o):
+        return _P.mul(self, o)
+
+    def __rmul__(self, o):  # o * self
+        return _P.mul(o, self)
+
+    def __truediv__(self, o):
+        return _P.div(self, o)
+
+    def __rtruediv__(self, o):  # o / self
+        return _P.div(o, self)
+
+    def __pow__(self, o):
+        return _P.pow(self, o)
+
+    def __rpow__(self, o):  # o ** self
+        return _P.pow(o, self)
+
+    def __neg__(self):
+        return _P.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _P.abs(self)
+
+    # comparisons and logic build boolean terms (for ifelse / np.where conditions)
+    def __lt__(self, o):
+        return _P.lt(self, o)
+
+    def __le__(self, o):
+        return _P.le(self, o)
+
+    def __gt__(self, o):
+        return _P.gt(self, o)
+
+    def __ge__(self, o):
+        return _P.ge(self, o)
+
+    def __and__(self, o):
+        return _P.logical_and(self, o)
+
+    def __rand__(self, o):
+        return _P.logical_and(o, self)
+
+    def __or__(self, o):
+        return _P.logical_or(self, o)
+
+    def __ror__(self, o):
+        return _P.logical_or(o, self)
+
+    def __invert__(self):
+        return _P.logical_not(self)
+
+    def _unsupported(self, what: str):
+        raise UnsupportedOperationError(
+            f"the operator {what} has no symbolic rule in symnum; rewrite it with supported "
+            "primitives (see symnum.primitives.PRIMITIVES) or register one with symnum.register()"
+        )
+
+    def __floordiv__(self, o):
+        self._unsupported("// (floor division)")
+
+    __rfloordiv__ = __floordiv__
+
+    def __mod__(self, o):
+        self._unsupported("% (modulo)")
+
+    __rmod__ = __mod__
+
+    # Python needs concrete values here: say what to do instead ---------------------------------
+    def __bool__(self):
+        from .tracing import concrete_value_error
+
+        raise concrete_value_error(self, "bool")
+
+    def __float__(self):
+        from .tracing import concrete_value_error
+
+        raise concrete_value_error(self, "float")
+
+    def __int__(self):
+        from .tracing import concrete_value_error
+
+        raise concrete_value_error(self, "int")
+
+    __index__ = __int__
+
+    def __complex__(self):
+        from .tracing import concrete_value_error
+
+        raise concrete_value_error(self, "complex")
+
+    def __iter__(self):
+        raise TracingError(f"a scalar symbolic expression is not iterable: {self}")
+
+    # numpy protocols (implemented in symnum.tracing)
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from .tracing import array_ufunc
+
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from .tracing import array_function
+
+        return array_function(func, types, args, kwargs)
+
+    # printing (implemented in symnum.printing)
+    def __str__(self) -> str:
+        from .printing import to_str
+
+        return to_str(self)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_latex_(self) -> str:
+        from .printing import to_latex
+
+        return f"${to_latex(self)}$"
+
+    @property
+    def dtype(self) -> str:
+        """The result dtype name ("float64", "float32", "int64", "bool")."""
+        from .traversal import infer_dtype
+
+        return infer_dtype(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# leaves
+
+
+class Sym(Expr):
+    """A named scalar variable. Any string is a valid name: names never reach generated code."""
+
+    __slots__ = ("name", "meta")
+
+    def __new__(cls, name: str, dtype: str = "float64", **meta: Any):
+        if not isinstance(name, str):
+            raise TypeError(f"a symbol's name must be a str, got {type(name).__name__}")
+        dtype = np.dtype(dtype).name
+        md = {"dtype": dtype, "shape": (), **meta}
+        key = ("S", name, tuple(sorted(md.items())))
+
+        def init(o):
+            object.__setattr__(o, "name", name)
+            object.__setattr__(o, "meta", MappingProxyType(md))
+
+        return _intern(cls, key, init)
+
+    @property
+    def dtype(self) -> str:
+        return self.meta["dtype"]
+
+
+class Const(Expr):
+    """A numeric constant, interned by dtype and bit pattern (0.0 and -0.0 differ, NaN works)."""
+
+    __slots__ = ("value",)
+
+    def __new__(cls, value: Any):
+        if isinstance(value, Const):
+            return value
+        if not is_number(value):
+            raise TypeError(f"Const needs a number, got {type(value).__name__}: {value!r}")
+        value = normalize_number(value)
+
+        def init(o):
+            object.__setattr__(o, "value", value)
+
+        return _intern(cls, ("C", numkey(value)), init)
+
+    @property
+    def dtype(self) -> str:
+        return number_dtype(self.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# calls
+
+
+class Term(Expr):
+    """An Op applied to argument terms, built exactly as given (no rearranging)."""
+
+    __slots__ = ("op", "args", "meta")
+
+    def __new__(cls, op: Any, args: tuple, meta: Any = None):
+        args = tuple(a if isinstance(a, Expr) else Const(a) for a in args)
+
+        def init(o):
+            object.__setattr__(o, "op", op)
+            object.__setattr__(o, "args", args)
+            object.__setattr__(o, "meta", meta)
+
+        key = ("T", op, args) if meta is None else ("T", op, args, meta)
+        return _intern(cls, key, init)
+
+
+def _freeze(d: Mapping) -> frozenset:
+    return frozenset((t, numkey(c)) for t, c in d.items())
+
+
+class Add(Expr):
+    """const + Σ coeff·term, with non-numeric, non-Add, coefficient-free terms and non-zero
+    coefficients. Build it with symnum.canonical.add, never directly."""
+
+    __slots__ = ("const", "terms")
+
+    def __new__(cls, const: Number, terms: Mapping[Expr, Number]):
+        def init(o):
+            object.__setattr__(o, "const", const)
+            object.__setattr__(o, "terms", MappingProxyType(dict(terms)))
+
+        return _intern(cls, ("A", numkey(const), _freeze(terms)), init)
+
+
+class Mul(Expr):
+    """coeff × Π base^exponent, with integer exponents and non-numeric, non-Mul bases.
+    Build it with symnum.canonical.mul, never directly."""
+
+    __slots__ = ("coeff", "bases")
+
+    def __new__(cls, coeff: Number, bases: Mapping[Expr, int]):
+        def init(o):
+            object.__setattr__(o, "coeff", coeff)
+            object.__setattr__(o, "bases", MappingProxyType(dict(bases)))
+
+        return _intern(cls, ("M", numkey(coeff), _freeze(bases)), init)
+
+
+def cached(t: Expr, slot: str, compute):
+    """Per-term memo for derived facts (arguments view, digest, …); terms are immutable."""
+    c = t._cache
+    if c is None:
+        c = {}
+        object.__setattr__(t, "_cache", c)
+    v = c.get(slot)
+    if v is None:
+        v = compute(t)
+        c[slot] = v
+    return v
+
+
+from . import primitives as _P  # noqa: E402  (operators need the primitives; they need Expr)

@@ -1,0 +1,137 @@
+"""Walking term DAGs through the term interface: topological order, rebuilding, queries.
+
+Every walk is iterative (deep graphs never hit Python's recursion limit) and visits a shared
+subterm once. These walks are the term layer's own machinery and must stay cheap on 10⁵-node
+DAGs, which is why they do not convert to a networkx graph; graph algorithms proper (colouring,
+components) do use networkx.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Mapping
+
+from .interface import arguments, iscall, maketerm, metadata, operation
+
+
+def postorder(roots: Iterable[Any]) -> list:
+    """Every node reachable from `roots`, each once, children before parents.
+
+    >>> import symnum as sn
+    >>> x, y = sn.symbols("x y")
+    >>> [str(n) for n in postorder([sn.sin(x) + y])]
+    ['x', 'sin(x)', 'y', 'y + sin(x)']
+    """
+    seen: set[int] = set()
+    out: list = []
+    for root in roots:
+        if id(root) in seen:
+            continue
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                out.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            if iscall(node):
+                for a in reversed(arguments(node)):
+                    if id(a) not in seen:
+                        stack.append((a, False))
+    return out
+
+
+topological_order = postorder
+
+
+def postwalk(root: Any, rw: Callable[[Any], Any], memo: dict | None = None) -> Any:
+    """Rebuild bottom-up: children first, then `rw` on the rebuilt node (None = keep it).
+
+    Memoised by node identity, so a shared subterm is rewritten once.
+    """
+    return postwalk_many([root], rw, memo)[0]
+
+
+def postwalk_many(roots: list, rw: Callable[[Any], Any], memo: dict | None = None) -> list:
+    memo = {} if memo is None else memo
+    for node in postorder(roots):
+        if id(node) in memo:
+            continue
+        new = node
+        if iscall(node):
+            args = arguments(node)
+            new_args = [memo[id(a)][1] for a in args]
+            if any(n is not a for n, a in zip(new_args, args)):
+                new = maketerm(type(node), operation(node), new_args, metadata(node))
+        r = rw(new)
+        memo[id(node)] = (node, new if r is None else r)  # keep node alive: ids stay unique
+    return [memo[id(r)][1] for r in roots]
+
+
+def free_symbols(e: Any) -> set:
+    """The set of leaf variables (Syms, and foreign leaves that are not numbers) in `e`."""
+    from .terms import Const, Sym
+
+    roots = list(e) if isinstance(e, (list, tuple)) else [e]
+    return {n for n in postorder(roots) if not iscall(n) and (isinstance(n, Sym) or (
+        not isinstance(n, Const) and not _is_num(n)))}
+
+
+def _is_num(n) -> bool:
+    from .terms import is_number
+
+    return is_number(n)
+
+
+def substitute(e: Any, mapping: Mapping) -> Any:
+    """Replace subterms by others (keys may be any subterm, values terms or numbers).
+
+    >>> import symnum as sn
+    >>> x, y = sn.symbols("x y")
+    >>> str(substitute(sn.sin(x) * x, {x: y + 1}))
+    '(1 + y)*sin(1 + y)'
+    """
+    from .build import as_expr
+
+    table = {id(k): as_expr(v) for k, v in mapping.items()}  # `mapping` keeps the keys alive
+
+    def rw(node):
+        return table.get(id(node))
+
+    # substitute at the original nodes: check before rebuilding children
+    memo: dict = {}
+    for node in postorder([e]):
+        if id(node) in table:
+            memo[id(node)] = (node, table[id(node)])
+    return postwalk(e, rw, memo)
+
+
+def count_ops(e: Any) -> int:
+    """Number of operation nodes in the DAG of `e` (shared subterms counted once)."""
+    roots = list(e) if isinstance(e, (list, tuple)) else [e]
+    return sum(1 for n in postorder(roots) if iscall(n))
+
+
+def infer_dtype(e: Any) -> str:
+    """Result dtype of a term: bool for predicates, else numpy promotion of its leaves."""
+    import numpy as np
+
+    from .terms import Const, Sym
+
+    if isinstance(e, (Sym, Const)):
+        return e.dtype
+    memo: dict[int, str] = {}
+    for n in postorder([e]):
+        if isinstance(n, (Sym, Const)):
+            memo[id(n)] = n.dtype
+            continue
+        op = operation(n)
+        if getattr(op, "result", "float") == "bool":
+            memo[id(n)] = "bool"
+            continue
+        kinds = [memo[id(a)] for a in arguments(n) if not isinstance(a, Const)]
+        float_kinds = [k for k in kinds if k.startswith("float")]
+        memo[id(n)] = np.result_type(*float_kinds).name if float_kinds else "float64"
+    return memo[id(e)]
