@@ -84,12 +84,18 @@ def apply(op, args: tuple) -> Expr:
     """Build `op(*args)` under the current mode."""
     if op.nargs is not None and len(args) != op.nargs:
         raise TypeError(f"{op.name} takes {op.nargs} argument(s), got {len(args)}")
-    if any(isinstance(a, np.ndarray) and a.ndim > 0 for a in args):
-        # op applied to an array: map elementwise, the way numpy users expect
-        from .tracing import elementwise
+    exprs = []
+    for a in args:
+        if isinstance(a, Expr):
+            exprs.append(a)
+        elif isinstance(a, np.ndarray) and a.ndim > 0:
+            # op applied to an array: map elementwise, the way numpy users expect
+            from .tracing import elementwise
 
-        return elementwise(op, args)
-    exprs = tuple(as_expr(a) for a in args)
+            return elementwise(op, args)
+        else:
+            exprs.append(as_expr(a))
+    exprs = tuple(exprs)
     if _TREE.get():
         return Term(op, exprs)
     if op.canonical is not None:
@@ -97,6 +103,6 @@ def apply(op, args: tuple) -> Expr:
         if r is not None:
             return r
     nums = [as_number(a) for a in exprs]
-    if all(n is not None for n in nums) and op.impl is not None:
+    if op.impl is not None and all(n is not None for n in nums):
         return Const(fold(op, nums))
     return Term(op, exprs)

@@ -3,7 +3,8 @@
 Add and Mul present themselves through the interface as ordinary calls: `2x + 3y + 1` is
 add(1, 2x, 3y); `3x²y` is mul(3, x², y); a lone `x²` is pow(x, 2). So code written against the
 interface never needs to know that the polynomial forms exist. Argument views are built once per
-term and cached, in a deterministic order (by content digest), so generated code is reproducible.
+term and cached, in construction order (deterministic for a deterministic program; `digest` is
+order-independent for commutative ops, so content hashes do not depend on history).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .terms import Add, Const, Expr, Mul, Sym, Term, cached, numkey
 # a content digest: stable across processes (Python's hash() of str is salted per process)
 
 
-def _digest(t: Expr) -> bytes:
+def _digest(t: Expr, child) -> bytes:
     h = hashlib.blake2b(digest_size=16)
     tp = type(t)
     if tp is Sym:
@@ -28,27 +29,31 @@ def _digest(t: Expr) -> bytes:
     elif tp is Const:
         h.update(b"C" + repr(numkey(t.value)).encode())
     else:
-        h.update(b"F" + I.operation(t).name.encode())
-        for a in I.arguments(t):
-            h.update(digest(a))
+        op = I.operation(t)
+        h.update(b"F" + op.name.encode())
+        kids = [child(a) for a in I.arguments(t)]
+        if op.commutative:  # argument order of Add/Mul views is construction history
+            kids.sort()
+        for k in kids:
+            h.update(k)
     return h.digest()
 
 
 def digest(t: Expr) -> bytes:
     """128-bit content hash of a term, equal across processes for equal terms."""
-    d = t._cache.get("digest") if t._cache else None
-    if d is not None:
-        return d
-    # iterative over the DAG so deep graphs never hit the recursion limit
+    c = t._cache
+    if c is not None and "digest" in c:
+        return c["digest"]
     from .traversal import postorder
 
-    for n in postorder([t]):
-        cached(n, "digest", _digest)
+    def child(a):
+        return a._cache["digest"]
+
+    for n in postorder([t]):  # iterative: deep graphs never hit the recursion limit
+        if n._cache is None or "digest" not in n._cache:
+            d = _digest(n, child)
+            cached(n, "digest", lambda _n: d)
     return t._cache["digest"]
-
-
-def _sorted(xs: list) -> list:
-    return sorted(xs, key=digest)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,7 +91,7 @@ def _is_single_power(t: Mul) -> bool:
 
 
 def _add_args(t: Add) -> list:
-    args = _sorted([make_mul(c, {k: 1}) if c != 1 else k for k, c in t.terms.items()])
+    args = [make_mul(c, {k: 1}) if c != 1 else k for k, c in t.terms.items()]
     return ([Const(t.const)] if t.const != 0 else []) + args
 
 
@@ -94,7 +99,7 @@ def _mul_args(t: Mul) -> list:
     if _is_single_power(t):
         ((b, e),) = t.bases.items()
         return [b, Const(e)]
-    args = _sorted([b if e == 1 else make_mul(1, {b: e}) for b, e in t.bases.items()])
+    args = [b if e == 1 else make_mul(1, {b: e}) for b, e in t.bases.items()]
     return ([Const(t.coeff)] if t.coeff != 1 else []) + args
 
 

@@ -77,9 +77,7 @@ class Op:
     doc: str = ""
 
     def __call__(self, *args):
-        from .build import apply
-
-        return apply(self, args)
+        return _apply(self, args)
 
     def __repr__(self) -> str:
         return f"<Op {self.name}>"
@@ -164,3 +162,11 @@ def register(
         linearity=linearity, cost=cost, lower=lower, latex=latex, result=result, doc=doc,
     )
     return declare(op, replace=replace)
+
+
+def _apply(op: Op, args: tuple):
+    global _apply
+    from .build import apply  # build imports terms, which import the primitives: bind lazily
+
+    _apply = apply
+    return apply(op, args)

@@ -70,9 +70,20 @@ neg_op = declare(Op(
     "neg", 1, np.negative, partials=lambda a: (-1,), linearity=AFFINE, cost=1, lower="neg",
     infix="-", precedence=40, latex="-{0}", canonical=C.neg,
 ))
+def _mul_partials(*xs):
+    # prefix/suffix products: O(n) new nodes for an n-factor product (cheap-gradient principle)
+    n = len(xs)
+    if n <= 3:
+        return tuple(mul(*(xs[:i] + xs[i + 1:])) for i in range(n))
+    pre, suf = [1] * (n + 1), [1] * (n + 1)
+    for i in range(n):
+        pre[i + 1] = mul(pre[i], xs[i])
+        suf[n - 1 - i] = mul(xs[n - 1 - i], suf[n - i])
+    return tuple(mul(pre[i], suf[i + 1]) for i in range(n))
+
+
 mul_op = declare(Op(
-    "mul", None, _prod,
-    partials=lambda *xs: tuple(mul(*(xs[:i] + xs[i + 1:])) for i in range(len(xs))),
+    "mul", None, _prod, partials=_mul_partials,
     linearity=BILINEAR, cost=3, lower="mul", infix="*", precedence=20, latex="{0} {1}",
     commutative=True, associative=True, canonical=C.mul,
 ))

@@ -1,0 +1,186 @@
+"""Forward and reverse mode as term → term transforms (no tape, no mutation).
+
+Reverse mode walks the reverse topological order of the output's DAG and accumulates adjoint
+contributions in a dict keyed by node; each node's contributions are summed once, when the walk
+reaches it, so a node with k parents costs O(k), not O(k²). The adjoint program is an ordinary
+term DAG: it can be simplified, differentiated again and compiled. Derivatives come from each
+Op's `partials` (a missing one raises MissingRuleError naming the primitive).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ._gc import no_gc
+from .build import as_expr, as_number
+from .errors import ShapeError
+from .interface import arguments, iscall, operation
+from .primitives import add, mul
+from .terms import Const, Expr, Sym
+from .traversal import postorder
+
+ZERO = Const(0)
+
+
+def _is_zero(v: Any) -> bool:
+    n = as_number(v)
+    return n is not None and n == 0
+
+
+def flatten_terms(xs: Any) -> tuple[list, tuple]:
+    """A scalar term, a sequence or an array of terms → (flat list of terms, shape)."""
+    if isinstance(xs, Expr) or np.isscalar(xs):
+        return [as_expr(xs)], ()
+    arr = np.asarray(xs, dtype=object)
+    return [as_expr(v) for v in arr.ravel()], arr.shape
+
+
+def _check_wrt(wrt: Sequence) -> list:
+    out = []
+    for v in wrt:
+        if not isinstance(v, Sym):
+            raise TypeError(
+                f"can only differentiate with respect to symbols, got {type(v).__name__} ({v}); "
+                "introduce a symbol and substitute it"
+            )
+        out.append(v)
+    return out
+
+
+def _active(order: list, wrt_ids: set) -> set:
+    """ids of the nodes that depend on a variable we differentiate by."""
+    active = set(wrt_ids)
+    for n in order:
+        if iscall(n) and any(id(a) in active for a in arguments(n)):
+            op = operation(n)
+            if not getattr(op, "linearity", None) or not op.linearity.constant:
+                active.add(id(n))
+    return active
+
+
+@no_gc
+def vjp_terms(outputs: Sequence[Expr], wrt: Sequence[Sym], cotangents: Sequence[Any]) -> list:
+    """Σᵢ cotangentᵢ · ∂outputᵢ/∂w for each w in `wrt`, by one reverse sweep."""
+    wrt = _check_wrt(wrt)
+    outputs = [as_expr(o) for o in outputs]
+    order = postorder(outputs)
+    active = _active(order, {id(w) for w in wrt})
+    contribs: dict[int, list] = {}
+    for o, ct in zip(outputs, cotangents):
+        if id(o) in active and not _is_zero(ct):
+            contribs.setdefault(id(o), []).append(as_expr(ct))
+    for n in reversed(order):
+        cs = contribs.get(id(n))
+        if not cs or not iscall(n):
+            continue
+        adj = cs[0] if len(cs) == 1 else add(*cs)
+        if _is_zero(adj):
+            continue
+        args = arguments(n)
+        ds = operation(n).derivatives(tuple(args))
+        for a, d in zip(args, ds):
+            if id(a) in active and not _is_zero(d):
+                contribs.setdefault(id(a), []).append(mul(adj, d))
+    out = []
+    for w in wrt:
+        cs = contribs.get(id(w))
+        out.append(ZERO if not cs else cs[0] if len(cs) == 1 else add(*cs))
+    return out
+
+
+@no_gc
+def jvp_terms(outputs: Sequence[Expr], wrt: Sequence[Sym], tangents: Sequence[Any]) -> list:
+    """Σⱼ ∂outputᵢ/∂wⱼ · tangentⱼ for each output, by one forward sweep."""
+    wrt = _check_wrt(wrt)
+    outputs = [as_expr(o) for o in outputs]
+    order = postorder(outputs)
+    tan: dict[int, Expr] = {}
+    for w, t in zip(wrt, tangents):
+        if not _is_zero(t):
+            tan[id(w)] = as_expr(t)
+    for n in order:
+        if not iscall(n) or id(n) in tan:
+            continue
+        args = arguments(n)
+        if not any(id(a) in tan for a in args):
+            continue
+        op = operation(n)
+        if op.linearity.constant:
+            continue
+        ds = op.derivatives(tuple(args))
+        parts = [mul(d, tan[id(a)]) for a, d in zip(args, ds) if id(a) in tan and not _is_zero(d)]
+        if parts:
+            tan[id(n)] = parts[0] if len(parts) == 1 else add(*parts)
+    return [tan.get(id(o), ZERO) for o in outputs]
+
+
+# ---------------------------------------------------------------------------------------------
+# expression level (Symbolics.jl / SymPy names)
+
+
+def diff(e: Any, x: Sym, n: int = 1) -> Any:
+    """The n-th derivative of an expression (or array of expressions) with respect to x.
+
+    >>> import symnum as sn
+    >>> x = sn.symbols("x")
+    >>> str(sn.diff(sn.sin(x) * x, x))
+    'x*cos(x) + sin(x)'
+    """
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"the derivative order n must be a non-negative int, got {n!r}")
+    flat, shape = flatten_terms(e)
+    for _ in range(n):
+        flat = jvp_terms(flat, [x], [1])
+    return flat[0] if shape == () else _reshape(flat, shape)
+
+
+def gradient(e: Any, xs: Iterable[Sym]) -> list:
+    """[∂e/∂x for x in xs] by one reverse sweep (cost within a small constant of e's)."""
+    flat, shape = flatten_terms(e)
+    if shape != ():
+        raise ShapeError(f"gradient needs a scalar expression, got shape {shape}; use jacobian")
+    xs_flat, _ = flatten_terms(list(xs) if not isinstance(xs, np.ndarray) else xs)
+    return vjp_terms(flat, xs_flat, [1])
+
+
+@no_gc
+def jacobian(es: Any, xs: Any, mode: str = "auto") -> np.ndarray:
+    """Dense Jacobian as an object array of shape (len(es), len(xs)).
+
+    mode "rev" differentiates each output's own cone by reverse mode; "fwd" pushes one tangent per
+    input; "auto" picks reverse when there are no more outputs than inputs.
+    """
+    outs, _ = flatten_terms(es)
+    wrt, _ = flatten_terms(xs)
+    wrt = _check_wrt(wrt)
+    if mode == "auto":
+        mode = "rev" if len(outs) <= len(wrt) else "fwd"
+    J = np.empty((len(outs), len(wrt)), dtype=object)
+    if mode == "rev":
+        for i, o in enumerate(outs):
+            J[i, :] = vjp_terms([o], wrt, [1])
+    elif mode == "fwd":
+        for j, w in enumerate(wrt):
+            J[:, j] = jvp_terms(outs, [w], [1])
+    else:
+        raise ValueError(f"mode must be 'auto', 'rev' or 'fwd', got {mode!r}")
+    return J
+
+
+@no_gc
+def hessian(e: Any, xs: Any) -> np.ndarray:
+    """Hessian (forward over reverse): one reverse sweep, then one tangent per variable."""
+    wrt, _ = flatten_terms(xs)
+    g = gradient(e, wrt)
+    H = np.empty((len(wrt), len(wrt)), dtype=object)
+    for j, w in enumerate(wrt):
+        H[:, j] = jvp_terms(g, [w], [1])
+    return H
+
+
+def _reshape(flat: list, shape: tuple) -> np.ndarray:
+    arr = np.empty(len(flat), dtype=object)
+    arr[:] = flat
+    return arr.reshape(shape)
