@@ -15,6 +15,7 @@ from functools import reduce
 import numpy as np
 
 from . import canonical as C
+from . import taylor_rules as TR
 from .op import AFFINE, BILINEAR, NONLINEAR, PIECEWISE_CONSTANT, Linearity, Op, declare
 
 # ---------------------------------------------------------------------------------------------
@@ -58,16 +59,16 @@ def _ifelse(c, a, b):
 # arithmetic (canonical hooks build the Add/Mul polynomial forms)
 
 add_op = declare(Op(
-    "add", None, _sum, partials=lambda *xs: (1,) * len(xs), linearity=AFFINE, cost=1,
+    "add", None, _sum, partials=lambda *xs: (1,) * len(xs), taylor=TR.add, linearity=AFFINE, cost=1,
     lower="add", infix="+", precedence=10, latex="{0} + {1}", commutative=True,
     associative=True, canonical=C.add,
 ))
 sub_op = declare(Op(
-    "sub", 2, np.subtract, partials=lambda a, b: (1, -1), linearity=AFFINE, cost=1,
+    "sub", 2, np.subtract, partials=lambda a, b: (1, -1), taylor=TR.sub, linearity=AFFINE, cost=1,
     lower="sub", infix="-", precedence=10, latex="{0} - {1}", canonical=C.sub,
 ))
 neg_op = declare(Op(
-    "neg", 1, np.negative, partials=lambda a: (-1,), linearity=AFFINE, cost=1, lower="neg",
+    "neg", 1, np.negative, partials=lambda a: (-1,), taylor=TR.neg, linearity=AFFINE, cost=1, lower="neg",
     infix="-", precedence=40, latex="-{0}", canonical=C.neg,
 ))
 def _mul_partials(*xs):
@@ -83,17 +84,18 @@ def _mul_partials(*xs):
 
 
 mul_op = declare(Op(
-    "mul", None, _prod, partials=_mul_partials,
+    "mul", None, _prod, partials=_mul_partials, taylor=TR.mul,
     linearity=BILINEAR, cost=3, lower="mul", infix="*", precedence=20, latex="{0} {1}",
     commutative=True, associative=True, canonical=C.mul,
 ))
 div_op = declare(Op(
-    "div", 2, np.true_divide, partials=lambda a, b: (1 / b, -a / b**2),
+    "div", 2, np.true_divide, partials=lambda a, b: (1 / b, -a / b**2), taylor=TR.div,
     linearity=Linearity(linear=(True, False), cross=True), cost=24, lower="div", infix="/",
     precedence=20, latex=r"\frac{{{0}}}{{{1}}}", canonical=C.div,
 ))
 pow_op = declare(Op(
-    "pow", 2, _pow, partials=lambda a, b: (b * a ** (b - 1), a**b * log(a)), cost=100,
+    "pow", 2, _pow, partials=lambda a, b: (b * a ** (b - 1), a**b * log(a)), taylor=TR.pow,
+    cost=100,
     lower="pow", infix="^", precedence=50, latex="{{{0}}}^{{{1}}}", canonical=C.pow,
 ))
 
@@ -101,33 +103,33 @@ pow_op = declare(Op(
 # elementary functions
 
 
-def _unary(name, impl, d, cost, latex, lower=None, linearity=NONLINEAR, doc=""):
+def _unary(name, impl, d, cost, latex, lower=None, linearity=NONLINEAR, taylor=None):
     return declare(Op(name, 1, impl, partials=lambda x: (d(x),), linearity=linearity,
-                      cost=cost, lower=lower or name, latex=latex, doc=doc))
+                      cost=cost, lower=lower or name, latex=latex, taylor=taylor))
 
 
-exp_op = _unary("exp", np.exp, lambda x: exp(x), 18, r"e^{{{0}}}")
-log_op = _unary("log", np.log, lambda x: 1 / x, 20, r"\log{{\left({0}\right)}}")  # ~
+exp_op = _unary("exp", np.exp, lambda x: exp(x), 18, r"e^{{{0}}}", taylor=TR.exp)
+log_op = _unary("log", np.log, lambda x: 1 / x, 20, r"\log{{\left({0}\right)}}", taylor=TR.log)  # ~
 log1p_op = _unary("log1p", np.log1p, lambda x: 1 / (1 + x), 124,
-                  r"\operatorname{{log1p}}{{\left({0}\right)}}")
+                  r"\operatorname{{log1p}}{{\left({0}\right)}}", taylor=TR.log1p)
 expm1_op = _unary("expm1", np.expm1, lambda x: exp(x), 124,  # ~
-                  r"\operatorname{{expm1}}{{\left({0}\right)}}")
-sqrt_op = _unary("sqrt", np.sqrt, lambda x: 0.5 / sqrt(x), 20, r"\sqrt{{{0}}}")  # ~
-sin_op = _unary("sin", np.sin, lambda x: cos(x), 134, r"\sin{{\left({0}\right)}}")
-cos_op = _unary("cos", np.cos, lambda x: -sin(x), 134, r"\cos{{\left({0}\right)}}")
-tan_op = _unary("tan", np.tan, lambda x: 1 + tan(x) ** 2, 156, r"\tan{{\left({0}\right)}}")
+                  r"\operatorname{{expm1}}{{\left({0}\right)}}", taylor=TR.expm1)
+sqrt_op = _unary("sqrt", np.sqrt, lambda x: 0.5 / sqrt(x), 20, r"\sqrt{{{0}}}", taylor=TR.sqrt)  # ~
+sin_op = _unary("sin", np.sin, lambda x: cos(x), 134, r"\sin{{\left({0}\right)}}", taylor=TR.sin)
+cos_op = _unary("cos", np.cos, lambda x: -sin(x), 134, r"\cos{{\left({0}\right)}}", taylor=TR.cos)
+tan_op = _unary("tan", np.tan, lambda x: 1 + tan(x) ** 2, 156, r"\tan{{\left({0}\right)}}", taylor=TR.tan)
 asin_op = _unary("asin", np.arcsin, lambda x: 1 / sqrt(1 - x**2), 140,  # ~
                  r"\arcsin{{\left({0}\right)}}")
 acos_op = _unary("acos", np.arccos, lambda x: -1 / sqrt(1 - x**2), 140,  # ~
                  r"\arccos{{\left({0}\right)}}")
-atan_op = _unary("atan", np.arctan, lambda x: 1 / (1 + x**2), 135, r"\arctan{{\left({0}\right)}}")
-sinh_op = _unary("sinh", np.sinh, lambda x: cosh(x), 150, r"\sinh{{\left({0}\right)}}")  # ~
-cosh_op = _unary("cosh", np.cosh, lambda x: sinh(x), 150, r"\cosh{{\left({0}\right)}}")  # ~
+atan_op = _unary("atan", np.arctan, lambda x: 1 / (1 + x**2), 135, r"\arctan{{\left({0}\right)}}", taylor=TR.atan)
+sinh_op = _unary("sinh", np.sinh, lambda x: cosh(x), 150, r"\sinh{{\left({0}\right)}}", taylor=TR.sinh)  # ~
+cosh_op = _unary("cosh", np.cosh, lambda x: sinh(x), 150, r"\cosh{{\left({0}\right)}}", taylor=TR.cosh)  # ~
 tanh_op = _unary("tanh", np.tanh, lambda x: 1 - tanh(x) ** 2, 150,  # ~
-                 r"\tanh{{\left({0}\right)}}")
-abs_op = _unary("abs", np.abs, lambda x: sign(x), 2, r"\left|{0}\right|", lower="fabs")
+                 r"\tanh{{\left({0}\right)}}", taylor=TR.tanh)
+abs_op = _unary("abs", np.abs, lambda x: sign(x), 2, r"\left|{0}\right|", lower="fabs", taylor=TR.abs)
 sign_op = _unary("sign", np.sign, lambda x: 0, 2, r"\operatorname{{sign}}{{\left({0}\right)}}",
-                 linearity=PIECEWISE_CONSTANT)
+                 linearity=PIECEWISE_CONSTANT, taylor=TR.zero)
 erf_op = _unary("erf", _erf, lambda x: (2 / math.sqrt(math.pi)) * exp(-(x**2)), 100,  # ~
                 r"\operatorname{{erf}}{{\left({0}\right)}}")
 
@@ -143,13 +145,13 @@ hypot_op = declare(Op(
 minimum_op = declare(Op(
     "minimum", 2, np.minimum,
     partials=lambda a, b: (ifelse(le(a, b), 1, 0), ifelse(le(a, b), 0, 1)),
-    linearity=Linearity(linear=True, cross=False), cost=3, lower="min",
+    linearity=Linearity(linear=True, cross=False), cost=3, lower="min", taylor=TR.minimum,
     latex=r"\min\left({0}, {1}\right)", commutative=True, associative=True,
 ))
 maximum_op = declare(Op(
     "maximum", 2, np.maximum,
     partials=lambda a, b: (ifelse(ge(a, b), 1, 0), ifelse(ge(a, b), 0, 1)),
-    linearity=Linearity(linear=True, cross=False), cost=3, lower="max",
+    linearity=Linearity(linear=True, cross=False), cost=3, lower="max", taylor=TR.maximum,
     latex=r"\max\left({0}, {1}\right)", commutative=True, associative=True,
 ))
 
@@ -166,7 +168,7 @@ def _canon_ifelse(c, a, b):
 
 ifelse_op = declare(Op(
     "ifelse", 3, _ifelse, partials=lambda c, a, b: (0, ifelse(c, 1, 0), ifelse(c, 0, 1)),
-    linearity=Linearity(linear=True, cross=False), cost=2, lower="select",
+    linearity=Linearity(linear=True, cross=False), cost=2, lower="select", taylor=TR.ifelse,
     latex=r"\begin{{cases}} {1} & {0} \\ {2} & \text{{otherwise}} \end{{cases}}",
     canonical=_canon_ifelse,
 ))
@@ -174,7 +176,8 @@ ifelse_op = declare(Op(
 
 def _predicate(name, impl, infix, latex, commutative=False, associative=False, nargs=2):
     return declare(Op(
-        name, nargs, impl, partials=lambda *xs: (0,) * len(xs), linearity=PIECEWISE_CONSTANT,
+        name, nargs, impl, partials=lambda *xs: (0,) * len(xs), taylor=TR.zero,
+        linearity=PIECEWISE_CONSTANT,
         cost=1, lower=name, infix=infix, precedence=5 if nargs == 2 else 45, latex=latex,
         result="bool", commutative=commutative, associative=associative,
     ))
