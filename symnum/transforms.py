@@ -1,0 +1,356 @@
+"""Function-level transforms with JAX's names: Fn → Fn, or Python function → Python function.
+
+Given an Fn, each transform returns a new Fn (same inputs unless it adds tangents/cotangents),
+built from the expression-level AD and Taylor transforms. Given a Python function, it returns a
+function that traces on the first call of each argument signature (shapes, dtypes, structure),
+caches the transformed Fn, and evaluates it (with the reference interpreter until the compile
+issue routes it through a backend). Nothing here evaluates derivatives numerically by itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import ad, taylor as T
+from .errors import ShapeError
+from .fn import Fn, trace
+from .pytree import tree_flatten, tree_unflatten
+from .terms import Sym
+from .tracing import SymArray
+
+# ---------------------------------------------------------------------------------------------
+# helpers: flat symbol lists of an argument, and rebuilding structures from flat term lists
+
+
+def _leaves_of(tree: Any) -> list:
+    return [leaf for leaf in tree_flatten(tree)[0] if isinstance(leaf, (Sym, np.ndarray))]
+
+
+def _syms_of(tree: Any) -> list[Sym]:
+    out: list[Sym] = []
+    for leaf in _leaves_of(tree):
+        out.extend(leaf.ravel() if isinstance(leaf, np.ndarray) else [leaf])
+    return out
+
+
+def _fill_like(tree: Any, flat: list, extra_shape: tuple = ()) -> Any:
+    """A pytree shaped like the symbolic leaves of `tree`, each leaf of shape leaf + extra."""
+    leaves, td = tree_flatten(tree)
+    out, pos = [], 0
+    for leaf in leaves:
+        if not isinstance(leaf, (Sym, np.ndarray)):
+            out.append(None)
+            continue
+        shape = np.shape(leaf) + extra_shape
+        size = int(np.prod(shape, dtype=np.int64))
+        chunk = flat[pos:pos + size]
+        pos += size
+        if shape == ():
+            out.append(chunk[0])
+        else:
+            a = np.empty(size, dtype=object)
+            a[:] = chunk
+            out.append(a.reshape(shape))
+    return tree_unflatten(td, out)
+
+
+def _fresh_like(tree: Any, role: str) -> Any:
+    """New symbols shaped like the symbolic leaves of `tree` (tangents, cotangents, directions).
+
+    They carry `role` in their metadata, so they never collide with a user's symbol of the
+    same name.
+    """
+    def fresh(leaf):
+        if isinstance(leaf, Sym):
+            return Sym(leaf.name, leaf.dtype, role=role)
+        if isinstance(leaf, np.ndarray):
+            a = np.empty(leaf.shape, dtype=object)
+            for idx, s in np.ndenumerate(leaf):
+                a[idx] = Sym(s.name, s.dtype, role=role)
+            return a.view(SymArray)
+        return leaf
+
+    leaves, td = tree_flatten(tree)
+    return tree_unflatten(td, [fresh(x) for x in leaves])
+
+
+def _argnums(fn: Fn, argnums: int | Sequence[int]) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for a in nums:
+        if not -len(fn.inputs) <= a < len(fn.inputs):
+            raise ShapeError(f"argnums {a} is out of range for an Fn of {len(fn.inputs)} inputs")
+    return tuple(a % len(fn.inputs) for a in nums)
+
+
+def _scalar_output(fn: Fn, what: str):
+    outs = fn.flat_outputs
+    if len(outs) != 1 or fn.out_shapes != [()]:
+        raise ShapeError(
+            f"{what} needs a function with one scalar output, got output shapes {fn.out_shapes}; "
+            "use jacrev/jacfwd for vector outputs"
+        )
+    return outs[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# lifting Fn → Fn transforms to Python functions
+
+
+class Transformed:
+    """A transformed Python function: traces per argument signature, caches, evaluates."""
+
+    def __init__(self, f: Callable, make: Callable[[Fn], Fn], name: str,
+                 primal_args: Callable[[tuple], tuple] = lambda args: args):
+        # primal_args: the leading arguments that belong to f (transforms that add tangents,
+        # cotangents or directions take more arguments than f)
+        self._f, self._make, self._primal_args = f, make, primal_args
+        self._cache: dict = {}
+        self._lock = threading.Lock()
+        functools.update_wrapper(self, f, updated=())
+        self.__name__ = name
+
+    def fn(self, *args: Any) -> Fn:
+        """The transformed Fn for arguments like these (traced once per signature)."""
+        key = _signature(args)
+        with self._lock:
+            got = self._cache.get(key)
+            if got is None:
+                got = self._cache[key] = self._make(trace(self._f, *self._primal_args(args)))
+        return got
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)(*args)
+
+    def __repr__(self) -> str:
+        return f"<{self.__name__} of {getattr(self._f, '__name__', self._f)!r}>"
+
+
+def _signature(args: tuple) -> tuple:
+    leaves, td = tree_flatten(args)
+    sig = []
+    for leaf in leaves:
+        if isinstance(leaf, np.ndarray) or np.isscalar(leaf) and isinstance(leaf, (int, float,
+                                                                                  np.number)):
+            a = np.asarray(leaf)
+            sig.append(("a", a.shape, a.dtype.str))
+        else:
+            sig.append(("s", type(leaf).__name__, repr(leaf)))
+    return (td, tuple(sig))
+
+
+def _lift(f: Any, make: Callable[[Fn], Fn], name: str,
+          primal_args: Callable[[tuple], tuple] = lambda args: args) -> Any:
+    if isinstance(f, Fn):
+        return make(f)
+    if not callable(f):
+        raise TypeError(f"{name} takes an Fn or a Python function, got {type(f).__name__}")
+    return Transformed(f, make, name, primal_args)
+
+
+# ---------------------------------------------------------------------------------------------
+# the transforms
+
+
+def grad(f: Any, argnums: int | Sequence[int] = 0) -> Any:
+    """Gradient of a scalar-output function with respect to argument(s) `argnums`.
+
+    >>> import numpy as np, symnum as sn
+    >>> g = sn.grad(lambda x: np.sum(x ** 3))
+    >>> g(np.array([1.0, 2.0]))
+    array([ 3., 12.])
+    """
+    def make(fn: Fn) -> Fn:
+        return _grad_fn(fn, argnums)[1]
+
+    return _lift(f, make, "grad")
+
+
+def _grad_fn(fn: Fn, argnums) -> tuple[Any, Fn]:
+    nums = _argnums(fn, argnums)
+    out = _scalar_output(fn, "grad")
+    wrt = [s for a in nums for s in _syms_of(fn.inputs[a])]
+    g = ad.vjp_terms([out], wrt, [1])
+    parts, pos = [], 0
+    for a in nums:
+        n = len(_syms_of(fn.inputs[a]))
+        parts.append(_fill_like(fn.inputs[a], g[pos:pos + n]))
+        pos += n
+    grads = parts[0] if isinstance(argnums, int) else tuple(parts)
+    return out, fn.with_outputs(grads)
+
+
+def value_and_grad(f: Any, argnums: int | Sequence[int] = 0) -> Any:
+    """(value, gradient) in one Fn: the reverse sweep shares the primal's subterms."""
+    def make(fn: Fn) -> Fn:
+        out, gfn = _grad_fn(fn, argnums)
+        return fn.with_outputs((out, gfn.outputs))
+
+    return _lift(f, make, "value_and_grad")
+
+
+def jvp(f: Any, primals: Sequence | None = None, tangents: Sequence | None = None) -> Any:
+    """Forward mode. With primals and tangents (JAX style) returns (outputs, output tangents);
+    without them returns the transform: an Fn of (*inputs, *tangents) → (outputs, tangents)."""
+    def make(fn: Fn) -> Fn:
+        tans = tuple(_fresh_like(x, "tangent") for x in fn.inputs)
+        seeds = [t for x in tans for t in _syms_of(x)]
+        touts = ad.jvp_terms(fn.flat_outputs, fn.flat_inputs, seeds)
+        tout_tree = fn.with_flat_outputs(touts).outputs
+        names = fn.names + tuple(f"d{n}" for n in fn.names)
+        return Fn(fn.inputs + tans, (fn.outputs, tout_tree), names)
+
+    if primals is None:
+        return _lift(f, make, "jvp", lambda args: args[: len(args) // 2])
+    primals, tangents = tuple(primals), tuple(tangents if tangents is not None else ())
+    if len(primals) != len(tangents):
+        raise ShapeError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
+    fn = f if isinstance(f, Fn) else trace(f, *primals)
+    return make(fn)(*primals, *tangents)
+
+
+def vjp(f: Any, *primals: Any) -> Any:
+    """Reverse mode. With primals (JAX style) returns (outputs, vjp_fun) where vjp_fun(cotangent)
+    gives one cotangent per argument; without them returns the transform: an Fn of
+    (*inputs, output cotangent) → (outputs, input cotangents)."""
+    def make(fn: Fn) -> Fn:
+        cts = _out_cotangents(fn)
+        gs = ad.vjp_terms(fn.flat_outputs, fn.flat_inputs, _syms_of(cts))
+        per_arg, pos = [], 0
+        for x in fn.inputs:
+            n = len(_syms_of(x))
+            per_arg.append(_fill_like(x, gs[pos:pos + n]))
+            pos += n
+        return Fn(fn.inputs + (cts,), (fn.outputs, tuple(per_arg)), fn.names + ("cotangent",))
+
+    if not primals:
+        return _lift(f, make, "vjp", lambda args: args[:-1])
+    fn = f if isinstance(f, Fn) else trace(f, *primals)
+    vfn = make(fn)
+    out = fn(*primals)
+
+    def vjp_fun(cotangent):
+        return vfn(*primals, cotangent)[1]
+
+    return out, vjp_fun
+
+
+def _out_cotangents(fn: Fn) -> Any:
+    """Fresh cotangent symbols shaped like the outputs."""
+    leaves, td = tree_flatten(fn.outputs)
+    out = []
+    for i, leaf in enumerate(leaves):
+        if isinstance(leaf, np.ndarray):
+            a = np.empty(leaf.shape, dtype=object)
+            for idx in np.ndindex(leaf.shape):
+                a[idx] = Sym(f"ct{i}{list(idx)}", role="cotangent")
+            out.append(a.view(SymArray))
+        else:
+            out.append(Sym(f"ct{i}", role="cotangent"))
+    return tree_unflatten(td, out)
+
+
+def _jac(fn: Fn, argnums, mode: str) -> Fn:
+    nums = _argnums(fn, argnums)
+    per_out = []
+    for leaf, shape in zip(tree_flatten(fn.outputs)[0], fn.out_shapes):
+        outs = list(np.ravel(leaf)) if shape != () else [leaf]
+        per_arg = []
+        for a in nums:
+            wrt = _syms_of(fn.inputs[a])
+            J = ad.jacobian(outs, wrt, mode=mode) if wrt else np.empty((len(outs), 0), object)
+            per_arg.append(_jac_tree(fn.inputs[a], J, shape))
+        per_out.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
+    return fn.with_outputs(tree_unflatten(tree_flatten(fn.outputs)[1], per_out))
+
+
+def _jac_tree(arg_tree, J: np.ndarray, out_shape: tuple) -> Any:
+    """Split J's columns by the argument's leaves: each block has shape out_shape + leaf shape."""
+    leaves, td = tree_flatten(arg_tree)
+    blocks, pos = [], 0
+    for leaf in leaves:
+        if not isinstance(leaf, (Sym, np.ndarray)):
+            blocks.append(None)
+            continue
+        shape = np.shape(leaf)
+        n = int(np.prod(shape, dtype=np.int64))
+        block = J[:, pos:pos + n].reshape(out_shape + shape)
+        pos += n
+        blocks.append(block if block.shape != () else block[()])
+    return tree_unflatten(td, blocks)
+
+
+def jacfwd(f: Any, argnums: int | Sequence[int] = 0) -> Any:
+    """Jacobian by forward mode (one tangent per input); blocks of shape out + in."""
+    return _lift(f, lambda fn: _jac(fn, argnums, "fwd"), "jacfwd")
+
+
+def jacrev(f: Any, argnums: int | Sequence[int] = 0) -> Any:
+    """Jacobian by reverse mode (one sweep per output's cone); blocks of shape out + in."""
+    return _lift(f, lambda fn: _jac(fn, argnums, "rev"), "jacrev")
+
+
+def hessian_fn(f: Any, argnums: int = 0) -> Any:
+    """Hessian of a scalar-output function (forward over reverse); shape in + in."""
+    def make(fn: Fn) -> Fn:
+        out = _scalar_output(fn, "hessian")
+        x = fn.inputs[_argnums(fn, argnums)[0]]
+        wrt = _syms_of(x)
+        H = ad.hessian(out, wrt)
+        shape = np.shape(x)
+        return fn.with_outputs(H.reshape(shape + shape) if shape else H[0, 0])
+
+    return _lift(f, make, "hessian")
+
+
+def derivative(f: Any, order: int = 1, argnums: int = 0) -> Any:
+    """The order-th derivative of a scalar function of a scalar argument, by one Taylor jet
+    (O(order²) work, where nested first-order AD can grow like 2^order).
+
+    >>> import symnum as sn
+    >>> d3 = sn.derivative(lambda x: sn.sin(2 * x), order=3)
+    >>> float(d3(0.0))
+    -8.0
+    """
+    def make(fn: Fn) -> Fn:
+        out = _scalar_output(fn, "derivative")
+        x = fn.inputs[_argnums(fn, argnums)[0]]
+        if not isinstance(x, Sym):
+            raise ShapeError("derivative needs a scalar argument; use taylor() along a direction")
+        return fn.with_outputs(T.nth_derivative(out, x, order))
+
+    return _lift(f, make, "derivative")
+
+
+def taylor_fn(f: Any, order: int, argnums: int = 0) -> Any:
+    """The jet transform: an Fn of (*inputs, direction) whose outputs are the Taylor
+    coefficients [c₀ … c_order] (each shaped like the outputs) of t ↦ f(x + t·direction)."""
+    def make(fn: Fn) -> Fn:
+        a = _argnums(fn, argnums)[0]
+        direction = _fresh_like(fn.inputs[a], "direction")
+        seeds = {x: [x, v] for x, v in zip(_syms_of(fn.inputs[a]), _syms_of(direction))}
+        jets = T.jet_terms(fn.flat_outputs, seeds, order)
+        coeffs = [fn.with_flat_outputs([j[k] for j in jets]).outputs for k in range(order + 1)]
+        return Fn(fn.inputs + (direction,), coeffs, fn.names + ("direction",))
+
+    return _lift(f, make, "taylor", lambda args: args[:-1])
+
+
+def laplacian_fn(f: Any, argnums: int = 0, method: str = "exact", samples: int = 16,
+                 rng: Any = None) -> Any:
+    """Laplacian of a scalar-output function: exact (one second-order jet per variable) or the
+    unbiased stochastic estimator (`method="stochastic"`, `samples` random directions)."""
+    if method not in ("exact", "stochastic"):
+        raise ValueError(f"method must be 'exact' or 'stochastic', got {method!r}")
+
+    def make(fn: Fn) -> Fn:
+        out = _scalar_output(fn, "laplacian")
+        xs = _syms_of(fn.inputs[_argnums(fn, argnums)[0]])
+        if method == "exact":
+            return fn.with_outputs(T.laplacian(out, xs))
+        return fn.with_outputs(T.stochastic_laplacian(out, xs, samples, rng=rng))
+
+    return _lift(f, make, "laplacian")
