@@ -62,8 +62,13 @@ def as_expr(v: Any) -> Expr:
 
 def as_number(v: Any):
     """The plain number `v` stands for (a Const or a number), or None for a non-constant term."""
-    if isinstance(v, Const):
+    t = type(v)
+    if t is Const:
         return v.value
+    if t is int or t is float:  # the common cases first: this runs for every term built
+        return v
+    if isinstance(v, Expr):
+        return None
     if is_number(v):
         return normalize_number(v)
     return None

@@ -11,7 +11,7 @@ from functools import singledispatch
 from typing import Any
 
 
-class _Generic:
+class Generic:
     """A singledispatch generic function with a per-type fast path.
 
     Term walks call these millions of times; functools.singledispatch's wrapper costs ~1 µs per
@@ -34,6 +34,8 @@ class _Generic:
 
     def register(self, cls, func=None):
         self._fast.clear()
+        if func is None and not isinstance(cls, type):  # @g.register with annotations
+            return self._sd.register(cls)
         return self._sd.register(cls, func)
 
     def dispatch(self, cls):
@@ -60,10 +62,12 @@ def _metadata(t: Any) -> Any:
     return None
 
 
-iscall = _Generic(_iscall)
-operation = _Generic(_operation)
-arguments = _Generic(_arguments)
-metadata = _Generic(_metadata)
+_Generic = Generic  # the name it had first; rules/pattern.py uses it
+
+iscall = Generic(_iscall)
+operation = Generic(_operation)
+arguments = Generic(_arguments)
+metadata = Generic(_metadata)
 
 
 @singledispatch
@@ -86,7 +90,7 @@ def maketerm(T: type, op: Any, args: list, meta: Any = None) -> Any:
 
 
 def register_maketerm(T: type):
-    """Decorator registering `fn(T, op, args, meta)` as maketerm for the class `T` and subclasses."""
+    """Decorator registering `fn(T, op, args, meta)` as maketerm for class `T` and subclasses."""
     return _maketerm.register(T)
 
 

@@ -300,11 +300,13 @@ class Const(Expr):
     __slots__ = ("value",)
 
     def __new__(cls, value: Any):
-        if isinstance(value, Const):
+        t = type(value)
+        if t is Const:
             return value
-        if not is_number(value):
-            raise TypeError(f"Const needs a number, got {type(value).__name__}: {value!r}")
-        value = normalize_number(value)
+        if t is not int and t is not float:  # fast path: plain Python numbers need no work
+            if not is_number(value):
+                raise TypeError(f"Const needs a number, got {t.__name__}: {value!r}")
+            value = normalize_number(value)
 
         def init(o):
             object.__setattr__(o, "value", value)
@@ -314,6 +316,24 @@ class Const(Expr):
     @property
     def dtype(self) -> str:
         return number_dtype(self.value)
+
+    # a constant's value is known: Python and numpy may convert it (float(sn.sin(0.5)))
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __int__(self) -> int:
+        return int(self.value)
+
+    def __index__(self) -> int:
+        if isinstance(self.value, int):
+            return int(self.value)
+        raise TypeError(f"the constant {self.value!r} is not an integer and cannot be an index")
+
+    def __complex__(self) -> complex:
+        return complex(self.value)
 
 
 # ---------------------------------------------------------------------------------------------

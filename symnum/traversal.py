@@ -13,14 +13,21 @@ from typing import Any, Callable, Iterable, Mapping
 from .interface import arguments, iscall, maketerm, metadata, operation
 
 
-def postorder(roots: Iterable[Any]) -> list:
+def _call_arguments(node: Any) -> list:
+    return arguments(node) if iscall(node) else []
+
+
+def postorder(roots: Iterable[Any], children: Callable[[Any], list] | None = None) -> list:
     """Every node reachable from `roots`, each once, children before parents.
+
+    `children` overrides what counts as a node's children (default: its call arguments).
 
     >>> import symnum as sn
     >>> x, y = sn.symbols("x y")
     >>> [str(n) for n in postorder([sn.sin(x) + y])]
     ['x', 'sin(x)', 'y', 'y + sin(x)']
     """
+    kids = children or _call_arguments
     seen: set[int] = set()
     out: list = []
     for root in roots:
@@ -36,10 +43,9 @@ def postorder(roots: Iterable[Any]) -> list:
                 continue
             seen.add(id(node))
             stack.append((node, True))
-            if iscall(node):
-                for a in reversed(arguments(node)):
-                    if id(a) not in seen:
-                        stack.append((a, False))
+            for a in reversed(kids(node)):
+                if id(a) not in seen:
+                    stack.append((a, False))
     return out
 
 
