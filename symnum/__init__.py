@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import terms as _terms  # noqa: F401  (first: defines Expr before the primitives)
 from . import dispatch as _dispatch  # noqa: F401  (registers the term interface)
+from .ad import diff, gradient, jacobian
 from .build import as_expr, tree_mode
 from .canonical import expand
 from .errors import (
@@ -22,7 +23,9 @@ from .errors import (
     UnsupportedOperationError,
 )
 from .evaluate import evaluate
+from .fn import Fn, trace
 from .interface import arguments, iscall, maketerm, metadata, operation
+from .latex import latex
 from .op import Linearity, Op, register
 from .primitives import (
     abs,
@@ -63,5 +66,37 @@ from .primitives import (
     tan,
     tanh,
 )
+from .rules import Chain, Fixpoint, PassThrough, Postwalk, Prewalk, Rule, RuleSet, segment, slot
+from .simplify import canonicalize, simplify
+from .symbols import symarray, symbols
+from .sympy_interop import from_sympy, to_sympy
+from .sparsity import (
+    SparseJacobian,
+    color_columns,
+    compressed_jacobian,
+    hessian_sparsity,
+    jacobian_sparsity,
+    sparse_jacobian,
+)
+from .taylor import (
+    directional_derivative,
+    jet_terms,
+    mixed_derivative,
+    nth_derivative,
+    stochastic_laplacian,
+)
 from .terms import Add, Const, Expr, Mul, Sym, Term
+from .tracing import SymArray
+from .transforms import (
+    derivative,
+    grad,
+    hessian,
+    jacfwd,
+    jacrev,
+    jvp,
+    laplacian,
+    taylor,
+    value_and_grad,
+    vjp,
+)
 from .traversal import count_ops, free_symbols, postorder, substitute, topological_order

@@ -354,3 +354,42 @@ def laplacian_fn(f: Any, argnums: int = 0, method: str = "exact", samples: int =
         return fn.with_outputs(T.stochastic_laplacian(out, xs, samples, rng=rng))
 
     return _lift(f, make, "laplacian")
+
+
+# ---------------------------------------------------------------------------------------------
+# public names shared by the expression level and the function level (dispatch on the argument)
+
+
+def _function_level(f: Any) -> bool:
+    return callable(f)  # Fn and Python functions; terms and arrays of terms are not callable
+
+
+def hessian(f: Any, xs: Any = None, argnums: int = 0) -> Any:
+    """`hessian(e, xs)`: the symbolic Hessian matrix of an expression; `hessian(f)`: the
+    function-level transform (see hessian_fn). Both forward over reverse."""
+    if _function_level(f) and xs is None:
+        return hessian_fn(f, argnums)
+    return ad.hessian(f, xs)
+
+
+def taylor(f: Any, x: Any = None, order: int | None = None, argnums: int = 0) -> Any:
+    """`taylor(e, x, order)`: coefficient expressions [c₀ … c_order] of e around x;
+    `taylor(f, order=k)`: the jet transform of a function (see taylor_fn)."""
+    if _function_level(f):
+        k = order if order is not None else x
+        if not isinstance(k, int):
+            raise TypeError("taylor(f, order=k) needs an int order")
+        return taylor_fn(f, k, argnums)
+    if order is None:
+        raise TypeError("taylor(e, x, order) needs the order")
+    return T.taylor(f, x, order)
+
+
+def laplacian(f: Any, xs: Any = None, **kwargs: Any) -> Any:
+    """`laplacian(e, xs)`: the exact symbolic Laplacian of an expression; `laplacian(f,
+    method="exact"|"stochastic", samples=...)`: the function-level transform."""
+    if _function_level(f) and xs is None:
+        return laplacian_fn(f, **kwargs)
+    if kwargs.get("method", "exact") == "stochastic":
+        return T.stochastic_laplacian(f, xs, kwargs.get("samples", 16), rng=kwargs.get("rng"))
+    return T.laplacian(f, xs)
