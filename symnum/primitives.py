@@ -174,13 +174,35 @@ ifelse_op = declare(Op(
 ))
 
 
-def _predicate(name, impl, infix, latex, commutative=False, associative=False, nargs=2):
+def _predicate(name, impl, infix, latex, commutative=False, associative=False, nargs=2,
+               canonical=None, precedence=5):
+    # Python's binding order, so printed conditions parse back: x < y binds looser than
+    # & (7) and | (6); ~ binds like unary minus
     return declare(Op(
         name, nargs, impl, partials=lambda *xs: (0,) * len(xs), taylor=TR.zero,
         linearity=PIECEWISE_CONSTANT,
-        cost=1, lower=name, infix=infix, precedence=5 if nargs == 2 else 45, latex=latex,
-        result="bool", commutative=commutative, associative=associative,
+        cost=1, lower=name, infix=infix, precedence=precedence, latex=latex,
+        result="bool", commutative=commutative, associative=associative, canonical=canonical,
     ))
+
+
+def _canon_logic(absorbing: bool):
+    """and/or with a constant operand: `False & c` → False, `True & c` → c (c boolean)."""
+    from .terms import Const, Sym, Term
+
+    def canon(a, b):
+        for x, y in ((a, b), (b, a)):
+            n = C.as_number(x)
+            if n is None:
+                continue
+            if bool(n) == absorbing:
+                return Const(absorbing)
+            if (type(y) is Term and y.op.result == "bool") or (
+                    isinstance(y, (Sym, Const)) and y.dtype == "bool"):
+                return y
+        return None
+
+    return canon
 
 
 lt_op = _predicate("lt", np.less, "<", "{0} < {1}")
@@ -189,9 +211,11 @@ gt_op = _predicate("gt", np.greater, ">", "{0} > {1}")
 ge_op = _predicate("ge", np.greater_equal, ">=", r"{0} \geq {1}")
 eq_op = _predicate("eq", np.equal, "==", "{0} = {1}", commutative=True)
 ne_op = _predicate("ne", np.not_equal, "!=", r"{0} \neq {1}", commutative=True)
-and_op = _predicate("logical_and", np.logical_and, "&", r"{0} \wedge {1}", True, True)
-or_op = _predicate("logical_or", np.logical_or, "|", r"{0} \vee {1}", True, True)
-not_op = _predicate("logical_not", np.logical_not, "~", r"\neg {0}", nargs=1)
+and_op = _predicate("logical_and", np.logical_and, "&", r"{0} \wedge {1}", True, True,
+                    canonical=_canon_logic(False), precedence=7)
+or_op = _predicate("logical_or", np.logical_or, "|", r"{0} \vee {1}", True, True,
+                   canonical=_canon_logic(True), precedence=6)
+not_op = _predicate("logical_not", np.logical_not, "~", r"\neg {0}", nargs=1, precedence=40)
 
 # ---------------------------------------------------------------------------------------------
 # public constructors: sn.sin(x), sn.add(a, b, c), …
