@@ -101,7 +101,8 @@ def _scalar_output(fn: Fn, what: str):
 
 
 class Transformed:
-    """A transformed Python function: traces per argument signature, caches, evaluates."""
+    """A transformed Python function: traces per argument signature, caches the transformed Fn,
+    and runs it compiled (`symnum.compile`'s "auto" backend: machine code through LLVM)."""
 
     def __init__(self, f: Callable, make: Callable[[Fn], Fn], name: str,
                  primal_args: Callable[[tuple], tuple] = lambda args: args):
@@ -110,6 +111,7 @@ class Transformed:
         self._f, self._make, self._primal_args = f, make, primal_args
         self._cache: dict = {}
         self._lock = threading.Lock()
+        self._compiled: Any = None
         functools.update_wrapper(self, f, updated=())
         self.__name__ = name
 
@@ -123,7 +125,11 @@ class Transformed:
         return got
 
     def __call__(self, *args: Any) -> Any:
-        return self.fn(*args)(*args)
+        if self._compiled is None:
+            from .compile import CompiledFunction
+
+            self._compiled = CompiledFunction(self, make_fn=lambda a: self.fn(*a))
+        return self._compiled(*args)
 
     def __repr__(self) -> str:
         return f"<{self.__name__} of {getattr(self._f, '__name__', self._f)!r}>"

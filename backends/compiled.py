@@ -1,0 +1,113 @@
+"""Compiled: a lowered Fn behind the Fn's own calling convention (pytrees in, pytrees out).
+
+Every compiling backend produces a raw kernel `kernel(x, out)` over flat contiguous vectors (x: all
+inputs, out: all outputs, in `Fn.flat_inputs` / `Fn.flat_outputs` order) and optionally
+`batched(X, OUT)` over rows; this class packs arguments into x, unpacks out, and offers the
+in-place variant. It never generates or compiles code itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from symnum.errors import ShapeError
+from symnum.pytree import tree_flatten, tree_unflatten
+
+
+class Compiled:
+    """A compiled Fn. `c(*args)` ≡ `fn(*args)`; `c.call_into(out, *args)` writes into `out`
+    (a flat float vector of all outputs); `.source`, `.fn` and `.kernel` show what was built.
+    Arguments may carry extra batch dimensions on the right (as for Fn); the batched kernel
+    then runs one row per batch element."""
+
+    def __init__(self, fn: Any, kernel: Callable, *, source: str = "", backend: str = "",
+                 batched: Callable | None = None, dtype: str = "float64", info: dict | None = None):
+        self.fn = fn
+        self.kernel = kernel
+        self.batched = batched
+        self.source = source
+        self.backend = backend
+        self.dtype = np.dtype(dtype)
+        self.info = dict(info or {})
+        self._leaves = [leaf for leaf in tree_flatten(fn.inputs)[0]]
+        self._sizes = [int(np.size(leaf)) if _symbolic(leaf) else 0 for leaf in self._leaves]
+        self._shapes = [np.shape(leaf) if _symbolic(leaf) else None for leaf in self._leaves]
+        self.n_in = len(fn.flat_inputs)
+        self.n_out = len(fn.flat_outputs)
+
+    def __repr__(self) -> str:
+        return f"<Compiled {self.backend} kernel of {self.fn!r}>"
+
+    # argument packing ---------------------------------------------------------------------------
+    def pack(self, *args: Any) -> tuple[np.ndarray, tuple]:
+        """All arguments → one contiguous (n_in,) or (n_in, *batch) array and the batch shape."""
+        leaves, _ = tree_flatten(args)
+        if len(leaves) != len(self._leaves):
+            raise ShapeError(
+                f"expected arguments shaped like {self.fn!r} ({len(self._leaves)} leaves), got "
+                f"{len(leaves)} leaves"
+            )
+        parts, batches = [], []
+        for leaf, shape, size in zip(leaves, self._shapes, self._sizes):
+            if shape is None:
+                continue
+            a = np.asarray(leaf, dtype=self.dtype)
+            if a.shape[: len(shape)] != shape:
+                raise ShapeError(f"an argument should have shape {shape} (plus batch dims), "
+                                 f"got {a.shape}")
+            batch = a.shape[len(shape):]
+            parts.append(a.reshape((size,) + batch))
+            batches.append(batch)
+        batch = np.broadcast_shapes(*batches) if batches else ()
+        if not parts:
+            return np.zeros((0,) + batch, dtype=self.dtype), batch
+        if batch:
+            parts = [np.broadcast_to(p, (p.shape[0],) + batch) for p in parts]
+        x = np.ascontiguousarray(np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0])
+        return x, batch
+
+    def unpack(self, out: np.ndarray, batch: tuple) -> Any:
+        leaves, pos = [], 0
+        for shape in self.fn.out_shapes:
+            size = int(np.prod(shape, dtype=np.int64))
+            chunk = out[pos:pos + size]
+            pos += size
+            leaves.append(chunk.reshape(shape + batch) if shape != () else
+                          (chunk[0] if not batch else chunk.reshape(batch)))
+        return tree_unflatten(self.fn.out_tree, leaves)
+
+    # calling ------------------------------------------------------------------------------------
+    def __call__(self, *args: Any) -> Any:
+        x, batch = self.pack(*args)
+        if not batch:
+            out = np.empty(self.n_out, dtype=self.dtype)
+            self.kernel(x, out)
+            return self.unpack(out, batch)
+        rows = int(np.prod(batch, dtype=np.int64))
+        X = np.ascontiguousarray(x.reshape(self.n_in, rows).T)
+        OUT = np.empty((rows, self.n_out), dtype=self.dtype)
+        if self.batched is not None:
+            self.batched(X, OUT)
+        else:
+            for i in range(rows):
+                self.kernel(X[i], OUT[i])
+        return self.unpack(np.ascontiguousarray(OUT.T).reshape((self.n_out,) + batch), batch)
+
+    def call_into(self, out: np.ndarray, *args: Any) -> np.ndarray:
+        """In-place variant: write all outputs, flat, into `out` (no allocation)."""
+        x, batch = self.pack(*args)
+        if batch:
+            raise ShapeError("call_into takes unbatched arguments; use the batched kernel")
+        if out.shape != (self.n_out,) or out.dtype != self.dtype or not out.flags.c_contiguous:
+            raise ShapeError(f"out must be a contiguous {self.dtype} vector of shape "
+                             f"({self.n_out},), got {out.dtype} {out.shape}")
+        self.kernel(x, out)
+        return out
+
+
+def _symbolic(leaf: Any) -> bool:
+    from symnum.terms import Sym
+
+    return isinstance(leaf, (Sym, np.ndarray))

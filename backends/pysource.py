@@ -1,0 +1,70 @@
+"""A schedule → straight-line Python source for numba (and for CUDA device functions).
+
+Only generated identifiers appear (x0…, t0…, out, math, np): user symbol names never reach the
+source. Division, pow and the math functions follow numpy's float semantics once compiled with
+numba's `error_model="numpy"` (inf/nan, never an exception).
+"""
+
+from __future__ import annotations
+
+from symnum.errors import CompileError
+
+from .schedule import Ref, Schedule, float_literal
+
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**",
+          "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+_MATH = {"sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "exp",
+         "log", "log1p", "expm1", "sqrt", "fabs", "hypot", "erf"}
+_NUMPY = {"sign": "np.sign", "min": "np.minimum", "max": "np.maximum"}
+
+
+def ref_src(r: Ref, dtype: str = "float64") -> str:
+    if r.kind == "in":
+        return f"x{r.index}"
+    if r.kind == "tmp":
+        return f"t{r.index}"
+    lit = float_literal(r.value)
+    return f"np.float32({lit})" if dtype == "float32" else lit
+
+
+def instr_src(op: str, args: list[str]) -> str:
+    if op in _INFIX:
+        return f"{args[0]} {_INFIX[op]} {args[1]}"
+    if op == "neg":
+        return f"-{args[0]}"
+    if op in _MATH:
+        return f"math.{op}({', '.join(args)})"
+    if op in _NUMPY:
+        return f"{_NUMPY[op]}({', '.join(args)})"
+    if op == "select":
+        return f"{args[1]} if {args[0]} else {args[2]}"
+    if op == "logical_and":
+        return f"{args[0]} and {args[1]}"
+    if op == "logical_or":
+        return f"{args[0]} or {args[1]}"
+    if op == "logical_not":
+        return f"not {args[0]}"
+    raise CompileError(
+        f"the operation '{op}' has no lowering to Python/numba source; give its Op a `lower` "
+        "name that is a math-module function, or register a lowering"
+    )
+
+
+def body_lines(sched: Schedule, dtype: str = "float64", indent: str = "    ") -> list[str]:
+    """The statements computing every temporary (inputs are the locals x0, x1, …)."""
+    lines = []
+    for ins in sched.instrs:
+        args = [ref_src(a, dtype) for a in ins.args]
+        lines.append(f"{indent}t{ins.dst} = {instr_src(ins.op, args)}")
+    return lines
+
+
+def kernel_source(sched: Schedule, name: str = "kernel", dtype: str = "float64") -> str:
+    """`def kernel(x, out)`: reads the flat input vector x, writes the flat output vector out."""
+    lines = [f"def {name}(x, out):"]
+    lines += [f"    x{i} = x[{i}]" for i in range(sched.n_in)]
+    lines += body_lines(sched, dtype)
+    lines += [f"    out[{k}] = {ref_src(r, dtype)}" for k, r in enumerate(sched.outputs)]
+    if len(lines) == 1:
+        lines.append("    return")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,225 @@
+"""Scheduling: an Fn's output DAG → a backend-neutral list of SSA instructions.
+
+Every backend (numba source, LLVM IR, CUDA) consumes the same schedule, so lowering decisions are
+made once: polynomial forms become chains of binary adds/subs and multiplications, integer powers
+become multiplication chains (binary powering), negative powers one division, and each shared
+subterm is computed once (CSE falls out of hash-consing). Operands are input slots, temporaries
+and float constants only: no user-supplied name ever reaches generated code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Sequence
+
+from symnum.errors import CompileError
+from symnum.interface import arguments, iscall, operation
+from symnum.terms import Add, Const, Mul, Sym
+from symnum.traversal import postorder
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An operand: kind "in" (input slot), "tmp" (temporary) or "const" (a float value)."""
+
+    kind: str
+    index: int = 0
+    value: float = 0.0
+
+    def __repr__(self) -> str:
+        if self.kind == "const":
+            return repr(self.value)
+        return f"{'x' if self.kind == 'in' else 't'}{self.index}"
+
+
+@dataclass(frozen=True)
+class Instr:
+    """t[dst] = op(*args). `op` is a lowering name: add sub mul div neg, a math function name
+    (sin, exp, …), pow, select (c ? a : b), the comparisons lt le gt ge eq ne, and/or/not."""
+
+    dst: int
+    op: str
+    args: tuple[Ref, ...]
+
+
+@dataclass
+class Schedule:
+    """Straight-line code: inputs are slots 0..n_in-1, outputs[k] is the Ref of output k."""
+
+    n_in: int
+    instrs: list[Instr] = field(default_factory=list)
+    outputs: list[Ref] = field(default_factory=list)
+    n_tmp: int = 0
+
+    def __len__(self) -> int:
+        return len(self.instrs)
+
+    def emit(self, op: str, *args: Ref) -> Ref:
+        dst = self.n_tmp
+        self.n_tmp += 1
+        self.instrs.append(Instr(dst, op, tuple(args)))
+        return Ref("tmp", dst)
+
+    def op_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for ins in self.instrs:
+            counts[ins.op] = counts.get(ins.op, 0) + 1
+        return counts
+
+
+def _const(v: Any) -> Ref:
+    if isinstance(v, Fraction):
+        v = v.numerator / v.denominator
+    return Ref("const", value=float(v))
+
+
+def _is_const(r: Ref, value: float) -> bool:
+    return r.kind == "const" and r.value == value
+
+
+class _Lowerer:
+    def __init__(self, inputs: Sequence[Sym]):
+        self.sched = Schedule(n_in=len(inputs))
+        self.refs: dict[int, Ref] = {id(s): Ref("in", i) for i, s in enumerate(inputs)}
+        self.pows: dict[tuple, Ref] = {}  # (base ref, exponent) → ref: x² reused by x³, x⁴
+
+    def ref(self, n: Any) -> Ref:
+        r = self.refs.get(id(n))
+        if r is None:
+            if isinstance(n, Const):
+                return _const(n.value)
+            if isinstance(n, Sym):
+                raise CompileError(
+                    f"the outputs use the symbol {n.name!r}, which is not among the inputs; "
+                    "add it to the inputs (or substitute a value for it) before compiling"
+                )
+            raise CompileError(f"cannot lower a leaf of type {type(n).__name__}")
+        return r
+
+    # arithmetic helpers with trivial-case folding ---------------------------------------------
+    def add(self, a: Ref, b: Ref) -> Ref:
+        if _is_const(a, 0.0):
+            return b
+        if _is_const(b, 0.0):
+            return a
+        return self.sched.emit("add", a, b)
+
+    def mul(self, a: Ref, b: Ref) -> Ref:
+        if _is_const(a, 1.0):
+            return b
+        if _is_const(b, 1.0):
+            return a
+        if _is_const(a, -1.0):
+            return self.sched.emit("neg", b)
+        return self.sched.emit("mul", a, b)
+
+    def ipow(self, base: Ref, e: int) -> Ref:
+        """base**e for e ≥ 1 by binary powering, memoised so x², x⁴ are shared."""
+        if e == 1:
+            return base
+        key = (base, e)
+        r = self.pows.get(key)
+        if r is None:
+            if e % 2 == 0:
+                half = self.ipow(base, e // 2)
+                r = self.sched.emit("mul", half, half)
+            else:
+                r = self.sched.emit("mul", self.ipow(base, e - 1), base)
+            self.pows[key] = r
+        return r
+
+    # node lowering ----------------------------------------------------------------------------
+    def lower_add(self, n: Add) -> Ref:
+        acc: Ref | None = None
+        for t, c in n.terms.items():
+            r = self.ref(t)
+            if acc is None:
+                acc = r if c == 1 else self.mul(_const(c), r)
+            elif c == 1:
+                acc = self.sched.emit("add", acc, r)
+            elif c == -1:
+                acc = self.sched.emit("sub", acc, r)
+            else:
+                acc = self.sched.emit("add", acc, self.mul(_const(c), r))
+        if n.const != 0:
+            acc = self.sched.emit("add", acc, _const(n.const))
+        return acc
+
+    def lower_mul(self, n: Mul) -> Ref:
+        num: Ref | None = None
+        den: Ref | None = None
+        for b, e in n.bases.items():
+            p = self.ipow(self.ref(b), abs(e))
+            if e > 0:
+                num = p if num is None else self.sched.emit("mul", num, p)
+            else:
+                den = p if den is None else self.sched.emit("mul", den, p)
+        coeff = _const(n.coeff)
+        if num is None:
+            num = coeff
+        elif not _is_const(coeff, 1.0):
+            num = self.mul(coeff, num)
+        return num if den is None else self.sched.emit("div", num, den)
+
+    def lower_call(self, n: Any) -> Ref:
+        op = operation(n)
+        args = [self.ref(a) for a in arguments(n)]
+        name = op.lowering_name()
+        if name in ("add", "mul") and len(args) > 2:  # tree-mode n-ary
+            acc = args[0]
+            for a in args[1:]:
+                acc = self.sched.emit(name, acc, a)
+            return acc
+        if name == "pow" and args[1].kind == "const" and float(args[1].value).is_integer():
+            e = int(args[1].value)
+            if e == 0:
+                return _const(1.0)
+            p = self.ipow(args[0], abs(e))
+            return p if e > 0 else self.sched.emit("div", _const(1.0), p)
+        return self.sched.emit(name, *args)
+
+
+def _operands(n: Any) -> list:
+    """What lowering `n` reads: the polynomial forms' dict keys, never their argument views."""
+    tp = type(n)
+    if tp is Add:
+        return list(n.terms)
+    if tp is Mul:
+        return list(n.bases)
+    return arguments(n) if iscall(n) else []
+
+
+def schedule(inputs: Sequence[Sym], outputs: Sequence[Any]) -> Schedule:
+    """Lower output terms over the given input symbols to SSA instructions.
+
+    >>> import symnum as sn
+    >>> x, y = sn.symbols("x y")
+    >>> s = schedule([x, y], [sn.sin(x) * y + x**3])
+    >>> [i.op for i in s.instrs]
+    ['sin', 'mul', 'mul', 'mul', 'add']
+    """
+    low = _Lowerer(inputs)
+    for n in postorder(list(outputs), _operands):
+        if id(n) in low.refs or not iscall(n):
+            continue
+        tp = type(n)
+        if tp is Add:
+            r = low.lower_add(n)
+        elif tp is Mul:
+            r = low.lower_mul(n)
+        else:
+            r = low.lower_call(n)
+        low.refs[id(n)] = r
+    low.sched.outputs = [low.ref(o) for o in outputs]
+    return low.sched
+
+
+def float_literal(v: float) -> str:
+    """A float as source text that survives a round trip (inf/nan included)."""
+    if math.isnan(v):
+        return "math.nan"
+    if math.isinf(v):
+        return "math.inf" if v > 0 else "-math.inf"
+    return repr(float(v))

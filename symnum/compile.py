@@ -1,0 +1,219 @@
+"""`compile` and `build_function`: the pipeline trace → transform → simplify → lower, cached.
+
+`@symnum.compile` traces on the first call of each argument signature (shapes, dtypes, pytree
+structure, static values), simplifies if asked, lowers with a backend looked up by name (the
+`backends` package is imported lazily, never by `import symnum`), and caches the result in memory
+per signature; backends cache machine code on disk by content hash. Concurrent first calls of one
+signature compile once (a lock per signature).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .errors import CompileError
+from .fn import Fn, trace
+
+def _backends():
+    import backends
+
+    return backends
+
+
+def resolve_backend(name: str, fn: Fn) -> str:
+    """"auto" → llvm (milliseconds to compile, the same LLVM code quality as numba) when it is
+    registered, else the reference interpreter."""
+    if name != "auto":
+        return name
+    return "llvm" if "llvm" in _backends().available_backends() else "numpy"
+
+
+def lower(fn: Fn, backend: str = "auto", **options: Any) -> Any:
+    """Lower an Fn with a backend chosen by name; returns a callable with the Fn's signature."""
+    if not isinstance(fn, Fn):
+        raise CompileError(f"lower() takes an Fn (from symnum.trace), got {type(fn).__name__}")
+    return _backends().lower(fn, resolve_backend(backend, fn), **options)
+
+
+def _simplified(fn: Fn, method: str | None) -> Fn:
+    if method is None or method is False:
+        return fn
+    from .simplify import simplify
+
+    return simplify(fn, method=method)
+
+
+def signature_key(args: tuple) -> tuple:
+    """What a traced program depends on: pytree structure, array shapes and dtypes, statics."""
+    from .pytree import tree_flatten
+
+    leaves, td = tree_flatten(args)
+    sig = []
+    for leaf in leaves:
+        if isinstance(leaf, np.ndarray) or isinstance(leaf, (bool, int, float, complex,
+                                                             np.number, np.bool_)):
+            a = np.asarray(leaf)
+            sig.append(("a", a.shape, a.dtype.str))
+        else:
+            sig.append(("s", type(leaf).__name__, repr(leaf)))
+    return (td, tuple(sig))
+
+
+class _Entry:
+    __slots__ = ("lock", "compiled")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.compiled: Any = None
+
+
+class CompiledFunction:
+    """A Python function compiled per argument signature. Call it like the function.
+
+    `.lower(*args)` returns the backend's compiled object for such arguments (with `.source`,
+    `.fn`, `.info`); `.source` / `.fn` show the most recent one.
+    """
+
+    def __init__(self, f: Callable, *, backend: str = "auto", simplify: str | None = None,
+                 make_fn: Callable[[tuple], Fn] | None = None, **options: Any):
+        if not callable(f):
+            raise TypeError(f"compile() needs a callable, got {type(f).__name__}")
+        self._f = f
+        self._backend = backend
+        self._simplify = simplify
+        self._options = options
+        self._make_fn = make_fn or (lambda args: trace(f, *args))
+        self._entries: dict = {}
+        self._lock = threading.Lock()
+        self._last: Any = None
+        self.__name__ = getattr(f, "__name__", "compiled")
+        self.__doc__ = getattr(f, "__doc__", None)
+        self.__wrapped__ = f
+
+    def lower(self, *args: Any) -> Any:
+        key = signature_key(args)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._entries[key] = _Entry()
+        if entry.compiled is None:
+            with entry.lock:  # one compile per signature, however many threads ask at once
+                if entry.compiled is None:
+                    fn = _simplified(self._make_fn(args), self._simplify)
+                    entry.compiled = lower(fn, self._backend, **self._options)
+        self._last = entry.compiled
+        return entry.compiled
+
+    def __call__(self, *args: Any) -> Any:
+        return self.lower(*args)(*args)
+
+    @property
+    def source(self) -> str:
+        if self._last is None:
+            raise CompileError("nothing compiled yet: call the function (or .lower(*args)) first")
+        return getattr(self._last, "source", "")
+
+    @property
+    def fn(self) -> Fn:
+        if self._last is None:
+            raise CompileError("nothing compiled yet: call the function (or .lower(*args)) first")
+        return self._last.fn
+
+    def __repr__(self) -> str:
+        return f"<symnum.compile of {self.__name__!r} backend={self._backend!r}>"
+
+
+def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str | None = None,
+            **options: Any) -> Any:
+    """Compile a numpy-style function (decorator or call).
+
+    >>> import numpy as np, symnum as sn
+    >>> @sn.compile(backend="numpy")
+    ... def rhs(u, p):
+    ...     return p * u**2 - u
+    >>> rhs(np.array([1.0, 2.0]), 3.0)
+    array([ 2., 10.])
+    """
+    def wrap(g: Callable) -> CompiledFunction:
+        from .transforms import Transformed
+
+        if isinstance(g, Transformed):  # sn.compile(sn.grad(f)): compile the transformed Fn
+            return CompiledFunction(g, backend=backend, simplify=simplify,
+                                    make_fn=lambda args: g.fn(*args), **options)
+        return CompiledFunction(g, backend=backend, simplify=simplify, **options)
+
+    return wrap if f is None else wrap(f)
+
+
+def build_function(outputs: Any, *inputs: Any, backend: str = "auto", simplify: str | None = None,
+                   names: Sequence[str] | None = None, **options: Any) -> Any:
+    """Compile expressions over given inputs (symbols or symbolic arrays, one per argument).
+
+    Array outputs return `(out_of_place, in_place)` as Symbolics.jl does: `oop(*args)` allocates,
+    `iip(out, *args)` writes into `out`. A SparseJacobian returns one function computing its
+    values in the fixed (rows, cols) order, with `.rows`, `.cols`, `.shape` and `.csr(*args)`.
+
+    >>> import symnum as sn
+    >>> x, y = sn.symbols("x y")
+    >>> f = sn.build_function(x * y + 1, x, y, backend="numpy")
+    >>> float(f(2.0, 3.0))
+    7.0
+    """
+    from .sparsity import SparseJacobian
+
+    if isinstance(outputs, SparseJacobian):
+        values = np.empty(len(outputs.values), dtype=object)
+        values[:] = outputs.values
+        fn = Fn(inputs, values, names)
+        return SparseFunction(lower(_simplified(fn, simplify), backend, **options), outputs)
+    fn = _simplified(Fn(inputs, outputs, names), simplify)
+    compiled = lower(fn, backend, **options)
+    if isinstance(outputs, np.ndarray) and outputs.ndim > 0:
+        return compiled, InPlace(compiled)
+    return compiled
+
+
+class InPlace:
+    """`iip(out, *args)`: evaluate an array-output kernel into a preallocated array."""
+
+    def __init__(self, compiled: Any):
+        self.compiled = compiled
+
+    def __call__(self, out: np.ndarray, *args: Any) -> np.ndarray:
+        call_into = getattr(self.compiled, "call_into", None)
+        if (call_into is not None and out.flags.c_contiguous
+                and out.dtype == getattr(self.compiled, "dtype", None)):
+            call_into(out.reshape(-1), *args)  # a view: the kernel writes straight into `out`
+            return out
+        out[...] = self.compiled(*args)
+        return out
+
+
+class SparseFunction:
+    """Values of a sparse Jacobian, compiled: `f(*args)` → values in (rows, cols) order."""
+
+    def __init__(self, compiled: Any, J: Any):
+        self.compiled = compiled
+        self.rows, self.cols, self.shape = J.rows, J.cols, J.shape
+        order = np.lexsort((self.cols, self.rows))
+        self._csr_order = order
+        counts = np.bincount(self.rows, minlength=self.shape[0])
+        self._indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self._indices = self.cols[order].astype(np.int64)
+
+    @property
+    def source(self) -> str:
+        return getattr(self.compiled, "source", "")
+
+    def __call__(self, *args: Any) -> np.ndarray:
+        return np.asarray(self.compiled(*args))
+
+    def csr(self, *args: Any):
+        """The Jacobian as a scipy.sparse CSR matrix with a fixed structure."""
+        import scipy.sparse as sp
+
+        vals = self(*args)[self._csr_order]
+        return sp.csr_matrix((vals, self._indices.copy(), self._indptr.copy()), shape=self.shape)
