@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
 from ._gc import no_gc
@@ -228,6 +227,8 @@ def color_columns(S: np.ndarray, strategy: str = "largest_first") -> np.ndarray:
 
     Greedy colouring (networkx) of the column-intersection graph; returns an int array.
     """
+    import networkx as nx  # lazily: `import symnum` stays light
+
     S = np.asarray(S, dtype=bool)
     G = nx.Graph()
     G.add_nodes_from(range(S.shape[1]))
