@@ -36,6 +36,12 @@ class Compiled:
         self._shapes = [np.shape(leaf) if _symbolic(leaf) else None for leaf in self._leaves]
         self.n_in = len(fn.flat_inputs)
         self.n_out = len(fn.flat_outputs)
+        # fast path for the common case: one array argument in, one array (or scalar) out
+        sym_leaves = [sh for sh in self._shapes if sh is not None]
+        self._one_in = (len(self._leaves) == 1 and len(sym_leaves) == 1
+                        and len(fn.inputs) == 1 and sym_leaves[0] == np.shape(fn.inputs[0]))
+        self._one_out = fn.out_tree.kind == "leaf"
+        self._out_shape = fn.out_shapes[0] if self._one_out else None
 
     def __repr__(self) -> str:
         return f"<Compiled {self.backend} kernel of {self.fn!r}>"
@@ -80,6 +86,13 @@ class Compiled:
 
     # calling ------------------------------------------------------------------------------------
     def __call__(self, *args: Any) -> Any:
+        if self._one_in and self._one_out and len(args) == 1:
+            a = args[0]
+            if (type(a) is np.ndarray and a.dtype == self.dtype and a.shape == self._shapes[0]
+                    and a.flags.c_contiguous):
+                out = np.empty(self._out_shape, dtype=self.dtype)
+                self.kernel(a.reshape(-1), out.reshape(-1))
+                return out if self._out_shape != () else out[()]
         x, batch = self.pack(*args)
         if not batch:
             out = np.empty(self.n_out, dtype=self.dtype)
