@@ -42,14 +42,22 @@ def integral(v: Number) -> int | None:
     return None
 
 
+# exact integer powers beyond this exponent would build huge integers (10**(10**9) never ends);
+# they are computed in floating point instead
+MAX_EXACT_EXPONENT = 1024
+
+
 def num_pow(b: Number, e: Number) -> Number:
     ie = integral(e)
-    if isinstance(b, (int, Fraction)) and not isinstance(b, bool) and ie is not None:
+    exact_ok = ie is not None and (abs(ie) <= MAX_EXACT_EXPONENT or b in (0, 1, -1))
+    if isinstance(b, (int, Fraction)) and not isinstance(b, bool) and exact_ok:
         if ie >= 0:
             return b**ie
         if b == 0:
             return math.inf
         return Fraction(1, 1) / Fraction(b) ** (-ie)
+    if isinstance(e, Fraction):  # float ** Fraction is complex for a negative base in Python
+        e = float(e)
     with np.errstate(all="ignore"):
         r = np.power(np.float64(b) if not isinstance(b, np.float32) else b, e)
     return r[()] if isinstance(r, np.ndarray) else (r if isinstance(b, np.float32) else float(r))

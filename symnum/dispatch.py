@@ -28,6 +28,8 @@ def _digest(t: Expr, child) -> bytes:
         h.update(b"S" + repr(sorted(t.meta.items())).encode() + b"\0" + t.name.encode())
     elif tp is Const:
         h.update(b"C" + repr(numkey(t.value)).encode())
+    elif not I.iscall(t):  # another leaf type (a rule pattern's slot): its type and text name it
+        h.update(b"L" + type(t).__qualname__.encode() + b"\0" + str(t).encode())
     else:
         op = I.operation(t)
         h.update(b"F" + op.name.encode())
@@ -91,7 +93,10 @@ def _is_single_power(t: Mul) -> bool:
 
 
 def _add_args(t: Add) -> list:
-    args = [make_mul(c, {k: 1}) if c != 1 else k for k, c in t.terms.items()]
+    # a product key keeps its bases flat under the coefficient: 2·(x·y) presents as mul(2, x, y)
+    args = [k if c == 1 else (make_mul(c * k.coeff, dict(k.bases)) if type(k) is Mul
+                              else make_mul(c, {k: 1}))
+            for k, c in t.terms.items()]
     return ([Const(t.const)] if t.const != 0 else []) + args
 
 
