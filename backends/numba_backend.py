@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
+
 from symnum.errors import CompileError
 
 from . import Backend
@@ -37,6 +39,14 @@ def batched(X, OUT):
     for i in numba.prange(X.shape[0]):
         kernel(X[i], OUT[i])
 '''
+
+
+def _module_path(key: str, cache_dir: Any) -> str:
+    from pathlib import Path
+
+    from .kernel_cache import default_cache_dir
+
+    return str(Path(cache_dir or default_cache_dir()) / f"{key}.py")
 
 
 def generate(fn: Any, dtype: str = "float64", fastmath: bool = False) -> tuple[str, Any]:
@@ -68,7 +78,7 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, cache_dir:
     except Exception as e:  # numba's TypingError/LoweringError, or a broken module
         raise CompileError(
             f"numba could not compile the generated kernel ({type(e).__name__}: {e}); the "
-            f"generated source is in the module {key} under {cache_dir or 'the cache dir'}"
+            f"generated source is {_module_path(key, cache_dir)}"
         ) from e
     info = {"statements": len(sched), "cache_hit": hit, "module": key,
             "compile_seconds": time.perf_counter() - t0}
@@ -76,4 +86,84 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, cache_dir:
                     dtype=dtype, info=info)
 
 
-BACKEND = Backend("numba", lower, "numba.njit over straight-line generated Python source")
+
+
+# ---------------------------------------------------------------------------------------------
+# elementwise: a scalar Fn over arrays with numpy's broadcasting and dtype rules
+
+PARALLEL_THRESHOLD = 1 << 16  # below this many elements, thread start-up costs more than it saves
+
+
+def elementwise_source(fn: Any) -> tuple[str, int]:
+    """One scalar function per output, for numba.vectorize (one loop per output: vectorize
+    supports a single result; outputs share no work)."""
+    from .pysource import body_lines, ref_src
+
+    if any(np.shape(leaf) != () for leaf in fn.flat_inputs):  # pragma: no cover - Syms only
+        raise CompileError("elementwise kernels need scalar inputs")
+    sched = schedule(fn.flat_inputs, fn.flat_outputs)
+    args = ", ".join(f"x{i}" for i in range(sched.n_in))
+    parts = [_HEADER]
+    for dtype in ("float64", "float32"):
+        parts.append("@numba.njit(cache=True, error_model='numpy', inline='always')")
+        parts.append(f"def scalar_{dtype}({args}):")
+        parts += body_lines(sched, dtype)
+        outs = ", ".join(ref_src(r, dtype) for r in sched.outputs)
+        parts.append(f"    return ({outs},)\n")
+    for k in range(len(sched.outputs)):
+        for dtype in ("float64", "float32"):
+            sig = f"{dtype}({', '.join([dtype] * sched.n_in)})"
+            for target, suffix in (("cpu", ""), ("parallel", "_par")):
+                parts.append(
+                    f"@numba.vectorize(['{sig}'], target='{target}', cache={target == 'cpu'})\n"
+                    f"def out{k}_{dtype}{suffix}({args}):\n"
+                    f"    return scalar_{dtype}({args})[{k}]\n")
+    return "\n".join(parts), len(sched.outputs)
+
+
+class Elementwise:
+    """A scalar Fn applied over arrays: numpy broadcasting, float32 stays float32, parallel
+    threads for large arrays. `e(*arrays)` returns the outputs in the Fn's structure."""
+
+    def __init__(self, fn: Any, module: Any, n_out: int, source: str):
+        self.fn, self.source, self._n_out = fn, source, n_out
+        self._ufuncs = {(d, par): [getattr(module, f"out{k}_{d}{'_par' if par else ''}")
+                                   for k in range(n_out)]
+                        for d in ("float64", "float32") for par in (False, True)}
+
+    def __call__(self, *args: Any) -> Any:
+        from symnum.pytree import tree_unflatten
+
+        arrays = [np.asarray(a) for a in args]
+        dt = np.result_type(*arrays, np.float32) if arrays else np.dtype(np.float64)
+        dtype = "float32" if dt == np.float32 else "float64"
+        arrays = [a.astype(dtype, copy=False) for a in arrays]
+        size = int(np.prod(np.broadcast_shapes(*[a.shape for a in arrays]))) if arrays else 1
+        ufuncs = self._ufuncs[(dtype, size >= PARALLEL_THRESHOLD)]
+        outs = [u(*arrays) for u in ufuncs]
+        return tree_unflatten(self.fn.out_tree, outs)
+
+
+def lower_elementwise(fn: Any, *, cache_dir: Any = None) -> Elementwise:
+    """Compile a scalar Fn (scalar inputs and outputs) into numpy-broadcasting array kernels.
+
+    >>> import numpy as np, symnum as sn
+    >>> e = lower_elementwise(sn.trace(lambda x, y: np.sin(x) * y, 1.0, 1.0))
+    >>> e(np.array([0.0, np.pi / 2]), np.float32(2.0)).tolist()
+    [0.0, 2.0]
+    """
+    if any(shape != () for shape in fn.out_shapes):
+        raise CompileError("elementwise kernels need scalar outputs; got shapes "
+                           f"{fn.out_shapes}")
+    src, n_out = elementwise_source(fn)
+    key = source_key(src)
+    try:
+        mod, _hit = load_module(src, key, cache_dir)
+    except Exception as e:
+        raise CompileError(f"numba could not compile the elementwise kernel ({e}); the "
+                           f"generated source is {_module_path(key, cache_dir)}") from e
+    return Elementwise(fn, mod, n_out, src)
+
+
+BACKEND = Backend("numba", lower, "numba.njit over straight-line generated Python source",
+                  elementwise=lower_elementwise)

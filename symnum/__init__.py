@@ -11,7 +11,7 @@ from . import dispatch as _dispatch  # noqa: F401  (registers the term interface
 from .ad import diff, gradient, jacobian
 from .build import as_expr, tree_mode
 from .canonical import expand
-from .compile import build_function, compile
+from .compile import build_function, compile, vectorize
 from .errors import (
     CompileError,
     DTypeError,
