@@ -1,0 +1,33 @@
+"""The rule engine: patterns with slots and segments, named rules, rulesets and rewriters.
+
+Written only against the term interface, so the same rules run over symnum terms in canonical or
+tree mode and over foreign expressions (SymPy, via symnum.sympy_terms). The rulesets themselves
+live in the top-level `rewrites` package; this package must never import it.
+"""
+
+from __future__ import annotations
+
+from .pattern import (
+    Segment,
+    Slot,
+    is_associative,
+    is_commutative,
+    issegment,
+    isslot,
+    literal_value,
+    match,
+    register_ac,
+    segment,
+    slot,
+    slot_accepts,
+    slot_name,
+)
+from .rewriters import Chain, Fixpoint, PassThrough, Postwalk, Prewalk, Rewriter
+from .rule import Bindings, Rule, RuleSet, Stats, record
+
+__all__ = [
+    "Bindings", "Chain", "Fixpoint", "PassThrough", "Postwalk", "Prewalk", "Rewriter", "Rule",
+    "RuleSet", "Segment", "Slot", "Stats", "is_associative", "is_commutative", "issegment",
+    "isslot", "literal_value", "match", "record", "register_ac", "segment", "slot",
+    "slot_accepts", "slot_name",
+]

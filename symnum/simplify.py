@@ -1,0 +1,139 @@
+"""`simplify` and `canonicalize`: the public entry to the rewriting stage of the pipeline.
+
+Methods are looked up by name in a registry whose entries are import paths, resolved on first
+use: `import symnum` never imports the `rewrites` package (nor egglog). A method takes a list of
+terms (the roots of one shared DAG) and returns the simplified list; this module only flattens
+the user's term / array / pytree / Fn into roots and puts the results back.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .build import tree_mode
+from .errors import SimplifyError
+from .interface import iscall, maketerm, metadata, operation
+from .pytree import tree_flatten, tree_unflatten
+from .terms import Expr, Term
+from .traversal import postwalk_many
+
+Method = Callable[..., list]
+
+# name → "module:function" (resolved lazily) or the function itself
+_METHODS: dict[str, str | Method] = {"rules": "rewrites.classical:simplify_rules"}
+
+
+def register_method(name: str, method: str | Method, *, replace: bool = False) -> None:
+    """Register a simplification method: `fn(roots, *, ruleset, max_iter, stats) -> list`, or
+    its "module:function" import path (imported on first use)."""
+    if not replace and name in _METHODS:
+        raise SimplifyError(f"a simplify method named '{name}' exists; pass replace=True")
+    _METHODS[name] = method
+
+
+def available_methods() -> list[str]:
+    """The names `simplify(method=...)` accepts."""
+    return sorted(_METHODS)
+
+
+def _resolve(method: str) -> Method:
+    entry = _METHODS.get(method) if isinstance(method, str) else None
+    if entry is None:
+        raise SimplifyError(
+            f"unknown simplify method {method!r}; available methods: "
+            f"{', '.join(repr(m) for m in available_methods())}"
+        )
+    if isinstance(entry, str):
+        mod, _, fn = entry.partition(":")
+        entry = getattr(importlib.import_module(mod), fn)
+        _METHODS[method] = entry
+    return entry
+
+
+def simplify(x: Any, method: str = "rules", *, ruleset: Any = None, max_iter: int = 20,
+             stats: Any = None) -> Any:
+    """Simplify a term, an array or pytree of terms, or an Fn (same inputs, simplified outputs).
+
+    method "rules": canonical forms, then the classical rulesets (powers, trig, exp/log) to a
+    fixpoint; `ruleset` replaces those rules (a RuleSet or any rewriter); `stats` (a
+    symnum.rules.Stats) records which rules fired. Every rule is sound on the reals: values are
+    kept wherever the input is defined (`sqrt(x**2)` becomes `abs(x)`, never `x`).
+
+    >>> import symnum as sn
+    >>> x, y = sn.symbols("x y")
+    >>> print(sn.simplify(sn.sin(x)**2 + sn.cos(x)**2 + sn.log(sn.exp(y))))
+    y + 1
+    >>> print(sn.simplify(sn.sqrt(x**2)))
+    abs(x)
+    """
+    run = _resolve(method)
+    from .fn import Fn  # Fn imports tracing; keep it out of this module's import
+
+    if isinstance(x, Fn):
+        return x.with_flat_outputs(_simplify_flat(run, list(x.flat_outputs), ruleset, max_iter,
+                                                  stats))
+    leaves, td = tree_flatten(x)
+    roots: list = []
+    for leaf in leaves:
+        if isinstance(leaf, np.ndarray):
+            roots.extend(leaf.ravel())
+        else:
+            roots.append(leaf)
+    done = iter(_simplify_flat(run, roots, ruleset, max_iter, stats))
+    out = []
+    for leaf in leaves:
+        if isinstance(leaf, np.ndarray):
+            a = np.empty(leaf.shape, dtype=object)
+            for i in range(leaf.size):
+                a.flat[i] = next(done)
+            out.append(a.view(type(leaf)) if type(leaf) is not np.ndarray else a)
+        else:
+            out.append(next(done))
+    return tree_unflatten(td, out)
+
+
+def _simplify_flat(run: Method, roots: Sequence[Any], ruleset: Any, max_iter: int,
+                   stats: Any) -> list:
+    terms = [r for r in roots if isinstance(r, Expr) or iscall(r)]
+    if not terms:
+        return list(roots)
+    new = iter(run(terms, ruleset=ruleset, max_iter=max_iter, stats=stats))
+    return [next(new) if (isinstance(r, Expr) or iscall(r)) else r for r in roots]
+
+
+def _rebuild(n: Any) -> Any:
+    # tree-mode Terms rebuilt through their op: the canonical hooks (Add/Mul) do the work
+    if type(n) is Term and n.meta is None:
+        return maketerm(Term, operation(n), list(n.args), metadata(n))
+    return None
+
+
+def canonicalize(x: Any) -> Any:
+    """Rebuild a (tree-mode) term, or a list of them, in canonical mode.
+
+    >>> import symnum as sn
+    >>> x = sn.symbols("x")
+    >>> with sn.tree_mode():
+    ...     e = x * x + x - x
+    >>> print(e, "=>", canonicalize(e))
+    x*x + x - x => x^2
+    """
+    many = isinstance(x, (list, tuple))
+    roots = list(x) if many else [x]
+    with tree_mode(False):
+        out = postwalk_many(roots, _rebuild)
+    return type(x)(out) if many else out[0]
+
+
+def canonicalize_many(roots: Sequence[Any]) -> list:
+    """canonicalize over several roots sharing one walk of their DAG."""
+    with tree_mode(False):
+        return postwalk_many(list(roots), _rebuild)
+
+
+__all__ = ["available_methods", "canonicalize", "canonicalize_many", "register_method",
+           "simplify"]
