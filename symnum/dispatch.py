@@ -53,8 +53,7 @@ def digest(t: Expr) -> bytes:
 
     for n in postorder([t]):  # iterative: deep graphs never hit the recursion limit
         if n._cache is None or "digest" not in n._cache:
-            d = _digest(n, child)
-            cached(n, "digest", lambda _n: d)
+            cached(n, "digest", lambda node: _digest(node, child))
     return t._cache["digest"]
 
 
