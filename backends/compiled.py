@@ -8,7 +8,8 @@ in-place variant. It never generates or compiles code itself.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

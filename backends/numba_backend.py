@@ -135,7 +135,11 @@ class Elementwise:
         from symnum.pytree import tree_unflatten
 
         arrays = [np.asarray(a) for a in args]
-        dt = np.result_type(*arrays, np.float32) if arrays else np.dtype(np.float64)
+        # numpy's rules (NEP 50): a Python scalar does not widen a float32 array; Python
+        # scalars alone compute in float64
+        weak = [type(a) in (bool, int, float) for a in args]  # np.float64 is strong
+        dt = (np.result_type(*[a if w else arr for a, arr, w in zip(args, arrays, weak)],
+                             np.float32) if not all(weak) else np.dtype(np.float64))
         dtype = "float32" if dt == np.float32 else "float64"
         arrays = [a.astype(dtype, copy=False) for a in arrays]
         size = int(np.prod(np.broadcast_shapes(*[a.shape for a in arrays]))) if arrays else 1

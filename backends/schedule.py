@@ -10,9 +10,10 @@ and float constants only: no user-supplied name ever reaches generated code.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 from symnum.errors import CompileError
 from symnum.interface import arguments, iscall, operation

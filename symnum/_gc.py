@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import gc
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 _depth = 0
 _lock = threading.Lock()

@@ -9,15 +9,16 @@ Op's `partials` (a missing one raises MissingRuleError naming the primitive).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from ._gc import no_gc
 from .build import as_expr, as_number
+from .canonical import make_mul
 from .errors import ShapeError
 from .interface import Generic, arguments, iscall, operation
-from .canonical import make_mul
 from .primitives import add, mul
 from .terms import Add, Const, Expr, Mul, Sym
 from .traversal import postorder

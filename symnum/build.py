@@ -8,8 +8,9 @@ variable set by `tree_mode()`, never a global switch or an environment variable.
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

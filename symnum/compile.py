@@ -10,12 +10,14 @@ signature compile once (a lock per signature).
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .errors import CompileError
 from .fn import Fn, trace
+
 
 def _backends():
     import backends

@@ -30,7 +30,7 @@ class DTypeError(SymnumError, TypeError):
 
 
 class MissingRuleError(SymnumError, NotImplementedError):
-    """A primitive lacks a rule (derivative, Taylor recurrence, lowering) that an operation needs."""
+    """A primitive lacks a rule (derivative, Taylor recurrence, lowering) an operation needs."""
 
 
 class RegistrationError(SymnumError, ValueError):

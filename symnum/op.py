@@ -8,8 +8,9 @@ it is needed, never earlier. This module must not import term types' constructor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .errors import MissingRuleError, RegistrationError
 
@@ -99,7 +100,8 @@ class Op:
         ds = tuple(self.partials(*args))
         if len(ds) != len(args):
             raise RegistrationError(
-                f"partials of '{self.name}' returned {len(ds)} derivatives for {len(args)} arguments"
+                f"partials of '{self.name}' returned {len(ds)} derivatives for {len(args)} "
+                "arguments"
             )
         return ds
 

@@ -74,8 +74,9 @@ neg_op = declare(Op(
 def _mul_partials(*xs):
     # prefix/suffix products: O(n) new nodes for an n-factor product (cheap-gradient principle)
     n = len(xs)
-    if n <= 3:
-        return tuple(mul(*(xs[:i] + xs[i + 1:])) for i in range(n))
+    if n <= 3:  # tree mode builds mul() / mul(a) literally: give 1 and a instead
+        others = [xs[:i] + xs[i + 1:] for i in range(n)]
+        return tuple(mul(*o) if len(o) > 1 else o[0] if o else 1 for o in others)
     pre, suf = [1] * (n + 1), [1] * (n + 1)
     for i in range(n):
         pre[i + 1] = mul(pre[i], xs[i])

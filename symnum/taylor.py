@@ -11,8 +11,9 @@ Laplacian (exact, and the unbiased stochastic estimator of the STDE paper).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,8 @@ def _graph(outputs: list) -> tuple[list, dict, dict]:
             continue
         args = arguments(n)
         rule = rules[id(n)] = rule_of(operation(n))
-        extra = [as_expr(t) if t is not None else None for t in (rule.aux(*args) if rule.aux else [])]
+        made = rule.aux(*args) if rule.aux else []
+        extra = [as_expr(t) if t is not None else None for t in made]
         aux[id(n)] = extra
         same_level = rule.rule is TR._pow
         for a in reversed(args):
@@ -180,7 +182,8 @@ def _polarise(e, vars: list, syms: list):
                 v[vars[i]] += 1
         c = jet_terms([e], {s: [s, v[s]] for s in syms}, k)[0][k]
         total.append(mul((-1) ** (k - size), c))
-    # D^k_v f = k! c_k, and ∂_{v1..vk} f = (1/k!) Σ_S (−1)^{k−|S|} D^k_{Σ_S v} f = Σ_S (−1)^{k−|S|} c_k
+    # D^k_v f = k! c_k, and
+    # ∂_{v1..vk} f = (1/k!) Σ_S (−1)^{k−|S|} D^k_{Σ_S v} f = Σ_S (−1)^{k−|S|} c_k
     return add(*total) if total else Const(0)
 
 

@@ -9,9 +9,10 @@ first-order AD. Coefficient k=0 is the primitive applied to the x[0]s (done by t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 from .build import as_number
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import struct
 import threading
 import weakref
+from collections.abc import Mapping
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from . import ad, taylor as T
+from . import ad
+from . import taylor as T
 from .errors import ShapeError
 from .fn import Fn, trace
 from .pytree import tree_flatten, tree_unflatten

@@ -8,7 +8,8 @@ components) do use networkx.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from .interface import arguments, iscall, maketerm, metadata, operation
 

@@ -1,0 +1,54 @@
+"""Command line: `python -m symnum demo [--n N] [--seed S]`.
+
+Parses arguments and hands over to `symnum.demo`; it must never hold logic of its own, so the
+tests exercise the same code by calling `main(argv)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _positive_grid(text: str) -> int:
+    n = int(text)
+    if n < 3:
+        raise argparse.ArgumentTypeError(f"the grid needs at least 3 points per side, got {n}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser.
+
+    >>> build_parser().parse_args(["demo", "--n", "8"]).n
+    8
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m symnum",
+        description="symnum: trace numpy code into symbolic graphs, simplify, evaluate, compile.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = sub.add_parser(
+        "demo",
+        help="trace, simplify and evaluate the 2D Brusselator right-hand side",
+        description="Trace the 2D Brusselator reaction-diffusion right-hand side on an n x n grid, "
+        "simplify it, evaluate it against the numpy code, and print a table of the stages.",
+    )
+    demo.add_argument("--n", type=_positive_grid, default=32, metavar="N",
+                      help="grid points per side (default: 32)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the random test state")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code (0 = every check passed)."""
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from .demo import main as demo_main
+
+        return demo_main(args.n, args.seed)
+    raise AssertionError(f"unhandled command {args.command}")  # argparse rejects others
+
+
+if __name__ == "__main__":
+    sys.exit(main())
