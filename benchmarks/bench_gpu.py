@@ -1,0 +1,230 @@
+"""GPU throughput of the cuda backend: batched right-hand sides and elementwise kernels, side by
+side with numba on the CPU (all cores), numpy and a hand-written numba-cuda kernel.
+
+batched: the Brusselator RHS (n×n grid, 2n² states) for many state vectors at once, one per GPU
+thread; the GPU figures are for device-resident data ("device") and for host arrays in and out
+("host", transfers included). elementwise: a five-transcendental expression over 10⁶–10⁷ points,
+float32 and float64, with the effective memory bandwidth and its fraction of the GPU's peak.
+Every result is checked against numpy before its time is printed. Needs a CUDA GPU (or, for a
+smoke run of the code paths only, NUMBA_ENABLE_CUDASIM=1 with --quick).
+
+    python benchmarks/bench_gpu.py [--quick] [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from _common import fmt_ratio, fmt_time, machine_info, table
+from numba import cuda  # a script: NUMBA_ENABLE_CUDASIM (if any) is already in the environment
+
+import symnum as sn
+from symnum.examples import brusselator_rhs
+
+
+def five(x, y):
+    """Five transcendental calls per point (the issue's elementwise workload)."""
+    return np.sin(x) * np.exp(-y * y) + np.log1p(x * x) * np.cos(y) + np.tanh(x * y)
+
+
+def gpu_median(repeats: int, work: Callable[..., Any], *args: Any) -> tuple[float, Any]:
+    """Median wall time of `work(*args)` and a device synchronisation (after one warm-up)."""
+    result = work(*args)
+    cuda.synchronize()
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = work(*args)
+        cuda.synchronize()
+        runs.append(time.perf_counter() - t0)
+    return statistics.median(runs), result
+
+
+def cpu_median(repeats: int, work: Callable[..., Any], *args: Any) -> tuple[float, Any]:
+    result = work(*args)
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = work(*args)
+        runs.append(time.perf_counter() - t0)
+    return statistics.median(runs), result
+
+
+def peak_bandwidth() -> float | None:
+    """The GPU's theoretical memory bandwidth in bytes/s (DDR: two transfers per clock)."""
+    try:
+        dev = cuda.get_current_device()
+        return 2.0 * dev.MEMORY_CLOCK_RATE * 1e3 * dev.GLOBAL_MEMORY_BUS_WIDTH / 8
+    except Exception:
+        return None
+
+
+def check(got: Any, want: Any, rtol: float, what: str) -> None:
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    scale = float(np.max(np.abs(want), initial=1.0))
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale, err_msg=what)
+
+
+def bench_batched(cb: Any, nb: Any, grids: list[int], rows_list: list[int],
+                  repeats: int, cache: str) -> list[dict]:
+    out = []
+    for n in grids:
+        t0 = time.perf_counter()
+        fn = sn.trace(brusselator_rhs, np.zeros((2, n, n)))
+        trace_s = time.perf_counter() - t0
+        k = cb.lower(fn, cache_dir=cache)
+        cpu = nb.lower(fn, cache_dir=cache)
+        ns = 2 * n * n
+        rng = np.random.default_rng(0)
+        first = True
+        for rows in rows_list:
+            X = rng.uniform(0, 2, (rows, ns))
+            XT = np.ascontiguousarray(X.T)
+            dXT, dOUTT = cuda.to_device(XT), cuda.device_array((ns, rows))
+            t0 = time.perf_counter()
+            k.columns(dXT, dOUTT)
+            cuda.synchronize()
+            compile_s = time.perf_counter() - t0 if first else None
+            dev_s, _ = gpu_median(repeats, k.columns, dXT, dOUTT)
+            OUTT = np.empty((ns, rows))
+            host_s, _ = gpu_median(repeats, k.columns, XT, OUTT)
+            OUT = np.empty((rows, ns))
+            t0 = time.perf_counter()
+            cpu.batched(X, OUT)
+            cpu_compile = time.perf_counter() - t0 if first else None
+            cpu_s, _ = cpu_median(repeats, cpu.batched, X, OUT)
+            m = min(rows, 2000)  # the reference interpreter checks a slice, vectorised
+            want = fn(XT[:, :m].reshape(2, n, n, m)).reshape(ns, m)
+            check(dOUTT.copy_to_host()[:, :m], want, 1e-12, f"cuda n={n}")
+            check(OUTT[:, :m], want, 1e-12, f"cuda host n={n}")
+            check(OUT[:m].T, want, 1e-12, f"numba n={n}")
+            np_s = None
+            if rows <= 10**4:
+                np_s, _ = cpu_median(max(1, repeats // 3), fn, XT.reshape(2, n, n, rows))
+            out.append(dict(n=n, states=ns, statements=k.info["statements"], rows=rows,
+                            trace_s=trace_s, cuda_first_call_s=compile_s,
+                            numba_first_call_s=cpu_compile, cuda_device_s=dev_s,
+                            cuda_host_s=host_s, numba_cpu_s=cpu_s, numpy_s=np_s))
+            first = False
+    return out
+
+
+def hand(x, y, o):
+    """The elementwise workload written by hand for numba-cuda (jitted in main)."""
+    for i in range(cuda.grid(1), o.shape[0], cuda.gridsize(1)):
+        a, b = x[i], y[i]
+        o[i] = math.sin(a) * math.exp(-b * b) + math.log1p(a * a) * math.cos(b) + math.tanh(a * b)
+
+
+def bench_elementwise(cb: Any, nb: Any, sizes: list[int], repeats: int,
+                      cache: str) -> list[dict]:
+    fn = sn.trace(five, 1.0, 2.0)
+    k = cb.lower(fn, cache_dir=cache)
+    hand_k = cuda.jit(hand)
+    peak = peak_bandwidth()
+    out = []
+    for dtype in ("float32", "float64"):
+        cpu = nb.lower(fn, dtype=dtype, cache_dir=cache)
+        for n in sizes:
+            rng = np.random.default_rng(1)
+            x, y = rng.uniform(-2, 2, n).astype(dtype), rng.uniform(-2, 2, n).astype(dtype)
+            dx, dy = cuda.to_device(x), cuda.to_device(y)
+            t0 = time.perf_counter()
+            k.elementwise(dx, dy)
+            cuda.synchronize()
+            first = time.perf_counter() - t0
+            dev_s, dres = gpu_median(repeats, k.elementwise, dx, dy)
+            host_s, hres = gpu_median(repeats, k.elementwise, x, y)
+            do = cuda.device_array(n, dtype=dtype)
+            blocks, threads = cb.launch_config(n, 128, cb._max_blocks())
+            hand_s, _ = gpu_median(repeats, hand_k[blocks, threads], dx, dy, do)
+            np_s, want = cpu_median(repeats, five, x, y)
+            X, OUT = np.ascontiguousarray(np.stack([x, y], 1)), np.empty((n, 1), dtype)
+            cpu.batched(X, OUT)
+            cpu_s, _ = cpu_median(repeats, cpu.batched, X, OUT)
+            rtol = 1e-5 if dtype == "float32" else 1e-12
+            for got, what in [(dres.copy_to_host(), "device"), (hres, "host"),
+                              (do.copy_to_host(), "hand"), (OUT[:, 0], "numba")]:
+                check(got, want, rtol, f"elementwise {what} {dtype} n={n}")
+            moved = 3 * n * np.dtype(dtype).itemsize  # read x, y; write out
+            out.append(dict(dtype=dtype, n=n, cuda_first_call_s=first, cuda_device_s=dev_s,
+                            cuda_host_s=host_s, hand_cuda_s=hand_s, numpy_s=np_s,
+                            numba_cpu_s=cpu_s, gbps=moved / dev_s / 1e9,
+                            peak_fraction=(moved / dev_s / peak) if peak else None))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, few repeats")
+    ap.add_argument("--json", default=None, help="also write the figures to this file")
+    opts = ap.parse_args()
+    from backends import cuda_backend as cb
+    from backends import numba_backend as nb
+
+    if not cuda.is_available():
+        print("no CUDA GPU here (and NUMBA_ENABLE_CUDASIM is not set): nothing to measure")
+        return 3
+    sim = cb.simulating()
+    if sim and not opts.quick:
+        print("the simulator runs kernels in Python threads: use --quick for a smoke run")
+        return 2
+    gpu = "CUDA simulator" if sim else str(cuda.get_current_device().name)
+    print(machine_info())
+    peak = peak_bandwidth()
+    print(f"GPU: {gpu}; numba CUDA target: {cb._cuda_version()}; peak memory bandwidth "
+          f"{f'{peak / 1e9:.0f} GB/s' if peak else 'unknown'}\n")
+    if sim:
+        grids, rows, sizes, repeats = [2], [64], [300], 1
+    elif opts.quick:
+        grids, rows, sizes, repeats = [4], [10**4, 10**5], [10**6], 5
+    else:
+        grids, rows, sizes, repeats = [4, 8], [10**3, 10**4, 10**5, 10**6], [10**6, 10**7], 10
+    cache = tempfile.mkdtemp(prefix="symnum-bench-gpu-")  # cold compiles: a fresh kernel cache
+    try:
+        return _run(cb, nb, grids, rows, sizes, repeats, cache, gpu, opts.json)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _run(cb: Any, nb: Any, grids: list[int], rows: list[int], sizes: list[int], repeats: int,
+         cache: str, gpu: str, json_path: str | None) -> int:
+    batched = bench_batched(cb, nb, grids, rows, repeats, cache)
+    print("## batched Brusselator RHS (one state vector per GPU thread; medians)\n")
+    print(table(
+        ["n", "states", "stmts", "rows", "cuda device", "cuda host↔dev", "numba CPU",
+         "numpy interp", "GPU vs CPU", "first call cuda / numba"],
+        [[r["n"], r["states"], r["statements"], f"{r['rows']:,}", fmt_time(r["cuda_device_s"]),
+          fmt_time(r["cuda_host_s"]), fmt_time(r["numba_cpu_s"]), fmt_time(r["numpy_s"]),
+          fmt_ratio(r["numba_cpu_s"] / r["cuda_device_s"]),
+          (f"{fmt_time(r['cuda_first_call_s'])} / {fmt_time(r['numba_first_call_s'])}"
+           if r["cuda_first_call_s"] is not None else "")] for r in batched]))
+    elem = bench_elementwise(cb, nb, sizes, repeats, cache)
+    print("\n## elementwise five-transcendental expression (medians)\n")
+    print(table(
+        ["dtype", "points", "cuda device", "hand-written cuda", "cuda host↔dev", "numpy",
+         "numba CPU", "GB/s (device)", "of peak", "vs hand", "GPU vs numba CPU"],
+        [[r["dtype"], f"{r['n']:,}", fmt_time(r["cuda_device_s"]), fmt_time(r["hand_cuda_s"]),
+          fmt_time(r["cuda_host_s"]), fmt_time(r["numpy_s"]), fmt_time(r["numba_cpu_s"]),
+          f"{r['gbps']:.0f}", f"{r['peak_fraction']:.0%}" if r["peak_fraction"] else "-",
+          fmt_ratio(r["cuda_device_s"] / r["hand_cuda_s"]),
+          fmt_ratio(r["numba_cpu_s"] / r["cuda_device_s"])] for r in elem]))
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump({"machine": machine_info(), "gpu": gpu, "batched": batched,
+                       "elementwise": elem}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,363 @@
+"""CUDA backend cases, run in a process of their own: under the CUDA simulator (test_cuda_sim.py
+sets NUMBA_ENABLE_CUDASIM=1 before numba is imported) or on a real GPU (benchmarks/gpu_check.sh).
+
+`python tests/_cuda_sim_cases.py [--examples N] [--only NAME ...]` checks every case against the
+reference interpreter and prints one JSON object on its last line ({"results": {case: "ok" or
+the failure}, ...}); exit 0 when all pass, 1 on a failure, 3 without a GPU or simulator.
+Importing this module loads neither numba nor the backend: test_cuda_sim.py reads CASES from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import symnum as sn  # noqa: E402
+from symnum.examples import brusselator_rhs  # noqa: E402
+from symnum.pytree import tree_flatten  # noqa: E402
+
+_CASES: dict[str, Callable[[Any], None]] = {}
+
+
+def case(f: Callable[[Any], None]) -> Callable[[Any], None]:
+    _CASES[f.__name__] = f
+    return f
+
+
+class Ctx:
+    """What a case needs: the backend, a launch config that exercises the grid-stride loop
+    (fewer threads than rows), a private kernel cache directory, and the run's options."""
+
+    def __init__(self, cache_dir: str, examples: int) -> None:
+        from backends import cuda_backend
+
+        self.cb = cuda_backend
+        self.sim = cuda_backend.simulating()
+        self.cache_dir = cache_dir
+        self.examples = examples
+        self.rng = np.random.default_rng(20240607)
+
+    def lower(self, fn: Any, **opts: Any) -> Any:
+        import backends
+
+        opts.setdefault("threads", 8 if self.sim else 64)
+        opts.setdefault("max_blocks", 2)  # rows > threads·blocks: the stride loop runs
+        k = backends.lower(fn, "cuda", cache_dir=self.cache_dir, **opts)  # via the registry
+        assert isinstance(k, self.cb.CudaCompiled) and k.info["statements"] == len(
+            self.cb.generate(fn, opts.get("dtype", "float64"))[1])
+        return k
+
+
+def close(got: Any, want: Any, rtol: float, atol: float = 0.0, what: str = "") -> None:
+    """Leaves agree: same shapes, NaN where NaN, the same infinities, finite values close."""
+    gl, gt = tree_flatten(got)
+    wl, wt = tree_flatten(want)
+    assert gt == wt, f"{what}: structure {gt} != {wt}"
+    for g, w in zip(gl, wl):
+        g = np.asarray(g, dtype=np.float64)
+        w = np.asarray(w, dtype=np.float64)
+        assert g.shape == w.shape, f"{what}: shape {g.shape} != {w.shape}"
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(w), err_msg=f"{what}: NaN mask")
+        inf = np.isinf(w)
+        np.testing.assert_array_equal(g[inf], w[inf], err_msg=f"{what}: infinities")
+        fin = np.isfinite(w)
+        scale = atol * max(1.0, float(np.max(np.abs(w[fin]), initial=0.0)))
+        np.testing.assert_allclose(g[fin], w[fin], rtol=rtol, atol=scale, err_msg=what)
+
+
+# ---------------------------------------------------------------------------------------------
+# functions with their example arguments (shapes only matter)
+
+X2 = (0.5, 1.5)
+TABLE: list[tuple[str, Callable, tuple]] = [
+    ("poly_trig", lambda x, y: sn.sin(x) * y + x**3 - sn.exp(-y), X2),
+    ("array_in", lambda v: np.tanh(v) * v[::-1] + np.sqrt(1 + v * v), (np.zeros(4),)),
+    ("pytree", lambda s, p: {"a": s[0] * p + sn.log1p(s[1] ** 2),
+                             "b": (np.arctan2(s[0], p), sn.hypot(s[1], p))},
+     (np.zeros(2), 1.0)),
+    ("all_primitives", lambda x, y: (
+        sn.erf(x) + np.minimum(x, y) * np.maximum(x, y) + np.abs(x) + np.sign(y)
+        + sn.ifelse(x < y, sn.cosh(x), sn.sinh(y)) + sn.tan(x / 4) + np.arcsin(x / 3)
+        + np.arccos(y / 3) + np.arctan(x) + np.expm1(y / 3) + np.cos(x * y) + (2 + x * x) ** y
+        + sn.ifelse((x >= y) & ~(x == y) | (x <= -1.5), 1.0, -1.0) + (x != y) + (x > y)), X2),
+    ("brusselator_4x4", lambda s: brusselator_rhs(s), (np.zeros((2, 4, 4)),)),
+]
+
+
+def _random_args(ctx: Ctx, args: tuple, batch: tuple) -> tuple:
+    def leaf(a: Any) -> np.ndarray:
+        return ctx.rng.uniform(-2, 2, np.shape(a) + batch)
+    return tuple(sn.pytree.tree_map(leaf, a) for a in args)
+
+
+def _batched_table(ctx: Ctx, dtype: str, rtol: float, atol: float) -> None:
+    for name, f, args in TABLE:
+        fn = sn.trace(f, *args)
+        k = ctx.lower(fn, dtype=dtype)
+        for batch in [(), (37,), (3, 5)]:
+            xs = _random_args(ctx, args, batch)
+            xs = sn.pytree.tree_map(lambda a: np.asarray(a, dtype=dtype), xs)
+            want = fn(*sn.pytree.tree_map(lambda a: np.asarray(a, np.float64), xs))
+            close(k(*xs), want, rtol, atol, f"{name} {dtype} batch {batch}")
+        xs = _random_args(ctx, args, ())
+        out = np.empty(k.n_out, dtype=dtype)
+        assert k.call_into(out, *xs) is out
+        close(out, np.concatenate([np.ravel(v) for v in tree_flatten(fn(*xs))[0]]), rtol, atol,
+              f"{name} call_into")
+
+
+@case
+def batched_float64(ctx: Ctx) -> None:
+    _batched_table(ctx, "float64", 1e-12, 1e-12)
+
+
+@case
+def batched_float32(ctx: Ctx) -> None:
+    _batched_table(ctx, "float32", 2e-5, 2e-5)
+
+
+SPECIAL = np.array([0.0, -0.0, -1.0, 2.0, np.inf, -np.inf, np.nan, 1e300])
+
+
+@case
+def nan_and_inf(ctx: Ctx) -> None:
+    f = lambda x, y: (sn.log(x), np.sqrt(x), 1 / x, sn.exp(y), x * y, sn.sin(y), y - y,  # noqa: E731
+                      np.minimum(x, y), np.maximum(x, y), np.sign(x), x**y, sn.hypot(x, y),
+                      sn.atan2(x, y), sn.ifelse(x < y, x, y), sn.tanh(x), x / y, sn.erf(y))
+    fn = sn.trace(f, 1.0, 2.0)
+    for dtype in ("float64", "float32"):
+        k = ctx.lower(fn, dtype=dtype)
+        with np.errstate(all="ignore"):
+            x = SPECIAL.astype(dtype)[:, None] * np.ones((1, SPECIAL.size), dtype)
+            y = SPECIAL.astype(dtype)[None, :] * np.ones((SPECIAL.size, 1), dtype)
+            want = fn(x.astype(np.float64), y.astype(np.float64))
+        rtol = 1e-12 if dtype == "float64" else 2e-6
+        close(k(x, y), want, rtol, 0.0, f"batched {dtype}")
+        close(k.elementwise(SPECIAL.astype(dtype)[:, None], SPECIAL.astype(dtype)), want, rtol,
+              0.0, f"elementwise {dtype}")
+
+
+SHAPES = [
+    [(5,), (), (5,)], [(3, 1), (1, 4), ()], [(2, 3, 4), (3, 1), (4,)],
+    [(4, 1, 3), (1, 5, 1), (3,)], [(), (), ()], [(2, 1, 1, 3), (1, 4, 5, 1), (5, 1)],
+    [(0,), (3, 1), ()], [(40,), (40,), (1,)],
+]
+
+
+@case
+def elementwise_broadcasting(ctx: Ctx) -> None:
+    fn = sn.trace(lambda x, y, z: sn.sin(x) * y + z / (1 + x * x), 1.0, 2.0, 3.0)
+    k = ctx.lower(fn)
+    for shapes in SHAPES:
+        args = [ctx.rng.uniform(-2, 2, s) for s in shapes]
+        got = k.elementwise(*args)
+        want = fn(*np.broadcast_arrays(*args))
+        assert np.shape(got) == np.broadcast_shapes(*shapes), (shapes, np.shape(got))
+        close(got, want, 1e-12, 1e-12, f"shapes {shapes}")
+    a = ctx.rng.uniform(-2, 2, (6, 8))  # non-contiguous host views are fine
+    close(k.elementwise(a[::2, 1::3], a.T[:3, :1], 0.5),
+          fn(*np.broadcast_arrays(a[::2, 1::3], a.T[:3, :1], 0.5)), 1e-12, 1e-12, "views")
+    try:
+        k.elementwise(np.zeros(3), np.zeros(4), 1.0)
+    except sn.errors.ShapeError as e:
+        assert "do not broadcast" in str(e)
+    else:
+        raise AssertionError("shapes (3,) and (4,) were accepted")
+
+
+@case
+def elementwise_dtypes(ctx: Ctx) -> None:
+    f = lambda x, y: np.sin(x) * y + np.exp(-x * x)  # noqa: E731
+    k = ctx.lower(sn.trace(f, 1.0, 2.0))
+    f32, f64 = np.linspace(-2, 2, 21, dtype=np.float32), np.linspace(-1, 3, 21)
+    table = [  # arguments ⇒ numpy's result dtype, which ours must equal
+        ((f32, f32), np.float32), ((f32, 1.5), np.float32), ((f32, f64), np.float64),
+        ((f64, np.arange(21)), np.float64), ((np.arange(21, dtype=np.int32), f32), np.float64),
+        ((f32, np.float32(2.0)), np.float32),
+    ]
+    for args, dt in table:
+        got = k.elementwise(*args)
+        assert got.dtype == dt == f(*args).dtype, (tuple(np.asarray(a).dtype for a in args),
+                                                   got.dtype, dt)
+        rtol = 2e-6 if dt == np.float32 else 1e-12
+        close(got, f(*[np.asarray(a, np.float64) for a in args]), rtol, rtol, f"{dt}")
+
+
+@case
+def elementwise_multi_output(ctx: Ctx) -> None:
+    f = lambda x, y: (np.array([x + y, x * y]), {"q": x / y, "c": 2.0 + 0 * x})  # noqa: E731
+    fn = sn.trace(f, 1.0, 2.0)
+    k = ctx.lower(fn)
+    x, y = ctx.rng.uniform(1, 2, (3, 1)), ctx.rng.uniform(1, 2, 4)
+    close(k.elementwise(x, y), fn(*np.broadcast_arrays(x, y)), 1e-12, 1e-12, "arrays")
+    close(k.elementwise(1.5, 2.5), fn(1.5, 2.5), 1e-12, 1e-12, "scalars")
+    try:
+        ctx.lower(sn.trace(lambda v: v * 2, np.zeros(2))).elementwise(np.zeros(2))
+    except sn.errors.ShapeError as e:
+        assert "all scalars" in str(e)
+    else:
+        raise AssertionError("elementwise accepted a Fn with array inputs")
+
+
+@case
+def device_arrays(ctx: Ctx) -> None:
+    from numba import cuda
+
+    fn = sn.trace(lambda x, y: sn.log1p(x * x) * y, 1.0, 2.0)
+    k = ctx.lower(fn)
+    x, y = ctx.rng.uniform(-2, 2, (4, 5)), ctx.rng.uniform(-2, 2, 5)
+    dx, dy = cuda.to_device(x), cuda.to_device(y)
+    got = k.elementwise(dx, dy)
+    assert ctx.cb.is_device_array(got) and got.shape == (4, 5), type(got)
+    close(got.copy_to_host(), fn(*np.broadcast_arrays(x, y)), 1e-12, 1e-12, "device in/out")
+    close(k.elementwise(dx, 0.5).copy_to_host(), fn(x, 0.5), 1e-12, 1e-12, "device + scalar")
+    try:
+        k.elementwise(cuda.to_device(x.astype(np.float32)), y)
+    except sn.errors.DTypeError as e:
+        assert "float64" in str(e)
+    else:
+        raise AssertionError("a float32 device array was silently converted")
+    # batched: rows of X → rows of OUT, device arrays written in place
+    X = ctx.rng.uniform(-2, 2, (50, 2))
+    want = fn(X[:, 0], X[:, 1])
+    dOUT = cuda.device_array((50, 1))
+    assert k.batched(cuda.to_device(X), dOUT) is dOUT
+    close(dOUT.copy_to_host()[:, 0], want, 1e-12, 1e-12, "batched device")
+    OUT = np.empty((50, 1))
+    k.batched(X, OUT)
+    close(OUT[:, 0], want, 1e-12, 1e-12, "batched host")
+    dOUTT = cuda.device_array((1, 50))
+    k.columns(cuda.to_device(np.ascontiguousarray(X.T)), dOUTT)
+    close(dOUTT.copy_to_host()[0], want, 1e-12, 1e-12, "columns device")
+
+
+cuda = None  # numba.cuda, bound by device_function: the simulator swaps module globals only
+_DEVICE = None  # the generated device function the user kernel below calls
+
+
+def _user_kernel(X, OUT):  # a user's own kernel calling the generated device function
+    i = cuda.grid(1)
+    if i < X.shape[0]:
+        _DEVICE(X[i], OUT[i])
+
+
+@case
+def device_function(ctx: Ctx) -> None:
+    global cuda, _DEVICE
+    from numba import cuda
+
+    fn = sn.trace(lambda s: brusselator_rhs(s), np.zeros((2, 3, 3)))
+    _DEVICE = ctx.lower(fn).device
+    X = ctx.rng.uniform(0, 2, (20, 18))
+    OUT = np.zeros((20, 18))
+    cuda.jit(_user_kernel)[3, 8](X, OUT)
+    want = fn(X.T.reshape(2, 3, 3, 20)).reshape(18, 20).T
+    close(OUT, want, 1e-12, 1e-12, "device function")
+
+
+@case
+def hostile_names(ctx: Ctx) -> None:
+    names = ["x; import os", "__import__('os').system('echo pwned')", "t0", "x0", "math"]
+    syms = [sn.Sym(n) for n in names]
+    fn = sn.Fn(syms, [syms[0] * syms[1] + sn.exp(syms[2]) - syms[3] / (1 + syms[4] ** 2)])
+    k = ctx.lower(fn)
+    for n in names[:2]:
+        assert n not in k.source, n
+    v = ctx.rng.uniform(-1, 1, 5)
+    close(k(*v), fn(*v), 1e-12, 1e-12, "hostile names")
+
+
+@case
+def sizes_and_grid_stride(ctx: Ctx) -> None:
+    fn = sn.trace(lambda x, y: x * sn.cos(y), 1.0, 2.0)
+    for threads, blocks in [(1, 1), (8, 2), (32, 1)]:
+        k = ctx.lower(fn, threads=threads, max_blocks=blocks)
+        for n in [0, 1, 7, 8, 9, 65]:
+            x, y = ctx.rng.uniform(-2, 2, n), ctx.rng.uniform(-2, 2, n)
+            close(k(x, y), fn(x, y), 1e-12, 1e-12, f"batched n={n} {threads}x{blocks}")
+            close(k.elementwise(x, y), fn(x, y), 1e-12, 1e-12, f"elementwise n={n}")
+    const = sn.Fn([sn.Sym("a")], [sn.as_expr(2.5), sn.Sym("a") * 0 + 1])
+    close(ctx.lower(const)(np.zeros(3)), const(np.zeros(3)), 0, 0, "constant outputs")
+
+
+@case
+def random_expressions(ctx: Ctx) -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    from symnum.testing import expressions
+
+    x, y = sn.Sym("x"), sn.Sym("y")
+    pts = np.random.default_rng(1).uniform(-2, 2, (2, 12))
+
+    @settings(max_examples=ctx.examples, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(expressions([x, y], max_depth=3))
+    def check(e: Any) -> None:
+        fn = sn.Fn([x, y], [e])
+        with np.errstate(all="ignore"):
+            want = fn(pts[0], pts[1])
+        close(ctx.lower(fn)(pts[0], pts[1]), want, 1e-9, 1e-9, str(e))
+
+    check()
+
+
+CASES = list(_CASES)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--examples", type=int, default=20, help="hypothesis examples")
+    ap.add_argument("--only", nargs="*", default=None, help="run only these cases")
+    opts = ap.parse_args(argv)
+    warnings.simplefilter("ignore", RuntimeWarning)  # inf/nan arithmetic in simulated threads
+    try:
+        from numba import cuda
+    except ImportError as exc:
+        print(json.dumps({"unavailable": f"numba.cuda cannot be imported: {exc}"}))
+        return 3
+    if not cuda.is_available():
+        print(json.dumps({"unavailable": "no CUDA GPU or driver (and the simulator is off)"}))
+        return 3
+    cache_dir = tempfile.mkdtemp(prefix="symnum-cuda-cases-")
+    ctx = Ctx(cache_dir, opts.examples)
+    info: dict[str, Any] = {"mode": "simulator" if ctx.sim else "gpu",
+                            "implementation": getattr(cuda, "implementation", "?")}
+    if not ctx.sim:
+        info["device"] = str(cuda.get_current_device().name)
+    results, seconds = {}, {}
+    try:
+        for name in opts.only or CASES:
+            t0 = time.perf_counter()
+            try:
+                _CASES[name](ctx)
+                results[name] = "ok"
+            except Exception:
+                results[name] = traceback.format_exc(limit=6)[-3000:]
+            seconds[name] = round(time.perf_counter() - t0, 3)
+            print(f"{results[name] == 'ok' and 'ok  ' or 'FAIL'} {name} ({seconds[name]} s)",
+                  file=sys.stderr)
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    print(json.dumps({"info": info, "results": results, "seconds": seconds}))
+    return 0 if all(v == "ok" for v in results.values()) else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())

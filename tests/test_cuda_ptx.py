@@ -1,0 +1,167 @@
+"""The cuda backend's kernels compile for a real GPU: PTX for sm_90, linked to a cubin, no GPU.
+
+Needs NVVM (numba-cuda's wheels via `pip install "numba-cuda[cu13]"`, or a CUDA toolkit that
+numba finds) and a linker: cuda.core's (from those wheels) or a `ptxas` on PATH that accepts the
+PTX version. Each missing piece skips with the reason. The linker is a real check: it rejects
+broken PTX (tested below), so a cubin means the kernel would load on an H100.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import symnum as sn
+from backends import cuda_backend as cb
+from symnum.examples import brusselator_rhs
+
+CC = (9, 0)
+
+
+@pytest.fixture(scope="module")
+def nvvm():
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        pytest.skip("NUMBA_ENABLE_CUDASIM=1: numba.cuda is the simulator in this process")
+    try:
+        from numba import cuda
+    except ImportError as exc:
+        pytest.skip(f"numba.cuda cannot be imported: {exc}")
+
+    def probe(a):
+        a[0] = 1.0
+
+    try:
+        cuda.compile_ptx(probe, "void(float64[::1])", cc=CC)
+    except Exception as exc:  # NvvmSupportError & co: the toolchain, not our code
+        pytest.skip(f"no NVVM to generate PTX ({type(exc).__name__}: {str(exc)[:200]}); "
+                    "pip install 'numba-cuda[cu13]'")
+    return cuda
+
+
+@pytest.fixture(scope="module")
+def link(nvvm):
+    """PTX text → cubin bytes, by cuda.core's nvJitLink linker or else by ptxas."""
+    try:
+        from cuda.core import Linker, LinkerOptions, ObjectCode
+
+        def by_cuda_core(ptx: str) -> bytes:
+            obj = ObjectCode.from_ptx(ptx.encode())  # a str would be read as a file name
+            return bytes(Linker(obj, options=LinkerOptions(arch=f"sm_{CC[0]}{CC[1]}"))
+                         .link("cubin").code)
+
+        return by_cuda_core
+    except ImportError:
+        pass
+    ptxas = shutil.which("ptxas")
+    if ptxas is None:
+        pytest.skip("no linker: neither cuda.core (pip install 'numba-cuda[cu13]') nor ptxas")
+
+    def by_ptxas(ptx: str) -> bytes:
+        with tempfile.TemporaryDirectory() as d:
+            src, dst = Path(d) / "k.ptx", Path(d) / "k.cubin"
+            src.write_text(ptx)
+            p = subprocess.run([ptxas, f"-arch=sm_{CC[0]}{CC[1]}", str(src), "-o", str(dst)],
+                               capture_output=True, text=True, timeout=120)
+            if "Unsupported .version" in p.stderr:
+                pytest.skip(f"ptxas is older than the PTX ({p.stderr.strip()[:160]}); "
+                            "pip install 'numba-cuda[cu13]' for cuda.core's linker")
+            if p.returncode:
+                raise RuntimeError(f"ptxas rejected the PTX: {p.stderr[:2000]}")
+            return dst.read_bytes()
+
+    return by_ptxas
+
+
+@pytest.fixture(scope="module")
+def cache_dir():
+    d = tempfile.mkdtemp(prefix="symnum-ptx-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+FNS = {
+    "trig": (lambda x, y: sn.sin(x) * y + sn.exp(-y) * x**3, (1.0, 2.0)),
+    "all_primitives": (lambda x, y: (
+        sn.erf(x) + np.minimum(x, y) * np.maximum(x, y) + np.abs(x) + np.sign(y)
+        + sn.ifelse(x < y, sn.cosh(x), sn.sinh(y)) + sn.tan(x) + np.arcsin(x) + np.arccos(y)
+        + np.arctan2(x, y) + np.expm1(y) + np.log1p(x) + sn.hypot(x, y) + x**y + np.tanh(x)
+        + sn.ifelse((x >= y) & ~(x == y) | (x <= -1.5), 1.0, -1.0) + (x != y)), (1.0, 2.0)),
+    "pytree": (lambda s, p: {"a": s[0] * p, "b": (sn.sqrt(s[1]), s[0] / p)},
+               (np.zeros(2), 1.0)),
+    "hostile": (None, None),
+}
+
+
+def _fn(name):
+    if name == "hostile":
+        a, b = sn.Sym("x; import os"), sn.Sym("__import__('os')")
+        return sn.Fn([a, b], [a * sn.log(b)])
+    f, args = FNS[name]
+    return sn.trace(f, *args)
+
+
+@pytest.mark.parametrize("dtype", cb.DTYPES)
+@pytest.mark.parametrize("name", list(FNS))
+def test_kernels_compile_to_an_sm90_cubin(link, cache_dir, name, dtype):
+    fn = _fn(name)
+    kinds = ["batched", "elementwise"] if cb.is_scalar_fn(fn) else ["batched"]
+    for kind in kinds:
+        ptx = cb.kernel_ptx(fn, kind, dtype=dtype, cc=CC, cache_dir=cache_dir)
+        assert ".target sm_90" in ptx and ".visible .entry" in ptx
+        if dtype == "float32":  # no float64 arithmetic of our own (libdevice's sinf has some)
+            assert "add.rn.f64" not in ptx and "div.rn.f64" not in ptx, kind
+        assert link(ptx)[:4] == b"\x7fELF"
+
+
+def test_a_400_statement_kernel_compiles(link, cache_dir):
+    fn = sn.trace(brusselator_rhs, np.zeros((2, 4, 4)))  # 32 outputs, 400 statements
+    ptx = cb.kernel_ptx(fn, "batched", cc=CC, cache_dir=cache_dir)
+    assert len(re.findall(r"\bst(?:\.global)?\.f64", ptx)) >= 32  # a store per output
+    assert link(ptx)[:4] == b"\x7fELF"
+
+
+def test_the_linker_rejects_broken_ptx(link, cache_dir):
+    ptx = cb.kernel_ptx(_fn("trig"), "batched", cc=CC, cache_dir=cache_dir)
+    assert "mul.f64" in ptx
+    with pytest.raises(Exception):  # noqa: B017 - nvJitLinkError or RuntimeError(ptxas)
+        link(ptx.replace("mul.f64", "mul.f65", 1))
+
+
+def test_ptx_for_another_compute_capability(nvvm, cache_dir):
+    ptx = cb.kernel_ptx(_fn("trig"), "elementwise", cc=(8, 0), cache_dir=cache_dir)
+    assert ".target sm_80" in ptx
+
+
+def test_ptx_for_an_array_input_fn_has_no_elementwise_kernel(nvvm, cache_dir):
+    with pytest.raises(sn.errors.ShapeError, match="all scalars"):
+        cb.kernel_ptx(_fn("pytree"), "elementwise", cache_dir=cache_dir)
+
+
+def test_the_linear_lowering_patch_changes_no_code(nvvm, cache_dir):
+    """numba-cuda's quadratic variable scan is replaced (see cuda_backend._patch_lowering);
+    the PTX must be the same as with the original, up to numba's mangling counter."""
+    try:
+        from numba.cuda import lowering
+    except ImportError:
+        pytest.skip("the built-in CUDA target uses numba's own (already linear) lowering")
+    cb._cuda()
+    new = lowering.Lower._find_singly_assigned_variable
+    if new.__module__ != cb.__name__:
+        pytest.skip("this numba-cuda needed no patch")
+    fn = _fn("all_primitives")
+    ptx_new = cb.kernel_ptx(fn, "elementwise", cache_dir=cache_dir)
+    original = cb._ORIGINAL_LOWERING[0]
+    try:
+        lowering.Lower._find_singly_assigned_variable = original
+        ptx_old = cb.kernel_ptx(fn, "elementwise", cache_dir=cache_dir)
+    finally:
+        lowering.Lower._find_singly_assigned_variable = new
+    unmangle = re.compile(r"B\d+v\d+")  # numba's per-compile counter in symbol names
+    assert unmangle.sub("", ptx_new) == unmangle.sub("", ptx_old)
