@@ -43,6 +43,11 @@ class Compiled:
                         and len(fn.inputs) == 1 and sym_leaves[0] == np.shape(fn.inputs[0]))
         self._one_out = fn.out_tree.kind == "leaf"
         self._out_shape = fn.out_shapes[0] if self._one_out else None
+        td = fn.out_tree
+        self._flat_tuple_out = td.kind == "tuple" and all(c.kind == "leaf" for c in td.children)
+        bounds = np.cumsum([0] + [int(np.prod(sh, dtype=np.int64)) for sh in fn.out_shapes])
+        self._out_slices = [(int(a), int(b), sh) for a, b, sh in
+                            zip(bounds[:-1], bounds[1:], fn.out_shapes)]
 
     def __repr__(self) -> str:
         return f"<Compiled {self.backend} kernel of {self.fn!r}>"
@@ -50,12 +55,17 @@ class Compiled:
     # argument packing ---------------------------------------------------------------------------
     def pack(self, *args: Any) -> tuple[np.ndarray, tuple]:
         """All arguments → one contiguous (n_in,) or (n_in, *batch) array and the batch shape."""
-        leaves, _ = tree_flatten(args)
+        leaves = _leaves_like(self.fn.in_tree, args)
+        if leaves is None:
+            leaves, _ = tree_flatten(args)
         if len(leaves) != len(self._leaves):
             raise ShapeError(
                 f"expected arguments shaped like {self.fn!r} ({len(self._leaves)} leaves), got "
                 f"{len(leaves)} leaves"
             )
+        x = self._pack_unbatched(leaves)
+        if x is not None:
+            return x, ()
         parts, batches = [], []
         for leaf, shape, size in zip(leaves, self._shapes, self._sizes):
             if shape is None:
@@ -75,7 +85,28 @@ class Compiled:
         x = np.ascontiguousarray(np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0])
         return x, batch
 
+    def _pack_unbatched(self, leaves: list) -> np.ndarray | None:
+        """Fast path: every leaf exactly its traced shape → fill one preallocated vector."""
+        x = np.empty(self.n_in, dtype=self.dtype)
+        pos = 0
+        for leaf, shape, size in zip(leaves, self._shapes, self._sizes):
+            if shape is None:
+                continue
+            if shape == ():
+                if not isinstance(leaf, (float, int, np.floating, np.integer)):
+                    return None
+                x[pos] = leaf
+            else:
+                if np.shape(leaf) != shape:
+                    return None
+                x[pos:pos + size] = np.ravel(leaf)
+            pos += size
+        return x
+
     def unpack(self, out: np.ndarray, batch: tuple) -> Any:
+        if not batch and self._flat_tuple_out:  # common: a tuple of leaves, no batch dims
+            return tuple(out[a:b].reshape(sh) if sh != () else out[a]
+                         for a, b, sh in self._out_slices)
         leaves, pos = [], 0
         for shape in self.fn.out_shapes:
             size = int(np.prod(shape, dtype=np.int64))
@@ -119,6 +150,33 @@ class Compiled:
                              f"({self.n_out},), got {out.dtype} {out.shape}")
         self.kernel(x, out)
         return out
+
+
+def _leaves_like(td: Any, tree: Any) -> list | None:
+    """The leaves of `tree` read in the order of the traced structure `td` (no new TreeDef
+    objects: this runs on every call); None when `tree` does not have that structure."""
+    out: list = []
+    stack = [(td, tree)]
+    while stack:
+        d, t = stack.pop()
+        kind = d.kind
+        if kind == "leaf":
+            out.append(t)
+        elif kind == "none":
+            if t is not None:
+                return None
+        elif kind == "dict":
+            if not isinstance(t, dict) or len(t) != len(d.keys):
+                return None
+            try:
+                stack.extend(reversed([(c, t[k]) for c, k in zip(d.children, d.keys)]))
+            except KeyError:
+                return None
+        else:
+            if not isinstance(t, (tuple, list)) or len(t) != len(d.children):
+                return None
+            stack.extend(reversed(list(zip(d.children, t))))
+    return out
 
 
 def _symbolic(leaf: Any) -> bool:
