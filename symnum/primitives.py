@@ -16,6 +16,7 @@ import numpy as np
 
 from . import canonical as C
 from . import taylor_rules as TR
+from .build import as_number
 from .op import AFFINE, BILINEAR, NONLINEAR, PIECEWISE_CONSTANT, Linearity, Op, declare
 
 # ---------------------------------------------------------------------------------------------
@@ -35,6 +36,15 @@ def _pow(a, b):
     if np.issubdtype(np.asarray(a).dtype, np.integer) and np.any(np.asarray(b) < 0):
         a = np.asarray(a, dtype=np.float64)
     return np.power(a, b)
+
+
+def _pow_partials(a, b):
+    # a numeric exponent is folded here even in tree mode, where b − 1 would stay a term and the
+    # third derivative of x^2 at 0 would evaluate (2−1−1)·0^(2−1−1−1) = 0·inf = NaN, not 0
+    n = as_number(b)
+    if n is not None:
+        return (0 if n == 0 else n * a ** (n - 1), a**b * log(a))
+    return (b * a ** (b - 1), a**b * log(a))
 
 
 _ERF = None
@@ -68,8 +78,8 @@ sub_op = declare(Op(
     lower="sub", infix="-", precedence=10, latex="{0} - {1}", canonical=C.sub,
 ))
 neg_op = declare(Op(
-    "neg", 1, np.negative, partials=lambda a: (-1,), taylor=TR.neg, linearity=AFFINE, cost=1, lower="neg",
-    infix="-", precedence=40, latex="-{0}", canonical=C.neg,
+    "neg", 1, np.negative, partials=lambda a: (-1,), taylor=TR.neg, linearity=AFFINE, cost=1,
+    lower="neg", infix="-", precedence=40, latex="-{0}", canonical=C.neg,
 ))
 def _mul_partials(*xs):
     # prefix/suffix products: O(n) new nodes for an n-factor product (cheap-gradient principle)
@@ -95,7 +105,7 @@ div_op = declare(Op(
     precedence=20, latex=r"\frac{{{0}}}{{{1}}}", canonical=C.div,
 ))
 pow_op = declare(Op(
-    "pow", 2, _pow, partials=lambda a, b: (b * a ** (b - 1), a**b * log(a)), taylor=TR.pow,
+    "pow", 2, _pow, partials=_pow_partials, taylor=TR.pow,
     cost=100,
     lower="pow", infix="^", precedence=50, latex="{{{0}}}^{{{1}}}", canonical=C.pow,
 ))
@@ -118,17 +128,22 @@ expm1_op = _unary("expm1", np.expm1, lambda x: exp(x), 124,  # ~
 sqrt_op = _unary("sqrt", np.sqrt, lambda x: 0.5 / sqrt(x), 20, r"\sqrt{{{0}}}", taylor=TR.sqrt)  # ~
 sin_op = _unary("sin", np.sin, lambda x: cos(x), 134, r"\sin{{\left({0}\right)}}", taylor=TR.sin)
 cos_op = _unary("cos", np.cos, lambda x: -sin(x), 134, r"\cos{{\left({0}\right)}}", taylor=TR.cos)
-tan_op = _unary("tan", np.tan, lambda x: 1 + tan(x) ** 2, 156, r"\tan{{\left({0}\right)}}", taylor=TR.tan)
+tan_op = _unary("tan", np.tan, lambda x: 1 + tan(x) ** 2, 156, r"\tan{{\left({0}\right)}}",
+                taylor=TR.tan)
 asin_op = _unary("asin", np.arcsin, lambda x: 1 / sqrt(1 - x**2), 140,  # ~
                  r"\arcsin{{\left({0}\right)}}")
 acos_op = _unary("acos", np.arccos, lambda x: -1 / sqrt(1 - x**2), 140,  # ~
                  r"\arccos{{\left({0}\right)}}")
-atan_op = _unary("atan", np.arctan, lambda x: 1 / (1 + x**2), 135, r"\arctan{{\left({0}\right)}}", taylor=TR.atan)
-sinh_op = _unary("sinh", np.sinh, lambda x: cosh(x), 150, r"\sinh{{\left({0}\right)}}", taylor=TR.sinh)  # ~
-cosh_op = _unary("cosh", np.cosh, lambda x: sinh(x), 150, r"\cosh{{\left({0}\right)}}", taylor=TR.cosh)  # ~
+atan_op = _unary("atan", np.arctan, lambda x: 1 / (1 + x**2), 135,
+                 r"\arctan{{\left({0}\right)}}", taylor=TR.atan)
+sinh_op = _unary("sinh", np.sinh, lambda x: cosh(x), 150, r"\sinh{{\left({0}\right)}}",  # ~
+                 taylor=TR.sinh)
+cosh_op = _unary("cosh", np.cosh, lambda x: sinh(x), 150, r"\cosh{{\left({0}\right)}}",  # ~
+                 taylor=TR.cosh)
 tanh_op = _unary("tanh", np.tanh, lambda x: 1 - tanh(x) ** 2, 150,  # ~
                  r"\tanh{{\left({0}\right)}}", taylor=TR.tanh)
-abs_op = _unary("abs", np.abs, lambda x: sign(x), 2, r"\left|{0}\right|", lower="fabs", taylor=TR.abs)
+abs_op = _unary("abs", np.abs, lambda x: sign(x), 2, r"\left|{0}\right|", lower="fabs",
+                taylor=TR.abs)
 sign_op = _unary("sign", np.sign, lambda x: 0, 2, r"\operatorname{{sign}}{{\left({0}\right)}}",
                  linearity=PIECEWISE_CONSTANT, taylor=TR.zero)
 erf_op = _unary("erf", _erf, lambda x: (2 / math.sqrt(math.pi)) * exp(-(x**2)), 100,  # ~

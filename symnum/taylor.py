@@ -140,7 +140,7 @@ def taylor(e: Any, x, order: int) -> list:
     >>> import symnum as sn
     >>> x = sn.symbols("x")
     >>> [str(c) for c in taylor(sn.exp(2 * x), x, 3)]
-    ['exp(2*x)', '2*exp(2*x)', '2*exp(2*x)', '4/3*exp(2*x)']
+    ['exp(2*x)', '2*exp(2*x)', '2*exp(2*x)', '4*exp(2*x)/3']
     """
     _check_wrt([x])
     flat, shape = flatten_terms(e)
