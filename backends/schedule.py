@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from symnum._gc import no_gc
 from symnum.errors import CompileError
 from symnum.interface import arguments, iscall, operation
 from symnum.terms import Add, Const, Mul, Sym
@@ -70,10 +71,16 @@ class Schedule:
         return counts
 
 
+MAX_CHAIN = 64  # integer powers up to this exponent become multiplication chains
+
+
 def _const(v: Any) -> Ref:
     if isinstance(v, Fraction):
         v = v.numerator / v.denominator
-    return Ref("const", value=float(v))
+    try:
+        return Ref("const", value=float(v))
+    except OverflowError:  # an integer beyond float range (x**(10**400)): pow(x, inf) alike
+        return Ref("const", value=math.inf if v > 0 else -math.inf)
 
 
 def _is_const(r: Ref, value: float) -> bool:
@@ -123,7 +130,9 @@ class _Lowerer:
         key = (base, e)
         r = self.pows.get(key)
         if r is None:
-            if e % 2 == 0:
+            if e > MAX_CHAIN:  # a chain would be long (x**1e300: ~2000 products) and inexact
+                r = self.sched.emit("pow", base, _const(e))
+            elif e % 2 == 0:
                 half = self.ipow(base, e // 2)
                 r = self.sched.emit("mul", half, half)
             else:
@@ -179,6 +188,8 @@ class _Lowerer:
                 return _const(1.0)
             p = self.ipow(args[0], abs(e))
             return p if e > 0 else self.sched.emit("div", _const(1.0), p)
+        if name == "pow" and _is_const(args[1], 0.5):  # numpy's power takes sqrt: (-inf)**.5 is nan
+            return self.sched.emit("sqrt", args[0])
         return self.sched.emit(name, *args)
 
 
@@ -192,6 +203,7 @@ def _operands(n: Any) -> list:
     return arguments(n) if iscall(n) else []
 
 
+@no_gc
 def schedule(inputs: Sequence[Sym], outputs: Sequence[Any]) -> Schedule:
     """Lower output terms over the given input symbols to SSA instructions.
 

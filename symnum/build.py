@@ -92,8 +92,8 @@ def apply(op, args: tuple) -> Expr:
         raise TypeError(f"{op.name} takes {op.nargs} argument(s), got {len(args)}")
     exprs = []
     for a in args:
-        if isinstance(a, Expr):
-            exprs.append(a)
+        if isinstance(a, Expr) or type(a) is float or type(a) is int:
+            exprs.append(a)  # plain numbers go to the canonical hooks unwrapped: no Const built
         elif isinstance(a, np.ndarray) and a.ndim > 0:
             # op applied to an array: map elementwise, the way numpy users expect
             from .tracing import elementwise
@@ -101,14 +101,13 @@ def apply(op, args: tuple) -> Expr:
             return elementwise(op, args)
         else:
             exprs.append(as_expr(a))
-    exprs = tuple(exprs)
     if _TREE.get():
-        return Term(op, exprs)
+        return Term(op, tuple(exprs))
     if op.canonical is not None:
         r = op.canonical(*exprs)
         if r is not None:
-            return r
+            return r if isinstance(r, Expr) else as_expr(r)
     nums = [as_number(a) for a in exprs]
     if op.impl is not None and all(n is not None for n in nums):
         return Const(fold(op, nums))
-    return Term(op, exprs)
+    return Term(op, tuple(exprs))

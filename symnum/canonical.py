@@ -14,6 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._gc import no_gc
 from .build import as_number
 from .terms import Add, Const, Expr, Mul, Number, Term
 
@@ -265,6 +266,7 @@ def _expand_node(t: Expr) -> Expr:
     return t
 
 
+@no_gc
 def expand(e: Expr) -> Expr:
     """Multiply out products and positive integer powers of sums (every node, bottom up).
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ._gc import no_gc
 from .errors import DTypeError, ShapeError, TracingError, UnsupportedOperationError
 from .evaluate import bind, eval_many
 from .pytree import TreeDef, tree_flatten, tree_unflatten
@@ -348,6 +349,7 @@ def _broadcast(batches: list[tuple]) -> tuple:
 # trace
 
 
+@no_gc
 def trace(fn: Callable[..., Any], *example_args: Any, names: Sequence[str] | None = None) -> Fn:
     """Run `fn` on symbols shaped like the example arguments; return the traced Fn.
 

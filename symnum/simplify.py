@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ._gc import no_gc
 from .build import tree_mode
 from .errors import SimplifyError
 from .interface import iscall, maketerm, metadata, operation
@@ -24,7 +25,8 @@ from .traversal import postwalk_many
 Method = Callable[..., list]
 
 # name → "module:function" (resolved lazily) or the function itself
-_METHODS: dict[str, str | Method] = {"rules": "rewrites.classical:simplify_rules"}
+_METHODS: dict[str, str | Method] = {"rules": "rewrites.classical:simplify_rules",
+                                      "egraph": "rewrites.egraph:simplify_egraph"}
 
 
 def register_method(name: str, method: str | Method, *, replace: bool = False) -> None:
@@ -54,14 +56,17 @@ def _resolve(method: str) -> Method:
     return entry
 
 
+@no_gc
 def simplify(x: Any, method: str = "rules", *, ruleset: Any = None, max_iter: int = 20,
-             stats: Any = None) -> Any:
+             stats: Any = None, **options: Any) -> Any:
     """Simplify a term, an array or pytree of terms, or an Fn (same inputs, simplified outputs).
 
     method "rules": canonical forms, then the classical rulesets (powers, trig, exp/log) to a
     fixpoint; `ruleset` replaces those rules (a RuleSet or any rewriter); `stats` (a
     symnum.rules.Stats) records which rules fired. Every rule is sound on the reals: values are
     kept wherever the input is defined (`sqrt(x**2)` becomes `abs(x)`, never `x`).
+    method "egraph": bounded equality saturation with egglog and cost-model extraction
+    (rewrites.egraph.simplify_egraph); `options` go to the method (cost=, node_limit=, ...).
 
     >>> import symnum as sn
     >>> x, y = sn.symbols("x y")
@@ -75,7 +80,7 @@ def simplify(x: Any, method: str = "rules", *, ruleset: Any = None, max_iter: in
 
     if isinstance(x, Fn):
         return x.with_flat_outputs(_simplify_flat(run, list(x.flat_outputs), ruleset, max_iter,
-                                                  stats))
+                                                  stats, options))
     leaves, td = tree_flatten(x)
     roots: list = []
     for leaf in leaves:
@@ -83,7 +88,7 @@ def simplify(x: Any, method: str = "rules", *, ruleset: Any = None, max_iter: in
             roots.extend(leaf.ravel())
         else:
             roots.append(leaf)
-    done = iter(_simplify_flat(run, roots, ruleset, max_iter, stats))
+    done = iter(_simplify_flat(run, roots, ruleset, max_iter, stats, options))
     out = []
     for leaf in leaves:
         if isinstance(leaf, np.ndarray):
@@ -97,11 +102,11 @@ def simplify(x: Any, method: str = "rules", *, ruleset: Any = None, max_iter: in
 
 
 def _simplify_flat(run: Method, roots: Sequence[Any], ruleset: Any, max_iter: int,
-                   stats: Any) -> list:
+                   stats: Any, options: dict | None = None) -> list:
     terms = [r for r in roots if isinstance(r, Expr) or iscall(r)]
     if not terms:
         return list(roots)
-    new = iter(run(terms, ruleset=ruleset, max_iter=max_iter, stats=stats))
+    new = iter(run(terms, ruleset=ruleset, max_iter=max_iter, stats=stats, **(options or {})))
     return [next(new) if (isinstance(r, Expr) or iscall(r)) else r for r in roots]
 
 

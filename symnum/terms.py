@@ -74,29 +74,44 @@ def number_dtype(v: Number) -> str:
 # ---------------------------------------------------------------------------------------------
 # interning
 
-_TABLE: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+# key -> weakref to the live term, and weakref -> key so a dying term removes its own entry.
+# Plain dicts of C-level weakrefs: WeakValueDictionary's Python-level KeyedRef.__init__ cost
+# as much as the rest of building a term.
+_TABLE: dict = {}
+_KEY_OF: dict = {}
 _LOCK = threading.Lock()
+
+
+def _gone(wr: weakref.ref) -> None:
+    key = _KEY_OF.pop(wr, None)
+    if key is not None and _TABLE.get(key) is wr:
+        del _TABLE[key]
 
 
 def _intern(cls: type, key: tuple, init) -> Any:
     """Return the unique live object for `key`, creating it with `init(obj)` when absent."""
-    obj = _TABLE.get(key)
-    if obj is not None:
-        return obj
+    wr = _TABLE.get(key)
+    if wr is not None:
+        obj = wr()
+        if obj is not None:
+            return obj
     with _LOCK:
-        obj = _TABLE.get(key)
+        wr = _TABLE.get(key)
+        obj = wr() if wr is not None else None
         if obj is None:
             obj = object.__new__(cls)
             init(obj)
             object.__setattr__(obj, "_hash", hash(key))
             object.__setattr__(obj, "_cache", None)
-            _TABLE[key] = obj
+            wr = weakref.ref(obj, _gone)
+            _KEY_OF[wr] = key
+            _TABLE[key] = wr
     return obj
 
 
 def live_terms() -> int:
     """Number of terms alive in the interning table (for tests and diagnostics)."""
-    return len(_TABLE)
+    return sum(1 for wr in list(_TABLE.values()) if wr() is not None)
 
 
 # ---------------------------------------------------------------------------------------------

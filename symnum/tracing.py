@@ -296,6 +296,9 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
     if plain_out:
         kwargs["out"] = plain_out if len(plain_out) > 1 else plain_out[0]
 
+    if name == "matmul" and method == "__call__" and not kwargs and len(inputs) == 2:
+        r = _matmul(inputs[0], inputs[1])
+        return out[0] if out else r
     if name in _NATIVE_OBJECT_UFUNCS:
         r = getattr(ufunc, method)(*[_plain(a) for a in inputs], **kwargs)
         return out[0] if out else wrap(r)
@@ -313,6 +316,38 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
     if method == "at":
         return None
     return out[0] if out else wrap(r)
+
+
+def _matmul(a: Any, b: Any) -> Any:
+    """a @ b with one n-ary sum per output element. numpy's object loop folds products into a
+    growing canonical sum one term at a time (quadratic in the inner dimension)."""
+    a = np.asarray(_plain(a), dtype=object)
+    b = np.asarray(_plain(b), dtype=object)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul: input operand does not have enough dimensions (use * for "
+                         "scalars)")
+    va, vb = a.ndim == 1, b.ndim == 1
+    A = a[None, :] if va else a
+    B = b[:, None] if vb else b
+    if A.shape[-1] != B.shape[-2]:
+        raise ValueError(f"matmul: mismatch in its core dimension: {a.shape} @ {b.shape}")
+    prod = A[..., :, :, None] * B[..., None, :, :]
+    r = _reduce_variadic(P.add_op, 0, prod, {"axis": -2})
+    r = np.asarray(r, dtype=object)
+    if va:
+        r = r[..., 0, :]
+    if vb:
+        r = r[..., 0]
+    return wrap(r if r.ndim else r[()])
+
+
+def _dot(a, b, out=None):
+    a_, b_ = np.asarray(_plain(a), dtype=object), np.asarray(_plain(b), dtype=object)
+    if a_.ndim == 0 or b_.ndim == 0:
+        return _store(wrap(a_ * b_) if (a_.ndim or b_.ndim) else a_[()] * b_[()], out)
+    if a_.ndim <= 2 and b_.ndim <= 2:  # np.dot equals matmul here
+        return _store(_matmul(a_, b_), out)
+    return _store(wrap(np.dot._implementation(a_, b_)), out)
 
 
 def _reduce_variadic(op, identity, a, kwargs: dict) -> Any:
@@ -450,7 +485,7 @@ def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
 
 FUNCTION_RULES: dict[Any, Callable[..., Any]] = {
     np.where: _where, np.select: _select, np.clip: _clip, np.mean: _mean, np.var: _var,
-    np.std: _std,
+    np.std: _std, np.dot: _dot,
 }
 
 # known to work with numpy's implementation on object arrays (their TypeErrors propagate)
