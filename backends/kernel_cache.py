@@ -62,7 +62,17 @@ def load_module(source: str, key: str, cache_dir: Path | None) -> tuple[ModuleTy
                 _remove(path)
         if not hit:
             _atomic_write(path, source)
-        mod = _import(path, key)
+        try:
+            mod = _import(path, key)
+        except Exception:
+            if not list(path.parent.glob(f"__pycache__/{path.stem}*.nb[ic]")):
+                raise  # no machine code cached to blame: a real compile error
+            # numba's machine code beside the module may be corrupt (a truncated .nbc fails to
+            # unpickle): drop the whole entry and compile from source once more
+            _remove(path)
+            _atomic_write(path, source)
+            hit = False
+            mod = _import(path, key)
         _LOADED[key] = mod
         return mod, hit
 
@@ -83,9 +93,13 @@ def _import(path: Path, key: str) -> ModuleType:
 
 def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)  # never leave a half-written temporary behind
+        raise
 
 
 def _remove(path: Path) -> None:

@@ -130,7 +130,9 @@ class Transformed:
         if self._compiled is None:
             from .compile import CompiledFunction
 
-            self._compiled = CompiledFunction(self, make_fn=lambda a: self.fn(*a))
+            with self._lock:  # concurrent first calls must share one CompiledFunction
+                if self._compiled is None:
+                    self._compiled = CompiledFunction(self, make_fn=lambda a: self.fn(*a))
         return self._compiled(*args)
 
     def __repr__(self) -> str:
