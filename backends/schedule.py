@@ -143,7 +143,9 @@ class _Lowerer:
     # node lowering ----------------------------------------------------------------------------
     def lower_add(self, n: Add) -> Ref:
         acc: Ref | None = None
-        for t, c in n.terms.items():
+        # start from a term with coefficient 1 when there is one: x - y is one sub, not neg + add
+        items = sorted(n.terms.items(), key=lambda tc: tc[1] != 1)
+        for t, c in items:
             r = self.ref(t)
             if acc is None:
                 acc = r if c == 1 else self.mul(_const(c), r)
