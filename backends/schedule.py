@@ -144,7 +144,7 @@ class _Lowerer:
     def lower_add(self, n: Add) -> Ref:
         acc: Ref | None = None
         # start from a term with coefficient 1 when there is one: x - y is one sub, not neg + add
-        items = sorted(n.terms.items(), key=lambda tc: tc[1] != 1)
+        items = sorted(n.terms.items(), key=lambda tc: (tc[1] == -1, tc[1] != 1))
         for t, c in items:
             r = self.ref(t)
             if acc is None:
