@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from ._gc import no_gc
-from .build import as_expr, as_number
-from .canonical import make_mul
+from .build import as_expr, as_number, in_tree_mode
+from .canonical import linear_combination, make_mul
 from .errors import ShapeError
 from .interface import Generic, arguments, iscall, operation
 from .primitives import add, mul
@@ -139,25 +139,39 @@ def vjp_terms(outputs: Sequence[Expr], wrt: Sequence[Sym], cotangents: Sequence[
     wrt = _check_wrt(wrt)
     outputs = [as_expr(o) for o in outputs]
     order, active = _order_and_active(outputs, wrt)
-    contribs: dict[int, list] = {}
+    contribs: dict[int, list] = {}  # node -> [(number, term)]: adjoint = Σ number·term
     for o, ct in zip(outputs, cotangents):
         if id(o) in active and not _is_zero(ct):
-            contribs.setdefault(id(o), []).append(as_expr(ct))
+            contribs.setdefault(id(o), []).append((1, as_expr(ct)))
     for n in reversed(order):
         cs = contribs.get(id(n))
         if not cs or not iscall(n):
             continue
-        adj = cs[0] if len(cs) == 1 else add(*cs)
+        adj = combine(cs)
         if _is_zero(adj):
             continue
         for a, d in local_partials(n):
-            if id(a) in active and not _is_zero(d):
-                contribs.setdefault(id(a), []).append(mul(adj, d))
-    out = []
-    for w in wrt:
-        cs = contribs.get(id(w))
-        out.append(ZERO if not cs else cs[0] if len(cs) == 1 else add(*cs))
-    return out
+            if id(a) in active:
+                _push(contribs.setdefault(id(a), []), d, adj)
+    return [combine(contribs[id(w)]) if id(w) in contribs else ZERO for w in wrt]
+
+
+def _push(pairs: list, d: Any, v: Expr) -> None:
+    """Append the contribution d·v: a numeric d stays a coefficient (no product node)."""
+    dn = as_number(d)
+    if dn is None:
+        pairs.append((1, mul(d, v)))
+    elif dn != 0:
+        pairs.append((dn, v))
+
+
+def combine(pairs: list) -> Expr:
+    """Σ number·term as one canonical sum (in tree mode: as written, with add and mul)."""
+    if len(pairs) == 1 and pairs[0][0] == 1:
+        return pairs[0][1]
+    if in_tree_mode():
+        return add(*[t if c == 1 else mul(c, t) for c, t in pairs])
+    return linear_combination(pairs)
 
 
 @no_gc
@@ -175,10 +189,12 @@ def jvp_terms(outputs: Sequence[Expr], wrt: Sequence[Sym], tangents: Sequence[An
             continue
         if not any(id(a) in tan for a in dependencies(n)):
             continue
-        parts = [mul(d, tan[id(a)]) for a, d in local_partials(n)
-                 if id(a) in tan and not _is_zero(d)]
+        parts: list = []
+        for a, d in local_partials(n):
+            if id(a) in tan:
+                _push(parts, d, tan[id(a)])
         if parts:
-            tan[id(n)] = parts[0] if len(parts) == 1 else add(*parts)
+            tan[id(n)] = combine(parts)
     return [tan.get(id(o), ZERO) for o in outputs]
 
 

@@ -96,9 +96,18 @@ def make_add(const: Number, terms: dict) -> Expr:
 
 def add(*args: Expr) -> Expr:
     """Canonical sum; flattens nested sums (also c·(sum), distributing the number c)."""
+    return _sum([(a, 1) for a in reversed(args)])
+
+
+def linear_combination(pairs: list) -> Expr:
+    """Σ cᵢ·tᵢ for (number cᵢ, term tᵢ) pairs, built as one canonical sum: no cᵢ·tᵢ product
+    nodes are made on the way (what AD's adjoint and tangent accumulation needs)."""
+    return _sum([(t, c) for c, t in reversed(pairs)])
+
+
+def _sum(stack: list) -> Expr:
     const: Number = 0
     terms: dict = {}
-    stack = [(a, 1) for a in args]
     while stack:
         a, scale = stack.pop()
         n = as_number(a)

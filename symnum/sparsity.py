@@ -14,9 +14,17 @@ from typing import Any
 import numpy as np
 
 from ._gc import no_gc
-from .ad import _check_wrt, _is_zero, dependencies, flatten_terms, local_partials, vjp_terms
+from .ad import (
+    _check_wrt,
+    _is_zero,
+    _push,
+    combine,
+    dependencies,
+    flatten_terms,
+    local_partials,
+    vjp_terms,
+)
 from .interface import arguments, iscall, operation
-from .primitives import add, mul
 from .terms import Const
 from .traversal import postorder
 
@@ -217,8 +225,8 @@ def _forward_sparse(order: list, wrt: list, deps: dict, outs: list) -> list[dict
             if not g or _is_zero(d):
                 continue
             for j, v in g.items():
-                acc.setdefault(j, []).append(mul(d, v))
-        grads[id(n)] = {j: vs[0] if len(vs) == 1 else add(*vs) for j, vs in acc.items()}
+                _push(acc.setdefault(j, []), d, v)
+        grads[id(n)] = {j: combine(vs) for j, vs in acc.items()}
     return [{j: v for j, v in grads.get(id(o), {}).items() if not _is_zero(v)} for o in outs]
 
 
