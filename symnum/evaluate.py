@@ -47,10 +47,24 @@ def eval_many(roots: list, env: Mapping) -> list:
     env = bind(env)
     vals: dict[int, Any] = {}
     missing: list[str] = []
+    order = postorder(roots)
+    # free each value after its last use: memory stays at the DAG's live width, not its size
+    uses: dict[int, int] = {}
+    for n in order:
+        if iscall(n):
+            for a in arguments(n):
+                uses[id(a)] = uses.get(id(a), 0) + 1
+    keep = {id(r) for r in roots}
     with np.errstate(all="ignore"):
-        for n in postorder(roots):
+        for n in order:
             if iscall(n):
-                vals[id(n)] = operation(n).impl(*[vals[id(a)] for a in arguments(n)])
+                args = arguments(n)
+                vals[id(n)] = operation(n).impl(*[vals[id(a)] for a in args])
+                for a in args:
+                    k = id(a)
+                    uses[k] -= 1
+                    if uses[k] == 0 and k not in keep:
+                        del vals[k]
             elif isinstance(n, Const):
                 vals[id(n)] = _const_value(n)
             elif n in env:
