@@ -207,3 +207,8 @@ def main(n: int = 32, seed: int = 0, out: TextIO | None = None) -> int:
     result = run_demo(n, seed)
     print(format_table(result), file=out)
     return 0 if result.ok else 1
+
+
+from .demo_solve import SOLVE_STAGES  # noqa: E402  (its stages build on this module's context)
+
+STAGES += SOLVE_STAGES
