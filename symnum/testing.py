@@ -41,6 +41,9 @@ __all__ = [
     "VALUE_OPS",
     "assert_allclose_at",
     "build",
+    "check_grads",
+    "check_jvp_vjp",
+    "check_taylor",
     "expression_recipes",
     "expressions",
     "points",
@@ -432,3 +435,8 @@ def assert_allclose_at(
         f"  |a - b| = {np.max(np.where(ok, 0.0, diff))!r} > atol + rtol*max(|a|, |b|) "
         f"(rtol={rtol}, atol={atol}){worst}"
     )
+
+
+# derivative checks in the spirit of JAX's check_grads live in symnum.gradcheck (no hypothesis
+# needed there); they are part of this public testing API
+from .gradcheck import check_grads, check_jvp_vjp, check_taylor  # noqa: E402
