@@ -57,8 +57,8 @@ def signature_key(args: tuple) -> tuple:
     for a in args:
         if type(a) is np.ndarray:
             fast.append((a.shape, a.dtype.str))
-        elif type(a) is float:
-            fast.append(float)
+        elif type(a) is float or type(a) is np.float64:  # the same program either way
+            fast.append(((), "<f8"))
         else:
             break
     else:
