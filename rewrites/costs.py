@@ -1,0 +1,148 @@
+"""Cost models as data: cycles per primitive, for e-graph extraction and for counting what a
+compiled kernel really computes.
+
+PAPER is the Symbolics.jl paper's CPU table; CPU_MEASURED and CPU_LATENCY were measured on this
+project's own numba/LLVM kernels (benchmarks/measure_op_costs.py, method and machine below); GPU is
+the slot for a table measured on a GPU (left empty until one is measured: it falls back to the
+paper's figures). Costs are keyed by primitive name (symnum.op.PRIMITIVES); a name a table lacks
+falls back to the Op's own `cost`. Nothing here imports egglog or a backend at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from symnum.errors import SimplifyError
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Cycles per operation. `cycles` maps primitive names (add, mul, sin, …) to costs.
+
+    >>> PAPER.op("mul"), PAPER.powi(4), PAPER.powi(-1)
+    (3.0, 6.0, 24.0)
+    """
+
+    name: str
+    cycles: Mapping[str, float]
+    source: str = ""
+    fallback: float = 50.0
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def op(self, name: str) -> float:
+        """Cost of one call of primitive `name`."""
+        c = self.cycles.get(name)
+        if c is None:
+            from symnum.op import PRIMITIVES
+
+            p = PRIMITIVES.get(name)
+            c = p.cost if p is not None else self.fallback
+        return float(c)
+
+    def powi(self, n: int) -> float:
+        """x**n for an integer n, lowered as the schedule does: binary powering, one division
+        for a negative exponent (x**0 is the constant 1)."""
+        if n == 0:
+            return 0.0
+        mults = _mults(abs(n))
+        return mults * self.op("mul") + (self.op("div") if n < 0 else 0.0)
+
+    def with_costs(self, name: str, **cycles: float) -> CostModel:
+        """A copy with some costs replaced (a user's own model)."""
+        return CostModel(name, MappingProxyType({**self.cycles, **cycles}), self.source,
+                         self.fallback)
+
+
+def _mults(e: int) -> int:
+    """Multiplications binary powering needs for x**e (e ≥ 1), as backends/schedule.py does."""
+    m = 0
+    while e > 1:
+        if e % 2 == 0:
+            e //= 2
+        else:
+            e -= 1
+        m += 1
+    return m
+
+
+# The Symbolics.jl paper's table (CPU cycles): + − 1, abs 2, × 3, exp 18, / 24, ^ 100,
+# log1p 124, sin/cos 134, atan 135, tan 156. Other primitives use their Op's cost.
+PAPER = CostModel("paper", MappingProxyType({
+    "add": 1, "sub": 1, "neg": 1, "abs": 2, "mul": 3, "exp": 18, "div": 24, "pow": 100,
+    "log1p": 124, "sin": 134, "cos": 134, "atan": 135, "tan": 156,
+}), "Gowda et al., 'High-performance symbolic-numerics via multiple dispatch' (Symbolics.jl)")
+
+# Measured by benchmarks/measure_op_costs.py on this project's numba kernels (error_model="numpy",
+# no fastmath, one thread, 2-core AMD EPYC at 2.6 GHz; see benchmarks/results_issue5.md).
+# CPU_MEASURED: throughput — 64 independent copies of the op in one straight-line kernel; LLVM's
+# SLP vectoriser packs identical neighbours, so add/mul/div/exp/log come out cheaper than in
+# mixed code. CPU_LATENCY (--chain): one chain of 64 dependent ops; consecutive points still
+# overlap, so this sits between latency and throughput.
+CPU_MEASURED = CostModel("cpu-measured", MappingProxyType({
+    "add": 0.3, "sub": 0.2, "neg": 0.9, "mul": 0.2, "div": 1.9, "abs": 0.6, "pow": 21.2,
+    "sqrt": 4.1, "exp": 8.2, "expm1": 19.0, "log": 9.3, "log1p": 21.1, "sin": 20.1,
+    "cos": 21.2, "tan": 23.2, "asin": 25.7, "acos": 25.9, "atan": 22.3, "atan2": 29.0,
+    "sinh": 28.2, "cosh": 11.0, "tanh": 27.7, "erf": 23.9, "hypot": 25.6,
+    "minimum": 1.2, "maximum": 1.3, "ifelse": 0.3,
+}), "benchmarks/measure_op_costs.py (independent ops), 2026-11-28")
+# neg measures 0 along a chain: LLVM folds it into the operation that consumes it (a + -b → a - b)
+CPU_LATENCY = CostModel("cpu-latency", MappingProxyType({
+    "add": 1.4, "sub": 1.4, "neg": 0.0, "mul": 1.8, "div": 5.9, "abs": 1.3, "pow": 55.8,
+    "sqrt": 8.6, "exp": 21.4, "expm1": 62.5, "log": 30.1, "log1p": 59.2, "sin": 40.8,
+    "cos": 44.3, "tan": 57.1, "asin": 44.7, "acos": 46.3, "atan": 56.6, "atan2": 61.0,
+    "sinh": 79.7, "cosh": 32.6, "tanh": 88.4, "erf": 53.7, "hypot": 55.9,
+    "minimum": 6.3, "maximum": 6.3, "ifelse": 1.4,
+}), "benchmarks/measure_op_costs.py --chain (dependent ops), 2026-11-28")
+
+# A GPU table has not been measured yet (no GPU in this session): the paper's figures stand in.
+GPU = CostModel("gpu", PAPER.cycles, "not measured: falls back to the paper's CPU table")
+
+MODELS: dict[str, CostModel] = {"paper": PAPER, "cpu": CPU_MEASURED, "latency": CPU_LATENCY,
+                                 "gpu": GPU}
+
+# lowering names in backends/schedule.py → primitive names of the cost tables
+_LOWERED = {"fabs": "abs", "select": "ifelse", "min": "minimum", "max": "maximum"}
+
+
+def resolve_cost(cost: Any) -> CostModel:
+    """None → the measured CPU table; a name in MODELS; a CostModel; or a mapping of cycles."""
+    if cost is None:
+        return CPU_MEASURED
+    if isinstance(cost, CostModel):
+        return cost
+    if isinstance(cost, str):
+        if cost not in MODELS:
+            raise SimplifyError(f"unknown cost model {cost!r}; use one of {sorted(MODELS)}, a "
+                                "CostModel, or a dict of cycles per primitive name")
+        return MODELS[cost]
+    if isinstance(cost, Mapping):
+        return CPU_MEASURED.with_costs("custom", **{str(k): float(v) for k, v in cost.items()})
+    raise SimplifyError(f"cost must be a model name, a CostModel or a dict, got "
+                        f"{type(cost).__name__}")
+
+
+def schedule_cost(outputs: Sequence[Any], inputs: Sequence[Any] | None = None,
+                  model: CostModel | str | None = None) -> float:
+    """Cycles of the straight-line code the compiler emits for `outputs` (over `inputs`, by
+    default their free symbols): the cost a kernel really pays, with CSE and power chains.
+
+    >>> import symnum as sn
+    >>> x, y = sn.symbols("x y")
+    >>> schedule_cost([x**4 * y], model="paper")  # x², x⁴, ·y: three multiplications
+    9.0
+    """
+    from backends.schedule import schedule  # lazily: backends is an optional layer
+    from symnum.traversal import free_symbols
+
+    m = resolve_cost(model)
+    outs = list(outputs)
+    ins = list(inputs) if inputs is not None else sorted(free_symbols(outs), key=_sym_key)
+    sched = schedule(ins, outs)
+    return float(sum(m.op(_LOWERED.get(i.op, i.op)) for i in sched.instrs))
+
+
+def _sym_key(s: Any) -> str:
+    return getattr(s, "name", str(s))

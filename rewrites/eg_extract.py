@@ -1,0 +1,334 @@
+"""DAG-aware extraction from a serialized e-graph (egglog's `serialize()` JSON), in pure Python.
+
+egglog's own extractors cost trees, which overflow on AD-sized DAGs (FIELD-NOTES); here a shared
+e-class costs once. Candidates come from a Dijkstra-style pass (a node is ready when all its
+children are chosen, so a selection is acyclic by construction) with children's costs weighted
+by 1/uses, re-weighted from the previous selection; the cheapest by exact DAG cost is improved
+by local switches whose children are already computed (tan(x) → sin(x)/cos(x) when both exist).
+Never imports egglog: it reads plain dicts, so it is tested on hand-made graphs too.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# a subsumed node (a directed rewrite replaced it) is taken only if nothing else is left
+SUBSUMED_PENALTY = 1e12
+
+
+@dataclass
+class EGraph:
+    """The serialized e-graph as arrays: node i has op[i], class cls[i], children kids[i]
+    (class indices, in order), literal arguments lits[i] and a cost."""
+
+    op: list[str] = field(default_factory=list)
+    cls: list[int] = field(default_factory=list)
+    kids: list[tuple[int, ...]] = field(default_factory=list)
+    lits: list[tuple] = field(default_factory=list)
+    cost: list[float] = field(default_factory=list)
+    members: list[list[int]] = field(default_factory=list)  # class → its nodes
+    loader: dict[int, int] = field(default_factory=dict)  # loader id (Node i) → class
+    ukids: list[tuple[int, ...]] = field(default_factory=list)  # distinct children
+    _classes: dict = field(default_factory=dict)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.members)
+
+    def class_index(self, key: Any) -> int:
+        """The index of the class named `key` (a new one when unseen)."""
+        i = self._classes.get(key)
+        if i is None:
+            i = self._classes[key] = len(self.members)
+            self.members.append([])
+        return i
+
+    def add(self, op: str, cls: int, kids: tuple, lits: tuple, cost: float) -> int:
+        i = len(self.op)
+        self.op.append(op)
+        self.cls.append(cls)
+        self.kids.append(kids)
+        self.ukids.append(tuple(set(kids)) if len(kids) > 1 else kids)
+        self.lits.append(lits)
+        self.cost.append(cost)
+        self.members[cls].append(i)
+        return i
+
+    def parents(self) -> list[list[int]]:
+        """class → the nodes that have it as a child (each node once per class)."""
+        par: list[list[int]] = [[] for _ in range(self.n_classes)]
+        for i, ks in enumerate(self.ukids):
+            for k in ks:
+                par[k].append(i)
+        return par
+
+
+def _literal(text: str) -> Any:
+    """A primitive node's printed value: i64 or f64."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)  # "inf", "-inf", "NaN" parse too
+
+
+def from_serialized(data: dict, node_cost: Callable[[str, tuple], float],
+                    extractable: set[str], loader_op: str = "Node") -> EGraph:
+    """Arrays from egglog's serialized JSON (`serialize().to_json()`). `extractable`: the
+    constructor names to keep; `loader_op` nodes map loader ids to classes."""
+    nodes = data["nodes"]
+    g = EGraph()
+    for node in nodes.values():
+        op = node["op"]
+        if op != loader_op and op not in extractable:
+            continue
+        kids: list[int] = []
+        lits: list[Any] = []
+        for ch in node["children"]:
+            c = nodes[ch]
+            if c["children"] or c["op"] in extractable or c["op"] == loader_op:
+                kids.append(g.class_index(c["eclass"]))
+            else:  # a primitive (i64/f64 literal): part of this node
+                lits.append(_literal(c["op"]))
+        cls = g.class_index(node["eclass"])
+        if op == loader_op:
+            g.loader[int(lits[0])] = cls
+            continue
+        cost = float(node_cost(op, tuple(lits)))
+        g.add(op, cls, tuple(kids), tuple(lits),
+              cost + SUBSUMED_PENALTY if node.get("subsumed") else cost)
+    return g
+
+
+def from_frozen(functions: dict, literal: Callable[[str, Any], Any],
+                node_cost: Callable[[str, tuple], float], extractable: set[str],
+                sort: str = "M", loader_op: str = "Node") -> EGraph:
+    """Arrays from egglog's frozen tables (`EGraph.freeze().functions`): rows of e-class ids,
+    read without a JSON round trip (0.6 s instead of 4 s at 1.4·10⁵ rows, measured).
+    `literal(sort, value)` converts a primitive argument (i64, f64) to a Python number."""
+    g = EGraph()
+    for op, fn in functions.items():
+        if op != loader_op and op not in extractable:
+            continue
+        is_kid = [s == sort for s in fn.input_sorts]
+        for row in fn.rows:
+            kids, lits = [], []
+            for v, kid, s in zip(row.inputs, is_kid, fn.input_sorts):
+                if kid:
+                    kids.append(g.class_index(v))
+                else:
+                    lits.append(literal(s, v))
+            cls = g.class_index(row.output)
+            if op == loader_op:
+                g.loader[int(lits[0])] = cls
+                continue
+            lt = tuple(lits)
+            cost = float(node_cost(op, lt))
+            g.add(op, cls, tuple(kids), lt, cost + SUBSUMED_PENALTY if row.subsumed else cost)
+    return g
+
+
+def _choose(g: EGraph, weight: list[float], parents: list[list[int]]) -> list[int]:
+    """One selection (class → node, -1 where none): Dijkstra order on weighted costs."""
+    best = [0.0] * g.n_classes
+    tentative = [float("inf")] * g.n_classes  # cheapest candidate pushed so far, per class
+    choice = [-1] * g.n_classes
+    ukids, cost, cls = g.ukids, g.cost, g.cls
+    pending = [len(k) for k in ukids]
+    heap = [(cost[i], i) for i, ks in enumerate(ukids) if not ks]
+    heapq.heapify(heap)
+    pop, push = heapq.heappop, heapq.heappush
+    while heap:
+        c, i = pop(heap)
+        cl = cls[i]
+        if choice[cl] >= 0:
+            continue
+        choice[cl], best[cl] = i, c
+        for p in parents[cl]:
+            pending[p] -= 1
+            if pending[p] == 0 and choice[cls[p]] < 0:
+                pc = cost[p]
+                for k in ukids[p]:
+                    pc += weight[k] * best[k]
+                if pc < tentative[cls[p]]:
+                    tentative[cls[p]] = pc
+                    push(heap, (pc, p))
+    return choice
+
+
+def reachable(g: EGraph, choice: list[int], roots: list[int]) -> list[int] | None:
+    """Classes reachable from `roots` under `choice`, children first; None if a root or a
+    reached class has no choice, or the choice has a cycle."""
+    state = [0] * g.n_classes  # 0 new, 1 on the stack, 2 done
+    order: list[int] = []
+    for r in roots:
+        if state[r]:
+            continue
+        stack = [(r, False)]
+        while stack:
+            c, expanded = stack.pop()
+            if expanded:
+                state[c] = 2
+                order.append(c)
+                continue
+            if state[c] == 2:
+                continue
+            if state[c] == 1 or choice[c] < 0:
+                return None
+            state[c] = 1
+            stack.append((c, True))
+            for k in g.ukids[choice[c]]:
+                if state[k] == 1:
+                    return None  # a cycle
+                if state[k] == 0:
+                    stack.append((k, False))
+    return order
+
+
+def dag_cost(g: EGraph, choice: list[int], roots: list[int], raw: bool = False) -> float:
+    """Exact cost of a selection: each reachable class once; inf if it is not a valid DAG.
+    `raw`: without the penalty on subsumed nodes (what the code would really cost)."""
+    order = reachable(g, choice, roots)
+    if order is None:
+        return float("inf")
+    costs = (g.cost[choice[c]] for c in order)
+    if raw:
+        return sum(c - SUBSUMED_PENALTY if c >= SUBSUMED_PENALTY else c for c in costs)
+    return sum(costs)
+
+
+def _uses(g: EGraph, choice: list[int], order: list[int]) -> list[int]:
+    uses = [0] * g.n_classes
+    for c in order:
+        for k in g.ukids[choice[c]]:
+            uses[k] += 1
+    return uses
+
+
+def _improve(g: EGraph, choice: list[int], roots: list[int], rounds: int = 3) -> list[int]:
+    """Switch a class to another node whose children are all computed already when that lowers
+    the exact DAG cost (what the switch orphans is freed). A child later in the topological
+    order is taken only if it cannot reach the class (no cycle); such a switch ends the round,
+    since the order must then be recomputed."""
+    choice = list(choice)
+    for _ in range(rounds):
+        order = reachable(g, choice, roots)
+        if order is None:
+            return choice
+        pos = [-1] * g.n_classes
+        for i, c in enumerate(order):
+            pos[c] = i
+        refs = _uses(g, choice, order)
+        for r in roots:
+            refs[r] += 1  # roots stay alive
+        changed = reorder = False
+        for c in reversed(order):
+            if refs[c] <= 0:
+                continue  # freed by an earlier switch
+            cur = choice[c]
+            for alt in g.members[c]:
+                if alt == cur or g.cost[alt] >= SUBSUMED_PENALTY:
+                    continue
+                new_kids = set(g.ukids[alt])
+                if any(refs[k] <= 0 for k in new_kids):
+                    continue
+                later = [k for k in new_kids if pos[k] >= pos[c]]
+                if later and _reaches(g, choice, later, c, pos):
+                    continue
+                old_kids = set(g.ukids[cur])
+                freed, delta = _freed(g, choice, refs, old_kids - new_kids, new_kids - old_kids)
+                if g.cost[alt] - g.cost[cur] - freed < -1e-9:
+                    for k, d in delta.items():
+                        refs[k] += d
+                    for k in new_kids - old_kids:
+                        refs[k] += 1
+                    choice[c] = cur = alt
+                    changed = True
+                    reorder = reorder or bool(later)
+            if reorder:
+                break
+        if not changed:
+            break
+    return choice
+
+
+def _reaches(g: EGraph, choice: list[int], starts: list[int], target: int,
+             pos: list[int]) -> bool:
+    """Whether any class in `starts` reaches `target` under `choice`. Classes before `target`
+    in the topological order `pos` cannot reach it and are not explored."""
+    seen = set(starts)
+    stack = list(starts)
+    limit = pos[target]
+    while stack:
+        k = stack.pop()
+        if k == target:
+            return True
+        for j in g.ukids[choice[k]]:
+            if j not in seen and pos[j] >= limit:
+                seen.add(j)
+                stack.append(j)
+    return False
+
+
+def _freed(g: EGraph, choice: list[int], refs: list[int], dropped: set[int],
+           gained: set[int]) -> tuple[float, dict[int, int]]:
+    """Cost of what dropping one reference to each class in `dropped` orphans (cascading);
+    classes in `gained` get a reference from the new node, so they are never freed."""
+    delta: dict[int, int] = {}
+    freed = 0.0
+    stack = list(dropped)
+    while stack:
+        k = stack.pop()
+        delta[k] = delta.get(k, 0) - 1
+        if refs[k] + delta[k] == 0 and k not in gained:
+            freed += g.cost[choice[k]]
+            stack.extend(g.ukids[choice[k]])
+    return freed, delta
+
+
+@dataclass
+class Extraction:
+    """A selection: `choice` (class → node), the reachable classes children first, its cost,
+    the cost of each candidate tried, and the input's own cost without penalties."""
+
+    choice: list[int]
+    order: list[int]
+    cost: float
+    candidates: dict[str, float]
+    input_cost: float = float("nan")
+
+
+def extract(g: EGraph, roots: list[int], original: list[int] | None = None,
+            passes: int = 3) -> Extraction:
+    """The cheapest selection found for `roots` (class indices); `original` (class → node of
+    the input graph, -1 unknown) is a candidate too, so the result never costs more than it."""
+    cands: dict[str, list[int]] = {}
+    weight = [1.0] * g.n_classes
+    if original is not None:
+        orig = list(original)
+        order = reachable(g, orig, roots)
+        if order is not None:
+            cands["input"] = orig
+            uses = _uses(g, orig, order)
+            weight = [1.0 / max(1, u) for u in uses]
+    parents = g.parents()
+    for p in range(passes):
+        choice = _choose(g, weight, parents)
+        cands[f"pass{p}"] = choice
+        order = reachable(g, choice, roots)
+        if order is None:
+            break
+        uses = _uses(g, choice, order)
+        weight = [1.0 / max(1, u) for u in uses]
+    costs = {k: dag_cost(g, ch, roots) for k, ch in cands.items()}
+    best = min(costs, key=lambda k: costs[k])
+    choice = _improve(g, cands[best], roots)
+    cost = dag_cost(g, choice, roots)
+    if cost > costs[best]:  # cannot happen with exact deltas; keep the guarantee anyway
+        choice, cost = cands[best], costs[best]
+    costs["improved"] = cost
+    order = reachable(g, choice, roots) or []
+    raw_in = dag_cost(g, cands["input"], roots, raw=True) if "input" in cands else float("nan")
+    return Extraction(choice, order, dag_cost(g, choice, roots, raw=True), costs, raw_in)
