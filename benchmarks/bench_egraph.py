@@ -26,30 +26,16 @@ import time
 
 import numpy as np
 from _common import fmt_ratio, fmt_time, machine_info, table
-from bench_sparse_jacobian import mass_action_rhs, reaction_network
 
 import symnum as sn
 from rewrites.costs import CPU_LATENCY, CPU_MEASURED, PAPER, schedule_cost
 from rewrites.egraph import EgraphReport
-from symnum.examples import brusselator_rhs
+from symnum.examples import brusselator_rhs, mass_action_rhs, reaction_network
 
 
 def mass_action_rhs_p(c, k, net):
     """The same network with its bimolecular and unimolecular rate constants as inputs `k`."""
-    nb, nu = len(net.bi), len(net.uni)
-    bi, uni, dim = net.bi, net.uni, net.dim
-    r_bi = k[:nb] * c[bi[:, 0]] * c[bi[:, 1]]
-    r_uni = k[nb:nb + nu] * c[uni[:, 0]]
-    r_dim = net.k_dim * c[dim[:, 0]] ** 2
-    dc = net.feed - net.k_deg * c
-    np.add.at(dc, bi[:, 0], -r_bi)
-    np.add.at(dc, bi[:, 1], -r_bi)
-    np.add.at(dc, bi[:, 2], r_bi)
-    np.add.at(dc, uni[:, 0], -r_uni)
-    np.add.at(dc, uni[:, 1], r_uni)
-    np.add.at(dc, dim[:, 0], -2.0 * r_dim)
-    np.add.at(dc, dim[:, 1], r_dim)
-    return dc
+    return mass_action_rhs(c, net, k)
 
 
 def rhs_and_jacobian(fn: sn.Fn, states: list) -> sn.Fn:

@@ -104,13 +104,13 @@ def brusselator(n: int) -> Callable:
 
 
 def network(n: int, seed: int = 0) -> Any:
-    from bench_sparse_jacobian import reaction_network
+    from symnum.examples import reaction_network
 
     return reaction_network(n, seed=seed)
 
 
 def mass_action(net: Any) -> Callable:
-    from bench_sparse_jacobian import mass_action_rhs
+    from symnum.examples import mass_action_rhs
 
     def rhs(c):
         return mass_action_rhs(c, net)

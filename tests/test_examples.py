@@ -92,3 +92,21 @@ def test_forcing_switches_on_at_1_1(t, on):
     np.testing.assert_allclose(d[0][inside], 5.0 if on else 0.0, atol=1e-9)
     assert np.all(d[0][~inside] == 0.0)
     assert np.all(d[1] == 0.0)  # v has no forcing
+
+
+def test_mass_action_network_is_seeded_and_conserves_under_its_own_rates():
+    from symnum.examples import mass_action_rhs, reaction_network
+
+    a, b = reaction_network(40, seed=3), reaction_network(40, seed=3)
+    assert all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("bi", "uni", "dim", "feed"))
+    c = np.random.default_rng(0).uniform(0.1, 2.0, 40)
+    k = np.concatenate([a.k_bi, a.k_uni])
+    np.testing.assert_allclose(mass_action_rhs(c, a, k), mass_action_rhs(c, a))
+    # with every rate constant doubled, the reaction part of dc/dt doubles
+    base = mass_action_rhs(c, a) - (a.feed - a.k_deg * c)
+    doubled = mass_action_rhs(c, a, 2 * k) - (a.feed - a.k_deg * c)
+    r_dim = a.k_dim * c[a.dim[:, 0]] ** 2
+    dim_part = np.zeros(40)
+    np.add.at(dim_part, a.dim[:, 0], -2.0 * r_dim)
+    np.add.at(dim_part, a.dim[:, 1], r_dim)
+    np.testing.assert_allclose(doubled - dim_part, 2 * (base - dim_part), rtol=1e-12, atol=1e-12)
