@@ -176,12 +176,13 @@ def run_demo(n: int = 32, seed: int = 0, *, reference: Callable | None = None,
 
 def format_table(result: DemoResult) -> str:
     """The stage table and the check lines as printed by `python -m symnum demo`."""
-    head = f"{'stage':<34} {'time':>10} {'ops':>9} {'nodes':>9}  note"
+    w = max([34] + [len(r.stage) for r in result.rows])
+    head = f"{'stage':<{w}} {'time':>10} {'ops':>9} {'nodes':>9}  note"
     lines = [head, "-" * len(head)]
     for r in result.rows:
         ops = "-" if r.ops is None else f"{r.ops:,}"
         nodes = "-" if r.nodes is None else f"{r.nodes:,}"
-        lines.append(f"{r.stage:<34} {_fmt_time(r.seconds):>10} {ops:>9} {nodes:>9}  {r.note}")
+        lines.append(f"{r.stage:<{w}} {_fmt_time(r.seconds):>10} {ops:>9} {nodes:>9}  {r.note}")
     lines.append("")
     for c in result.checks:
         mark = "ok  " if c.ok else "FAIL"
