@@ -10,6 +10,7 @@ Op's `partials` (a missing one raises MissingRuleError naming the primitive).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -169,6 +170,13 @@ def combine(pairs: list) -> Expr:
     """Σ number·term as one canonical sum (in tree mode: as written, with add and mul)."""
     if len(pairs) == 1 and pairs[0][0] == 1:
         return pairs[0][1]
+    if all(type(t) is Const for _, t in pairs) and not in_tree_mode():
+        # numbers only (a linear node's derivative): no sum to build
+        total = 0
+        for c, t in pairs:
+            total = total + c * t.value
+        return Const(total.numerator if type(total) is Fraction and total.denominator == 1
+                     else total)
     if in_tree_mode():
         return add(*[t if c == 1 else mul(c, t) for c, t in pairs])
     return linear_combination(pairs)
