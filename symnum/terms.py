@@ -226,24 +226,24 @@ class Expr:
 
     # Python needs concrete values here: say what to do instead ---------------------------------
     def __bool__(self):
-        from .tracing import concrete_value_error
+        from .concrete import concrete_value_error
 
         raise concrete_value_error(self, "bool")
 
     def __float__(self):
-        from .tracing import concrete_value_error
+        from .concrete import concrete_value_error
 
         raise concrete_value_error(self, "float")
 
     def __int__(self):
-        from .tracing import concrete_value_error
+        from .concrete import concrete_value_error
 
         raise concrete_value_error(self, "int")
 
     __index__ = __int__
 
     def __complex__(self):
-        from .tracing import concrete_value_error
+        from .concrete import concrete_value_error
 
         raise concrete_value_error(self, "complex")
 
