@@ -17,6 +17,7 @@ import numpy as np
 
 from ._gc import no_gc
 from .build import as_expr, as_number, in_tree_mode
+from .build import is_zero as _is_zero
 from .canonical import linear_combination, make_mul
 from .errors import ShapeError
 from .interface import Generic, arguments, iscall, operation
@@ -25,11 +26,6 @@ from .terms import Add, Const, Expr, Mul, Sym
 from .traversal import postorder
 
 ZERO = Const(0)
-
-
-def _is_zero(v: Any) -> bool:
-    n = as_number(v)
-    return n is not None and n == 0
 
 
 def flatten_terms(xs: Any) -> tuple[list, tuple]:

@@ -75,6 +75,12 @@ def as_number(v: Any):
     return None
 
 
+def is_zero(v: Any) -> bool:
+    """True when `v` is the number zero (a Const or a plain number); False for any other term."""
+    n = as_number(v)
+    return n is not None and n == 0
+
+
 def fold(op, nums: list) -> Any:
     """Evaluate `op` on numbers with numpy semantics (inf/nan instead of exceptions)."""
     vals = [np.float64(n) if not isinstance(n, (bool, np.floating)) else n for n in nums]

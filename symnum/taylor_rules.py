@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from .build import as_number
+from .build import is_zero as _zero
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,6 @@ def _sum(xs: list):
     if not xs:
         return 0
     return xs[0] if len(xs) == 1 else _P().add(*xs)
-
-
-def _zero(v) -> bool:
-    n = as_number(v)
-    return n is not None and n == 0
 
 
 def cauchy(a: list, b: list, k: int, lo: int = 0):

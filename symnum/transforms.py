@@ -119,7 +119,9 @@ class Transformed:
 
     def fn(self, *args: Any) -> Fn:
         """The transformed Fn for arguments like these (traced once per signature)."""
-        key = _signature(args)
+        from .compile import signature_key
+
+        key = signature_key(args)
         with self._lock:
             got = self._cache.get(key)
             if got is None:
@@ -137,19 +139,6 @@ class Transformed:
 
     def __repr__(self) -> str:
         return f"<{self.__name__} of {getattr(self._f, '__name__', self._f)!r}>"
-
-
-def _signature(args: tuple) -> tuple:
-    leaves, td = tree_flatten(args)
-    sig = []
-    for leaf in leaves:
-        if isinstance(leaf, np.ndarray) or np.isscalar(leaf) and isinstance(leaf, (int, float,
-                                                                                  np.number)):
-            a = np.asarray(leaf)
-            sig.append(("a", a.shape, a.dtype.str))
-        else:
-            sig.append(("s", type(leaf).__name__, repr(leaf)))
-    return (td, tuple(sig))
 
 
 def _lift(f: Any, make: Callable[[Fn], Fn], name: str,
