@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from _common import machine_info, table
+from bench_cheap_gradient import fd_error
 from peers import (
     casadi_function,
     fmt_us,
@@ -28,6 +29,7 @@ from peers import (
     mlp_grad_numba,
     mlp_jnp,
     object_trace,
+    peer_versions,
     per_call,
     pytensor_function,
     pytensor_module,
@@ -40,15 +42,9 @@ import symnum as sn
 
 
 def fd_check(f: Callable, g: np.ndarray, x: np.ndarray, k: int = 6) -> float:
-    """Max relative error of g against central differences of f at k coordinates."""
-    errs = []
-    for i in np.random.default_rng(2).choice(x.size, size=min(k, x.size), replace=False):
-        h = 1e-6 * max(1.0, abs(x[i]))
-        e = np.zeros_like(x)
-        e[i] = h
-        fd = (f(x + e) - f(x - e)) / (2 * h)
-        errs.append(abs(fd - g[i]) / max(1.0, abs(fd)))
-    return float(max(errs))
+    """Max relative error of g against central differences of f at k random coordinates."""
+    coords = np.random.default_rng(2).choice(x.size, size=min(k, x.size), replace=False)
+    return fd_error(f, g, x, coords)
 
 
 def run(name: str, f: Callable, params: Any, n: int, args: argparse.Namespace,
@@ -137,13 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="skip symnum's numba backend above this many lines of source")
     args = ap.parse_args(argv)
     args.repeats = args.repeats or (31 if args.quick else 101)
-    versions = []
-    for mod in ("numba", "llvmlite", "casadi", "jax", "pytensor"):
-        try:
-            versions.append(f"{mod} {__import__(mod).__version__}")
-        except ImportError:
-            versions.append(f"{mod} (not installed)")
-    print(machine_info() + ", " + ", ".join(versions), flush=True)
+    print(machine_info() + ", " + peer_versions(), flush=True)
     results: dict = {}
     labels = []
     for n in (10, 100) if args.quick else (10, 100, 1_000):

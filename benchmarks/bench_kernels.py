@@ -41,6 +41,7 @@ from peers import (
     mass_action_pt,
     network,
     object_trace,
+    peer_versions,
     per_call,
     pytensor_function,
     pytensor_module,
@@ -440,13 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.repeats = args.repeats or (31 if args.quick else 101)
     args.sympy_max = {"bruss": 16, "mass": 512} if not args.quick else {"bruss": 8, "mass": 128}
-    versions = []
-    for mod in ("numba", "llvmlite", "casadi", "jax", "pytensor"):
-        try:
-            versions.append(f"{mod} {__import__(mod).__version__}")
-        except ImportError:
-            versions.append(f"{mod} (not installed)")
-    print(machine_info() + ", " + ", ".join(versions), flush=True)
+    print(machine_info() + ", " + peer_versions(), flush=True)
     probs = problems(args.quick, args.only)
     sections = []
     if not args.latency_only:

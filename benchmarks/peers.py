@@ -56,6 +56,17 @@ def per_call(f: Callable, *args: Any, repeats: int = 101, batch_s: float = 2e-4,
     return statistics.median(runs)
 
 
+def peer_versions(mods: tuple = ("numba", "llvmlite", "casadi", "jax", "pytensor")) -> str:
+    """'numba 0.68.1, …, jax (not installed)': the versions printed beside the machine line."""
+    versions = []
+    for mod in mods:
+        try:
+            versions.append(f"{mod} {__import__(mod).__version__}")
+        except ImportError:
+            versions.append(f"{mod} (not installed)")
+    return ", ".join(versions)
+
+
 def fmt_us(s: float | None) -> str:
     """Seconds → a short string in µs/ms/s."""
     if s is None:
@@ -362,19 +373,24 @@ def brusselator_jnp(n: int, jnp: Any) -> Callable:
     return rhs
 
 
+def mass_action_scatter(net: Any, c: Any) -> tuple[Any, np.ndarray, list]:
+    """(dc without reactions, species index, signed rates in index order) of the network at c,
+    for array libraries whose scatter-add takes one index array (jax `.at[].add`, pytensor)."""
+    bi, uni, dim = net.bi, net.uni, net.dim
+    r_bi = net.k_bi * c[bi[:, 0]] * c[bi[:, 1]]
+    r_uni = net.k_uni * c[uni[:, 0]]
+    r_dim = net.k_dim * c[dim[:, 0]] ** 2
+    idx = np.concatenate([bi[:, 0], bi[:, 1], bi[:, 2], uni[:, 0], uni[:, 1], dim[:, 0],
+                          dim[:, 1]])
+    return net.feed - net.k_deg * c, idx, [-r_bi, -r_bi, r_bi, -r_uni, r_uni, -2.0 * r_dim, r_dim]
+
+
 def mass_action_jnp(net: Any, jnp: Any) -> Callable:
     """The mass-action right-hand side in jax.numpy (scatter-adds by `.at[].add`)."""
-    bi, uni, dim = net.bi, net.uni, net.dim
 
     def rhs(c):
-        r_bi = net.k_bi * c[bi[:, 0]] * c[bi[:, 1]]
-        r_uni = net.k_uni * c[uni[:, 0]]
-        r_dim = net.k_dim * c[dim[:, 0]] ** 2
-        dc = net.feed - net.k_deg * c
-        idx = np.concatenate([bi[:, 0], bi[:, 1], bi[:, 2], uni[:, 0], uni[:, 1], dim[:, 0],
-                              dim[:, 1]])
-        val = jnp.concatenate([-r_bi, -r_bi, r_bi, -r_uni, r_uni, -2.0 * r_dim, r_dim])
-        return dc.at[idx].add(val)
+        dc, idx, vals = mass_action_scatter(net, c)
+        return dc.at[idx].add(jnp.concatenate(vals))
 
     return rhs
 
@@ -436,16 +452,10 @@ def mass_action_pt(net: Any) -> tuple[Any, Any]:
     """(input vector, output vector) of the mass-action network as a pytensor graph."""
     import pytensor.tensor as pt
 
-    bi, uni, dim = net.bi, net.uni, net.dim
     c = pt.dvector("c")
-    r_bi = net.k_bi * c[bi[:, 0]] * c[bi[:, 1]]
-    r_uni = net.k_uni * c[uni[:, 0]]
-    r_dim = net.k_dim * c[dim[:, 0]] ** 2
-    dc = net.feed - net.k_deg * c
-    idx = np.concatenate([bi[:, 0], bi[:, 1], bi[:, 2], uni[:, 0], uni[:, 1], dim[:, 0],
-                          dim[:, 1]])
-    val = pt.concatenate([-r_bi, -r_bi, r_bi, -r_uni, r_uni, -2.0 * r_dim, r_dim])
-    return c, pt.inc_subtensor(dc[idx], val)  # repeated indices accumulate, like np.add.at
+    dc, idx, vals = mass_action_scatter(net, c)
+    # repeated indices accumulate, like np.add.at
+    return c, pt.inc_subtensor(dc[idx], pt.concatenate(vals))
 
 
 def pytensor_function(inputs: list, outputs: Any) -> Callable:
