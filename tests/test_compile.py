@@ -27,14 +27,6 @@ C = importlib.import_module("symnum.compile")  # `sn.compile` is the function, n
 SPECIALS = [np.nan, np.inf, -np.inf, 0.0, -0.0, 0.7, -1.3]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cache_dir(tmp_path_factory):
-    """Kernels of this module live in a temporary directory (also the default cache dir)."""
-    base = tmp_path_factory.mktemp("compile_cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(base))
-        yield base / "symnum" / "kernels"
-
 
 class Counted:
     """A numpy-style function that counts how often it is traced (called on symbols)."""

@@ -38,14 +38,6 @@ def special_cases(a, b, c) -> list:
             sn.ifelse((a >= 0.5) | sn.ne(b, 0), b, sn.ifelse(~(c > a), 2.0, c))]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cache_dir(tmp_path_factory):
-    """Kernels of this module live in a temporary directory (also the default cache dir)."""
-    base = tmp_path_factory.mktemp("numba_cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(base))
-        yield base / "symnum" / "kernels"
-
 
 def draw_recipes(examples: int, primitives=None, max_depth: int = 5) -> list:
     """Distinct recipes with at least three operations, from a derandomised hypothesis run.
