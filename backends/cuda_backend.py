@@ -50,6 +50,8 @@ def _instr(op: str, args: list[str], dtype: str) -> str:
         one = "np.float32(1.0)" if dtype == "float32" else "1.0"
         # ±1, 0.0 for ±0 (a - a), NaN for NaN — numpy's sign, in the argument's own dtype
         return f"{one} if {a} > 0 else (-{one} if {a} < 0 else {a} - {a})"
+    if op == "fma":  # one rounding, as the CPU backends' llvm.fmuladd on FMA hardware
+        return f"cuda.fma({', '.join(args)})"
     return instr_src(op, args)
 
 

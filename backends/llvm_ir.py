@@ -19,7 +19,10 @@ from .schedule import Instr, Ref, Schedule
 
 # LLVM intrinsics (lowered to instructions or to libm calls by the code generator)
 INTRINSICS: dict[str, int] = {"sin": 1, "cos": 1, "exp": 1, "log": 1, "sqrt": 1, "fabs": 1,
-                              "pow": 2}
+                              "pow": 2, "fmuladd": 3}
+# lowering names spelled differently in LLVM: fma is llvm.fmuladd (fused where the CPU has FMA
+# units, mul + add elsewhere: never a slow software fma)
+_RENAME = {"fma": "fmuladd"}
 # libm functions called by symbol: lowering name → (arity, float64 symbol, float32 symbol).
 # Add an entry here to lower a user primitive to another libm function.
 LIBM: dict[str, tuple[int, str, str]] = {
@@ -45,14 +48,16 @@ def known_ops() -> set[str]:
     >>> {"sin", "atan2", "select", "min"} <= known_ops()
     True
     """
-    return set(INTRINSICS) | set(LIBM) | set(_ARITH) | set(_CMP) | set(_LOGIC) | set(_OTHER)
+    names = (set(INTRINSICS) - set(_RENAME.values())) | set(_RENAME) | set(LIBM)
+    return names | set(_ARITH) | set(_CMP) | set(_LOGIC) | set(_OTHER)
 
 
 def libm_symbols(dtype: str = "float64") -> list[str]:
     """The C symbols a kernel of this dtype may call (for the JIT's symbol resolution)."""
     k = 1 if dtype == "float64" else 2
     names = [v[k] for v in LIBM.values()]
-    names += [n if k == 1 else n + "f" for n in INTRINSICS if n not in ("sqrt", "fabs")]
+    names += [n if k == 1 else n + "f" for n in INTRINSICS if n not in ("sqrt", "fabs", "fmuladd")]
+    names += ["sincos" if k == 1 else "sincosf"]  # LLVM merges sin(x) and cos(x) into one call
     return names
 
 
@@ -145,7 +150,7 @@ class _Body:
         return hit
 
     def instr(self, ins: Instr) -> None:
-        op, T, fm, out = ins.op, self.ty, self.fm, self.out
+        op, T, fm, out = _RENAME.get(ins.op, ins.op), self.ty, self.fm, self.out
         d = f"%t{ins.dst}"
         kind = "f"
         if op in _ARITH:

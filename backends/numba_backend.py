@@ -27,6 +27,8 @@ import math
 import numba
 import numpy as np
 
+from backends.numba_ops import fma as _fma
+
 '''
 
 _DECORATE = '''

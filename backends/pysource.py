@@ -36,6 +36,8 @@ def instr_src(op: str, args: list[str]) -> str:
         return f"math.{op}({', '.join(args)})"
     if op in _NUMPY:
         return f"{_NUMPY[op]}({', '.join(args)})"
+    if op == "fma":  # backends.numba_ops.fma (llvm.fmuladd), imported by the module header
+        return f"_fma({', '.join(args)})"
     if op == "select":
         return f"{args[1]} if {args[0]} else {args[2]}"
     if op == "logical_and":

@@ -41,6 +41,7 @@ from .primitives import (
     eq,
     erf,
     exp,
+    fma,
     expm1,
     ge,
     gt,

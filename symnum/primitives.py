@@ -99,6 +99,19 @@ mul_op = declare(Op(
     linearity=BILINEAR, cost=3, lower="mul", infix="*", precedence=20, latex="{0} {1}",
     commutative=True, associative=True, canonical=C.mul,
 ))
+def _fma(a, b, c):
+    # numpy has no fused multiply-add: the reference rounds twice, compiled kernels once
+    return np.add(np.multiply(a, b), c)
+
+
+# a·b + c in one instruction where the target has one (every x86-64 since 2013, every GPU);
+# the e-graph's optimize ruleset introduces it where the cost model says it pays
+fma_op = declare(Op(
+    "fma", 3, _fma, partials=lambda a, b, c: (b, a, 1), taylor=TR.fma,
+    linearity=Linearity(linear=True, cross=True), cost=3, lower="fma",
+    latex=r"\operatorname{{fma}}{{\left({0}, {1}, {2}\right)}}",
+    doc="fma(a, b, c) = a·b + c, rounded once by the compiled backends",
+))
 div_op = declare(Op(
     "div", 2, np.true_divide, partials=lambda a, b: (1 / b, -a / b**2), taylor=TR.div,
     linearity=Linearity(linear=(True, False), cross=True), cost=24, lower="div", infix="/",
@@ -247,7 +260,7 @@ def mul(*xs):
     return mul_op(*xs)
 
 
-sub, neg, div, pow = sub_op, neg_op, div_op, pow_op
+sub, neg, div, pow, fma = sub_op, neg_op, div_op, pow_op, fma_op
 exp, log, log1p, expm1, sqrt = exp_op, log_op, log1p_op, expm1_op, sqrt_op
 sin, cos, tan, asin, acos, atan, atan2 = sin_op, cos_op, tan_op, asin_op, acos_op, atan_op, atan2_op
 sinh, cosh, tanh = sinh_op, cosh_op, tanh_op

@@ -55,6 +55,7 @@ def _to_table(sp) -> dict:
     return {
         "add": arith(sp.Add), "sub": arith(lambda a, b: a - b), "neg": arith(lambda a: -a),
         "mul": arith(sp.Mul), "div": arith(lambda a, b: a / b), "pow": arith(sp.Pow),
+        "fma": arith(lambda a, b, c: a * b + c),
         "exp": arith(sp.exp), "log": arith(sp.log), "log1p": arith(log1p),
         "expm1": arith(expm1), "sqrt": arith(sp.sqrt), "sin": arith(sp.sin),
         "cos": arith(sp.cos), "tan": arith(sp.tan), "asin": arith(sp.asin),
@@ -137,8 +138,8 @@ def to_sympy(e: Any) -> Any:
 
     Syms become real Symbols of the same name (integer ones integer, boolean ones plain),
     exact numbers stay exact and floats keep every bit; ifelse becomes Piecewise, comparisons
-    relationals, logic And/Or/Not, minimum/maximum Min/Max, hypot sqrt(a² + b²), log1p and
-    expm1 the functions of sympy.codegen.cfunctions; a user's primitive an undefined Function.
+    relationals, logic And/Or/Not, minimum/maximum Min/Max, hypot sqrt(a² + b²), fma a·b + c, log1p
+    and expm1 the functions of sympy.codegen.cfunctions; a user's primitive an undefined Function.
 
     >>> import symnum as sn
     >>> x = sn.Sym("x")

@@ -118,6 +118,11 @@ def _mul(k, y, xs, aux, state):
     return cauchy(prev, xs[-1], k)
 
 
+def _fma(k, y, xs, aux, state):
+    a, b, c = xs
+    return _sum([cauchy(a, b, k), c[k]])
+
+
 def _div(k, y, xs, aux, state):
     a, b = xs
     P = _P()
@@ -172,6 +177,7 @@ def _pow_aux(a, b):
 
 
 mul = TaylorRule(_mul)
+fma = TaylorRule(_fma)
 div = TaylorRule(_div)
 pow = TaylorRule(_pow, aux=_pow_aux)
 

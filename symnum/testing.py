@@ -58,7 +58,7 @@ SQUASH_BOUND = 0.5  # |a / (1 + a²)| ≤ 1/2
 
 # float-valued primitives the generator knows the domain of
 VALUE_OPS: tuple[str, ...] = (
-    "add", "sub", "mul", "neg", "div", "pow", "exp", "log", "log1p", "expm1", "sqrt",
+    "add", "sub", "mul", "neg", "fma", "div", "pow", "exp", "log", "log1p", "expm1", "sqrt",
     "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "abs",
     "sign", "erf", "hypot", "minimum", "maximum", "ifelse",
 )
@@ -294,6 +294,7 @@ _RULES: dict[str, tuple[int | None, Any]] = {
     "sub": (2, _variadic("sub", sum)),
     "mul": (None, _variadic("mul", _prod)),
     "neg": (1, _unary("neg", LIMIT, lambda b: b)),
+    "fma": (3, _variadic("fma", lambda bs: bs[0] * bs[1] + bs[2])),
     "div": (2, _div),
     "pow": (2, _pow),
     "exp": (1, _unary("exp", 4.0, _safe_exp)),

@@ -139,7 +139,8 @@ SPECIAL = np.array([0.0, -0.0, -1.0, 2.0, np.inf, -np.inf, np.nan, 1e300])
 def nan_and_inf(ctx: Ctx) -> None:
     f = lambda x, y: (sn.log(x), np.sqrt(x), 1 / x, sn.exp(y), x * y, sn.sin(y), y - y,  # noqa: E731
                       np.minimum(x, y), np.maximum(x, y), np.sign(x), x**y, sn.hypot(x, y),
-                      sn.atan2(x, y), sn.ifelse(x < y, x, y), sn.tanh(x), x / y, sn.erf(y))
+                      sn.atan2(x, y), sn.ifelse(x < y, x, y), sn.tanh(x), x / y, sn.erf(y),
+                      sn.fma(x, y, x))
     fn = sn.trace(f, 1.0, 2.0)
     for dtype in ("float64", "float32"):
         k = ctx.lower(fn, dtype=dtype)

@@ -38,6 +38,7 @@ def every_op(x, y):
         sn.lt(x, y), sn.le(x, y), sn.gt(x, y), sn.ge(x, y), sn.eq(x, y), sn.ne(x, y),
         sn.logical_and(sn.lt(x, 0.5), sn.gt(y, 0.5)), sn.logical_or(sn.lt(x, 0.5), y),
         sn.logical_not(sn.lt(x, y)), sn.ifelse(x, 2.0, 3.0), sn.lt(x, y) * 2.0 + y,
+        sn.fma(x, y, 0.5),
     ]
 
 
@@ -295,3 +296,22 @@ def test_machine_code_lives_as_long_as_the_compiled_object():
     gc.collect()
     assert lib() is None  # unloaded from the JIT with its last user
     assert float(lower(sn.trace(lambda x: x + 1.0, 1.0), "llvm", cache=False)(1.0)) == 2.0
+
+
+def _host_has_fma() -> bool:
+    import llvmlite.binding as llvm
+
+    try:
+        return "+fma" in llvm.get_host_cpu_features().flatten().split(",")
+    except RuntimeError:
+        return False
+
+
+@pytest.mark.skipif(not _host_has_fma(), reason="the CPU has no FMA units: fmuladd is mul + add")
+@pytest.mark.parametrize("backend", ["llvm", "numba"])
+def test_fma_rounds_once_on_an_fma_cpu(backend, tmp_path):
+    a, b, c = sn.symbols("a b c")
+    k = lower(sn.Fn([a, b, c], [sn.fma(a, b, c)]), backend, cache_dir=tmp_path)
+    got = k(np.array([0.1]), np.array([10.0]), np.array([-1.0]))[0]
+    assert 0.1 * 10.0 - 1.0 == 0.0  # two roundings lose the low bits of 0.1·10
+    assert got[0] == 2.0**-54  # one rounding keeps them: 0.1·10 − 1 = 2⁻⁵⁴ exactly

@@ -35,7 +35,7 @@ def special_cases(a, b, c) -> list:
             sn.sin(a), sn.cosh(b), sn.tanh(a), sn.erf(a), sn.atan(b), sn.atan2(a, b), abs(a),
             sn.sign(a), sn.hypot(a, b), sn.minimum(a, b), sn.maximum(a, c), a**2, b**3, a**-1,
             a**-2 * c, a**0.5, a**b, sn.ifelse(a < b, a, c), sn.ifelse(sn.eq(a, b), 1.0, c),
-            sn.ifelse((a >= 0.5) | sn.ne(b, 0), b, sn.ifelse(~(c > a), 2.0, c))]
+            sn.ifelse((a >= 0.5) | sn.ne(b, 0), b, sn.ifelse(~(c > a), 2.0, c)), sn.fma(a, b, c)]
 
 
 

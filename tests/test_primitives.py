@@ -29,6 +29,7 @@ REFERENCE = {
     "sub": (operator.sub, [(0.3, -1.2), (2.0, 5.5)]),
     "neg": (operator.neg, [(0.7,), (-1.5,)]),
     "mul": (lambda *a: math.prod(a), [(0.3, -1.2, 2.5), (1.5, 2.0)]),
+    "fma": (lambda a, b, c: a * b + c, [(0.3, -1.2, 2.5), (1.5, 2.0, -3.0)]),
     "div": (operator.truediv, [(0.3, -1.2), (2.0, 0.7)]),
     "pow": (math.pow, [(1.3, 0.7), (0.6, -2.5), (2.0, 3.0)]),
     "exp": (math.exp, [(0.3,), (-1.7,)]),

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symnum as sn
+from backends.numba_ops import fma
 from backends.pysource import body_lines, instr_src, kernel_source, ref_src
 from backends.schedule import Ref, Schedule, float_literal, schedule
 from symnum.build import tree_mode
@@ -38,7 +39,7 @@ def counts(es, inputs=XYZ) -> dict[str, int]:
 
 def run_source(sched: Schedule, *values: float) -> list:
     """Execute the generated kernel as plain Python: an oracle-checkable lowering, no numba."""
-    ns: dict = {"math": math, "np": np}
+    ns: dict = {"math": math, "np": np, "_fma": fma}
     exec(kernel_source(sched), ns)  # noqa: S102 - generated from a schedule, never user text
     out = [None] * len(sched.outputs)
     ns["kernel"](list(values), out)

@@ -1,0 +1,52 @@
+"""Operations numba has no Python spelling for, imported by generated numba kernels.
+
+`fma(a, b, c)`: a·b + c. In numba-compiled code it is LLVM's `llvm.fmuladd` — one fused
+instruction (one rounding) on every CPU with FMA units, a multiply and an add elsewhere — so a
+kernel never falls back to a slow software fma. Called from plain Python it computes a*b + c
+(two roundings, like the reference interpreter). Python has no `math.fma` before 3.13, and numba
+lowers none.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+
+_NUMBERS = (types.Float, types.Integer, types.Boolean)
+
+
+def fma(a, b, c):
+    """a·b + c; fused where the CPU can when numba compiles the caller.
+
+    >>> import numba
+    >>> fma(2.0, 3.0, 1.0), float(numba.njit(lambda a, b, c: fma(a, b, c))(2.0, 3.0, 1.0))
+    (7.0, 7.0)
+    """
+    return a * b + c
+
+
+@intrinsic
+def _fmuladd(typingctx, a, b, c):
+    args = (a, b, c)
+    if not all(isinstance(t, _NUMBERS) for t in args):
+        return None
+    floats = [t for t in args if isinstance(t, types.Float)]
+    ty = max(floats, key=lambda t: t.bitwidth) if floats else types.float64
+
+    def codegen(context, builder, sig, llargs):
+        vals = [context.cast(builder, v, t, ty) for v, t in zip(llargs, sig.args)]
+        llty = context.get_value_type(ty)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(llty, [llty] * 3),
+                                            f"llvm.fmuladd.f{ty.bitwidth}")
+        return builder.call(fn, vals)
+
+    return ty(a, b, c), codegen
+
+
+@overload(fma)
+def _fma_numba(a, b, c):
+    if all(isinstance(t, _NUMBERS) for t in (a, b, c)):
+        return lambda a, b, c: _fmuladd(a, b, c)
+    return None
