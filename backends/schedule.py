@@ -205,6 +205,29 @@ def _operands(n: Any) -> list:
     return arguments(n) if iscall(n) else []
 
 
+def _sin_cos_pairs(order: list) -> dict[int, Any]:
+    """id(sin(a)) → cos(a) and back, for every argument whose sine and cosine are both used.
+
+    Emitted next to each other they stay in one function (the llvm backend shards long kernels),
+    where LLVM's code generator turns the two libm calls into one `sincos` (measured: the pair
+    costs 1.2x one sine, not 2x; benchmarks/results_issue5.md).
+    """
+    seen: dict[tuple[str, int], Any] = {}
+    pairs: dict[int, Any] = {}
+    for n in order:
+        if type(n) is Add or type(n) is Mul or not iscall(n):
+            continue
+        name = operation(n).lowering_name()
+        if name not in ("sin", "cos"):
+            continue
+        (a,) = arguments(n)
+        other = seen.get(("cos" if name == "sin" else "sin", id(a)))
+        if other is not None:
+            pairs[id(n)], pairs[id(other)] = other, n
+        seen[(name, id(a))] = n
+    return pairs
+
+
 @no_gc
 def schedule(inputs: Sequence[Sym], outputs: Sequence[Any]) -> Schedule:
     """Lower output terms over the given input symbols to SSA instructions.
@@ -216,7 +239,9 @@ def schedule(inputs: Sequence[Sym], outputs: Sequence[Any]) -> Schedule:
     ['sin', 'mul', 'mul', 'mul', 'add']
     """
     low = _Lowerer(inputs)
-    for n in postorder(list(outputs), _operands):
+    order = postorder(list(outputs), _operands)
+    pairs = _sin_cos_pairs(order)
+    for n in order:
         if id(n) in low.refs or not iscall(n):
             continue
         tp = type(n)
@@ -226,6 +251,10 @@ def schedule(inputs: Sequence[Sym], outputs: Sequence[Any]) -> Schedule:
             r = low.lower_mul(n)
         else:
             r = low.lower_call(n)
+            partner = pairs.get(id(n))
+            if partner is not None and id(partner) not in low.refs:
+                # right after: one sincos call (LLVM merges them)
+                low.refs[id(partner)] = low.lower_call(partner)
         low.refs[id(n)] = r
     low.sched.outputs = [low.ref(o) for o in outputs]
     return low.sched

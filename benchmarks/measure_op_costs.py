@@ -9,7 +9,7 @@ SLP vectoriser packs identical neighbours, which flatters add and mul); --chain 
 along one dependency chain instead. The table printed at the end is what rewrites/costs.py
 holds (CPU_MEASURED: throughput, CPU_LATENCY: --chain).
 
-    python benchmarks/measure_op_costs.py [--quick] [--chain] [--ghz 2.6]
+    python benchmarks/measure_op_costs.py [--quick] [--chain] [--ghz 2.6] [--ops add,mul,fma]
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ OPS = {
     "sub": (lambda a, b: a - b, (0.5, 1.5)),
     "neg": (lambda a, b: -a, (0.5, 1.5)),
     "mul": (lambda a, b: a * b, (0.5, 1.5)),
+    "fma": (lambda a, b: sn.fma(a, b, a), (0.5, 1.5)),
     "div": (lambda a, b: a / b, (0.5, 1.5)),
     "abs": (lambda a, b: abs(a), (-1.0, 1.0)),
     "pow": (lambda a, b: a ** b, (0.5, 1.5)),
@@ -41,6 +42,7 @@ OPS = {
     "log1p": (lambda a, b: sn.log1p(a), (0.5, 1.5)),
     "sin": (lambda a, b: sn.sin(a), (0.5, 1.5)),
     "cos": (lambda a, b: sn.cos(a), (0.5, 1.5)),
+    "sincos": (lambda a, b: sn.sin(a) + sn.cos(a), (0.5, 1.5)),  # minus one add, see main()
     "tan": (lambda a, b: sn.tan(a), (0.5, 1.5)),
     "asin": (lambda a, b: sn.asin(a), (0.1, 0.9)),
     "acos": (lambda a, b: sn.acos(a), (0.1, 0.9)),
@@ -98,6 +100,7 @@ def main() -> None:
     ap.add_argument("--ghz", type=float, default=None, help="clock for ns → cycles")
     ap.add_argument("--chain", action="store_true",
                     help="latency: one chain of dependent ops instead of independent ones")
+    ap.add_argument("--ops", default="", help="comma-separated subset of the ops (default all)")
     args = ap.parse_args()
     import numba
 
@@ -110,7 +113,12 @@ def main() -> None:
     base = kernel_for(lambda a, b: a, xs, args.chain)
     n_out = 1 if args.chain else K
     rows, table_out = [], {}
-    for name, (make, (lo, hi)) in OPS.items():
+    chosen = [o for o in args.ops.split(",") if o] or list(OPS)
+    unknown = sorted(set(chosen) - set(OPS))
+    if unknown:
+        ap.error(f"unknown ops {unknown}; choose from {', '.join(OPS)}")
+    for name in chosen:
+        make, (lo, hi) = OPS[name]
         X = rng.uniform(lo, hi, (points, K))
         OUT = np.empty((points, n_out))
         k = kernel_for(make, xs, args.chain)
@@ -118,6 +126,8 @@ def main() -> None:
         t_op = time_kernel(k, X, OUT, repeats)
         ns = max(0.0, (t_op - t_base)) / (K * points) * 1e9
         cycles = ns * ghz
+        if name == "sincos":  # sin(a) + cos(a): one merged sincos call and an add
+            cycles = max(0.0, cycles - table_out.get("add", 0.0))
         table_out[name] = cycles
         rows.append((name, f"{ns:.2f}", f"{cycles:.1f}", k.info["statements"]))
     print(machine_info())

@@ -33,8 +33,11 @@ class CostModel:
     _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def op(self, name: str) -> float:
-        """Cost of one call of primitive `name`."""
+        """Cost of one call of primitive `name`; "sincos" is sin and cos of one argument
+        computed together (one merged libm call)."""
         c = self.cycles.get(name)
+        if c is None and name == "sincos":
+            return SINCOS_RATIO * max(self.op("sin"), self.op("cos"))
         if c is None:
             from symnum.op import PRIMITIVES
 
@@ -68,6 +71,10 @@ def _mults(e: int) -> int:
     return m
 
 
+# sin and cos of one argument cost this much more than the dearer one alone when a table does
+# not say (measured: 25.0 cycles for the pair vs 20.9 for sin, benchmarks/measure_op_costs.py)
+SINCOS_RATIO = 1.2
+
 # The Symbolics.jl paper's table (CPU cycles): + − 1, abs 2, × 3, exp 18, / 24, ^ 100,
 # log1p 124, sin/cos 134, atan 135, tan 156. Other primitives use their Op's cost.
 PAPER = CostModel("paper", MappingProxyType({
@@ -82,7 +89,8 @@ PAPER = CostModel("paper", MappingProxyType({
 # mixed code. CPU_LATENCY (--chain): one chain of 64 dependent ops; consecutive points still
 # overlap, so this sits between latency and throughput.
 CPU_MEASURED = CostModel("cpu-measured", MappingProxyType({
-    "add": 0.3, "sub": 0.2, "neg": 0.9, "mul": 0.2, "div": 1.9, "abs": 0.6, "pow": 21.2,
+    "add": 0.3, "sub": 0.2, "neg": 0.9, "mul": 0.2, "fma": 0.3, "div": 1.9, "abs": 0.6,
+    "pow": 21.2, "sincos": 25.0,
     "sqrt": 4.1, "exp": 8.2, "expm1": 19.0, "log": 9.3, "log1p": 21.1, "sin": 20.1,
     "cos": 21.2, "tan": 23.2, "asin": 25.7, "acos": 25.9, "atan": 22.3, "atan2": 29.0,
     "sinh": 28.2, "cosh": 11.0, "tanh": 27.7, "erf": 23.9, "hypot": 25.6,
@@ -90,7 +98,8 @@ CPU_MEASURED = CostModel("cpu-measured", MappingProxyType({
 }), "benchmarks/measure_op_costs.py (independent ops), 2026-11-28")
 # neg measures 0 along a chain: LLVM folds it into the operation that consumes it (a + -b → a - b)
 CPU_LATENCY = CostModel("cpu-latency", MappingProxyType({
-    "add": 1.4, "sub": 1.4, "neg": 0.0, "mul": 1.8, "div": 5.9, "abs": 1.3, "pow": 55.8,
+    "add": 1.4, "sub": 1.4, "neg": 0.0, "mul": 1.8, "fma": 2.3, "div": 5.9, "abs": 1.3,
+    "pow": 55.8, "sincos": 53.6,
     "sqrt": 8.6, "exp": 21.4, "expm1": 62.5, "log": 30.1, "log1p": 59.2, "sin": 40.8,
     "cos": 44.3, "tan": 57.1, "asin": 44.7, "acos": 46.3, "atan": 56.6, "atan2": 61.0,
     "sinh": 79.7, "cosh": 32.6, "tanh": 88.4, "erf": 53.7, "hypot": 55.9,
@@ -141,7 +150,14 @@ def schedule_cost(outputs: Sequence[Any], inputs: Sequence[Any] | None = None,
     outs = list(outputs)
     ins = list(inputs) if inputs is not None else sorted(free_symbols(outs), key=_sym_key)
     sched = schedule(ins, outs)
-    return float(sum(m.op(_LOWERED.get(i.op, i.op)) for i in sched.instrs))
+    total = float(sum(m.op(_LOWERED.get(i.op, i.op)) for i in sched.instrs))
+    # a sine and a cosine of one operand are one sincos call (the schedule emits them adjacent)
+    trig: dict[tuple, set[str]] = {}
+    for i in sched.instrs:
+        if i.op in ("sin", "cos"):
+            trig.setdefault(i.args, set()).add(i.op)
+    pairs = sum(1 for ops in trig.values() if len(ops) == 2)
+    return total + pairs * (m.op("sincos") - m.op("sin") - m.op("cos"))
 
 
 def _sym_key(s: Any) -> str:

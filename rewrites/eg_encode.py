@@ -17,7 +17,7 @@ from typing import Any
 from symnum.build import tree_mode
 from symnum.interface import arguments, iscall, maketerm, metadata, operation
 from symnum.op import PRIMITIVES, Op
-from symnum.primitives import add_op, div_op, mul_op, neg_op, pow_op, sub_op
+from symnum.primitives import add_op, cos_op, div_op, mul_op, neg_op, pow_op, sin_op, sub_op
 from symnum.terms import Const, Term
 from symnum.traversal import postorder
 
@@ -62,9 +62,11 @@ class Language:
                 "(constructor Node (i64) M :unextractable)\n")
 
     def cost_table(self, model: Any) -> dict[str, float]:
-        """Cost per constructor (Num and Var are free; Powi is costed by exponent)."""
+        """Cost per constructor (Num and Var are free; Powi is costed by exponent; a SinCos pair
+        costs the merged call and reading either half is free)."""
         costs = {c: model.op(op.name) for c, op in self.ctor_op.items()}
-        costs.update({"Num": 0.0, "Var": 0.0, "Pow": model.op("pow")})
+        costs.update({"Num": 0.0, "Var": 0.0, "Pow": model.op("pow"),
+                      "SinCos": model.op("sincos"), "SinOf": 0.0, "CosOf": 0.0})
         return costs
 
 
@@ -230,6 +232,10 @@ def decode(entries: Sequence[Node], roots: Sequence[int], enc: Encoder) -> tuple
                 t = maketerm(Term, pow_op, [args[0], Const(int(lits[0]))], None)
             elif ctor == "Pow":
                 t = maketerm(Term, pow_op, args, None)
+            elif ctor == "SinCos":  # the pair stands for its argument; its halves rebuild
+                t = args[0]  # sin(x) and cos(x), which the schedule emits side by side
+            elif ctor in ("SinOf", "CosOf"):
+                t = maketerm(Term, sin_op if ctor == "SinOf" else cos_op, args, None)
             else:
                 t = maketerm(Term, enc.lang.ctor_op[ctor], args, None)
             terms.append(t)

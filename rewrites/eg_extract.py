@@ -4,7 +4,8 @@ egglog's own extractors cost trees, which overflow on AD-sized DAGs (FIELD-NOTES
 e-class costs once. Candidates come from a Dijkstra-style pass (a node is ready when all its
 children are chosen, so a selection is acyclic by construction) with children's costs weighted
 by 1/uses, re-weighted from the previous selection; the cheapest by exact DAG cost is improved
-by local switches whose children are already computed (tan(x) → sin(x)/cos(x) when both exist).
+by local switches whose children are already computed (tan(x) → sin(x)/cos(x) when both exist)
+and by switches that compute one new class for several parents (a sin/cos pair, a shared factor).
 Never imports egglog: it reads plain dicts, so it is tested on hand-made graphs too.
 """
 
@@ -288,6 +289,59 @@ def _freed(g: EGraph, choice: list[int], refs: list[int], dropped: set[int],
     return freed, delta
 
 
+def _share(g: EGraph, choice: list[int], roots: list[int], parents: list[list[int]],
+           budget: int = 2_000_000) -> list[int]:
+    """Computing one new class K can pay for itself only through several parents at once: a
+    SinCos pair serves a sine and a cosine, each dearer alone; a new common factor serves two
+    sums. One switch at a time (`_improve`) never sees that, so for each class K not computed
+    yet whose cheapest node has all its children computed, switch every computed class that
+    has a node over K (its other children computed) and gains by it, if the exact DAG cost
+    falls. `budget` bounds the work (exact costs are O(size) each)."""
+    order = reachable(g, choice, roots)
+    if order is None:
+        return choice
+    live = [False] * g.n_classes
+    for c in order:
+        live[c] = True
+    cost, ukids, members, cls = g.cost, g.ukids, g.members, g.cls
+    moves = []
+    for k in range(g.n_classes):
+        if live[k]:
+            continue
+        ready = [i for i in members[k] if cost[i] < SUBSUMED_PENALTY
+                 and all(live[j] for j in ukids[i])]
+        if not ready:
+            continue
+        kn = min(ready, key=lambda i: cost[i])
+        gains: dict[int, tuple[float, int]] = {}
+        for p in parents[k]:
+            pc = cls[p]
+            if not live[pc] or cost[p] >= SUBSUMED_PENALTY:
+                continue
+            if not all(live[j] for j in ukids[p] if j != k):
+                continue
+            gain = cost[choice[pc]] - cost[p]
+            if gain > 0 and gain > gains.get(pc, (0.0, -1))[0]:
+                gains[pc] = (gain, p)
+        estimate = sum(gn for gn, _ in gains.values()) - cost[kn]
+        if len(gains) >= 2 and estimate > 1e-9:
+            moves.append((estimate, k, kn, [p for _, p in gains.values()]))
+    if not moves:
+        return choice
+    moves.sort(key=lambda m: -m[0])
+    best = dag_cost(g, choice, roots)
+    checks = max(1, budget // max(1, len(order)))
+    for _, k, kn, ps in moves[:checks]:
+        trial = list(choice)
+        trial[k] = kn
+        for p in ps:
+            trial[cls[p]] = p
+        c = dag_cost(g, trial, roots)  # inf if the switch made a cycle
+        if c < best - 1e-9:
+            choice, best = trial, c
+    return choice
+
+
 @dataclass
 class Extraction:
     """A selection: `choice` (class → node), the reachable classes children first, its cost,
@@ -324,7 +378,7 @@ def extract(g: EGraph, roots: list[int], original: list[int] | None = None,
         weight = [1.0 / max(1, u) for u in uses]
     costs = {k: dag_cost(g, ch, roots) for k, ch in cands.items()}
     best = min(costs, key=lambda k: costs[k])
-    choice = _improve(g, cands[best], roots)
+    choice = _improve(g, _share(g, cands[best], roots, parents), roots)
     cost = dag_cost(g, choice, roots)
     if cost > costs[best]:  # cannot happen with exact deltas; keep the guarantee anyway
         choice, cost = cands[best], costs[best]

@@ -15,12 +15,16 @@ from dataclasses import dataclass
 from symnum.errors import SimplifyError
 
 # The rule language. Leaves: (Num f64) a float constant, (Var i64) leaf number k of the input.
-# Arithmetic is binary: Add Sub Mul Div Neg, (Powi x n) an integer power, (Pow x y) any other.
+# Arithmetic is binary: Add Sub Mul Div Neg, (Powi x n) an integer power, (Pow x y) any other;
+# SinCos/SinOf/CosOf: a sine and cosine of one argument computed together.
 # Every other primitive `name` is the constructor ctor_name(name): Sin, Log1p, LogicalAnd, …
 LANGUAGE = {
     "Num": ("f64",), "Var": ("i64",), "Add": ("M", "M"), "Sub": ("M", "M"),
     "Mul": ("M", "M"), "Div": ("M", "M"), "Neg": ("M",), "Powi": ("M", "i64"),
     "Pow": ("M", "M"),
+    # sin and cos of x computed together: (SinCos x) is the pair (one merged libm call), SinOf
+    # and CosOf read it for free; only the optimize ruleset introduces them
+    "SinCos": ("M",), "SinOf": ("M",), "CosOf": ("M",),
 }
 # constructors the bridge declares for its own bookkeeping: never used in rules
 RESERVED = frozenset(LANGUAGE) | {"Node"}
@@ -183,14 +187,16 @@ def named_rulesets() -> dict[str, EgRuleSet]:
     """Every named ruleset and composition `simplify(method="egraph", ruleset=NAME)` accepts."""
     from .eg_algebra import ALGEBRA
     from .eg_explog import EXPLOG
-    from .eg_optimize import OPTIMIZE
+    from .eg_optimize import FUSION, OPTIMIZE
     from .eg_stability import STABILITY
     from .eg_trig import TRIG, TRIG_SHARED
 
     sets = {"algebra": ALGEBRA, "explog": EXPLOG, "trig": TRIG, "stability": STABILITY,
             "optimize": OPTIMIZE}
-    default = EgRuleSet("default", [r for s in sets.values() for r in s],
-                        "every sound ruleset: algebra, explog, trig, stability, optimize")
+    fused = set(FUSION.names())
+    default = EgRuleSet("default", [r for s in sets.values() for r in s if r.name not in fused],
+                        "every sound ruleset: algebra, explog, trig, stability, optimize "
+                        "(without fma and sin/cos pairs, which are for kernels: see 'cpu')")
     cpu = EgRuleSet("cpu", [*ALGEBRA, *OPTIMIZE, *TRIG_SHARED],
                     "the CPU-cycle ruleset: algebra + optimize + shared sin/cos")
     return {**sets, "default": default, "cpu": cpu}

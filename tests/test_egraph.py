@@ -84,6 +84,8 @@ CPU_TABLE = [  # the CPU-cycle ruleset, paper costs
     (lambda: x / 3, lambda: x * (1 / 3)),
     (lambda: sn.exp(x) * sn.exp(y), lambda: sn.exp(x + y)),
     (lambda: sn.sin(x / y / z / 3), lambda: sn.sin(x * (1 / 3) / (y * z))),
+    (lambda: x * y + z, lambda: sn.fma(x, y, z)),
+    (lambda: x * y + sn.sin(z), lambda: sn.fma(x, y, sn.sin(z))),
 ]
 
 
@@ -102,6 +104,25 @@ def test_shared_sin_cos_are_reused_for_tan():
     assert same_shape(got[2], T(lambda: sn.sin(x) / sn.cos(x)))
     alone = sn.simplify(sn.tan(x), method="egraph", ruleset="cpu", cost="paper")
     assert alone is sn.tan(x)  # with nothing to share, tan is cheaper
+
+
+def test_the_default_ruleset_shows_no_machine_forms():
+    # fma and sin/cos pairs are for kernels: simplify(x) for reading keeps a·b + c
+    assert same_shape(sn.simplify(x * y + z, method="egraph"), T(lambda: x * y + z))
+
+
+def test_sine_and_cosine_of_one_argument_cost_one_pair():
+    r = EgraphReport()
+    got = sn.simplify([sn.sin(x) * y, sn.cos(x) * z], method="egraph", ruleset="cpu",
+                      cost="paper", stats=r)
+    assert {"sincos-sin", "sincos-cos"} <= set(r.fired())
+    assert same_shape(got[0], T(lambda: sn.sin(x) * y))  # the halves come back as sin and cos
+    pair, each = PAPER.op("sincos"), PAPER.op("sin")
+    assert r.cost_after == pytest.approx(pair + 2 * PAPER.op("mul")) and pair < 2 * each
+    assert r.schedule_after == pytest.approx(r.cost_after)  # what the kernel pays: one sincos
+    alone = EgraphReport()
+    sn.simplify(sn.sin(x) * y, method="egraph", ruleset="cpu", cost="paper", stats=alone)
+    assert alone.cost_after == pytest.approx(each + PAPER.op("mul"))  # a lone sine: no pair
 
 
 def test_integer_powers_become_shared_multiplication_chains():
@@ -281,6 +302,21 @@ def test_extractor_reuses_what_is_computed_anyway():
                 ("Tan", 3, [0], 156), ("Div", 3, [1, 2], 24), ("Use", 4, [1, 2, 3], 1)])
     ex = extract(g, [4])
     assert g.op[ex.choice[3]] == "Div" and ex.cost == 134 + 134 + 24 + 1
+
+
+def test_extractor_computes_a_new_class_that_pays_through_two_parents():
+    # sin (class 1) and cos (2) alone cost 134 each; a pair (class 3, 160) read for free by
+    # SinOf / CosOf pays only if both switch at once — no single switch lowers the cost
+    g = _graph([("X", 0, [], 0), ("Sin", 1, [0], 134), ("Cos", 2, [0], 134),
+                ("SinCos", 3, [0], 160), ("SinOf", 1, [3], 0), ("CosOf", 2, [3], 0),
+                ("Use", 4, [1, 2], 1)])
+    ex = extract(g, [4], original=[0, 1, 2, -1, 6])
+    assert g.op[ex.choice[1]] == "SinOf" and g.op[ex.choice[2]] == "CosOf"
+    assert ex.cost == 161
+    lone = _graph([("X", 0, [], 0), ("Sin", 1, [0], 134), ("SinCos", 3, [0], 160),
+                   ("SinOf", 1, [3], 0), ("Use", 2, [1], 1)])
+    ex = extract(lone, [2])
+    assert lone.op[ex.choice[1]] == "Sin" and ex.cost == 135
 
 
 def test_extractor_survives_cycles_and_never_loses_to_the_input():

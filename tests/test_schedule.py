@@ -269,3 +269,14 @@ def test_source_matches_reference_on_random_expressions(data, recipe, mode):
     want = fn(*vals)
     np.testing.assert_allclose(np.asarray(got, float), np.asarray(want, float),
                                rtol=1e-9, atol=1e-12, err_msg=f"{e} at {vals}")
+
+
+def test_sine_and_cosine_of_one_argument_are_emitted_together():
+    # far apart in the graph, next to each other in the schedule: one shard, one sincos call
+    s = schedule([x, y], [sn.sin(x) * y, sn.exp(y) + sn.cos(x * y), sn.cos(x) + 1, sn.sin(x * y)])
+    where: dict = {}
+    for k, ins in enumerate(s.instrs):
+        if ins.op in ("sin", "cos"):
+            where.setdefault(ins.args, []).append(k)
+    assert len(where) == 2  # sin and cos of x, sin and cos of x·y
+    assert all(len(ks) == 2 and ks[1] - ks[0] == 1 for ks in where.values()), s.instrs
