@@ -4,11 +4,11 @@ run stay bounded as graphs grow?
 Part 1 (the Symbolics.jl paper's claim, "the CPU-cycle ruleset halved a reaction network's
 runtime"): right-hand side + sparse Jacobian values of a seeded mass-action network (rate
 constants as numbers, and as a parameter vector) and of the 2D Brusselator, compiled by the
-numba backend as traced (canonical forms, already CSE'd and power-chained by the schedule) and
-after simplify(method="egraph", ruleset="cpu") extracting under each cost table (paper,
-measured throughput, measured latency); kernel time per point on one thread (median), the ratio,
-a store floor (a kernel of the same shape computing nothing), and the cycles of the emitted code
-under each table.
+numba and llvm backends as traced (canonical forms, already CSE'd and power-chained by the
+schedule) and after simplify(method="egraph", ruleset="cpu") extracting under each cost table
+(paper, measured throughput, measured latency); kernel time per point on one thread (median),
+the ratio, a store floor (a kernel of the same shape computing nothing), and the cycles of the
+emitted code under each table.
 Both kernels are checked against each other at random points before a figure is printed.
 
 Part 2: saturation + extraction time and peak memory for inputs of 10², 10³, 10⁴, 10⁵ nodes
@@ -16,6 +16,7 @@ Part 2: saturation + extraction time and peak memory for inputs of 10², 10³, 1
 that the peak memory is the e-graph's own. Part 3: what running in a worker process costs.
 
     python benchmarks/bench_egraph.py [--quick] [--skip-kernels] [--skip-scale]
+                                      [--backend numba,llvm]
 """
 
 from __future__ import annotations
@@ -89,62 +90,80 @@ def points(fn: sn.Fn, ranges: list, count: int, rng) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate(cols, axis=1))
 
 
-def kernel_time(compiled, X: np.ndarray, repeats: int) -> tuple[float, np.ndarray]:
-    OUT = np.empty((X.shape[0], len(compiled.fn.flat_outputs)))
-    compiled.batched(X, OUT)
-    runs = []
-    for _ in range(repeats):
+def time_side_by_side(kernels: dict, X: np.ndarray, rounds: int,
+                      sample_s: float = 2e-3) -> tuple[dict, dict]:
+    """Seconds per point of each kernel (median over `rounds`), and its outputs. The kernels
+    run interleaved, round by round in rotating order, so drift and other tenants hit all of
+    them alike; each sample repeats the call over a block of points small enough for the
+    outputs to stay in cache, as when an ODE solver evaluates one point at a time."""
+    outs = {name: np.empty((X.shape[0], len(k.fn.flat_outputs))) for name, k in kernels.items()}
+    inner = {}
+    for name, k in kernels.items():
+        k.batched(X, outs[name])  # warm: compiled already, first touch of memory
         t0 = time.perf_counter()
-        compiled.batched(X, OUT)
-        runs.append(time.perf_counter() - t0)
-    return statistics.median(runs) / X.shape[0], OUT.copy()
+        k.batched(X, outs[name])
+        inner[name] = max(1, int(sample_s / max(time.perf_counter() - t0, 1e-7)))
+    runs: dict = {name: [] for name in kernels}
+    names = list(kernels)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            k, out, n = kernels[name], outs[name], inner[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                k.batched(X, out)
+            runs[name].append((time.perf_counter() - t0) / n)
+    per_point = {name: statistics.median(v) / X.shape[0] for name, v in runs.items()}
+    return per_point, outs
 
 
-def part1(quick: bool) -> None:
+def part1(quick: bool, backend: str = "numba") -> None:
     import numba
 
     import backends
 
     numba.set_num_threads(1)  # kernel time per point on one core
     rng = np.random.default_rng(0)
-    n_points = 2_000 if quick else 20_000
-    repeats = 5 if quick else 21
+    rounds = 7 if quick else 31
     rows = []
     for label, fn, ranges in workloads(quick):
+        # a block of points whose outputs (≤ 4 MB) stay in cache (see time_side_by_side), and
+        # large enough that the call's own overhead (a few µs) is spread thin
+        n_points = max(256, min(4096, (1 << 22) // (8 * len(fn.flat_outputs))))
         X = points(fn, ranges, n_points, rng)
-        variants = {"as traced": (fn, None, 0.0)}
+        # the control: the same graph again, its own buffers — the spread between it and "as
+        # traced" is the noise of this measurement (buffer placement, other tenants)
+        variants = {"as traced": (fn, None, 0.0), "as traced (control)": (fn, None, 0.0)}
         for cost in ("paper", "cpu", "latency"):
             r = EgraphReport()
             t0 = time.perf_counter()
             f2 = sn.simplify(fn, method="egraph", ruleset="cpu", cost=cost, stats=r)
             variants[f"egraph cpu ({cost} costs)"] = (f2, r, time.perf_counter() - t0)
-        floor_t, _ = kernel_time(backends.lower(store_floor(fn), "numba"), X, repeats)
-        base_t = None
-        base_out = None
+        kernels = {name: backends.lower(f, backend) for name, (f, _, _) in variants.items()}
+        kernels["store floor"] = backends.lower(store_floor(fn), backend)
+        times, outs = time_side_by_side(kernels, X, rounds)
+        base_t, base_out = times["as traced"], outs["as traced"]
         for name, (f, r, t_simp) in variants.items():
-            k = backends.lower(f, "numba")
-            t, out = kernel_time(k, X, repeats)
-            if base_out is None:
-                base_t, base_out = t, out
-            else:
-                # reassociation changes rounding, and the Brusselator's Laplacian cancels terms
-                # of size 1e4: agreement to 1e-6 relative (+1e-6 absolute) — a wrong rewrite is
-                # off by O(1)
-                err = np.max(np.abs(out - base_out) / (1.0 + np.abs(base_out)))
-                assert err < 1e-6, f"{label} / {name}: kernels disagree (max err {err:.2e})"
-            ins, outs = f.flat_inputs, list(f.flat_outputs)
-            rows.append((label if name == "as traced" else "", name, k.info["statements"],
-                         f"{schedule_cost(outs, ins, PAPER):,.0f}",
-                         f"{schedule_cost(outs, ins, CPU_MEASURED):,.0f}",
-                         f"{schedule_cost(outs, ins, CPU_LATENCY):,.0f}",
+            # reassociation changes rounding, and the Brusselator's Laplacian cancels terms
+            # of size 1e4: agreement to 1e-6 relative (+1e-6 absolute) — a wrong rewrite is
+            # off by O(1)
+            err = np.max(np.abs(outs[name] - base_out) / (1.0 + np.abs(base_out)))
+            assert err < 1e-6, f"{label} / {name}: kernels disagree (max err {err:.2e})"
+            ins, flat = f.flat_inputs, list(f.flat_outputs)
+            t = times[name]
+            rows.append((label if name == "as traced" else "", name,
+                         kernels[name].info["statements"],
+                         f"{schedule_cost(flat, ins, PAPER):,.0f}",
+                         f"{schedule_cost(flat, ins, CPU_MEASURED):,.0f}",
+                         f"{schedule_cost(flat, ins, CPU_LATENCY):,.0f}",
                          f"{t * 1e9:,.0f} ns",
-                         f"{floor_t * 1e9:,.0f} ns" if name == "as traced" else "",
+                         f"{times['store floor'] * 1e9:,.0f} ns" if name == "as traced" else "",
                          fmt_ratio(base_t / t),
                          fmt_time(t_simp) if r else "-",
                          f"{r.stop_reason}/{r.iterations}" if r else "-"))
     print("\n## Part 1: kernels with and without the CPU-cycle ruleset\n")
-    print(f"numba backend, one thread, {n_points:,} points, median of {repeats}; "
-          "cost = cycles of the emitted code under each table\n")
+    print(f"{backend} backend, one thread, blocks of 256-4096 points (outputs ≤ 4 MB, in cache), "
+          f"median of {rounds} interleaved rounds; cost = cycles of the emitted code under each "
+          "table\n")
     print(table(["workload", "graph", "statements", "paper cost", "throughput cost",
                  "latency cost",
                  "kernel / point", "store floor", "speed-up", "simplify", "stop/iters"], rows))
@@ -207,10 +226,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats")
     ap.add_argument("--skip-kernels", action="store_true")
     ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument("--backend", default="numba,llvm",
+                    help="comma-separated backends to time the kernels with (part 1)")
     args = ap.parse_args()
     print(machine_info())
     if not args.skip_kernels:
-        part1(args.quick)
+        for backend in args.backend.split(","):
+            part1(args.quick, backend)
     if not args.skip_scale:
         part2(args.quick)
         part3()

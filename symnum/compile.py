@@ -40,12 +40,19 @@ def lower(fn: Fn, backend: str = "auto", **options: Any) -> Any:
     return _backends().lower(fn, resolve_backend(backend, fn), **options)
 
 
-def _simplified(fn: Fn, method: str | None) -> Fn:
+def _simplified(fn: Fn, method: str | dict | None, backend: str = "auto") -> Fn:
+    """`simplify=` of compile/build_function/vectorize: None, a method name, or a dict of
+    symnum.simplify arguments. "egraph" means the CPU-cycle ruleset (fma, sin/cos pairs,
+    shared factors) under the cost table of the target: measured CPU cycles, or the GPU slot."""
     if method is None or method is False:
         return fn
     from .simplify import simplify
 
-    return simplify(fn, method=method)
+    kwargs = dict(method) if isinstance(method, dict) else {"method": method}
+    if kwargs.get("method") == "egraph":
+        kwargs.setdefault("ruleset", "cpu")
+        kwargs.setdefault("cost", "gpu" if backend == "cuda" else "cpu")
+    return simplify(fn, **kwargs)
 
 
 def signature_key(args: tuple) -> tuple:
@@ -90,7 +97,7 @@ class CompiledFunction:
     `.fn`, `.info`); `.source` / `.fn` show the most recent one.
     """
 
-    def __init__(self, f: Callable, *, backend: str = "auto", simplify: str | None = None,
+    def __init__(self, f: Callable, *, backend: str = "auto", simplify: str | dict | None = None,
                  make_fn: Callable[[tuple], Fn] | None = None, **options: Any):
         if not callable(f):
             raise TypeError(f"compile() needs a callable, got {type(f).__name__}")
@@ -119,7 +126,7 @@ class CompiledFunction:
         if entry.compiled is None:
             with entry.lock:  # one compile per signature, however many threads ask at once
                 if entry.compiled is None:
-                    fn = _simplified(self._make_fn(args), self._simplify)
+                    fn = _simplified(self._make_fn(args), self._simplify, self._backend)
                     entry.compiled = lower(fn, self._backend, **self._options)
         self._last = entry.compiled
         return entry.compiled
@@ -143,7 +150,7 @@ class CompiledFunction:
         return f"<symnum.compile of {self.__name__!r} backend={self._backend!r}>"
 
 
-def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str | None = None,
+def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str | dict | None = None,
             **options: Any) -> Any:
     """Compile a numpy-style function (decorator or call).
 
@@ -165,8 +172,9 @@ def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str |
     return wrap if f is None else wrap(f)
 
 
-def build_function(outputs: Any, *inputs: Any, backend: str = "auto", simplify: str | None = None,
-                   names: Sequence[str] | None = None, **options: Any) -> Any:
+def build_function(outputs: Any, *inputs: Any, backend: str = "auto",
+                   simplify: str | dict | None = None, names: Sequence[str] | None = None,
+                   **options: Any) -> Any:
     """Compile expressions over given inputs (symbols or symbolic arrays, one per argument).
 
     Array outputs return `(out_of_place, in_place)` as Symbolics.jl does: `oop(*args)` allocates,
@@ -185,16 +193,17 @@ def build_function(outputs: Any, *inputs: Any, backend: str = "auto", simplify: 
         values = np.empty(len(outputs.values), dtype=object)
         values[:] = outputs.values
         fn = Fn(inputs, values, names)
-        return SparseFunction(lower(_simplified(fn, simplify), backend, **options), outputs)
-    fn = _simplified(Fn(inputs, outputs, names), simplify)
+        return SparseFunction(lower(_simplified(fn, simplify, backend), backend, **options),
+                              outputs)
+    fn = _simplified(Fn(inputs, outputs, names), simplify, backend)
     compiled = lower(fn, backend, **options)
     if isinstance(outputs, np.ndarray) and outputs.ndim > 0:
         return compiled, InPlace(compiled)
     return compiled
 
 
-def vectorize(f: Callable | None = None, *, backend: str = "numba", simplify: str | None = None,
-              **options: Any) -> Any:
+def vectorize(f: Callable | None = None, *, backend: str = "numba",
+              simplify: str | dict | None = None, **options: Any) -> Any:
     """Compile a scalar function into an array kernel with numpy's broadcasting and dtype
     rules (float32 in, float32 out), parallel over large arrays.
 
@@ -211,7 +220,7 @@ def vectorize(f: Callable | None = None, *, backend: str = "numba", simplify: st
         params = [p for p in inspect.signature(g).parameters.values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
                   and p.default is p.empty]
-        fn = _simplified(trace(g, *([1.0] * len(params))), simplify)
+        fn = _simplified(trace(g, *([1.0] * len(params))), simplify, backend)
         be = _backends().get_backend(backend)
         if be.elementwise is None:
             raise CompileError(f"backend '{backend}' has no elementwise kernels; use 'numba' or "

@@ -158,7 +158,12 @@ def test_takes_and_returns_what_rules_does():
 def test_canonical_form_and_compile():
     got = sn.simplify(x * y + x * z, method="egraph", form="canonical")
     assert got is sn.canonicalize(T(lambda: x * (y + z)))
-    k = sn.build_function(sn.log(1 + x) * y, x, y, backend="numpy", simplify="egraph")
+    # compile's "egraph" is the CPU-cycle ruleset; a dict passes simplify's own arguments
+    k = sn.build_function(x * y + z, x, y, z, backend="numpy", simplify="egraph")
+    assert same_shape(k.fn.outputs, sn.fma(x, y, z))
+    k = sn.build_function(sn.log(1 + x) * y, x, y, backend="numpy",
+                          simplify={"method": "egraph", "ruleset": ["stability", "cpu"]})
+    assert same_shape(k.fn.outputs, T(lambda: sn.log1p(x) * y))
     assert float(k(0.5, 2.0)) == pytest.approx(2 * np.log1p(0.5))
 
 
