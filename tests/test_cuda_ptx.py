@@ -92,7 +92,8 @@ FNS = {
         sn.erf(x) + np.minimum(x, y) * np.maximum(x, y) + np.abs(x) + np.sign(y)
         + sn.ifelse(x < y, sn.cosh(x), sn.sinh(y)) + sn.tan(x) + np.arcsin(x) + np.arccos(y)
         + np.arctan2(x, y) + np.expm1(y) + np.log1p(x) + sn.hypot(x, y) + x**y + np.tanh(x)
-        + sn.ifelse((x >= y) & ~(x == y) | (x <= -1.5), 1.0, -1.0) + (x != y)), (1.0, 2.0)),
+        + sn.ifelse((x >= y) & ~(x == y) | (x <= -1.5), 1.0, -1.0) + (x != y)
+        + sn.fma(x, y, sn.cos(x)) + sn.fma(sn.lt(x, y), 2.0, y)), (1.0, 2.0)),
     "pytree": (lambda s, p: {"a": s[0] * p, "b": (sn.sqrt(s[1]), s[0] / p)},
                (np.zeros(2), 1.0)),
     "hostile": (None, None),
