@@ -67,6 +67,9 @@ def simplify(x: Any, method: str = "rules", *, ruleset: Any = None, max_iter: in
     kept wherever the input is defined (`sqrt(x**2)` becomes `abs(x)`, never `x`).
     method "egraph": bounded equality saturation with egglog and cost-model extraction
     (rewrites.egraph.simplify_egraph); `options` go to the method (cost=, node_limit=, ...).
+    SymPy expressions are simplified too, converted to symnum terms and back over the same
+    Symbols — on the reals, symnum's domain, whatever a Symbol's assumptions say (log(exp(x))
+    becomes x). Either method returns what it was given: a term, a SymPy expression, an Fn.
 
     >>> import symnum as sn
     >>> x, y = sn.symbols("x y")
@@ -103,11 +106,43 @@ def simplify(x: Any, method: str = "rules", *, ruleset: Any = None, max_iter: in
 
 def _simplify_flat(run: Method, roots: Sequence[Any], ruleset: Any, max_iter: int,
                    stats: Any, options: dict | None = None) -> list:
-    terms = [r for r in roots if isinstance(r, Expr) or iscall(r)]
+    sympy_in = _from_sympy_roots(roots)
+    work = [sympy_in.get(i, r) for i, r in enumerate(roots)]
+    terms = [r for r in work if isinstance(r, Expr) or iscall(r)]
     if not terms:
         return list(roots)
     new = iter(run(terms, ruleset=ruleset, max_iter=max_iter, stats=stats, **(options or {})))
-    return [next(new) if (isinstance(r, Expr) or iscall(r)) else r for r in roots]
+    out = [next(new) if (isinstance(r, Expr) or iscall(r)) else r for r in work]
+    for i in sympy_in:
+        out[i] = _to_sympy_like(out[i], roots[i])
+    return out
+
+
+def _from_sympy_roots(roots: Sequence[Any]) -> dict[int, Any]:
+    """SymPy expressions among the roots, as symnum terms (index → term): the rulesets and the
+    e-graph speak symnum's primitives, so a SymPy input is converted in and back out. One that
+    does not convert (a function symnum has no primitive for) is left as it is."""
+    found = {}
+    for i, r in enumerate(roots):
+        if isinstance(r, Expr) or not (type(r).__module__ or "").startswith("sympy."):
+            continue
+        from .errors import SymnumError
+        from .sympy_interop import from_sympy
+
+        try:
+            found[i] = from_sympy(r)
+        except SymnumError:
+            continue
+    return found
+
+
+def _to_sympy_like(term: Any, original: Any) -> Any:
+    """`term` as SymPy, over the original's own Symbols (same names, same assumptions)."""
+    from .sympy_interop import to_sympy
+
+    out = to_sympy(term)
+    by_name = {s.name: s for s in original.free_symbols}
+    return out.xreplace({s: by_name[s.name] for s in out.free_symbols if s.name in by_name})
 
 
 def _rebuild(n: Any) -> Any:

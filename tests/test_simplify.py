@@ -215,3 +215,15 @@ def test_simplify_keeps_values_of_rule_shaped_expressions(i, j, recipes, envs):
             with np.errstate(all="ignore"):
                 scale = max(abs(float(v)) for v in sn.evaluate(nodes, env))
             assert abs(sv - ev) <= 1e-9 * (1 + scale), f"{e} -> {s} at {env}: {ev} vs {sv}"
+
+
+@pytest.mark.parametrize("method", ["rules", "egraph"])
+def test_sympy_expressions_are_simplified_over_their_own_symbols(method):
+    sp = pytest.importorskip("sympy")
+    X, Y = sp.Symbol("X"), sp.Symbol("Y", positive=True)  # no assumptions / positive
+    e = sp.sin(X) ** 2 + sp.cos(X) ** 2 + Y * sp.log(sp.exp(X))
+    got = sn.simplify(e, method=method)
+    assert isinstance(got, sp.Expr) and got.free_symbols == {X, Y}
+    assert sp.simplify(got - (1 + X * Y)) == 0
+    f = sp.Function("f")(X)  # no symnum primitive: returned as it is
+    assert sn.simplify([f, e], method=method)[0] == f
