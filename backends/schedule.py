@@ -92,6 +92,9 @@ class _Lowerer:
         self.sched = Schedule(n_in=len(inputs))
         self.refs: dict[int, Ref] = {id(s): Ref("in", i) for i, s in enumerate(inputs)}
         self.pows: dict[tuple, Ref] = {}  # (base ref, exponent) → ref: x² reused by x³, x⁴
+        # (coefficient, ref) → c·t: a term in several sums with one coefficient (a stencil's
+        # 90·u[j] in four neighbours' sums) is multiplied once
+        self.scaled: dict[tuple, Ref] = {}
 
     def ref(self, n: Any) -> Ref:
         r = self.refs.get(id(n))
@@ -123,6 +126,13 @@ class _Lowerer:
             return self.sched.emit("neg", b)
         return self.sched.emit("mul", a, b)
 
+    def scale(self, c: Any, r: Ref) -> Ref:
+        key = (c, r)  # 2 and 2.0 are one key; an Add never holds a zero or NaN coefficient
+        hit = self.scaled.get(key)
+        if hit is None:
+            hit = self.scaled[key] = self.mul(_const(c), r)
+        return hit
+
     def ipow(self, base: Ref, e: int) -> Ref:
         """base**e for e ≥ 1 by binary powering, memoised so x², x⁴ are shared."""
         if e == 1:
@@ -148,13 +158,13 @@ class _Lowerer:
         for t, c in items:
             r = self.ref(t)
             if acc is None:
-                acc = r if c == 1 else self.mul(_const(c), r)
+                acc = r if c == 1 else self.scale(c, r)
             elif c == 1:
                 acc = self.sched.emit("add", acc, r)
             elif c == -1:
                 acc = self.sched.emit("sub", acc, r)
             else:
-                acc = self.sched.emit("add", acc, self.mul(_const(c), r))
+                acc = self.sched.emit("add", acc, self.scale(c, r))
         if n.const != 0:
             acc = self.sched.emit("add", acc, _const(n.const))
         return acc
@@ -172,7 +182,7 @@ class _Lowerer:
         if num is None:
             num = coeff
         elif not _is_const(coeff, 1.0):
-            num = self.mul(coeff, num)
+            num = self.scale(n.coeff, num)
         return num if den is None else self.sched.emit("div", num, den)
 
     def lower_call(self, n: Any) -> Ref:

@@ -82,6 +82,12 @@ def test_squares_are_shared_between_powers_of_one_base():
     assert counts([x**4, x**8, x**2]) == {"mul": 3}
 
 
+def test_a_scaled_term_shared_by_several_sums_is_multiplied_once():
+    # a stencil: 90·y appears in both sums (and 2·y once more with another coefficient)
+    assert counts([90 * y + x, 90 * y + z, 2 * y + x]) == {"mul": 2, "add": 3}
+    assert counts([90 * y, 90.0 * y + x]) == {"mul": 1, "add": 1}  # 90 and 90.0: one key
+
+
 @pytest.mark.parametrize(("e", "want"), [(3, ["mul", "mul"]), (-2, ["mul", "div"]),
                                         (1, []), (0, [])])
 def test_tree_mode_integer_pow_terms(e, want):
