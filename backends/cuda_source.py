@@ -29,32 +29,20 @@ from numba import cuda
 # source generation (pure Python: no numba.cuda needed)
 
 
-# lowering names whose result is a bool (cuda.fma is typed for floats only)
-_BOOL_OPS = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or",
-                       "logical_not"})
-
-
-def _instr(op: str, args: list[str], dtype: str, floats: bool = True) -> str:
+def _instr(op: str, args: list[str], dtype: str) -> str:
     if op == "sign":  # numba-cuda has no np.sign
         a = args[0]
         one = "np.float32(1.0)" if dtype == "float32" else "1.0"
         # ±1, 0.0 for ±0 (a - a), NaN for NaN — numpy's sign, in the argument's own dtype
         return f"{one} if {a} > 0 else (-{one} if {a} < 0 else {a} - {a})"
     if op == "fma":  # one rounding, as the CPU backends' llvm.fmuladd on FMA hardware
-        # (a bool operand: a*b + c, which NVVM contracts to an fma all the same)
-        return (f"cuda.fma({', '.join(args)})" if floats
-                else f"{args[0]} * {args[1]} + {args[2]}")
+        return f"cuda.fma({', '.join(args)})"
     return instr_src(op, args)
 
 
 def _body(sched: Schedule, dtype: str, indent: str) -> list[str]:
-    bools = {ins.dst for ins in sched.instrs if ins.op in _BOOL_OPS}
-    lines = []
-    for ins in sched.instrs:
-        floats = not any(a.kind == "tmp" and a.index in bools for a in ins.args)
-        src = _instr(ins.op, [ref_src(a, dtype) for a in ins.args], dtype, floats)
-        lines.append(f"{indent}t{ins.dst} = {src}")
-    return lines
+    return [f"{indent}t{ins.dst} = {_instr(ins.op, [ref_src(a, dtype) for a in ins.args], dtype)}"
+            for ins in sched.instrs]
 
 
 def _device_source(sched: Schedule, dtype: str) -> list[str]:

@@ -28,13 +28,29 @@ def default_cache_dir() -> Path:
     return Path(base) / "symnum" / "kernels"
 
 
+# modules generated kernels import: numba's cache tracks only the generated file, so their
+# source is part of every key (an edited intrinsic must not leave stale machine code behind)
+_IMPORTED_BY_KERNELS = ("numba_ops.py",)
+_HELPERS: list[str] = []
+
+
+def _helpers_digest() -> str:
+    if not _HELPERS:
+        h = hashlib.blake2b(digest_size=16)
+        for name in _IMPORTED_BY_KERNELS:
+            h.update((Path(__file__).parent / name).read_bytes())
+        _HELPERS.append(h.hexdigest())
+    return _HELPERS[0]
+
+
 def source_key(source: str, *salt: str) -> str:
     """Content hash naming a kernel module (also a valid Python module name)."""
     import numba
     import numpy
 
     h = hashlib.blake2b(digest_size=16)
-    for part in (source, numba.__version__, numpy.__version__, sys.version, *salt):
+    for part in (source, numba.__version__, numpy.__version__, sys.version, _helpers_digest(),
+                 *salt):
         h.update(part.encode())
         h.update(b"\0")
     return "k_" + h.hexdigest()

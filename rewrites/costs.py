@@ -54,9 +54,12 @@ class CostModel:
         return mults * self.op("mul") + (self.op("div") if n < 0 else 0.0)
 
     def with_costs(self, name: str, **cycles: float) -> CostModel:
-        """A copy with some costs replaced (a user's own model)."""
-        return CostModel(name, MappingProxyType({**self.cycles, **cycles}), self.source,
-                         self.fallback)
+        """A copy with some costs replaced (a user's own model). A new sin or cos cost without a
+        "sincos" one drops the table's pair cost, which then follows them (SINCOS_RATIO)."""
+        base = dict(self.cycles)
+        if ("sin" in cycles or "cos" in cycles) and "sincos" not in cycles:
+            base.pop("sincos", None)
+        return CostModel(name, MappingProxyType({**base, **cycles}), self.source, self.fallback)
 
 
 def _mults(e: int) -> int:

@@ -103,7 +103,7 @@ class CompiledFunction:
             raise TypeError(f"compile() needs a callable, got {type(f).__name__}")
         self._f = f
         self._backend = backend
-        self._simplify = simplify
+        self._simplify = dict(simplify) if isinstance(simplify, dict) else simplify
         self._options = options
         self._make_fn = make_fn or (lambda args: trace(f, *args))
         self._entries: dict = {}

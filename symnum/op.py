@@ -21,16 +21,23 @@ class Linearity:
 
     linear: per argument (or one bool for all), whether the second derivative with respect to
         that argument alone is identically zero.
-    cross: whether mixed second derivatives between different arguments can be non-zero.
+    cross: whether mixed second derivatives between different arguments can be non-zero, or
+        the argument pairs (i, j) for which they can (fma(a, b, c): only (0, 1)).
     constant: the derivative is zero almost everywhere (comparisons, sign, logic).
     """
 
     linear: bool | tuple[bool, ...]
-    cross: bool
+    cross: bool | tuple[tuple[int, int], ...]
     constant: bool = False
 
     def linear_in(self, i: int) -> bool:
         return self.linear if isinstance(self.linear, bool) else self.linear[i]
+
+    def crosses(self, i: int, j: int) -> bool:
+        """Whether ∂²/∂arg_i∂arg_j (i ≠ j) can be non-zero."""
+        if isinstance(self.cross, bool):
+            return self.cross
+        return (i, j) in self.cross or (j, i) in self.cross
 
 
 AFFINE = Linearity(linear=True, cross=False)

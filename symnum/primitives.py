@@ -100,15 +100,25 @@ mul_op = declare(Op(
     commutative=True, associative=True, canonical=C.mul,
 ))
 def _fma(a, b, c):
-    # numpy has no fused multiply-add: the reference rounds twice, compiled kernels once
+    # numpy has no fused multiply-add: the reference rounds twice, compiled kernels once.
+    # Conditions count 1 or 0 (numpy's bool arithmetic would make True·True + True True)
+    a, b, c = (np.asarray(v, np.float64) if np.asarray(v).dtype == bool else v for v in (a, b, c))
     return np.add(np.multiply(a, b), c)
+
+
+def _canon_fma(a, b, c):
+    # numbers fold exactly (2**70·2 + 1 keeps its 1), as a·b + c would
+    if all(C.as_number(v) is not None for v in (a, b, c)):
+        return C.add(C.mul(a, b), c)
+    return None
 
 
 # a·b + c in one instruction where the target has one (every x86-64 since 2013, every GPU);
 # the e-graph's optimize ruleset introduces it where the cost model says it pays
 fma_op = declare(Op(
     "fma", 3, _fma, partials=lambda a, b, c: (b, a, 1), taylor=TR.fma,
-    linearity=Linearity(linear=True, cross=True), cost=3, lower="fma",
+    linearity=Linearity(linear=True, cross=((0, 1),)), cost=3, lower="fma",
+    canonical=_canon_fma,
     latex=r"\operatorname{{fma}}{{\left({0}, {1}, {2}\right)}}",
     doc="fma(a, b, c) = a·b + c, rounded once by the compiled backends",
 ))

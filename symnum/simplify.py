@@ -67,9 +67,10 @@ def simplify(x: Any, method: str = "rules", *, ruleset: Any = None, max_iter: in
     kept wherever the input is defined (`sqrt(x**2)` becomes `abs(x)`, never `x`).
     method "egraph": bounded equality saturation with egglog and cost-model extraction
     (rewrites.egraph.simplify_egraph); `options` go to the method (cost=, node_limit=, ...).
-    SymPy expressions are simplified too, converted to symnum terms and back over the same
-    Symbols — on the reals, symnum's domain, whatever a Symbol's assumptions say (log(exp(x))
-    becomes x). Either method returns what it was given: a term, a SymPy expression, an Fn.
+    SymPy expressions over real Symbols (`sympy.Symbol("x", real=True)`) are simplified too,
+    converted to symnum terms and back over the same Symbols; others are returned as they are
+    (symnum's rules hold on the reals: log(exp(x)) = x is false for a complex x). Either method
+    returns what it was given: a term, a SymPy expression, an Fn.
 
     >>> import symnum as sn
     >>> x, y = sn.symbols("x y")
@@ -120,11 +121,14 @@ def _simplify_flat(run: Method, roots: Sequence[Any], ruleset: Any, max_iter: in
 
 def _from_sympy_roots(roots: Sequence[Any]) -> dict[int, Any]:
     """SymPy expressions among the roots, as symnum terms (index → term): the rulesets and the
-    e-graph speak symnum's primitives, so a SymPy input is converted in and back out. One that
-    does not convert (a function symnum has no primitive for) is left as it is."""
+    e-graph speak symnum's primitives, so a SymPy input is converted in and back out. Left as
+    it is: one whose conversion would change it (see `_converts_faithfully`) or that does not
+    convert (a function symnum has no primitive for)."""
     found = {}
     for i, r in enumerate(roots):
         if isinstance(r, Expr) or not (type(r).__module__ or "").startswith("sympy."):
+            continue
+        if not _converts_faithfully(r):
             continue
         from .errors import SymnumError
         from .sympy_interop import from_sympy
@@ -134,6 +138,24 @@ def _from_sympy_roots(roots: Sequence[Any]) -> dict[int, Any]:
         except SymnumError:
             continue
     return found
+
+
+def _converts_faithfully(e: Any) -> bool:
+    """Whether symnum's rules may rewrite this SymPy expression: every Symbol real (the rules
+    hold on the reals; log(exp(x)) = x is false for complex x), no two Symbols sharing a name
+    (conversion goes by name), and no number that would come back as a float (π, √2, a Float
+    of more than double precision)."""
+    import sympy as sp
+
+    syms = getattr(e, "free_symbols", set())
+    if any(s.is_real is not True for s in syms) or len({s.name for s in syms}) < len(syms):
+        return False
+    for a in sp.preorder_traversal(e):
+        if isinstance(a, sp.NumberSymbol) or a is sp.I or (
+                isinstance(a, sp.Float) and a._prec != 53) or (
+                isinstance(a, sp.Pow) and a.base.is_Number and not a.exp.is_Integer):
+            return False
+    return True
 
 
 def _to_sympy_like(term: Any, original: Any) -> Any:

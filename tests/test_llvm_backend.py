@@ -16,7 +16,7 @@ import backends.llvm_ir as llvm_ir  # noqa: E402
 import symnum as sn  # noqa: E402
 from backends import get_backend, lower  # noqa: E402
 from backends.llvm_backend import _read_cached, compile_object  # noqa: E402
-from backends.llvm_ir import emit_ir, float_hex, known_ops  # noqa: E402
+from backends.llvm_ir import _segments, emit_ir, float_hex, known_ops  # noqa: E402
 from backends.schedule import schedule  # noqa: E402
 from symnum.errors import CompileError, ShapeError  # noqa: E402
 from symnum.op import PRIMITIVES  # noqa: E402
@@ -315,3 +315,15 @@ def test_fma_rounds_once_on_an_fma_cpu(backend, tmp_path):
     got = k(np.array([0.1]), np.array([10.0]), np.array([-1.0]))[0]
     assert 0.1 * 10.0 - 1.0 == 0.0  # two roundings lose the low bits of 0.1·10
     assert got[0] == 2.0**-54  # one rounding keeps them: 0.1·10 − 1 = 2⁻⁵⁴ exactly
+
+
+def test_a_shard_boundary_never_separates_a_sine_from_its_cosine():
+    # seven instructions, shards of four: the natural cut would fall between sin(t) and cos(t)
+    x = sn.Sym("x")
+    t = x
+    for _ in range(3):
+        t = sn.exp(t)
+    s = schedule([x], [sn.sin(t) + sn.cos(t) * x])
+    assert [i.op for i in s.instrs][3:5] == ["sin", "cos"]
+    segs = _segments(s, 4, set())
+    assert any({"sin", "cos"} <= {i.op for i in part} for part, _ in segs), segs
