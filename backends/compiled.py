@@ -16,6 +16,12 @@ import numpy as np
 from symnum.errors import ShapeError
 from symnum.pytree import tree_flatten, tree_unflatten
 
+# rows × instructions from which a backend runs a batch on several threads. Below it, starting
+# threads costs more than it saves — and numba's OpenMP workers spin after a parallel region,
+# slowing whatever runs next on the machine (an llvm kernel timed right after a parallel numba
+# call ran 1.5x slower, benchmarks/results_issue5.md).
+PARALLEL_WORK = 400_000
+
 
 class Compiled:
     """A compiled Fn. `c(*args)` ≡ `fn(*args)`; `c.call_into(out, *args)` writes into `out`

@@ -26,7 +26,7 @@ import numpy as np
 from symnum.errors import CompileError, ShapeError
 
 from . import Backend
-from .compiled import Compiled
+from .compiled import PARALLEL_WORK, Compiled
 from .kernel_cache import default_cache_dir
 from .llvm_ir import IRModule, emit_ir, libm_symbols
 from .schedule import Schedule, schedule
@@ -34,7 +34,6 @@ from .schedule import Schedule, schedule
 _LOCK = threading.RLock()  # LLVM objects shared here (target machines, the JIT) are not
 _STATE: dict[str, Any] = {}  # thread-safe; numba's global LLVM context is never touched
 _MAGIC = b"symnum-llvm-object 1\n"
-_PARALLEL_WORK = 400_000  # rows x instructions above which a batch is split across threads
 
 
 # LLVM set-up -----------------------------------------------------------------------------------
@@ -350,7 +349,7 @@ class BatchedKernel:
         rows = X.shape[0] if X.ndim == 2 else 0
         threads = os.cpu_count() or 1
         if self.parallel is None:
-            split = rows * self.work >= _PARALLEL_WORK
+            split = rows * self.work >= PARALLEL_WORK
         else:
             split = self.parallel
         if not split or threads < 2 or rows < 2 or X.ndim != 2 or OUT.ndim != 2:

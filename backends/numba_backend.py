@@ -16,7 +16,7 @@ import numpy as np
 from symnum.errors import CompileError
 
 from . import Backend
-from .compiled import Compiled
+from .compiled import PARALLEL_WORK, Compiled
 from .kernel_cache import load_module, source_key
 from .pysource import kernel_source
 from .schedule import schedule
@@ -27,6 +27,7 @@ import math
 import numba
 import numpy as np
 
+from backends.numba_ops import SERIAL_LOOP as _SERIAL_LOOP
 from backends.numba_ops import fma as _fma
 
 '''
@@ -40,7 +41,25 @@ kernel = numba.njit("void({t}[::1], {t}[::1])", cache=True, error_model="numpy",
 def batched(X, OUT):
     for i in numba.prange(X.shape[0]):
         kernel(X[i], OUT[i])
+
+
+@numba.njit(**_SERIAL_LOOP)
+def batched_serial(X, OUT):
+    for i in range(X.shape[0]):
+        kernel(X[i], OUT[i])
 '''
+
+def _batched(mod: Any, work: int) -> Any:
+    """`batched(X, OUT)`: the serial row loop for small batches, the parallel (OpenMP) one from
+    PARALLEL_WORK rows × instructions on; numba compiles each on its first use."""
+    rows = max(1, PARALLEL_WORK // max(1, work))
+    serial, parallel = mod.batched_serial, mod.batched
+
+    def batched(X, OUT):  # noqa: N803 (numpy-style names)
+        (parallel if X.shape[0] >= rows else serial)(X, OUT)
+
+    batched.serial, batched.parallel, batched.parallel_from = serial, parallel, rows
+    return batched
 
 
 def _module_path(key: str, cache_dir: Any) -> str:
@@ -84,7 +103,8 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, cache_dir:
         ) from e
     info = {"statements": len(sched), "cache_hit": hit, "module": key,
             "compile_seconds": time.perf_counter() - t0}
-    return Compiled(fn, mod.kernel, source=src, backend="numba", batched=mod.batched,
+    return Compiled(fn, mod.kernel, source=src, backend="numba",
+                    batched=_batched(mod, len(sched)),
                     dtype=dtype, info=info)
 
 

@@ -116,10 +116,23 @@ def time_side_by_side(kernels: dict, X: np.ndarray, rounds: int,
     return per_point, outs
 
 
+def one_thread(fn: sn.Fn, backend: str):
+    """The backend's kernel with a batched loop that stays on the calling thread: the llvm
+    backend would split large batches across threads, and numba's parallel loop leaves OpenMP
+    workers spinning, which slowed the kernels timed after it by 1.5x (results_issue5.md)."""
+    import backends
+
+    if backend == "llvm":
+        return backends.lower(fn, "llvm", parallel=False)
+    k = backends.lower(fn, backend)
+    if hasattr(k.batched, "serial"):  # numba: the serial row loop
+        k.batched = k.batched.serial
+    return k
+
+
 def part1(quick: bool, backend: str = "numba") -> None:
     import numba
 
-    import backends
 
     numba.set_num_threads(1)  # kernel time per point on one core
     rng = np.random.default_rng(0)
@@ -138,8 +151,8 @@ def part1(quick: bool, backend: str = "numba") -> None:
             t0 = time.perf_counter()
             f2 = sn.simplify(fn, method="egraph", ruleset="cpu", cost=cost, stats=r)
             variants[f"egraph cpu ({cost} costs)"] = (f2, r, time.perf_counter() - t0)
-        kernels = {name: backends.lower(f, backend) for name, (f, _, _) in variants.items()}
-        kernels["store floor"] = backends.lower(store_floor(fn), backend)
+        kernels = {name: one_thread(f, backend) for name, (f, _, _) in variants.items()}
+        kernels["store floor"] = one_thread(store_floor(fn), backend)
         times, outs = time_side_by_side(kernels, X, rounds)
         base_t, base_out = times["as traced"], outs["as traced"]
         for name, (f, r, t_simp) in variants.items():

@@ -319,3 +319,16 @@ def test_numba_failure_points_to_the_generated_source(cache_dir):
 def test_bad_options(kwargs, match):
     with pytest.raises(CompileError, match=match):
         nb.lower(sn.Fn([x], x + 1), **kwargs)
+
+
+def test_small_batches_run_serially_and_large_ones_in_parallel(tmp_path):
+    # a parallel region leaves numba's OpenMP workers spinning: only large batches pay for it
+    x = sn.Sym("x")
+    k = nb.lower(sn.Fn([x], [2 * x]), cache_dir=tmp_path)
+    rows = k.batched.parallel_from
+    X = np.arange(float(rows)).reshape(-1, 1)
+    OUT = np.empty_like(X)
+    k.batched(X[:3], OUT[:3])
+    assert k.batched.serial.signatures and not k.batched.parallel.signatures
+    k.batched(X, OUT)
+    assert k.batched.parallel.signatures and OUT[:, 0].tolist() == (2 * X[:, 0]).tolist()
