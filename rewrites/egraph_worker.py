@@ -70,8 +70,11 @@ def run_isolated(job: dict, lim: Any, progress: Callable[[dict], None] | None = 
             raise SimplifyError(
                 f"the e-graph worker ran past its hard deadline ({deadline:.0f} s) and was "
                 "killed; lower time_limit/node_limit or the ruleset's exploration") from None
-        for r in readers:
-            r.join(timeout=5)
+        finally:  # the process has ended: its pipes reach EOF, the readers finish
+            for r in readers:
+                r.join(timeout=5)
+            for stream in (proc.stdout, proc.stderr):
+                stream.close()
         if rc != 0:
             what = f"exit status {rc}"
             if rc < 0:
