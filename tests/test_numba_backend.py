@@ -322,7 +322,12 @@ def test_bad_options(kwargs, match):
 
 
 def test_small_batches_run_serially_and_large_ones_in_parallel(tmp_path):
-    # a parallel region leaves numba's OpenMP workers spinning: only large batches pay for it
+    # a parallel region costs its start and leaves numba's OpenMP workers spinning: only large
+    # batches with more than one thread allowed pay for it
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba runs one thread here")
     x = sn.Sym("x")
     k = nb.lower(sn.Fn([x], [2 * x]), cache_dir=tmp_path)
     rows = k.batched.parallel_from
@@ -330,5 +335,14 @@ def test_small_batches_run_serially_and_large_ones_in_parallel(tmp_path):
     OUT = np.empty_like(X)
     k.batched(X[:3], OUT[:3])
     assert k.batched.serial.signatures and not k.batched.parallel.signatures
-    k.batched(X, OUT)
-    assert k.batched.parallel.signatures and OUT[:, 0].tolist() == (2 * X[:, 0]).tolist()
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)  # one thread allowed: even a large batch runs serially
+        k.batched(X, OUT)
+        assert not k.batched.parallel.signatures
+        numba.set_num_threads(2)
+        k.batched(X, OUT)
+        assert k.batched.parallel.signatures
+    finally:
+        numba.set_num_threads(before)
+    assert OUT[:, 0].tolist() == (2 * X[:, 0]).tolist()
