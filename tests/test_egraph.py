@@ -375,3 +375,13 @@ def test_reading_serialized_json_matches_the_format_egglog_writes():
     root = g.loader[2]
     ex = extract(g, [root])
     assert ex.cost == 3.0 and g.cost[ex.choice[root]] < SUBSUMED_PENALTY
+
+
+def test_compile_with_the_egraph_matches_the_reference_on_llvm(tmp_path):
+    def f(u, p):
+        return np.sin(u) * p + np.cos(u) * u * u + u * p * 3.0
+
+    k = sn.compile(f, backend="llvm", simplify="egraph", cache_dir=tmp_path)
+    u, p = np.linspace(-2.0, 2.0, 7), 0.7
+    np.testing.assert_allclose(k(u, p), f(u, p), rtol=1e-13, atol=1e-14)
+    assert any("fma" in str(o) for o in k.fn.flat_outputs)  # the cpu ruleset ran
