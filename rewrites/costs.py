@@ -114,15 +114,22 @@ GPU = CostModel("gpu", PAPER.cycles, "not measured: falls back to the paper's CP
 
 MODELS: dict[str, CostModel] = {"paper": PAPER, "cpu": CPU_MEASURED, "latency": CPU_LATENCY,
                                  "gpu": GPU}
+# The table used when none is named. Extracting under the latency table gave the fastest kernels
+# (geometric mean of the speed-ups over 12 workloads: numba 1.126, llvm 1.077; the paper's table
+# 1.127 / 1.075; the throughput table 1.078 / 1.038 — benchmarks/results_issue5.md §2): the
+# throughput table, measured on identical independent ops LLVM packs into SIMD lanes, makes add
+# and mul look nearly free.
+DEFAULT = CPU_LATENCY
 
 # lowering names in backends/schedule.py → primitive names of the cost tables
 _LOWERED = {"fabs": "abs", "select": "ifelse", "min": "minimum", "max": "maximum"}
 
 
 def resolve_cost(cost: Any) -> CostModel:
-    """None → the measured CPU table; a name in MODELS; a CostModel; or a mapping of cycles."""
+    """None → DEFAULT (the measured latency table); a name in MODELS; a CostModel; or a mapping
+    of cycles (replacing those of DEFAULT)."""
     if cost is None:
-        return CPU_MEASURED
+        return DEFAULT
     if isinstance(cost, CostModel):
         return cost
     if isinstance(cost, str):
@@ -131,7 +138,7 @@ def resolve_cost(cost: Any) -> CostModel:
                                 "CostModel, or a dict of cycles per primitive name")
         return MODELS[cost]
     if isinstance(cost, Mapping):
-        return CPU_MEASURED.with_costs("custom", **{str(k): float(v) for k, v in cost.items()})
+        return DEFAULT.with_costs("custom", **{str(k): float(v) for k, v in cost.items()})
     raise SimplifyError(f"cost must be a model name, a CostModel or a dict, got "
                         f"{type(cost).__name__}")
 

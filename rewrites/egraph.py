@@ -347,10 +347,11 @@ def simplify_egraph(roots: Sequence[Any], *, ruleset: Any = None, max_iter: int 
     """The "egraph" method of symnum.simplify: terms in, equivalent terms out.
 
     ruleset: a name ("default", "cpu", "algebra", "explog", "trig", "stability", "optimize"),
-    a list of names, or an EgRuleSet. cost: "cpu" (measured, default), "paper", "gpu", a
-    CostModel or {primitive: cycles}. max_iter / node_limit / time_limit / memory_limit (or
-    limits=Limits(...)) bound each run. isolate: True, False or "auto" (a worker process above
-    ISOLATE_ABOVE nodes). form "tree" returns the extracted shape (what backends lower);
+    a list of names, or an EgRuleSet. cost: "latency" (measured, the default), "cpu" (measured
+    throughput), "paper", "gpu", a CostModel or {primitive: cycles}. max_iter / node_limit /
+    time_limit / memory_limit (or limits=Limits(...)) bound each run. isolate: True, False or
+    "auto" (a worker process above ISOLATE_ABOVE nodes). form "tree" returns the extracted
+    shape (what backends lower);
     "canonical" rebuilds it in canonical form. stats: an EgraphReport to fill (or a
     symnum.rules.Stats: rule matches go to `fired`). progress: called with a dict per step.
 

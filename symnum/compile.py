@@ -43,7 +43,8 @@ def lower(fn: Fn, backend: str = "auto", **options: Any) -> Any:
 def _simplified(fn: Fn, method: str | dict | None, backend: str = "auto") -> Fn:
     """`simplify=` of compile/build_function/vectorize: None, a method name, or a dict of
     symnum.simplify arguments. "egraph" means the CPU-cycle ruleset (fma, sin/cos pairs,
-    shared factors) under the cost table of the target: measured CPU cycles, or the GPU slot."""
+    shared factors) under the cost table of the target: the default (measured CPU latency), or
+    the GPU slot."""
     if method is None or method is False:
         return fn
     from .simplify import simplify
@@ -51,7 +52,8 @@ def _simplified(fn: Fn, method: str | dict | None, backend: str = "auto") -> Fn:
     kwargs = dict(method) if isinstance(method, dict) else {"method": method}
     if kwargs.get("method") == "egraph":
         kwargs.setdefault("ruleset", "cpu")
-        kwargs.setdefault("cost", "gpu" if backend == "cuda" else "cpu")
+        if backend == "cuda":
+            kwargs.setdefault("cost", "gpu")
     return simplify(fn, **kwargs)
 
 
