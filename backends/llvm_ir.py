@@ -15,7 +15,7 @@ import numpy as np
 
 from symnum.errors import CompileError
 
-from .schedule import Instr, Ref, Schedule
+from .schedule import Instr, Ref, Schedule, sincos_at
 
 # LLVM intrinsics (lowered to instructions or to libm calls by the code generator)
 INTRINSICS: dict[str, int] = {"sin": 1, "cos": 1, "exp": 1, "log": 1, "sqrt": 1, "fabs": 1,
@@ -219,15 +219,6 @@ class _Body:
 Segment = tuple[list[Instr], list[int]]  # instructions, and the outputs stored after them
 
 
-def _pair_continues(instrs: list[Instr], j: int) -> bool:
-    """Whether instruction j and the next are the sine and cosine of one operand (the schedule
-    emits such pairs side by side): a cut between them would cost LLVM's merged sincos call."""
-    if j + 1 >= len(instrs):
-        return False
-    a, b = instrs[j], instrs[j + 1]
-    return {a.op, b.op} == {"sin", "cos"} and a.args == b.args
-
-
 def _segments(sched: Schedule, shard: int | None, skip: set[int]) -> list[Segment]:
     """Split the work into functions of about `shard` items (an instruction or an output store
     each: LLVM's instruction selection and scheduling are superlinear in either). Outputs in
@@ -249,7 +240,8 @@ def _segments(sched: Schedule, shard: int | None, skip: set[int]) -> list[Segmen
     for j, ins in enumerate(sched.instrs):
         instrs.append(ins)
         outs.extend(users.get(ins.dst, ()))
-        if len(instrs) + len(outs) >= shard and not _pair_continues(sched.instrs, j):
+        # never between a sine and its cosine: a cut would cost LLVM's merged sincos call
+        if len(instrs) + len(outs) >= shard and not sincos_at(sched.instrs, j):
             segs.append((instrs, outs))
             instrs, outs = [], []
     for k in loose:

@@ -21,7 +21,7 @@ _NUMBERS = (types.Float, types.Integer, types.Boolean)
 # The loop allocates nothing, so it runs without the runtime (`_nrt`, an internal option: used
 # only where this numba knows it).
 SERIAL_LOOP = {"cache": True, "nogil": True}
-if "_nrt" in getattr(cpu.CPUTargetOptions, "options", {}) or hasattr(cpu.CPUTargetOptions, "_nrt"):
+if hasattr(cpu.CPUTargetOptions, "_nrt"):
     SERIAL_LOOP["_nrt"] = False
 
 

@@ -238,6 +238,15 @@ def _sin_cos_pairs(order: list) -> dict[int, Any]:
     return pairs
 
 
+def sincos_at(instrs: Sequence[Instr], j: int) -> bool:
+    """Whether instructions j and j+1 are the sine and cosine of one operand — a pair the
+    schedule emits side by side and LLVM computes in one `sincos` call."""
+    if j + 1 >= len(instrs):
+        return False
+    a, b = instrs[j], instrs[j + 1]
+    return {a.op, b.op} == {"sin", "cos"} and a.args == b.args
+
+
 @no_gc
 def schedule(inputs: Sequence[Sym], outputs: Sequence[Any]) -> Schedule:
     """Lower output terms over the given input symbols to SSA instructions.

@@ -153,7 +153,7 @@ def schedule_cost(outputs: Sequence[Any], inputs: Sequence[Any] | None = None,
     >>> schedule_cost([x**4 * y], model="paper")  # x², x⁴, ·y: three multiplications
     9.0
     """
-    from backends.schedule import schedule  # lazily: backends is an optional layer
+    from backends.schedule import schedule, sincos_at  # lazily: backends is optional
     from symnum.traversal import free_symbols
 
     m = resolve_cost(model)
@@ -161,12 +161,7 @@ def schedule_cost(outputs: Sequence[Any], inputs: Sequence[Any] | None = None,
     ins = list(inputs) if inputs is not None else sorted(free_symbols(outs), key=_sym_key)
     sched = schedule(ins, outs)
     total = float(sum(m.op(_LOWERED.get(i.op, i.op)) for i in sched.instrs))
-    # a sine and a cosine of one operand are one sincos call (the schedule emits them adjacent)
-    trig: dict[tuple, set[str]] = {}
-    for i in sched.instrs:
-        if i.op in ("sin", "cos"):
-            trig.setdefault(i.args, set()).add(i.op)
-    pairs = sum(1 for ops in trig.values() if len(ops) == 2)
+    pairs = sum(sincos_at(sched.instrs, j) for j in range(len(sched.instrs)))
     return total + pairs * (m.op("sincos") - m.op("sin") - m.op("cos"))
 
 
