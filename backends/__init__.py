@@ -52,7 +52,7 @@ def register_backend(
 ) -> None:
     """Register a backend living at `module:attr`, imported only when first requested.
 
-    >>> register_backend("numpy", "backends.numpy_backend", replace=True)
+    >>> register_backend("numpy", "symnum.backends.numpy_backend", replace=True)
     >>> "numpy" in available_backends()
     True
     """
@@ -133,7 +133,7 @@ def lower(fn: Any, backend: str | Backend = "numpy", **options: Any) -> Callable
     return get_backend(backend).lower(fn, **options)
 
 
-register_backend("numpy", "backends.numpy_backend")
-register_backend("numba", "backends.numba_backend", install_hint="pip install numba")
-register_backend("llvm", "backends.llvm_backend", install_hint="pip install llvmlite")
-register_backend("cuda", "backends.cuda_backend", install_hint="pip install 'symnum[cuda]'")
+register_backend("numpy", "symnum.backends.numpy_backend")
+register_backend("numba", "symnum.backends.numba_backend", install_hint="pip install numba")
+register_backend("llvm", "symnum.backends.llvm_backend", install_hint="pip install llvmlite")
+register_backend("cuda", "symnum.backends.cuda_backend", install_hint="pip install 'symnum[cuda]'")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from symnum.errors import ShapeError
-from symnum.pytree import tree_flatten, tree_unflatten
+from symnum.tracing.pytree import tree_flatten, tree_unflatten
 
 # rows × instructions from which a backend runs a batch on several threads. Below it, starting
 # threads costs more than it saves — and numba's OpenMP workers spin after a parallel region,
@@ -186,6 +186,6 @@ def _leaves_like(td: Any, tree: Any) -> list | None:
 
 
 def _symbolic(leaf: Any) -> bool:
-    from symnum.terms import Sym
+    from symnum.core.terms import Sym
 
     return isinstance(leaf, (Sym, np.ndarray))

@@ -18,14 +18,13 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import numpy as np
+from symnum.backends import Backend
+from symnum.backends.compiled import Compiled
+from symnum.backends.cuda_source import DTYPES, generate, is_scalar_fn, signature  # noqa: F401 (re-exported)
+from symnum.backends.kernel_cache import load_module, source_key
+from symnum.backends.schedule import Schedule
 
 from symnum.errors import CompileError, DTypeError, ShapeError
-
-from . import Backend
-from .compiled import Compiled
-from .cuda_source import DTYPES, generate, is_scalar_fn, signature  # noqa: F401 (re-exported)
-from .kernel_cache import load_module, source_key
-from .schedule import Schedule
 
 _JIT_LOCK = threading.Lock()
 _JITTED: dict[tuple[str, str, bool], Any] = {}  # (module, kind, fastmath) → numba-cuda kernel
@@ -459,7 +458,7 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, threads: i
     >>> k.elementwise(np.linspace(0, 1, 5), 2.0).shape  # doctest: +SKIP
     (5,)
     """
-    from symnum.fn import Fn
+    from symnum.tracing.fn import Fn
 
     if not isinstance(fn, Fn):
         raise CompileError(f"the cuda backend lowers an Fn (from symnum.trace), got "
@@ -474,7 +473,7 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, threads: i
         raise CompileError(
             "no usable CUDA GPU/driver here (numba.cuda.is_available() is False); set "
             "NUMBA_ENABLE_CUDASIM=1 before numba is imported to run on the simulator, use "
-            "backends.cuda_backend.kernel_ptx for PTX only, or choose backend='numba'"
+            "symnum.backends.cuda_backend.kernel_ptx for PTX only, or choose backend='numba'"
         )
     t0 = time.perf_counter()
     c = CudaCompiled(fn, dtype=dtype, fastmath=fastmath, threads=threads, max_blocks=max_blocks,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from symnum.errors import CompileError
+from symnum.backends.pysource import instr_src, ref_src
+from symnum.backends.schedule import Schedule, schedule
 
-from .pysource import instr_src, ref_src
-from .schedule import Schedule, schedule
+from symnum.errors import CompileError
 
 DTYPES = ("float64", "float32")
 

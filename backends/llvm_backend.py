@@ -1,4 +1,4 @@
-"""The `llvm` backend: schedule → LLVM IR text (`backends.llvm_ir`) → object code → ORC JIT.
+"""The `llvm` backend: schedule → LLVM IR text (`symnum.backends.llvm_ir`) → object code → ORC JIT.
 
 Object code is cached on disk under a content hash of the IR, the LLVM version and the host
 CPU; a hit skips LLVM's code generator entirely (a corrupt entry fails its checksum and is
@@ -22,14 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from symnum.backends import Backend
+from symnum.backends.compiled import PARALLEL_WORK, Compiled
+from symnum.backends.kernel_cache import default_cache_dir
+from symnum.backends.llvm_ir import IRModule, emit_ir, libm_symbols
+from symnum.backends.schedule import Schedule, schedule
 
 from symnum.errors import CompileError, ShapeError
-
-from . import Backend
-from .compiled import PARALLEL_WORK, Compiled
-from .kernel_cache import default_cache_dir
-from .llvm_ir import IRModule, emit_ir, libm_symbols
-from .schedule import Schedule, schedule
 
 _LOCK = threading.RLock()  # LLVM objects shared here (target machines, the JIT) are not
 _STATE: dict[str, Any] = {}  # thread-safe; numba's global LLVM context is never touched

@@ -1,6 +1,7 @@
 """A schedule → LLVM IR text (`kernel(T* x, T* out)`, `batched(T* X, T* OUT, i64 rows)`).
 
-Sits between `backends.schedule` and the JIT in `backends.llvm_backend`; it writes text only and
+Sits between `symnum.backends.schedule` and the JIT in `symnum.backends.llvm_backend`; it writes
+text only and
 never imports llvmlite (printing IR is ~15x faster than building it with llvmlite.ir). Only
 generated names appear, and every float semantic follows numpy (NaN-propagating min/max, sign).
 """
@@ -12,10 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from symnum.backends.schedule import Instr, Ref, Schedule, sincos_at
 
 from symnum.errors import CompileError
-
-from .schedule import Instr, Ref, Schedule, sincos_at
 
 # LLVM intrinsics (lowered to instructions or to libm calls by the code generator)
 INTRINSICS: dict[str, int] = {"sin": 1, "cos": 1, "exp": 1, "log": 1, "sqrt": 1, "fabs": 1,
@@ -267,7 +267,7 @@ def emit_ir(sched: Schedule, dtype: str = "float64", *, shard: int | None = 250,
     calls per row).
 
     >>> import symnum as sn
-    >>> from backends.schedule import schedule
+    >>> from symnum.backends.schedule import schedule
     >>> x = sn.Sym("x")
     >>> m = emit_ir(schedule([x], [sn.sin(x) * 2]))
     >>> "call double @llvm.sin.f64(double %x0)" in m.text, m.functions

@@ -1,14 +1,15 @@
 """The `numpy` backend: the reference interpreter (`symnum.evaluate`) behind a kernel's signature.
 
 It compiles nothing, so it is the oracle every other backend is compared with; it must stay a thin
-wrapper over `symnum.evaluate` and never grow optimisations of its own.
+wrapper over `symnum.core.evaluate` and never grow optimisations of its own.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from backends import Backend
+from symnum.backends import Backend
+
 from symnum.errors import CompileError
 
 
@@ -27,7 +28,7 @@ class NumpyKernel:
         self.fn = fn
 
     def __call__(self, *args: Any) -> Any:
-        from symnum.evaluate import evaluate
+        from symnum.core.evaluate import evaluate
 
         return evaluate(self.fn, args)
 
@@ -36,13 +37,13 @@ class NumpyKernel:
 
 
 def lower(fn: Any, **options: Any) -> NumpyKernel:
-    """Bind `fn` (an Fn from `symnum.trace`) to the reference interpreter.
+    """Bind `fn` (an Fn from `symnum.tracing`) to the reference interpreter.
 
     >>> import numpy as np, symnum as sn
     >>> lower(sn.trace(lambda x: x + 1, np.zeros(2)))(np.array([1.0, 2.0]))
     array([2., 3.])
     """
-    from symnum.fn import Fn
+    from symnum.tracing.fn import Fn
 
     if options:
         raise CompileError(

@@ -7,9 +7,9 @@ numba's `error_model="numpy"` (inf/nan, never an exception).
 
 from __future__ import annotations
 
-from symnum.errors import CompileError
+from symnum.backends.schedule import Ref, Schedule, float_literal
 
-from .schedule import Ref, Schedule, float_literal
+from symnum.errors import CompileError
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**",
           "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}

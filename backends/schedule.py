@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from symnum._gc import no_gc
+from symnum.core._gc import no_gc
+from symnum.core.interface import arguments, iscall, operation
+from symnum.core.terms import Add, Const, Mul, Sym
+from symnum.core.traversal import postorder
 from symnum.errors import CompileError
-from symnum.interface import arguments, iscall, operation
-from symnum.terms import Add, Const, Mul, Sym
-from symnum.traversal import postorder
 
 
 @dataclass(frozen=True)

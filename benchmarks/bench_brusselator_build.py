@@ -1,8 +1,8 @@
 """Build and simplify the 2D Brusselator right-hand side: symnum vs SymPy vs SymEngine.
 
-All three run the same numpy code (`symnum.examples.brusselator_rhs`) on an object array of their
-own symbols, with numeric parameters and time, so they build the same 2·n² expressions. Each result
-is checked against the numpy function at a random state before any figure is printed.
+All three run the same numpy code (`brusselator_rhs` of symnum.demo.examples) on an object array
+of their own symbols, with numeric parameters and time, so they build the same 2·n² expressions.
+Each result is checked against the numpy function at a random state before any figure is printed.
 
     python benchmarks/bench_brusselator_build.py [--quick] [--n N]
 """
@@ -15,7 +15,7 @@ import numpy as np
 from _common import fmt_ratio, fmt_time, machine_info, measure_pipeline, table
 
 import symnum as sn
-from symnum.examples import brusselator_rhs
+from symnum.demo.examples import brusselator_rhs
 
 P = (1.0, 3.4, 10.0)
 T = 0.0

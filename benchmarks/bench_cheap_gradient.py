@@ -18,9 +18,9 @@ import numpy as np
 from _common import fmt_time, machine_info, measure, table
 
 import symnum as sn
-from symnum.evaluate import eval_many
-from symnum.interface import arguments, iscall
-from symnum.traversal import count_ops, postorder
+from symnum.core.evaluate import eval_many
+from symnum.core.interface import arguments, iscall
+from symnum.core.traversal import count_ops, postorder
 
 SIZES = (10, 100, 1_000, 10_000)
 QUICK_SIZES = (10, 100, 1_000)

@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 from _common import fmt_ratio, fmt_time, machine_info, table
+from symnum.backends import kernel_cache, lower
 
 import symnum as sn
-from backends import kernel_cache, lower
-from symnum.examples import brusselator_init, brusselator_rhs
+from symnum.demo.examples import brusselator_init, brusselator_rhs
 
 
 def random_graph(n_ops: int, n_in: int = 8, seed: int = 0) -> sn.Fn:
@@ -263,7 +263,7 @@ def brusselator_table(n: int, reps: int) -> dict[str, sn.Fn]:
 
 
 def call_paths(reps: int) -> None:
-    from backends.llvm_backend import _ctypes_trampolines
+    from symnum.backends.llvm_backend import _ctypes_trampolines
 
     rows = []
     for n in (10, 100, 1000):

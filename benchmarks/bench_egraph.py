@@ -27,11 +27,11 @@ import time
 
 import numpy as np
 from _common import fmt_ratio, fmt_time, machine_info, table
+from symnum.rewrites.costs import CPU_LATENCY, CPU_MEASURED, PAPER, schedule_cost
+from symnum.rewrites.egraph import EgraphReport
 
 import symnum as sn
-from rewrites.costs import CPU_LATENCY, CPU_MEASURED, PAPER, schedule_cost
-from rewrites.egraph import EgraphReport
-from symnum.examples import brusselator_rhs, mass_action_rhs, reaction_network
+from symnum.demo.examples import brusselator_rhs, mass_action_rhs, reaction_network
 
 
 def mass_action_rhs_p(c, k, net):
@@ -120,7 +120,7 @@ def one_thread(fn: sn.Fn, backend: str):
     """The backend's kernel with a batched loop that stays on the calling thread: the llvm
     backend would split large batches across threads, and numba's parallel loop leaves OpenMP
     workers spinning, which slowed the kernels timed after it by 1.5x (results_issue5.md)."""
-    import backends
+    from symnum import backends
 
     if backend == "llvm":
         return backends.lower(fn, "llvm", parallel=False)

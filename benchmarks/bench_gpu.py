@@ -29,7 +29,7 @@ from _common import fmt_ratio, fmt_time, machine_info, table
 from numba import cuda  # a script: NUMBA_ENABLE_CUDASIM (if any) is already in the environment
 
 import symnum as sn
-from symnum.examples import brusselator_rhs
+from symnum.demo.examples import brusselator_rhs
 
 
 def five(x, y):
@@ -169,8 +169,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     opts = ap.parse_args()
-    from backends import cuda_backend as cb
-    from backends import numba_backend as nb
+    from symnum.backends import cuda_backend as cb
+    from symnum.backends import numba_backend as nb
 
     if not cuda.is_available():
         print("no CUDA GPU here (and NUMBA_ENABLE_CUDASIM is not set): nothing to measure")

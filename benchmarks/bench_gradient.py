@@ -78,7 +78,7 @@ def run(name: str, f: Callable, params: Any, n: int, args: argparse.Namespace,
         c = sn.compile(sn.grad(f), backend=be)
         fn = c.lower(x) if be == "llvm" else None
         if be == "numba":
-            from backends.schedule import schedule
+            from symnum.backends.schedule import schedule
 
             gfn = sn.grad(f).fn(x)  # numba's compile time grows with lines of source
             lines = len(schedule(gfn.flat_inputs, gfn.flat_outputs)) + 2 * size

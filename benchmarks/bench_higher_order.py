@@ -24,8 +24,8 @@ import numpy as np
 from _common import fmt_time, machine_info, measure, table
 
 import symnum as sn
-from symnum.evaluate import eval_many
-from symnum.traversal import count_ops, postorder
+from symnum.core.evaluate import eval_many
+from symnum.core.traversal import count_ops, postorder
 
 # ---------------------------------------------------------------------------------------------
 # the workloads: plain numpy; `sympy_expr` is the same formula for the oracle

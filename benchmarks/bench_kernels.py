@@ -184,7 +184,7 @@ class Bench:
         vals = np.empty(J.nnz)
         # symnum: llvm (the default backend) and numba, raw kernel and wrapped calls
         for be in ("llvm", "numba"):
-            from backends.schedule import schedule
+            from symnum.backends.schedule import schedule
 
             # numba's compile time grows with source lines: statements + input loads + stores
             st_rhs = (len(schedule(fn.flat_inputs, fn.flat_outputs)) + 2 * n_in
@@ -355,7 +355,7 @@ def latency_child(family: str, size: int, backend: str, cache_dir: str) -> None:
     """Runs in a fresh process: import + warm the backend on a tiny kernel (a one-time cost per
     process, reported apart), then trace → sparse_jacobian → build_function → first call."""
     t0 = time.perf_counter()
-    import backends
+    from symnum import backends
 
     x0 = sn.Sym("x")
     sn.build_function(sn.sin(x0) * 2.0, x0, backend=backend, cache_dir=cache_dir)(1.0)

@@ -2,7 +2,7 @@
 
 polyforms: terms built in canonical mode (x + x is 2·x on construction), then `expand` or
 `simplify(method="rules")`. tree: the same terms built in tree mode (kept as written), brought to
-the same canonical result by the rule-based simplifier `rewrites.algebra.simplify_tree` — the
+the same canonical result by the rule-based simplifier `symnum.rewrites.algebra.simplify_tree` — the
 baseline the Symbolics.jl paper measured its 113x against. Both must reach the same result.
 
     python benchmarks/bench_polyforms.py [--quick]
@@ -18,13 +18,13 @@ import numpy as np
 from _common import fmt_ratio, fmt_time, machine_info, measure_pipeline, table
 
 import symnum as sn
-from symnum.examples import brusselator_rhs
+from symnum.demo.examples import brusselator_rhs
 
 P = (1.0, 3.4, 10.0)
 
 
 def _simplify_tree(roots: list, expand: bool) -> list:
-    from rewrites.algebra import simplify_tree
+    from symnum.rewrites.algebra import simplify_tree
 
     return simplify_tree(roots, expand=expand)
 

@@ -21,7 +21,7 @@ import numpy as np
 from _common import fmt_ratio, fmt_time, machine_info, measure, measure_pipeline, table
 
 import symnum as sn
-from symnum.examples import Network, brusselator_rhs, mass_action_rhs, reaction_network  # noqa: F401
+from symnum.demo.examples import Network, brusselator_rhs, mass_action_rhs, reaction_network  # noqa: F401
 
 # ---------------------------------------------------------------------------------------------
 # the workloads

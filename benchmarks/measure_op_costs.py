@@ -63,7 +63,7 @@ def kernel_for(make, xs, chain: bool = False):
     """K independent ops (throughput), or one chain of K dependent ops (latency): step i
     computes op(x_i + t·1e-300, x_(i+1)) — the previous result t enters through a tiny term,
     so the argument stays x_i (in the op's domain) yet the op cannot start before t is known."""
-    import backends
+    from symnum import backends
 
     if not chain:
         outs = [make(xs[i], xs[(i + 1) % K]) for i in range(K)]

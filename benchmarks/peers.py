@@ -1,6 +1,6 @@
 """Each peer's version of the issue-4 workloads, and a per-call timer, for the bench_* scripts.
 
-Workloads come from their owners (the Brusselator from `symnum.examples`, the mass-action network
+Workloads come from their owners (the Brusselator from symnum.demo.examples, the mass-action network
 from `bench_sparse_jacobian`); here they are rebuilt the way a user of each peer would write them:
 natural loop code in numba, the same numpy code run on SymPy/SymEngine/CasADi symbols, `jax.numpy`
 and `pytensor.tensor` ports. Nothing here measures the library's build steps or asserts on times.
@@ -105,7 +105,7 @@ BRUSS_T = 0.0
 
 
 def brusselator(n: int) -> Callable:
-    from symnum.examples import brusselator_rhs
+    from symnum.demo.examples import brusselator_rhs
 
     def rhs(state):
         return brusselator_rhs(state, BRUSS_P, BRUSS_T)
@@ -115,13 +115,13 @@ def brusselator(n: int) -> Callable:
 
 
 def network(n: int, seed: int = 0) -> Any:
-    from symnum.examples import reaction_network
+    from symnum.demo.examples import reaction_network
 
     return reaction_network(n, seed=seed)
 
 
 def mass_action(net: Any) -> Callable:
-    from symnum.examples import mass_action_rhs
+    from symnum.demo.examples import mass_action_rhs
 
     def rhs(c):
         return mass_action_rhs(c, net)
@@ -141,7 +141,7 @@ def _njit(sig: str) -> Callable:
 
 def brusselator_numba(n: int) -> tuple[Callable, Callable, np.ndarray, np.ndarray]:
     """(rhs(x, out), jac(x, vals), rows, cols) over the flat state [u.ravel(), v.ravel()]."""
-    from symnum.examples import brusselator_grid
+    from symnum.demo.examples import brusselator_grid
 
     A, B, alpha = BRUSS_P
     nn = n * n
@@ -352,7 +352,7 @@ def jax_module() -> Any:
 
 def brusselator_jnp(n: int, jnp: Any) -> Callable:
     """The Brusselator right-hand side over the flat state, in jax.numpy."""
-    from symnum.examples import brusselator_grid
+    from symnum.demo.examples import brusselator_grid
 
     A, B, alpha = BRUSS_P
     x, y = brusselator_grid(n)
@@ -429,7 +429,7 @@ def brusselator_pt(n: int) -> tuple[Any, Any]:
     """(input vector, output vector) of the Brusselator as a pytensor graph."""
     import pytensor.tensor as pt
 
-    from symnum.examples import brusselator_grid
+    from symnum.demo.examples import brusselator_grid
 
     A, B, alpha = BRUSS_P
     x, y = brusselator_grid(n)

@@ -7,6 +7,6 @@ that imports egglog; the e-graph bridge arrives as its own module.
 
 from __future__ import annotations
 
-from .classical import CLASSICAL, RULES, classical, simplify_rules
+from symnum.rewrites.classical import CLASSICAL, RULES, classical, simplify_rules
 
 __all__ = ["CLASSICAL", "RULES", "classical", "simplify_rules"]

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 import symnum as sn
-from symnum.canonical import num_add, num_mul
-from symnum.dispatch import digest
+from symnum.core.canonical import num_add, num_mul
+from symnum.core.dispatch import digest
 from symnum.rules import Bindings, Fixpoint, Postwalk, Rewriter, Rule, RuleSet, segment, slot
 from symnum.rules.pattern import literal_value
 from symnum.rules.predicates import integer_value, is_integer, is_literal, opname

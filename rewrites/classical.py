@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from symnum.rewrites.algebra import CANONICALIZE
+from symnum.rewrites.explog import EXPLOG
+from symnum.rewrites.powers import POWERS
+from symnum.rewrites.trig import TRIG
+
 from symnum.rules import Chain, Fixpoint, Postwalk, Rewriter, RuleSet, record
 from symnum.rules.rule import Stats
-
-from .algebra import CANONICALIZE
-from .explog import EXPLOG
-from .powers import POWERS
-from .trig import TRIG
 
 RULES: RuleSet = POWERS + TRIG + EXPLOG
 RULES.name = "classical"

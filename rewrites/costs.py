@@ -39,7 +39,7 @@ class CostModel:
         if c is None and name == "sincos":
             return SINCOS_RATIO * max(self.op("sin"), self.op("cos"))
         if c is None:
-            from symnum.op import PRIMITIVES
+            from symnum.core.op import PRIMITIVES
 
             p = PRIMITIVES.get(name)
             c = p.cost if p is not None else self.fallback
@@ -153,8 +153,9 @@ def schedule_cost(outputs: Sequence[Any], inputs: Sequence[Any] | None = None,
     >>> schedule_cost([x**4 * y], model="paper")  # x², x⁴, ·y: three multiplications
     9.0
     """
-    from backends.schedule import schedule, sincos_at  # lazily: backends is optional
-    from symnum.traversal import free_symbols
+    from symnum.backends.schedule import schedule, sincos_at  # lazily: backends is optional
+
+    from symnum.core.traversal import free_symbols
 
     m = resolve_cost(model)
     outs = list(outputs)

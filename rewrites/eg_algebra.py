@@ -8,7 +8,7 @@ here is mostly factoring and reassociation that share work. No rule assumes a va
 
 from __future__ import annotations
 
-from .egraph_rules import EgRuleSet, explore, rw
+from symnum.rewrites.egraph_rules import EgRuleSet, explore, rw
 
 _IDENTITIES = [
     rw("add-zero", "(Add x (Num 0.0))", "x"),

@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from symnum.build import tree_mode
-from symnum.interface import arguments, iscall, maketerm, metadata, operation
-from symnum.op import PRIMITIVES, Op
-from symnum.primitives import add_op, cos_op, div_op, mul_op, neg_op, pow_op, sin_op, sub_op
-from symnum.terms import Const, Term
-from symnum.traversal import postorder
+from symnum.rewrites.egraph_rules import LANGUAGE, EgRuleSet, ctor_name
 
-from .egraph_rules import LANGUAGE, EgRuleSet, ctor_name
+from symnum.core.build import tree_mode
+from symnum.core.interface import arguments, iscall, maketerm, metadata, operation
+from symnum.core.op import PRIMITIVES, Op
+from symnum.core.primitives import add_op, cos_op, div_op, mul_op, neg_op, pow_op, sin_op, sub_op
+from symnum.core.terms import Const, Term
+from symnum.core.traversal import postorder
 
 _SPECIAL = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "neg": "Neg"}
 _SPECIAL_OPS = {"Add": add_op, "Sub": sub_op, "Mul": mul_op, "Div": div_op, "Neg": neg_op}

@@ -8,7 +8,7 @@ STABILITY; rewrites that only save cycles (exp(a)·exp(b) → exp(a + b)) live i
 
 from __future__ import annotations
 
-from .egraph_rules import EgRuleSet, explore, rw
+from symnum.rewrites.egraph_rules import EgRuleSet, explore, rw
 
 EXPLOG = EgRuleSet("explog", [
     rw("log-exp", "(Log (Exp x))", "x"),

@@ -13,7 +13,7 @@ paper's table fma (3) beats × + (4), with the measured ones 0.3 vs 0.5 cycles (
 
 from __future__ import annotations
 
-from .egraph_rules import EgRuleSet, explore, rw, together
+from symnum.rewrites.egraph_rules import EgRuleSet, explore, rw, together
 
 # Machine-level forms: kernels only. The "default" ruleset (what `simplify` shows a reader)
 # leaves them out; "optimize" and "cpu" (what `compile(..., simplify="egraph")` runs) have them.

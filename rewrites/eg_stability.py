@@ -10,7 +10,7 @@ Each is an identity on the reals wherever its left side is defined.
 
 from __future__ import annotations
 
-from .egraph_rules import EgRuleSet, rw
+from symnum.rewrites.egraph_rules import EgRuleSet, rw
 
 
 def _st(name: str, lhs: str, rhs: str, *when: str) -> object:

@@ -8,7 +8,7 @@ fire only where sin(x) and cos(x) both exist already, so tan(x), sin(2x), cos(2x
 
 from __future__ import annotations
 
-from .egraph_rules import EgRuleSet, rw, together
+from symnum.rewrites.egraph_rules import EgRuleSet, rw, together
 
 _IDENTITIES = [
     rw("pythagoras", "(Add (Powi (Sin x) 2) (Powi (Cos x) 2))", "(Num 1.0)"),

@@ -23,12 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from symnum.errors import SimplifyError
+from symnum.rewrites.costs import CostModel, resolve_cost, schedule_cost
+from symnum.rewrites.eg_encode import Encoder, Language, decode, program
+from symnum.rewrites.eg_extract import extract, from_frozen, from_serialized
+from symnum.rewrites.egraph_rules import EgRuleSet, resolve_ruleset
 
-from .costs import CostModel, resolve_cost, schedule_cost
-from .eg_encode import Encoder, Language, decode, program
-from .eg_extract import extract, from_frozen, from_serialized
-from .egraph_rules import EgRuleSet, resolve_ruleset
+from symnum.errors import SimplifyError
 
 log = logging.getLogger("symnum.egraph")
 
@@ -302,7 +302,7 @@ def _read_egraph(eg: Any, node_cost: Callable, ctors: set[str]) -> Any:
 
 
 def _powi_cost(n: int, mul: float, div: float) -> float:
-    from .costs import _mults
+    from symnum.rewrites.costs import _mults
 
     return 0.0 if n == 0 else _mults(abs(n)) * mul + (div if n < 0 else 0.0)
 
@@ -398,7 +398,7 @@ def equivalent(a: Any, b: Any, ruleset: Any = None, **limits: Any) -> bool:
     >>> equivalent(sn.log(sn.exp(x)), x), equivalent(sn.exp(sn.log(x)), x)
     (True, False)
     """
-    from symnum.build import as_expr
+    from symnum.core.build import as_expr
 
     rules = resolve_ruleset(ruleset)
     lang = Language()
@@ -433,7 +433,7 @@ def _logger(part: int, parts: int) -> Callable[[dict], None]:
 def _groups(roots: list, size: int) -> tuple[list[list[int]], list[int]]:
     """Root indices in groups whose new nodes number about `size` (each node counted once,
     in the first group that reaches it), and each group's node count."""
-    from symnum.interface import arguments, iscall
+    from symnum.core.interface import arguments, iscall
 
     seen: set[int] = set()
     groups: list[list[int]] = [[]]
@@ -524,14 +524,14 @@ def _execute(job: dict, isolate: bool, lim: Limits, progress: Any, worker: Any) 
             raise
         except BaseException as e:  # a Rust panic arrives as pyo3's PanicException
             raise SimplifyError(f"egglog failed in this process: {type(e).__name__}: {e}") from e
-    from .egraph_worker import run_isolated
+    from symnum.rewrites.egraph_worker import run_isolated
 
     return run_isolated(job, lim, progress, worker)
 
 
 def _schedule_costs(before: list, after: list, model: CostModel) -> tuple:
     try:
-        from symnum.traversal import free_symbols
+        from symnum.core.traversal import free_symbols
 
         ins = sorted(free_symbols(list(before)), key=lambda s: getattr(s, "name", str(s)))
         outs_b = [t for t in before if not isinstance(t, (int, float))]

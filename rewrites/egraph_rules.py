@@ -2,7 +2,7 @@
 
 Rules are egglog s-expressions over one sort `M` (see LANGUAGE); nothing here imports egglog or
 builds terms, so rule tables can be listed, tested and switched off by name without an e-graph.
-`rewrites.egraph` renders them into an egglog program. A rule must be sound on the reals: where
+symnum.rewrites.egraph renders them into an egglog program. A rule must be sound on the reals: where
 its left side is defined the right side is defined and has the same value (signed zeros aside).
 """
 
@@ -185,11 +185,11 @@ def together(name: str, body: Iterable[str], head: Iterable[str], phase: str = "
 
 def named_rulesets() -> dict[str, EgRuleSet]:
     """Every named ruleset and composition `simplify(method="egraph", ruleset=NAME)` accepts."""
-    from .eg_algebra import ALGEBRA
-    from .eg_explog import EXPLOG
-    from .eg_optimize import FUSION, OPTIMIZE
-    from .eg_stability import STABILITY
-    from .eg_trig import TRIG, TRIG_SHARED
+    from symnum.rewrites.eg_algebra import ALGEBRA
+    from symnum.rewrites.eg_explog import EXPLOG
+    from symnum.rewrites.eg_optimize import FUSION, OPTIMIZE
+    from symnum.rewrites.eg_stability import STABILITY
+    from symnum.rewrites.eg_trig import TRIG, TRIG_SHARED
 
     sets = {"algebra": ALGEBRA, "explog": EXPLOG, "trig": TRIG, "stability": STABILITY,
             "optimize": OPTIMIZE}

@@ -1,4 +1,4 @@
-"""The e-graph worker process: runs one `rewrites.egraph.run_job` with hard limits.
+"""The e-graph worker process: runs one `symnum.rewrites.egraph.run_job` with hard limits.
 
 egglog 13 has no timeout, no node limit and cannot be cancelled, and some failures abort the
 whole process (a panic allocating 16 GiB, FIELD-NOTES). So large runs happen here: the parent
@@ -52,7 +52,7 @@ def run_isolated(job: dict, lim: Any, progress: Callable[[dict], None] | None = 
         job_path, res_path = os.path.join(d, "job.pickle"), os.path.join(d, "result.pickle")
         with open(job_path, "wb") as f:
             pickle.dump(job, f, protocol=pickle.HIGHEST_PROTOCOL)
-        cmd = list(worker or [sys.executable, "-m", "rewrites.egraph_worker"])
+        cmd = list(worker or [sys.executable, "-m", "symnum.rewrites.egraph_worker"])
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd + [job_path, res_path], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env=env,
@@ -115,7 +115,7 @@ def main(argv: Sequence[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m rewrites.egraph_worker JOB.pickle RESULT.pickle", file=sys.stderr)
         return 2
-    from rewrites.egraph import load_bindings, run_job
+    from symnum.rewrites.egraph import load_bindings, run_job
 
     with open(argv[0], "rb") as f:
         job = pickle.load(f)

@@ -6,13 +6,13 @@ looked up lazily by name.
 
 from __future__ import annotations
 
-from . import terms as _terms  # noqa: F401  (first: defines Expr before the primitives)
-from . import dispatch as _dispatch  # noqa: F401  (registers the term interface)
-from .ad import diff, gradient, jacobian
-from .build import as_expr, tree_mode
-from .canonical import expand
-from .compile import build_function, compile, vectorize
-from .errors import (
+import symnum.core.terms as _terms  # noqa: F401  (first: defines Expr before the primitives)
+import symnum.core.dispatch as _dispatch  # noqa: F401  (registers the term interface)
+from symnum.autodiff.ad import diff, gradient, jacobian
+from symnum.core.build import as_expr, tree_mode
+from symnum.core.canonical import expand
+from symnum.compile import build_function, compile, vectorize
+from symnum.errors import (
     CompileError,
     DTypeError,
     MissingRuleError,
@@ -23,12 +23,12 @@ from .errors import (
     TracingError,
     UnsupportedOperationError,
 )
-from .evaluate import evaluate
-from .fn import Fn, trace
-from .interface import arguments, iscall, maketerm, metadata, operation
-from .latex import latex
-from .op import Linearity, Op, register
-from .primitives import (
+from symnum.core.evaluate import evaluate
+from symnum.tracing.fn import Fn, trace
+from symnum.core.interface import arguments, iscall, maketerm, metadata, operation
+from symnum.io.latex import latex
+from symnum.core.op import Linearity, Op, register
+from symnum.core.primitives import (
     abs,
     acos,
     add,
@@ -68,11 +68,21 @@ from .primitives import (
     tan,
     tanh,
 )
-from .rules import Chain, Fixpoint, PassThrough, Postwalk, Prewalk, Rule, RuleSet, segment, slot
-from .simplify import canonicalize, simplify
-from .symbols import symarray, symbols
-from .sympy_interop import from_sympy, to_sympy
-from .sparsity import (
+from symnum.rules import (
+    Chain,
+    Fixpoint,
+    PassThrough,
+    Postwalk,
+    Prewalk,
+    Rule,
+    RuleSet,
+    segment,
+    slot,
+)
+from symnum.simplify import canonicalize, simplify
+from symnum.tracing.symbols import symarray, symbols
+from symnum.io.sympy_interop import from_sympy, to_sympy
+from symnum.autodiff.sparsity import (
     SparseJacobian,
     color_columns,
     compressed_jacobian,
@@ -80,16 +90,16 @@ from .sparsity import (
     jacobian_sparsity,
     sparse_jacobian,
 )
-from .taylor import (
+from symnum.autodiff.taylor import (
     directional_derivative,
     jet_terms,
     mixed_derivative,
     nth_derivative,
     stochastic_laplacian,
 )
-from .terms import Add, Const, Expr, Mul, Sym, Term
-from .tracing import SymArray
-from .transforms import (
+from symnum.core.terms import Add, Const, Expr, Mul, Sym, Term
+from symnum.tracing.protocols import SymArray
+from symnum.transforms import (
     derivative,
     grad,
     hessian,
@@ -101,4 +111,4 @@ from .transforms import (
     value_and_grad,
     vjp,
 )
-from .traversal import count_ops, free_symbols, postorder, substitute, topological_order
+from symnum.core.traversal import count_ops, free_symbols, postorder, substitute, topological_order

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 = every check passed)."""
     args = build_parser().parse_args(argv)
     if args.command == "demo":
-        from .demo import main as demo_main
+        from symnum.demo import main as demo_main
 
         return demo_main(args.n, args.seed)
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects others

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CompileError
-from .fn import Fn, trace
+from symnum.errors import CompileError
+from symnum.tracing.fn import Fn, trace
 
 
 def _backends():
-    import backends
+    from symnum import backends
 
     return backends
 
@@ -47,7 +47,7 @@ def _simplified(fn: Fn, method: str | dict | None, backend: str = "auto") -> Fn:
     the GPU slot."""
     if method is None or method is False:
         return fn
-    from .simplify import simplify
+    from symnum.simplify import simplify
 
     kwargs = dict(method) if isinstance(method, dict) else {"method": method}
     if kwargs.get("method") == "egraph":
@@ -59,7 +59,7 @@ def _simplified(fn: Fn, method: str | dict | None, backend: str = "auto") -> Fn:
 
 def signature_key(args: tuple) -> tuple:
     """What a traced program depends on: pytree structure, array shapes and dtypes, statics."""
-    from .pytree import tree_flatten
+    from symnum.tracing.pytree import tree_flatten
 
     # fast path for the common call (arrays and Python floats): no pytree rebuilt on every call
     fast = []
@@ -164,7 +164,7 @@ def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str |
     array([ 2., 10.])
     """
     def wrap(g: Callable) -> CompiledFunction:
-        from .transforms import Transformed
+        from symnum.transforms import Transformed
 
         if isinstance(g, Transformed):  # sn.compile(sn.grad(f)): compile the transformed Fn
             return CompiledFunction(g, backend=backend, simplify=simplify,
@@ -189,7 +189,7 @@ def build_function(outputs: Any, *inputs: Any, backend: str = "auto",
     >>> float(f(2.0, 3.0))
     7.0
     """
-    from .sparsity import SparseJacobian
+    from symnum.autodiff.sparsity import SparseJacobian
 
     if isinstance(outputs, SparseJacobian):
         values = np.empty(len(outputs.values), dtype=object)

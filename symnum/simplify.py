@@ -14,19 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from ._gc import no_gc
-from .build import tree_mode
-from .errors import SimplifyError
-from .interface import iscall, maketerm, metadata, operation
-from .pytree import tree_flatten, tree_unflatten
-from .terms import Expr, Term
-from .traversal import postwalk_many
+from symnum.core._gc import no_gc
+from symnum.core.build import tree_mode
+from symnum.core.interface import iscall, maketerm, metadata, operation
+from symnum.core.terms import Expr, Term
+from symnum.core.traversal import postwalk_many
+from symnum.errors import SimplifyError
+from symnum.tracing.pytree import tree_flatten, tree_unflatten
 
 Method = Callable[..., list]
 
 # name → "module:function" (resolved lazily) or the function itself
-_METHODS: dict[str, str | Method] = {"rules": "rewrites.classical:simplify_rules",
-                                      "egraph": "rewrites.egraph:simplify_egraph"}
+_METHODS: dict[str, str | Method] = {"rules": "symnum.rewrites.classical:simplify_rules",
+                                      "egraph": "symnum.rewrites.egraph:simplify_egraph"}
 
 
 def register_method(name: str, method: str | Method, *, replace: bool = False) -> None:
@@ -80,7 +80,7 @@ def simplify(x: Any, method: str = "rules", *, ruleset: Any = None, max_iter: in
     abs(x)
     """
     run = _resolve(method)
-    from .fn import Fn  # Fn imports tracing; keep it out of this module's import
+    from symnum.tracing.fn import Fn  # Fn imports tracing; keep it out of this module's import
 
     if isinstance(x, Fn):
         return x.with_flat_outputs(_simplify_flat(run, list(x.flat_outputs), ruleset, max_iter,
@@ -130,8 +130,8 @@ def _from_sympy_roots(roots: Sequence[Any]) -> dict[int, Any]:
             continue
         if not _converts_faithfully(r):
             continue
-        from .errors import SymnumError
-        from .sympy_interop import from_sympy
+        from symnum.errors import SymnumError
+        from symnum.io.sympy_interop import from_sympy
 
         try:
             found[i] = from_sympy(r)
@@ -160,7 +160,7 @@ def _converts_faithfully(e: Any) -> bool:
 
 def _to_sympy_like(term: Any, original: Any) -> Any:
     """`term` as SymPy, over the original's own Symbols (same names, same assumptions)."""
-    from .sympy_interop import to_sympy
+    from symnum.io.sympy_interop import to_sympy
 
     out = to_sympy(term)
     by_name = {s.name: s for s in original.free_symbols}

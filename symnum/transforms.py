@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from . import ad
-from . import taylor as T
-from .errors import ShapeError
-from .fn import Fn, trace
-from .pytree import tree_flatten, tree_unflatten
-from .terms import Sym
-from .tracing import SymArray
+import symnum.autodiff.taylor as T
+from symnum.autodiff import ad
+from symnum.core.terms import Sym
+from symnum.errors import ShapeError
+from symnum.tracing.fn import Fn, trace
+from symnum.tracing.protocols import SymArray
+from symnum.tracing.pytree import tree_flatten, tree_unflatten
 
 # ---------------------------------------------------------------------------------------------
 # helpers: flat symbol lists of an argument, and rebuilding structures from flat term lists
@@ -119,7 +119,7 @@ class Transformed:
 
     def fn(self, *args: Any) -> Fn:
         """The transformed Fn for arguments like these (traced once per signature)."""
-        from .compile import signature_key
+        from symnum.compile import signature_key
 
         key = signature_key(args)
         with self._lock:
@@ -130,7 +130,7 @@ class Transformed:
 
     def __call__(self, *args: Any) -> Any:
         if self._compiled is None:
-            from .compile import CompiledFunction
+            from symnum.compile import CompiledFunction
 
             with self._lock:  # concurrent first calls must share one CompiledFunction
                 if self._compiled is None:

@@ -29,8 +29,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import symnum as sn  # noqa: E402
-from symnum.examples import brusselator_rhs  # noqa: E402
-from symnum.pytree import tree_flatten  # noqa: E402
+from symnum.demo.examples import brusselator_rhs  # noqa: E402
+from symnum.tracing.pytree import tree_flatten, tree_map  # noqa: E402
 
 _CASES: dict[str, Callable[[Any], None]] = {}
 
@@ -45,7 +45,7 @@ class Ctx:
     (fewer threads than rows), a private kernel cache directory, and the run's options."""
 
     def __init__(self, cache_dir: str, examples: int) -> None:
-        from backends import cuda_backend
+        from symnum.backends import cuda_backend
 
         self.cb = cuda_backend
         self.sim = cuda_backend.simulating()
@@ -54,7 +54,7 @@ class Ctx:
         self.rng = np.random.default_rng(20240607)
 
     def lower(self, fn: Any, **opts: Any) -> Any:
-        import backends
+        from symnum import backends
 
         opts.setdefault("threads", 8 if self.sim else 64)
         opts.setdefault("max_blocks", 2)  # rows > threads·blocks: the stride loop runs
@@ -103,7 +103,7 @@ TABLE: list[tuple[str, Callable, tuple]] = [
 def _random_args(ctx: Ctx, args: tuple, batch: tuple) -> tuple:
     def leaf(a: Any) -> np.ndarray:
         return ctx.rng.uniform(-2, 2, np.shape(a) + batch)
-    return tuple(sn.pytree.tree_map(leaf, a) for a in args)
+    return tuple(tree_map(leaf, a) for a in args)
 
 
 def _batched_table(ctx: Ctx, dtype: str, rtol: float, atol: float) -> None:
@@ -112,8 +112,8 @@ def _batched_table(ctx: Ctx, dtype: str, rtol: float, atol: float) -> None:
         k = ctx.lower(fn, dtype=dtype)
         for batch in [(), (37,), (3, 5)]:
             xs = _random_args(ctx, args, batch)
-            xs = sn.pytree.tree_map(lambda a: np.asarray(a, dtype=dtype), xs)
-            want = fn(*sn.pytree.tree_map(lambda a: np.asarray(a, np.float64), xs))
+            xs = tree_map(lambda a: np.asarray(a, dtype=dtype), xs)
+            want = fn(*tree_map(lambda a: np.asarray(a, np.float64), xs))
             close(k(*xs), want, rtol, atol, f"{name} {dtype} batch {batch}")
         xs = _random_args(ctx, args, ())
         out = np.empty(k.n_out, dtype=dtype)

@@ -1,4 +1,5 @@
-"""symnum.ad: expression-level diff/gradient/jacobian/hessian and the forward/reverse sweeps,
+"""symnum.autodiff.ad:
+expression-level diff/gradient/jacobian/hessian and the forward/reverse sweeps,
 against finite differences, SymPy, each other, and the cheap-gradient bound."""
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import symnum as sn
-from symnum import ad
+from symnum.autodiff import ad
+from symnum.core.evaluate import eval_many, evaluate
+from symnum.core.traversal import count_ops, postorder
 from symnum.errors import MissingRuleError, ShapeError
-from symnum.evaluate import eval_many, evaluate
-from symnum.fn import trace
 from symnum.testing import VALUE_OPS, assert_allclose_at, build, expression_recipes, points
-from symnum.traversal import count_ops, postorder
+from symnum.tracing.fn import trace
 
 x, y, z = sn.Sym("x"), sn.Sym("y"), sn.Sym("z")
 XYZ = [x, y, z]
@@ -125,8 +126,8 @@ def test_diff_matches_finite_differences(e, env, s):
 @given(exprs([x, y]), points([x, y]), st.sampled_from([x, y]))
 def test_diff_matches_sympy(e, env, s):
     sp = pytest.importorskip("sympy")
-    interop = pytest.importorskip("symnum.sympy_interop",
-                                  reason="symnum.sympy_interop (to_sympy) is not written yet")
+    interop = pytest.importorskip("symnum.io.sympy_interop",
+                                  reason="symnum.io.sympy_interop (to_sympy) is not written yet")
     sx, sy = (sp.Symbol(v.name, real=True) for v in (x, y))
     want_expr = sp.diff(interop.to_sympy(e), {x: sx, y: sy}[s])
     want = float(sp.lambdify([sx, sy], want_expr, modules=["scipy", "numpy"])(env[x], env[y]))

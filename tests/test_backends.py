@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from symnum.backends import Backend, available_backends, get_backend, lower, register_backend
 
-import backends
 import symnum as sn
-from backends import Backend, available_backends, get_backend, lower, register_backend
+from symnum import backends
 from symnum.errors import CompileError, RegistrationError
+from symnum.tracing.pytree import tree_flatten, tree_map
 
 
 @pytest.mark.parametrize("name", ["numpy", "numba", "llvm", "cuda"])
@@ -42,9 +43,9 @@ def test_numpy_backend_matches_the_function(f, args):
     rng = np.random.default_rng(0)
     for _ in range(3):
         # fresh inputs of the same structure
-        new = sn.pytree.tree_map(lambda a: rng.uniform(-2, 2, np.shape(a)), args)
+        new = tree_map(lambda a: rng.uniform(-2, 2, np.shape(a)), args)
         got, want = k(*new), f(*new)
-        for g, w in zip(sn.pytree.tree_flatten(got)[0], sn.pytree.tree_flatten(want)[0]):
+        for g, w in zip(tree_flatten(got)[0], tree_flatten(want)[0]):
             np.testing.assert_allclose(np.asarray(g, float), np.asarray(w, float), rtol=1e-13)
 
 
@@ -75,13 +76,14 @@ def test_register_backend_errors_and_lazy_failure(monkeypatch):
     monkeypatch.setattr(backends, "_REGISTRY", dict(backends._REGISTRY))
     monkeypatch.setattr(backends, "_RESOLVED", {})
     with pytest.raises(RegistrationError, match="already registered"):
-        register_backend("numpy", "backends.numpy_backend")
-    register_backend("ghost", "backends._no_such_module", install_hint="pip install ghost")
+        register_backend("numpy", "symnum.backends.numpy_backend")
+    register_backend("ghost", "symnum.backends._no_such_module", install_hint="pip install ghost")
     assert "ghost" in available_backends()
     with pytest.raises(CompileError, match="could not be loaded.*pip install ghost"):
         get_backend("ghost")
     register_backend("bad", "backends", attr="available_backends")
     with pytest.raises(RegistrationError, match="not a backends.Backend"):
         get_backend("bad")
-    register_backend("ref", "backends.numpy_backend")  # an alias keeps the name it was asked by
+    # an alias keeps the name it was asked by
+    register_backend("ref", "symnum.backends.numpy_backend")
     assert get_backend("ref").name == "ref"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 
 import symnum as sn
-from symnum.canonical import integral, num_pow
-from symnum.terms import Add, Mul
+from symnum.core.canonical import integral, num_pow
+from symnum.core.terms import Add, Mul
 from symnum.testing import assert_allclose_at, build, expression_recipes, expressions, points
 
 x, y, z = sn.Sym("x"), sn.Sym("y"), sn.Sym("z")

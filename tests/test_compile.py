@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from symnum.backends import available_backends
 
 import symnum as sn
-from backends import available_backends
+from symnum.autodiff.sparsity import SparseJacobian
 from symnum.errors import CompileError
-from symnum.sparsity import SparseJacobian
 
 C = importlib.import_module("symnum.compile")  # `sn.compile` is the function, not the module
 
@@ -322,7 +322,7 @@ def test_resolve_backend(monkeypatch):
     fn = sn.trace(lambda x: x, 1.0)
     assert C.resolve_backend("numba", fn) == "numba"
     assert C.resolve_backend("auto", fn) in available_backends()
-    import backends
+    from symnum import backends
 
     monkeypatch.setattr(backends, "available_backends", lambda: ["numba", "numpy"])
     assert C.resolve_backend("auto", fn) == "numpy"
@@ -401,7 +401,7 @@ def test_elementwise_nan_inf_like_numpy(elementwise, dtype):
 
 
 def test_elementwise_large_arrays_run_parallel_with_the_same_results(elementwise):
-    nb = importlib.import_module("backends.numba_backend")
+    nb = importlib.import_module("symnum.backends.numba_backend")
     n = nb.PARALLEL_THRESHOLD + 17
     a = np.linspace(-3, 3, n)
     big = elementwise(a, 1.5)
@@ -411,7 +411,7 @@ def test_elementwise_large_arrays_run_parallel_with_the_same_results(elementwise
 
 
 def test_elementwise_errors():
-    nb = importlib.import_module("backends.numba_backend")
+    nb = importlib.import_module("symnum.backends.numba_backend")
     with pytest.raises(CompileError, match="scalar outputs"):
         nb.lower_elementwise(sn.trace(lambda v: v * 2, np.zeros(2)))
     with pytest.raises(CompileError, match="no elementwise"):

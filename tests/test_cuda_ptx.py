@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from symnum.backends import cuda_backend as cb
 
 import symnum as sn
-from backends import cuda_backend as cb
-from symnum.examples import brusselator_rhs
+from symnum.demo.examples import brusselator_rhs
 
 CC = (9, 0)
 

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from symnum.backends import cuda_backend as cb
+from symnum.backends.pysource import _MATH
 
 import symnum as sn
-from backends import cuda_backend as cb
-from backends.pysource import _MATH
 from symnum.errors import CompileError, DTypeError, ShapeError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +84,7 @@ def test_cases_on_a_real_gpu_when_there_is_one():
 
 
 def test_lowering_without_a_gpu_says_what_to_do():
-    code = ("import symnum as sn, backends\n"
+    code = ("import symnum as sn\nfrom symnum import backends\n"
             "from numba import cuda\n"
             "if cuda.is_available(): print('HAS-GPU'); raise SystemExit\n"
             "try:\n"

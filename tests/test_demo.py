@@ -12,6 +12,7 @@ import pytest
 
 from symnum import demo
 from symnum.__main__ import build_parser, main
+from symnum.demo import pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +59,7 @@ def test_wrong_reference_fails_the_check(monkeypatch):
     assert not r.ok and values and all(not c.ok for c in values)
     assert "CHECK FAILED" in demo.format_table(r)
 
-    monkeypatch.setattr(demo, "_reference", off_by_a_bit)
+    monkeypatch.setattr(pipeline, "_reference", off_by_a_bit)
     out = io.StringIO()
     assert demo.main(4, out=out) == 1
     assert "FAIL" in out.getvalue()

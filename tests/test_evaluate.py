@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 
 import symnum as sn
-from symnum.evaluate import eval_many
+from symnum.core.evaluate import eval_many
 from symnum.testing import build, expression_recipes
 
 x, y = sn.Sym("x"), sn.Sym("y")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symnum.examples import brusselator_grid, brusselator_init, brusselator_rhs
+from symnum.demo.examples import brusselator_grid, brusselator_init, brusselator_rhs
 
 P = (1.0, 3.4, 10.0)
 
@@ -95,7 +95,7 @@ def test_forcing_switches_on_at_1_1(t, on):
 
 
 def test_mass_action_network_is_seeded_and_conserves_under_its_own_rates():
-    from symnum.examples import mass_action_rhs, reaction_network
+    from symnum.demo.examples import mass_action_rhs, reaction_network
 
     a, b = reaction_network(40, seed=3), reaction_network(40, seed=3)
     assert all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("bi", "uni", "dim", "feed"))

@@ -14,10 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import symnum as sn
+from symnum.demo.examples import brusselator_init, brusselator_rhs
 from symnum.errors import DTypeError, ShapeError, TracingError
-from symnum.examples import brusselator_init, brusselator_rhs
-from symnum.pytree import TreeDef
-from symnum.tracing import SymArray
+from symnum.tracing.protocols import SymArray
+from symnum.tracing.pytree import TreeDef
 
 RNG = np.random.default_rng(7)
 P0 = (1.0, 3.4, 10.0)

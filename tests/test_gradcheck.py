@@ -1,4 +1,4 @@
-"""symnum.gradcheck: the public derivative checks pass on correct derivatives, over random
+"""symnum.testing.gradcheck: the public derivative checks pass on correct derivatives, over random
 expressions, and fail, clearly, on wrong derivative and Taylor rules."""
 
 from __future__ import annotations
@@ -8,12 +8,11 @@ import pytest
 from hypothesis import given, settings
 
 import symnum as sn
-from symnum import gradcheck
+from symnum.core.taylor_rules import TaylorRule
 from symnum.errors import ShapeError
-from symnum.fn import Fn, trace
-from symnum.gradcheck import check_grads, check_jvp_vjp, check_taylor
-from symnum.taylor_rules import TaylorRule
-from symnum.testing import VALUE_OPS, expressions, points
+from symnum.testing import VALUE_OPS, expressions, gradcheck, points
+from symnum.testing.gradcheck import check_grads, check_jvp_vjp, check_taylor
+from symnum.tracing.fn import Fn, trace
 
 x, y, z = sn.Sym("x"), sn.Sym("y"), sn.Sym("z")
 SMOOTH = tuple(o for o in VALUE_OPS if o not in ("abs", "sign", "minimum", "maximum", "ifelse",

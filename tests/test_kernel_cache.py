@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from backends import kernel_cache as kc
+from symnum.backends import kernel_cache as kc
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = 'VALUE = 42\n\ndef f(a):\n    return a + VALUE\n'
@@ -135,7 +134,7 @@ def kernel_dir(tmp_path_factory):
 
 
 def _lower(cache_dir):
-    from backends.numba_backend import lower
+    from symnum.backends.numba_backend import lower
 
     return lower(_tiny_fn(), cache_dir=cache_dir)
 

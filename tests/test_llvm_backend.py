@@ -12,14 +12,15 @@ from hypothesis import strategies as st
 
 pytest.importorskip("llvmlite")
 
-import backends.llvm_ir as llvm_ir  # noqa: E402
+import symnum.backends.llvm_ir as llvm_ir  # noqa: E402
+from symnum.backends import get_backend, lower  # noqa: E402
+from symnum.backends.llvm_backend import _read_cached, compile_object  # noqa: E402
+from symnum.backends.llvm_ir import _segments, emit_ir, float_hex, known_ops  # noqa: E402
+from symnum.backends.schedule import schedule  # noqa: E402
+
 import symnum as sn  # noqa: E402
-from backends import get_backend, lower  # noqa: E402
-from backends.llvm_backend import _read_cached, compile_object  # noqa: E402
-from backends.llvm_ir import _segments, emit_ir, float_hex, known_ops  # noqa: E402
-from backends.schedule import schedule  # noqa: E402
+from symnum.core.op import PRIMITIVES  # noqa: E402
 from symnum.errors import CompileError, ShapeError  # noqa: E402
-from symnum.op import PRIMITIVES  # noqa: E402
 from symnum.testing import expressions  # noqa: E402
 
 SPECIAL = np.array([-np.inf, -2.5, -1.0, -0.5, -0.0, 0.0, 0.25, 1.0, 3.0, np.inf, np.nan])

@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
+from symnum.backends import numba_backend as nb
+from symnum.backends.compiled import Compiled
+from symnum.backends.schedule import schedule
 
 import symnum as sn
-from backends import numba_backend as nb
-from backends.compiled import Compiled
-from backends.schedule import schedule
+from symnum.core.op import PRIMITIVES
+from symnum.core.traversal import count_ops
 from symnum.errors import CompileError, ShapeError
-from symnum.op import PRIMITIVES
 from symnum.testing import build, expression_recipes, points
-from symnum.traversal import count_ops
 
 x, y, z = sn.symbols("x y z")
 XYZ = [x, y, z]

@@ -11,10 +11,10 @@ import pytest
 import sympy as sp
 
 import symnum as sn
-from symnum import primitives
-from symnum.build import as_expr
-from symnum.evaluate import eval_many
-from symnum.op import PRIMITIVES, Op, get_op
+from symnum.core import primitives
+from symnum.core.build import as_expr
+from symnum.core.evaluate import eval_many
+from symnum.core.op import PRIMITIVES, Op, get_op
 
 X = [sn.Sym(f"p{i}") for i in range(3)]
 

@@ -11,8 +11,8 @@ import sympy
 from hypothesis import given
 
 import symnum as sn
-from symnum.latex import latex, latex_name, latex_number
-from symnum.printing import to_str
+from symnum.io.latex import latex, latex_name, latex_number
+from symnum.io.printing import to_str
 from symnum.testing import assert_allclose_at, build, expression_recipes, points
 
 x, y, z = sn.Sym("x"), sn.Sym("y"), sn.Sym("z")

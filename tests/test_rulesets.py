@@ -9,15 +9,15 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from symnum.rewrites.algebra import EXPAND_TREE, TREE_ALGEBRA, simplify_tree
+from symnum.rewrites.classical import RULES
+from symnum.rewrites.explog import EXPLOG
+from symnum.rewrites.powers import POWERS
+from symnum.rewrites.trig import TRIG
 
 import symnum as sn
-from rewrites.algebra import EXPAND_TREE, TREE_ALGEBRA, simplify_tree
-from rewrites.classical import RULES
-from rewrites.explog import EXPLOG
-from rewrites.powers import POWERS
-from rewrites.trig import TRIG
-from symnum.dispatch import digest
-from symnum.examples import brusselator_rhs
+from symnum.core.dispatch import digest
+from symnum.demo.examples import brusselator_rhs
 from symnum.rules.predicates import is_literal
 from symnum.testing import assert_allclose_at, build, expression_recipes
 

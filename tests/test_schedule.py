@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from symnum.backends.numba_ops import fma
+from symnum.backends.pysource import body_lines, instr_src, kernel_source, ref_src
+from symnum.backends.schedule import Ref, Schedule, float_literal, schedule
 
 import symnum as sn
-from backends.numba_ops import fma
-from backends.pysource import body_lines, instr_src, kernel_source, ref_src
-from backends.schedule import Ref, Schedule, float_literal, schedule
-from symnum.build import tree_mode
+from symnum.core.build import tree_mode
 from symnum.errors import CompileError
 from symnum.testing import build, expression_recipes, points
 

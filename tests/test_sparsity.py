@@ -1,4 +1,5 @@
-"""symnum.sparsity: patterns contain every numerical non-zero, colourings are valid, and the
+"""symnum.autodiff.sparsity:
+patterns contain every numerical non-zero, colourings are valid, and the
 sparse and compressed Jacobians equal the dense one."""
 
 from __future__ import annotations
@@ -9,15 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symnum as sn
-from symnum import ad, sparsity
-from symnum.evaluate import eval_many
-from symnum.sparsity import (
+from symnum.autodiff import ad, sparsity
+from symnum.autodiff.sparsity import (
     color_columns,
     compressed_jacobian,
     hessian_sparsity,
     jacobian_sparsity,
     sparse_jacobian,
 )
+from symnum.core.evaluate import eval_many
 from symnum.testing import VALUE_OPS, expressions, points
 
 x, y, z, w = (sn.Sym(n) for n in "xyzw")

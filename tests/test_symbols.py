@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import symnum as sn
-from symnum.tracing import SymArray
+from symnum.tracing.protocols import SymArray
 
 PARSE = [
     ("x", "x"),

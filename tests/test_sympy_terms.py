@@ -9,7 +9,8 @@ import pytest
 sympy = pytest.importorskip("sympy")
 
 import symnum as sn  # noqa: E402
-from symnum import sympy_terms  # noqa: E402, F401  (registers the interface)
+from symnum.core.traversal import count_ops, postorder  # noqa: E402
+from symnum.io import sympy_terms  # noqa: E402, F401  (registers the interface)
 from symnum.rules import (  # noqa: E402
     Chain,
     Fixpoint,
@@ -24,7 +25,6 @@ from symnum.rules import (  # noqa: E402
     match,
     record,
 )
-from symnum.traversal import count_ops, postorder  # noqa: E402
 
 a, b, c = sympy.symbols("a b c")
 w, v = sympy.Wild("w"), sympy.Wild("v")

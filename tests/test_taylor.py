@@ -1,4 +1,5 @@
-"""symnum.taylor: jets against repeated diff, high-order derivatives against mpmath, mixed and
+"""symnum.autodiff.taylor:
+jets against repeated diff, high-order derivatives against mpmath, mixed and
 directional derivatives, the exact and stochastic Laplacians, and missing rules."""
 
 from __future__ import annotations
@@ -12,11 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symnum as sn
-from symnum import ad
-from symnum.build import tree_mode
-from symnum.errors import MissingRuleError
-from symnum.evaluate import eval_many, evaluate
-from symnum.taylor import (
+from symnum.autodiff import ad
+from symnum.autodiff.taylor import (
     directional_derivative,
     jet_terms,
     laplacian,
@@ -25,6 +23,10 @@ from symnum.taylor import (
     stochastic_laplacian,
     taylor,
 )
+from symnum.core.build import tree_mode
+from symnum.core.evaluate import eval_many, evaluate
+from symnum.core.traversal import count_ops
+from symnum.errors import MissingRuleError
 from symnum.testing import (
     VALUE_OPS,
     assert_allclose_at,
@@ -33,7 +35,6 @@ from symnum.testing import (
     expressions,
     points,
 )
-from symnum.traversal import count_ops
 
 mpmath = pytest.importorskip("mpmath")
 mp = mpmath.mp

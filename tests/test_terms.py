@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 
 import symnum as sn
-from symnum.terms import live_terms
+from symnum.core.terms import live_terms
 from symnum.testing import build, expression_recipes
 
 x, y = sn.Sym("x"), sn.Sym("y")

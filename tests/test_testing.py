@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symnum as sn
-from symnum.evaluate import eval_many
+from symnum.core.evaluate import eval_many
 from symnum.testing import (
     CONDITION_OPS,
     VALUE_OPS,

@@ -15,9 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import symnum as sn
+from symnum.core.primitives import add_op, ifelse_op
 from symnum.errors import TracingError, UnsupportedOperationError
-from symnum.primitives import add_op, ifelse_op
-from symnum.tracing import UFUNC_RULES, SymArray, concrete_value_error, is_boolean
+from symnum.tracing.protocols import UFUNC_RULES, SymArray, concrete_value_error, is_boolean
 
 RNG = np.random.default_rng(20240611)
 
@@ -402,7 +402,7 @@ def test_random_programs_trace_like_numpy(steps):
 
 
 def test_ufunc_falls_back_to_a_registered_primitive_of_that_name():
-    from symnum.op import PRIMITIVES
+    from symnum.core.op import PRIMITIVES
 
     cbrt = sn.register("cbrt", np.cbrt, partials=lambda x: (1 / (3 * np.cbrt(x) ** 2),),
                        replace=True)

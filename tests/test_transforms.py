@@ -14,8 +14,8 @@ import pytest
 import symnum as sn
 from symnum import transforms as T
 from symnum.errors import MissingRuleError, ShapeError
-from symnum.fn import Fn, trace
-from symnum.pytree import tree_flatten, tree_map, tree_unflatten
+from symnum.tracing.fn import Fn, trace
+from symnum.tracing.pytree import tree_flatten, tree_map, tree_unflatten
 
 
 def run(tf, *args):

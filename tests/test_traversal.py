@@ -13,14 +13,15 @@ import pytest
 from hypothesis import given
 
 import symnum as sn
-from symnum.dispatch import digest
-from symnum.evaluate import eval_many
-from symnum.interface import similarterm
+from symnum.core.dispatch import digest
+from symnum.core.evaluate import eval_many
+from symnum.core.interface import similarterm
+from symnum.core.op import get_op
+from symnum.core.traversal import postwalk
 from symnum.testing import assert_allclose_at, build, expression_recipes, expressions, points
-from symnum.traversal import postwalk
 
 x, y, z = sn.Sym("x"), sn.Sym("y"), sn.Sym("z")
-add_op, mul_op, pow_op = (sn.op.get_op(n) for n in ("add", "mul", "pow"))
+add_op, mul_op, pow_op = (get_op(n) for n in ("add", "mul", "pow"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,7 +200,7 @@ def test_digest_is_stable_across_processes():
     code = textwrap.dedent(
         """
         import symnum as sn
-        from symnum.dispatch import digest
+        from symnum.core.dispatch import digest
         x, y = sn.Sym("x"), sn.Sym("y")
         print(digest(sn.sin(x) ** 2 + 2 * x * y / 3 - sn.exp(-y)).hex())
         """

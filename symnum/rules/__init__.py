@@ -7,7 +7,7 @@ live in the top-level `rewrites` package; this package must never import it.
 
 from __future__ import annotations
 
-from .pattern import (
+from symnum.rules.pattern import (
     Segment,
     Slot,
     is_associative,
@@ -22,8 +22,8 @@ from .pattern import (
     slot_accepts,
     slot_name,
 )
-from .rewriters import Chain, Fixpoint, PassThrough, Postwalk, Prewalk, Rewriter
-from .rule import Bindings, Rule, RuleSet, Stats, record
+from symnum.rules.rewriters import Chain, Fixpoint, PassThrough, Postwalk, Prewalk, Rewriter
+from symnum.rules.rule import Bindings, Rule, RuleSet, Stats, record
 
 __all__ = [
     "Bindings", "Chain", "Fixpoint", "PassThrough", "Postwalk", "Prewalk", "Rewriter", "Rule",

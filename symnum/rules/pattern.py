@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SimplifyError
-from ..interface import _Generic, arguments, iscall, maketerm, metadata, operation
-from ..terms import Const, Expr, _intern
+from symnum.core.interface import _Generic, arguments, iscall, maketerm, metadata, operation
+from symnum.core.terms import Const, Expr, _intern
+from symnum.errors import SimplifyError
 
 Predicate = Callable[[Any], bool]
 

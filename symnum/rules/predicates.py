@@ -10,8 +10,8 @@ import math
 from fractions import Fraction
 from typing import Any
 
-from ..interface import arguments, iscall, operation
-from .pattern import literal_value
+from symnum.core.interface import arguments, iscall, operation
+from symnum.rules.pattern import literal_value
 
 
 def opname(t: Any) -> str | None:
@@ -105,7 +105,7 @@ def negate(t: Any) -> Any:
     a + 1
     """
     if opname(t) == "add":
-        from ..primitives import add
+        from symnum.core.primitives import add
 
         return add(*[-a for a in arguments(t)])
     return -t

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ..errors import SimplifyError
-from ..interface import arguments, iscall, maketerm, metadata, operation
-from ..traversal import postwalk_many
-from .pattern import same
-from .rule import _STATS
+from symnum.core.interface import arguments, iscall, maketerm, metadata, operation
+from symnum.core.traversal import postwalk_many
+from symnum.errors import SimplifyError
+from symnum.rules.pattern import same
+from symnum.rules.rule import _STATS
 
 RewriteFn = Callable[[Any], Any]
 

@@ -16,10 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import SimplifyError
-from ..interface import arguments, iscall, maketerm, metadata, operation
-from ..terms import Const, Expr, is_number
-from .pattern import (
+from symnum.core.interface import arguments, iscall, maketerm, metadata, operation
+from symnum.core.terms import Const, Expr, is_number
+from symnum.errors import SimplifyError
+from symnum.rules.pattern import (
     BudgetExceeded,
     Matcher,
     PCall,

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
-from .interface import arguments, iscall, operation
-from .terms import Add, Const, Mul, Sym
-from .traversal import postorder
+from symnum.core.interface import arguments, iscall, operation
+from symnum.core.terms import Add, Const, Mul, Sym
+from symnum.core.traversal import postorder
 
 ATOM = 1000  # precedence of leaves and calls: never parenthesised
 SUM, PRODUCT, UNARY, POWER = 10, 20, 40, 50
@@ -248,7 +248,7 @@ def to_str(e: Any) -> str:
 
 
 def to_latex(e: Any) -> str:
-    """LaTeX for a term (used by `_repr_latex_` in Jupyter); see `symnum.latex.latex`."""
-    from .latex import latex
+    """LaTeX for a term (used by `_repr_latex_` in Jupyter); see `symnum.io.latex.latex`."""
+    from symnum.io.latex import latex
 
     return latex(e)

@@ -74,7 +74,7 @@ metadata = Generic(_metadata)
 def _maketerm(t: Any, op: Any, args: list, meta: Any = None) -> Any:
     raise TypeError(
         f"maketerm() has no implementation for {t!r}; register one with "
-        "symnum.interface.register_maketerm(T)"
+        "symnum.core.interface.register_maketerm(T)"
     )
 
 

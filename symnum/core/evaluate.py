@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ShapeError, TracingError
-from .interface import arguments, iscall, operation
-from .terms import Const, Expr, Sym
-from .traversal import postorder
+from symnum.core.interface import arguments, iscall, operation
+from symnum.core.terms import Const, Expr, Sym
+from symnum.core.traversal import postorder
+from symnum.errors import ShapeError, TracingError
 
 
 def _const_value(c: Const):
@@ -95,8 +95,8 @@ def evaluate(e: Any, env: Mapping | None = None) -> Any:
     >>> evaluate([x, 2 * x], {"x": np.array([1.0, 2.0])})
     [array([1., 2.]), array([2., 4.])]
     """
-    from .fn import Fn
-    from .pytree import tree_flatten, tree_unflatten
+    from symnum.tracing.fn import Fn
+    from symnum.tracing.pytree import tree_flatten, tree_unflatten
 
     if isinstance(e, Fn):
         return e.evaluate(env)
@@ -123,7 +123,7 @@ def evaluate(e: Any, env: Mapping | None = None) -> Any:
 
 
 def _as_term(x):
-    from .build import as_expr
+    from symnum.core.build import as_expr
 
     return x if isinstance(x, Expr) else as_expr(x)
 

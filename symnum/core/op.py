@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import MissingRuleError, RegistrationError
+from symnum.errors import MissingRuleError, RegistrationError
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,9 @@ def register(
 
 def _apply(op: Op, args: tuple):
     global _apply
-    from .build import apply  # build imports terms, which import the primitives: bind lazily
+    from symnum.core.build import (
+        apply,  # build imports terms, which import the primitives: bind lazily
+    )
 
     _apply = apply
     return apply(op, args)

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import TracingError, UnsupportedOperationError
-from .terms import Const, Expr, Term, is_number, normalize_number
+from symnum.core.terms import Const, Expr, Term, is_number, normalize_number
+from symnum.errors import TracingError, UnsupportedOperationError
 
 _TREE = contextvars.ContextVar("symnum_tree_mode", default=False)
 
@@ -102,7 +102,7 @@ def apply(op, args: tuple) -> Expr:
             exprs.append(a)  # plain numbers go to the canonical hooks unwrapped: no Const built
         elif isinstance(a, np.ndarray) and a.ndim > 0:
             # op applied to an array: map elementwise, the way numpy users expect
-            from .tracing import elementwise
+            from symnum.tracing.protocols import elementwise
 
             return elementwise(op, args)
         else:

@@ -15,10 +15,10 @@ try:
     import sympy
 except ImportError as exc:  # pragma: no cover - exercised only without sympy
     raise ImportError(
-        "symnum.sympy_terms needs SymPy; install it with `pip install sympy`") from exc
+        "symnum.io.sympy_terms needs SymPy; install it with `pip install sympy`") from exc
 
-from .interface import arguments, iscall, metadata, operation, register_maketerm
-from .rules.pattern import isslot, literal_value, register_ac, slot_accepts, slot_name
+from symnum.core.interface import arguments, iscall, metadata, operation, register_maketerm
+from symnum.rules.pattern import isslot, literal_value, register_ac, slot_accepts, slot_name
 
 
 @iscall.register(sympy.Basic)
@@ -79,7 +79,7 @@ def is_registered() -> bool:
     """True once the SymPy term interface is active (importing this module does it).
 
     >>> import sympy, symnum as sn
-    >>> from symnum import sympy_terms
+    >>> from symnum.io import sympy_terms
     >>> a = sympy.Symbol("a")
     >>> sn.operation(sympy.sin(a)) is sympy.sin, sn.arguments(sympy.sin(a))
     (True, [a])

@@ -31,19 +31,16 @@ except ImportError as exc:  # pragma: no cover - exercised only without the test
         "(or `pip install symnum[test]`)"
     ) from exc
 
-from .build import as_expr, tree_mode
-from .evaluate import eval_many
-from .op import PRIMITIVES, get_op
-from .terms import Expr, Sym
+from symnum.core.build import as_expr, tree_mode
+from symnum.core.evaluate import eval_many
+from symnum.core.op import PRIMITIVES, get_op
+from symnum.core.terms import Expr, Sym
 
 __all__ = [
     "CONDITION_OPS",
     "VALUE_OPS",
     "assert_allclose_at",
     "build",
-    "check_grads",
-    "check_jvp_vjp",
-    "check_taylor",
     "expression_recipes",
     "expressions",
     "points",
@@ -128,7 +125,7 @@ def expression_recipes(
 ) -> st.SearchStrategy:
     """Strategy of small recipe trees over symbols 0..n_symbols-1 that stay in their domains.
 
-    `primitives` restricts the operations exercised (names from `symnum.op.PRIMITIVES`; a user's
+    `primitives` restricts the operations exercised (names from symnum.core.op.PRIMITIVES; a user's
     registered primitive is applied to squashed arguments). Guards always use add, mul and div;
     comparisons and logic appear as the conditions of `ifelse`.
 
@@ -437,7 +434,3 @@ def assert_allclose_at(
         f"(rtol={rtol}, atol={atol}){worst}"
     )
 
-
-# derivative checks in the spirit of JAX's check_grads live in symnum.gradcheck (no hypothesis
-# needed there); they are part of this public testing API
-from .gradcheck import check_grads, check_jvp_vjp, check_taylor  # noqa: E402

@@ -3,7 +3,7 @@
 Every term is immutable and hash-consed through a weak interning table: structurally equal terms
 are the same object, so `==` is identity, hashing is O(1), and a traced program is a DAG with
 sharing for free. This module only defines representations; the canonicalising constructors live
-in `symnum.canonical` and the operators' meaning in `symnum.primitives`.
+in `symnum.core.canonical` and the operators' meaning in `symnum.core.primitives`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import TracingError, UnsupportedOperationError
+from symnum.errors import TracingError, UnsupportedOperationError
 
 Number = int | float | Fraction
 
@@ -226,24 +226,24 @@ class Expr:
 
     # Python needs concrete values here: say what to do instead ---------------------------------
     def __bool__(self):
-        from .concrete import concrete_value_error
+        from symnum.tracing.concrete import concrete_value_error
 
         raise concrete_value_error(self, "bool")
 
     def __float__(self):
-        from .concrete import concrete_value_error
+        from symnum.tracing.concrete import concrete_value_error
 
         raise concrete_value_error(self, "float")
 
     def __int__(self):
-        from .concrete import concrete_value_error
+        from symnum.tracing.concrete import concrete_value_error
 
         raise concrete_value_error(self, "int")
 
     __index__ = __int__
 
     def __complex__(self):
-        from .concrete import concrete_value_error
+        from symnum.tracing.concrete import concrete_value_error
 
         raise concrete_value_error(self, "complex")
 
@@ -252,18 +252,18 @@ class Expr:
 
     # numpy protocols (implemented in symnum.tracing)
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        from .tracing import array_ufunc
+        from symnum.tracing.protocols import array_ufunc
 
         return array_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        from .tracing import array_function
+        from symnum.tracing.protocols import array_function
 
         return array_function(func, types, args, kwargs)
 
     # printing (implemented in symnum.printing)
     def __str__(self) -> str:
-        from .printing import to_str
+        from symnum.io.printing import to_str
 
         return to_str(self)
 
@@ -271,14 +271,14 @@ class Expr:
         return str(self)
 
     def _repr_latex_(self) -> str:
-        from .printing import to_latex
+        from symnum.io.printing import to_latex
 
         return f"${to_latex(self)}$"
 
     @property
     def dtype(self) -> str:
         """The result dtype name ("float64", "float32", "int64", "bool")."""
-        from .traversal import infer_dtype
+        from symnum.core.traversal import infer_dtype
 
         return infer_dtype(self)
 
@@ -418,4 +418,4 @@ def cached(t: Expr, slot: str, compute):
     return v
 
 
-from . import primitives as _P  # noqa: E402  (operators need the primitives; they need Expr)
+import symnum.core.primitives as _P  # noqa: E402  (operators need the primitives; they need Expr)

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from . import primitives as P
-from .errors import TracingError, UnsupportedOperationError
-from .interface import arguments, iscall, operation
-from .terms import Const, Expr, Sym, is_number
+import symnum.core.primitives as P
+from symnum.core.interface import arguments, iscall, operation
+from symnum.core.terms import Const, Expr, Sym, is_number
+from symnum.errors import TracingError, UnsupportedOperationError
 
 # ---------------------------------------------------------------------------------------------
 # the symbolic array type
@@ -231,7 +231,7 @@ def ufunc_rule(ufunc: Any) -> UfuncRule:
     rule = UFUNC_RULES.get(name)
     if rule is not None:
         return rule
-    from .op import PRIMITIVES
+    from symnum.core.op import PRIMITIVES
 
     op = PRIMITIVES.get(name)
     if op is not None and op.nargs == ufunc.nin:
@@ -239,7 +239,8 @@ def ufunc_rule(ufunc: Any) -> UfuncRule:
     raise UnsupportedOperationError(
         f"{_ufunc_label(ufunc)} has no symbolic rule in symnum; rewrite it with supported "
         "functions (np.sin, np.exp, np.log, np.sqrt, np.abs, np.maximum, np.where, ...; "
-        f"symnum.tracing.UFUNC_RULES lists every ufunc) or register a primitive named '{name}' "
+        "symnum.tracing.protocols.UFUNC_RULES lists every ufunc) or register a primitive named "
+        f"'{name}' "
         f"with symnum.register('{name}', impl, ...)"
     )
 
@@ -553,4 +554,4 @@ def array_function(func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
         raise _unsupported_function(func, e) from e
 
 
-from .concrete import concrete_value_error, user_source_line  # noqa: E402,F401  (re-exported)
+from symnum.tracing.concrete import concrete_value_error, user_source_line  # noqa: E402,F401  (re-exported)

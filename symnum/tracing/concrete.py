@@ -14,12 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from .errors import TracingError
-from .interface import arguments, iscall, operation
+from symnum.core.interface import arguments, iscall, operation
+from symnum.errors import TracingError
 
-_SKIP_DIRS = tuple(
-    os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (np, sys.modules[__package__])
-)
+_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
+
+
+def _is_ours(frame: Any) -> bool:
+    """A frame of symnum (any subpackage, wherever it is installed) or of numpy."""
+    name = frame.f_globals.get("__name__", "")
+    return (name == "symnum" or name.startswith("symnum.")
+            or os.path.abspath(frame.f_code.co_filename).startswith(_NUMPY_DIR))
 
 
 def user_source_line() -> str | None:
@@ -27,7 +32,7 @@ def user_source_line() -> str | None:
     f = sys._getframe(1)
     while f is not None:
         fname = f.f_code.co_filename
-        if not os.path.abspath(fname).startswith(_SKIP_DIRS) and not fname.startswith("<frozen"):
+        if not _is_ours(f) and not fname.startswith("<frozen"):
             line = linecache.getline(fname, f.f_lineno).strip()
             line = line if len(line) <= 100 else line[:97] + "..."
             shown = os.path.relpath(fname) if not fname.startswith("<") else fname
@@ -40,7 +45,7 @@ def user_source_line() -> str | None:
 
 def _short(expr: Any, limit: int = 80) -> str:
     """A printable summary that never blows up on DAGs with heavy sharing."""
-    from .traversal import postorder
+    from symnum.core.traversal import postorder
 
     size: dict[int, int] = {}
     nodes = postorder([expr])

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from .build import as_number
-from .build import is_zero as _zero
+from symnum.core.build import as_number
+from symnum.core.build import is_zero as _zero
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class TaylorRule:
 
 
 def _P():
-    from . import primitives
+    from symnum.core import primitives
 
     return primitives
 
@@ -142,7 +142,7 @@ def _pow(k, y, xs, aux, state):
     c = as_number(b[0]) if all(_zero(bj) for bj in b[1:k + 1]) else None
     if c is None:  # variable exponent: y' = y·(b log a)', with t = b·log(a) an auxiliary jet
         return _deriv_conv(aux[0], y, k)
-    from .canonical import integral
+    from symnum.core.canonical import integral
 
     n = integral(c)
     if n is not None:

@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from . import taylor_rules as TR
-from ._gc import no_gc
-from .ad import _check_wrt, flatten_terms
-from .build import as_expr, as_number
-from .errors import MissingRuleError
-from .interface import arguments, iscall, maketerm, operation
-from .primitives import add, mul
-from .terms import Const
+import symnum.core.taylor_rules as TR
+from symnum.autodiff.ad import _check_wrt, flatten_terms
+from symnum.core._gc import no_gc
+from symnum.core.build import as_expr, as_number
+from symnum.core.interface import arguments, iscall, maketerm, operation
+from symnum.core.primitives import add, mul
+from symnum.core.terms import Const
+from symnum.errors import MissingRuleError
 
 
 def rule_of(op) -> TR.TaylorRule:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 
-from . import interface as I
-from .build import apply
-from .canonical import make_mul
-from .primitives import add_op, mul_op, pow_op
-from .terms import Add, Const, Expr, Mul, Sym, Term, cached, numkey
+import symnum.core.interface as I
+from symnum.core.build import apply
+from symnum.core.canonical import make_mul
+from symnum.core.primitives import add_op, mul_op, pow_op
+from symnum.core.terms import Add, Const, Expr, Mul, Sym, Term, cached, numkey
 
 # ---------------------------------------------------------------------------------------------
 # a content digest: stable across processes (Python's hash() of str is salted per process)
@@ -46,7 +46,7 @@ def digest(t: Expr) -> bytes:
     c = t._cache
     if c is not None and "digest" in c:
         return c["digest"]
-    from .traversal import postorder
+    from symnum.core.traversal import postorder
 
     def child(a):
         return a._cache["digest"]

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ._gc import no_gc
-from .ad import (
+from symnum.autodiff.ad import (
     _check_wrt,
     _is_zero,
     _push,
@@ -24,9 +23,10 @@ from .ad import (
     local_partials,
     vjp_terms,
 )
-from .interface import arguments, iscall, operation
-from .terms import Const
-from .traversal import postorder
+from symnum.core._gc import no_gc
+from symnum.core.interface import arguments, iscall, operation
+from symnum.core.terms import Const
+from symnum.core.traversal import postorder
 
 
 def _dependencies(outs: list, wrt: list) -> list[int]:
@@ -133,7 +133,7 @@ class SparseJacobian:
         return S
 
     def evaluate(self, env) -> np.ndarray:
-        from .evaluate import eval_many
+        from symnum.core.evaluate import eval_many
 
         return np.asarray(eval_many(self.values, env), dtype=np.float64)
 
@@ -143,7 +143,7 @@ class SparseJacobian:
         return sp.csr_matrix((self.evaluate(env), (self.rows, self.cols)), shape=self.shape)
 
     def to_dense(self) -> np.ndarray:
-        from .terms import Const
+        from symnum.core.terms import Const
 
         J = np.full(self.shape, Const(0), dtype=object)
         J[self.rows, self.cols] = self.values
@@ -255,8 +255,8 @@ def compressed_jacobian(es: Any, xs: Any, env, colors: np.ndarray | None = None)
     Each pass pushes the sum of one colour's unit tangents through the graph; each structural
     non-zero is then read off its colour's compressed column.
     """
-    from .ad import jvp_terms
-    from .evaluate import eval_many
+    from symnum.autodiff.ad import jvp_terms
+    from symnum.core.evaluate import eval_many
 
     outs, _ = flatten_terms(es)
     wrt = _check_wrt(flatten_terms(xs)[0])

@@ -1,6 +1,7 @@
 """The demo's compile-and-solve stages: compiled right-hand side, sparse Jacobian, implicit solve.
 
-Appended to `symnum.demo.STAGES`. Each stage times one step and checks it against the plain numpy
+Listed in `symnum.demo.pipeline.STAGES`. Each stage times one step and checks it against the plain
+numpy
 code: the compiled RHS against numpy, the compiled sparse Jacobian against finite differences, and
 the BDF solution with the symbolic Jacobian against the one numpy + finite differences give.
 """
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .demo import PARAMS, Check, Context, StageResult, _compare
+from symnum.demo.context import PARAMS, Check, Context, StageResult, _compare
 
 T_END = 11.5  # the Symbolics.jl paper's time span for this problem
 RTOL, ATOL = 1e-6, 1e-8
@@ -20,7 +21,7 @@ RTOL, ATOL = 1e-6, 1e-8
 
 def stage_compile(ctx: Context) -> None:
     """Lower the simplified Fn of (state, t) to machine code (the "auto" backend: LLVM)."""
-    from .compile import lower
+    from symnum.compile import lower
 
     t0 = time.perf_counter()
     k = lower(ctx.fn, "auto")
@@ -35,8 +36,8 @@ def stage_compile(ctx: Context) -> None:
 
 def stage_jacobian(ctx: Context) -> None:
     """Sparse symbolic Jacobian ∂rhs/∂state, compiled; checked against central differences."""
-    from .compile import build_function
-    from .sparsity import sparse_jacobian
+    from symnum.autodiff.sparsity import sparse_jacobian
+    from symnum.compile import build_function
 
     fn = ctx.fn
     state_syms = fn.inputs[0]

@@ -13,8 +13,10 @@ import string
 from fractions import Fraction
 from typing import Any
 
-from .interface import arguments, iscall, operation
-from .printing import (
+from symnum.core.interface import arguments, iscall, operation
+from symnum.core.terms import Add, Const, Mul, Sym
+from symnum.core.traversal import postorder
+from symnum.io.printing import (
     ATOM,
     POWER,
     PRODUCT,
@@ -26,8 +28,6 @@ from .printing import (
     str_memo,
     summand_order,
 )
-from .terms import Add, Const, Mul, Sym
-from .traversal import postorder
 
 FRAC = 45  # \frac{a}{b}: needs no brackets as a factor or after a minus, but does as a base
 

@@ -14,10 +14,10 @@ from functools import reduce
 
 import numpy as np
 
-from . import canonical as C
-from . import taylor_rules as TR
-from .build import as_number
-from .op import AFFINE, BILINEAR, NONLINEAR, PIECEWISE_CONSTANT, Linearity, Op, declare
+import symnum.core.canonical as C
+import symnum.core.taylor_rules as TR
+from symnum.core.build import as_number
+from symnum.core.op import AFFINE, BILINEAR, NONLINEAR, PIECEWISE_CONSTANT, Linearity, Op, declare
 
 # ---------------------------------------------------------------------------------------------
 # numpy implementations that need a little care
@@ -227,7 +227,7 @@ def _predicate(name, impl, infix, latex, commutative=False, associative=False, n
 
 def _canon_logic(absorbing: bool):
     """and/or with a constant operand: `False & c` → False, `True & c` → c (c boolean)."""
-    from .terms import Const, Sym, Term
+    from symnum.core.terms import Const, Sym, Term
 
     def canon(a, b):
         for x, y in ((a, b), (b, a)):

@@ -14,9 +14,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._gc import no_gc
-from .build import as_number
-from .terms import Add, Const, Expr, Mul, Number, Term
+from symnum.core._gc import no_gc
+from symnum.core.build import as_number
+from symnum.core.terms import Add, Const, Expr, Mul, Number, Term
 
 # ---------------------------------------------------------------------------------------------
 # exact-where-possible number arithmetic
@@ -195,7 +195,7 @@ def div(a: Expr, b: Expr) -> Expr:
 
 
 def _pow_or_term(b: Expr, e: Expr) -> Expr:
-    from .primitives import pow_op
+    from symnum.core.primitives import pow_op
 
     r = pow(b, e)
     return r if r is not None else Term(pow_op, (b, e))
@@ -284,6 +284,6 @@ def expand(e: Expr) -> Expr:
     >>> sn.expand((a + b) ** 2) is a**2 + 2*a*b + b**2
     True
     """
-    from .traversal import postwalk
+    from symnum.core.traversal import postwalk
 
     return postwalk(e, _expand_node)

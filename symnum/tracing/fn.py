@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from ._gc import no_gc
-from .errors import DTypeError, ShapeError, TracingError, UnsupportedOperationError
-from .evaluate import bind, eval_many
-from .pytree import TreeDef, tree_flatten, tree_unflatten
-from .terms import Const, Expr, Sym, is_number
-from .tracing import SymArray
+from symnum.core._gc import no_gc
+from symnum.core.evaluate import bind, eval_many
+from symnum.core.terms import Const, Expr, Sym, is_number
+from symnum.errors import DTypeError, ShapeError, TracingError, UnsupportedOperationError
+from symnum.tracing.protocols import SymArray
+from symnum.tracing.pytree import TreeDef, tree_flatten, tree_unflatten
 
 
 def _frozen(a: np.ndarray) -> SymArray:
@@ -162,7 +162,7 @@ class Fn:
 
     def count_ops(self) -> int:
         """Operation nodes in the outputs' shared DAG (each shared subterm once)."""
-        from .traversal import count_ops
+        from symnum.core.traversal import count_ops
 
         return count_ops(list(self._flat_out))
 
@@ -273,7 +273,7 @@ def _normalize_output(leaf: Any, i: int) -> Any:
 
 
 def _as_const(e: Any) -> Expr:
-    from .build import as_expr
+    from symnum.core.build import as_expr
 
     if e is None:
         raise UnsupportedOperationError(
@@ -397,7 +397,7 @@ def _arg_names(fn: Callable[..., Any], n: int, names: Sequence[str] | None) -> t
 
 
 def _symbolize(tree: Any, name: str) -> Any:
-    from .symbols import symarray
+    from symnum.tracing.symbols import symarray
 
     if tree is None or isinstance(tree, Sym):
         return tree

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .terms import Sym
-from .tracing import SymArray
+from symnum.core.terms import Sym
+from symnum.tracing.protocols import SymArray
 
 
 def symbols(names: str | Sequence[str], dtype: str = "float64", **meta: Any) -> Any:

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from .ad import jvp_terms, vjp_terms
-from .errors import ShapeError
-from .evaluate import eval_many
-from .fn import Fn, trace
-from .pytree import tree_flatten
-from .taylor import jet_terms
-from .terms import Expr, Sym
+from symnum.autodiff.ad import jvp_terms, vjp_terms
+from symnum.autodiff.taylor import jet_terms
+from symnum.core.evaluate import eval_many
+from symnum.core.terms import Expr, Sym
+from symnum.errors import ShapeError
+from symnum.tracing.fn import Fn, trace
+from symnum.tracing.pytree import tree_flatten
 
 __all__ = ["check_grads", "check_jvp_vjp", "check_taylor"]
 

@@ -15,15 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from . import primitives as P
-from .build import as_expr
-from .errors import UnsupportedOperationError
-from .interface import arguments, iscall, operation
-from .op import PRIMITIVES
-from .printing import op_name
-from .pytree import tree_map
-from .terms import Const, Expr, Sym, is_number
-from .traversal import postorder
+import symnum.core.primitives as P
+from symnum.core.build import as_expr
+from symnum.core.interface import arguments, iscall, operation
+from symnum.core.op import PRIMITIVES
+from symnum.core.terms import Const, Expr, Sym, is_number
+from symnum.core.traversal import postorder
+from symnum.errors import UnsupportedOperationError
+from symnum.io.printing import op_name
+from symnum.tracing.pytree import tree_map
 
 
 def _sympy():

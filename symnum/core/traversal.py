@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .interface import arguments, iscall, maketerm, metadata, operation
+from symnum.core.interface import arguments, iscall, maketerm, metadata, operation
 
 
 def _call_arguments(node: Any) -> list:
@@ -80,7 +80,7 @@ def postwalk_many(roots: list, rw: Callable[[Any], Any], memo: dict | None = Non
 
 def free_symbols(e: Any) -> set:
     """The set of leaf variables (Syms, and foreign leaves that are not numbers) in `e`."""
-    from .terms import Const, Sym
+    from symnum.core.terms import Const, Sym
 
     roots = list(e) if isinstance(e, (list, tuple)) else [e]
     return {n for n in postorder(roots) if not iscall(n) and (isinstance(n, Sym) or (
@@ -88,7 +88,7 @@ def free_symbols(e: Any) -> set:
 
 
 def _is_num(n) -> bool:
-    from .terms import is_number
+    from symnum.core.terms import is_number
 
     return is_number(n)
 
@@ -101,7 +101,7 @@ def substitute(e: Any, mapping: Mapping) -> Any:
     >>> substitute(sn.sin(x) * x, {x: y + 1}) is sn.sin(y + 1) * (y + 1)
     True
     """
-    from .build import as_expr
+    from symnum.core.build import as_expr
 
     table = {id(k): as_expr(v) for k, v in mapping.items()}  # `mapping` keeps the keys alive
 
@@ -126,7 +126,7 @@ def infer_dtype(e: Any) -> str:
     """Result dtype of a term: bool for predicates, else numpy promotion of its leaves."""
     import numpy as np
 
-    from .terms import Const, Sym
+    from symnum.core.terms import Const, Sym
 
     if isinstance(e, (Sym, Const)):
         return e.dtype

@@ -15,15 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from ._gc import no_gc
-from .build import as_expr, as_number, in_tree_mode
-from .build import is_zero as _is_zero
-from .canonical import linear_combination, make_mul
-from .errors import ShapeError
-from .interface import Generic, arguments, iscall, operation
-from .primitives import add, mul
-from .terms import Add, Const, Expr, Mul, Sym
-from .traversal import postorder
+from symnum.core._gc import no_gc
+from symnum.core.build import as_expr, as_number, in_tree_mode
+from symnum.core.build import is_zero as _is_zero
+from symnum.core.canonical import linear_combination, make_mul
+from symnum.core.interface import Generic, arguments, iscall, operation
+from symnum.core.primitives import add, mul
+from symnum.core.terms import Add, Const, Expr, Mul, Sym
+from symnum.core.traversal import postorder
+from symnum.errors import ShapeError
 
 ZERO = Const(0)
 
