@@ -28,7 +28,7 @@ class NumpyKernel:
         self.fn = fn
 
     def __call__(self, *args: Any) -> Any:
-        from symnum.core.evaluate import evaluate
+        from symnum.tracing.fn import evaluate
 
         return evaluate(self.fn, args)
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import symnum as sn
+from symnum.core.build import tree_mode
 from symnum.core.canonical import num_add, num_mul
 from symnum.core.dispatch import digest
+from symnum.core.interface import arguments, iscall, maketerm, operation
+from symnum.core.primitives import add, mul
+from symnum.core.terms import Const, Term
 from symnum.rules import Bindings, Fixpoint, Postwalk, Rewriter, Rule, RuleSet, segment, slot
 from symnum.rules.pattern import literal_value
 from symnum.rules.predicates import integer_value, is_integer, is_literal, opname
@@ -44,20 +47,20 @@ CANONICALIZE = _Canonicalize()
 # helpers: tree-mode builders (the current mode is tree mode while these rules run)
 
 
-def _const(v: Any) -> sn.Const:
-    return sn.Const(v)
+def _const(v: Any) -> Const:
+    return Const(v)
 
 
 def _sum(args: list) -> Any:
     if not args:
         return _const(0)
-    return args[0] if len(args) == 1 else sn.add(*args)
+    return args[0] if len(args) == 1 else add(*args)
 
 
 def _prod(args: list) -> Any:
     if not args:
         return _const(1)
-    return args[0] if len(args) == 1 else sn.mul(*args)
+    return args[0] if len(args) == 1 else mul(*args)
 
 
 def _order_key(a: Any) -> tuple:
@@ -69,7 +72,7 @@ def _split_term(a: Any) -> tuple[Any, tuple]:
     if opname(a) == "mul":
         coeff: Any = 1
         factors = []
-        for f in sn.arguments(a):
+        for f in arguments(a):
             if is_literal(f):
                 coeff = num_mul(coeff, literal_value(f))
             else:
@@ -83,7 +86,7 @@ def _split_term(a: Any) -> tuple[Any, tuple]:
 def _split_power(a: Any) -> tuple[Any, int]:
     """A factor as (base, integer exponent); only integer exponents merge (as in canonical)."""
     if opname(a) == "pow":
-        b, e = sn.arguments(a)
+        b, e = arguments(a)
         n = integer_value(e)
         if n is not None:
             return b, n
@@ -96,7 +99,7 @@ def _split_power(a: Any) -> tuple[Any, int]:
 
 def _flatten(op: Any):
     def rhs(b: Bindings):
-        return sn.maketerm(sn.Term, op, [*b.xs, *b.ys])
+        return maketerm(Term, op, [*b.xs, *b.ys])
 
     rhs.__doc__ = f"{op.name}(~~xs..., ~~ys...)"
     return rhs
@@ -161,17 +164,17 @@ def _collect_powers(b: Bindings):
 def _fold(b: Bindings):
     """the constant value, folded as canonical folds it"""
     t = b.t
-    if not sn.iscall(t) or not all(is_literal(a) for a in sn.arguments(t)):
+    if not iscall(t) or not all(is_literal(a) for a in arguments(t)):
         return None
-    with sn.tree_mode(False):
-        new = sn.maketerm(sn.Term, sn.operation(t), list(sn.arguments(t)))
+    with tree_mode(False):
+        new = maketerm(Term, operation(t), list(arguments(t)))
     return new if is_literal(new) else None
 
 
 def _distribute_scalar(b: Bindings):
     """~~xs + Σ c·yᵢ"""
     c = b.c
-    return sn.add(*b.xs, *[sn.mul(c, y) for y in b.ys])
+    return add(*b.xs, *[mul(c, y) for y in b.ys])
 
 
 def _pow_pow(b: Bindings):
@@ -191,7 +194,7 @@ def _sorted(op: Any):
         s = sorted(xs, key=_order_key)
         if all(p is q for p, q in zip(xs, s)):
             return None
-        return sn.maketerm(sn.Term, op, s)
+        return maketerm(Term, op, s)
 
     rhs.__doc__ = f"{op.name}(~~xs sorted: numbers first, then by content digest)"
     return rhs
@@ -199,50 +202,50 @@ def _sorted(op: Any):
 
 def _distribute(b: Bindings):
     """Σⱼ (Π ~~xs)·yⱼ"""
-    return sn.add(*[_prod([*b.xs, y]) for y in b.ys])
+    return add(*[_prod([*b.xs, y]) for y in b.ys])
 
 
 def _expand_pow(b: Bindings):
     """s·s^(n-1)"""
-    s = sn.add(*b.ys)
+    s = add(*b.ys)
     n = integer_value(b.n)
-    return sn.mul(s, s ** (n - 1)) if n > 2 else sn.mul(s, s)
+    return mul(s, s ** (n - 1)) if n > 2 else mul(s, s)
 
 
 # ---------------------------------------------------------------------------------------------
 # the rulesets (patterns in tree mode: they must present like the tree terms they match)
 
-with sn.tree_mode():
+with tree_mode():
     x, y, t = slot("x"), slot("y"), slot("t")
     xs, ys = segment("xs"), segment("ys")
     c = slot("c", is_literal)
     n_int, m_int = slot("n", is_integer), slot("m", is_integer)
     n_big = slot("n", lambda e: (integer_value(e) or 0) >= 2)
-    add_op, mul_op = sn.operation(sn.add(x, y)), sn.operation(sn.mul(x, y))
+    add_op, mul_op = operation(add(x, y)), operation(mul(x, y))
 
     TREE_ALGEBRA = RuleSet("algebra-tree", [
         Rule("sub-to-add", x - y, x + (-1) * y),
         Rule("neg-to-mul", -x, (-1) * x),
         Rule("div-to-pow", x / y, x * y ** -1),
         Rule("fold-constants", t, _fold),
-        Rule("flatten-add", sn.add(xs, sn.add(ys)), _flatten(add_op)),
-        Rule("flatten-mul", sn.mul(xs, sn.mul(ys)), _flatten(mul_op)),
-        Rule("add-single", sn.add(x), x),
-        Rule("mul-single", sn.mul(x), x),
+        Rule("flatten-add", add(xs, add(ys)), _flatten(add_op)),
+        Rule("flatten-mul", mul(xs, mul(ys)), _flatten(mul_op)),
+        Rule("add-single", add(x), x),
+        Rule("mul-single", mul(x), x),
         Rule("pow-zero", x ** 0, 1),
         Rule("pow-one", x ** 1, x),
         Rule("pow-pow", (x ** n_int) ** m_int, _pow_pow),
-        Rule("pow-mul", sn.mul(xs) ** n_int, _pow_mul),
-        Rule("distribute-scalar", sn.add(xs, sn.mul(c, sn.add(ys))), _distribute_scalar),
-        Rule("collect-like-terms", sn.add(xs), _collect_terms),
-        Rule("collect-powers", sn.mul(xs), _collect_powers),
-        Rule("sort-add", sn.add(xs), _sorted(add_op)),
-        Rule("sort-mul", sn.mul(xs), _sorted(mul_op)),
+        Rule("pow-mul", mul(xs) ** n_int, _pow_mul),
+        Rule("distribute-scalar", add(xs, mul(c, add(ys))), _distribute_scalar),
+        Rule("collect-like-terms", add(xs), _collect_terms),
+        Rule("collect-powers", mul(xs), _collect_powers),
+        Rule("sort-add", add(xs), _sorted(add_op)),
+        Rule("sort-mul", mul(xs), _sorted(mul_op)),
     ], doc=__doc__)
 
     EXPAND_TREE = RuleSet("expand-tree", [
-        Rule("distribute", sn.mul(xs, sn.add(ys)), _distribute),
-        Rule("expand-pow", sn.add(ys) ** n_big, _expand_pow),
+        Rule("distribute", mul(xs, add(ys)), _distribute),
+        Rule("expand-pow", add(ys) ** n_big, _expand_pow),
     ])
 
 
@@ -265,7 +268,7 @@ def simplify_tree(e: Any, expand: bool = False, max_iter: int = 200) -> Any:
     """
     many = isinstance(e, (list, tuple))
     roots = list(e) if many else [e]
-    with sn.tree_mode():
+    with tree_mode():
         out = tree_simplifier(expand, max_iter).many(roots)
     return type(e)(out) if many else out[0]
 

@@ -26,7 +26,8 @@ from typing import Any
 from symnum.rewrites.costs import CostModel, resolve_cost, schedule_cost
 from symnum.rewrites.eg_encode import Encoder, Language, decode, program
 from symnum.rewrites.eg_extract import extract, from_frozen, from_serialized
-from symnum.rewrites.egraph_rules import EgRuleSet, resolve_ruleset
+from symnum.rewrites.eg_rulesets import resolve_ruleset
+from symnum.rewrites.egraph_rules import EgRuleSet
 
 from symnum.errors import SimplifyError
 

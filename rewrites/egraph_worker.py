@@ -4,13 +4,15 @@ egglog 13 has no timeout, no node limit and cannot be cancelled, and some failur
 whole process (a panic allocating 16 GiB, FIELD-NOTES). So large runs happen here: the parent
 caps the address space (RLIMIT_AS), kills the process at the hard deadline, and turns any exit
 but a clean one into an error its caller answers with the unoptimised graph. Progress arrives as
-one JSON line per step on stdout. Never imported by `import symnum`.
+one JSON line per step on stdout. Never imported by `import symnum`. This is the parent's side;
+the process itself runs symnum.rewrites.egraph_child:
 
-    python -m rewrites.egraph_worker JOB.pickle RESULT.pickle
+    python -m symnum.rewrites.egraph_child JOB.pickle RESULT.pickle
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pickle
@@ -26,7 +28,8 @@ from typing import Any
 
 from symnum.errors import SimplifyError
 
-_ROOT = str(Path(__file__).resolve().parents[1])  # holds the symnum and rewrites packages
+# the folder holding the symnum package, wherever it is installed (the child imports it by name)
+_ROOT = str(Path(importlib.util.find_spec("symnum").origin).resolve().parents[1])
 
 
 def hard_limits(lim: Any) -> tuple[float, int]:
@@ -52,7 +55,7 @@ def run_isolated(job: dict, lim: Any, progress: Callable[[dict], None] | None = 
         job_path, res_path = os.path.join(d, "job.pickle"), os.path.join(d, "result.pickle")
         with open(job_path, "wb") as f:
             pickle.dump(job, f, protocol=pickle.HIGHEST_PROTOCOL)
-        cmd = list(worker or [sys.executable, "-m", "symnum.rewrites.egraph_worker"])
+        cmd = list(worker or [sys.executable, "-m", "symnum.rewrites.egraph_child"])
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd + [job_path, res_path], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env=env,
@@ -109,23 +112,3 @@ def _tail(stream: Any, out: list[str]) -> None:
     for line in stream:
         out.append(line)
         del out[:-40]
-
-
-def main(argv: Sequence[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m rewrites.egraph_worker JOB.pickle RESULT.pickle", file=sys.stderr)
-        return 2
-    from symnum.rewrites.egraph import load_bindings, run_job
-
-    with open(argv[0], "rb") as f:
-        job = pickle.load(f)
-    result = run_job(job, lambda d: print(json.dumps(d), flush=True), load_bindings(direct=True))
-    tmp = argv[1] + ".part"
-    with open(tmp, "wb") as f:
-        pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, argv[1])  # the parent never reads half a result
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -7,7 +7,10 @@ the left side is not: `sqrt(x^2) → |x|`, never `x`; `sqrt(x)^2` is left alone 
 
 from __future__ import annotations
 
-import symnum as sn
+from symnum.core.build import tree_mode
+from symnum.core.interface import arguments
+from symnum.core.primitives import exp, mul, sqrt
+from symnum.core.terms import Const
 from symnum.rules import Bindings, Rule, RuleSet, literal_value, slot
 from symnum.rules.predicates import (
     half_odd_value,
@@ -20,7 +23,7 @@ from symnum.rules.predicates import (
     opname,
 )
 
-with sn.tree_mode(False):  # patterns must present like the canonical terms they match
+with tree_mode(False):  # patterns must present like the canonical terms they match
     x, y = slot("x"), slot("y")
     n_even = slot("n", is_even)
     h = slot("h", lambda t: (k := half_odd_value(t)) is not None and abs(k) >= 3)
@@ -34,33 +37,33 @@ with sn.tree_mode(False):  # patterns must present like the canonical terms they
         """x^((k-1)/2)·sqrt(x) for k > 0; x^((k+1)/2)/sqrt(x) for k < 0"""
         k = half_odd_value(b.h)
         # for k < 0 every factor is a negative power, so x = 0 gives inf (as the lhs does)
-        return b.x ** ((k - 1) // 2) * sn.sqrt(b.x) if k > 0 else (
-            b.x ** ((k + 1) // 2) / sn.sqrt(b.x))
+        return b.x ** ((k - 1) // 2) * sqrt(b.x) if k > 0 else (
+            b.x ** ((k + 1) // 2) / sqrt(b.x))
 
     def _abs_mul(b: Bindings):
         """|c|·f·|rest| for literal c and nonnegative factors f"""
         known, rest = [], []
-        for a in sn.arguments(b.z):
+        for a in arguments(b.z):
             if is_literal(a):
-                known.append(sn.Const(abs(literal_value(a))))  # exact: folding abs() gives floats
+                known.append(Const(abs(literal_value(a))))  # exact: folding abs() gives floats
             elif is_nonnegative(a):
                 known.append(a)
             else:
                 rest.append(a)
         if not known:
             return None
-        return sn.mul(*known, abs(sn.mul(*rest))) if rest else sn.mul(*known)
+        return mul(*known, abs(mul(*rest))) if rest else mul(*known)
 
     POWERS = RuleSet("powers", [
-        Rule("pow-half", x ** 0.5, sn.sqrt(x)),
-        Rule("pow-neg-half", x ** -0.5, 1 / sn.sqrt(x)),
+        Rule("pow-half", x ** 0.5, sqrt(x)),
+        Rule("pow-neg-half", x ** -0.5, 1 / sqrt(x)),
         Rule("pow-half-integer", x ** h, _half_integer),
-        Rule("sqrt-even-pow", sn.sqrt(x ** n_even), _sqrt_even_pow),
+        Rule("sqrt-even-pow", sqrt(x ** n_even), _sqrt_even_pow),
         Rule("abs-even-pow", abs(x) ** n_even, x ** n_even),
         Rule("abs-abs", abs(abs(x)), abs(x)),
         Rule("abs-neg", abs(x), lambda b: abs(negate(b.x)), when=lambda b: is_negative_form(b.x)),
         Rule("abs-nonneg", abs(x), x, when=lambda b: is_nonnegative(b.x)),
         Rule("abs-mul", abs(z), _abs_mul),
-        Rule("exp-mul", sn.exp(x) * sn.exp(y), sn.exp(x + y)),
-        Rule("exp-pow", sn.exp(x) ** slot("n"), lambda b: sn.exp(b.n * b.x)),
+        Rule("exp-mul", exp(x) * exp(y), exp(x + y)),
+        Rule("exp-pow", exp(x) ** slot("n"), lambda b: exp(b.n * b.x)),
     ], doc=__doc__)

@@ -8,11 +8,12 @@ reads as negated (`sin(-2x + -y) → -sin(2x + y)`), which cannot loop (see is_n
 
 from __future__ import annotations
 
-import symnum as sn
+from symnum.core.build import tree_mode
+from symnum.core.primitives import asin, atan, cos, cosh, erf, mul, sin, sinh, tan, tanh
 from symnum.rules import Bindings, Rule, RuleSet, literal_value, segment, slot
 from symnum.rules.predicates import is_negative_form, negate
 
-with sn.tree_mode(False):  # patterns must present like the canonical terms they match
+with tree_mode(False):  # patterns must present like the canonical terms they match
     x, n, m = slot("x"), slot("n"), slot("m")
     c, d = segment("c"), segment("d")
 
@@ -34,10 +35,10 @@ with sn.tree_mode(False):  # patterns must present like the canonical terms they
         return Rule(f"{f.name}-even", f(x), rhs, when=_negated)
 
     def _same_scale(b: Bindings) -> bool:
-        return sn.mul(*b.c) is sn.mul(*b.d)
+        return mul(*b.c) is mul(*b.d)
 
     def _opposite_scale(b: Bindings) -> bool:
-        return sn.mul(*b.d) is -sn.mul(*b.c)
+        return mul(*b.d) is -mul(*b.c)
 
     def _opposite_powers(b: Bindings) -> bool:
         vn, vm = literal_value(b.n), literal_value(b.m)
@@ -47,29 +48,29 @@ with sn.tree_mode(False):  # patterns must present like the canonical terms they
 
     def _scale(b: Bindings):
         """product of ~~c"""
-        return sn.mul(*b.c)
+        return mul(*b.c)
 
     TRIG = RuleSet("trig", [
-        Rule("pythagoras", sn.sin(x) ** 2 + sn.cos(x) ** 2, 1),
-        Rule("pythagoras-scaled", c * sn.sin(x) ** 2 + d * sn.cos(x) ** 2, _scale,
+        Rule("pythagoras", sin(x) ** 2 + cos(x) ** 2, 1),
+        Rule("pythagoras-scaled", c * sin(x) ** 2 + d * cos(x) ** 2, _scale,
              when=_same_scale),
-        Rule("one-minus-sin2", 1 - sn.sin(x) ** 2, sn.cos(x) ** 2),
-        Rule("one-minus-cos2", 1 - sn.cos(x) ** 2, sn.sin(x) ** 2),
-        Rule("hyperbolic-pythagoras", sn.cosh(x) ** 2 - sn.sinh(x) ** 2, 1),
-        Rule("hyperbolic-pythagoras-scaled", c * sn.cosh(x) ** 2 + d * sn.sinh(x) ** 2, _scale,
+        Rule("one-minus-sin2", 1 - sin(x) ** 2, cos(x) ** 2),
+        Rule("one-minus-cos2", 1 - cos(x) ** 2, sin(x) ** 2),
+        Rule("hyperbolic-pythagoras", cosh(x) ** 2 - sinh(x) ** 2, 1),
+        Rule("hyperbolic-pythagoras-scaled", c * cosh(x) ** 2 + d * sinh(x) ** 2, _scale,
              when=_opposite_scale),
-        Rule("one-plus-sinh2", 1 + sn.sinh(x) ** 2, sn.cosh(x) ** 2),
-        Rule("cosh2-minus-one", sn.cosh(x) ** 2 - 1, sn.sinh(x) ** 2),
-        _odd(sn.sin), _even(sn.cos), _odd(sn.tan),
-        _odd(sn.sinh), _even(sn.cosh), _odd(sn.tanh),
-        _odd(sn.asin), _odd(sn.atan), _odd(sn.erf),
-        Rule("tan-quotient", sn.sin(x) / sn.cos(x), sn.tan(x)),
-        Rule("cot-quotient", sn.cos(x) / sn.sin(x), 1 / sn.tan(x)),
-        Rule("tan-quotient-pow", sn.sin(x) ** n * sn.cos(x) ** m, sn.tan(x) ** n,
+        Rule("one-plus-sinh2", 1 + sinh(x) ** 2, cosh(x) ** 2),
+        Rule("cosh2-minus-one", cosh(x) ** 2 - 1, sinh(x) ** 2),
+        _odd(sin), _even(cos), _odd(tan),
+        _odd(sinh), _even(cosh), _odd(tanh),
+        _odd(asin), _odd(atan), _odd(erf),
+        Rule("tan-quotient", sin(x) / cos(x), tan(x)),
+        Rule("cot-quotient", cos(x) / sin(x), 1 / tan(x)),
+        Rule("tan-quotient-pow", sin(x) ** n * cos(x) ** m, tan(x) ** n,
              when=_opposite_powers),
-        Rule("tanh-quotient", sn.sinh(x) / sn.cosh(x), sn.tanh(x)),
-        Rule("tan-atan", sn.tan(sn.atan(x)), x),
-        Rule("double-angle-sin", 2 * sn.sin(x) * sn.cos(x), sn.sin(2 * x)),
-        Rule("double-angle-cos", sn.cos(x) ** 2 - sn.sin(x) ** 2, sn.cos(2 * x)),
-        Rule("double-angle-sinh", 2 * sn.sinh(x) * sn.cosh(x), sn.sinh(2 * x)),
+        Rule("tanh-quotient", sinh(x) / cosh(x), tanh(x)),
+        Rule("tan-atan", tan(atan(x)), x),
+        Rule("double-angle-sin", 2 * sin(x) * cos(x), sin(2 * x)),
+        Rule("double-angle-cos", cos(x) ** 2 - sin(x) ** 2, cos(2 * x)),
+        Rule("double-angle-sinh", 2 * sinh(x) * cosh(x), sinh(2 * x)),
     ], doc=__doc__)

@@ -4,10 +4,17 @@
 looked up lazily by name.
 """
 
-from __future__ import annotations
+__version__ = "0.2.0"  # the one place the version is written (pyproject.toml reads it)
 
-import symnum.core.terms as _terms  # noqa: F401  (first: defines Expr before the primitives)
+# the modules that install behaviour into the core's hooks (symnum.core.hooks) and the term
+# interface: importing symnum imports them all, so every term prints, compares and traces
 import symnum.core.dispatch as _dispatch  # noqa: F401  (registers the term interface)
+import symnum.core.primitives as _primitives  # noqa: F401  (operators)
+import symnum.core.traversal as _traversal  # noqa: F401  (term.dtype)
+import symnum.io.latex as _latex  # noqa: F401  (_repr_latex_)
+import symnum.io.printing as _printing  # noqa: F401  (str, repr)
+import symnum.tracing.concrete as _concrete  # noqa: F401  (bool(term) and friends)
+import symnum.tracing.protocols as _protocols  # noqa: F401  (numpy protocols)
 from symnum.autodiff.ad import diff, gradient, jacobian
 from symnum.core.build import as_expr, tree_mode
 from symnum.core.canonical import expand
@@ -23,7 +30,7 @@ from symnum.errors import (
     TracingError,
     UnsupportedOperationError,
 )
-from symnum.core.evaluate import evaluate
+from symnum.tracing.fn import evaluate
 from symnum.tracing.fn import Fn, trace
 from symnum.core.interface import arguments, iscall, maketerm, metadata, operation
 from symnum.io.latex import latex
@@ -112,3 +119,20 @@ from symnum.transforms import (
     vjp,
 )
 from symnum.core.traversal import count_ops, free_symbols, postorder, substitute, topological_order
+
+import symnum.errors as errors  # noqa: E402  (sn.errors.CompileError, as jax.errors)
+
+
+def _public_names() -> list[str]:
+    """Everything imported above that a user may touch: no helper modules, no subpackages."""
+    import types
+
+    return sorted(n for n, v in globals().items()
+                  if not n.startswith("_") and (not isinstance(v, types.ModuleType) or v is errors))
+
+
+__all__ = _public_names()
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

@@ -1,4 +1,4 @@
-"""Command line: `python -m symnum demo [--n N] [--seed S]`.
+"""Command line: `python -m symnum demo [--n N] [--seed S]`, `python -m symnum --version`.
 
 Parses arguments and hands over to `symnum.demo`; it must never hold logic of its own, so the
 tests exercise the same code by calling `main(argv)`.
@@ -17,6 +17,12 @@ def _positive_grid(text: str) -> int:
     return n
 
 
+def _version() -> str:
+    from symnum import __version__
+
+    return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser.
 
@@ -27,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m symnum",
         description="symnum: trace numpy code into symbolic graphs, simplify, evaluate, compile.",
     )
+    parser.add_argument("--version", action="version", version=f"symnum {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = sub.add_parser(
         "demo",

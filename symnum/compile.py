@@ -164,11 +164,12 @@ def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str |
     array([ 2., 10.])
     """
     def wrap(g: Callable) -> CompiledFunction:
-        from symnum.transforms import Transformed
-
-        if isinstance(g, Transformed):  # sn.compile(sn.grad(f)): compile the transformed Fn
+        # sn.compile(sn.grad(f)): a transformed function says how to make its Fn (symnum.transforms
+        # sits above this module, so it is recognised by that method, not by its type)
+        make = getattr(g, "make_fn", None)
+        if callable(make):
             return CompiledFunction(g, backend=backend, simplify=simplify,
-                                    make_fn=lambda args: g.fn(*args), **options)
+                                    make_fn=lambda args: make(*args), **options)
         return CompiledFunction(g, backend=backend, simplify=simplify, **options)
 
     return wrap if f is None else wrap(f)

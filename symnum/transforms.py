@@ -18,6 +18,7 @@ import numpy as np
 
 import symnum.autodiff.taylor as T
 from symnum.autodiff import ad
+from symnum.compile import CompiledFunction, signature_key
 from symnum.core.terms import Sym
 from symnum.errors import ShapeError
 from symnum.tracing.fn import Fn, trace
@@ -119,8 +120,6 @@ class Transformed:
 
     def fn(self, *args: Any) -> Fn:
         """The transformed Fn for arguments like these (traced once per signature)."""
-        from symnum.compile import signature_key
-
         key = signature_key(args)
         with self._lock:
             got = self._cache.get(key)
@@ -130,8 +129,6 @@ class Transformed:
 
     def __call__(self, *args: Any) -> Any:
         if self._compiled is None:
-            from symnum.compile import CompiledFunction
-
             with self._lock:  # concurrent first calls must share one CompiledFunction
                 if self._compiled is None:
                     self._compiled = CompiledFunction(self, make_fn=lambda a: self.fn(*a))
@@ -139,6 +136,9 @@ class Transformed:
 
     def __repr__(self) -> str:
         return f"<{self.__name__} of {getattr(self._f, '__name__', self._f)!r}>"
+
+    # symnum.compile(transformed) compiles the transformed Fn: this is how it asks for one
+    make_fn = fn
 
 
 def _lift(f: Any, make: Callable[[Fn], Fn], name: str,

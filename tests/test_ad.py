@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 import symnum as sn
 from symnum.autodiff import ad
-from symnum.core.evaluate import eval_many, evaluate
+from symnum.core.evaluate import eval_many
 from symnum.core.traversal import count_ops, postorder
 from symnum.errors import MissingRuleError, ShapeError
 from symnum.testing import VALUE_OPS, assert_allclose_at, build, expression_recipes, points
-from symnum.tracing.fn import trace
+from symnum.tracing.fn import evaluate, trace
 
 x, y, z = sn.Sym("x"), sn.Sym("y"), sn.Sym("z")
 XYZ = [x, y, z]

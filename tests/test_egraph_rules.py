@@ -10,15 +10,9 @@ import re
 import numpy as np
 import pytest
 from symnum.rewrites.eg_encode import Language
+from symnum.rewrites.eg_rulesets import named_rulesets, resolve_ruleset
 from symnum.rewrites.egraph import equivalent
-from symnum.rewrites.egraph_rules import (
-    LANGUAGE,
-    EgRule,
-    EgRuleSet,
-    ctor_name,
-    named_rulesets,
-    resolve_ruleset,
-)
+from symnum.rewrites.egraph_rules import LANGUAGE, EgRule, EgRuleSet, ctor_name
 
 import symnum as sn
 from symnum.errors import SimplifyError

@@ -25,8 +25,8 @@ LAYERS = [
     ["symnum.simplify", "symnum.transforms", "symnum.compile"],
     ["symnum.rewrites", "symnum.backends"],
     ["symnum.testing"],
-    ["symnum.demo"],
-    ["symnum", "symnum.__main__"],
+    ["symnum"],  # the public API (symnum/__init__.py)
+    ["symnum.demo", "symnum.__main__"],  # users of the public API
 ]
 REGISTRIES = ("symnum.rewrites", "symnum.backends")
 
@@ -57,7 +57,9 @@ def imports(name: str, path: Path) -> set[str]:
             if node.level:
                 parts = pkg.split(".")
                 base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
-            targets = [base] + [f"{base}.{a.name}" for a in node.names]
+            # `from pkg import module` imports the module; `from pkg import name`, the package
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODS else base
+                       for a in node.names]
         else:
             continue
         for t in targets:

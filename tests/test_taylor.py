@@ -24,7 +24,7 @@ from symnum.autodiff.taylor import (
     taylor,
 )
 from symnum.core.build import tree_mode
-from symnum.core.evaluate import eval_many, evaluate
+from symnum.core.evaluate import eval_many
 from symnum.core.traversal import count_ops
 from symnum.errors import MissingRuleError
 from symnum.testing import (
@@ -35,6 +35,7 @@ from symnum.testing import (
     expressions,
     points,
 )
+from symnum.tracing.fn import evaluate
 
 mpmath = pytest.importorskip("mpmath")
 mp = mpmath.mp

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 import symnum as sn
 from symnum.core.primitives import add_op, ifelse_op
 from symnum.errors import TracingError, UnsupportedOperationError
-from symnum.tracing.protocols import UFUNC_RULES, SymArray, concrete_value_error, is_boolean
+from symnum.tracing.concrete import concrete_value_error
+from symnum.tracing.protocols import UFUNC_RULES, SymArray, is_boolean
 
 RNG = np.random.default_rng(20240611)
 

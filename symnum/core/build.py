@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from symnum.core.hooks import HOOKS
 from symnum.core.terms import Const, Expr, Term, is_number, normalize_number
 from symnum.errors import TracingError, UnsupportedOperationError
 
@@ -102,9 +103,7 @@ def apply(op, args: tuple) -> Expr:
             exprs.append(a)  # plain numbers go to the canonical hooks unwrapped: no Const built
         elif isinstance(a, np.ndarray) and a.ndim > 0:
             # op applied to an array: map elementwise, the way numpy users expect
-            from symnum.tracing.protocols import elementwise
-
-            return elementwise(op, args)
+            return HOOKS.elementwise(op, args)
         else:
             exprs.append(as_expr(a))
     if _TREE.get():

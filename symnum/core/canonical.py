@@ -16,7 +16,9 @@ import numpy as np
 
 from symnum.core._gc import no_gc
 from symnum.core.build import as_number
+from symnum.core.op import get_op
 from symnum.core.terms import Add, Const, Expr, Mul, Number, Term
+from symnum.core.traversal import postwalk
 
 # ---------------------------------------------------------------------------------------------
 # exact-where-possible number arithmetic
@@ -195,10 +197,8 @@ def div(a: Expr, b: Expr) -> Expr:
 
 
 def _pow_or_term(b: Expr, e: Expr) -> Expr:
-    from symnum.core.primitives import pow_op
-
     r = pow(b, e)
-    return r if r is not None else Term(pow_op, (b, e))
+    return r if r is not None else Term(get_op("pow"), (b, e))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,6 +284,4 @@ def expand(e: Expr) -> Expr:
     >>> sn.expand((a + b) ** 2) is a**2 + 2*a*b + b**2
     True
     """
-    from symnum.core.traversal import postwalk
-
     return postwalk(e, _expand_node)

@@ -16,6 +16,7 @@ from symnum.core.build import apply
 from symnum.core.canonical import make_mul
 from symnum.core.primitives import add_op, mul_op, pow_op
 from symnum.core.terms import Add, Const, Expr, Mul, Sym, Term, cached, numkey
+from symnum.core.traversal import postorder
 
 # ---------------------------------------------------------------------------------------------
 # a content digest: stable across processes (Python's hash() of str is salted per process)
@@ -46,8 +47,6 @@ def digest(t: Expr) -> bytes:
     c = t._cache
     if c is not None and "digest" in c:
         return c["digest"]
-    from symnum.core.traversal import postorder
-
     def child(a):
         return a._cache["digest"]
 

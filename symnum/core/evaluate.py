@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from symnum.core.interface import arguments, iscall, operation
-from symnum.core.terms import Const, Expr, Sym
+from symnum.core.terms import Const, Sym
 from symnum.core.traversal import postorder
 from symnum.errors import ShapeError, TracingError
 
@@ -82,53 +82,7 @@ def eval_many(roots: list, env: Mapping) -> list:
     return [vals[id(r)] for r in roots]
 
 
-def evaluate(e: Any, env: Mapping | None = None) -> Any:
-    """Evaluate an expression, a pytree/array of expressions, or an Fn.
-
-    For an Fn, `env` is a tuple of its positional arguments (or a mapping from its input
-    symbols). Array-valued inputs evaluate elementwise with numpy broadcasting.
-
-    >>> import symnum as sn
-    >>> x, y = sn.symbols("x y")
-    >>> float(evaluate(x * y + 1, {x: 2.0, y: 3.0}))
-    7.0
-    >>> evaluate([x, 2 * x], {"x": np.array([1.0, 2.0])})
-    [array([1., 2.]), array([2., 4.])]
-    """
-    from symnum.tracing.fn import Fn
-    from symnum.tracing.pytree import tree_flatten, tree_unflatten
-
-    if isinstance(e, Fn):
-        return e.evaluate(env)
-    env = {} if env is None else env
-    leaves, treedef = tree_flatten(e)
-    roots: list = []
-    slots: list = []
-    for leaf in leaves:
-        if isinstance(leaf, np.ndarray):
-            flat = [_as_term(x) for x in leaf.ravel()]
-            slots.append((leaf.shape, len(roots), len(flat)))
-            roots.extend(flat)
-        else:
-            slots.append((None, len(roots), 1))
-            roots.append(_as_term(leaf))
-    vals = eval_many(roots, env)
-    out = []
-    for shape, start, count in slots:
-        if shape is None:
-            out.append(vals[start])
-        else:
-            out.append(_assemble(vals[start:start + count], shape))
-    return tree_unflatten(treedef, out)
-
-
-def _as_term(x):
-    from symnum.core.build import as_expr
-
-    return x if isinstance(x, Expr) else as_expr(x)
-
-
-def _assemble(vals: list, shape: tuple) -> np.ndarray:
+def assemble(vals: list, shape: tuple) -> np.ndarray:
     """Element values (scalars or broadcastable arrays) → one array of shape shape + batch."""
     if not vals:
         return np.zeros(shape)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from symnum.core.build import apply
 from symnum.errors import MissingRuleError, RegistrationError
 
 
@@ -85,7 +86,7 @@ class Op:
     doc: str = ""
 
     def __call__(self, *args):
-        return _apply(self, args)
+        return apply(self, args)
 
     def __repr__(self) -> str:
         return f"<Op {self.name}>"
@@ -173,11 +174,3 @@ def register(
     return declare(op, replace=replace)
 
 
-def _apply(op: Op, args: tuple):
-    global _apply
-    from symnum.core.build import (
-        apply,  # build imports terms, which import the primitives: bind lazily
-    )
-
-    _apply = apply
-    return apply(op, args)

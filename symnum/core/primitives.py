@@ -17,7 +17,9 @@ import numpy as np
 import symnum.core.canonical as C
 import symnum.core.taylor_rules as TR
 from symnum.core.build import as_number
+from symnum.core.hooks import install
 from symnum.core.op import AFFINE, BILINEAR, NONLINEAR, PIECEWISE_CONSTANT, Linearity, Op, declare
+from symnum.core.terms import Const, Sym, Term
 
 # ---------------------------------------------------------------------------------------------
 # numpy implementations that need a little care
@@ -227,8 +229,6 @@ def _predicate(name, impl, infix, latex, commutative=False, associative=False, n
 
 def _canon_logic(absorbing: bool):
     """and/or with a constant operand: `False & c` → False, `True & c` → c (c boolean)."""
-    from symnum.core.terms import Const, Sym, Term
-
     def canon(a, b):
         for x, y in ((a, b), (b, a)):
             n = C.as_number(x)
@@ -278,3 +278,7 @@ abs, sign, erf, hypot = abs_op, sign_op, erf_op, hypot_op
 minimum, maximum, ifelse = minimum_op, maximum_op, ifelse_op
 lt, le, gt, ge, eq, ne = lt_op, le_op, gt_op, ge_op, eq_op, ne_op
 logical_and, logical_or, logical_not = and_op, or_op, not_op
+
+# a term's Python operators (x + y, x < y, ~c, ...) are these primitives (symnum.core.hooks)
+install(add=add, sub=sub, mul=mul, div=div, pow=pow, neg=neg, abs=abs, lt=lt, le=le, gt=gt, ge=ge,
+        logical_and=logical_and, logical_or=logical_or, logical_not=logical_not)

@@ -16,6 +16,8 @@ from typing import Any
 
 from symnum.core.build import as_number
 from symnum.core.build import is_zero as _zero
+from symnum.core.canonical import integral
+from symnum.core.op import get_op
 
 
 @dataclass(frozen=True)
@@ -26,10 +28,21 @@ class TaylorRule:
     aux: Callable[..., list] | None = None
 
 
-def _P():
-    from symnum.core import primitives
+class _Primitives:
+    """The primitives by name (`_P().mul`), from the op registry: symnum.core.primitives imports
+    this module for its Op blocks' `taylor` slots, so this module must not import it."""
 
-    return primitives
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # introspection (doctest, copy) asks for dunders
+            raise AttributeError(name)
+        return get_op(name)
+
+
+_PRIMITIVES = _Primitives()
+
+
+def _P() -> Any:
+    return _PRIMITIVES
 
 
 def _sum(xs: list):
@@ -142,8 +155,6 @@ def _pow(k, y, xs, aux, state):
     c = as_number(b[0]) if all(_zero(bj) for bj in b[1:k + 1]) else None
     if c is None:  # variable exponent: y' = y·(b log a)', with t = b·log(a) an auxiliary jet
         return _deriv_conv(aux[0], y, k)
-    from symnum.core.canonical import integral
-
     n = integral(c)
     if n is not None:
         base = a

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from symnum.core.hooks import HOOKS
 from symnum.errors import TracingError, UnsupportedOperationError
 
 Number = int | float | Fraction
@@ -142,76 +143,77 @@ class Expr:
 
     # arithmetic ------------------------------------------------------------------------------
     def __add__(self, o):
-        return _P.add(self, o)
+        return HOOKS.add(self, o)
 
     def __radd__(self, o):  # o + self
-        return _P.add(o, self)
+        return HOOKS.add(o, self)
 
     def __sub__(self, o):
-        return _P.sub(self, o)
+        return HOOKS.sub(self, o)
 
     def __rsub__(self, o):  # o - self
-        return _P.sub(o, self)
+        return HOOKS.sub(o, self)
 
     def __mul__(self, o):
-        return _P.mul(self, o)
+        return HOOKS.mul(self, o)
 
     def __rmul__(self, o):  # o * self
-        return _P.mul(o, self)
+        return HOOKS.mul(o, self)
 
     def __truediv__(self, o):
-        return _P.div(self, o)
+        return HOOKS.div(self, o)
 
     def __rtruediv__(self, o):  # o / self
-        return _P.div(o, self)
+        return HOOKS.div(o, self)
 
     def __pow__(self, o):
-        return _P.pow(self, o)
+        return HOOKS.pow(self, o)
 
     def __rpow__(self, o):  # o ** self
-        return _P.pow(o, self)
+        return HOOKS.pow(o, self)
 
     def __neg__(self):
-        return _P.neg(self)
+        return HOOKS.neg(self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return _P.abs(self)
+        return HOOKS.abs(self)
 
     # comparisons and logic build boolean terms (for ifelse / np.where conditions)
     def __lt__(self, o):
-        return _P.lt(self, o)
+        return HOOKS.lt(self, o)
 
     def __le__(self, o):
-        return _P.le(self, o)
+        return HOOKS.le(self, o)
 
     def __gt__(self, o):
-        return _P.gt(self, o)
+        return HOOKS.gt(self, o)
 
     def __ge__(self, o):
-        return _P.ge(self, o)
+        return HOOKS.ge(self, o)
 
     def __and__(self, o):
-        return _P.logical_and(self, o)
+        return HOOKS.logical_and(self, o)
 
     def __rand__(self, o):
-        return _P.logical_and(o, self)
+        return HOOKS.logical_and(o, self)
 
     def __or__(self, o):
-        return _P.logical_or(self, o)
+        return HOOKS.logical_or(self, o)
 
     def __ror__(self, o):
-        return _P.logical_or(o, self)
+        return HOOKS.logical_or(o, self)
 
     def __invert__(self):
-        return _P.logical_not(self)
+        return HOOKS.logical_not(self)
 
     def _unsupported(self, what: str):
         raise UnsupportedOperationError(
             f"the operator {what} has no symbolic rule in symnum; rewrite it with supported "
-            "primitives (see symnum.primitives.PRIMITIVES) or register one with symnum.register()"
+            "primitives (symnum.core.op.PRIMITIVES lists them) or register one with "
+            "symnum.register()"
         )
 
     def __floordiv__(self, o):
@@ -226,61 +228,43 @@ class Expr:
 
     # Python needs concrete values here: say what to do instead ---------------------------------
     def __bool__(self):
-        from symnum.tracing.concrete import concrete_value_error
-
-        raise concrete_value_error(self, "bool")
+        raise HOOKS.concrete_value_error(self, "bool")
 
     def __float__(self):
-        from symnum.tracing.concrete import concrete_value_error
-
-        raise concrete_value_error(self, "float")
+        raise HOOKS.concrete_value_error(self, "float")
 
     def __int__(self):
-        from symnum.tracing.concrete import concrete_value_error
-
-        raise concrete_value_error(self, "int")
+        raise HOOKS.concrete_value_error(self, "int")
 
     __index__ = __int__
 
     def __complex__(self):
-        from symnum.tracing.concrete import concrete_value_error
-
-        raise concrete_value_error(self, "complex")
+        raise HOOKS.concrete_value_error(self, "complex")
 
     def __iter__(self):
         raise TracingError(f"a scalar symbolic expression is not iterable: {self}")
 
-    # numpy protocols (implemented in symnum.tracing)
+    # numpy protocols (implemented in symnum.tracing.protocols)
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        from symnum.tracing.protocols import array_ufunc
-
-        return array_ufunc(ufunc, method, inputs, kwargs)
+        return HOOKS.array_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        from symnum.tracing.protocols import array_function
+        return HOOKS.array_function(func, types, args, kwargs)
 
-        return array_function(func, types, args, kwargs)
-
-    # printing (implemented in symnum.printing)
+    # printing (implemented in symnum.io.printing)
     def __str__(self) -> str:
-        from symnum.io.printing import to_str
-
-        return to_str(self)
+        return HOOKS.to_str(self)
 
     def __repr__(self) -> str:
         return str(self)
 
     def _repr_latex_(self) -> str:
-        from symnum.io.printing import to_latex
-
-        return f"${to_latex(self)}$"
+        return f"${HOOKS.to_latex(self)}$"
 
     @property
     def dtype(self) -> str:
         """The result dtype name ("float64", "float32", "int64", "bool")."""
-        from symnum.core.traversal import infer_dtype
-
-        return infer_dtype(self)
+        return HOOKS.infer_dtype(self)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -418,4 +402,3 @@ def cached(t: Expr, slot: str, compute):
     return v
 
 
-import symnum.core.primitives as _P  # noqa: E402  (operators need the primitives; they need Expr)

@@ -11,7 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
+from symnum.core.build import as_expr
+from symnum.core.hooks import install
 from symnum.core.interface import arguments, iscall, maketerm, metadata, operation
+from symnum.core.terms import Const, Sym, is_number
 
 
 def _call_arguments(node: Any) -> list:
@@ -80,7 +85,6 @@ def postwalk_many(roots: list, rw: Callable[[Any], Any], memo: dict | None = Non
 
 def free_symbols(e: Any) -> set:
     """The set of leaf variables (Syms, and foreign leaves that are not numbers) in `e`."""
-    from symnum.core.terms import Const, Sym
 
     roots = list(e) if isinstance(e, (list, tuple)) else [e]
     return {n for n in postorder(roots) if not iscall(n) and (isinstance(n, Sym) or (
@@ -88,7 +92,6 @@ def free_symbols(e: Any) -> set:
 
 
 def _is_num(n) -> bool:
-    from symnum.core.terms import is_number
 
     return is_number(n)
 
@@ -101,7 +104,6 @@ def substitute(e: Any, mapping: Mapping) -> Any:
     >>> substitute(sn.sin(x) * x, {x: y + 1}) is sn.sin(y + 1) * (y + 1)
     True
     """
-    from symnum.core.build import as_expr
 
     table = {id(k): as_expr(v) for k, v in mapping.items()}  # `mapping` keeps the keys alive
 
@@ -124,9 +126,6 @@ def count_ops(e: Any) -> int:
 
 def infer_dtype(e: Any) -> str:
     """Result dtype of a term: bool for predicates, else numpy promotion of its leaves."""
-    import numpy as np
-
-    from symnum.core.terms import Const, Sym
 
     if isinstance(e, (Sym, Const)):
         return e.dtype
@@ -143,3 +142,6 @@ def infer_dtype(e: Any) -> str:
         float_kinds = [k for k in kinds if k.startswith("float")]
         memo[id(n)] = np.result_type(*float_kinds).name if float_kinds else "float64"
     return memo[id(e)]
+
+
+install(infer_dtype=infer_dtype)  # term.dtype

@@ -13,6 +13,7 @@ import string
 from fractions import Fraction
 from typing import Any
 
+from symnum.core.hooks import install
 from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Add, Const, Mul, Sym
 from symnum.core.traversal import postorder
@@ -311,3 +312,6 @@ def latex(e: Any) -> str:
         else:
             memo[id(n)] = (_escape(str(n)), ATOM)
     return memo[id(e)][0]
+
+
+install(to_latex=latex)  # term._repr_latex_ (Jupyter)

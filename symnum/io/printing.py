@@ -15,6 +15,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
+from symnum.core.hooks import install
 from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Add, Const, Mul, Sym
 from symnum.core.traversal import postorder
@@ -247,8 +248,4 @@ def to_str(e: Any) -> str:
     return str_memo([e])[id(e)][0]
 
 
-def to_latex(e: Any) -> str:
-    """LaTeX for a term (used by `_repr_latex_` in Jupyter); see `symnum.io.latex.latex`."""
-    from symnum.io.latex import latex
-
-    return latex(e)
+install(to_str=to_str)  # str(term) and repr(term)

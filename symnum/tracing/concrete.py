@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from symnum.core.hooks import install
 from symnum.core.interface import arguments, iscall, operation
+from symnum.core.traversal import postorder
 from symnum.errors import TracingError
 
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
@@ -45,7 +47,6 @@ def user_source_line() -> str | None:
 
 def _short(expr: Any, limit: int = 80) -> str:
     """A printable summary that never blows up on DAGs with heavy sharing."""
-    from symnum.core.traversal import postorder
 
     size: dict[int, int] = {}
     nodes = postorder([expr])
@@ -85,3 +86,6 @@ def concrete_value_error(expr: Any, kind: str) -> TracingError:
         "An array made with np.zeros/np.empty (dtype float) cannot hold symbols: use "
         "np.zeros_like(symbolic_array) or dtype=object. " + branch + tail
     )
+
+
+install(concrete_value_error=concrete_value_error)  # bool(term), float(term), ...

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from symnum.core._gc import no_gc
-from symnum.core.evaluate import bind, eval_many
+from symnum.core.build import as_expr
+from symnum.core.evaluate import assemble, bind, eval_many
 from symnum.core.terms import Const, Expr, Sym, is_number
 from symnum.errors import DTypeError, ShapeError, TracingError, UnsupportedOperationError
 from symnum.tracing.protocols import SymArray
@@ -273,7 +274,6 @@ def _normalize_output(leaf: Any, i: int) -> Any:
 
 
 def _as_const(e: Any) -> Expr:
-    from symnum.core.build import as_expr
 
     if e is None:
         raise UnsupportedOperationError(
@@ -435,3 +435,48 @@ def _copy_arrays(tree: Any) -> Any:
     if isinstance(tree, dict):
         return {k: _copy_arrays(v) for k, v in tree.items()}
     return tree
+
+
+# ---------------------------------------------------------------------------------------------
+# the public interpreter entry: expressions, pytrees and arrays of them, or an Fn
+
+
+def evaluate(e: Any, env: Mapping | None = None) -> Any:
+    """Evaluate an expression, a pytree/array of expressions, or an Fn.
+
+    For an Fn, `env` is a tuple of its positional arguments (or a mapping from its input
+    symbols). Array-valued inputs evaluate elementwise with numpy broadcasting.
+
+    >>> import symnum as sn
+    >>> x, y = sn.symbols("x y")
+    >>> float(sn.evaluate(x * y + 1, {x: 2.0, y: 3.0}))
+    7.0
+    >>> sn.evaluate([x, 2 * x], {"x": np.array([1.0, 2.0])})
+    [array([1., 2.]), array([2., 4.])]
+    """
+    if isinstance(e, Fn):
+        return e.evaluate(env)
+    env = {} if env is None else env
+    leaves, treedef = tree_flatten(e)
+    roots: list = []
+    slots: list = []
+    for leaf in leaves:
+        if isinstance(leaf, np.ndarray):
+            flat = [_as_term(x) for x in leaf.ravel()]
+            slots.append((leaf.shape, len(roots), len(flat)))
+            roots.extend(flat)
+        else:
+            slots.append((None, len(roots), 1))
+            roots.append(_as_term(leaf))
+    vals = eval_many(roots, env)
+    out = []
+    for shape, start, count in slots:
+        if shape is None:
+            out.append(vals[start])
+        else:
+            out.append(assemble(vals[start:start + count], shape))
+    return tree_unflatten(treedef, out)
+
+
+def _as_term(x):
+    return x if isinstance(x, Expr) else as_expr(x)

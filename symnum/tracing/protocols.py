@@ -17,6 +17,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 import symnum.core.primitives as P
+from symnum.core.hooks import install
 from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Const, Expr, Sym, is_number
 from symnum.errors import TracingError, UnsupportedOperationError
@@ -554,4 +555,7 @@ def array_function(func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
         raise _unsupported_function(func, e) from e
 
 
-from symnum.tracing.concrete import concrete_value_error, user_source_line  # noqa: E402,F401  (re-exported)
+
+
+# numpy's protocols on scalar terms, and ops applied to arrays (symnum.core.hooks)
+install(array_ufunc=array_ufunc, array_function=array_function, elementwise=elementwise)
