@@ -166,6 +166,8 @@ def combine(pairs: list) -> Expr:
     """Σ number·term as one canonical sum (in tree mode: as written, with add and mul)."""
     if len(pairs) == 1 and pairs[0][0] == 1:
         return pairs[0][1]
+    if len(pairs) == 1 and not in_tree_mode():  # c·t: a product's coefficient, in O(1)
+        return mul(pairs[0][0], pairs[0][1])
     if all(type(t) is Const for _, t in pairs) and not in_tree_mode():
         # numbers only (a linear node's derivative): no sum to build
         total = 0

@@ -79,7 +79,8 @@ def _tidy(v: Number) -> Number:
 def _split(a: Expr) -> tuple[Expr, Number]:
     """term → (coefficient-free key, coefficient)."""
     if type(a) is Mul and a.coeff != 1:
-        return make_mul(1, a.bases), a.coeff
+        # the same entries under coefficient 1: O(1), however many bases the product has
+        return (make_mul(1, a.bases) if len(a) == 1 else a.with_number(1)), a.coeff
     return a, 1
 
 
@@ -98,7 +99,50 @@ def make_add(const: Number, terms: dict) -> Expr:
 
 def add(*args: Expr) -> Expr:
     """Canonical sum; flattens nested sums (also c·(sum), distributing the number c)."""
+    if len(args) == 2:
+        r = _add_one(args[0], args[1])
+        if r is not None:
+            return r
     return _sum([(a, 1) for a in reversed(args)])
+
+
+def _add_one(a: Expr, b: Expr) -> Expr | None:
+    """`sum + number`, `sum + new term` or `sum + smaller sum of new terms` in time independent
+    of the larger sum (a loop `e = e + s` stays linear); None for every other case, which the
+    general path handles. Mirrors `_sum`'s arithmetic, with the larger sum's entries first."""
+    ta, tb = type(a), type(b)
+    if ta is not Add or (tb is Add and len(b) > len(a)):
+        if tb is not Add:
+            return None
+        a, b, ta, tb = b, a, tb, ta
+    const = a.const
+    if tb is int or tb is float or tb is Const:
+        n = b if tb is not Const else b.value
+        if type(n) is bool:
+            return None
+        const = _tidy(const + n)
+        if const == 0:
+            if len(a) == 1:
+                return None
+            const = 0
+        return a.with_number(const)
+    if not isinstance(b, Expr):  # arrays, numpy scalars: the general path
+        return None
+    if tb is Add:
+        const = _tidy(const + b.const)
+        if const == 0:
+            const = 0
+        pairs = list(b.terms.items())
+    elif tb is Mul and b.coeff != 1:
+        pairs = [_split(b)]
+    else:
+        pairs = [(b, 1)]
+    for key, c in pairs:
+        if type(key) is Add or a.get(key) is not None or c == 0:  # c·(sum) is flattened
+            return None
+    if len({id(k) for k, _ in pairs}) != len(pairs):
+        return None
+    return a.extended(const, pairs)
 
 
 def linear_combination(pairs: list) -> Expr:
@@ -147,6 +191,10 @@ def make_mul(coeff: Number, bases: dict) -> Expr:
 
 def mul(*args: Expr) -> Expr:
     """Canonical product; 0·x → 0 (for finite zero coefficients), nested products flattened."""
+    if len(args) == 2:
+        r = _mul_one(args[0], args[1])
+        if r is not None:
+            return r
     coeff: Number = 1
     bases: dict = {}
     for a in args:
@@ -163,6 +211,37 @@ def mul(*args: Expr) -> Expr:
     if coeff == 0:
         return Const(_tidy(coeff))
     return make_mul(coeff, bases)
+
+
+def _mul_one(a: Expr, b: Expr) -> Expr | None:
+    """`product · number`, `product · new base` or `product · smaller product of new bases` in
+    time independent of the larger product; None for every other case."""
+    ta, tb = type(a), type(b)
+    if ta is not Mul or (tb is Mul and len(b) > len(a)):
+        if tb is not Mul:
+            return None
+        a, b, ta, tb = b, a, tb, ta
+    if tb is int or tb is float or tb is Const:
+        n = b if tb is not Const else b.value
+        if type(n) is bool:
+            return None
+        coeff = _tidy(a.coeff * n)
+        if coeff == 0 or (coeff == 1 and len(a) == 1):
+            return None
+        return a.with_number(1 if coeff == 1 else coeff)
+    if not isinstance(b, Expr):
+        return None
+    if tb is Mul:
+        coeff = _tidy(a.coeff * b.coeff)
+        if coeff == 0:
+            return None
+        pairs = list(b.bases.items())
+    else:
+        coeff, pairs = a.coeff, [(b, 1)]
+    for base, _ in pairs:
+        if a.get(base) is not None:
+            return None
+    return a.extended(1 if coeff == 1 else coeff, pairs)
 
 
 def pow(b: Expr, e: Expr) -> Expr | None:

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from symnum.core.interface import arguments, iscall, operation
-from symnum.core.terms import Const, Sym
+from symnum.core.primitives import pow_op
+from symnum.core.terms import Add, Const, Mul, Sym, Term
 from symnum.core.traversal import postorder
 from symnum.errors import ShapeError, TracingError
 
@@ -42,38 +43,77 @@ def bind(env: Mapping) -> dict:
     return out
 
 
+def _inputs(n: Any) -> Any:
+    """What a node's value is computed from. symnum's own forms are read directly — a sum's
+    entries, a product's bases — so no coefficient·term product is built just to be evaluated;
+    foreign term types go through the term interface."""
+    t = type(n)
+    if t is Term:
+        return n.args
+    if t is Add:
+        return n.terms.keys()
+    if t is Mul:
+        return n.bases.keys()
+    if t is Sym or t is Const:
+        return ()
+    return arguments(n) if iscall(n) else ()
+
+
+def _num(v: Any) -> Any:
+    return float(v) if isinstance(v, Fraction) else v
+
+
+def _value(n: Any, vals: dict) -> Any:
+    t = type(n)
+    if t is Term:
+        return n.op.impl(*[vals[id(a)] for a in n.args])
+    if t is Add:  # const + Σ c·term, left to right
+        acc = None if n.const == 0 else _num(n.const)
+        for k, c in n.terms.items():
+            x = vals[id(k)] if c == 1 else np.multiply(_num(c), vals[id(k)])
+            acc = x if acc is None else np.add(acc, x)
+        return acc
+    if t is Mul:  # coeff · Π base^exponent, left to right
+        acc = None if n.coeff == 1 else _num(n.coeff)
+        for b, e in n.bases.items():
+            x = vals[id(b)] if e == 1 else pow_op.impl(vals[id(b)], e)
+            acc = x if acc is None else np.multiply(acc, x)
+        return acc
+    return operation(n).impl(*[vals[id(a)] for a in arguments(n)])
+
+
 def eval_many(roots: list, env: Mapping) -> list:
     """Values of several terms sharing one pass over their common DAG."""
     env = bind(env)
     vals: dict[int, Any] = {}
     missing: list[str] = []
-    order = postorder(roots)
+    order = postorder(roots, _inputs)
     # free each value after its last use: memory stays at the DAG's live width, not its size
     uses: dict[int, int] = {}
     for n in order:
-        if iscall(n):
-            for a in arguments(n):
-                uses[id(a)] = uses.get(id(a), 0) + 1
+        for a in _inputs(n):
+            uses[id(a)] = uses.get(id(a), 0) + 1
     keep = {id(r) for r in roots}
     with np.errstate(all="ignore"):
         for n in order:
-            if iscall(n):
-                args = arguments(n)
-                vals[id(n)] = operation(n).impl(*[vals[id(a)] for a in args])
-                for a in args:
+            tn = type(n)
+            if tn is Const:
+                vals[id(n)] = _const_value(n)
+            elif tn is Sym or not iscall(n):
+                if n in env:
+                    vals[id(n)] = env[n]
+                elif isinstance(n, Sym) and n.name in env:
+                    vals[id(n)] = env[n.name]
+                else:
+                    missing.append(str(n))
+                    vals[id(n)] = np.nan
+            else:
+                vals[id(n)] = _value(n, vals)
+                for a in _inputs(n):
                     k = id(a)
                     uses[k] -= 1
                     if uses[k] == 0 and k not in keep:
                         del vals[k]
-            elif isinstance(n, Const):
-                vals[id(n)] = _const_value(n)
-            elif n in env:
-                vals[id(n)] = env[n]
-            elif isinstance(n, Sym) and n.name in env:
-                vals[id(n)] = env[n.name]
-            else:
-                missing.append(str(n))
-                vals[id(n)] = np.nan
     if missing:
         raise TracingError(
             f"no value given for symbol(s) {', '.join(sorted(set(missing)))}; add them to the "

@@ -91,8 +91,8 @@ class Op:
     def __repr__(self) -> str:
         return f"<Op {self.name}>"
 
-    def __hash__(self) -> int:
-        return hash(("Op", self.name))
+    # identity, like equality (eq=False): hashing a Term's key must not call Python code
+    __hash__ = object.__hash__
 
     def __reduce__(self):
         return (get_op, (self.name,))

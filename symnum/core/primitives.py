@@ -16,7 +16,7 @@ import numpy as np
 
 import symnum.core.canonical as C
 import symnum.core.taylor_rules as TR
-from symnum.core.build import as_number
+from symnum.core.build import as_number, in_tree_mode
 from symnum.core.hooks import install
 from symnum.core.op import AFFINE, BILINEAR, NONLINEAR, PIECEWISE_CONSTANT, Linearity, Op, declare
 from symnum.core.terms import Const, Sym, Term
@@ -279,6 +279,22 @@ minimum, maximum, ifelse = minimum_op, maximum_op, ifelse_op
 lt, le, gt, ge, eq, ne = lt_op, le_op, gt_op, ge_op, eq_op, ne_op
 logical_and, logical_or, logical_not = and_op, or_op, not_op
 
+def _extending(op: Op, one):
+    """`a + b` / `a * b` for Python's operators: extending a sum or product by one entry is O(1)
+    (canonical.add/mul's `_one` cases) and skips Op dispatch; everything else is `op(a, b)`."""
+
+    def binary(a, b):
+        if not in_tree_mode():
+            r = one(a, b)
+            if r is not None:
+                return r
+        return op(a, b)
+
+    binary.__name__ = op.name
+    return binary
+
+
 # a term's Python operators (x + y, x < y, ~c, ...) are these primitives (symnum.core.hooks)
-install(add=add, sub=sub, mul=mul, div=div, pow=pow, neg=neg, abs=abs, lt=lt, le=le, gt=gt, ge=ge,
-        logical_and=logical_and, logical_or=logical_or, logical_not=logical_not)
+install(add=_extending(add_op, C._add_one), sub=sub, mul=_extending(mul_op, C._mul_one), div=div,
+        pow=pow, neg=neg, abs=abs, lt=lt, le=le, gt=gt, ge=ge, logical_and=logical_and,
+        logical_or=logical_or, logical_not=logical_not)

@@ -102,7 +102,6 @@ def _intern(cls: type, key: tuple, init) -> Any:
         if obj is None:
             obj = object.__new__(cls)
             init(obj)
-            object.__setattr__(obj, "_hash", hash(key))
             object.__setattr__(obj, "_cache", None)
             wr = weakref.ref(obj, _gone)
             _KEY_OF[wr] = key
@@ -123,14 +122,15 @@ class Expr:
     """Base of every symnum term. Immutable; `==` is structural identity (use sn.eq for a
     symbolic equation); arithmetic, comparisons and numpy ufuncs build new terms."""
 
-    __slots__ = ("_hash", "_cache", "__weakref__")
+    __slots__ = ("_cache", "__weakref__")
     __array_priority__ = 1000
 
     def __setattr__(self, name, value):
         raise AttributeError(f"{type(self).__name__} terms are immutable")
 
-    def __hash__(self) -> int:
-        return self._hash
+    # `==` is identity, so the hash is too: object's own, computed in C (terms are dict keys
+    # everywhere, and a Python-level __hash__ cost more than building a sum's entry)
+    __hash__ = object.__hash__
 
     def __eq__(self, other: object) -> bool:
         return self is other
@@ -357,36 +357,169 @@ class Term(Expr):
         return _intern(cls, key, init)
 
 
-def _freeze(d: Mapping) -> frozenset:
-    return frozenset((t, numkey(c)) for t, c in d.items())
+# ---------------------------------------------------------------------------------------------
+# polynomial forms, built one entry at a time in O(1)
+#
+# `e = e + s` in a loop must not copy e's n entries (that made a 10⁴-term sum take minutes). The
+# forms of such a chain share one append-only `_Entries`: version L of a form is its first L
+# entries, so appending to the newest version is O(1) and older versions stay valid. Interning
+# keys on an order-independent hash of the entries, updated in O(1) per entry, and a candidate
+# found under that key is compared entry by entry before it is returned (a 64-bit collision
+# falls back to a key holding the entries themselves).
+
+_MASK = (1 << 64) - 1
 
 
-class Add(Expr):
+def _entry_hash(k: Expr, v: Number) -> int:
+    return hash((k, numkey(v)))
+
+
+class _Entries:
+    """Append-only entries (term → coefficient, or base → exponent) shared by a chain of forms."""
+
+    __slots__ = ("keys", "vals", "pos")
+
+    def __init__(self, keys: list, vals: list) -> None:
+        self.keys, self.vals = keys, vals
+        self.pos = {k: i for i, k in enumerate(keys)}
+
+    @classmethod
+    def of(cls, d: Mapping) -> tuple[_Entries, int]:
+        """Fresh entries for a mapping, and their hash."""
+        e = cls(list(d.keys()), list(d.values()))
+        h = 0
+        for k, v in zip(e.keys, e.vals):
+            h = (h + _entry_hash(k, v)) & _MASK
+        return e, h
+
+
+class _Form(Expr):
+    """Base of Add and Mul: a number (const or coeff) and version `_len` of shared entries."""
+
+    __slots__ = ("_num", "_entries", "_len", "_h")
+    _TAG = ""
+
+    @classmethod
+    def _make(cls, num: Number, entries: _Entries, n: int, h: int) -> Any:
+        # _intern's logic, inlined: this runs once per `e + s` of a loop and must stay cheap
+        key = (cls._TAG, numkey(num), h, n)
+        wr = _TABLE.get(key)
+        obj = wr() if wr is not None else None
+        if obj is None:
+            with _LOCK:
+                wr = _TABLE.get(key)
+                obj = wr() if wr is not None else None
+                if obj is None:
+                    obj = object.__new__(cls)
+                    setattr_ = object.__setattr__
+                    setattr_(obj, "_num", num)
+                    setattr_(obj, "_entries", entries)
+                    setattr_(obj, "_len", n)
+                    setattr_(obj, "_h", h)
+                    setattr_(obj, "_cache", None)
+                    wr = weakref.ref(obj, _gone)
+                    _KEY_OF[wr] = key
+                    _TABLE[key] = wr
+                    return obj
+        if obj._same_entries(entries, n):
+            return obj
+        # two different forms share (number, hash, size): intern this one by its contents
+        items = frozenset((entries.keys[i], numkey(entries.vals[i])) for i in range(n))
+
+        def init(o):
+            for name, v in (("_num", num), ("_entries", entries), ("_len", n), ("_h", h)):
+                object.__setattr__(o, name, v)
+
+        return _intern(cls, (cls._TAG + "*", numkey(num), items), init)
+
+    def _same_entries(self, entries: _Entries, n: int) -> bool:
+        if n != self._len:
+            return False
+        mine = self._entries
+        if mine is entries:
+            return True
+        for i in range(n):
+            j = mine.pos.get(entries.keys[i])
+            if j is None or j >= self._len or numkey(mine.vals[j]) != numkey(entries.vals[i]):
+                return False
+        return True
+
+    def get(self, key: Expr, default: Any = None) -> Any:
+        """The coefficient (exponent) of `key`, without materialising the mapping."""
+        i = self._entries.pos.get(key)
+        return self._entries.vals[i] if i is not None and i < self._len else default
+
+    def __len__(self) -> int:
+        return self._len
+
+    def _mapping(self) -> Mapping:
+        def build(t):
+            e = t._entries
+            return MappingProxyType(dict(zip(e.keys[: t._len], e.vals[: t._len])))
+
+        return cached(self, "entries", build)
+
+    def extended(self, num: Number, items: list) -> Any:
+        """This form with number `num` and more entries (keys absent from it): O(len(items))
+        when this is the newest version of its entries, else one copy of its entries first."""
+        n = self._len
+        h = self._h
+        for k, v in items:
+            h = (h + hash((k, numkey(v)))) & _MASK
+        with _LOCK:  # the check and the append are one step (threads may extend one chain)
+            e = self._entries
+            if n != len(e.keys):  # an older version: branch off a copy
+                e = _Entries(e.keys[:n], e.vals[:n])
+            for i, (k, v) in enumerate(items, n):
+                e.keys.append(k)
+                e.vals.append(v)
+                e.pos[k] = i
+        # if an equal form is alive, that one is returned and the entries stay unused in `e`
+        return self._make(num, e, n + len(items), h)
+
+    def with_number(self, num: Number) -> Any:
+        """The same entries with another const (coeff): O(1)."""
+        return type(self)._make(num, self._entries, self._len, self._h)
+
+
+class Add(_Form):
     """const + Σ coeff·term, with non-numeric, non-Add, coefficient-free terms and non-zero
-    coefficients. Build it with symnum.canonical.add, never directly."""
+    coefficients. Build it with symnum.core.canonical.add, never directly."""
 
-    __slots__ = ("const", "terms")
+    __slots__ = ()
+    _TAG = "A"
 
     def __new__(cls, const: Number, terms: Mapping[Expr, Number]):
-        def init(o):
-            object.__setattr__(o, "const", const)
-            object.__setattr__(o, "terms", MappingProxyType(dict(terms)))
+        entries, h = _Entries.of(terms)
+        return cls._make(const, entries, len(entries.keys), h)
 
-        return _intern(cls, ("A", numkey(const), _freeze(terms)), init)
+    @property
+    def const(self) -> Number:
+        return self._num
+
+    @property
+    def terms(self) -> Mapping[Expr, Number]:
+        return self._mapping()
 
 
-class Mul(Expr):
+class Mul(_Form):
     """coeff × Π base^exponent, with integer exponents and non-numeric, non-Mul bases.
-    Build it with symnum.canonical.mul, never directly."""
+    Build it with symnum.core.canonical.mul, never directly."""
 
-    __slots__ = ("coeff", "bases")
+    __slots__ = ()
+    _TAG = "M"
 
     def __new__(cls, coeff: Number, bases: Mapping[Expr, int]):
-        def init(o):
-            object.__setattr__(o, "coeff", coeff)
-            object.__setattr__(o, "bases", MappingProxyType(dict(bases)))
+        entries, h = _Entries.of(bases)
+        return cls._make(coeff, entries, len(entries.keys), h)
 
-        return _intern(cls, ("M", numkey(coeff), _freeze(bases)), init)
+    @property
+    def coeff(self) -> Number:
+        return self._num
+
+    @property
+    def bases(self) -> Mapping[Expr, int]:
+        return self._mapping()
 
 
 def cached(t: Expr, slot: str, compute):

@@ -23,6 +23,7 @@ from symnum.io.printing import (
     PRODUCT,
     SUM,
     UNARY,
+    TextKey,
     _base_key,
     op_name,
     product_parts,
@@ -294,8 +295,10 @@ def latex(e: Any) -> str:
     """
     strings = str_memo([e])
 
-    def text(t) -> str:
-        return strings[id(t)][0]
+    keys = strings["keys"]
+
+    def text(t) -> TextKey:
+        return keys[id(t)]
 
     memo: dict[int, Printed] = {}
     for n in postorder([e]):

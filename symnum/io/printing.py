@@ -11,6 +11,7 @@ Walks iteratively with one string per DAG node: deep graphs print without recurs
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
@@ -23,7 +24,98 @@ from symnum.core.traversal import postorder
 ATOM = 1000  # precedence of leaves and calls: never parenthesised
 SUM, PRODUCT, UNARY, POWER = 10, 20, 40, 50
 
-Printed = tuple[str, int]  # text and the precedence of its outermost operator
+# Text is built as a rope (a str, or a tuple of ropes): a node's text holds its children's texts
+# without copying them, so printing a 10⁵-deep chain is linear in its output, not quadratic.
+# `to_str` joins the rope once; sorting and sign tests read only a bounded prefix.
+Rope = Any
+Printed = tuple[Rope, int]  # text and the precedence of its outermost operator
+_KEY_CHARS = 256  # sort keys compare this many leading characters before the whole texts
+
+
+def join(r: Rope) -> str:
+    """The whole text of a rope (iteratively: deep ropes never recurse)."""
+    if type(r) is str:
+        return r
+    out: list[str] = []
+    stack = [r]
+    while stack:
+        x = stack.pop()
+        if type(x) is str:
+            out.append(x)
+        else:
+            stack.extend(reversed(x))
+    return "".join(out)
+
+
+_LOCAL = threading.local()  # heads of the ropes of the str_memo run in progress, by id
+
+
+def prefix(r: Rope, k: int = _KEY_CHARS) -> str:
+    """The first k ≤ 256 characters of a rope (fewer if it is shorter). Ropes made during a
+    str_memo run remember their head, so a node's head is read off its children's in O(k)."""
+    if type(r) is str:
+        return r[:k]
+    heads = getattr(_LOCAL, "heads", None)
+    h = heads.get(id(r)) if heads is not None else None
+    if h is None:
+        out: list[str] = []
+        n = 0
+        for piece in r:
+            s = prefix(piece, _KEY_CHARS)  # a node's own tuples nest a few levels at most
+            out.append(s)
+            n += len(s)
+            if n >= _KEY_CHARS:
+                break
+        h = "".join(out)[:_KEY_CHARS]
+        if heads is not None:
+            heads[id(r)] = h
+    return h[:k]
+
+
+def _drop_first(r: Rope) -> Rope:
+    """The rope without its first character (rebuilding only its left spine)."""
+    if type(r) is str:
+        return r[1:]
+    spine = []
+    x = r
+    while type(x) is not str:
+        if not x:
+            return join(r)[1:]
+        spine.append(x)
+        x = x[0]
+    if not x:  # an empty leading piece: rare, take the simple way
+        return join(r)[1:]
+    new: Rope = x[1:]
+    for parent in reversed(spine):
+        new = (new, *parent[1:])
+    return new
+
+
+class TextKey:
+    """Orders ropes by their text, reading only a bounded prefix unless two prefixes tie."""
+
+    __slots__ = ("rope", "head", "full")
+
+    def __init__(self, rope: Rope) -> None:
+        self.rope, self.head = rope, prefix(rope, _KEY_CHARS)
+        self.full = None if len(self.head) >= _KEY_CHARS else self.head
+
+    def _full(self) -> str:
+        if self.full is None:
+            self.full = join(self.rope)
+        return self.full
+
+    def __lt__(self, other: TextKey) -> bool:
+        if self.head != other.head:
+            return self.head < other.head
+        return self.rope is not other.rope and self._full() < other._full()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TextKey) and self.head == other.head and (
+            self.rope is other.rope or self._full() == other._full())
+
+    def __hash__(self) -> int:
+        return hash(self.head)
 
 
 def op_name(op: Any) -> str:
@@ -59,9 +151,13 @@ def number_prec(v: Any) -> int:
     return UNARY if number_str(v).startswith("-") else ATOM
 
 
-def _paren(s: str, prec: int, need: int) -> str:
+def _paren(s: Rope, prec: int, need: int) -> Rope:
     """Parenthesise `s` unless its precedence reaches `need`."""
-    return f"({s})" if prec < need else s
+    return ("(", s, ")") if prec < need else s
+
+
+def _negated(s: Rope) -> bool:
+    return prefix(s, 1) == "-"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,7 +226,7 @@ def _base_key(text: Callable[[Any], str]):
     def key(f):
         b = f[0]
         if isinstance(b, str):  # a number
-            return (0, "")
+            return (0, TextKey(""))
         return (1 if isinstance(b, Sym) else 2, text(b))
 
     return key
@@ -142,21 +238,27 @@ def _base_key(text: Callable[[Any], str]):
 
 def _str_power(b: Printed, e: Printed) -> Printed:
     # right-associative like Python's **: (x^y)^z and x^(y^z) both need their parentheses
-    return f"{_paren(b[0], b[1], POWER + 1)}^{_paren(e[0], e[1], POWER + 1)}", POWER
+    return (_paren(b[0], b[1], POWER + 1), "^", _paren(e[0], e[1], POWER + 1)), POWER
+
+
+def _key_of(memo: dict) -> Callable[[Any], TextKey]:
+    """A node's sort key (str_memo keeps one per node, in memo["keys"])."""
+    keys = memo["keys"]
+    return lambda t: keys[id(t)]
 
 
 def _str_sum(n: Add, memo: dict) -> Printed:
-    items = summand_order(n, lambda t: memo[id(t)][0])
-    out = ""
+    items = summand_order(n, _key_of(memo))
+    out: list = []
     for i, a in enumerate(items):
         s, p = memo[id(a)]
         if i == 0:
-            out = _paren(s, p, SUM)
-        elif s.startswith("-") and p >= UNARY:  # -x, -2*x, -x/3: print as a subtraction
-            out += f" - {s[1:]}"
+            out.append(_paren(s, p, SUM))
+        elif p >= UNARY and _negated(s):  # -x, -2*x, -x/3: print as a subtraction
+            out += [" - ", _drop_first(s)]
         else:
-            out += f" + {_paren(s, p, SUM + 1)}"
-    return out, SUM
+            out += [" + ", _paren(s, p, SUM + 1)]
+    return tuple(out), SUM
 
 
 def _str_product(n: Mul, memo: dict) -> Printed:
@@ -165,25 +267,32 @@ def _str_product(n: Mul, memo: dict) -> Printed:
         if e > 0:
             return _str_power(memo[id(b)], (number_str(e), ATOM))
     negative, num, den = product_parts(n)
-    text = lambda b: memo[id(b)][0]  # noqa: E731
+    text = _key_of(memo)
 
-    def factor(f) -> str:
+    def factor(f) -> Rope:
         b, e = f
         if isinstance(b, str):
             return number_str(e)
         s, p = memo[id(b)]
         if e == 1:
-            return _paren(s, p, PRODUCT + 1) if not s.startswith("-") else f"({s})"
+            return _paren(s, p, PRODUCT + 1) if not _negated(s) else ("(", s, ")")
         return _str_power((s, p), (number_str(e), ATOM))[0]
 
+    def product(fs: list) -> Rope:
+        out: list = []
+        for f in fs:
+            out += ["*", factor(f)] if out else [factor(f)]
+        return tuple(out)
+
     key = _base_key(text)
-    top = "*".join(factor(f) for f in sorted(num, key=key)) or "1"
-    body, prec = top, (PRODUCT if len(num) > 1 or den else _single_prec(num, memo))
+    body: Rope = product(sorted(num, key=key)) if num else "1"
+    prec = PRODUCT if len(num) > 1 or den else _single_prec(num, memo)
     if den:
-        bottom = [factor(f) for f in sorted(den, key=key)]
-        body += "/" + (bottom[0] if len(bottom) == 1 else "(" + "*".join(bottom) + ")")
+        bottom = sorted(den, key=key)
+        body = (body, "/", factor(bottom[0]) if len(bottom) == 1
+                else ("(", product(bottom), ")"))
     if negative:
-        return "-" + body, UNARY
+        return ("-", body), UNARY
     return body, prec
 
 
@@ -205,20 +314,35 @@ def _str_as_written(n: Any, parts: list[Printed]) -> Printed:
     prec = getattr(op, "precedence", 100)
     if infix and len(parts) == 1:
         s, p = parts[0]
-        return f"{infix}{_paren(s, p, prec + 1)}", prec
+        return (infix, _paren(s, p, prec + 1)), prec
     if infix and len(parts) >= 2:
         # left-associative; comparisons do not chain (x < y < z means something else in Python)
         left_need = prec + 1 if getattr(op, "result", "float") == "bool" and prec < 6 else prec
-        left = _paren(parts[0][0], parts[0][1], left_need)
-        rest = [f"({s})" if s.startswith("-") else _paren(s, p, prec + 1) for s, p in parts[1:]]
+        out = [_paren(parts[0][0], parts[0][1], left_need)]
         sep = infix if infix in ("*", "/", "^") else f" {infix} "
-        return sep.join([left, *rest]), prec
-    return f"{name}({', '.join(s for s, _ in parts)})", ATOM
+        for s, p in parts[1:]:
+            out += [sep, ("(", s, ")") if _negated(s) else _paren(s, p, prec + 1)]
+        return tuple(out), prec
+    args: list = []
+    for s, _ in parts:
+        args += [", ", s] if args else [s]
+    return (name, "(", *args, ")"), ATOM
 
 
-def str_memo(roots: list) -> dict[int, Printed]:
-    """Text and precedence of every node reachable from `roots`, keyed by id."""
-    memo: dict[int, Printed] = {}
+def str_memo(roots: list) -> dict:
+    """Text (a rope: see `join`) and precedence of every node reachable from `roots`, by id;
+    memo["keys"] holds each node's sort key (a TextKey), by id."""
+    outer = getattr(_LOCAL, "heads", None)
+    _LOCAL.heads = {}
+    try:
+        return _str_memo(roots)
+    finally:
+        _LOCAL.heads = outer
+
+
+def _str_memo(roots: list) -> dict:
+    keys: dict[int, TextKey] = {}
+    memo: dict = {"keys": keys}
     for n in postorder(roots):
         if isinstance(n, Add):
             memo[id(n)] = _str_sum(n, memo)
@@ -232,6 +356,7 @@ def str_memo(roots: list) -> dict[int, Printed]:
             memo[id(n)] = (n.name, ATOM)
         else:
             memo[id(n)] = (str(n), ATOM)
+        keys[id(n)] = TextKey(memo[id(n)][0])  # its head, while its children's are at hand
     return memo
 
 
@@ -245,7 +370,7 @@ def to_str(e: Any) -> str:
     >>> to_str(1 - x / 3), to_str(-(x + y) ** 2)
     ('1 - x/3', '-(x + y)^2')
     """
-    return str_memo([e])[id(e)][0]
+    return join(str_memo([e])[id(e)][0])
 
 
 install(to_str=to_str)  # str(term) and repr(term)
