@@ -26,6 +26,7 @@ from symnum.errors import (
     RegistrationError,
     ShapeError,
     SimplifyError,
+    SizeLimitError,
     SymnumError,
     TracingError,
     UnsupportedOperationError,

@@ -43,3 +43,8 @@ class CompileError(SymnumError, RuntimeError):
 
 class SimplifyError(SymnumError, RuntimeError):
     """A simplifier could not run (unknown method, bad ruleset, exceeded hard limits)."""
+
+
+class SizeLimitError(SymnumError, ValueError):
+    """A result would exceed a size limit (expand's `max_terms`, say): raise the limit if the
+    result is really wanted, or keep the expression in a form that stays small."""

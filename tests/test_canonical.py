@@ -173,3 +173,14 @@ def test_expand_table(make, expected):
 def test_rebuilding_in_canonical_mode_is_a_no_op():
     e = sn.sin(x) ** 2 + 2 * x * y / 3 - sn.exp(-y)
     assert sn.substitute(e, {}) is e
+
+
+def test_expand_refuses_results_beyond_its_size_limit_before_working():
+    x, y = sn.symbols("x y")
+    with pytest.raises(sn.SizeLimitError, match=r"1,000,001 monomials .*max_terms"):
+        sn.expand((x + 1) ** 10**6)  # would never finish: refused at once
+    with pytest.raises(sn.SizeLimitError, match="limit is 100"):
+        sn.expand((x + y + 1) ** 20, max_terms=100)
+    assert len(sn.expand((x + y + 1) ** 20).terms) == 230  # C(22, 2) - 1 monomials + constant
+    with pytest.raises(sn.SizeLimitError, match="a product"):
+        sn.expand((x + y + 2) ** 3 * (x - y + 3) ** 3, max_terms=50)

@@ -19,6 +19,7 @@ from symnum.core.build import as_number
 from symnum.core.op import get_op
 from symnum.core.terms import Add, Const, Expr, Mul, Number, Term
 from symnum.core.traversal import postwalk
+from symnum.errors import SizeLimitError
 
 # ---------------------------------------------------------------------------------------------
 # exact-where-possible number arithmetic
@@ -296,23 +297,38 @@ def _monomial_of(t: Expr) -> tuple[frozenset, Number]:
     return frozenset(((t, 1),)), 1
 
 
-def _poly(a: Expr) -> Poly:
+# expand's default bound on the number of monomials of one expanded node: (x + 1)**10**6 must
+# fail at once with a clear error rather than run out of time or memory
+MAX_EXPAND_TERMS = 100_000
+
+
+def _too_big(n: int, limit: int, what: str) -> SizeLimitError:
+    return SizeLimitError(
+        f"expand would build {what} with up to {n:,} monomials (the limit is {limit:,}); pass "
+        "max_terms=... to expand if you really want it, or leave the power unexpanded")
+
+
+def _poly(a: Expr, limit: int) -> Poly:
     """`a` as a polynomial over its non-sum factors (sums inside Mul bases are multiplied out)."""
     if type(a) is Add:
         p: Poly = {frozenset(): a.const} if a.const != 0 else {}
         for t, c in a.terms.items():
-            for m, mc in _poly(t).items():
+            for m, mc in _poly(t, limit).items():
                 p[m] = p.get(m, 0) + c * mc
         return p
     if type(a) is Mul:
         p = {frozenset(): a.coeff}
         for b, e in a.bases.items():
             if type(b) is Add and e > 0:
-                pb = _poly(b)
+                pb = _poly(b, limit)
+                # a power of a k-term sum has up to C(e + k - 1, k - 1) monomials: check first
+                if len(pb) > 1 and math.comb(e + len(pb) - 1, len(pb) - 1) > limit:
+                    bound = min(math.comb(e + len(pb) - 1, len(pb) - 1), 10**18)
+                    raise _too_big(bound, limit, f"a power ({e}) of a {len(pb)}-term sum")
                 for _ in range(e):
-                    p = _poly_mul(p, pb)
+                    p = _poly_mul(p, pb, limit)
             else:
-                p = _poly_mul(p, {frozenset(((b, e),)): 1})
+                p = _poly_mul(p, {frozenset(((b, e),)): 1}, limit)
         return p
     n = as_number(a)
     if n is not None:
@@ -320,7 +336,10 @@ def _poly(a: Expr) -> Poly:
     return {frozenset(((a, 1),)): 1}
 
 
-def _poly_mul(p: Poly, q: Poly) -> Poly:
+def _poly_mul(p: Poly, q: Poly, limit: int) -> Poly:
+    if len(p) * len(q) > limit and len(p) > 1 and len(q) > 1:
+        # the product may still collapse, but its monomials must be formed first: bound that
+        raise _too_big(len(p) * len(q), limit, "a product")
     out: Poly = {}
     for m1, c1 in p.items():
         for m2, c2 in q.items():
@@ -346,21 +365,24 @@ def _from_poly(p: Poly) -> Expr:
     return make_add(const, terms)
 
 
-def _expand_node(t: Expr) -> Expr:
+def _expand_node(t: Expr, limit: int) -> Expr:
     if type(t) is Mul and any(type(b) is Add and e > 0 for b, e in t.bases.items()):
-        return _from_poly(_poly(t))
+        return _from_poly(_poly(t, limit))
     if type(t) is Add and any(type(k) is Mul for k in t.terms):
-        return _from_poly(_poly(t))
+        return _from_poly(_poly(t, limit))
     return t
 
 
 @no_gc
-def expand(e: Expr) -> Expr:
+def expand(e: Expr, max_terms: int = MAX_EXPAND_TERMS) -> Expr:
     """Multiply out products and positive integer powers of sums (every node, bottom up).
+
+    Raises SizeLimitError, before doing the work, when one expanded node would have more than
+    `max_terms` monomials.
 
     >>> import symnum as sn
     >>> a, b = sn.symbols("a b")
     >>> sn.expand((a + b) ** 2) is a**2 + 2*a*b + b**2
     True
     """
-    return postwalk(e, _expand_node)
+    return postwalk(e, lambda t: _expand_node(t, max_terms))
