@@ -19,6 +19,7 @@ from symnum.core.terms import Const, Expr, Term, is_number, normalize_number
 from symnum.errors import TracingError, UnsupportedOperationError
 
 _TREE = contextvars.ContextVar("symnum_tree_mode", default=False)
+TREE_MODE = _TREE  # read directly by the hottest paths (primitives._extending)
 
 
 @contextmanager

@@ -17,7 +17,7 @@ import numpy as np
 from symnum.core._gc import no_gc
 from symnum.core.build import as_number
 from symnum.core.op import get_op
-from symnum.core.terms import Add, Const, Expr, Mul, Number, Term
+from symnum.core.terms import Add, Const, Expr, Mul, Number, Sym, Term
 from symnum.core.traversal import postwalk
 from symnum.errors import SizeLimitError
 
@@ -112,6 +112,8 @@ def _add_one(a: Expr, b: Expr) -> Expr | None:
     of the larger sum (a loop `e = e + s` stays linear); None for every other case, which the
     general path handles. Mirrors `_sum`'s arithmetic, with the larger sum's entries first."""
     ta, tb = type(a), type(b)
+    if ta is Add and (tb is Sym or tb is Term):  # the loop `e = e + s`: the common case first
+        return a.appended(b, 1) if a.get(b) is None else None
     if ta is not Add or (tb is Add and len(b) > len(a)):
         if tb is not Add:
             return None
@@ -218,6 +220,8 @@ def _mul_one(a: Expr, b: Expr) -> Expr | None:
     """`product · number`, `product · new base` or `product · smaller product of new bases` in
     time independent of the larger product; None for every other case."""
     ta, tb = type(a), type(b)
+    if ta is Mul and (tb is Sym or tb is Term):  # the loop `p = p * s`
+        return a.appended(b, 1) if a.get(b) is None else None
     if ta is not Mul or (tb is Mul and len(b) > len(a)):
         if tb is not Mul:
             return None

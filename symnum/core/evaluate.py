@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from symnum.core._gc import no_gc
 from symnum.core.interface import arguments, iscall, operation
 from symnum.core.primitives import pow_op
 from symnum.core.terms import Add, Const, Mul, Sym, Term
@@ -82,6 +83,7 @@ def _value(n: Any, vals: dict) -> Any:
     return operation(n).impl(*[vals[id(a)] for a in arguments(n)])
 
 
+@no_gc
 def eval_many(roots: list, env: Mapping) -> list:
     """Values of several terms sharing one pass over their common DAG."""
     env = bind(env)

@@ -16,7 +16,7 @@ import numpy as np
 
 import symnum.core.canonical as C
 import symnum.core.taylor_rules as TR
-from symnum.core.build import as_number, in_tree_mode
+from symnum.core.build import TREE_MODE, as_number
 from symnum.core.hooks import install
 from symnum.core.op import AFFINE, BILINEAR, NONLINEAR, PIECEWISE_CONSTANT, Linearity, Op, declare
 from symnum.core.terms import Const, Sym, Term
@@ -283,8 +283,10 @@ def _extending(op: Op, one):
     """`a + b` / `a * b` for Python's operators: extending a sum or product by one entry is O(1)
     (canonical.add/mul's `_one` cases) and skips Op dispatch; everything else is `op(a, b)`."""
 
+    tree = TREE_MODE.get
+
     def binary(a, b):
-        if not in_tree_mode():
+        if not tree():
             r = one(a, b)
             if r is not None:
                 return r

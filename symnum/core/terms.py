@@ -477,6 +477,18 @@ class _Form(Expr):
         # if an equal form is alive, that one is returned and the entries stay unused in `e`
         return self._make(num, e, n + len(items), h)
 
+    def appended(self, key: Expr, val: Number) -> Any:
+        """`extended` for one entry (the loop `e = e + s`): the same, with less overhead."""
+        n = self._len
+        with _LOCK:
+            e = self._entries
+            if n != len(e.keys):
+                e = _Entries(e.keys[:n], e.vals[:n])
+            e.keys.append(key)
+            e.vals.append(val)
+            e.pos[key] = n
+        return self._make(self._num, e, n + 1, (self._h + hash((key, numkey(val)))) & _MASK)
+
     def with_number(self, num: Number) -> Any:
         """The same entries with another const (coeff): O(1)."""
         return type(self)._make(num, self._entries, self._len, self._h)

@@ -13,6 +13,7 @@ import string
 from fractions import Fraction
 from typing import Any
 
+from symnum.core._gc import no_gc
 from symnum.core.hooks import install
 from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Add, Const, Mul, Sym
@@ -285,6 +286,7 @@ def _call(n: Any, parts: list[Printed]) -> Printed:
     )
 
 
+@no_gc
 def latex(e: Any) -> str:
     r"""LaTeX for a term (no surrounding `$`).
 

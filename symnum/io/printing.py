@@ -16,6 +16,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
+from symnum.core._gc import no_gc
 from symnum.core.hooks import install
 from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Add, Const, Mul, Sym
@@ -329,6 +330,7 @@ def _str_as_written(n: Any, parts: list[Printed]) -> Printed:
     return (name, "(", *args, ")"), ATOM
 
 
+@no_gc
 def str_memo(roots: list) -> dict:
     """Text (a rope: see `join`) and precedence of every node reachable from `roots`, by id;
     memo["keys"] holds each node's sort key (a TextKey), by id."""
