@@ -25,7 +25,7 @@ import numpy as np
 from symnum.backends import Backend
 from symnum.backends.compiled import PARALLEL_WORK, Compiled
 from symnum.backends.kernel_cache import default_cache_dir
-from symnum.backends.llvm_ir import IRModule, emit_ir, libm_symbols
+from symnum.backends.llvm_ir import IRModule, SimdTarget, emit_ir, libm_symbols
 from symnum.backends.schedule import Schedule, schedule
 
 from symnum.errors import CompileError, ShapeError
@@ -101,6 +101,53 @@ def _libm_addresses() -> dict[str, int]:
                     pass
         return found
     return {}  # the JIT then resolves symbols through the process itself
+
+
+def _libmvec() -> Any:
+    """glibc's vector math library (ctypes handle), or None (not glibc, or glibc < 2.35)."""
+    if "mvec" not in _STATE:
+        lib = None
+        if sys.platform.startswith("linux"):
+            for name in ("libmvec.so.1", ctypes.util.find_library("mvec")):
+                try:
+                    lib = ctypes.CDLL(name) if name else None
+                except OSError:
+                    continue
+                # tan, tanh, log1p, … arrived in glibc 2.35; older libmvec: scalar libm instead
+                if lib is not None and not hasattr(lib, "_ZGVdN4v_tanh"):
+                    lib = None
+                if lib is not None:
+                    break
+        _STATE["mvec"] = lib
+    return _STATE["mvec"]
+
+
+def _symbol_address(sym: str) -> int | None:
+    addr = _STATE["libm"].get(sym)
+    if addr is None and sym.startswith("_ZGV") and _libmvec() is not None:
+        try:
+            addr = _STATE["libm"][sym] = ctypes.cast(getattr(_libmvec(), sym),
+                                                     ctypes.c_void_p).value
+        except AttributeError:
+            return None
+    return addr
+
+
+def simd_target(dtype: str, vecmath: bool, simd: bool | None) -> SimdTarget | None:
+    """How wide `batched` runs on this host: the widest vectors its CPU has (AVX-512, AVX2,
+    SSE); libmvec for transcendentals when `vecmath` and glibc has it. `simd=None` vectorises
+    exactly when libmvec is used (a vector loop without it pays only for arithmetic, and costs
+    a second body's code generation); True always; False never."""
+    _llvm()
+    mvec = bool(vecmath) and _libmvec() is not None
+    if simd is False or (simd is None and not mvec):
+        return None
+    feats = _STATE["features"].split(",")
+    if _STATE["triple"].split("-")[0] not in ("x86_64", "amd64"):
+        return None  # the vector ABI names below are x86-64's
+    isa = "e" if "+avx512f" in feats else "d" if "+avx2" in feats else "b"
+    bits = {"e": 512, "d": 256, "b": 128}[isa]
+    return SimdTarget(bits // (64 if dtype == "float64" else 32), isa, mvec)
 
 
 # compiling and caching -------------------------------------------------------------------------
@@ -204,10 +251,10 @@ class Library:
         with _LOCK:
             _STATE["count"] += 1
             b = llvm.JITLibraryBuilder().add_object_img(obj).add_current_process()
-            libm = _STATE["libm"]
             for sym in symbols:
-                if sym in libm:
-                    b.import_symbol(sym, libm[sym])
+                addr = _symbol_address(sym)
+                if addr is not None:
+                    b.import_symbol(sym, addr)
             self.tracker = b.export_symbol("kernel").export_symbol("batched").link(
                 _STATE["jit"], f"symnum_{_STATE['count']}")
             self.jit = _STATE["jit"]  # the JIT must outlive every library linked into it
@@ -366,6 +413,7 @@ class BatchedKernel:
 # the public entry points -----------------------------------------------------------------------
 def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
                      shard: int | None = 250, fastmath: bool = False,
+                     vecmath: bool | None = None, simd: bool | None = None,
                      inline_batched: bool | None = None, parallel: bool | None = None,
                      cache: bool = True, cache_dir: str | Path | None = None,
                      ) -> tuple[Any, BatchedKernel, IRModule, dict]:
@@ -381,7 +429,9 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
     if opt not in (0, 1, 2, 3) or ir_opt not in (0, 1, 2, 3):
         raise CompileError(f"opt and ir_opt are optimisation levels 0-3, got {opt}, {ir_opt}")
     t0 = time.perf_counter()
-    mod = emit_ir(sched, dtype, shard=shard, fastmath=fastmath, inline_batched=inline_batched)
+    vec = simd_target(dtype, fastmath if vecmath is None else vecmath, simd)
+    mod = emit_ir(sched, dtype, shard=shard, fastmath=fastmath, inline_batched=inline_batched,
+                  simd=vec)
     t1 = time.perf_counter()
     key = cache_key(mod.text, opt, ir_opt)
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -416,6 +466,8 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
     batched = BatchedKernel(b_call, library, n_in, n_out, len(sched), parallel)
     info = {"statements": len(sched), "functions": mod.functions, "cross_values": mod.cross,
             "inlined_batched": mod.inlined_batched, "cache_hit": hit, "key": key,
+            "simd": (f"{vec.lanes} lanes, {'libmvec' if vec.libmvec else 'scalar libm'}"
+                     if vec is not None and mod.inlined_batched else None),
             "cache_file": str(path) if cache else None, "opt": opt, "ir_opt": ir_opt,
             "object_bytes": len(obj) if obj is not None else 0, "call": via,
             "emit_seconds": t1 - t0, "codegen_seconds": t2 - t1,
@@ -424,7 +476,8 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
 
 
 def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
-          shard: int | None = 250, fastmath: bool = False, inline_batched: bool | None = None,
+          shard: int | None = 250, fastmath: bool = False, vecmath: bool | None = None,
+          simd: bool | None = None, inline_batched: bool | None = None,
           parallel: bool | None = None, cache: bool = True, cache_dir: Any = None,
           **options: Any) -> Compiled:
     """Compile an Fn to machine code through LLVM IR.
@@ -433,6 +486,11 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     ~5x the compile time of 0; 2-3 add compile time for no measured gain); ir_opt: LLVM's IR
     pipeline (0 = none: our straight-line, CSE'd code gains nothing from it); shard: at most
     this many instructions per machine function; cache/cache_dir: the object-code disk cache.
+    fastmath: LLVM's `fast` flags on arithmetic. vecmath (default: = fastmath): batched calls
+    run several rows per vector and their transcendentals through glibc's libmvec (≤ 4 ulp,
+    measured in benchmarks/results_issue16.md; single-row calls and the remainder rows keep
+    scalar libm); False keeps scalar libm everywhere. simd: the vector row loop without
+    libmvec too (True) or never (False); see `simd_target`.
 
     >>> import numpy as np, symnum as sn
     >>> k = lower(sn.trace(lambda x, y: np.sin(x) * y, 1.0, 2.0), cache=False)
@@ -441,14 +499,16 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     """
     if options:
         raise CompileError(f"unknown option(s) for the llvm backend: {', '.join(options)}; "
-                           "it takes dtype, opt, ir_opt, shard, fastmath, inline_batched, "
+                           "it takes dtype, opt, ir_opt, shard, fastmath, vecmath, simd, "
+                           "inline_batched, "
                            "parallel, cache, cache_dir")
     t0 = time.perf_counter()
     sched = schedule(fn.flat_inputs, fn.flat_outputs)
     t1 = time.perf_counter()
     kernel, batched, mod, info = compile_schedule(
         sched, dtype=dtype, opt=opt, ir_opt=ir_opt, shard=shard, fastmath=fastmath,
-        inline_batched=inline_batched, parallel=parallel, cache=cache, cache_dir=cache_dir)
+        vecmath=vecmath, simd=simd, inline_batched=inline_batched, parallel=parallel,
+        cache=cache, cache_dir=cache_dir)
     info["schedule_seconds"] = t1 - t0
     info["compile_seconds"] = time.perf_counter() - t0
     return Compiled(fn, kernel, source=mod.text, backend="llvm", batched=batched, dtype=dtype,
