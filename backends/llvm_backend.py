@@ -2,7 +2,8 @@
 
 Object code is cached on disk under a content hash of the IR, the LLVM version and the host
 CPU; a hit skips LLVM's code generator entirely (a corrupt entry fails its checksum and is
-rebuilt). Kernels are called through a tiny numba trampoline (ctypes if numba is missing); each
+rebuilt). Kernels are called through CPython-API trampolines JIT-compiled here
+(`symnum.backends.llvm_call`; numba's, then ctypes, where those are unsupported); each
 Compiled keeps its JIT library alive. Never imported by `import symnum`.
 """
 
@@ -282,6 +283,42 @@ _call2: Any = None
 _call3: Any = None
 
 
+def _link(obj: bytes, symbols: dict[str, int], exports: list[str]) -> tuple[Any, dict[str, int]]:
+    """Link an object into the process-wide JIT; (its resource tracker, export addresses)."""
+    llvm = _llvm()
+    with _LOCK:
+        _STATE["count"] += 1
+        b = llvm.JITLibraryBuilder().add_object_img(obj).add_current_process()
+        for sym, addr in symbols.items():
+            b.import_symbol(sym, addr)
+        for e in exports:
+            b = b.export_symbol(e)
+        tracker = b.link(_STATE["jit"], f"symnum_{_STATE['count']}")
+    return tracker, {e: tracker[e] for e in exports}
+
+
+def _trampolines(dtype: str) -> tuple[tuple[Any, Any], str]:
+    """The fastest way to call kernels from Python here: CPython-API trampolines of our own
+    (symnum.backends.llvm_call), else numba's, else ctypes; and its name."""
+    key = f"call_{dtype}"
+    if key not in _STATE:
+        with _LOCK:
+            if key not in _STATE:
+                from symnum.backends import llvm_call
+
+                pair, via = None, "llvm"
+                try:
+                    pair = llvm_call.trampolines(dtype, lambda ir: compile_object(ir, 1), _link)
+                except (RuntimeError, CompileError, OSError):
+                    pair = None
+                if pair is None:
+                    pair, via = _numba_trampolines(dtype), "numba"
+                if pair is None:
+                    pair, via = _ctypes_trampolines(dtype), "ctypes"
+                _STATE[key] = (pair, via)
+    return _STATE[key]
+
+
 def _numba_trampolines(dtype: str) -> tuple[Any, Any] | None:
     """njit'd `(addr, n_in, n_out, x, out)` callers for one dtype (~0.3 µs per call, vs ~4 µs
     through ctypes with `.ctypes.data`); None when numba is unavailable."""
@@ -457,9 +494,7 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
         if cache:
             _write_cached(path, obj)
     t3 = time.perf_counter()
-    tramps = _numba_trampolines(dtype)
-    via = "numba" if tramps is not None else "ctypes"
-    k_call, b_call = tramps if tramps is not None else _ctypes_trampolines(dtype)
+    (k_call, b_call), via = _trampolines(dtype)
     n_in, n_out = sched.n_in, len(sched.outputs)
     kernel = functools.partial(k_call, library.kernel, n_in, n_out)
     kernel.library = library  # type: ignore[attr-defined]  # keeps the machine code alive
