@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 pytest.importorskip("egglog")
 
-import symnum as sn  # noqa: E402
 from symnum.rewrites.costs import schedule_cost  # noqa: E402
 from symnum.rewrites.egraph import EgraphReport, simplify_egraph  # noqa: E402
+
+import symnum as sn  # noqa: E402
 from symnum.testing import expressions  # noqa: E402
 
 X, Y, Z = sn.Sym("x"), sn.Sym("y"), sn.Sym("z")
