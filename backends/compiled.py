@@ -8,6 +8,7 @@ in-place variant. It never generates or compiles code itself.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +40,8 @@ class Compiled:
         self.dtype = np.dtype(dtype)
         self.info = dict(info or {})
         self._leaves = [leaf for leaf in tree_flatten(fn.inputs)[0]]
-        self._sizes = [int(np.size(leaf)) if _symbolic(leaf) else 0 for leaf in self._leaves]
+        self._sizes = [(leaf.size if isinstance(leaf, np.ndarray) else 1) if _symbolic(leaf)
+                       else 0 for leaf in self._leaves]
         self._shapes = [np.shape(leaf) if _symbolic(leaf) else None for leaf in self._leaves]
         self.n_in = len(fn.flat_inputs)
         self.n_out = len(fn.flat_outputs)
@@ -51,7 +53,7 @@ class Compiled:
         self._out_shape = fn.out_shapes[0] if self._one_out else None
         td = fn.out_tree
         self._flat_tuple_out = td.kind == "tuple" and all(c.kind == "leaf" for c in td.children)
-        bounds = np.cumsum([0] + [int(np.prod(sh, dtype=np.int64)) for sh in fn.out_shapes])
+        bounds = np.cumsum([0] + [math.prod(sh) for sh in fn.out_shapes])
         self._out_slices = [(int(a), int(b), sh) for a, b, sh in
                             zip(bounds[:-1], bounds[1:], fn.out_shapes)]
 

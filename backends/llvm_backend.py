@@ -538,6 +538,13 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
                            "inline_batched, "
                            "parallel, cache, cache_dir")
     t0 = time.perf_counter()
+    ikey, directory = None, Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if cache:  # the index skips scheduling and IR printing on a hit (symnum.backends.llvm_index)
+        ikey = _index_key(fn, dtype, dict(opt=opt, ir_opt=ir_opt, shard=shard, fastmath=fastmath,
+                                          inline_batched=inline_batched), vecmath, simd)
+        hit = _from_index(fn, ikey, directory, dtype, parallel, t0) if ikey else None
+        if hit is not None:
+            return hit
     sched = schedule(fn.flat_inputs, fn.flat_outputs)
     t1 = time.perf_counter()
     kernel, batched, mod, info = compile_schedule(
@@ -546,8 +553,57 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
         cache=cache, cache_dir=cache_dir)
     info["schedule_seconds"] = t1 - t0
     info["compile_seconds"] = time.perf_counter() - t0
+    if ikey and info["cache_file"]:
+        from symnum.backends import llvm_index
+
+        llvm_index.write(directory, ikey, {
+            "object": Path(info["cache_file"]).name, "symbols": mod.symbols, "ir": mod.text,
+            "facts": {k: info[k] for k in ("statements", "functions", "cross_values",
+                                           "inlined_batched", "key", "opt", "ir_opt",
+                                           "object_bytes", "simd")}})
     return Compiled(fn, kernel, source=mod.text, backend="llvm", batched=batched, dtype=dtype,
                     info=info)
+
+
+def _index_key(fn: Any, dtype: str, options: dict, vecmath: bool | None,
+               simd: bool | None) -> str | None:
+    from symnum.backends import llvm_index
+
+    _llvm()
+    vec = simd_target(dtype, options["fastmath"] if vecmath is None else vecmath, simd)
+    env = " ".join([_STATE["version"], _STATE["triple"], _STATE["cpu"], _STATE["features"],
+                    repr(vec), dtype])
+    return llvm_index.index_key(list(fn.flat_inputs), list(fn.flat_outputs), env, options)
+
+
+def _from_index(fn: Any, ikey: str, directory: Path, dtype: str, parallel: bool | None,
+                t0: float) -> Compiled | None:
+    """The Compiled for an index hit whose object is intact; None otherwise (compile)."""
+    from symnum.backends import llvm_index
+
+    entry = llvm_index.read(directory, ikey)
+    if entry is None:
+        return None
+    try:
+        path = directory / entry["object"]
+        facts = dict(entry["facts"])
+        obj = _read_cached(path)
+        if obj is None:
+            return None
+        library = Library(obj, list(entry["symbols"]))
+    except (KeyError, TypeError, RuntimeError):
+        return None
+    t1 = time.perf_counter()
+    (k_call, b_call), via = _trampolines(dtype)
+    n_in, n_out = len(fn.flat_inputs), len(fn.flat_outputs)
+    kernel = functools.partial(k_call, library.kernel, n_in, n_out)
+    kernel.library = library  # type: ignore[attr-defined]
+    batched = BatchedKernel(b_call, library, n_in, n_out, facts["statements"], parallel)
+    info = {**facts, "cache_hit": True, "index_hit": True, "cache_file": str(path),
+            "call": via, "schedule_seconds": 0.0, "emit_seconds": 0.0, "codegen_seconds": 0.0,
+            "load_seconds": t1 - t0, "compile_seconds": time.perf_counter() - t0}
+    return Compiled(fn, kernel, source=entry.get("ir", ""), backend="llvm", batched=batched,
+                    dtype=dtype, info=info)
 
 
 BACKEND = Backend("llvm", lower, "LLVM IR emitted directly, JIT-compiled by llvmlite (ORC)")
