@@ -297,6 +297,16 @@ def _link(obj: bytes, symbols: dict[str, int], exports: list[str]) -> tuple[Any,
     return tracker, {e: tracker[e] for e in exports}
 
 
+def _cached_object(ir_text: str) -> bytes:
+    """Object code for fixed IR (the call trampolines) through the default disk cache."""
+    path = default_cache_dir() / f"{cache_key(ir_text, 1, 0)}.o"
+    obj = _read_cached(path)
+    if obj is None:
+        obj = compile_object(ir_text, 1)
+        _write_cached(path, obj)
+    return obj
+
+
 def _trampolines(dtype: str) -> tuple[tuple[Any, Any], str]:
     """The fastest way to call kernels from Python here: CPython-API trampolines of our own
     (symnum.backends.llvm_call), else numba's, else ctypes; and its name."""
@@ -308,7 +318,7 @@ def _trampolines(dtype: str) -> tuple[tuple[Any, Any], str]:
 
                 pair, via = None, "llvm"
                 try:
-                    pair = llvm_call.trampolines(dtype, lambda ir: compile_object(ir, 1), _link)
+                    pair = llvm_call.trampolines(dtype, _cached_object, _link)
                 except (RuntimeError, CompileError, OSError):
                     pair = None
                 if pair is None:
