@@ -616,4 +616,19 @@ def _from_index(fn: Any, ikey: str, directory: Path, dtype: str, parallel: bool 
                     dtype=dtype, info=info)
 
 
-BACKEND = Backend("llvm", lower, "LLVM IR emitted directly, JIT-compiled by llvmlite (ORC)")
+def lower_elementwise(fn: Any, **options: Any) -> Any:
+    """A scalar Fn as a numpy-broadcasting array kernel (`symnum.vectorize(backend="llvm")`);
+    options as for `lower` (vecmath=True: SIMD rows with libmvec).
+
+    >>> import numpy as np, symnum as sn
+    >>> e = lower_elementwise(sn.trace(lambda x, y: np.sin(x) * y, 1.0, 1.0), cache=False)
+    >>> e(np.array([0.0, np.pi / 2]), np.float32(2.0)).tolist()
+    [0.0, 2.0]
+    """
+    from symnum.backends.llvm_elementwise import Elementwise
+
+    return Elementwise(fn, lower, options)
+
+
+BACKEND = Backend("llvm", lower, "LLVM IR emitted directly, JIT-compiled by llvmlite (ORC)",
+                  elementwise=lower_elementwise)

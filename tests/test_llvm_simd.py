@@ -130,3 +130,25 @@ def test_simd_target_follows_the_options():
     assert t is not None and not t.libmvec and t.lanes >= 2
     t32 = simd_target("float32", False, True)
     assert t32.lanes == 2 * t.lanes
+
+
+@pytest.mark.parametrize("vecmath", [False, True])
+def test_vectorize_with_the_llvm_backend_broadcasts_like_numpy(vecmath):
+    if vecmath and not simd_target("float64", True, None):
+        pytest.skip("no libmvec here")
+
+    def f(x, y):
+        return np.sin(x) * y + np.exp(-x * x), x - y
+
+    e = sn.vectorize(f, backend="llvm", vecmath=vecmath, cache=False)
+    x = np.linspace(-3, 3, 37).reshape(37, 1)
+    y = np.linspace(0, 1, 5)
+    got, want = e(x, y), f(x, y)
+    for g, w in zip(got, want):
+        assert g.shape == (37, 5) and g.dtype == np.float64
+        np.testing.assert_allclose(g, w, rtol=1e-15 if not vecmath else 1e-14, atol=1e-15)
+    g32 = e(x.astype(np.float32), 2.0)[0]  # a Python float does not widen float32
+    assert g32.dtype == np.float32
+    np.testing.assert_allclose(g32, f(x, 2.0)[0], rtol=1e-6, atol=1e-6)
+    s = e(0.5, 2.0)
+    assert isinstance(s[0], np.float64) and s[0] == pytest.approx(f(0.5, 2.0)[0], rel=1e-15)
