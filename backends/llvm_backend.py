@@ -10,7 +10,6 @@ Compiled keeps its JIT library alive. Never imported by `import symnum`.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import hashlib
 import os
@@ -18,7 +17,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +82,15 @@ def _target_machine(opt: int) -> Any:
 
 def _libm_addresses() -> dict[str, int]:
     """Addresses of the libm functions kernels call, handed to the JIT explicitly."""
-    names = ["libm.so.6", "libm.dylib", ctypes.util.find_library("m")] if sys.platform != "win32" \
-        else ["ucrtbase.dll", "msvcrt.dll"]
-    for name in names:
+    def names():  # ctypes.util (~10 ms to import) only where the usual names fail
+        yield from (["libm.so.6", "libm.dylib"] if sys.platform != "win32"
+                    else ["ucrtbase.dll", "msvcrt.dll"])
+        if sys.platform != "win32":
+            import ctypes.util
+
+            yield ctypes.util.find_library("m")
+
+    for name in names():
         if not name:
             continue
         try:
@@ -109,9 +113,9 @@ def _libmvec() -> Any:
     if "mvec" not in _STATE:
         lib = None
         if sys.platform.startswith("linux"):
-            for name in ("libmvec.so.1", ctypes.util.find_library("mvec")):
+            for name in ("libmvec.so.1", "libmvec.so"):
                 try:
-                    lib = ctypes.CDLL(name) if name else None
+                    lib = ctypes.CDLL(name)
                 except OSError:
                     continue
                 # tan, tanh, log1p, … arrived in glibc 2.35; older libmvec: scalar libm instead
@@ -416,7 +420,9 @@ def _ctypes_trampolines(dtype: str) -> tuple[Any, Any]:
     return kernel, batched
 
 
-def _pool() -> ThreadPoolExecutor:
+def _pool() -> Any:
+    from concurrent.futures import ThreadPoolExecutor
+
     pool = _STATE.get("pool")
     if pool is None:
         with _LOCK:
