@@ -287,7 +287,7 @@ def call_paths(reps: int) -> None:
                      f"{per_row[True] * 1e9:.0f} ns", f"{per_row[False] * 1e9:.0f} ns",
                      f"{per_row['par'] * 1e9:.0f} ns"])
     print("### llvm: call paths (per call) and batched rows (10,000 rows, per row)\n")
-    print(table(["kernel", "numba trampoline", "ctypes", "batched inlined", "batched calls",
+    print(table(["kernel", "trampoline", "ctypes", "batched inlined", "batched calls",
                  "batched threads"], rows))
     print()
 
