@@ -517,8 +517,8 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
     batched = BatchedKernel(b_call, library, n_in, n_out, len(sched), parallel)
     info = {"statements": len(sched), "functions": mod.functions, "cross_values": mod.cross,
             "inlined_batched": mod.inlined_batched, "cache_hit": hit, "key": key,
-            "simd": (f"{vec.lanes} lanes, {'libmvec' if vec.libmvec else 'scalar libm'}"
-                     if vec is not None and mod.inlined_batched else None),
+            "simd": (f"{mod.lanes} lanes, {'libmvec' if vec.libmvec else 'scalar libm'}"
+                     if vec is not None and mod.lanes else None),
             "cache_file": str(path) if cache else None, "opt": opt, "ir_opt": ir_opt,
             "object_bytes": len(obj) if obj is not None else 0, "call": via,
             "emit_seconds": t1 - t0, "codegen_seconds": t2 - t1,

@@ -95,6 +95,7 @@ class IRModule:
     cross: int  # values passed between shards through scratch memory
     inlined_batched: bool
     symbols: list[str] = field(default_factory=list)  # external C symbols it calls
+    lanes: int = 0  # rows per iteration of batched's vector loop (0: none)
 
 
 @dataclass(frozen=True)
@@ -367,9 +368,10 @@ def emit_ir(sched: Schedule, dtype: str = "float64", *, shard: int | None = 250,
     values crossing a split go through a scratch array, and 32 or more constant outputs are
     stored by a loop over a table. A one-function body lives in `batched`'s row loop and
     `kernel` runs one row (`inline_batched=False`: the body lives in `kernel`, which `batched`
-    calls per row). With `simd`, a one-function body also runs `simd.lanes` rows per
-    iteration of `batched` (vector arithmetic; libmvec calls when `simd.libmvec`), the scalar
-    body taking the remaining rows and `kernel`'s single row.
+    calls per row). With `simd`, `batched` also runs `simd.lanes` rows per iteration (vector
+    arithmetic; libmvec calls when `simd.libmvec`) — inline, or through `kernel_v` and vector
+    copies of the shards — the scalar body taking the remaining rows and `kernel`'s single
+    row (kernels with a constant table stay scalar).
 
     >>> import symnum as sn
     >>> from symnum.backends.schedule import schedule
@@ -436,20 +438,47 @@ def emit_ir(sched: Schedule, dtype: str = "float64", *, shard: int | None = 250,
         body += _kernel_calling_shards(T, size, len(segs), len(scratch), len(sched.outputs),
                                        tail, x_arg, out_arg, attrs, decls)
     vector = None
-    if simd is not None and inline_batched and simd.lanes > 1:
+
+    def vector_body(lines: list[str], seg: Segment, x: str, o: str,
+                    local: Callable[[int], bool]) -> None:
+        b = _Body(lines, T, sfx, dtype, fm, x, o, local, scratch, decls, simd, sched.n_in,
+                  len(sched.outputs), "v")
+        for ins in seg[0]:
+            b.instr(ins)
+        for k in seg[1]:
+            b.store(k, sched.outputs[k])
+
+    if simd is not None and simd.lanes > 1 and inline_batched:
         def vector(lines: list[str]) -> None:
-            b = _Body(lines, T, sfx, dtype, fm, "%vxrow", "%vorow", lambda i: True, scratch,
-                      decls, simd, sched.n_in, len(sched.outputs), "v")
-            for ins in segs[0][0]:
-                b.instr(ins)
-            for k in segs[0][1]:
-                b.store(k, sched.outputs[k])
+            vector_body(lines, segs[0], "%vxrow", "%vorow", lambda i: True)
+    elif (simd is not None and simd.lanes > 1 and not consts
+          and len(scratch) * simd.lanes * size <= STACK_SCRATCH_BYTES):
+        # a sharded body: `kernel_v` runs `lanes` rows through vector copies of the shards,
+        # their crossing values in a vector scratch array (constant tables: scalar rows only)
+        V = f"<{simd.lanes} x {T}>"
+        body.append(f"define internal void @kernel_v({x_arg}, {out_arg}) noinline {attrs} {{")
+        if len(segs) == 1:
+            vector_body(body, segs[0], "%x", "%out", lambda i: True)
+        else:
+            body.append(f"  %c = alloca {V}, i64 {max(1, len(scratch))}, align 64")
+            body += [f"  call void @vpart{j}({T}* %x, {T}* %out, {V}* %c)"
+                     for j in range(len(segs))]
+        body.append("  ret void\n}\n")
+        for j, seg in enumerate(segs if len(segs) > 1 else []):
+            body.append(f"define internal void @vpart{j}({x_arg}, {out_arg}, {V}* noalias "
+                        f"nocapture %c) noinline {attrs} {{")
+            vector_body(body, seg, "%x", "%out", lambda i, j=j: owner[i] == j)
+            body.append("  ret void\n}\n")
+
+        def vector(lines: list[str]) -> None:
+            lines.append(f"  call void @kernel_v({T}* %vxrow, {T}* %vorow)")
     body += _batched(sched, T, inline_batched, emit_body, segs, vector,
                      simd.lanes if simd is not None else 1)
     text = "\n".join(sorted(decls) + [""] + body) + "\n"
     symbols = sorted({d.split("@", 1)[1].split("(", 1)[0] for d in decls
                       if not d.split("@", 1)[1].startswith("llvm.")})
-    return IRModule(text, len(segs), len(scratch), inline_batched, symbols)
+    return IRModule(text, len(segs), len(scratch), inline_batched, symbols,
+                    simd.lanes if vector is not None else 0)
 
 
 def _const_table(body: list[str], T: str, dtype: str, ks: list[int],

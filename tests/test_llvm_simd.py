@@ -44,15 +44,20 @@ def test_the_ir_calls_libmvec_in_a_vector_loop_and_scalar_libm_in_the_tail():
     assert "<4 x" not in emit_ir(s).text  # no simd target: the scalar loop only
 
 
+@pytest.mark.parametrize("layout", ["inline", "one function", "shards"])
 @pytest.mark.parametrize("simd_kind", ["exact", "libmvec"])
-def test_every_op_in_vector_form_matches_numpy_on_special_values(simd_kind):
+def test_every_op_in_vector_form_matches_numpy_on_special_values(simd_kind, layout):
     fn = sn.trace(every_op, 1.0, 2.0)
     exact = simd_kind == "exact"
     if not exact and not simd_target("float64", True, None):
         pytest.skip("no libmvec here")
-    c = lower(fn, "llvm", cache=False, simd=True, vecmath=not exact)
+    opts = {"inline": {}, "one function": {"inline_batched": False},
+            "shards": {"shard": 7}}[layout]
+    c = lower(fn, "llvm", cache=False, simd=True, vecmath=not exact, **opts)
     assert c.info["simd"] is not None
-    scalar = lower(fn, "llvm", cache=False, simd=False)
+    assert (c.info["functions"] > 1) == (layout == "shards")
+    assert ("@kernel_v" in c.source) == (layout != "inline")
+    scalar = lower(fn, "llvm", cache=False, simd=False, **opts)
     got, base = c(X2, Y2), scalar(X2, Y2)  # 121 rows: whole vectors and a remainder
     for k, (g, b, w) in enumerate(zip(got, base, reference(fn, X2, Y2))):
         if exact:  # vector arithmetic and per-lane libm: the same bits as the scalar loop
@@ -152,3 +157,13 @@ def test_vectorize_with_the_llvm_backend_broadcasts_like_numpy(vecmath):
     np.testing.assert_allclose(g32, f(x, 2.0)[0], rtol=1e-6, atol=1e-6)
     s = e(0.5, 2.0)
     assert isinstance(s[0], np.float64) and s[0] == pytest.approx(f(0.5, 2.0)[0], rel=1e-15)
+
+
+def test_kernels_with_a_constant_table_keep_the_scalar_row_loop():
+    x = sn.Sym("x")
+    fn = sn.Fn([x], [sn.sin(x)] + [float(k) for k in range(40)])
+    c = lower(fn, "llvm", cache=False, simd=True)
+    assert c.info["simd"] is None and "<" not in c.source.split("@batched")[1].split("}")[0]
+    out = c(np.array([0.5, 1.0, 2.0]))
+    np.testing.assert_array_equal(out[0], np.sin([0.5, 1.0, 2.0]))
+    np.testing.assert_array_equal(out[40], [39.0] * 3)
