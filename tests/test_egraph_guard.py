@@ -43,3 +43,33 @@ def test_a_program_the_extractor_would_make_costlier_comes_back_unchanged(monkey
     report = EgraphReport()
     out = simplify_egraph(inp, ruleset="cpu", stats=report)
     assert out == inp and report.schedule_after == report.schedule_before
+
+
+def test_faster_keeps_the_kernel_that_runs_faster_whichever_comes_first():
+    pytest.importorskip("llvmlite")
+    from symnum.backends import faster, lower
+
+    x, y = sn.symbols("x y")
+    cheap = lower(sn.Fn([x, y], [x * y + 1.0]), "llvm", cache=False)
+    slow_out = x * y + 1.0
+    for k in range(40):
+        slow_out = slow_out + 1e-30 * sn.sin(x * (k + 1)) * sn.exp(y / (k + 2))
+    slow = lower(sn.Fn([x, y], [slow_out]), "llvm", cache=False)
+    for a, b in ((cheap, slow), (slow, cheap)):
+        best, facts = faster(a, b, rounds=3)
+        assert best is cheap, facts
+        assert facts["kept"] == ("first" if a is cheap else "second")
+
+
+def test_compile_with_the_egraph_keeps_the_faster_of_input_and_result():
+    pytest.importorskip("llvmlite")
+    import numpy as np
+
+    def f(u, k):
+        return k[0] * u[0] * u[1] + k[0] * u[0] * u[2] - k[1] * u[1] + np.exp(k[1] * u[2])
+
+    c = sn.compile(f, backend="llvm", simplify="egraph", cache=False)
+    u, k = np.array([0.5, 1.5, 2.0]), np.array([0.3, 0.7])
+    assert float(c(u, k)) == pytest.approx(f(u, k), rel=1e-13)
+    guard = c.lower(u, k).info["egraph_guard"]
+    assert guard["kept"] in ("simplified", "input") and guard["first_s"] > 0
