@@ -2,14 +2,14 @@
 
 Object code is cached on disk under a content hash of the IR, the LLVM version and the host
 CPU; a hit skips LLVM's code generator entirely (a corrupt entry fails its checksum and is
-rebuilt). Kernels are called through a tiny numba trampoline (ctypes if numba is missing); each
+rebuilt). Kernels are called through CPython-API trampolines JIT-compiled here
+(`symnum.backends.llvm_call`; numba's, then ctypes, where those are unsupported); each
 Compiled keeps its JIT library alive. Never imported by `import symnum`.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import hashlib
 import os
@@ -17,7 +17,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import numpy as np
 from symnum.backends import Backend
 from symnum.backends.compiled import PARALLEL_WORK, Compiled
 from symnum.backends.kernel_cache import default_cache_dir
-from symnum.backends.llvm_ir import IRModule, emit_ir, libm_symbols
+from symnum.backends.llvm_ir import IRModule, SimdTarget, emit_ir, libm_symbols
 from symnum.backends.schedule import Schedule, schedule
 
 from symnum.errors import CompileError, ShapeError
@@ -83,9 +82,15 @@ def _target_machine(opt: int) -> Any:
 
 def _libm_addresses() -> dict[str, int]:
     """Addresses of the libm functions kernels call, handed to the JIT explicitly."""
-    names = ["libm.so.6", "libm.dylib", ctypes.util.find_library("m")] if sys.platform != "win32" \
-        else ["ucrtbase.dll", "msvcrt.dll"]
-    for name in names:
+    def names():  # ctypes.util (~10 ms to import) only where the usual names fail
+        yield from (["libm.so.6", "libm.dylib"] if sys.platform != "win32"
+                    else ["ucrtbase.dll", "msvcrt.dll"])
+        if sys.platform != "win32":
+            import ctypes.util
+
+            yield ctypes.util.find_library("m")
+
+    for name in names():
         if not name:
             continue
         try:
@@ -101,6 +106,53 @@ def _libm_addresses() -> dict[str, int]:
                     pass
         return found
     return {}  # the JIT then resolves symbols through the process itself
+
+
+def _libmvec() -> Any:
+    """glibc's vector math library (ctypes handle), or None (not glibc, or glibc < 2.35)."""
+    if "mvec" not in _STATE:
+        lib = None
+        if sys.platform.startswith("linux"):
+            for name in ("libmvec.so.1", "libmvec.so"):
+                try:
+                    lib = ctypes.CDLL(name)
+                except OSError:
+                    continue
+                # tan, tanh, log1p, … arrived in glibc 2.35; older libmvec: scalar libm instead
+                if lib is not None and not hasattr(lib, "_ZGVdN4v_tanh"):
+                    lib = None
+                if lib is not None:
+                    break
+        _STATE["mvec"] = lib
+    return _STATE["mvec"]
+
+
+def _symbol_address(sym: str) -> int | None:
+    addr = _STATE["libm"].get(sym)
+    if addr is None and sym.startswith("_ZGV") and _libmvec() is not None:
+        try:
+            addr = _STATE["libm"][sym] = ctypes.cast(getattr(_libmvec(), sym),
+                                                     ctypes.c_void_p).value
+        except AttributeError:
+            return None
+    return addr
+
+
+def simd_target(dtype: str, vecmath: bool, simd: bool | None) -> SimdTarget | None:
+    """How wide `batched` runs on this host: the widest vectors its CPU has (AVX-512, AVX2,
+    SSE); libmvec for transcendentals when `vecmath` and glibc has it. `simd=None` vectorises
+    exactly when libmvec is used (a vector loop without it pays only for arithmetic, and costs
+    a second body's code generation); True always; False never."""
+    _llvm()
+    mvec = bool(vecmath) and _libmvec() is not None
+    if simd is False or (simd is None and not mvec):
+        return None
+    feats = _STATE["features"].split(",")
+    if _STATE["triple"].split("-")[0] not in ("x86_64", "amd64"):
+        return None  # the vector ABI names below are x86-64's
+    isa = "e" if "+avx512f" in feats else "d" if "+avx2" in feats else "b"
+    bits = {"e": 512, "d": 256, "b": 128}[isa]
+    return SimdTarget(bits // (64 if dtype == "float64" else 32), isa, mvec)
 
 
 # compiling and caching -------------------------------------------------------------------------
@@ -204,10 +256,10 @@ class Library:
         with _LOCK:
             _STATE["count"] += 1
             b = llvm.JITLibraryBuilder().add_object_img(obj).add_current_process()
-            libm = _STATE["libm"]
             for sym in symbols:
-                if sym in libm:
-                    b.import_symbol(sym, libm[sym])
+                addr = _symbol_address(sym)
+                if addr is not None:
+                    b.import_symbol(sym, addr)
             self.tracker = b.export_symbol("kernel").export_symbol("batched").link(
                 _STATE["jit"], f"symnum_{_STATE['count']}")
             self.jit = _STATE["jit"]  # the JIT must outlive every library linked into it
@@ -218,113 +270,64 @@ class Library:
 
 
 # calling from Python ---------------------------------------------------------------------------
-def _invoke_kernel(addr, n_in, n_out, x, out):  # noqa: ANN001, ANN202 (numba-compiled)
-    if x.size < n_in or out.size < n_out:
-        raise ShapeError("x or out is shorter than the kernel's inputs/outputs")
-    _call2(addr, x, out)
 
-
-def _invoke_batched(addr, n_in, n_out, X, OUT):  # noqa: ANN001, ANN202, N803
-    rows = X.shape[0]
-    if X.shape[1] != n_in or OUT.shape[0] != rows or OUT.shape[1] != n_out:
-        raise ShapeError("X must be (rows, n_in) and OUT (rows, n_out)")
-    _call3(addr, X, OUT, rows)
-
-
-_call2: Any = None
-_call3: Any = None
-
-
-def _numba_trampolines(dtype: str) -> tuple[Any, Any] | None:
-    """njit'd `(addr, n_in, n_out, x, out)` callers for one dtype (~0.3 µs per call, vs ~4 µs
-    through ctypes with `.ctypes.data`); None when numba is unavailable."""
-    key = f"tramp_{dtype}"
-    if key in _STATE:
-        return _STATE[key]
+def _link(obj: bytes, symbols: dict[str, int], exports: list[str]) -> tuple[Any, dict[str, int]]:
+    """Link an object into the process-wide JIT; (its resource tracker, export addresses)."""
+    llvm = _llvm()
     with _LOCK:
-        if key not in _STATE:
-            _STATE[key] = _make_trampolines(dtype)
+        _STATE["count"] += 1
+        b = llvm.JITLibraryBuilder().add_object_img(obj).add_current_process()
+        for sym, addr in symbols.items():
+            b.import_symbol(sym, addr)
+        for e in exports:
+            b = b.export_symbol(e)
+        tracker = b.link(_STATE["jit"], f"symnum_{_STATE['count']}")
+    return tracker, {e: tracker[e] for e in exports}
+
+
+def _cached_object(ir_text: str) -> bytes:
+    """Object code for fixed IR (the call trampolines) through the default disk cache."""
+    path = default_cache_dir() / f"{cache_key(ir_text, 1, 0)}.o"
+    obj = _read_cached(path)
+    if obj is None:
+        obj = compile_object(ir_text, 1)
+        _write_cached(path, obj)
+    return obj
+
+
+def _trampolines(dtype: str) -> tuple[tuple[Any, Any], str]:
+    """The fastest way to call kernels from Python here: CPython-API trampolines of our own
+    (symnum.backends.llvm_call), else numba's, else ctypes; and its name."""
+    key = f"call_{dtype}"
+    if key not in _STATE:
+        with _LOCK:
+            if key not in _STATE:
+                from symnum.backends import llvm_call
+
+                pair, via = None, "llvm"
+                try:
+                    pair = llvm_call.trampolines(dtype, _cached_object, _link)
+                except (RuntimeError, CompileError, OSError):
+                    pair = None
+                if pair is None:
+                    from symnum.backends.llvm_fallback import (
+                        ctypes_trampolines,
+                        numba_trampolines,
+                    )
+
+                    pair, via = numba_trampolines(dtype), "numba"
+                    if pair is None:
+                        pair, via = ctypes_trampolines(dtype), "ctypes"
+                _STATE[key] = (pair, via)
     return _STATE[key]
 
 
-def _make_trampolines(dtype: str) -> tuple[Any, Any] | None:
-    try:
-        import llvmlite.ir as lir
-        import numba
-        from numba import types
-        from numba.extending import intrinsic
-    except ImportError:
-        return None
-    global _call2, _call3
-    if _call2 is None:
-        def data(context: Any, builder: Any, ty: Any, value: Any) -> Any:
-            return context.make_array(ty)(context, builder, value).data
 
-        @intrinsic
-        def call2(typingctx: Any, addr: Any, x: Any, out: Any) -> Any:
-            def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-                xp, op = data(context, builder, sig.args[1], args[1]), \
-                    data(context, builder, sig.args[2], args[2])
-                fnty = lir.FunctionType(lir.VoidType(), [xp.type, op.type])
-                builder.call(builder.inttoptr(args[0], fnty.as_pointer()), [xp, op])
-                return context.get_dummy_value()
-            return types.void(addr, x, out), codegen
-
-        @intrinsic
-        def call3(typingctx: Any, addr: Any, x: Any, out: Any, rows: Any) -> Any:
-            def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-                xp, op = data(context, builder, sig.args[1], args[1]), \
-                    data(context, builder, sig.args[2], args[2])
-                fnty = lir.FunctionType(lir.VoidType(), [xp.type, op.type, args[3].type])
-                builder.call(builder.inttoptr(args[0], fnty.as_pointer()), [xp, op, args[3]])
-                return context.get_dummy_value()
-            return types.void(addr, x, out, rows), codegen
-
-        _call2, _call3 = call2, call3
-    ft = getattr(types, dtype)
-    sigs1, sigs2 = [], []
-    for ro in (False, True):  # read-only inputs (np.broadcast_to, frozen arrays) are fine
-        v, m = types.Array(ft, 1, "C", readonly=ro), types.Array(ft, 2, "C", readonly=ro)
-        sigs1.append(types.void(types.intp, types.intp, types.intp, v, types.Array(ft, 1, "C")))
-        sigs2.append(types.void(types.intp, types.intp, types.intp, m, types.Array(ft, 2, "C")))
-    try:
-        pair = (numba.njit(sigs1, nogil=True, cache=True)(_invoke_kernel),
-                numba.njit(sigs2, nogil=True, cache=True)(_invoke_batched))
-    except Exception:  # an exotic numba: fall back to ctypes rather than fail to compile
-        pair = None
-    return pair
-
-
-def _ctypes_trampolines(dtype: str) -> tuple[Any, Any]:
-    want = np.dtype(dtype)
-    k2 = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
-    k3 = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
-
-    def check(a: np.ndarray, ndim: int, writeable: bool) -> None:
-        if (not isinstance(a, np.ndarray) or a.dtype != want or a.ndim != ndim
-                or not a.flags.c_contiguous or (writeable and not a.flags.writeable)):
-            raise ShapeError(f"expected a C-contiguous {want} array of {ndim} dimension(s)")
-
-    def kernel(addr: int, n_in: int, n_out: int, x: np.ndarray, out: np.ndarray) -> None:
-        check(x, 1, False)
-        check(out, 1, True)
-        if x.size < n_in or out.size < n_out:
-            raise ShapeError("x or out is shorter than the kernel's inputs/outputs")
-        k2(addr)(x.ctypes.data, out.ctypes.data)
-
-    def batched(addr: int, n_in: int, n_out: int, X: np.ndarray, OUT: np.ndarray) -> None:  # noqa: N803
-        check(X, 2, False)
-        check(OUT, 2, True)
-        if X.shape[1] != n_in or OUT.shape != (X.shape[0], n_out):
-            raise ShapeError("X must be (rows, n_in) and OUT (rows, n_out)")
-        k3(addr)(X.ctypes.data, OUT.ctypes.data, X.shape[0])
-
-    return kernel, batched
-
-
-def _pool() -> ThreadPoolExecutor:
+def _pool() -> Any:
     pool = _STATE.get("pool")
     if pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
         with _LOCK:
             pool = _STATE.get("pool")
             if pool is None:
@@ -366,6 +369,7 @@ class BatchedKernel:
 # the public entry points -----------------------------------------------------------------------
 def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
                      shard: int | None = 250, fastmath: bool = False,
+                     vecmath: bool | None = None, simd: bool | None = None,
                      inline_batched: bool | None = None, parallel: bool | None = None,
                      cache: bool = True, cache_dir: str | Path | None = None,
                      ) -> tuple[Any, BatchedKernel, IRModule, dict]:
@@ -381,7 +385,9 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
     if opt not in (0, 1, 2, 3) or ir_opt not in (0, 1, 2, 3):
         raise CompileError(f"opt and ir_opt are optimisation levels 0-3, got {opt}, {ir_opt}")
     t0 = time.perf_counter()
-    mod = emit_ir(sched, dtype, shard=shard, fastmath=fastmath, inline_batched=inline_batched)
+    vec = simd_target(dtype, fastmath if vecmath is None else vecmath, simd)
+    mod = emit_ir(sched, dtype, shard=shard, fastmath=fastmath, inline_batched=inline_batched,
+                  simd=vec)
     t1 = time.perf_counter()
     key = cache_key(mod.text, opt, ir_opt)
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -407,15 +413,15 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
         if cache:
             _write_cached(path, obj)
     t3 = time.perf_counter()
-    tramps = _numba_trampolines(dtype)
-    via = "numba" if tramps is not None else "ctypes"
-    k_call, b_call = tramps if tramps is not None else _ctypes_trampolines(dtype)
+    (k_call, b_call), via = _trampolines(dtype)
     n_in, n_out = sched.n_in, len(sched.outputs)
     kernel = functools.partial(k_call, library.kernel, n_in, n_out)
     kernel.library = library  # type: ignore[attr-defined]  # keeps the machine code alive
     batched = BatchedKernel(b_call, library, n_in, n_out, len(sched), parallel)
     info = {"statements": len(sched), "functions": mod.functions, "cross_values": mod.cross,
             "inlined_batched": mod.inlined_batched, "cache_hit": hit, "key": key,
+            "simd": (f"{mod.lanes} lanes, {'libmvec' if vec.libmvec else 'scalar libm'}"
+                     if vec is not None and mod.lanes else None),
             "cache_file": str(path) if cache else None, "opt": opt, "ir_opt": ir_opt,
             "object_bytes": len(obj) if obj is not None else 0, "call": via,
             "emit_seconds": t1 - t0, "codegen_seconds": t2 - t1,
@@ -424,7 +430,8 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
 
 
 def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
-          shard: int | None = 250, fastmath: bool = False, inline_batched: bool | None = None,
+          shard: int | None = 250, fastmath: bool = False, vecmath: bool | None = None,
+          simd: bool | None = None, inline_batched: bool | None = None,
           parallel: bool | None = None, cache: bool = True, cache_dir: Any = None,
           **options: Any) -> Compiled:
     """Compile an Fn to machine code through LLVM IR.
@@ -433,6 +440,11 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     ~5x the compile time of 0; 2-3 add compile time for no measured gain); ir_opt: LLVM's IR
     pipeline (0 = none: our straight-line, CSE'd code gains nothing from it); shard: at most
     this many instructions per machine function; cache/cache_dir: the object-code disk cache.
+    fastmath: LLVM's `fast` flags on arithmetic. vecmath (default: = fastmath): batched calls
+    run several rows per vector and their transcendentals through glibc's libmvec (≤ 4 ulp,
+    measured in benchmarks/results_issue16.md; single-row calls and the remainder rows keep
+    scalar libm); False keeps scalar libm everywhere. simd: the vector row loop without
+    libmvec too (True) or never (False); see `simd_target`.
 
     >>> import numpy as np, symnum as sn
     >>> k = lower(sn.trace(lambda x, y: np.sin(x) * y, 1.0, 2.0), cache=False)
@@ -441,18 +453,91 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     """
     if options:
         raise CompileError(f"unknown option(s) for the llvm backend: {', '.join(options)}; "
-                           "it takes dtype, opt, ir_opt, shard, fastmath, inline_batched, "
+                           "it takes dtype, opt, ir_opt, shard, fastmath, vecmath, simd, "
+                           "inline_batched, "
                            "parallel, cache, cache_dir")
     t0 = time.perf_counter()
+    ikey, directory = None, Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if cache:  # the index skips scheduling and IR printing on a hit (symnum.backends.llvm_index)
+        ikey = _index_key(fn, dtype, dict(opt=opt, ir_opt=ir_opt, shard=shard, fastmath=fastmath,
+                                          inline_batched=inline_batched), vecmath, simd)
+        hit = _from_index(fn, ikey, directory, dtype, parallel, t0) if ikey else None
+        if hit is not None:
+            return hit
     sched = schedule(fn.flat_inputs, fn.flat_outputs)
     t1 = time.perf_counter()
     kernel, batched, mod, info = compile_schedule(
         sched, dtype=dtype, opt=opt, ir_opt=ir_opt, shard=shard, fastmath=fastmath,
-        inline_batched=inline_batched, parallel=parallel, cache=cache, cache_dir=cache_dir)
+        vecmath=vecmath, simd=simd, inline_batched=inline_batched, parallel=parallel,
+        cache=cache, cache_dir=cache_dir)
     info["schedule_seconds"] = t1 - t0
     info["compile_seconds"] = time.perf_counter() - t0
+    if ikey and info["cache_file"]:
+        from symnum.backends import llvm_index
+
+        llvm_index.write(directory, ikey, {
+            "object": Path(info["cache_file"]).name, "symbols": mod.symbols, "ir": mod.text,
+            "facts": {k: info[k] for k in ("statements", "functions", "cross_values",
+                                           "inlined_batched", "key", "opt", "ir_opt",
+                                           "object_bytes", "simd")}})
     return Compiled(fn, kernel, source=mod.text, backend="llvm", batched=batched, dtype=dtype,
                     info=info)
 
 
-BACKEND = Backend("llvm", lower, "LLVM IR emitted directly, JIT-compiled by llvmlite (ORC)")
+def _index_key(fn: Any, dtype: str, options: dict, vecmath: bool | None,
+               simd: bool | None) -> str | None:
+    from symnum.backends import llvm_index
+
+    _llvm()
+    vec = simd_target(dtype, options["fastmath"] if vecmath is None else vecmath, simd)
+    env = " ".join([_STATE["version"], _STATE["triple"], _STATE["cpu"], _STATE["features"],
+                    repr(vec), dtype])
+    return llvm_index.index_key(list(fn.flat_inputs), list(fn.flat_outputs), env, options)
+
+
+def _from_index(fn: Any, ikey: str, directory: Path, dtype: str, parallel: bool | None,
+                t0: float) -> Compiled | None:
+    """The Compiled for an index hit whose object is intact; None otherwise (compile)."""
+    from symnum.backends import llvm_index
+
+    entry = llvm_index.read(directory, ikey)
+    if entry is None:
+        return None
+    try:
+        path = directory / entry["object"]
+        facts = dict(entry["facts"])
+        obj = _read_cached(path)
+        if obj is None:
+            return None
+        library = Library(obj, list(entry["symbols"]))
+    except (KeyError, TypeError, RuntimeError):
+        return None
+    t1 = time.perf_counter()
+    (k_call, b_call), via = _trampolines(dtype)
+    n_in, n_out = len(fn.flat_inputs), len(fn.flat_outputs)
+    kernel = functools.partial(k_call, library.kernel, n_in, n_out)
+    kernel.library = library  # type: ignore[attr-defined]
+    batched = BatchedKernel(b_call, library, n_in, n_out, facts["statements"], parallel)
+    info = {**facts, "cache_hit": True, "index_hit": True, "cache_file": str(path),
+            "call": via, "schedule_seconds": 0.0, "emit_seconds": 0.0, "codegen_seconds": 0.0,
+            "load_seconds": t1 - t0, "compile_seconds": time.perf_counter() - t0}
+    return Compiled(fn, kernel, source=entry.get("ir", ""), backend="llvm", batched=batched,
+                    dtype=dtype, info=info)
+
+
+def lower_elementwise(fn: Any, **options: Any) -> Any:
+    """A scalar Fn as a numpy-broadcasting array kernel (`symnum.vectorize(backend="llvm")`);
+    options as for `lower` (vecmath=True: SIMD rows with libmvec).
+
+    >>> import numpy as np, symnum as sn
+    >>> e = lower_elementwise(sn.trace(lambda x, y: np.sin(x) * y, 1.0, 1.0), cache=False)
+    >>> e(np.array([0.0, np.pi / 2]), np.float32(2.0)).tolist()
+    [0.0, 2.0]
+    """
+    from symnum.backends.llvm_elementwise import Elementwise
+
+    return Elementwise(fn, lower, options)
+
+
+BACKEND = Backend("llvm", lower, "LLVM IR emitted directly, JIT-compiled by llvmlite (ORC)",
+                  elementwise=lower_elementwise)

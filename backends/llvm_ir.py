@@ -95,31 +95,103 @@ class IRModule:
     cross: int  # values passed between shards through scratch memory
     inlined_batched: bool
     symbols: list[str] = field(default_factory=list)  # external C symbols it calls
+    lanes: int = 0  # rows per iteration of batched's vector loop (0: none)
+
+
+@dataclass(frozen=True)
+class SimdTarget:
+    """How `batched` runs several rows per iteration: `lanes` rows in one vector register,
+    transcendentals through glibc's vector math library (libmvec) when `libmvec` (names from
+    the x86-64 vector function ABI: `_ZGV<isa>N<lanes><v per argument>_<libm name>`, isa "b" =
+    SSE 128-bit, "d" = AVX2 256-bit, "e" = AVX-512), else through exact scalar libm per lane."""
+
+    lanes: int
+    isa: str = "d"
+    libmvec: bool = True
+
+    def vector_name(self, libm_name: str, arity: int) -> str:
+        """The libmvec symbol of a libm function at this width.
+
+        >>> SimdTarget(4, "d").vector_name("pow", 2)
+        '_ZGVdN4vv_pow'
+        """
+        return f"_ZGV{self.isa}N{self.lanes}{'v' * arity}_{libm_name}"
+
+
+# functions libmvec (glibc ≥ 2.35) has a vector variant of, by lowering name; the rest of
+# INTRINSICS are single instructions (sqrt, fabs, fmuladd) in any width
+LIBMVEC = {"sin", "cos", "exp", "log", "pow"} | set(LIBM)
 
 
 class _Body:
-    """Emits one function body: loads inputs lazily, tracks i1 vs float values, converts."""
+    """Emits one function body: loads inputs lazily, tracks i1 vs float values, converts.
+    With `lanes` > 0 every value is a vector of `lanes` rows (input j of lane l at
+    x[l·n_in + j]); names then carry the prefix `pre` so both bodies share one function."""
 
     def __init__(self, out: list[str], ty: str, sfx: str, dtype: str, fm: str,
                  x: str, o: str, local: Callable[[int], bool], scratch: dict[int, int],
-                 decls: set[str]):
+                 decls: set[str], simd: SimdTarget | None = None, n_in: int = 0,
+                 n_out: int = 0, pre: str = ""):
         self.out, self.ty, self.sfx, self.dtype, self.fm = out, ty, sfx, dtype, fm
         self.x, self.o, self.local, self.scratch, self.decls = x, o, local, scratch, decls
         self.vals: dict[tuple[str, int], tuple[str, str]] = {}  # ref → (name, "f" | "b")
         self.conv: dict[tuple[str, str], str] = {}
+        self.simd, self.n_in, self.n_out, self.p = simd, n_in, n_out, "%" + pre
+        self.ety, self.bty, self.zero = ty, "i1", "0.0"
+        if simd is not None:
+            w = simd.lanes
+            self.ty, self.bty, self.zero = f"<{w} x {ty}>", f"<{w} x i1>", "zeroinitializer"
+            self.sfx = f"v{w}{sfx}"
+
+    def lit(self, v: float) -> str:
+        """A float constant of this body's type (splatted across lanes)."""
+        h = float_hex(v, self.dtype)
+        return h if self.simd is None else f"splat ({self.ety} {h})"
+
+    def blit(self, b: bool) -> str:
+        s = "true" if b else "false"
+        return s if self.simd is None else f"splat (i1 {s})"
+
+    def load_input(self, j: int) -> str:
+        """Input j as a value: one load per row, or a vector of `lanes` rows (a block load and
+        a de-interleaving shuffle for few inputs, lane-by-lane loads for many)."""
+        T, E, p, out = self.ty, self.ety, self.p, self.out
+        name = f"{p}x{j}"
+        if self.simd is None or self.n_in == 1:
+            out.append(f"  {p}px{j} = getelementptr inbounds {E}, {E}* {self.x}, i64 {j}")
+            out.append(f"  {name} = load {T}, {T}* {p}px{j}, align {_TYPES[self.dtype][2]}")
+            return name
+        w, n = self.simd.lanes, self.n_in
+        if n <= 4:
+            blk = f"<{w * n} x {E}>"
+            if ("blk", 0) not in self.vals:
+                out.append(f"  {p}xblk = load {blk}, {blk}* {self.x}, align "
+                           f"{_TYPES[self.dtype][2]}")
+                self.vals[("blk", 0)] = (f"{p}xblk", "f")
+            mask = ", ".join(f"i32 {j + n * lane}" for lane in range(w))
+            out.append(f"  {name} = shufflevector {blk} {p}xblk, {blk} poison, <{w} x i32> "
+                       f"<{mask}>")
+            return name
+        prev = "poison"
+        for lane in range(w):
+            out.append(f"  {p}px{j}.{lane} = getelementptr inbounds {E}, {E}* {self.x}, "
+                       f"i64 {j + n * lane}")
+            out.append(f"  {p}x{j}.{lane} = load {E}, {E}* {p}px{j}.{lane}")
+            nxt = name if lane == w - 1 else f"{p}x{j}.i{lane}"
+            out.append(f"  {nxt} = insertelement {T} {prev}, {E} {p}x{j}.{lane}, i32 {lane}")
+            prev = nxt
+        return name
 
     def fetch(self, r: Ref) -> tuple[str, str]:
         if r.kind == "const":
-            return float_hex(r.value, self.dtype), "const"
+            return self.lit(r.value), "const"
         key = (r.kind, r.index)
         hit = self.vals.get(key)
         if hit is not None:
             return hit
         T, out = self.ty, self.out
         if r.kind == "in":
-            name = f"%x{r.index}"
-            out.append(f"  %px{r.index} = getelementptr inbounds {T}, {T}* {self.x}, i64 {r.index}")
-            out.append(f"  {name} = load {T}, {T}* %px{r.index}")
+            name = self.load_input(r.index)
         elif r.kind == "tmp" and not self.local(r.index):  # defined in an earlier shard
             name = f"%t{r.index}"
             slot = self.scratch[r.index]
@@ -136,22 +208,23 @@ class _Body:
         if kind == "const":
             if want == "f":
                 return name
-            return "false" if r.value == 0 else "true"  # NaN is truthy, as in np.where
+            return self.blit(r.value != 0)  # NaN is truthy, as in np.where
         if kind == want:
             return name
         hit = self.conv.get((name, want))
         if hit is None:
             hit = f"{name}.{want}"
             if want == "f":  # True → 1.0, False → 0.0
-                self.out.append(f"  {hit} = uitofp i1 {name} to {self.ty}")
+                self.out.append(f"  {hit} = uitofp {self.bty} {name} to {self.ty}")
             else:  # non-zero (and NaN) is true
-                self.out.append(f"  {hit} = fcmp une {self.ty} {name}, 0.0")
+                self.out.append(f"  {hit} = fcmp une {self.ty} {name}, {self.zero}")
             self.conv[(name, want)] = hit
         return hit
 
     def instr(self, ins: Instr) -> None:
         op, T, fm, out = _RENAME.get(ins.op, ins.op), self.ty, self.fm, self.out
-        d = f"%t{ins.dst}"
+        B, Z = self.bty, self.zero
+        d = f"{self.p}t{ins.dst}"
         kind = "f"
         if op in _ARITH:
             a, b = self.get(ins.args[0], "f"), self.get(ins.args[1], "f")
@@ -160,10 +233,18 @@ class _Body:
             out.append(f"  {d} = fneg{fm} {T} {self.get(ins.args[0], 'f')}")
         elif op in INTRINSICS or op in LIBM:
             args = [self.get(a, "f") for a in ins.args]
-            if op in INTRINSICS:
+            libm = LIBM[op][1 if self.dtype == "float64" else 2] if op in LIBM else \
+                op + ("" if self.dtype == "float64" else "f")
+            if self.simd is not None and self.simd.libmvec and op in LIBMVEC:
+                fname = self.simd.vector_name(libm, len(args))
+            elif op in INTRINSICS:  # a vector intrinsic without libmvec: scalar calls per lane
                 fname = f"llvm.{op}.{self.sfx}"
+            elif self.simd is not None:
+                self.lanewise(d, libm, args)
+                self.vals[("tmp", ins.dst)] = (d, "f")
+                return
             else:
-                fname = LIBM[op][1 if self.dtype == "float64" else 2]
+                fname = libm
             self.decls.add(f"declare {T} @{fname}({', '.join([T] * len(args))})")
             arglist = ", ".join(f"{T} {a}" for a in args)
             out.append(f"  {d} = call{fm} {T} @{fname}({arglist})")
@@ -173,33 +254,33 @@ class _Body:
             kind = "b"
         elif op in _LOGIC:
             a, b = self.get(ins.args[0], "b"), self.get(ins.args[1], "b")
-            out.append(f"  {d} = {_LOGIC[op]} i1 {a}, {b}")
+            out.append(f"  {d} = {_LOGIC[op]} {B} {a}, {b}")
             kind = "b"
         elif op == "logical_not":
-            out.append(f"  {d} = xor i1 {self.get(ins.args[0], 'b')}, true")
+            out.append(f"  {d} = xor {B} {self.get(ins.args[0], 'b')}, {self.blit(True)}")
             kind = "b"
         elif op == "select":
             c = self.get(ins.args[0], "b")
             a, b = self.get(ins.args[1], "f"), self.get(ins.args[2], "f")
-            out.append(f"  {d} = select i1 {c}, {T} {a}, {T} {b}")
+            out.append(f"  {d} = select {B} {c}, {T} {a}, {T} {b}")
         elif op in ("min", "max"):
             # np.minimum: NaN if a is NaN, else (a < b ? a : b), so a NaN b and ties give b
             a, b = self.get(ins.args[0], "f"), self.get(ins.args[1], "f")
             pred = "olt" if op == "min" else "ogt"
-            out.append(f"  {d}.n = fcmp uno {T} {a}, 0.0")
+            out.append(f"  {d}.n = fcmp uno {T} {a}, {Z}")
             out.append(f"  {d}.l = fcmp {pred} {T} {a}, {b}")
-            out.append(f"  {d}.s = select i1 {d}.l, {T} {a}, {T} {b}")
-            out.append(f"  {d} = select i1 {d}.n, {T} {a}, {T} {d}.s")
+            out.append(f"  {d}.s = select {B} {d}.l, {T} {a}, {T} {b}")
+            out.append(f"  {d} = select {B} {d}.n, {T} {a}, {T} {d}.s")
         elif op == "sign":
             # np.sign: 1, -1, +0.0 for ±0, and NaN passes through
             a = self.get(ins.args[0], "f")
-            one, mone = float_hex(1.0), float_hex(-1.0)
-            out.append(f"  {d}.p = fcmp ogt {T} {a}, 0.0")
-            out.append(f"  {d}.m = fcmp olt {T} {a}, 0.0")
-            out.append(f"  {d}.z = fcmp oeq {T} {a}, 0.0")
-            out.append(f"  {d}.s0 = select i1 {d}.z, {T} 0.0, {T} {a}")
-            out.append(f"  {d}.s1 = select i1 {d}.m, {T} {mone}, {T} {d}.s0")
-            out.append(f"  {d} = select i1 {d}.p, {T} {one}, {T} {d}.s1")
+            one, mone = self.lit(1.0), self.lit(-1.0)
+            out.append(f"  {d}.p = fcmp ogt {T} {a}, {Z}")
+            out.append(f"  {d}.m = fcmp olt {T} {a}, {Z}")
+            out.append(f"  {d}.z = fcmp oeq {T} {a}, {Z}")
+            out.append(f"  {d}.s0 = select {B} {d}.z, {T} {Z}, {T} {a}")
+            out.append(f"  {d}.s1 = select {B} {d}.m, {T} {mone}, {T} {d}.s0")
+            out.append(f"  {d} = select {B} {d}.p, {T} {one}, {T} {d}.s1")
         else:  # check_ops ran first; this is a bug in the table above
             raise CompileError(f"internal error: no emitter for '{op}'")
         self.vals[("tmp", ins.dst)] = (d, kind)
@@ -209,11 +290,33 @@ class _Body:
                        f"{self.scratch[ins.dst]}")
             out.append(f"  store {T} {v}, {T}* %qc{ins.dst}")
 
+    def lanewise(self, d: str, fname: str, args: list[str]) -> None:
+        """d = fname(args) lane by lane through the scalar libm function (exact)."""
+        T, E, out = self.ty, self.ety, self.out
+        self.decls.add(f"declare {E} @{fname}({', '.join([E] * len(args))})")
+        prev = "poison"
+        for lane in range(self.simd.lanes):
+            parts = []
+            for i, a in enumerate(args):
+                out.append(f"  {d}.a{i}.{lane} = extractelement {T} {a}, i32 {lane}")
+                parts.append(f"{E} {d}.a{i}.{lane}")
+            out.append(f"  {d}.r{lane} = call{self.fm} {E} @{fname}({', '.join(parts)})")
+            nxt = d if lane == self.simd.lanes - 1 else f"{d}.i{lane}"
+            out.append(f"  {nxt} = insertelement {T} {prev}, {E} {d}.r{lane}, i32 {lane}")
+            prev = nxt
+
     def store(self, k: int, r: Ref) -> None:
-        T = self.ty
+        T, E, p = self.ty, self.ety, self.p
         v = self.get(r, "f")
-        self.out.append(f"  %po{k} = getelementptr inbounds {T}, {T}* {self.o}, i64 {k}")
-        self.out.append(f"  store {T} {v}, {T}* %po{k}")
+        if self.simd is None or self.n_out == 1:
+            self.out.append(f"  {p}po{k} = getelementptr inbounds {E}, {E}* {self.o}, i64 {k}")
+            self.out.append(f"  store {T} {v}, {T}* {p}po{k}, align {_TYPES[self.dtype][2]}")
+            return
+        for lane in range(self.simd.lanes):  # output k of lane l at o[l·n_out + k]
+            self.out.append(f"  {p}o{k}.{lane} = extractelement {T} {v}, i32 {lane}")
+            self.out.append(f"  {p}po{k}.{lane} = getelementptr inbounds {E}, {E}* {self.o}, "
+                            f"i64 {k + self.n_out * lane}")
+            self.out.append(f"  store {E} {p}o{k}.{lane}, {E}* {p}po{k}.{lane}")
 
 
 Segment = tuple[list[Instr], list[int]]  # instructions, and the outputs stored after them
@@ -255,7 +358,8 @@ def _segments(sched: Schedule, shard: int | None, skip: set[int]) -> list[Segmen
 
 
 def emit_ir(sched: Schedule, dtype: str = "float64", *, shard: int | None = 250,
-            fastmath: bool = False, inline_batched: bool | None = None) -> IRModule:
+            fastmath: bool = False, inline_batched: bool | None = None,
+            simd: SimdTarget | None = None) -> IRModule:
     """LLVM IR for a schedule: `void kernel(T* noalias x, T* noalias out)` and
     `void batched(T* X, T* OUT, i64 rows)` over row-major (rows, n_in) / (rows, n_out) blocks.
 
@@ -264,7 +368,10 @@ def emit_ir(sched: Schedule, dtype: str = "float64", *, shard: int | None = 250,
     values crossing a split go through a scratch array, and 32 or more constant outputs are
     stored by a loop over a table. A one-function body lives in `batched`'s row loop and
     `kernel` runs one row (`inline_batched=False`: the body lives in `kernel`, which `batched`
-    calls per row).
+    calls per row). With `simd`, `batched` also runs `simd.lanes` rows per iteration (vector
+    arithmetic; libmvec calls when `simd.libmvec`) — inline, or through `kernel_v` and vector
+    copies of the shards — the scalar body taking the remaining rows and `kernel`'s single
+    row (kernels with a constant table stay scalar).
 
     >>> import symnum as sn
     >>> from symnum.backends.schedule import schedule
@@ -330,11 +437,48 @@ def emit_ir(sched: Schedule, dtype: str = "float64", *, shard: int | None = 250,
             body.append("  ret void\n}\n")
         body += _kernel_calling_shards(T, size, len(segs), len(scratch), len(sched.outputs),
                                        tail, x_arg, out_arg, attrs, decls)
-    body += _batched(sched, T, inline_batched, emit_body, segs)
+    vector = None
+
+    def vector_body(lines: list[str], seg: Segment, x: str, o: str,
+                    local: Callable[[int], bool]) -> None:
+        b = _Body(lines, T, sfx, dtype, fm, x, o, local, scratch, decls, simd, sched.n_in,
+                  len(sched.outputs), "v")
+        for ins in seg[0]:
+            b.instr(ins)
+        for k in seg[1]:
+            b.store(k, sched.outputs[k])
+
+    if simd is not None and simd.lanes > 1 and inline_batched:
+        def vector(lines: list[str]) -> None:
+            vector_body(lines, segs[0], "%vxrow", "%vorow", lambda i: True)
+    elif (simd is not None and simd.lanes > 1 and not consts
+          and len(scratch) * simd.lanes * size <= STACK_SCRATCH_BYTES):
+        # a sharded body: `kernel_v` runs `lanes` rows through vector copies of the shards,
+        # their crossing values in a vector scratch array (constant tables: scalar rows only)
+        V = f"<{simd.lanes} x {T}>"
+        body.append(f"define internal void @kernel_v({x_arg}, {out_arg}) noinline {attrs} {{")
+        if len(segs) == 1:
+            vector_body(body, segs[0], "%x", "%out", lambda i: True)
+        else:
+            body.append(f"  %c = alloca {V}, i64 {max(1, len(scratch))}, align 64")
+            body += [f"  call void @vpart{j}({T}* %x, {T}* %out, {V}* %c)"
+                     for j in range(len(segs))]
+        body.append("  ret void\n}\n")
+        for j, seg in enumerate(segs if len(segs) > 1 else []):
+            body.append(f"define internal void @vpart{j}({x_arg}, {out_arg}, {V}* noalias "
+                        f"nocapture %c) noinline {attrs} {{")
+            vector_body(body, seg, "%x", "%out", lambda i, j=j: owner[i] == j)
+            body.append("  ret void\n}\n")
+
+        def vector(lines: list[str]) -> None:
+            lines.append(f"  call void @kernel_v({T}* %vxrow, {T}* %vorow)")
+    body += _batched(sched, T, inline_batched, emit_body, segs, vector,
+                     simd.lanes if simd is not None else 1)
     text = "\n".join(sorted(decls) + [""] + body) + "\n"
     symbols = sorted({d.split("@", 1)[1].split("(", 1)[0] for d in decls
                       if not d.split("@", 1)[1].startswith("llvm.")})
-    return IRModule(text, len(segs), len(scratch), inline_batched, symbols)
+    return IRModule(text, len(segs), len(scratch), inline_batched, symbols,
+                    simd.lanes if vector is not None else 0)
 
 
 def _const_table(body: list[str], T: str, dtype: str, ks: list[int],
@@ -414,16 +558,45 @@ def _kernel_calling_shards(T: str, size: int, n: int, n_scratch: int, n_out: int
 
 
 def _batched(sched: Schedule, T: str, inline: bool, emit_body: Callable,
-             segs: list[Segment]) -> list[str]:
+             segs: list[Segment], vector: Callable | None = None, lanes: int = 1) -> list[str]:
     n_in, n_out = sched.n_in, len(sched.outputs)
     lines = [
         f"define void @batched({T}* noalias nocapture readonly %X, {T}* noalias nocapture %O, "
         "i64 %rows) nounwind {",
         "entry:",
         "  %empty = icmp sle i64 %rows, 0",
-        "  br i1 %empty, label %done, label %loop",
+    ]
+    start = "0"
+    if vector is None:
+        lines.append("  br i1 %empty, label %done, label %loop")
+    else:  # whole vectors of `lanes` rows first, then the scalar loop from %vrows on
+        start = "%vrows"
+        lines += [
+            "  br i1 %empty, label %done, label %ventry",
+            "ventry:",
+            f"  %vrows = and i64 %rows, {-lanes}",
+            "  %vnone = icmp eq i64 %vrows, 0",
+            "  br i1 %vnone, label %tail, label %vloop",
+            "vloop:",
+            "  %vi = phi i64 [0, %ventry], [%vi.next, %vloop]",
+            f"  %vxoff = mul i64 %vi, {n_in}",
+            f"  %vooff = mul i64 %vi, {n_out}",
+            f"  %vxrow = getelementptr inbounds {T}, {T}* %X, i64 %vxoff",
+            f"  %vorow = getelementptr inbounds {T}, {T}* %O, i64 %vooff",
+        ]
+        vector(lines)
+        lines += [
+            f"  %vi.next = add i64 %vi, {lanes}",
+            "  %vmore = icmp slt i64 %vi.next, %vrows",
+            "  br i1 %vmore, label %vloop, label %tail",
+            "tail:",
+            "  %rest = icmp slt i64 %vrows, %rows",
+            "  br i1 %rest, label %loop, label %done",
+        ]
+    lines += [
         "loop:",
-        "  %i = phi i64 [0, %entry], [%i.next, %loop]",
+        f"  %i = phi i64 [{start}, %{'entry' if vector is None else 'tail'}], "
+        "[%i.next, %loop]",
         f"  %xoff = mul i64 %i, {n_in}",
         f"  %ooff = mul i64 %i, {n_out}",
         f"  %xrow = getelementptr inbounds {T}, {T}* %X, i64 %xoff",

@@ -263,7 +263,7 @@ def brusselator_table(n: int, reps: int) -> dict[str, sn.Fn]:
 
 
 def call_paths(reps: int) -> None:
-    from symnum.backends.llvm_backend import _ctypes_trampolines
+    from symnum.backends.llvm_fallback import ctypes_trampolines
 
     rows = []
     for n in (10, 100, 1000):
@@ -272,7 +272,7 @@ def call_paths(reps: int) -> None:
         k = lower(fn, "llvm", cache=False)
         out = np.empty(k.n_out)
         lib = k.kernel.library
-        ck, cb = _ctypes_trampolines("float64")
+        ck, cb = ctypes_trampolines("float64")
         via_ctypes = per_call(functools.partial(ck, lib.kernel, k.n_in, k.n_out), x, out)
         rows_n = 10_000
         X = np.random.default_rng(1).uniform(-1, 1, (rows_n, k.n_in))
@@ -287,7 +287,7 @@ def call_paths(reps: int) -> None:
                      f"{per_row[True] * 1e9:.0f} ns", f"{per_row[False] * 1e9:.0f} ns",
                      f"{per_row['par'] * 1e9:.0f} ns"])
     print("### llvm: call paths (per call) and batched rows (10,000 rows, per row)\n")
-    print(table(["kernel", "numba trampoline", "ctypes", "batched inlined", "batched calls",
+    print(table(["kernel", "trampoline", "ctypes", "batched inlined", "batched calls",
                  "batched threads"], rows))
     print()
 

@@ -1,6 +1,8 @@
 """Elementwise throughput: f(x) = sin(x)·exp(−x²) + log1p(x²)·cos(x) + tanh(x) over 10⁶–10⁷ points.
 
-`sn.vectorize(f)` (numba ufuncs) and the llvm backend's batched kernel vs numpy, hand-written
+`sn.vectorize(f)` (numba ufuncs) and the llvm backend's batched kernel (scalar libm; and with
+vector math: a SIMD row loop calling glibc's libmvec, `vecmath=True` / `fastmath=True`) vs numpy,
+hand-written
 numba loops, `jax.jit` (in a child process per thread setting: XLA's threads are fixed at start)
 and a hand-written LLVM loop calling glibc's vector math library (libmvec) — the experiment that
 shows what it takes to match JAX, whose XLA vectorises its transcendentals. One thread and all
@@ -205,8 +207,16 @@ def main(argv: list[str] | None = None) -> int:
 
     vec = sn.vectorize(f)
     serial, parallel = numba_loops()
-    llvm_c = {par: __import__("backends").lower(sn.trace(f, 1.0), "llvm", parallel=par)
-              for par in (False, True)}
+    from symnum.backends import lower as lower_with
+
+    llvm_c = {par: lower_with(sn.trace(f, 1.0), "llvm", parallel=par) for par in (False, True)}
+    # the llvm backend with vector math: libmvec transcendentals in a SIMD row loop, IEEE
+    # arithmetic (vecmath=True), and with LLVM's fast-math flags too (fastmath=True)
+    llvm_v = {(d, par, fm): lower_with(sn.trace(f, 1.0), "llvm", parallel=par, dtype=d,
+                                       **({"fastmath": True} if fm else {"vecmath": True}))
+              for d in ("float64", "float32") for par in (False, True) for fm in (False, True)}
+    lanes = llvm_v[("float64", False, False)].info["simd"]
+    print(f"llvm vector loop: {lanes} (float64)", flush=True)
     mvec = {d: libmvec_kernel(d) for d in ("float64", "float32")}
     jax_res = {} if args.no_jax else {t: jax_times(sizes, reps, t) for t in (1, THREADS)}
 
@@ -226,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
                 if dtype == "float64":  # the llvm backend's batched kernel is float64 here
                     systems.append(("symnum: llvm Compiled over a batch", llvm_c[threads > 1],
                                     (x,)))
+                for fm in (False, True):
+                    systems.append((f"symnum: llvm {'fastmath' if fm else 'vecmath'}=True "
+                                    "(libmvec)", llvm_v[(dtype, threads > 1, fm)], (x,)))
                 if mvec[dtype] is not None:
                     systems.append(("hand-written LLVM + libmvec (AVX2)",
                                     lambda a, t=threads, k=mvec[dtype]: k(a, t), (x,)))

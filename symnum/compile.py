@@ -57,6 +57,25 @@ def _simplified(fn: Fn, method: str | dict | None, backend: str = "auto") -> Fn:
     return simplify(fn, **kwargs)
 
 
+def _lower_simplified(fn: Fn, method: str | dict | None, backend: str, options: dict) -> Any:
+    """lower(simplified fn). The e-graph's kernel rewrites are chosen by a cost model, and
+    measured kernels disagree with it often enough (0.74-0.94x on some kernels,
+    benchmarks/results_issue16.md §2): for simplify="egraph" on a CPU backend the input is
+    compiled too, both are timed on this machine, and the faster is kept (so the e-graph never
+    makes a kernel measurably slower). `.info["egraph_guard"]` says what was measured."""
+    out = _simplified(fn, method, backend)
+    compiled = lower(out, backend, **options)
+    name = method.get("method") if isinstance(method, dict) else method
+    if out is fn or name != "egraph" or resolve_backend(backend, fn) not in ("llvm", "numba"):
+        return compiled
+    plain = lower(fn, backend, **options)
+    best, facts = _backends().faster(compiled, plain)
+    if isinstance(getattr(best, "info", None), dict):
+        best.info["egraph_guard"] = {**facts, "kept": "simplified" if best is compiled
+                                     else "input"}
+    return best
+
+
 def signature_key(args: tuple) -> tuple:
     """What a traced program depends on: pytree structure, array shapes and dtypes, statics."""
     from symnum.tracing.pytree import tree_flatten
@@ -128,8 +147,8 @@ class CompiledFunction:
         if entry.compiled is None:
             with entry.lock:  # one compile per signature, however many threads ask at once
                 if entry.compiled is None:
-                    fn = _simplified(self._make_fn(args), self._simplify, self._backend)
-                    entry.compiled = lower(fn, self._backend, **self._options)
+                    entry.compiled = _lower_simplified(self._make_fn(args), self._simplify,
+                                                       self._backend, self._options)
         self._last = entry.compiled
         return entry.compiled
 
@@ -196,10 +215,8 @@ def build_function(outputs: Any, *inputs: Any, backend: str = "auto",
         values = np.empty(len(outputs.values), dtype=object)
         values[:] = outputs.values
         fn = Fn(inputs, values, names)
-        return SparseFunction(lower(_simplified(fn, simplify, backend), backend, **options),
-                              outputs)
-    fn = _simplified(Fn(inputs, outputs, names), simplify, backend)
-    compiled = lower(fn, backend, **options)
+        return SparseFunction(_lower_simplified(fn, simplify, backend, options), outputs)
+    compiled = _lower_simplified(Fn(inputs, outputs, names), simplify, backend, options)
     if isinstance(outputs, np.ndarray) and outputs.ndim > 0:
         return compiled, InPlace(compiled)
     return compiled

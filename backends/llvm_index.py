@@ -1,0 +1,108 @@
+"""An index in front of the llvm backend's object cache: an Fn's exact content → its entry.
+
+The object cache is keyed by the IR text, so even a hit pays for scheduling and printing the IR
+(~3-6 ms for 200 operations, most of a warm compile). This index keys each entry by what the IR
+is made from — the Fn's terms in the order the schedule walks them (sums and products in their
+stored order, so a hit computes bit for bit what a fresh compile would), the options, the LLVM
+and host facts, and the source of the modules that generate the IR — and stores the IR key,
+the facts a Compiled reports and the IR text (for `.source`). A damaged or foreign index entry
+is a miss. Sits beside llvm_backend; never imports llvmlite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from symnum.backends.schedule import _operands
+
+from symnum.core.terms import Add, Const, Mul, Term, numkey
+from symnum.core.traversal import postorder
+
+_FORMAT = "symnum-llvm-index 1"
+_CODE: list[str] = []
+
+
+def _code_digest() -> str:
+    """The modules whose code decides the IR for a given Fn: an edit there retires old keys."""
+    if not _CODE:
+        h = hashlib.blake2b(digest_size=16)
+        here = Path(__file__).parent
+        for name in ("schedule.py", "llvm_ir.py", "llvm_index.py"):
+            h.update((here / name).read_bytes())
+        _CODE.append(h.hexdigest())
+    return _CODE[0]
+
+
+def fingerprint(inputs: list[Any], outputs: list[Any]) -> str | None:
+    """The Fn's terms as text, in the schedule's walk order; None for anything unusual (the
+    schedule then runs and reports it)."""
+    slot = {id(s): i for i, s in enumerate(inputs)}
+    pos: dict[int, int] = {}
+    parts: list[str] = []
+    for n in postorder(list(outputs), _operands):
+        k, tp = id(n), type(n)
+        if k in slot:
+            tok = f"I{slot[k]}"
+        elif tp is Const:
+            tok = f"C{numkey(n.value)!r}"
+        elif tp is Add:
+            tok = f"A{numkey(n.const)!r}|" + ";".join(
+                f"{pos[id(t)]}:{numkey(c)!r}" for t, c in n.terms.items())
+        elif tp is Mul:
+            tok = f"M{numkey(n.coeff)!r}|" + ";".join(
+                f"{pos[id(b)]}:{e!r}" for b, e in n.bases.items())
+        elif tp is Term and n.meta is None:  # (the interface's view of a Term is its args)
+            op = n.op
+            tok = f"F{op.name}/{op.lowering_name()}|" + ",".join(
+                str(pos[id(a)]) for a in n.args)
+        else:
+            return None
+        pos[k] = len(parts)
+        parts.append(tok)
+    outs = []
+    for o in outputs:
+        p = pos.get(id(o))
+        if p is None:
+            return None
+        outs.append(str(p))
+    return f"{len(inputs)}\n" + "\n".join(parts) + "\n=" + ",".join(outs)
+
+
+def index_key(inputs: list[Any], outputs: list[Any], env: str, options: dict) -> str | None:
+    """The index entry's name for this Fn under these options and this LLVM/host `env`."""
+    fp = fingerprint(inputs, outputs)
+    if fp is None:
+        return None
+    h = hashlib.blake2b(digest_size=16)
+    for part in (_FORMAT, _code_digest(), env, repr(sorted(options.items())), fp):
+        h.update(part.encode())
+        h.update(b"\0")
+    return "llvmfn_" + h.hexdigest()
+
+
+def read(directory: Path, key: str) -> dict | None:
+    """The entry, or None (absent, unreadable, damaged, another format)."""
+    try:
+        entry = json.loads((directory / f"{key}.json").read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(entry, dict) or entry.get("format") != _FORMAT:
+        return None
+    return entry
+
+
+def write(directory: Path, key: str, entry: dict) -> None:
+    """Store an entry atomically; a read-only cache is a slow cache, not an error."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump({"format": _FORMAT, **entry}, f)
+        os.replace(tmp, directory / f"{key}.json")
+    except OSError:
+        pass
