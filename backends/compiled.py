@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from symnum.errors import ShapeError
+from symnum.errors import ArgumentError, ShapeError
 from symnum.tracing.pytree import tree_flatten, tree_unflatten
 
 # rows × instructions from which a backend runs a batch on several threads. Below it, starting
@@ -69,6 +69,9 @@ class Compiled:
                 f"expected arguments shaped like {self.fn!r} ({len(self._leaves)} leaves), got "
                 f"{len(leaves)} leaves"
             )
+        for i, (leaf, shape) in enumerate(zip(leaves, self._shapes)):
+            if shape is not None:
+                _check_leaf(leaf, i, shape)
         x = self._pack_unbatched(leaves)
         if x is not None:
             return x, ()
@@ -156,6 +159,35 @@ class Compiled:
                              f"({self.n_out},), got {out.dtype} {out.shape}")
         self.kernel(x, out)
         return out
+
+
+_REAL = (bool, int, float, np.integer, np.floating, np.bool_)
+
+
+def _check_leaf(leaf: Any, i: int, shape: tuple) -> None:
+    """A kernel input must be a real number or a real array: None would become nan, a string
+    would be parsed, a complex number would fail inside numpy's float()."""
+    if isinstance(leaf, _REAL):
+        return
+    if isinstance(leaf, np.ndarray):
+        if leaf.dtype.kind in "biuf":
+            return
+        what = f"an array of dtype {leaf.dtype}"
+    elif isinstance(leaf, (list, tuple)):  # numbers for a batch dimension
+        try:
+            kind = np.asarray(leaf).dtype.kind
+        except ValueError:
+            kind = "O"
+        if kind in "biuf":
+            return
+        what = f"a {type(leaf).__name__} of non-real values"
+    elif leaf is None:
+        what = "None"
+    else:
+        what = f"a {type(leaf).__name__} ({leaf!r:.40})"
+    expected = "a real number" if shape == () else f"a real array of shape {shape}"
+    raise ArgumentError(f"kernel input leaf {i} is {what}; expected {expected} (plus batch "
+                        "dimensions, if any)")
 
 
 def _leaves_like(td: Any, tree: Any) -> list | None:

@@ -9,13 +9,16 @@ signature compile once (a lock per signature).
 
 from __future__ import annotations
 
+import inspect
+import operator
 import threading
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from symnum.errors import CompileError
+from symnum.errors import ArgumentError, CompileError
 from symnum.tracing.fn import Fn, trace
 
 
@@ -92,35 +95,167 @@ class _Entry:
         self.compiled: Any = None
 
 
-class CompiledFunction:
-    """A Python function compiled per argument signature. Call it like the function.
+def _parameters(f: Callable) -> tuple[list[str], list[Any], bool, inspect.Signature | None]:
+    """Positional parameter names, their defaults (dispatch.MISSING where none) and whether `f`
+    takes *args/**kwargs; the signature binds keyword calls."""
+    from symnum.backends.dispatch import MISSING
 
+    try:
+        sig = inspect.signature(f)
+    except (TypeError, ValueError):
+        return [], [], True, None
+    names, defaults, var = [], [], False
+    for p in sig.parameters.values():
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            names.append(p.name)
+            defaults.append(MISSING if p.default is p.empty else p.default)
+        else:
+            var = True
+    return names, defaults, var, sig
+
+
+class CompiledFunction:
+    """A Python function compiled per argument signature. Call it like the function: positional
+    or keyword arguments, defaults, pytrees of arrays in and out; as a method too.
+
+    `static_argnums` / `static_argnames` mark arguments the function is specialised on (a
+    recompile per value, as in JAX): flags, sizes, callables. They must be hashable.
     `.lower(*args)` returns the backend's compiled object for such arguments (with `.source`,
     `.fn`, `.info`); `.source` / `.fn` show the most recent one.
+
+    Calls go through a generated dispatcher (`symnum.backends.dispatch`) that recognises the
+    known signatures of plain arguments with exact-type tests and calls the raw kernel; anything
+    else takes `_dispatch`, which binds, validates, traces and compiles.
     """
 
+    # The call goes straight to the instance's current dispatcher: a property whose getter is
+    # C code, so no Python frame of ours runs before the generated one.
+    __call__ = property(operator.attrgetter("_call"))
+
     def __init__(self, f: Callable, *, backend: str = "auto", simplify: str | dict | None = None,
-                 make_fn: Callable[[tuple], Fn] | None = None, **options: Any):
+                 make_fn: Callable[[tuple], Fn] | None = None,
+                 static_argnums: int | Sequence[int] = (),
+                 static_argnames: str | Sequence[str] = (), **options: Any):
         if not callable(f):
             raise TypeError(f"compile() needs a callable, got {type(f).__name__}")
         self._f = f
         self._backend = backend
         self._simplify = dict(simplify) if isinstance(simplify, dict) else simplify
         self._options = options
-        self._make_fn = make_fn or (lambda args: trace(f, *args))
+        self._custom_fn = make_fn is not None
+        self._make_fn = make_fn or self._trace
         self._entries: dict = {}
+        self._fast: list = []
         self._lock = threading.Lock()
         self._last: Any = None
         self.__name__ = getattr(f, "__name__", "compiled")
+        self.__qualname__ = getattr(f, "__qualname__", self.__name__)
         self.__doc__ = getattr(f, "__doc__", None)
         self.__wrapped__ = f
+        if make_fn is None:
+            self._params, self._defaults, self._var, self._sig = _parameters(f)
+        else:  # a transform takes more arguments than f: positional only
+            self._params, self._defaults, self._var, self._sig = [], [], True, None
+        self._static = _static_positions(static_argnums, static_argnames, self._params,
+                                         self.__name__)
+        self._method = False  # set by __get__: argument 0 is the instance, static by identity
+        self._fast_params: list[str] = []
+        self._call = self._dispatch
 
-    def lower(self, *args: Any) -> Any:
-        key = signature_key(args)
+    # the slow path ---------------------------------------------------------------------------
+    def _bind(self, args: tuple, kwargs: dict) -> tuple:
+        """All arguments as one positional tuple (keywords and defaults filled in), or a typed
+        error naming what is missing or unexpected."""
+        from symnum.backends.dispatch import MISSING
+
+        if any(a is MISSING for a in args):  # the dispatcher's unfilled slots
+            first = next(i for i, a in enumerate(args) if a is MISSING)
+            kwargs = dict(kwargs)
+            for j in range(first, len(args)):  # filled after a gap: they came as keywords
+                if args[j] is not MISSING:
+                    kwargs[self._params[j] if j < len(self._params) else f"a{j}"] = args[j]
+            args = args[:first]
+        if self._sig is None:
+            if kwargs:
+                raise ArgumentError(
+                    f"{self.__name__} takes positional arguments only here (its signature is "
+                    f"not known), got keyword(s) {', '.join(sorted(kwargs))}")
+            return args
+        if not kwargs and len(args) == len(self._params) and not self._var:
+            return args
+        try:
+            ba = self._sig.bind(*args, **kwargs)
+        except TypeError as e:
+            raise ArgumentError(f"{self.__name__}{self._sig}: {e}") from None
+        ba.apply_defaults()
+        if self._var:  # *args/**kwargs: the function sees them as given
+            if ba.kwargs:
+                raise ArgumentError(
+                    f"{self.__name__}: compiled functions take no **kwargs beyond their named "
+                    f"parameters, got {', '.join(sorted(ba.kwargs))}")
+            return tuple(ba.args)
+        return tuple(ba.args)
+
+    def _split(self, args: tuple) -> tuple[tuple, tuple]:
+        """(dynamic arguments, static (position, value) pairs)."""
+        if not self._static:
+            return args, ()
+        dyn, stat = [], []
+        for i, a in enumerate(args):
+            if i == 0 and self._method:
+                stat.append((0, _Identity(a)))
+            elif i in self._static:
+                try:
+                    hash(a)
+                except TypeError:
+                    raise ArgumentError(
+                        f"static argument {self._name_of(i)} of {self.__name__} must be "
+                        f"hashable (it keys the compiled kernels), got {type(a).__name__}; "
+                        "pass a tuple instead of a list, or make it a traced argument") from None
+                stat.append((i, a))
+            else:
+                dyn.append(a)
+        return tuple(dyn), tuple(stat)
+
+    def _name_of(self, i: int) -> str:
+        return repr(self._params[i]) if i < len(self._params) else f"#{i}"
+
+    def _trace(self, dyn: tuple, stat: tuple = ()) -> Fn:
+        if not stat:
+            return trace(self._f, *dyn, names=self._dyn_names(len(dyn), ()))
+        f, n = self._f, len(dyn) + len(stat)
+
+        def with_statics(*d: Any) -> Any:
+            it, full = iter(d), []
+            fixed = {i: v.obj if type(v) is _Identity else v for i, v in stat}
+            for i in range(n):
+                full.append(fixed[i] if i in fixed else next(it))
+            return f(*full)
+
+        stat = tuple((i, v.obj if type(v) is _Identity else v) for i, v in stat)
+        return trace(with_statics, *dyn, names=self._dyn_names(len(dyn), stat))
+
+    def _dyn_names(self, n: int, stat: tuple) -> list[str] | None:
+        if not self._params:
+            return None
+        fixed = {i for i, _ in stat}
+        total = n + len(fixed)
+        names = [p for i, p in enumerate(self._params[:total]) if i not in fixed]
+        names += [f"arg{i}" for i in range(len(self._params), total) if i not in fixed]
+        return names if len(names) == n else None
+
+    def _validate(self, dyn: tuple, stat: tuple) -> None:
+        fixed = {i for i, _ in stat}
+        positions = [i for i in range(len(dyn) + len(fixed)) if i not in fixed]
+        for i, a in zip(positions, dyn):
+            _check_leaves(a, self, i)
+
+    def _compiled_for(self, dyn: tuple, stat: tuple) -> Any:
+        key = (stat, signature_key(dyn)) if stat else signature_key(dyn)
         entry = self._entries.get(key)  # the hit path takes no lock (dict reads are atomic)
         if entry is not None and entry.compiled is not None:
-            self._last = entry.compiled
             return entry.compiled
+        self._validate(dyn, stat)
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -128,13 +263,74 @@ class CompiledFunction:
         if entry.compiled is None:
             with entry.lock:  # one compile per signature, however many threads ask at once
                 if entry.compiled is None:
-                    fn = _simplified(self._make_fn(args), self._simplify, self._backend)
-                    entry.compiled = lower(fn, self._backend, **self._options)
-        self._last = entry.compiled
+                    try:
+                        made = (self._make_fn(dyn) if self._custom_fn
+                                else self._make_fn(dyn, stat))
+                    except (TypeError, ValueError) as e:
+                        _blame_strings(e, dyn, stat, self)
+                        raise
+                    fn = _simplified(made, self._simplify, self._backend)
+                    options = dict(self._options)
+                    backend = resolve_backend(self._backend, fn)
+                    if "dtype" not in options and backend in ("llvm", "numba"):
+                        options["dtype"] = kernel_dtype(dyn)
+                    entry.compiled = lower(fn, backend, **options)
+                    self._remember(dyn, stat, entry.compiled)
         return entry.compiled
 
-    def __call__(self, *args: Any) -> Any:
-        return self.lower(*args)(*args)
+    def _remember(self, dyn: tuple, stat: tuple, compiled: Any) -> None:
+        """Add this signature to the generated dispatcher (when its arguments are plain)."""
+        from symnum.backends import dispatch
+
+        if self._params:
+            params = list(self._params)
+        else:  # positional only (a transform): slots named after the first signature's arity
+            if not self._fast_params:
+                self._fast_params = [f"a{i}" for i in range(len(dyn))]
+            params = self._fast_params
+        full, it, fixed = [], iter(dyn), dict(stat)
+        for i in range(len(dyn) + len(stat)):
+            if i not in fixed:
+                full.append(dispatch.leaf_spec(next(it)))
+            elif type(fixed[i]) is _Identity:
+                full.append(("static", fixed[i].obj, True))
+            else:
+                full.append(("static", fixed[i], False))
+        if len(full) != len(params) or not dispatch.supports(compiled, full):
+            return
+        fast = self._fast
+        if fast and fast[0].specs == full and fast[0].compiled is compiled:
+            return  # already the first test (the dispatcher missed for another reason)
+        with self._lock:
+            self._fast = [dispatch.Signature(full, compiled)] + [
+                e for e in self._fast if e.specs != full][:dispatch.MAX_SIGNATURES - 1]
+            self._call = dispatch.build(params, self._var, self._fast, self._dispatch)
+
+    def _dispatch(self, *args: Any, **kwargs: Any) -> Any:
+        args = self._bind(args, kwargs)
+        dyn, stat = self._split(args)
+        n = len(self._entries)
+        compiled = self._compiled_for(dyn, stat)
+        if len(self._entries) == n:
+            # a known kernel for a new fast signature (a 0-d array after a float), or one
+            # pushed out of the dispatcher: make it the first test again
+            self._remember(dyn, stat, compiled)
+        self._last = compiled
+        return compiled(*dyn)
+
+    def lower(self, *args: Any, **kwargs: Any) -> Any:
+        dyn, stat = self._split(self._bind(args, kwargs))
+        compiled = self._compiled_for(dyn, stat)
+        self._last = compiled
+        return compiled
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        """As a method: bound to the instance (static: one kernel per instance, as its
+        attributes are read at trace time)."""
+        if obj is None:
+            return self
+        self._method = True
+        return types.MethodType(self, obj)
 
     @property
     def source(self) -> str:
@@ -150,6 +346,96 @@ class CompiledFunction:
 
     def __repr__(self) -> str:
         return f"<symnum.compile of {self.__name__!r} backend={self._backend!r}>"
+
+
+class _Identity:
+    """A static argument keyed by identity (a method's instance: often unhashable, and its
+    attributes are what the trace reads)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any):
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _Identity and other.obj is self.obj
+
+
+def _static_positions(nums: int | Sequence[int], names: str | Sequence[str], params: list[str],
+                      fname: str) -> frozenset:
+    nums = (nums,) if isinstance(nums, int) else tuple(nums)
+    names = (names,) if isinstance(names, str) else tuple(names)
+    out = set()
+    for i in nums:
+        if not isinstance(i, int) or i < 0:
+            raise ArgumentError(f"static_argnums holds non-negative positions, got {i!r}")
+        out.add(i)
+    for n in names:
+        if n not in params:
+            raise ArgumentError(f"static_argnames: {fname} has no parameter {n!r} (its "
+                                f"parameters: {', '.join(params) or 'unknown'})")
+        out.add(params.index(n))
+    return frozenset(out)
+
+
+def _check_leaves(arg: Any, cf: CompiledFunction, i: int) -> None:
+    """Numbers and real arrays only (in pytrees); others are static only when declared so —
+    except callables and strings inside the traced function's own statics (kept as before)."""
+    from symnum.tracing.pytree import tree_flatten
+
+    if arg is None:
+        raise ArgumentError(
+            f"argument {cf._name_of(i)} of {cf.__name__} is None; pass a number or an array "
+            "(or mark it static with static_argnums / static_argnames)")
+    for leaf in tree_flatten(arg)[0]:
+        bad = None
+        if isinstance(leaf, (complex, np.complexfloating)):
+            bad = "a complex number"
+        elif isinstance(leaf, np.ndarray) and leaf.dtype.kind not in "biuf":
+            bad = f"an array of dtype {leaf.dtype}"
+        if bad is not None:
+            raise ArgumentError(
+                f"argument {cf._name_of(i)} of {cf.__name__} is {bad}; compiled functions take "
+                "real numbers and real (bool, integer, float) arrays, in tuples, lists or dicts; "
+                "mark other arguments static with static_argnums / static_argnames")
+
+
+def _blame_strings(err: Exception, dyn: tuple, stat: tuple, cf: CompiledFunction) -> None:
+    """A string argument is passed to the function unchanged (a static value); when tracing
+    then fails on it, say so rather than leave numpy's message about ufunc loops."""
+    from symnum.errors import SymnumError
+    from symnum.tracing.pytree import tree_flatten
+
+    if isinstance(err, SymnumError):
+        return
+    fixed = {i for i, _ in stat}
+    positions = [i for i in range(len(dyn) + len(fixed)) if i not in fixed]
+    for i, a in zip(positions, dyn):
+        for leaf in tree_flatten(a)[0]:
+            if isinstance(leaf, (str, bytes)):
+                raise ArgumentError(
+                    f"argument {cf._name_of(i)} of {cf.__name__} is a string ({leaf!r}), passed "
+                    f"to the function unchanged, and tracing failed on it ({err}); pass a real "
+                    "number or array") from err
+
+
+def kernel_dtype(dyn: tuple) -> str:
+    """The kernel dtype for these arguments by numpy's promotion: float32 when numpy would
+    compute in float32 (float32 arrays with Python scalars, int8/int16), else float64. Python
+    scalars are weak (NEP 50): they never widen an array."""
+    from symnum.tracing.pytree import tree_flatten
+
+    strong = []
+    for leaf in tree_flatten(dyn)[0]:
+        if isinstance(leaf, (np.ndarray, np.generic)) and leaf.dtype.kind in "biuf":
+            strong.append(leaf.dtype)
+    if not strong:
+        return "float64"
+    dt = np.result_type(*strong, np.float16)
+    return "float32" if dt.itemsize <= 4 else "float64"
 
 
 def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str | dict | None = None,

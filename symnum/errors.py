@@ -25,6 +25,11 @@ class ShapeError(SymnumError, ValueError):
     """Shapes of inputs or outputs do not match what a transform or kernel expects."""
 
 
+class ArgumentError(SymnumError, TypeError):
+    """A compiled function was called with arguments it cannot take (a missing or unexpected
+    argument, None, a string or a complex number where a real number or array belongs)."""
+
+
 class DTypeError(SymnumError, TypeError):
     """A dtype symnum cannot represent or lower."""
 
