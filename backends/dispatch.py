@@ -31,16 +31,17 @@ _SIMPLE_STATIC = (int, float, str, bool, bytes, type(None))
 
 
 def leaf_spec(value: Any) -> tuple | None:
-    """How the fast path recognises one argument: ("float",) for Python/np.float64 scalars,
+    """How the fast path recognises one argument: ("float",) for Python floats, ("np", type)
+    for numpy float scalars,
     ("int",), ("array", shape, dtype), ("static", value); None when it cannot."""
     t = type(value)
-    if t is float or t is np.float64:
+    if t is float:
         return ("float",)
     if t is int:
         return ("int",)
     if t is np.ndarray:
         return ("array", value.shape, value.dtype)
-    if t is np.float32:
+    if t is np.float32 or t is np.float64:
         return ("np", t)
     return None
 
@@ -122,7 +123,7 @@ def _entry_lines(k: int, e: Signature, names: list[str], g: dict) -> list[str]:
     dyn: list[tuple[str, tuple]] = []
     for i, (n, s) in enumerate(zip(names, e.specs)):
         if s[0] == "float":
-            tests.append(f"(type({n}) is float or type({n}) is _sn_float64)")
+            tests.append(f"type({n}) is float")
         elif s[0] == "int":
             tests.append(f"type({n}) is int")
         elif s[0] == "np":

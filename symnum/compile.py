@@ -69,8 +69,10 @@ def signature_key(args: tuple) -> tuple:
     for a in args:
         if type(a) is np.ndarray:
             fast.append((a.shape, a.dtype.str))
-        elif type(a) is float or type(a) is np.float64:  # the same program either way
+        elif type(a) is float:
             fast.append(((), "<f8"))
+        elif type(a) is np.float64:  # strong (NEP 50): float32 arrays with it compute in f8
+            fast.append(((), "<f8!"))
         else:
             break
     else:
@@ -81,7 +83,8 @@ def signature_key(args: tuple) -> tuple:
         if isinstance(leaf, np.ndarray) or isinstance(leaf, (bool, int, float, complex,
                                                              np.number, np.bool_)):
             a = np.asarray(leaf)
-            sig.append(("a", a.shape, a.dtype.str))
+            strong = "!" if type(leaf) is np.float64 else ""
+            sig.append(("a", a.shape, a.dtype.str + strong))
         else:
             sig.append(("s", type(leaf).__name__, repr(leaf)))
     return (td, tuple(sig))

@@ -147,3 +147,29 @@ def test_pytree_arguments_still_work_through_the_slow_path():
     cf = sn.compile(lambda d: d["a"] * d["b"])
     for _ in range(2):
         assert cf({"a": 2.0, "b": 3.0}) == 6.0
+
+
+@pytest.mark.parametrize("backend", ["llvm", "numba"])
+def test_dtypes_follow_numpy_promotion(backend):
+    cf = sn.compile(lambda x, p: np.sin(x) * p, backend=backend)
+    cases = [(np.linspace(0, 1, 3, dtype=np.float32), 2.0),  # Python scalars are weak
+             (np.arange(3), 2.0),  # int64 → float64
+             (np.arange(3, dtype=np.int16), 2.0),  # int16 → float32, as np.sin does
+             (np.linspace(0, 1, 3, dtype=np.float32), np.float64(2.0)),  # strong scalar
+             (np.linspace(0, 1, 3, dtype=np.float32), np.ones(3)),  # mixed arrays
+             (np.float32(0.5), np.float32(2.0))]
+    for x, p in cases:
+        want = np.sin(x) * p
+        for _ in range(2):  # the slow path, then the dispatcher
+            got = cf(x, p)
+            assert np.asarray(got).dtype == want.dtype, (x, p)
+            # numpy rounds sin(float32) to float32 before widening; the kernel computes all
+            # of it in the promoted dtype
+            tol = 1e-6 if np.float32 in (np.asarray(x).dtype, np.asarray(p).dtype) or \
+                want.dtype == np.float32 else 1e-14
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+def test_dtype_option_forces_the_kernel_dtype():
+    cf = sn.compile(lambda x: x * 2.0, dtype="float32")
+    assert cf(np.ones(2)).dtype == np.float32
