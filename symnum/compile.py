@@ -69,10 +69,8 @@ def signature_key(args: tuple) -> tuple:
     for a in args:
         if type(a) is np.ndarray:
             fast.append((a.shape, a.dtype.str))
-        elif type(a) is float:
+        elif type(a) is float or type(a) is np.float64:  # the same program either way
             fast.append(((), "<f8"))
-        elif type(a) is np.float64:  # strong (NEP 50): float32 arrays with it compute in f8
-            fast.append(((), "<f8!"))
         else:
             break
     else:
@@ -83,8 +81,7 @@ def signature_key(args: tuple) -> tuple:
         if isinstance(leaf, np.ndarray) or isinstance(leaf, (bool, int, float, complex,
                                                              np.number, np.bool_)):
             a = np.asarray(leaf)
-            strong = "!" if type(leaf) is np.float64 else ""
-            sig.append(("a", a.shape, a.dtype.str + strong))
+            sig.append(("a", a.shape, a.dtype.str))
         else:
             sig.append(("s", type(leaf).__name__, repr(leaf)))
     return (td, tuple(sig))
@@ -163,6 +160,7 @@ class CompiledFunction:
                                          self.__name__)
         self._method = False  # set by __get__: argument 0 is the instance, static by identity
         self._fast_params: list[str] = []
+        self._auto_dtype = "dtype" not in options
         self._call = self._dispatch
 
     # the slow path ---------------------------------------------------------------------------
@@ -254,7 +252,11 @@ class CompiledFunction:
             _check_leaves(a, self, i)
 
     def _compiled_for(self, dyn: tuple, stat: tuple) -> Any:
-        key = (stat, signature_key(dyn)) if stat else signature_key(dyn)
+        key = signature_key(dyn)
+        if self._auto_dtype:  # float vs np.float64 trace alike but promote differently
+            key = (key, kernel_dtype(dyn))
+        if stat:
+            key = (stat, key)
         entry = self._entries.get(key)  # the hit path takes no lock (dict reads are atomic)
         if entry is not None and entry.compiled is not None:
             return entry.compiled
@@ -275,7 +277,7 @@ class CompiledFunction:
                     fn = _simplified(made, self._simplify, self._backend)
                     options = dict(self._options)
                     backend = resolve_backend(self._backend, fn)
-                    if "dtype" not in options and backend in ("llvm", "numba"):
+                    if self._auto_dtype and backend in ("llvm", "numba"):
                         options["dtype"] = kernel_dtype(dyn)
                     entry.compiled = lower(fn, backend, **options)
                     self._remember(dyn, stat, entry.compiled)
