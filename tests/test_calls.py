@@ -173,3 +173,16 @@ def test_dtypes_follow_numpy_promotion(backend):
 def test_dtype_option_forces_the_kernel_dtype():
     cf = sn.compile(lambda x: x * 2.0, dtype="float32")
     assert cf(np.ones(2)).dtype == np.float32
+
+
+def test_trace_takes_keyword_examples():
+    def f(x, p=2.0, q=3.0):
+        return x * p + q
+
+    fn = sn.trace(f, 1.0, q=5.0)  # p takes its default, traced as a symbol
+    assert fn.names == ("x", "p", "q")
+    assert float(fn(1.0, 2.0, 5.0)) == 7.0
+    fn = sn.trace(f, p=4.0, x=1.0)
+    assert fn.names == ("x", "p") and float(fn(1.0, 4.0)) == 7.0
+    with pytest.raises(sn.errors.ShapeError, match="no example for parameter 'x'"):
+        sn.trace(lambda x, p: x, p=1.0)
