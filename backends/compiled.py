@@ -30,8 +30,10 @@ class Compiled:
     then runs one row per batch element."""
 
     def __init__(self, fn: Any, kernel: Callable, *, source: str = "", backend: str = "",
-                 batched: Callable | None = None, dtype: str = "float64", info: dict | None = None):
+                 batched: Callable | None = None, dtype: str = "float64", info: dict | None = None,
+                 options: dict | None = None):
         self.fn = fn
+        self.options = dict(options or {})  # the backend options it was lowered with
         self.kernel = kernel
         self.batched = batched
         self.source = source
@@ -57,6 +59,11 @@ class Compiled:
 
     def __repr__(self) -> str:
         return f"<Compiled {self.backend} kernel of {self.fn!r}>"
+
+    def __reduce__(self) -> tuple:
+        """Pickled by graph: the Fn and how to lower it; the kernel is rebuilt (or loaded from
+        the backend's disk cache) on unpickling, never shipped as machine code."""
+        return (relower, (self.fn, self.backend, {**self.options, "dtype": self.dtype.name}))
 
     # argument packing ---------------------------------------------------------------------------
     def pack(self, *args: Any) -> tuple[np.ndarray, tuple]:
@@ -188,6 +195,13 @@ def _check_leaf(leaf: Any, i: int, shape: tuple) -> None:
     expected = "a real number" if shape == () else f"a real array of shape {shape}"
     raise ArgumentError(f"kernel input leaf {i} is {what}; expected {expected} (plus batch "
                         "dimensions, if any)")
+
+
+def relower(fn: Any, backend: str, options: dict) -> Any:
+    """Unpickling a Compiled: lower its Fn again with the same backend and options."""
+    from symnum.backends import lower
+
+    return lower(fn, backend, **options)
 
 
 def _leaves_like(td: Any, tree: Any) -> list | None:

@@ -451,8 +451,11 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
         inline_batched=inline_batched, parallel=parallel, cache=cache, cache_dir=cache_dir)
     info["schedule_seconds"] = t1 - t0
     info["compile_seconds"] = time.perf_counter() - t0
+    options = {"opt": opt, "ir_opt": ir_opt, "shard": shard, "fastmath": fastmath,
+               "inline_batched": inline_batched, "parallel": parallel, "cache": cache,
+               "cache_dir": cache_dir}
     return Compiled(fn, kernel, source=mod.text, backend="llvm", batched=batched, dtype=dtype,
-                    info=info)
+                    info=info, options=options)
 
 
 BACKEND = Backend("llvm", lower, "LLVM IR emitted directly, JIT-compiled by llvmlite (ORC)")

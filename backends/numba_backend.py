@@ -116,7 +116,8 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, cache_dir:
             "compile_seconds": time.perf_counter() - t0}
     return Compiled(fn, mod.kernel, source=src, backend="numba",
                     batched=_batched(mod, len(sched)),
-                    dtype=dtype, info=info)
+                    dtype=dtype, info=info,
+                    options={"fastmath": fastmath, "cache_dir": cache_dir})
 
 
 

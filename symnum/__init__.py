@@ -13,10 +13,12 @@ from symnum.core.build import as_expr, tree_mode
 from symnum.core.canonical import expand
 from symnum.compile import build_function, compile, vectorize
 from symnum.errors import (
+    ArgumentError,
     CompileError,
     DTypeError,
     MissingRuleError,
     RegistrationError,
+    SerializationError,
     ShapeError,
     SimplifyError,
     SymnumError,
@@ -27,6 +29,7 @@ from symnum.core.evaluate import evaluate
 from symnum.tracing.fn import Fn, trace
 from symnum.core.interface import arguments, iscall, maketerm, metadata, operation
 from symnum.io.latex import latex
+from symnum.io.serialize import load, save
 from symnum.core.op import Linearity, Op, register
 from symnum.core.primitives import (
     abs,

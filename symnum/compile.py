@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from symnum.errors import ArgumentError, CompileError
+from symnum.errors import ArgumentError, CompileError, SerializationError
 from symnum.tracing.fn import Fn, trace
 
 
@@ -88,11 +88,17 @@ def signature_key(args: tuple) -> tuple:
 
 
 class _Entry:
-    __slots__ = ("lock", "compiled")
+    __slots__ = ("lock", "compiled", "parts")
 
-    def __init__(self) -> None:
+    def __init__(self, parts: tuple = ((), None)) -> None:
         self.lock = threading.Lock()
         self.compiled: Any = None
+        self.parts = parts  # (static pairs, key dtype): what saving needs to rebuild the key
+
+
+def _make_key(sigkey: tuple, stat: tuple, dtype: str | None) -> tuple:
+    key = sigkey if dtype is None else (sigkey, dtype)
+    return (stat, key) if stat else key
 
 
 def _parameters(f: Callable) -> tuple[list[str], list[Any], bool, inspect.Signature | None]:
@@ -252,11 +258,9 @@ class CompiledFunction:
             _check_leaves(a, self, i)
 
     def _compiled_for(self, dyn: tuple, stat: tuple) -> Any:
-        key = signature_key(dyn)
-        if self._auto_dtype:  # float vs np.float64 trace alike but promote differently
-            key = (key, kernel_dtype(dyn))
-        if stat:
-            key = (stat, key)
+        # float vs np.float64 trace alike but promote differently: the dtype is in the key
+        dt = kernel_dtype(dyn) if self._auto_dtype else None
+        key = _make_key(signature_key(dyn), stat, dt)
         entry = self._entries.get(key)  # the hit path takes no lock (dict reads are atomic)
         if entry is not None and entry.compiled is not None:
             return entry.compiled
@@ -264,7 +268,7 @@ class CompiledFunction:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                entry = self._entries[key] = _Entry()
+                entry = self._entries[key] = _Entry((stat, dt))
         if entry.compiled is None:
             with entry.lock:  # one compile per signature, however many threads ask at once
                 if entry.compiled is None:
@@ -351,6 +355,195 @@ class CompiledFunction:
 
     def __repr__(self) -> str:
         return f"<symnum.compile of {self.__name__!r} backend={self._backend!r}>"
+
+    # pickling: by graph ----------------------------------------------------------------------
+    def saved_state(self) -> dict:
+        """What pickling and symnum.save keep: settings, and each compiled signature as its
+        (simplified) Fn with the backend and options that lowered it — never machine code.
+        The Python function itself only when it pickles by reference (a module-level function);
+        without it the restored function runs its saved signatures and no others."""
+        import pickle
+
+        from symnum.backends.dispatch import MISSING
+
+        f = None
+        if not self._custom_fn:
+            try:
+                pickle.dumps(self._f)
+                f = self._f
+            except Exception:  # noqa: BLE001  (lambdas, closures: kept out, said in the docstring)
+                f = None
+        sigs = []
+        for key, entry in list(self._entries.items()):
+            c = entry.compiled
+            if c is None or _has_identity(key):  # an instance of this process only
+                continue
+            backend = getattr(c, "backend", None) or "numpy"
+            options = dict(self._options) if backend != "numpy" else {}
+            if getattr(c, "dtype", None) is not None and backend != "numpy":
+                options["dtype"] = np.dtype(c.dtype).name
+            sigs.append({"key": key, "fn": c.fn, "backend": backend, "options": options,
+                         "statics": entry.parts[0], "key_dtype": entry.parts[1]})
+        return {"f": f, "name": self.__name__, "backend": self._backend,
+                "simplify": self._simplify, "options": dict(self._options),
+                "static": sorted(self._static), "method": self._method,
+                "params": list(self._params), "var": self._var, "custom": self._custom_fn,
+                "defaults": {p: d for p, d in zip(self._params, self._defaults)
+                             if d is not MISSING},
+                "signatures": sigs}
+
+    def __reduce__(self) -> tuple:
+        return (restore, (self.saved_state(),))
+
+
+class _Unavailable:
+    """The stand-in for a function that was not saved: its signature, no body."""
+
+    def __init__(self, name: str, params: list[str], var: bool, defaults: dict):
+        self.__name__ = name
+        kind, empty = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty
+        ps = [inspect.Parameter(p, kind, default=defaults.get(p, empty)) for p in params]
+        if var or not params:
+            ps.append(inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL))
+        self.__signature__ = inspect.Signature(ps)
+
+    def __call__(self, *args: Any) -> Any:
+        raise CompileError(
+            f"{self.__name__} was restored (unpickled or loaded) without its Python function "
+            "(a lambda or closure is not saved): it runs the argument signatures it was saved "
+            "with, and cannot trace new ones; call it with arguments like those, or compile "
+            "the function again")
+
+
+def restore(state: dict) -> CompiledFunction:
+    """A CompiledFunction from `saved_state()`: kernels lowered again from the saved graphs
+    (the backends' disk caches make that a load, not a compile, when they hold them)."""
+    f = state["f"] or _Unavailable(state["name"], state["params"], state["var"],
+                                   state.get("defaults", {}))
+    cf = CompiledFunction(f, backend=state["backend"], simplify=state["simplify"],
+                          static_argnums=tuple(state["static"]), **state["options"])
+    if state.get("custom"):
+        cf._sig, cf._params, cf._var = None, [], True
+    cf.__name__ = state["name"]
+    cf._method = state["method"]
+    for sig in state["signatures"]:
+        parts = (tuple(sig.get("statics", ())), sig.get("key_dtype"))
+        entry = _Entry(parts)
+        entry.compiled = lower(sig["fn"], sig["backend"], **sig["options"])
+        key = sig.get("key")
+        if key is None:  # from a file: rebuilt from the Fn's inputs, as a call would make it
+            key = _make_key(signature_key(_examples(sig["fn"])), *parts)
+        cf._entries[key] = entry
+    return cf
+
+
+def _examples(fn: Fn) -> tuple:
+    """Arguments with the signature of an Fn's inputs (zeros of the traced dtypes)."""
+    from symnum.core.terms import Sym
+    from symnum.tracing.pytree import tree_flatten, tree_unflatten
+
+    leaves, td = tree_flatten(fn.inputs)
+    ex = []
+    for leaf in leaves:
+        if isinstance(leaf, Sym):
+            ex.append(np.dtype(leaf.dtype).type(0))
+        elif isinstance(leaf, np.ndarray):
+            dt = leaf.flat[0].dtype if leaf.size else "float64"
+            ex.append(np.zeros(leaf.shape, dt))
+        else:
+            ex.append(leaf)
+    return tuple(tree_unflatten(td, ex))
+
+
+# symnum.save / symnum.load of compiled functions and raw kernels (symnum.io.serialize) ---------
+def _cf_to_json(cf: CompiledFunction) -> dict:
+    from symnum.io.serialize import enc_fn, enc_value
+
+    st = cf.saved_state()
+    sigs = [{"fn": enc_fn(s["fn"]), "backend": s["backend"],
+             "options": enc_value(_plain_options(s["options"])),
+             "statics": enc_value(tuple(s["statics"])), "key_dtype": s["key_dtype"]}
+            for s in st["signatures"]]
+    return {"name": st["name"], "backend": st["backend"], "simplify": enc_value(st["simplify"]),
+            "options": enc_value(_plain_options(st["options"])), "static": st["static"],
+            "method": st["method"], "params": st["params"], "var": st["var"],
+            "custom": st["custom"], "signatures": sigs,
+            "defaults": _encodable_defaults(st["defaults"])}
+
+
+def _cf_from_json(d: dict) -> CompiledFunction:
+    from symnum.io.serialize import dec_fn, dec_value
+
+    try:
+        sigs = [{"fn": dec_fn(s["fn"]), "backend": s["backend"],
+                 "options": dec_value(s["options"]), "statics": dec_value(s["statics"]),
+                 "key_dtype": s["key_dtype"]} for s in d["signatures"]]
+        state = {"f": None, "name": d["name"], "backend": d["backend"],
+                 "simplify": dec_value(d["simplify"]), "options": dec_value(d["options"]),
+                 "static": d["static"], "method": d["method"], "params": d["params"],
+                 "var": d["var"], "custom": d["custom"], "signatures": sigs,
+                 "defaults": {k: dec_value(v) for k, v in d.get("defaults", {}).items()}}
+    except (KeyError, TypeError) as e:
+        raise SerializationError(f"a compiled_function entry is malformed ({e!r})") from None
+    return restore(state)
+
+
+def _encodable_defaults(defaults: dict) -> dict:
+    """Defaults the file can hold (numbers, strings, tuples...); others are left out, and a
+    call that relies on one then says the argument is missing."""
+    from symnum.io.serialize import enc_value
+
+    out = {}
+    for k, v in defaults.items():
+        try:
+            out[k] = enc_value(v)
+        except SerializationError:
+            pass
+    return out
+
+
+def _plain_options(options: dict) -> dict:
+    import os
+
+    return {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in options.items()}
+
+
+def _is_kernel(obj: Any) -> bool:
+    from symnum.backends.compiled import Compiled
+
+    return isinstance(obj, Compiled)
+
+
+def _kernel_to_json(k: Any) -> dict:
+    from symnum.io.serialize import enc_fn, enc_value
+
+    options = {**_plain_options(k.options), "dtype": k.dtype.name}
+    return {"fn": enc_fn(k.fn), "backend": k.backend, "options": enc_value(options)}
+
+
+def _kernel_from_json(d: dict) -> Any:
+    from symnum.io.serialize import dec_fn, dec_value
+
+    return lower(dec_fn(d["fn"]), d["backend"], **dec_value(d["options"]))
+
+
+def _register_kinds() -> None:
+    from symnum.io.serialize import register_kind
+
+    register_kind("compiled_function", lambda o: isinstance(o, CompiledFunction), _cf_to_json,
+                  _cf_from_json)
+    register_kind("kernel", _is_kernel, _kernel_to_json, _kernel_from_json)
+
+
+_register_kinds()
+
+
+def _has_identity(key: Any) -> bool:
+    if type(key) is _Identity:
+        return True
+    if isinstance(key, tuple):
+        return any(_has_identity(k) for k in key)
+    return False
 
 
 class _Identity:

@@ -48,3 +48,8 @@ class CompileError(SymnumError, RuntimeError):
 
 class SimplifyError(SymnumError, RuntimeError):
     """A simplifier could not run (unknown method, bad ruleset, exceeded hard limits)."""
+
+
+class SerializationError(SymnumError, ValueError):
+    """A saved or pickled graph cannot be written or read back (an unknown primitive, a
+    malformed or newer file, a value the format cannot hold)."""

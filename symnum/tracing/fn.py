@@ -86,6 +86,11 @@ class Fn:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Fn is immutable; build a new one (e.g. fn.with_outputs(...))")
 
+    def __reduce__(self) -> tuple:  # by graph: symnum.tracing.serial
+        from symnum.tracing.serial import fn_to_data
+
+        return (fn_from_data, (fn_to_data(self),))
+
     # structure ---------------------------------------------------------------------------------
     @property
     def inputs(self) -> tuple:
@@ -230,6 +235,13 @@ class Fn:
                 out[k] = v
             leaves.append(out.reshape(shape + batch))
         return tree_unflatten(self._out_tree, leaves)
+
+
+def fn_from_data(data: dict) -> Fn:
+    """The Fn of `symnum.tracing.serial.fn_to_data`'s dict (unpickling, symnum.load)."""
+    from symnum.tracing.serial import fn_parts
+
+    return Fn(*fn_parts(data))
 
 
 def _check_input(leaf: Any) -> Any:
