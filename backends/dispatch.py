@@ -86,11 +86,14 @@ def supports(compiled: Any, specs: list) -> bool:
                for s in specs if s[0] == "static")
 
 
-def build(params: list[str], has_var: bool, entries: list[Signature], slow: Any) -> Any:
+def build(params: list[str], has_var: bool, entries: list[Signature], slow: Any,
+          name: str = "dispatch") -> Any:
     """The dispatcher for these signatures (most recent first), falling back to `slow`.
 
     `params`: the parameter names of the compiled function (keyword calls land in the same slots);
-    `has_var`: whether it takes *args or **kwargs (then extra arguments go to the slow path).
+    `has_var`: whether it takes *args or **kwargs (then extra arguments go to the slow path;
+    else the generated function takes exactly the named parameters: no *args/**kwargs packing
+    on every call, ~0.1 µs).
     """
     names = [p if p.isidentifier() and not keyword.iskeyword(p) and not p.startswith("_sn")
              else f"_sn_a{i}" for i, p in enumerate(params)]
@@ -98,16 +101,21 @@ def build(params: list[str], has_var: bool, entries: list[Signature], slow: Any)
         names = [f"_sn_a{i}" for i in range(len(params))]
     g: dict[str, Any] = {"_sn_ndarray": np.ndarray, "_sn_float64": np.float64,
                          "_sn_empty": np.empty, "_sn_slow": slow, "_sn_M": MISSING}
-    lines = [f"def dispatch({', '.join(f'{n}=_sn_M' for n in names)}, *_sn_rest, **_sn_kw):",
-             "    if _sn_rest or _sn_kw:",
-             f"        return _sn_slow({', '.join(names)}, *_sn_rest, **_sn_kw)"]
+    slots = ", ".join(f"{n}=_sn_M" for n in names)
+    fname = name if name.isidentifier() and not keyword.iskeyword(name) else "compiled"
+    if has_var:
+        lines = [f"def {fname}({slots + ', ' if slots else ''}*_sn_rest, **_sn_kw):",
+                 "    if _sn_rest or _sn_kw:",
+                 f"        return _sn_slow({', '.join(names + ['*_sn_rest', '**_sn_kw'])})"]
+    else:  # an extra argument is Python's own TypeError, named after the function
+        lines = [f"def {fname}({slots}):"]
     for k, e in enumerate(entries):
         lines += _entry_lines(k, e, names, g)
     args = ", ".join(names)
     lines.append(f"    return _sn_slow({args})")
     src = "\n".join(lines) + "\n"
     exec(compile(src, f"<symnum dispatch of {len(entries)} signature(s)>", "exec"), g)  # noqa: S102
-    fn = g["dispatch"]
+    fn = g[fname]
     fn.source = src
     return fn
 
@@ -142,6 +150,15 @@ def _entry_lines(k: int, e: Signature, names: list[str], g: dict) -> list[str]:
             continue
         dyn.append((n, s))
     body: list[str] = []
+    entry = getattr(c, "scalar_entry", None)
+    entry = entry.get(len(dyn)) if entry is not None else None
+    if (entry is not None and dyn and all(s[0] == "float" for _, s in dyn)
+            and c.fn.out_tree.kind == "leaf" and c.n_out == 1 and c._out_slices[0][2] == ()):
+        # scalars in, a scalar out: through the stack-only entry, no arrays at all
+        g[f"_sn_e{k}"] = entry
+        cond = " and ".join(tests)
+        args = ", ".join(n for n, _ in dyn)
+        return [f"    if {cond}:", f"        return _sn_e{k}({int(c.address)}, {args})"]
     direct = (len(dyn) == 1 and dyn[0][1][0] == "array" and len(dyn[0][1][1]) == 1
               and dyn[0][1][2] == d)
     if direct:  # one contiguous vector of the kernel's dtype: handed over as it is
@@ -165,8 +182,13 @@ def _entry_lines(k: int, e: Signature, names: list[str], g: dict) -> list[str]:
                 body.append(f"_sn_x[{pos}:{pos + size}] = {n}.reshape(-1)")
             pos += size
         xin = "_sn_x"
-    body.append(f"_sn_out = _sn_empty({c.n_out}, _sn_d{k})")
-    body.append(f"_sn_k{k}({lead_src}{xin}, _sn_out)")
+    alloc = getattr(c, "alloc_call", None)
+    if alloc is not None and lead:  # the output allocated inside the compiled trampoline
+        g[f"_sn_a{k}"] = alloc
+        body.append(f"_sn_out = _sn_a{k}({lead_src}{xin})")
+    else:
+        body.append(f"_sn_out = _sn_empty({c.n_out}, _sn_d{k})")
+        body.append(f"_sn_k{k}({lead_src}{xin}, _sn_out)")
     body.append("return " + _unpack_src(c, k, g))
     cond = " and ".join(tests) if tests else "True"
     return [f"    if {cond}:"] + [f"        {b}" for b in body]

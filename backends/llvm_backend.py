@@ -224,6 +224,14 @@ def _invoke_kernel(addr, n_in, n_out, x, out):  # noqa: ANN001, ANN202 (numba-co
     _call2(addr, x, out)
 
 
+def _invoke_alloc(addr, n_in, n_out, x):  # noqa: ANN001, ANN202 (numba-compiled)
+    out = np.empty(n_out, dtype=x.dtype)  # allocated in compiled code: cheaper than np.empty
+    if x.size < n_in:
+        raise ShapeError("x is shorter than the kernel's inputs")
+    _call2(addr, x, out)
+    return out
+
+
 def _invoke_batched(addr, n_in, n_out, X, OUT):  # noqa: ANN001, ANN202, N803
     rows = X.shape[0]
     if X.shape[1] != n_in or OUT.shape[0] != rows or OUT.shape[1] != n_out:
@@ -287,12 +295,95 @@ def _make_trampolines(dtype: str) -> tuple[Any, Any] | None:
         v, m = types.Array(ft, 1, "C", readonly=ro), types.Array(ft, 2, "C", readonly=ro)
         sigs1.append(types.void(types.intp, types.intp, types.intp, v, types.Array(ft, 1, "C")))
         sigs2.append(types.void(types.intp, types.intp, types.intp, m, types.Array(ft, 2, "C")))
+    sigs3 = [types.Array(ft, 1, "C")(types.intp, types.intp, types.intp,
+                                      types.Array(ft, 1, "C", readonly=ro)) for ro in (False, True)]
     try:
         pair = (numba.njit(sigs1, nogil=True, cache=True)(_invoke_kernel),
                 numba.njit(sigs2, nogil=True, cache=True)(_invoke_batched))
+        _STATE[f"alloc_{dtype}"] = numba.njit(sigs3, nogil=True, cache=True)(_invoke_alloc)
     except Exception:  # an exotic numba: fall back to ctypes rather than fail to compile
         pair = None
     return pair
+
+
+MAX_SCALAR_ARGS = 6
+
+
+def scalar_entry() -> Any:
+    """`.get(k)` → an njit'd `entry(addr, a0, ..., a{k-1}) -> float` for float64 kernels of
+    scalars only and one scalar output: the inputs and the output live on the machine stack
+    (no arrays allocated), so a call from Python costs about one numba dispatch. None without
+    numba."""
+    if "scalar_entry" in _STATE:
+        return _STATE["scalar_entry"]
+    with _LOCK:
+        if "scalar_entry" not in _STATE:
+            _STATE["scalar_entry"] = _make_scalar_entry()
+    return _STATE["scalar_entry"]
+
+
+def _make_scalar_entry() -> Any:
+    try:
+        import llvmlite.ir as lir
+        import numba
+        from numba import types
+        from numba.extending import intrinsic
+    except ImportError:
+        return None
+
+    @intrinsic
+    def call_scalars(typingctx: Any, addr: Any, args: Any) -> Any:
+        if not isinstance(args, types.BaseTuple) or not all(
+                isinstance(t, (types.Float, types.Integer)) for t in args):
+            return None
+
+        def codegen(context: Any, builder: Any, sig: Any, llargs: Any) -> Any:
+            f64 = lir.DoubleType()
+            n = len(sig.args[1])
+            xs = builder.alloca(f64, size=lir.Constant(lir.IntType(64), max(n, 1)))
+            out = builder.alloca(f64)
+            for i, ty in enumerate(sig.args[1]):
+                v = builder.extract_value(llargs[1], i)
+                v = context.cast(builder, v, ty, types.float64)
+                builder.store(v, builder.gep(xs, [lir.Constant(lir.IntType(64), i)]))
+            fnty = lir.FunctionType(lir.VoidType(), [f64.as_pointer(), f64.as_pointer()])
+            builder.call(builder.inttoptr(llargs[0], fnty.as_pointer()), [xs, out])
+            return builder.load(out)
+
+        return types.float64(addr, args), codegen
+
+    # one function per arity (numba's *args packing costs ~0.4 µs a call), each compiled on
+    # first use with an explicit float64 signature
+    return _ScalarEntries(numba, types, call_scalars)
+
+
+class _ScalarEntries:
+    """k → the njit'd scalar entry of arity k (1..MAX_SCALAR_ARGS), built on first request."""
+
+    def __init__(self, numba: Any, types: Any, call_scalars: Any):
+        self._numba, self._types, self._call = numba, types, call_scalars
+        self._made: dict[int, Any] = {}
+
+    def get(self, k: int) -> Any:
+        if not 1 <= k <= MAX_SCALAR_ARGS:
+            return None
+        f = self._made.get(k)
+        if f is None:
+            with _LOCK:
+                f = self._made.get(k)
+                if f is None:
+                    names = ", ".join(f"a{i}" for i in range(k))
+                    g = {"call_scalars": self._call}
+                    exec(f"def entry{k}(addr, {names}):\n"  # noqa: S102
+                         f"    return call_scalars(addr, ({names},))\n", g)
+                    t = self._types
+                    sig = t.float64(t.intp, *([t.float64] * k))
+                    try:
+                        f = self._numba.njit([sig], nogil=True)(g[f"entry{k}"])
+                    except Exception:  # noqa: BLE001  (the array path still works)
+                        f = False
+                    self._made[k] = f
+        return f or None
 
 
 def _ctypes_trampolines(dtype: str) -> tuple[Any, Any]:
@@ -454,8 +545,14 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     options = {"opt": opt, "ir_opt": ir_opt, "shard": shard, "fastmath": fastmath,
                "inline_batched": inline_batched, "parallel": parallel, "cache": cache,
                "cache_dir": cache_dir}
-    return Compiled(fn, kernel, source=mod.text, backend="llvm", batched=batched, dtype=dtype,
-                    info=info, options=options)
+    c = Compiled(fn, kernel, source=mod.text, backend="llvm", batched=batched, dtype=dtype,
+                 info=info, options=options)
+    c.address = kernel.library.kernel  # type: ignore[attr-defined]
+    c.batched_address = kernel.library.batched  # type: ignore[attr-defined]
+    c.alloc_call = _STATE.get(f"alloc_{dtype}")  # type: ignore[attr-defined]
+    if dtype == "float64" and c.n_out == 1:
+        c.scalar_entry = scalar_entry()  # type: ignore[attr-defined]
+    return c
 
 
 BACKEND = Backend("llvm", lower, "LLVM IR emitted directly, JIT-compiled by llvmlite (ORC)")

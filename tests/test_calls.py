@@ -88,10 +88,19 @@ def test_keywords_and_defaults():
     assert f(1.0, p=7.0) == 8.0
     with pytest.raises(ArgumentError, match="missing a required argument: 'x'"):
         f(p=1.0)
-    with pytest.raises(ArgumentError, match="unexpected keyword argument 'q'"):
+    # once the dispatcher exists, arity mistakes are Python's own TypeError, named after f
+    with pytest.raises(TypeError, match="f\\(\\) got an unexpected keyword argument 'q'"):
         f(1.0, q=1.0)
-    with pytest.raises(ArgumentError, match="too many positional"):
+    with pytest.raises(TypeError, match="f\\(\\) takes from 0 to 2 positional"):
         f(1.0, 2.0, 3.0)
+
+
+def test_arity_mistakes_before_any_kernel_are_typed_errors():
+    cf = sn.compile(lambda x, p=2.0: x * p)
+    with pytest.raises(ArgumentError, match="unexpected keyword argument 'q'"):
+        cf(1.0, q=1.0)
+    with pytest.raises(ArgumentError, match="too many positional"):
+        cf(1.0, 2.0, 3.0)
 
 
 def test_static_argnums_and_argnames_recompile_per_value():
@@ -133,6 +142,17 @@ def test_compile_works_on_methods():
         np.testing.assert_allclose(a.rhs(u), -2.0 * u)
         np.testing.assert_allclose(b.rhs(u), -3.0 * u)
     assert Model.rhs is Model.__dict__["rhs"]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_scalar_functions_take_the_stack_only_entry(n):
+    f = sn.compile(lambda *a: np.sin(sum(a)) * 2.0) if n != 1 else sn.compile(
+        lambda a: np.sin(a) * 2.0)
+    args = [0.1 * (i + 1) for i in range(n)]
+    for _ in range(2):
+        assert f(*args) == pytest.approx(np.sin(sum(args)) * 2.0, rel=1e-15)
+    if n == 1:
+        assert "_sn_e0(" in f._call.source
 
 
 def test_transforms_take_the_fast_path():
