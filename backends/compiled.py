@@ -60,6 +60,34 @@ class Compiled:
     def __repr__(self) -> str:
         return f"<Compiled {self.backend} kernel of {self.fn!r}>"
 
+    # without Python in the loop (symnum.backends.interop) ---------------------------------------
+    @property
+    def address(self) -> int:
+        """The kernel's C function pointer: `void kernel(T *x, T *out)` (llvm and numba)."""
+        from symnum.backends.interop import address
+
+        return address(self)
+
+    @property
+    def ctypes(self) -> Any:
+        """The kernel as a ctypes function `(POINTER(T) x, POINTER(T) out)`."""
+        from symnum.backends.interop import ctypes_function
+
+        return ctypes_function(self)
+
+    @property
+    def numba(self) -> Any:
+        """`k(x, out)` over contiguous vectors, callable from `@numba.njit` code."""
+        from symnum.backends.interop import numba_function
+
+        return numba_function(self)
+
+    def low_level_callable(self) -> Any:
+        """A `scipy.LowLevelCallable` for scipy.integrate.quad (scalar-output kernels)."""
+        from symnum.backends.interop import low_level_callable
+
+        return low_level_callable(self)
+
     def __reduce__(self) -> tuple:
         """Pickled by graph: the Fn and how to lower it; the kernel is rebuilt (or loaded from
         the backend's disk cache) on unpickling, never shipped as machine code."""

@@ -547,7 +547,7 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
                "cache_dir": cache_dir}
     c = Compiled(fn, kernel, source=mod.text, backend="llvm", batched=batched, dtype=dtype,
                  info=info, options=options)
-    c.address = kernel.library.kernel  # type: ignore[attr-defined]
+    c._address = kernel.library.kernel  # type: ignore[attr-defined]
     c.batched_address = kernel.library.batched  # type: ignore[attr-defined]
     c.alloc_call = _STATE.get(f"alloc_{dtype}")  # type: ignore[attr-defined]
     if dtype == "float64" and c.n_out == 1:

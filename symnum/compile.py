@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from symnum.errors import ArgumentError, CompileError, SerializationError
+from symnum.errors import ArgumentError, CompileError, SerializationError, ShapeError
 from symnum.tracing.fn import Fn, trace
 
 
@@ -752,6 +752,9 @@ class SparseFunction:
         counts = np.bincount(self.rows, minlength=self.shape[0])
         self._indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self._indices = self.cols[order].astype(np.int64)
+        self._identity_order = bool(np.array_equal(order, np.arange(len(order))))
+        dt = getattr(compiled, "dtype", None)
+        self._buffer = np.empty(len(order), dtype=dt) if dt is not None else None
 
     @property
     def source(self) -> str:
@@ -760,9 +763,38 @@ class SparseFunction:
     def __call__(self, *args: Any) -> np.ndarray:
         return np.asarray(self.compiled(*args))
 
-    def csr(self, *args: Any):
-        """The Jacobian as a scipy.sparse CSR matrix with a fixed structure."""
+    def csr_structure(self) -> Any:
+        """A new scipy.sparse CSR matrix with this Jacobian's structure and zero values: build
+        it once, then refill it per call with `csr(*args, out=A)`."""
         import scipy.sparse as sp
 
-        vals = self(*args)[self._csr_order]
-        return sp.csr_matrix((vals, self._indices.copy(), self._indptr.copy()), shape=self.shape)
+        data = np.zeros(len(self.rows), dtype=getattr(self.compiled, "dtype", np.float64))
+        A = sp.csr_matrix((data, self._indices.copy(), self._indptr.copy()), shape=self.shape)
+        A.has_sorted_indices = True  # lexsorted by (row, col): no sort pass later
+        return A
+
+    def csr(self, *args: Any, out: Any = None) -> Any:
+        """The Jacobian as a scipy.sparse CSR matrix with a fixed structure; with `out` (from
+        `csr_structure()`), its values are written into `out.data` in place and `out` returned
+        — no matrix, index array or value array allocated per call."""
+        if out is None:
+            A = self.csr_structure()
+            A.data[:] = np.asarray(self(*args))[self._csr_order]
+            return A
+        data = out.data
+        if (out.shape != self.shape or data.shape != (len(self.rows),)
+                or out.indptr.shape != self._indptr.shape):
+            raise ShapeError(f"out must be a CSR matrix from csr_structure() ({self.shape}, "
+                             f"{len(self.rows)} entries), got {out.shape} with {data.size}")
+        call_into = getattr(self.compiled, "call_into", None)
+        if self._identity_order and call_into is not None and data.flags.c_contiguous \
+                and data.dtype == self.compiled.dtype:
+            call_into(data, *args)  # the kernel writes the values straight into the matrix
+            return out
+        buf = self._buffer
+        if buf is None or call_into is None:
+            np.take(np.asarray(self(*args)), self._csr_order, out=data)
+            return out
+        call_into(buf, *args)
+        np.take(buf, self._csr_order, out=data)
+        return out
