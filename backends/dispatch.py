@@ -152,12 +152,13 @@ def _entry_lines(k: int, e: Signature, names: list[str], g: dict) -> list[str]:
     body: list[str] = []
     entry = getattr(c, "scalar_entry", None)
     entry = entry.get(len(dyn)) if entry is not None else None
-    if (entry is not None and dyn and all(s[0] == "float" for _, s in dyn)
+    if (entry is not None and dyn and all(_float64_scalar(s) for _, s in dyn)
             and c.fn.out_tree.kind == "leaf" and c.n_out == 1 and c._out_slices[0][2] == ()):
-        # scalars in, a scalar out: through the stack-only entry, no arrays at all
+        # float64 scalars in, a scalar out: the stack-only entry, no arrays at all (a 0-d
+        # array passes its element)
         g[f"_sn_e{k}"] = entry
         cond = " and ".join(tests)
-        args = ", ".join(n for n, _ in dyn)
+        args = ", ".join(f"{n}[()]" if s[0] == "array" else n for n, s in dyn)
         return [f"    if {cond}:", f"        return _sn_e{k}({int(c.address)}, {args})"]
     direct = (len(dyn) == 1 and dyn[0][1][0] == "array" and len(dyn[0][1][1]) == 1
               and dyn[0][1][2] == d)
@@ -194,6 +195,11 @@ def _entry_lines(k: int, e: Signature, names: list[str], g: dict) -> list[str]:
     return [f"    if {cond}:"] + [f"        {b}" for b in body]
 
 
+def _float64_scalar(s: tuple) -> bool:
+    return (s[0] == "float" or (s[0] == "np" and s[1] is np.float64)
+            or (s[0] == "array" and s[1] == () and s[2] == np.float64))
+
+
 def _unpack_src(c: Any, k: int, g: dict) -> str:
     td = c.fn.out_tree
 
@@ -204,6 +210,8 @@ def _unpack_src(c: Any, k: int, g: dict) -> str:
             return "_sn_out"
         if len(shape) == 1:
             return f"_sn_out[{a}:{b}]"
+        if (a, b) == (0, c.n_out):
+            return f"_sn_out.reshape({tuple(shape)!r})"
         return f"_sn_out[{a}:{b}].reshape({tuple(shape)!r})"
 
     if td.kind == "leaf":
