@@ -137,11 +137,3 @@ register_backend("numpy", "symnum.backends.numpy_backend")
 register_backend("numba", "symnum.backends.numba_backend", install_hint="pip install numba")
 register_backend("llvm", "symnum.backends.llvm_backend", install_hint="pip install llvmlite")
 register_backend("cuda", "symnum.backends.cuda_backend", install_hint="pip install 'symnum[cuda]'")
-
-
-def faster(first: Any, second: Any, **options: Any) -> tuple[Any, dict]:
-    """The faster of two compiled versions of one computation, timed here (see
-    `symnum.backends.compiled.faster`)."""
-    from symnum.backends.compiled import faster as measure
-
-    return measure(first, second, **options)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from symnum.errors import ShapeError
+from symnum.errors import ArgumentError, ShapeError
 from symnum.tracing.pytree import tree_flatten, tree_unflatten
 
 # rows × instructions from which a backend runs a batch on several threads. Below it, starting
@@ -31,8 +31,10 @@ class Compiled:
     then runs one row per batch element."""
 
     def __init__(self, fn: Any, kernel: Callable, *, source: str = "", backend: str = "",
-                 batched: Callable | None = None, dtype: str = "float64", info: dict | None = None):
+                 batched: Callable | None = None, dtype: str = "float64", info: dict | None = None,
+                 options: dict | None = None):
         self.fn = fn
+        self.options = dict(options or {})  # the backend options it was lowered with
         self.kernel = kernel
         self.batched = batched
         self.source = source
@@ -60,6 +62,39 @@ class Compiled:
     def __repr__(self) -> str:
         return f"<Compiled {self.backend} kernel of {self.fn!r}>"
 
+    # without Python in the loop (symnum.backends.interop) ---------------------------------------
+    @property
+    def address(self) -> int:
+        """The kernel's C function pointer: `void kernel(T *x, T *out)` (llvm and numba)."""
+        from symnum.backends.interop import address
+
+        return address(self)
+
+    @property
+    def ctypes(self) -> Any:
+        """The kernel as a ctypes function `(POINTER(T) x, POINTER(T) out)`."""
+        from symnum.backends.interop import ctypes_function
+
+        return ctypes_function(self)
+
+    @property
+    def numba(self) -> Any:
+        """`k(x, out)` over contiguous vectors, callable from `@numba.njit` code."""
+        from symnum.backends.interop import numba_function
+
+        return numba_function(self)
+
+    def low_level_callable(self) -> Any:
+        """A `scipy.LowLevelCallable` for scipy.integrate.quad (scalar-output kernels)."""
+        from symnum.backends.interop import low_level_callable
+
+        return low_level_callable(self)
+
+    def __reduce__(self) -> tuple:
+        """Pickled by graph: the Fn and how to lower it; the kernel is rebuilt (or loaded from
+        the backend's disk cache) on unpickling, never shipped as machine code."""
+        return (relower, (self.fn, self.backend, {**self.options, "dtype": self.dtype.name}))
+
     # argument packing ---------------------------------------------------------------------------
     def pack(self, *args: Any) -> tuple[np.ndarray, tuple]:
         """All arguments → one contiguous (n_in,) or (n_in, *batch) array and the batch shape."""
@@ -71,6 +106,9 @@ class Compiled:
                 f"expected arguments shaped like {self.fn!r} ({len(self._leaves)} leaves), got "
                 f"{len(leaves)} leaves"
             )
+        for i, (leaf, shape) in enumerate(zip(leaves, self._shapes)):
+            if shape is not None:
+                _check_leaf(leaf, i, shape)
         x = self._pack_unbatched(leaves)
         if x is not None:
             return x, ()
@@ -158,6 +196,42 @@ class Compiled:
                              f"({self.n_out},), got {out.dtype} {out.shape}")
         self.kernel(x, out)
         return out
+
+
+_REAL = (bool, int, float, np.integer, np.floating, np.bool_)
+
+
+def _check_leaf(leaf: Any, i: int, shape: tuple) -> None:
+    """A kernel input must be a real number or a real array: None would become nan, a string
+    would be parsed, a complex number would fail inside numpy's float()."""
+    if isinstance(leaf, _REAL):
+        return
+    if isinstance(leaf, np.ndarray):
+        if leaf.dtype.kind in "biuf":
+            return
+        what = f"an array of dtype {leaf.dtype}"
+    elif isinstance(leaf, (list, tuple)):  # numbers for a batch dimension
+        try:
+            kind = np.asarray(leaf).dtype.kind
+        except ValueError:
+            kind = "O"
+        if kind in "biuf":
+            return
+        what = f"a {type(leaf).__name__} of non-real values"
+    elif leaf is None:
+        what = "None"
+    else:
+        what = f"a {type(leaf).__name__} ({leaf!r:.40})"
+    expected = "a real number" if shape == () else f"a real array of shape {shape}"
+    raise ArgumentError(f"kernel input leaf {i} is {what}; expected {expected} (plus batch "
+                        "dimensions, if any)")
+
+
+def relower(fn: Any, backend: str, options: dict) -> Any:
+    """Unpickling a Compiled: lower its Fn again with the same backend and options."""
+    from symnum.backends import lower
+
+    return lower(fn, backend, **options)
 
 
 def _leaves_like(td: Any, tree: Any) -> list | None:

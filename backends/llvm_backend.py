@@ -457,13 +457,18 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
                            "inline_batched, "
                            "parallel, cache, cache_dir")
     t0 = time.perf_counter()
+    # what a pickled kernel is lowered again with (symnum.backends.compiled.relower)
+    kept = {"opt": opt, "ir_opt": ir_opt, "shard": shard, "fastmath": fastmath,
+            "vecmath": vecmath, "simd": simd, "inline_batched": inline_batched,
+            "parallel": parallel, "cache": cache, "cache_dir": cache_dir}
     ikey, directory = None, Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if cache:  # the index skips scheduling and IR printing on a hit (symnum.backends.llvm_index)
         ikey = _index_key(fn, dtype, dict(opt=opt, ir_opt=ir_opt, shard=shard, fastmath=fastmath,
                                           inline_batched=inline_batched), vecmath, simd)
         hit = _from_index(fn, ikey, directory, dtype, parallel, t0) if ikey else None
         if hit is not None:
-            return hit
+            hit.options = kept
+            return _finish(hit, hit.kernel, dtype)
     sched = schedule(fn.flat_inputs, fn.flat_outputs)
     t1 = time.perf_counter()
     kernel, batched, mod, info = compile_schedule(
@@ -480,8 +485,20 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
             "facts": {k: info[k] for k in ("statements", "functions", "cross_values",
                                            "inlined_batched", "key", "opt", "ir_opt",
                                            "object_bytes", "simd")}})
-    return Compiled(fn, kernel, source=mod.text, backend="llvm", batched=batched, dtype=dtype,
-                    info=info)
+    return _finish(Compiled(fn, kernel, source=mod.text, backend="llvm", batched=batched,
+                            dtype=dtype, info=info, options=kept), kernel, dtype)
+
+
+def _finish(c: Compiled, kernel: Any, dtype: str) -> Compiled:
+    """What the call path and interop read off a compiled llvm kernel: its machine addresses
+    and, for float64 scalar functions, the stack-only entry (symnum.backends.llvm_scalar)."""
+    c._address = kernel.library.kernel  # type: ignore[attr-defined]
+    c.batched_address = kernel.library.batched  # type: ignore[attr-defined]
+    if dtype == "float64" and c.n_out == 1:
+        from symnum.backends.llvm_scalar import scalar_entry
+
+        c.scalar_entry = scalar_entry()  # type: ignore[attr-defined]
+    return c
 
 
 def _index_key(fn: Any, dtype: str, options: dict, vecmath: bool | None,

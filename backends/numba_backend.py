@@ -32,7 +32,10 @@ from symnum.backends.numba_ops import fma as _fma
 '''
 
 _DECORATE = '''
-kernel = numba.njit("void({t}[::1], {t}[::1])", cache=True, error_model="numpy",
+_T = numba.types
+# read-only inputs too (np.broadcast_to, frozen arrays): one signature each
+kernel = numba.njit([_T.void(_T.Array(_T.{t}, 1, "C", readonly=_ro), _T.Array(_T.{t}, 1, "C"))
+                     for _ro in (False, True)], cache=True, error_model="numpy",
                     nogil=True, fastmath={fastmath})(kernel)
 
 
@@ -113,7 +116,8 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, cache_dir:
             "compile_seconds": time.perf_counter() - t0}
     return Compiled(fn, mod.kernel, source=src, backend="numba",
                     batched=_batched(mod, len(sched)),
-                    dtype=dtype, info=info)
+                    dtype=dtype, info=info,
+                    options={"fastmath": fastmath, "cache_dir": cache_dir})
 
 
 

@@ -154,7 +154,7 @@ def part1(quick: bool, backend: str = "numba", clock=time.perf_counter) -> None:
             variants[f"egraph cpu ({cost} costs)"] = (f2, r, time.perf_counter() - t0)
         kernels = {name: one_thread(f, backend) for name, (f, _, _) in variants.items()}
         # what compile(simplify="egraph") returns: the faster of the default-cost result and
-        # the input, measured at compile time (symnum.backends.faster), then timed here anew
+        # the input, measured at compile time (backends.compiled.faster), then timed here anew
         lat = "egraph cpu (latency costs)"
         kept, facts = faster(one_thread(variants[lat][0], backend), one_thread(fn, backend))
         guarded = f"egraph, guarded (kept {'result' if facts['kept'] == 'first' else 'input'})"

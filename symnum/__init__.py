@@ -20,10 +20,12 @@ from symnum.core.build import as_expr, tree_mode
 from symnum.core.canonical import expand
 from symnum.compile import build_function, compile, vectorize
 from symnum.errors import (
+    ArgumentError,
     CompileError,
     DTypeError,
     MissingRuleError,
     RegistrationError,
+    SerializationError,
     ShapeError,
     SimplifyError,
     SizeLimitError,
@@ -35,6 +37,7 @@ from symnum.tracing.fn import evaluate
 from symnum.tracing.fn import Fn, trace
 from symnum.core.interface import arguments, iscall, maketerm, metadata, operation
 from symnum.io.latex import latex
+from symnum.io.serialize import load, save
 from symnum.core.op import Linearity, Op, register
 from symnum.core.primitives import (
     abs,
@@ -122,6 +125,7 @@ from symnum.transforms import (
 from symnum.core.traversal import count_ops, free_symbols, postorder, substitute, topological_order
 
 import symnum.errors as errors  # noqa: E402  (sn.errors.CompileError, as jax.errors)
+import symnum.persist as _persist  # noqa: E402,F401  (sn.save / sn.load of compiled functions)
 
 
 def _public_names() -> list[str]:

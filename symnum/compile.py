@@ -9,13 +9,26 @@ signature compile once (a lock per signature).
 
 from __future__ import annotations
 
+import inspect
+import operator
 import threading
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from symnum.errors import CompileError
+from symnum.built import InPlace, SparseFunction
+from symnum.call_args import (
+    _blame_strings,
+    _check_leaves,
+    _has_identity,
+    _Identity,
+    _parameters,
+    _static_positions,
+    kernel_dtype,
+)
+from symnum.errors import ArgumentError, CompileError
 from symnum.tracing.fn import Fn, trace
 
 
@@ -69,7 +82,9 @@ def _lower_simplified(fn: Fn, method: str | dict | None, backend: str, options: 
     if out is fn or name != "egraph" or resolve_backend(backend, fn) not in ("llvm", "numba"):
         return compiled
     plain = lower(fn, backend, **options)
-    best, facts = _backends().faster(compiled, plain)
+    from symnum.backends.compiled import faster
+
+    best, facts = faster(compiled, plain)
     if isinstance(getattr(best, "info", None), dict):
         best.info["egraph_guard"] = {**facts, "kept": "simplified" if best is compiled
                                      else "input"}
@@ -104,56 +119,240 @@ def signature_key(args: tuple) -> tuple:
 
 
 class _Entry:
-    __slots__ = ("lock", "compiled")
+    __slots__ = ("lock", "compiled", "parts")
 
-    def __init__(self) -> None:
+    def __init__(self, parts: tuple = ((), None)) -> None:
         self.lock = threading.Lock()
         self.compiled: Any = None
+        self.parts = parts  # (static pairs, key dtype): what saving needs to rebuild the key
+
+
+def _make_key(sigkey: tuple, stat: tuple, dtype: str | None) -> tuple:
+    key = sigkey if dtype is None else (sigkey, dtype)
+    return (stat, key) if stat else key
 
 
 class CompiledFunction:
-    """A Python function compiled per argument signature. Call it like the function.
+    """A Python function compiled per argument signature. Call it like the function: positional
+    or keyword arguments, defaults, pytrees of arrays in and out; as a method too.
 
+    `static_argnums` / `static_argnames` mark arguments the function is specialised on (a
+    recompile per value, as in JAX): flags, sizes, callables. They must be hashable.
     `.lower(*args)` returns the backend's compiled object for such arguments (with `.source`,
     `.fn`, `.info`); `.source` / `.fn` show the most recent one.
+
+    Calls go through a generated dispatcher (`symnum.backends.dispatch`) that recognises the
+    known signatures of plain arguments with exact-type tests and calls the raw kernel; anything
+    else takes `_dispatch`, which binds, validates, traces and compiles.
     """
 
+    # The call goes straight to the instance's current dispatcher: a property whose getter is
+    # C code, so no Python frame of ours runs before the generated one.
+    __call__ = property(operator.attrgetter("_call"))
+
     def __init__(self, f: Callable, *, backend: str = "auto", simplify: str | dict | None = None,
-                 make_fn: Callable[[tuple], Fn] | None = None, **options: Any):
+                 make_fn: Callable[[tuple], Fn] | None = None,
+                 static_argnums: int | Sequence[int] = (),
+                 static_argnames: str | Sequence[str] = (), **options: Any):
         if not callable(f):
             raise TypeError(f"compile() needs a callable, got {type(f).__name__}")
         self._f = f
         self._backend = backend
         self._simplify = dict(simplify) if isinstance(simplify, dict) else simplify
         self._options = options
-        self._make_fn = make_fn or (lambda args: trace(f, *args))
+        self._custom_fn = make_fn is not None
+        self._make_fn = make_fn or self._trace
         self._entries: dict = {}
+        self._fast: list = []
         self._lock = threading.Lock()
         self._last: Any = None
         self.__name__ = getattr(f, "__name__", "compiled")
+        self.__qualname__ = getattr(f, "__qualname__", self.__name__)
         self.__doc__ = getattr(f, "__doc__", None)
         self.__wrapped__ = f
+        if make_fn is None:
+            self._params, self._defaults, self._var, self._sig = _parameters(f)
+        else:  # a transform takes more arguments than f: positional only
+            self._params, self._defaults, self._var, self._sig = [], [], True, None
+        self._static = _static_positions(static_argnums, static_argnames, self._params,
+                                         self.__name__)
+        self._method = False  # set by __get__: argument 0 is the instance, static by identity
+        self._fast_params: list[str] = []
+        self._auto_dtype = "dtype" not in options
+        self._call = self._dispatch
 
-    def lower(self, *args: Any) -> Any:
-        key = signature_key(args)
+    # the slow path ---------------------------------------------------------------------------
+    def _bind(self, args: tuple, kwargs: dict) -> tuple:
+        """All arguments as one positional tuple (keywords and defaults filled in), or a typed
+        error naming what is missing or unexpected."""
+        from symnum.backends.dispatch import MISSING
+
+        if any(a is MISSING for a in args):  # the dispatcher's unfilled slots
+            first = next(i for i, a in enumerate(args) if a is MISSING)
+            kwargs = dict(kwargs)
+            for j in range(first, len(args)):  # filled after a gap: they came as keywords
+                if args[j] is not MISSING:
+                    kwargs[self._params[j] if j < len(self._params) else f"a{j}"] = args[j]
+            args = args[:first]
+        if self._sig is None:
+            if kwargs:
+                raise ArgumentError(
+                    f"{self.__name__} takes positional arguments only here (its signature is "
+                    f"not known), got keyword(s) {', '.join(sorted(kwargs))}")
+            return args
+        if not kwargs and len(args) == len(self._params) and not self._var:
+            return args
+        try:
+            ba = self._sig.bind(*args, **kwargs)
+        except TypeError as e:
+            raise ArgumentError(f"{self.__name__}{self._sig}: {e}") from None
+        ba.apply_defaults()
+        if self._var:  # *args/**kwargs: the function sees them as given
+            if ba.kwargs:
+                raise ArgumentError(
+                    f"{self.__name__}: compiled functions take no **kwargs beyond their named "
+                    f"parameters, got {', '.join(sorted(ba.kwargs))}")
+            return tuple(ba.args)
+        return tuple(ba.args)
+
+    def _split(self, args: tuple) -> tuple[tuple, tuple]:
+        """(dynamic arguments, static (position, value) pairs)."""
+        if not self._static:
+            return args, ()
+        dyn, stat = [], []
+        for i, a in enumerate(args):
+            if i == 0 and self._method:
+                stat.append((0, _Identity(a)))
+            elif i in self._static:
+                try:
+                    hash(a)
+                except TypeError:
+                    raise ArgumentError(
+                        f"static argument {self._name_of(i)} of {self.__name__} must be "
+                        f"hashable (it keys the compiled kernels), got {type(a).__name__}; "
+                        "pass a tuple instead of a list, or make it a traced argument") from None
+                stat.append((i, a))
+            else:
+                dyn.append(a)
+        return tuple(dyn), tuple(stat)
+
+    def _name_of(self, i: int) -> str:
+        return repr(self._params[i]) if i < len(self._params) else f"#{i}"
+
+    def _trace(self, dyn: tuple, stat: tuple = ()) -> Fn:
+        if not stat:
+            return trace(self._f, *dyn, names=self._dyn_names(len(dyn), ()))
+        f, n = self._f, len(dyn) + len(stat)
+
+        def with_statics(*d: Any) -> Any:
+            it, full = iter(d), []
+            fixed = {i: v.obj if type(v) is _Identity else v for i, v in stat}
+            for i in range(n):
+                full.append(fixed[i] if i in fixed else next(it))
+            return f(*full)
+
+        stat = tuple((i, v.obj if type(v) is _Identity else v) for i, v in stat)
+        return trace(with_statics, *dyn, names=self._dyn_names(len(dyn), stat))
+
+    def _dyn_names(self, n: int, stat: tuple) -> list[str] | None:
+        if not self._params:
+            return None
+        fixed = {i for i, _ in stat}
+        total = n + len(fixed)
+        names = [p for i, p in enumerate(self._params[:total]) if i not in fixed]
+        names += [f"arg{i}" for i in range(len(self._params), total) if i not in fixed]
+        return names if len(names) == n else None
+
+    def _validate(self, dyn: tuple, stat: tuple) -> None:
+        fixed = {i for i, _ in stat}
+        positions = [i for i in range(len(dyn) + len(fixed)) if i not in fixed]
+        for i, a in zip(positions, dyn):
+            _check_leaves(a, self, i)
+
+    def _compiled_for(self, dyn: tuple, stat: tuple) -> Any:
+        # float vs np.float64 trace alike but promote differently: the dtype is in the key
+        dt = kernel_dtype(dyn) if self._auto_dtype else None
+        key = _make_key(signature_key(dyn), stat, dt)
         entry = self._entries.get(key)  # the hit path takes no lock (dict reads are atomic)
         if entry is not None and entry.compiled is not None:
-            self._last = entry.compiled
             return entry.compiled
+        self._validate(dyn, stat)
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                entry = self._entries[key] = _Entry()
+                entry = self._entries[key] = _Entry((stat, dt))
         if entry.compiled is None:
             with entry.lock:  # one compile per signature, however many threads ask at once
                 if entry.compiled is None:
-                    entry.compiled = _lower_simplified(self._make_fn(args), self._simplify,
-                                                       self._backend, self._options)
-        self._last = entry.compiled
+                    try:
+                        made = (self._make_fn(dyn) if self._custom_fn
+                                else self._make_fn(dyn, stat))
+                    except (TypeError, ValueError) as e:
+                        _blame_strings(e, dyn, stat, self)
+                        raise
+                    options = dict(self._options)
+                    backend = resolve_backend(self._backend, made)
+                    if self._auto_dtype and backend in ("llvm", "numba"):
+                        options["dtype"] = kernel_dtype(dyn)
+                    entry.compiled = _lower_simplified(made, self._simplify, self._backend,
+                                                       options)
+                    self._remember(dyn, stat, entry.compiled)
         return entry.compiled
 
-    def __call__(self, *args: Any) -> Any:
-        return self.lower(*args)(*args)
+    def _remember(self, dyn: tuple, stat: tuple, compiled: Any) -> None:
+        """Add this signature to the generated dispatcher (when its arguments are plain)."""
+        from symnum.backends import dispatch
+
+        if self._params:
+            params = list(self._params)
+        else:  # positional only (a transform): slots named after the first signature's arity
+            if not self._fast_params:
+                self._fast_params = [f"a{i}" for i in range(len(dyn))]
+            params = self._fast_params
+        full, it, fixed = [], iter(dyn), dict(stat)
+        for i in range(len(dyn) + len(stat)):
+            if i not in fixed:
+                full.append(dispatch.leaf_spec(next(it)))
+            elif type(fixed[i]) is _Identity:
+                full.append(("static", fixed[i].obj, True))
+            else:
+                full.append(("static", fixed[i], False))
+        if len(full) != len(params) or not dispatch.supports(compiled, full):
+            return
+        fast = self._fast
+        if fast and fast[0].specs == full and fast[0].compiled is compiled:
+            return  # already the first test (the dispatcher missed for another reason)
+        with self._lock:
+            self._fast = [dispatch.Signature(full, compiled)] + [
+                e for e in self._fast if e.specs != full][:dispatch.MAX_SIGNATURES - 1]
+            self._call = dispatch.build(params, self._var, self._fast, self._dispatch,
+                                        self.__name__)
+
+    def _dispatch(self, *args: Any, **kwargs: Any) -> Any:
+        args = self._bind(args, kwargs)
+        dyn, stat = self._split(args)
+        n = len(self._entries)
+        compiled = self._compiled_for(dyn, stat)
+        if len(self._entries) == n:
+            # a known kernel for a new fast signature (a 0-d array after a float), or one
+            # pushed out of the dispatcher: make it the first test again
+            self._remember(dyn, stat, compiled)
+        self._last = compiled
+        return compiled(*dyn)
+
+    def lower(self, *args: Any, **kwargs: Any) -> Any:
+        dyn, stat = self._split(self._bind(args, kwargs))
+        compiled = self._compiled_for(dyn, stat)
+        self._last = compiled
+        return compiled
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        """As a method: bound to the instance (static: one kernel per instance, as its
+        attributes are read at trace time)."""
+        if obj is None:
+            return self
+        self._method = True
+        return types.MethodType(self, obj)
 
     @property
     def source(self) -> str:
@@ -169,6 +368,105 @@ class CompiledFunction:
 
     def __repr__(self) -> str:
         return f"<symnum.compile of {self.__name__!r} backend={self._backend!r}>"
+
+    # pickling: by graph ----------------------------------------------------------------------
+    def saved_state(self) -> dict:
+        """What pickling and symnum.save keep: settings, and each compiled signature as its
+        (simplified) Fn with the backend and options that lowered it — never machine code.
+        The Python function itself only when it pickles by reference (a module-level function);
+        without it the restored function runs its saved signatures and no others."""
+        import pickle
+
+        from symnum.backends.dispatch import MISSING
+
+        f = None
+        if not self._custom_fn:
+            try:
+                pickle.dumps(self._f)
+                f = self._f
+            except Exception:  # noqa: BLE001  (lambdas, closures: kept out, said in the docstring)
+                f = None
+        sigs = []
+        for key, entry in list(self._entries.items()):
+            c = entry.compiled
+            if c is None or _has_identity(key):  # an instance of this process only
+                continue
+            backend = getattr(c, "backend", None) or "numpy"
+            options = dict(self._options) if backend != "numpy" else {}
+            if getattr(c, "dtype", None) is not None and backend != "numpy":
+                options["dtype"] = np.dtype(c.dtype).name
+            sigs.append({"key": key, "fn": c.fn, "backend": backend, "options": options,
+                         "statics": entry.parts[0], "key_dtype": entry.parts[1]})
+        return {"f": f, "name": self.__name__, "backend": self._backend,
+                "simplify": self._simplify, "options": dict(self._options),
+                "static": sorted(self._static), "method": self._method,
+                "params": list(self._params), "var": self._var, "custom": self._custom_fn,
+                "defaults": {p: d for p, d in zip(self._params, self._defaults)
+                             if d is not MISSING},
+                "signatures": sigs}
+
+    def __reduce__(self) -> tuple:
+        return (restore, (self.saved_state(),))
+
+
+class _Unavailable:
+    """The stand-in for a function that was not saved: its signature, no body."""
+
+    def __init__(self, name: str, params: list[str], var: bool, defaults: dict):
+        self.__name__ = name
+        kind, empty = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty
+        ps = [inspect.Parameter(p, kind, default=defaults.get(p, empty)) for p in params]
+        if var or not params:
+            ps.append(inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL))
+        self.__signature__ = inspect.Signature(ps)
+
+    def __call__(self, *args: Any) -> Any:
+        raise CompileError(
+            f"{self.__name__} was restored (unpickled or loaded) without its Python function "
+            "(a lambda or closure is not saved): it runs the argument signatures it was saved "
+            "with, and cannot trace new ones; call it with arguments like those, or compile "
+            "the function again")
+
+
+def restore(state: dict) -> CompiledFunction:
+    """A CompiledFunction from `saved_state()`: kernels lowered again from the saved graphs
+    (the backends' disk caches make that a load, not a compile, when they hold them)."""
+    f = state["f"] or _Unavailable(state["name"], state["params"], state["var"],
+                                   state.get("defaults", {}))
+    cf = CompiledFunction(f, backend=state["backend"], simplify=state["simplify"],
+                          static_argnums=tuple(state["static"]), **state["options"])
+    if state.get("custom"):
+        cf._sig, cf._params, cf._var = None, [], True
+    cf.__name__ = state["name"]
+    cf._method = state["method"]
+    for sig in state["signatures"]:
+        parts = (tuple(sig.get("statics", ())), sig.get("key_dtype"))
+        entry = _Entry(parts)
+        entry.compiled = lower(sig["fn"], sig["backend"], **sig["options"])
+        key = sig.get("key")
+        if key is None:  # from a file: rebuilt from the Fn's inputs, as a call would make it
+            key = _make_key(signature_key(_examples(sig["fn"])), *parts)
+        cf._entries[key] = entry
+    return cf
+
+
+def _examples(fn: Fn) -> tuple:
+    """Arguments with the signature of an Fn's inputs (zeros of the traced dtypes)."""
+    from symnum.core.terms import Sym
+    from symnum.tracing.pytree import tree_flatten, tree_unflatten
+
+    leaves, td = tree_flatten(fn.inputs)
+    ex = []
+    for leaf in leaves:
+        if isinstance(leaf, Sym):
+            ex.append(np.dtype(leaf.dtype).type(0))
+        elif isinstance(leaf, np.ndarray):
+            dt = leaf.flat[0].dtype if leaf.size else "float64"
+            ex.append(np.zeros(leaf.shape, dt))
+        else:
+            ex.append(leaf)
+    return tuple(tree_unflatten(td, ex))
+
 
 
 def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str | dict | None = None,
@@ -248,54 +546,3 @@ def vectorize(f: Callable | None = None, *, backend: str = "numba",
         return be.elementwise(fn, **options)
 
     return wrap if f is None else wrap(f)
-
-
-class InPlace:
-    """`iip(out, *args)`: evaluate an array-output kernel into a preallocated array."""
-
-    def __init__(self, compiled: Any):
-        self.compiled = compiled
-
-    def __call__(self, out: np.ndarray, *args: Any) -> np.ndarray:
-        c = self.compiled
-        kernel = getattr(c, "kernel", None)
-        if (kernel is not None and len(args) == 1 and type(args[0]) is np.ndarray
-                and getattr(c, "_one_in", False) and args[0].shape == c._shapes[0]
-                and args[0].dtype == c.dtype and args[0].flags.c_contiguous
-                and out.dtype == c.dtype and out.flags.c_contiguous and out.size == c.n_out):
-            kernel(args[0].reshape(-1), out.reshape(-1))  # the common case, without packing
-            return out
-        call_into = getattr(self.compiled, "call_into", None)
-        if (call_into is not None and out.flags.c_contiguous
-                and out.dtype == getattr(self.compiled, "dtype", None)):
-            call_into(out.reshape(-1), *args)  # a view: the kernel writes straight into `out`
-            return out
-        out[...] = self.compiled(*args)
-        return out
-
-
-class SparseFunction:
-    """Values of a sparse Jacobian, compiled: `f(*args)` → values in (rows, cols) order."""
-
-    def __init__(self, compiled: Any, J: Any):
-        self.compiled = compiled
-        self.rows, self.cols, self.shape = J.rows, J.cols, J.shape
-        order = np.lexsort((self.cols, self.rows))
-        self._csr_order = order
-        counts = np.bincount(self.rows, minlength=self.shape[0])
-        self._indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self._indices = self.cols[order].astype(np.int64)
-
-    @property
-    def source(self) -> str:
-        return getattr(self.compiled, "source", "")
-
-    def __call__(self, *args: Any) -> np.ndarray:
-        return np.asarray(self.compiled(*args))
-
-    def csr(self, *args: Any):
-        """The Jacobian as a scipy.sparse CSR matrix with a fixed structure."""
-        import scipy.sparse as sp
-
-        vals = self(*args)[self._csr_order]
-        return sp.csr_matrix((vals, self._indices.copy(), self._indptr.copy()), shape=self.shape)

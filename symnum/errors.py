@@ -25,6 +25,11 @@ class ShapeError(SymnumError, ValueError):
     """Shapes of inputs or outputs do not match what a transform or kernel expects."""
 
 
+class ArgumentError(SymnumError, TypeError):
+    """A compiled function was called with arguments it cannot take (a missing or unexpected
+    argument, None, a string or a complex number where a real number or array belongs)."""
+
+
 class DTypeError(SymnumError, TypeError):
     """A dtype symnum cannot represent or lower."""
 
@@ -48,3 +53,8 @@ class SimplifyError(SymnumError, RuntimeError):
 class SizeLimitError(SymnumError, ValueError):
     """A result would exceed a size limit (expand's `max_terms`, say): raise the limit if the
     result is really wanted, or keep the expression in a form that stays small."""
+
+
+class SerializationError(SymnumError, ValueError):
+    """A saved or pickled graph cannot be written or read back (an unknown primitive, a
+    malformed or newer file, a value the format cannot hold)."""

@@ -47,7 +47,8 @@ def test_a_program_the_extractor_would_make_costlier_comes_back_unchanged(monkey
 
 def test_faster_keeps_the_kernel_that_runs_faster_whichever_comes_first():
     pytest.importorskip("llvmlite")
-    from symnum.backends import faster, lower
+    from symnum.backends import lower
+    from symnum.backends.compiled import faster
 
     x, y = sn.symbols("x y")
     cheap = lower(sn.Fn([x, y], [x * y + 1.0]), "llvm", cache=False)

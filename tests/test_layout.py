@@ -22,7 +22,8 @@ LAYERS = [
     ["symnum.tracing"],
     ["symnum.io"],
     ["symnum.autodiff"],
-    ["symnum.simplify", "symnum.transforms", "symnum.compile"],
+    ["symnum.simplify", "symnum.call_args", "symnum.built", "symnum.compile",
+     "symnum.transforms", "symnum.persist"],
     ["symnum.rewrites", "symnum.backends"],
     ["symnum.testing"],
     ["symnum"],  # the public API (symnum/__init__.py)

@@ -138,9 +138,13 @@ def test_equality_is_identity_and_hashable():
     assert (x == x) is True and (x == y) is False and (x != y) is True
 
 
-def test_terms_are_not_picklable_and_say_what_to_do():
-    with pytest.raises(TypeError, match="str\\(\\) or to_sympy"):
-        pickle.dumps(x + 1)
+def test_terms_pickle_by_graph_and_come_back_interned():
+    e = sn.sin(x + 1) * (x + 1) ** 2  # a shared subterm
+    assert pickle.loads(pickle.dumps(e)) is e
+    deep = x
+    for _ in range(5000):  # deeper than Python's recursion limit
+        deep = sn.exp(deep)
+    assert pickle.loads(pickle.dumps(deep)) is deep
 
 
 # ---------------------------------------------------------------------------------------------

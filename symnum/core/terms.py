@@ -78,6 +78,9 @@ def number_dtype(v: Number) -> str:
 # key -> weakref to the live term, and weakref -> key so a dying term removes its own entry.
 # Plain dicts of C-level weakrefs: WeakValueDictionary's Python-level KeyedRef.__init__ cost
 # as much as the rest of building a term.
+# symnum.core.serial registers the graph pickler here (this module must not import it)
+PICKLERS: list = []
+
 _TABLE: dict = {}
 _KEY_OF: dict = {}
 _LOCK = threading.Lock()
@@ -138,8 +141,11 @@ class Expr:
     def __ne__(self, other: object) -> bool:
         return self is not other
 
-    def __reduce__(self):
-        raise TypeError("symnum terms are not picklable yet; serialise with str() or to_sympy()")
+    def __reduce__(self):  # by graph, never the interned objects: symnum.core.serial
+        if not PICKLERS:
+            raise TypeError("symnum terms pickle once symnum.core.serial is imported "
+                            "(import symnum does it); or save them with symnum.save")
+        return PICKLERS[0](self)
 
     # arithmetic ------------------------------------------------------------------------------
     def __add__(self, o):

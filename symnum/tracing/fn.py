@@ -87,6 +87,11 @@ class Fn:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Fn is immutable; build a new one (e.g. fn.with_outputs(...))")
 
+    def __reduce__(self) -> tuple:  # by graph: symnum.tracing.serial
+        from symnum.tracing.serial import fn_to_data
+
+        return (fn_from_data, (fn_to_data(self),))
+
     # structure ---------------------------------------------------------------------------------
     @property
     def inputs(self) -> tuple:
@@ -233,6 +238,13 @@ class Fn:
         return tree_unflatten(self._out_tree, leaves)
 
 
+def fn_from_data(data: dict) -> Fn:
+    """The Fn of `symnum.tracing.serial.fn_to_data`'s dict (unpickling, symnum.load)."""
+    from symnum.tracing.serial import fn_parts
+
+    return Fn(*fn_parts(data))
+
+
 def _check_input(leaf: Any) -> Any:
     if isinstance(leaf, Sym):
         return leaf
@@ -350,13 +362,16 @@ def _broadcast(batches: list[tuple]) -> tuple:
 
 
 @no_gc
-def trace(fn: Callable[..., Any], *example_args: Any, names: Sequence[str] | None = None) -> Fn:
+def trace(fn: Callable[..., Any], *example_args: Any, names: Sequence[str] | None = None,
+          **example_kwargs: Any) -> Fn:
     """Run `fn` on symbols shaped like the example arguments; return the traced Fn.
 
     Numbers become Syms (dtype from the example), arrays symarrays of the same shape and dtype,
     tuples/lists/dicts recursively; other leaves (strings, callables) are passed unchanged.
     Symbols are named after the parameters: `x`, `u[0,1]`, `p[2]`, `p['k']`. To keep a flag
-    or size static, bind it first with functools.partial.
+    or size static, bind it first with functools.partial. Keyword example arguments are placed
+    in their parameters' positions (earlier parameters not given take their defaults); the Fn
+    takes them positionally.
 
     >>> import numpy as np, symnum as sn
     >>> f = sn.trace(lambda x, p: np.sin(x) * p[0], 1.0, (2.0,))
@@ -365,12 +380,40 @@ def trace(fn: Callable[..., Any], *example_args: Any, names: Sequence[str] | Non
     """
     if not callable(fn):
         raise TypeError(f"trace() needs a callable, got {type(fn).__name__}")
+    if example_kwargs:
+        example_args = _positional(fn, example_args, example_kwargs)
     arg_names = _arg_names(fn, len(example_args), names)
     inputs = tuple(_symbolize(a, n) for a, n in zip(example_args, arg_names))
     # the function gets its own copies: in-place writes to an argument must not alter inputs
     call_args = [_copy_arrays(a) for a in inputs]
     outputs = fn(*call_args)
     return Fn(inputs, outputs, arg_names)
+
+
+def _positional(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple:
+    """Example arguments given by keyword, moved to their positions."""
+    try:
+        sig = inspect.signature(fn)
+        bound = sig.bind_partial(*args, **kwargs)
+    except (TypeError, ValueError) as e:
+        raise ShapeError(f"trace(): the example arguments do not fit the function ({e})") from None
+    params = [p for p in sig.parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    extra = set(bound.arguments) - {p.name for p in params}
+    if extra:
+        raise ShapeError(f"trace() traces positional-or-keyword parameters only, not "
+                         f"{', '.join(sorted(extra))}; bind those with functools.partial")
+    last = max(i for i, p in enumerate(params) if p.name in bound.arguments)
+    out = []
+    for p in params[:last + 1]:
+        if p.name in bound.arguments:
+            out.append(bound.arguments[p.name])
+        elif p.default is not p.empty:
+            out.append(p.default)
+        else:
+            raise ShapeError(f"trace(): no example for parameter {p.name!r}, which has no "
+                             "default")
+    return tuple(out)
 
 
 def _arg_names(fn: Callable[..., Any], n: int, names: Sequence[str] | None) -> tuple[str, ...]:

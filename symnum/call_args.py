@@ -1,0 +1,136 @@
+"""Arguments of compiled functions like Python's and JAX's: parameters and defaults, static
+arguments (by value, or by identity for a method's instance), the leaves a kernel accepts, the
+kernel dtype numpy's promotion gives, and errors that name the argument.
+
+Used by symnum.compile; imports nothing above symnum.tracing (the backends' dispatch only lazily,
+through the registry).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from symnum.errors import ArgumentError
+
+
+def _parameters(f: Callable) -> tuple[list[str], list[Any], bool, inspect.Signature | None]:
+    """Positional parameter names, their defaults (dispatch.MISSING where none) and whether `f`
+    takes *args/**kwargs; the signature binds keyword calls."""
+    from symnum.backends.dispatch import MISSING
+
+    try:
+        sig = inspect.signature(f)
+    except (TypeError, ValueError):
+        return [], [], True, None
+    names, defaults, var = [], [], False
+    for p in sig.parameters.values():
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            names.append(p.name)
+            defaults.append(MISSING if p.default is p.empty else p.default)
+        else:
+            var = True
+    return names, defaults, var, sig
+
+
+def _has_identity(key: Any) -> bool:
+    if type(key) is _Identity:
+        return True
+    if isinstance(key, tuple):
+        return any(_has_identity(k) for k in key)
+    return False
+
+
+class _Identity:
+    """A static argument keyed by identity (a method's instance: often unhashable, and its
+    attributes are what the trace reads)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any):
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _Identity and other.obj is self.obj
+
+
+def _static_positions(nums: int | Sequence[int], names: str | Sequence[str], params: list[str],
+                      fname: str) -> frozenset:
+    nums = (nums,) if isinstance(nums, int) else tuple(nums)
+    names = (names,) if isinstance(names, str) else tuple(names)
+    out = set()
+    for i in nums:
+        if not isinstance(i, int) or i < 0:
+            raise ArgumentError(f"static_argnums holds non-negative positions, got {i!r}")
+        out.add(i)
+    for n in names:
+        if n not in params:
+            raise ArgumentError(f"static_argnames: {fname} has no parameter {n!r} (its "
+                                f"parameters: {', '.join(params) or 'unknown'})")
+        out.add(params.index(n))
+    return frozenset(out)
+
+
+def _check_leaves(arg: Any, cf: Any, i: int) -> None:
+    """Numbers and real arrays only (in pytrees); others are static only when declared so —
+    except callables and strings inside the traced function's own statics (kept as before)."""
+    from symnum.tracing.pytree import tree_flatten
+
+    if arg is None:
+        raise ArgumentError(
+            f"argument {cf._name_of(i)} of {cf.__name__} is None; pass a number or an array "
+            "(or mark it static with static_argnums / static_argnames)")
+    for leaf in tree_flatten(arg)[0]:
+        bad = None
+        if isinstance(leaf, (complex, np.complexfloating)):
+            bad = "a complex number"
+        elif isinstance(leaf, np.ndarray) and leaf.dtype.kind not in "biuf":
+            bad = f"an array of dtype {leaf.dtype}"
+        if bad is not None:
+            raise ArgumentError(
+                f"argument {cf._name_of(i)} of {cf.__name__} is {bad}; compiled functions take "
+                "real numbers and real (bool, integer, float) arrays, in tuples, lists or dicts; "
+                "mark other arguments static with static_argnums / static_argnames")
+
+
+def _blame_strings(err: Exception, dyn: tuple, stat: tuple, cf: Any) -> None:
+    """A string argument is passed to the function unchanged (a static value); when tracing
+    then fails on it, say so rather than leave numpy's message about ufunc loops."""
+    from symnum.errors import SymnumError
+    from symnum.tracing.pytree import tree_flatten
+
+    if isinstance(err, SymnumError):
+        return
+    fixed = {i for i, _ in stat}
+    positions = [i for i in range(len(dyn) + len(fixed)) if i not in fixed]
+    for i, a in zip(positions, dyn):
+        for leaf in tree_flatten(a)[0]:
+            if isinstance(leaf, (str, bytes)):
+                raise ArgumentError(
+                    f"argument {cf._name_of(i)} of {cf.__name__} is a string ({leaf!r}), passed "
+                    f"to the function unchanged, and tracing failed on it ({err}); pass a real "
+                    "number or array") from err
+
+
+def kernel_dtype(dyn: tuple) -> str:
+    """The kernel dtype for these arguments by numpy's promotion: float32 when numpy would
+    compute in float32 (float32 arrays with Python scalars, int8/int16), else float64. Python
+    scalars are weak (NEP 50): they never widen an array."""
+    from symnum.tracing.pytree import tree_flatten
+
+    strong = []
+    for leaf in tree_flatten(dyn)[0]:
+        if isinstance(leaf, (np.ndarray, np.generic)) and leaf.dtype.kind in "biuf":
+            strong.append(leaf.dtype)
+    if not strong:
+        return "float64"
+    dt = np.result_type(*strong, np.float16)
+    return "float32" if dt.itemsize <= 4 else "float64"
+
+
