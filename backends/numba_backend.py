@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from symnum.backends import Backend
 from symnum.backends.compiled import PARALLEL_WORK, Compiled
-from symnum.backends.kernel_cache import load_module, source_key
+from symnum.backends.kernel_cache import is_loaded, load_module, numba_cache, source_key
 from symnum.backends.pysource import kernel_source
 from symnum.backends.schedule import schedule
 
@@ -32,17 +32,17 @@ from symnum.backends.numba_ops import fma as _fma
 '''
 
 _DECORATE = '''
-kernel = numba.njit("void({t}[::1], {t}[::1])", cache=True, error_model="numpy",
+kernel = numba.njit("void({t}[::1], {t}[::1])", cache={cache}, error_model="numpy",
                     nogil=True, fastmath={fastmath})(kernel)
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
+@numba.njit(cache={cache}, parallel=True, nogil=True)
 def batched(X, OUT):
     for i in numba.prange(X.shape[0]):
         kernel(X[i], OUT[i])
 
 
-@numba.njit(**_SERIAL_LOOP)
+@numba.njit(**dict(_SERIAL_LOOP, cache={cache}))
 def batched_serial(X, OUT):
     for i in range(X.shape[0]):
         kernel(X[i], OUT[i])
@@ -84,7 +84,7 @@ def generate(fn: Any, dtype: str = "float64", fastmath: bool = False) -> tuple[s
         raise CompileError(f"the numba backend compiles float64 or float32, not {dtype!r}")
     sched = schedule(fn.flat_inputs, fn.flat_outputs)
     src = _HEADER + kernel_source(sched, "kernel", dtype)
-    src += _DECORATE.format(t=dtype, fastmath=bool(fastmath))
+    src += _DECORATE.format(t=dtype, fastmath=bool(fastmath), cache=numba_cache())
     return src, sched
 
 
@@ -102,8 +102,11 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, cache_dir:
     t0 = time.perf_counter()
     src, sched = generate(fn, dtype, fastmath)
     key = source_key(src)
+    fresh = not is_loaded(key)
     try:
         mod, hit = load_module(src, key, cache_dir)
+        if fresh and hit:  # the module file was on disk: was numba's machine code too (and
+            hit = not any(mod.kernel.stats.cache_misses.values())  # authentic)?
     except Exception as e:  # numba's TypingError/LoweringError, or a broken module
         raise CompileError(
             f"numba could not compile the generated kernel ({type(e).__name__}: {e}); the "
@@ -133,9 +136,9 @@ def elementwise_source(fn: Any) -> tuple[str, int]:
         raise CompileError("elementwise kernels need scalar inputs")
     sched = schedule(fn.flat_inputs, fn.flat_outputs)
     args = ", ".join(f"x{i}" for i in range(sched.n_in))
-    parts = [_HEADER]
+    parts, cache = [_HEADER], numba_cache()
     for dtype in ("float64", "float32"):
-        parts.append("@numba.njit(cache=True, error_model='numpy', inline='always')")
+        parts.append(f"@numba.njit(cache={cache}, error_model='numpy', inline='always')")
         parts.append(f"def scalar_{dtype}({args}):")
         parts += body_lines(sched, dtype)
         outs = ", ".join(ref_src(r, dtype) for r in sched.outputs)
@@ -145,7 +148,8 @@ def elementwise_source(fn: Any) -> tuple[str, int]:
             sig = f"{dtype}({', '.join([dtype] * sched.n_in)})"
             for target, suffix in (("cpu", ""), ("parallel", "_par")):
                 parts.append(
-                    f"@numba.vectorize(['{sig}'], target='{target}', cache={target == 'cpu'})\n"
+                    f"@numba.vectorize(['{sig}'], target='{target}', "
+                    f"cache={cache and target == 'cpu'})\n"
                     f"def out{k}_{dtype}{suffix}({args}):\n"
                     f"    return scalar_{dtype}({args})[{k}]\n")
     return "\n".join(parts), len(sched.outputs)

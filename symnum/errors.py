@@ -43,3 +43,8 @@ class CompileError(SymnumError, RuntimeError):
 
 class SimplifyError(SymnumError, RuntimeError):
     """A simplifier could not run (unknown method, bad ruleset, exceeded hard limits)."""
+
+
+class CacheWarning(UserWarning):
+    """The kernel cache refused a folder or an entry (foreign owner, loose permissions, a file
+    without this user's MAC) and used a private replacement or compiled again."""
