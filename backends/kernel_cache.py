@@ -166,6 +166,17 @@ def cache_info(cache_dir: Path | str | None = None) -> dict:
     return info
 
 
+def format_cache_info(info: dict) -> str:
+    """`cache_info` as the lines `python -m symnum cache info` prints."""
+    state = ("does not exist yet" if not info["exists"] else
+             f"REFUSED ({info['problem']})" if info["problem"] else "private (trusted)")
+    lines = [f"kernel cache: {info['folder']}", f"  state: {state}",
+             f"  secret key: {info['secret']}"]
+    lines += [f"  {kind}: {n}" for kind, n in info["entries"].items()]
+    lines.append(f"  total: {info['bytes'] / 1e6:.2f} MB")
+    return "\n".join(lines)
+
+
 def cache_clear(cache_dir: Path | str | None = None) -> int:
     """Delete every kernel entry in the folder (not the secret); returns the number of files.
     Only files symnum names are touched, so a mistyped folder loses nothing else."""
