@@ -1,0 +1,102 @@
+"""Registering primitives (symnum/core/op.py): a declared lowering is checked against the impl,
+built-ins cannot be replaced, an op without a lowering fails to compile with an error naming it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from symnum.backends import lower
+from symnum.backends.llvm_ir import known_ops
+from symnum.backends.pysource import instr_src
+
+import symnum as sn
+from symnum.core.op import LOWERING_NAMES, PRIMITIVES, get_op
+from symnum.errors import CompileError, RegistrationError
+
+
+@pytest.fixture
+def registry():
+    """Leave the global registry as it was."""
+    before = dict(PRIMITIVES)
+    yield
+    PRIMITIVES.clear()
+    PRIMITIVES.update(before)
+
+
+def test_lowering_that_disagrees_with_impl_is_refused(registry):
+    # issue 13: impl 2*a with lower="sin" gave 2.0 on numpy and 0.84 on llvm/numba
+    with pytest.raises(RegistrationError, match=r"lowers to 'sin'.*disagrees.*-5\.4"):
+        sn.register("op_twice_as_sin", lambda a: 2 * a, lower="sin")
+    assert "op_twice_as_sin" not in PRIMITIVES
+
+
+def test_op_named_like_a_backend_function_is_checked(registry):
+    with pytest.raises(RegistrationError, match="lowers to 'fabs'.*rename the op"):
+        sn.register("fabs", lambda a: 2 * a)
+    ok = sn.register("fabs", np.abs)  # the same name with the same meaning is fine
+    x = sn.symbols("x")
+    assert float(lower(sn.Fn([x], ok(x)), "llvm", cache=False)(-2.5)) == 2.5
+
+
+def test_unknown_lowering_name_is_refused_with_the_known_names(registry):
+    with pytest.raises(RegistrationError, match="which no backend knows.*acos, add, asin"):
+        sn.register("op_frob", np.sin, lower="frobnicate")
+
+
+@pytest.mark.parametrize("nargs, lowering", [(1, "atan2"), (2, "erf")])
+def test_lowering_of_another_arity_is_refused(registry, nargs, lowering):
+    impl = np.sin if nargs == 1 else np.hypot
+    with pytest.raises(RegistrationError, match="argument"):
+        sn.register("op_arity", impl, nargs=nargs, lower=lowering)
+
+
+def test_impl_that_is_not_elementwise_numpy_is_refused_when_lowered(registry):
+    import math
+
+    with pytest.raises(RegistrationError, match="failed on arrays"):
+        sn.register("op_scalar_only", math.sin, lower="sin")
+
+
+def test_right_lowerings_compile_to_what_numpy_computes(registry):
+    from scipy.special import erf
+
+    my_erf = sn.register("op_my_erf", erf, lower="erf")  # a different implementation, same math
+    my_hyp = sn.register("op_my_hyp", lambda a, b: np.sqrt(a * a + b * b), nargs=2,
+                         lower="hypot")
+    x, y = sn.symbols("x y")
+    fn = sn.Fn([x, y], my_erf(x) * my_hyp(x, y))
+    want = float(sn.evaluate(fn.flat_outputs[0], {x: 0.4, y: -1.5}))
+    for backend in ("llvm", "numba"):
+        assert float(lower(fn, backend)(0.4, -1.5)) == pytest.approx(want, rel=1e-12)
+
+
+def test_builtin_cannot_be_replaced(registry):
+    with pytest.raises(RegistrationError, match="'sin' is a built-in primitive"):
+        sn.register("sin", lambda a: 2 * a, replace=True)
+    x = sn.symbols("x")
+    assert get_op("sin") is sn.sin and float(sn.evaluate(sn.sin(x), {x: 1.0})) == np.sin(1.0)
+
+
+def test_user_op_can_be_replaced(registry):
+    first = sn.register("op_user", np.sin)
+    second = sn.register("op_user", np.cos, replace=True)
+    assert get_op("op_user") is second and second is not first
+    x = sn.symbols("x")
+    assert float(sn.evaluate(second(x), {x: 0.0})) == 1.0
+
+
+@pytest.mark.parametrize("backend", ["llvm", "numba"])
+def test_op_without_lowering_fails_to_compile_naming_it(registry, backend):
+    op = sn.register("op_softplus_nolower", lambda a: np.log1p(np.exp(a)))
+    x = sn.symbols("x")
+    fn = sn.Fn([x], op(x) * 2)
+    with pytest.raises(CompileError, match="op_softplus_nolower"):
+        lower(fn, backend, cache=False) if backend == "llvm" else lower(fn, backend)
+    assert float(lower(fn, "numpy")(0.0)) == pytest.approx(2 * np.log(2.0))  # numpy runs it
+
+
+def test_lowering_names_are_what_the_backends_lower():
+    assert LOWERING_NAMES == known_ops()
+    for name in LOWERING_NAMES:  # numba's source generator has a spelling for each
+        instr_src(name, ["a", "b", "c"][: 3 if name in ("fma", "select") else 2])
