@@ -47,8 +47,9 @@ def instr_src(op: str, args: list[str]) -> str:
     if op == "logical_not":
         return f"not {args[0]}"
     raise CompileError(
-        f"the operation '{op}' has no lowering to Python/numba source; give its Op a `lower` "
-        "name that is a math-module function, or register a lowering"
+        f"the operation '{op}' has no lowering to Python/numba source; register the op with a "
+        "`lower` name among symnum.core.op.LOWERING_NAMES (checked against its impl), or "
+        "use backend='numpy', which runs its numpy implementation"
     )
 
 
