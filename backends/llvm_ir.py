@@ -82,7 +82,8 @@ def check_ops(sched: Schedule) -> None:
                 f"the llvm backend has no lowering for the operation '{ins.op}' (instruction "
                 f"t{ins.dst} = {ins.op}{ins.args}); give its Op a `lower` name among "
                 f"{', '.join(sorted(known))}, add a libm function to backends.llvm_ir.LIBM, or "
-                "use backend='numpy'"
+                "use backend='numba' (which calls a registered op's numpy implementation) or "
+                "backend='numpy'"
             )
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from symnum.backends import Backend
 from symnum.backends.compiled import PARALLEL_WORK, Compiled
 from symnum.backends.kernel_cache import is_loaded, load_module, numba_cache, source_key
-from symnum.backends.pysource import kernel_source
+from symnum.backends.pysource import kernel_source, user_fallback
 from symnum.backends.schedule import schedule
 
 from symnum.errors import CompileError
@@ -27,13 +27,14 @@ import numba
 import numpy as np
 
 from symnum.backends.numba_ops import SERIAL_LOOP as _SERIAL_LOOP
+from symnum.backends.numba_ops import call_impl as _call_impl
 from symnum.backends.numba_ops import fma as _fma
 
 '''
 
 _DECORATE = '''
 kernel = numba.njit("void({t}[::1], {t}[::1])", cache={cache}, error_model="numpy",
-                    nogil=True, fastmath={fastmath})(kernel)
+                    nogil={nogil}, fastmath={fastmath})(kernel)
 
 
 @numba.njit(cache={cache}, parallel=True, nogil=True)
@@ -83,8 +84,10 @@ def generate(fn: Any, dtype: str = "float64", fastmath: bool = False) -> tuple[s
     if dtype not in ("float64", "float32"):
         raise CompileError(f"the numba backend compiles float64 or float32, not {dtype!r}")
     sched = schedule(fn.flat_inputs, fn.flat_outputs)
-    src = _HEADER + kernel_source(sched, "kernel", dtype)
-    src += _DECORATE.format(t=dtype, fastmath=bool(fastmath), cache=numba_cache())
+    src = _HEADER + kernel_source(sched, "kernel", dtype, fallback=True)
+    # object-mode calls (primitives without a lowering) take the GIL: say so to numba
+    nogil = not any(user_fallback(ins.op) for ins in sched.instrs)
+    src += _DECORATE.format(t=dtype, fastmath=bool(fastmath), cache=numba_cache(), nogil=nogil)
     return src, sched
 
 

@@ -25,6 +25,21 @@ if hasattr(cpu.CPUTargetOptions, "_nrt"):
     SERIAL_LOOP["_nrt"] = False
 
 
+def call_impl(name, *args):
+    """The numpy implementation of the registered primitive `name` at scalar `args`, as a numpy
+    scalar array; generated kernels call it in object mode for a primitive without a lowering.
+    Looked up at each call, so a primitive re-registered with replace=True is honoured.
+
+    >>> float(call_impl("sin", 0.0))
+    0.0
+    """
+    import numpy as np
+
+    from symnum.core.op import get_op
+
+    return np.asarray(get_op(name).impl(*args), dtype=np.float64)
+
+
 def fma(a, b, c):
     """a·b + c; fused where the CPU can when numba compiles the caller.
 

@@ -179,7 +179,7 @@ def check_lowering(name: str, impl: Callable[..., Any], lowering: str, nargs: in
         raise RegistrationError(
             f"'{name}' declares lower={lowering!r}, which no backend knows; the lowering names "
             f"are {', '.join(sorted(LOWERING_NAMES))}. Leave `lower` out if none computes "
-            f"'{name}' (compiling it then raises CompileError naming it; backend='numpy' runs it)")
+            f"'{name}' (numba kernels then call its impl; llvm raises CompileError naming it)")
     n = nargs or 2
     grid = list(itertools.product(_SAMPLES[:: max(1, n * 2 - 1)], repeat=n)) if n > 1 else \
         [(v,) for v in _SAMPLES]
@@ -237,8 +237,9 @@ def register(
 
     `lower` names the backend function compiled kernels call for it (see `LOWERING_NAMES`); it
     is checked against `impl` at sample points, so a kernel never computes something else than
-    numpy. Without one, compiling the op raises CompileError naming it (backend='numpy' runs
-    it). Built-in primitives cannot be replaced; `replace=True` replaces a user primitive.
+    numpy. Without one, numba kernels call `impl` in object mode (correct, but it takes the GIL
+    per call) and the llvm and CUDA backends raise CompileError naming the op. Built-in
+    primitives cannot be replaced; `replace=True` replaces a user primitive.
 
     >>> import numpy as np, symnum as sn
     >>> softplus = sn.register("softplus", lambda x: np.log1p(np.exp(x)),
