@@ -155,9 +155,11 @@ def _load_or_create_secret(root: Path) -> bytes:
     return secrets.token_bytes(32)
 
 
-def mac(name: str, payload: bytes) -> bytes:
+def mac(name: str, payload: bytes | memoryview) -> bytes:
     """HMAC-SHA256 of an entry's name and bytes under this user's secret."""
-    return hmac.new(secret(), name.encode() + b"\0" + payload, hashlib.sha256).digest()
+    h = hmac.new(secret(), name.encode() + b"\0", hashlib.sha256)
+    h.update(payload)  # no copy of a large payload
+    return h.digest()
 
 
 def seal(name: str, payload: bytes) -> bytes:
@@ -170,8 +172,8 @@ def unseal(name: str, data: bytes) -> bytes | None:
     head = len(_MAC_MAGIC) + MAC_BYTES
     if len(data) < head or not data.startswith(_MAC_MAGIC):
         return None
-    payload = data[head:]
-    return payload if hmac.compare_digest(data[len(_MAC_MAGIC):head], mac(name, payload)) else None
+    ok = hmac.compare_digest(data[len(_MAC_MAGIC):head], mac(name, memoryview(data)[head:]))
+    return data[head:] if ok else None
 
 
 # atomic private writes ---------------------------------------------------------------------------
