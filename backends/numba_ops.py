@@ -25,19 +25,21 @@ if hasattr(cpu.CPUTargetOptions, "_nrt"):
     SERIAL_LOOP["_nrt"] = False
 
 
-def call_impl(name, *args):
-    """The numpy implementation of the registered primitive `name` at scalar `args`, as a numpy
-    scalar array; generated kernels call it in object mode for a primitive without a lowering.
-    Looked up at each call, so a primitive re-registered with replace=True is honoured.
+def call_impl(key, *args):
+    """The numpy implementation of the primitive registered under fallback `key` (see
+    symnum.core.op.FALLBACKS) at scalar `args`, as a numpy scalar array; generated kernels call
+    it for a primitive without a lowering (numba: in object mode).
 
-    >>> float(call_impl("sin", 0.0))
-    0.0
+    >>> import numpy as np, symnum as sn
+    >>> _ = sn.register("doc_softplus", lambda a: np.log1p(np.exp(a)), replace=True)
+    >>> round(float(call_impl(_.fallback, 0.0)), 6)
+    0.693147
     """
     import numpy as np
 
-    from symnum.core.op import get_op
+    from symnum.core.op import FALLBACKS
 
-    return np.asarray(get_op(name).impl(*args), dtype=np.float64)
+    return np.asarray(FALLBACKS[key].impl(*args), dtype=np.float64)
 
 
 def fma(a, b, c):

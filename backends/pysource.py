@@ -54,12 +54,11 @@ def instr_src(op: str, args: list[str]) -> str:
 
 
 def user_fallback(op: str) -> bool:
-    """Whether `op` is a registered primitive without a lowering (its lowering name is its own
-    name, and no backend knows it): numba kernels call its numpy implementation."""
-    from symnum.core.op import LOWERING_NAMES, PRIMITIVES
+    """Whether `op` is the fallback key of a registered primitive without a lowering (see
+    symnum.core.op.FALLBACKS): kernels call its numpy implementation."""
+    from symnum.core.op import FALLBACKS
 
-    prim = PRIMITIVES.get(op)
-    return prim is not None and prim.lower is None and op not in LOWERING_NAMES
+    return op in FALLBACKS
 
 
 def body_lines(sched: Schedule, dtype: str = "float64", indent: str = "    ",

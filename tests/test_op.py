@@ -1,6 +1,6 @@
 """Registering primitives (symnum/core/op.py): a declared lowering is checked against the impl,
 built-ins cannot be replaced; an op without a lowering runs its numpy implementation in numba
-kernels (object mode) and fails to compile on llvm with an error naming it.
+kernels (object mode) and llvm kernels (a ctypes callback), and fails on CUDA naming it.
 """
 
 from __future__ import annotations
@@ -87,13 +87,51 @@ def test_user_op_can_be_replaced(registry):
     assert float(sn.evaluate(second(x), {x: 0.0})) == 1.0
 
 
-def test_op_without_lowering_fails_on_llvm_naming_it(registry):
+def test_op_without_lowering_fails_on_cuda_naming_it(registry):
+    from symnum.backends.cuda_source import generate
+
     op = sn.register("op_softplus_nolower", lambda a: np.log1p(np.exp(a)))
     x = sn.symbols("x")
-    fn = sn.Fn([x], op(x) * 2)
-    with pytest.raises(CompileError, match="op_softplus_nolower.*backend='numba'"):
-        lower(fn, "llvm", cache=False)
-    assert float(lower(fn, "numpy")(0.0)) == pytest.approx(2 * np.log(2.0))  # numpy runs it
+    with pytest.raises(CompileError, match="op_softplus_nolower"):
+        generate(sn.Fn([x], op(x) * 2), "float64")
+
+
+def test_variadic_op_without_lowering_fails_on_llvm_naming_it(registry):
+    cat = sn.register("op_variadic_nolower", lambda *v: np.sum(v, axis=0), nargs=None)
+    x, y = sn.symbols("x y")
+    with pytest.raises(CompileError, match="op_variadic_nolower"):
+        lower(sn.Fn([x, y], cat(x, y)), "llvm", cache=False)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_op_without_lowering_runs_its_impl_on_llvm(registry, tmp_path, dtype):
+    """llvm kernels call back into the numpy implementation through a ctypes callback linked
+    under a symbol named by the op (so cached object code links again in a new process)."""
+    op = sn.register("op_softplus_cb", lambda a: np.log1p(np.exp(a)))
+    x, y = sn.symbols("x y")
+    fn = sn.Fn([x, y], op(x) * y + sn.sin(y))
+    want = lambda a, b: np.log1p(np.exp(a)) * b + np.sin(b)  # noqa: E731
+    rtol = 1e-14 if dtype == "float64" else 1e-6
+    k = lower(fn, "llvm", dtype=dtype, cache_dir=tmp_path)
+    assert float(k(0.3, 2.0)) == pytest.approx(want(0.3, 2.0), rel=rtol)
+    X = np.random.default_rng(0).uniform(-2, 2, (64, 2)).astype(dtype)
+    out = np.empty((64, 1), dtype)
+    k.batched(X, out)
+    np.testing.assert_allclose(out[:, 0], want(X[:, 0].astype(float), X[:, 1].astype(float)),
+                               rtol=rtol)
+    again = lower(fn, "llvm", dtype=dtype, cache_dir=tmp_path)  # object code from the cache
+    assert again.info["cache_hit"] and float(again(0.3, 2.0)) == float(k(0.3, 2.0))
+    _replaced_op_keeps_backends_agreeing(fn, "op_softplus_cb", "llvm", dtype=dtype, cache=False)
+
+
+def _replaced_op_keeps_backends_agreeing(fn, name, backend, **options):
+    """After register(name, ..., replace=True), terms built with the old Op keep its impl in
+    kernels as in the reference interpreter, and the new Op's terms use the new impl."""
+    x, y = fn.flat_inputs
+    new = sn.register(name, lambda a: 2 * a, replace=True)
+    for f in (fn, sn.Fn([x, y], new(x) * y + sn.sin(y))):
+        want = float(lower(f, "numpy")(0.3, 2.0))
+        assert float(lower(f, backend, **options)(0.3, 2.0)) == pytest.approx(want, rel=1e-6)
 
 
 def test_op_without_lowering_runs_its_impl_on_numba(registry):
@@ -110,8 +148,7 @@ def test_op_without_lowering_runs_its_impl_on_numba(registry):
     for run in (k.batched.serial, k.batched.parallel):
         run(X, out)
         np.testing.assert_allclose(out[:, 0], want(X[:, 0], X[:, 1]), rtol=1e-14)
-    sn.register("op_softplus_fallback", lambda a: 2 * a, replace=True)
-    assert float(k(0.3, 2.0)) == pytest.approx(0.6 * 2.0 + np.sin(2.0), rel=1e-14)
+    _replaced_op_keeps_backends_agreeing(fn, "op_softplus_fallback", "numba")
 
 
 def test_lowering_names_are_what_the_backends_lower():

@@ -65,6 +65,8 @@ class Op:
     result:     "float" (follows its arguments) or "bool".
     commutative, associative: algebraic facts the rule engine's AC matching uses.
     canonical:  optional fn(*args) -> term | None used in canonical mode (add, mul, pow, ...).
+    fallback:   set by `register` for an op without a lowering: the key (its name, then
+                name~1, name~2 for replacements) under which kernels call this Op's impl.
     """
 
     name: str
@@ -83,6 +85,7 @@ class Op:
     associative: bool = False
     canonical: Callable[..., Any] | None = None
     doc: str = ""
+    fallback: str = ""
 
     def __call__(self, *args):
         return _apply(self, args)
@@ -113,7 +116,7 @@ class Op:
         return ds
 
     def lowering_name(self) -> str:
-        return self.lower or self.name
+        return self.lower or self.fallback or self.name
 
 
 PRIMITIVES: dict[str, Op] = {}
@@ -127,6 +130,11 @@ def get_op(name: str) -> Op:
 
 
 _USER: set[str] = set()  # names added by `register` (the only ones `replace=True` may replace)
+# ops without a lowering, by their fallback key: compiled kernels call FALLBACKS[key].impl. A
+# replacement gets a new key, so kernels of terms built with the old Op keep its impl, as
+# `evaluate` does; keys repeat across processes that register in the same order (kernel caches)
+FALLBACKS: dict[str, Op] = {}
+_GENERATION: dict[str, int] = {}
 
 
 def _erf(x: Any) -> Any:
@@ -262,12 +270,22 @@ def register(
     lowering = lower if lower is not None else name
     if lower is not None or lowering in LOWERING_NAMES:  # a name a backend would lower to
         check_lowering(name, impl, lowering, nargs)
+    if not replace and name in PRIMITIVES:
+        declare(PRIMITIVES[name])  # raises: a primitive of this name exists
+    key = ""
+    if lowering not in LOWERING_NAMES:
+        gen = _GENERATION.get(name, 0)
+        key = name if gen == 0 else f"{name}~{gen}"
     op = Op(
         name=name, nargs=nargs, impl=impl, partials=partials, taylor=taylor,
         linearity=linearity, cost=cost, lower=lower, latex=latex, result=result, doc=doc,
+        fallback=key,
     )
     declare(op, replace=replace)
     _USER.add(name)
+    if key:
+        FALLBACKS[key] = op
+        _GENERATION[name] = _GENERATION.get(name, 0) + 1
     return op
 
 
