@@ -53,6 +53,8 @@ def folder_problem(path: Path) -> str | None:
     """Why `path` (an existing folder) is unsafe to trust, or None. Checks the folder and every
     ancestor: each must be owned by this user or root, and none may be writable by group or
     others unless it has the sticky bit (as /tmp has: nobody else can rename entries in it)."""
+    if not hasattr(os, "getuid"):  # Windows: no POSIX owners or modes (the MACs still hold)
+        return None if path.is_dir() else "it is not a folder"
     uid = os.getuid()
     try:
         real = path.resolve(strict=True)
@@ -147,8 +149,9 @@ def _load_or_create_secret(root: Path) -> bytes:
         with os.fdopen(fd, "rb") as f:
             st = os.fstat(f.fileno())
             key = f.read()
-        if st.st_uid == os.getuid() and not st.st_mode & 0o077 and len(key) == 32 \
-                and stat.S_ISREG(st.st_mode):
+        mine = not hasattr(os, "getuid") or (st.st_uid == os.getuid()
+                                               and not st.st_mode & 0o077)
+        if mine and len(key) == 32 and stat.S_ISREG(st.st_mode):
             return key
         # readable by others (or not ours): it may be known, so every entry under it is void
         _replace_bytes(path, secrets.token_bytes(32))
