@@ -405,7 +405,8 @@ def simplify_egraph(roots: Sequence[Any], *, ruleset: Any = None, max_iter: int 
     if not stable and not failed:
         candidates.append(pre)
     report.times["classical"] += time.perf_counter() - t1
-    costs = [_cost(c, roots, model) for c in candidates]
+    ins = _inputs(roots)
+    costs = [_cost(c, ins, model) for c in candidates]
     best = min(range(len(candidates)), key=lambda i: costs[i])
     out = candidates[best]
     report.chosen = "input (fallback)" if failed else \
@@ -427,12 +428,21 @@ def _classical(roots: list) -> list:
     return simplify_rules(roots)
 
 
-def _cost(terms: list, roots: list, model: CostModel) -> tuple:
+def _inputs(roots: list) -> list:
+    from symnum.core.traversal import free_symbols
+
+    return sorted(free_symbols(list(roots)), key=lambda s: getattr(s, "name", str(s)))
+
+
+def _cost(terms: list, ins: list, model: CostModel) -> tuple:
     """What a candidate result costs: the emitted code's cycles, then its operation count."""
     from symnum.core.traversal import count_ops
 
-    cycles = _schedule_costs(roots, terms, model)[1]
-    return (cycles if cycles is not None else float("inf"), count_ops(list(terms)))
+    try:
+        cycles = schedule_cost([t for t in terms if not isinstance(t, (int, float))], ins, model)
+    except Exception:  # noqa: BLE001  (a term the schedule cannot lower: no figure)
+        cycles = float("inf")
+    return (cycles, count_ops(list(terms)))
 
 
 def equivalent(a: Any, b: Any, ruleset: Any = None, **limits: Any) -> bool:
