@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from symnum.backends import Backend
+from symnum.backends.cache_security import cuda_signing
 from symnum.backends.compiled import Compiled
 from symnum.backends.cuda_source import DTYPES, generate, is_scalar_fn, signature  # noqa: F401 (re-exported)
 from symnum.backends.kernel_cache import load_module, source_key
@@ -415,7 +416,7 @@ def _jit(pyfunc: Any, sig: str, fastmath: bool, path: str) -> Any:
     cuda = _cuda()
     try:
         try:
-            return cuda.jit(sig, fastmath=fastmath, cache=True)(pyfunc)
+            return cuda.jit(sig, fastmath=fastmath, cache=cuda_signing())(pyfunc)
         except RuntimeError as e:  # no cache locator for this file: compile without caching
             if "cannot cache" not in str(e):
                 raise

@@ -1,10 +1,12 @@
 """The `llvm` backend: schedule → LLVM IR text (`symnum.backends.llvm_ir`) → object code → ORC JIT.
 
 Object code is cached on disk under a content hash of the IR, the LLVM version and the host
-CPU; a hit skips LLVM's code generator entirely (a corrupt entry fails its checksum and is
-rebuilt). Kernels are called through CPython-API trampolines JIT-compiled here
-(`symnum.backends.llvm_call`; numba's, then ctypes, where those are unsupported); each
-Compiled keeps its JIT library alive. Never imported by `import symnum`.
+CPU; a hit skips LLVM's code generator entirely. Kernels are called through CPython-API
+trampolines JIT-compiled here (`symnum.backends.llvm_call`; numba's, then ctypes, where those
+are unsupported); each Compiled keeps its JIT library alive. Never imported by `import symnum`.
+Each entry carries its full key under an HMAC with this user's secret (`cache_security`): a
+damaged, foreign or swapped entry fails the check, is deleted and rebuilt, and never reaches
+the JIT.
 """
 
 from __future__ import annotations
@@ -17,21 +19,23 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from symnum.backends import Backend
+from symnum.backends.cache_security import private_dir, seal, unseal, write_private
 from symnum.backends.compiled import PARALLEL_WORK, Compiled
 from symnum.backends.kernel_cache import default_cache_dir
-from symnum.backends.llvm_ir import IRModule, SimdTarget, emit_ir, libm_symbols
+from symnum.backends.llvm_ir import CALLBACK_PREFIX, IRModule, SimdTarget, emit_ir, libm_symbols
 from symnum.backends.schedule import Schedule, schedule
 
-from symnum.errors import CompileError, ShapeError
+from symnum.errors import CacheWarning, CompileError, ShapeError
 
 _LOCK = threading.RLock()  # LLVM objects shared here (target machines, the JIT) are not
 _STATE: dict[str, Any] = {}  # thread-safe; numba's global LLVM context is never touched
-_MAGIC = b"symnum-llvm-object 1\n"
+_MAGIC = b"symnum-llvm-object 2\n"
 
 
 # LLVM set-up -----------------------------------------------------------------------------------
@@ -157,9 +161,10 @@ def simd_target(dtype: str, vecmath: bool, simd: bool | None) -> SimdTarget | No
 
 # compiling and caching -------------------------------------------------------------------------
 def cache_key(ir_text: str, opt: int, ir_opt: int) -> str:
-    """Content hash of everything that shapes the object code."""
+    """Content hash of everything that shapes the object code (256 bits: the full key an entry
+    carries and is checked against)."""
     _llvm()
-    h = hashlib.blake2b(digest_size=16)
+    h = hashlib.blake2b(digest_size=32)
     for part in (ir_text, _STATE["version"], _STATE["triple"], _STATE["cpu"], _STATE["features"],
                  f"opt={opt} ir_opt={ir_opt}"):
         h.update(part.encode())
@@ -168,11 +173,11 @@ def cache_key(ir_text: str, opt: int, ir_opt: int) -> str:
 
 
 def _fail(what: str, err: Exception, ir_text: str, key: str, cache_dir: Path | None) -> None:
-    directory = cache_dir if cache_dir is not None else Path(tempfile.gettempdir()) / "symnum"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
+    try:  # a private folder: a fixed name in a shared /tmp could be a planted symlink
+        directory = private_dir(cache_dir) if cache_dir is not None else \
+            Path(tempfile.mkdtemp(prefix="symnum-failed-"))
         path = directory / f"{key}.failed.ll"
-        path.write_text(ir_text)
+        write_private(path, ir_text.encode())
         where = f"the generated IR is in {path}"
     except OSError:
         head = "\n".join(ir_text.splitlines()[:40])
@@ -214,27 +219,26 @@ def compile_object(ir_text: str, opt: int = 1, ir_opt: int = 0, *, key: str = ""
 
 
 def _read_cached(path: Path) -> bytes | None:
-    """The object stored at `path` if it is intact; a damaged entry is deleted."""
+    """The object stored at `path` if symnum wrote it for exactly this key (the file's name);
+    anything else (damaged, foreign, another entry's object) is deleted."""
     try:
         data = path.read_bytes()
     except OSError:
         return None
-    head = len(_MAGIC) + 32
-    obj = data[head:]
-    if data[:len(_MAGIC)] == _MAGIC and data[len(_MAGIC):head] == \
-            hashlib.blake2b(obj, digest_size=16).hexdigest().encode():
+    key = path.name.removesuffix(".o")
+    obj = unseal(key, data[len(_MAGIC):]) if data.startswith(_MAGIC) else None
+    if obj is not None:
         return obj
+    warnings.warn(f"symnum: refused cached object {path}: it does not carry this user's MAC "
+                  "for this key (foreign, swapped or damaged); compiling again.", CacheWarning,
+                  stacklevel=3)
     _unlink(path)
     return None
 
 
 def _write_cached(path: Path, obj: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(_MAGIC + hashlib.blake2b(obj, digest_size=16).hexdigest().encode() + obj)
-        os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the new file
+    try:  # atomic (temporary + os.replace), 0600: a concurrent reader sees old or new
+        write_private(path, _MAGIC + seal(path.name.removesuffix(".o"), obj))
     except OSError:
         pass  # a read-only cache is a slow cache, not an error
 
@@ -257,6 +261,9 @@ class Library:
             _STATE["count"] += 1
             b = llvm.JITLibraryBuilder().add_object_img(obj).add_current_process()
             for sym in symbols:
+                if sym.startswith(CALLBACK_PREFIX):
+                    b.import_symbol(sym, _callback_address(sym))
+                    continue
                 addr = _symbol_address(sym)
                 if addr is not None:
                     b.import_symbol(sym, addr)
@@ -267,6 +274,42 @@ class Library:
         self.batched = self.tracker["batched"]
         if not (self.kernel and self.batched):
             raise RuntimeError("the object code does not define kernel and batched")
+
+
+_CALLBACKS: dict[str, Any] = {}  # symbol → ctypes callback (kept alive: kernels call it)
+
+
+def _callback_address(sym: str) -> int:
+    """A C function calling the numpy implementation of the primitive registered under this
+    fallback key (symnum.core.op.FALLBACKS). It takes the GIL per call: correct, not fast. An
+    exception inside gives NaN (ctypes cannot raise through C)."""
+    cb = _CALLBACKS.get(sym)
+    if cb is None:
+        from symnum.backends.llvm_ir import CALLBACKS
+        from symnum.backends.numba_ops import call_impl
+
+        op, dtype = CALLBACKS[sym]
+        ct = ctypes.c_double if dtype == "float64" else ctypes.c_float
+        n = op_arity(op)
+
+        def call(*args: float) -> float:
+            try:
+                return float(call_impl(op, *args))
+            except Exception:  # noqa: BLE001  (an exception cannot cross the C frame)
+                return float("nan")
+
+        cb = _CALLBACKS[sym] = ctypes.CFUNCTYPE(ct, *[ct] * n)(call)
+    return ctypes.cast(cb, ctypes.c_void_p).value
+
+
+def op_arity(op: str) -> int:
+    from symnum.core.op import FALLBACKS
+
+    nargs = FALLBACKS[op].nargs
+    if nargs is None:
+        raise CompileError(f"the variadic primitive '{op}' has no lowering; register it with a "
+                           "fixed nargs, a `lower` name, or use backend='numpy'")
+    return nargs
 
 
 # calling from Python ---------------------------------------------------------------------------
@@ -391,6 +434,8 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
     t1 = time.perf_counter()
     key = cache_key(mod.text, opt, ir_opt)
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if cache:
+        directory = private_dir(directory)
     path = directory / f"{key}.o"
     obj = _read_cached(path) if cache else None
     hit = obj is not None

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +84,13 @@ def index_key(inputs: list[Any], outputs: list[Any], env: str, options: dict) ->
 
 
 def read(directory: Path, key: str) -> dict | None:
-    """The entry, or None (absent, unreadable, damaged, another format)."""
+    """The entry, or None (absent, unreadable, damaged, another format, or not sealed by this
+    user for this key: an index that points a function at another kernel's object is refused)."""
+    from symnum.backends.cache_security import unseal
+
     try:
-        entry = json.loads((directory / f"{key}.json").read_text())
+        data = unseal(key, (directory / f"{key}.json").read_bytes())
+        entry = json.loads(data) if data is not None else None
     except (OSError, ValueError, UnicodeDecodeError):
         return None
     if not isinstance(entry, dict) or entry.get("format") != _FORMAT:
@@ -97,12 +99,13 @@ def read(directory: Path, key: str) -> dict | None:
 
 
 def write(directory: Path, key: str, entry: dict) -> None:
-    """Store an entry atomically; a read-only cache is a slow cache, not an error."""
+    """Store an entry atomically (0600), sealed under its key with this user's secret; a
+    read-only cache is a slow cache, not an error."""
+    from symnum.backends.cache_security import private_dir, seal, write_private
+
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump({"format": _FORMAT, **entry}, f)
-        os.replace(tmp, directory / f"{key}.json")
+        folder = private_dir(directory)
+        write_private(folder / f"{key}.json",
+                      seal(key, json.dumps({"format": _FORMAT, **entry}).encode()))
     except OSError:
         pass

@@ -8,11 +8,13 @@ generated names appear, and every float semantic follows numpy (NaN-propagating 
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from symnum.backends.pysource import user_fallback
 from symnum.backends.schedule import Instr, Ref, Schedule, sincos_at
 
 from symnum.errors import CompileError
@@ -52,6 +54,21 @@ def known_ops() -> set[str]:
     return names | set(_ARITH) | set(_CMP) | set(_LOGIC) | set(_OTHER)
 
 
+# registered primitives without a lowering: the kernel calls back into Python (their numpy impl)
+# through an external symbol named by a hash of the op name, so the IR text (the cache key) is
+# the same in every process; llvm_backend links each symbol to a ctypes callback.
+CALLBACK_PREFIX = "symnum_impl_"
+CALLBACKS: dict[str, tuple[str, str]] = {}  # symbol → (op name, dtype)
+
+
+def callback_symbol(op: str, dtype: str) -> str:
+    """The external symbol a kernel calls for the registered primitive `op`."""
+    sym = (CALLBACK_PREFIX + hashlib.blake2b(op.encode(), digest_size=8).hexdigest()
+           + ("" if dtype == "float64" else "_f"))
+    CALLBACKS[sym] = (op, dtype)
+    return sym
+
+
 def libm_symbols(dtype: str = "float64") -> list[str]:
     """The C symbols a kernel of this dtype may call (for the JIT's symbol resolution)."""
     k = 1 if dtype == "float64" else 2
@@ -77,7 +94,7 @@ def check_ops(sched: Schedule) -> None:
     """Raise CompileError naming the first operation this emitter cannot lower."""
     known = known_ops()
     for ins in sched.instrs:
-        if ins.op not in known:
+        if ins.op not in known and not user_fallback(ins.op):
             raise CompileError(
                 f"the llvm backend has no lowering for the operation '{ins.op}' (instruction "
                 f"t{ins.dst} = {ins.op}{ins.args}); give its Op a `lower` name among "
@@ -281,6 +298,12 @@ class _Body:
             out.append(f"  {d}.s0 = select {B} {d}.z, {T} {Z}, {T} {a}")
             out.append(f"  {d}.s1 = select {B} {d}.m, {T} {mone}, {T} {d}.s0")
             out.append(f"  {d} = select {B} {d}.p, {T} {one}, {T} {d}.s1")
+        elif user_fallback(op):  # a callback into the op's numpy implementation (slow)
+            args = [self.get(a, "f") for a in ins.args]
+            fname = callback_symbol(op, self.dtype)
+            self.decls.add(f"declare {T} @{fname}({', '.join([T] * len(args))})")
+            arglist = ", ".join(f"{T} {a}" for a in args)
+            out.append(f"  {d} = call {T} @{fname}({arglist})")
         else:  # check_ops ran first; this is a bug in the table above
             raise CompileError(f"internal error: no emitter for '{op}'")
         self.vals[("tmp", ins.dst)] = (d, kind)

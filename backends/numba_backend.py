@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from symnum.backends import Backend
 from symnum.backends.compiled import PARALLEL_WORK, Compiled
-from symnum.backends.kernel_cache import load_module, source_key
-from symnum.backends.pysource import kernel_source
+from symnum.backends.kernel_cache import is_loaded, load_module, numba_cache, source_key
+from symnum.backends.pysource import kernel_source, user_fallback
 from symnum.backends.schedule import schedule
 
 from symnum.errors import CompileError
@@ -27,6 +27,7 @@ import numba
 import numpy as np
 
 from symnum.backends.numba_ops import SERIAL_LOOP as _SERIAL_LOOP
+from symnum.backends.numba_ops import call_impl as _call_impl
 from symnum.backends.numba_ops import fma as _fma
 
 '''
@@ -35,17 +36,17 @@ _DECORATE = '''
 _T = numba.types
 # read-only inputs too (np.broadcast_to, frozen arrays): one signature each
 kernel = numba.njit([_T.void(_T.Array(_T.{t}, 1, "C", readonly=_ro), _T.Array(_T.{t}, 1, "C"))
-                     for _ro in (False, True)], cache=True, error_model="numpy",
-                    nogil=True, fastmath={fastmath})(kernel)
+                     for _ro in (False, True)], cache={cache}, error_model="numpy",
+                    nogil={nogil}, fastmath={fastmath})(kernel)
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
+@numba.njit(cache={cache}, parallel=True, nogil=True)
 def batched(X, OUT):
     for i in numba.prange(X.shape[0]):
         kernel(X[i], OUT[i])
 
 
-@numba.njit(**_SERIAL_LOOP)
+@numba.njit(**dict(_SERIAL_LOOP, cache={cache}))
 def batched_serial(X, OUT):
     for i in range(X.shape[0]):
         kernel(X[i], OUT[i])
@@ -86,8 +87,10 @@ def generate(fn: Any, dtype: str = "float64", fastmath: bool = False) -> tuple[s
     if dtype not in ("float64", "float32"):
         raise CompileError(f"the numba backend compiles float64 or float32, not {dtype!r}")
     sched = schedule(fn.flat_inputs, fn.flat_outputs)
-    src = _HEADER + kernel_source(sched, "kernel", dtype)
-    src += _DECORATE.format(t=dtype, fastmath=bool(fastmath))
+    src = _HEADER + kernel_source(sched, "kernel", dtype, fallback=True)
+    # object-mode calls (primitives without a lowering) take the GIL: say so to numba
+    nogil = not any(user_fallback(ins.op) for ins in sched.instrs)
+    src += _DECORATE.format(t=dtype, fastmath=bool(fastmath), cache=numba_cache(), nogil=nogil)
     return src, sched
 
 
@@ -105,8 +108,11 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, cache_dir:
     t0 = time.perf_counter()
     src, sched = generate(fn, dtype, fastmath)
     key = source_key(src)
+    fresh = not is_loaded(key)
     try:
         mod, hit = load_module(src, key, cache_dir)
+        if fresh and hit:  # the module file was on disk: was numba's machine code too (and
+            hit = not any(mod.kernel.stats.cache_misses.values())  # authentic)?
     except Exception as e:  # numba's TypingError/LoweringError, or a broken module
         raise CompileError(
             f"numba could not compile the generated kernel ({type(e).__name__}: {e}); the "
@@ -137,9 +143,9 @@ def elementwise_source(fn: Any) -> tuple[str, int]:
         raise CompileError("elementwise kernels need scalar inputs")
     sched = schedule(fn.flat_inputs, fn.flat_outputs)
     args = ", ".join(f"x{i}" for i in range(sched.n_in))
-    parts = [_HEADER]
+    parts, cache = [_HEADER], numba_cache()
     for dtype in ("float64", "float32"):
-        parts.append("@numba.njit(cache=True, error_model='numpy', inline='always')")
+        parts.append(f"@numba.njit(cache={cache}, error_model='numpy', inline='always')")
         parts.append(f"def scalar_{dtype}({args}):")
         parts += body_lines(sched, dtype)
         outs = ", ".join(ref_src(r, dtype) for r in sched.outputs)
@@ -149,7 +155,8 @@ def elementwise_source(fn: Any) -> tuple[str, int]:
             sig = f"{dtype}({', '.join([dtype] * sched.n_in)})"
             for target, suffix in (("cpu", ""), ("parallel", "_par")):
                 parts.append(
-                    f"@numba.vectorize(['{sig}'], target='{target}', cache={target == 'cpu'})\n"
+                    f"@numba.vectorize(['{sig}'], target='{target}', "
+                    f"cache={cache and target == 'cpu'})\n"
                     f"def out{k}_{dtype}{suffix}({args}):\n"
                     f"    return scalar_{dtype}({args})[{k}]\n")
     return "\n".join(parts), len(sched.outputs)

@@ -25,6 +25,23 @@ if hasattr(cpu.CPUTargetOptions, "_nrt"):
     SERIAL_LOOP["_nrt"] = False
 
 
+def call_impl(key, *args):
+    """The numpy implementation of the primitive registered under fallback `key` (see
+    symnum.core.op.FALLBACKS) at scalar `args`, as a numpy scalar array; generated kernels call
+    it for a primitive without a lowering (numba: in object mode).
+
+    >>> import numpy as np, symnum as sn
+    >>> _ = sn.register("doc_softplus", lambda a: np.log1p(np.exp(a)), replace=True)
+    >>> round(float(call_impl(_.fallback, 0.0)), 6)
+    0.693147
+    """
+    import numpy as np
+
+    from symnum.core.op import FALLBACKS
+
+    return np.asarray(FALLBACKS[key].impl(*args), dtype=np.float64)
+
+
 def fma(a, b, c):
     """a·b + c; fused where the CPU can when numba compiles the caller.
 

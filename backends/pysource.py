@@ -47,25 +47,45 @@ def instr_src(op: str, args: list[str]) -> str:
     if op == "logical_not":
         return f"not {args[0]}"
     raise CompileError(
-        f"the operation '{op}' has no lowering to Python/numba source; give its Op a `lower` "
-        "name that is a math-module function, or register a lowering"
+        f"the operation '{op}' has no lowering to Python/numba source; register the op with a "
+        "`lower` name among symnum.core.op.LOWERING_NAMES (checked against its impl), or "
+        "use backend='numpy', which runs its numpy implementation"
     )
 
 
-def body_lines(sched: Schedule, dtype: str = "float64", indent: str = "    ") -> list[str]:
-    """The statements computing every temporary (inputs are the locals x0, x1, …)."""
+def user_fallback(op: str) -> bool:
+    """Whether `op` is the fallback key of a registered primitive without a lowering (see
+    symnum.core.op.FALLBACKS): kernels call its numpy implementation."""
+    from symnum.core.op import FALLBACKS
+
+    return op in FALLBACKS
+
+
+def body_lines(sched: Schedule, dtype: str = "float64", indent: str = "    ",
+               fallback: bool = False) -> list[str]:
+    """The statements computing every temporary (inputs are the locals x0, x1, …). With
+    `fallback` (numba CPU kernels), a registered primitive without a lowering is computed by its
+    numpy implementation in numba's object mode (`numba_ops.call_impl`: the GIL is taken for
+    each such call, so it is correct but slow; give the op a `lower` name where one exists)."""
     lines = []
     for ins in sched.instrs:
         args = [ref_src(a, dtype) for a in ins.args]
+        if fallback and user_fallback(ins.op):
+            # the name as a string literal (repr: it cannot end the literal early)
+            lines.append(f'{indent}with numba.objmode(t{ins.dst}="{dtype}"):')
+            lines.append(f"{indent}    t{ins.dst} = _call_impl({ins.op!r}, "
+                         f"{', '.join(args)}).astype(np.{dtype})[()]")
+            continue
         lines.append(f"{indent}t{ins.dst} = {instr_src(ins.op, args)}")
     return lines
 
 
-def kernel_source(sched: Schedule, name: str = "kernel", dtype: str = "float64") -> str:
+def kernel_source(sched: Schedule, name: str = "kernel", dtype: str = "float64",
+                  fallback: bool = False) -> str:
     """`def kernel(x, out)`: reads the flat input vector x, writes the flat output vector out."""
     lines = [f"def {name}(x, out):"]
     lines += [f"    x{i} = x[{i}]" for i in range(sched.n_in)]
-    lines += body_lines(sched, dtype)
+    lines += body_lines(sched, dtype, fallback=fallback)
     lines += [f"    out[{k}] = {ref_src(r, dtype)}" for k, r in enumerate(sched.outputs)]
     if len(lines) == 1:
         lines.append("    return")

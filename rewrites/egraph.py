@@ -33,6 +33,7 @@ from symnum.errors import SimplifyError
 
 log = logging.getLogger("symnum.egraph")
 
+COMPLETE = ("default", "cpu")  # rulesets meant as a whole simplifier: the classical passes join
 STOP_REASONS = ("saturated", "iterations", "nodes", "time", "memory", "fallback")
 
 
@@ -92,6 +93,7 @@ class EgraphReport:
     times: dict[str, float] = field(default_factory=dict)
     peak_memory_mb: float = 0.0
     error: str | None = None
+    chosen: str = ""
 
     def fired(self) -> list[str]:
         """Names of the rules that matched at least once, most matches first."""
@@ -107,6 +109,8 @@ class EgraphReport:
             f"e-nodes per iteration: {sizes}",
             f"cost (model, in the e-graph): {self.cost_before:g} -> {self.cost_after:g}",
         ]
+        if self.chosen:
+            lines.append(f"result: {self.chosen}")
         if self.schedule_before is not None:
             lines.append(f"cost (emitted code): {self.schedule_before:g} -> "
                          f"{self.schedule_after:g}")
@@ -344,7 +348,7 @@ def simplify_egraph(roots: Sequence[Any], *, ruleset: Any = None, max_iter: int 
                     memory_limit: int | None = None, isolate: bool | str = "auto",
                     partition: int | None = None, form: str = "tree",
                     progress: Callable[[dict], None] | None = None,
-                    worker: Sequence[str] | None = None) -> list:
+                    worker: Sequence[str] | None = None, classical: bool | None = None) -> list:
     """The "egraph" method of symnum.simplify: terms in, equivalent terms out.
 
     ruleset: a name ("default", "cpu", "algebra", "explog", "trig", "stability", "optimize"),
@@ -355,6 +359,13 @@ def simplify_egraph(roots: Sequence[Any], *, ruleset: Any = None, max_iter: int 
     shape (what backends lower);
     "canonical" rebuilds it in canonical form. stats: an EgraphReport to fill (or a
     symnum.rules.Stats: rule matches go to `fired`). progress: called with a dict per step.
+    classical: run method="rules" before the e-graph and on its result, and
+    return the cheapest (emitted-code cycles, then operations) of the e-graph's result, that
+    result after the rules, and the rules' result — so never costlier than method="rules"
+    (without: never costlier than the input), except where a stability rewrite applied
+    (preferred whatever it costs: then only forms that keep it compete). `report.chosen` says
+    which won. None (the default): on for the complete rulesets ("default", "cpu"), off for a
+    single concern or an EgRuleSet (a caller who picks rules gets exactly those).
 
     >>> import symnum as sn
     >>> x, y = sn.symbols("x y")
@@ -368,27 +379,78 @@ def simplify_egraph(roots: Sequence[Any], *, ruleset: Any = None, max_iter: int 
     rules = resolve_ruleset(ruleset)
     model = resolve_cost(cost)
     lim = _limits(limits, max_iter, node_limit, time_limit, memory_limit)
+    if classical is None:
+        classical = ruleset is None or (isinstance(ruleset, str) and ruleset in COMPLETE)
     if form not in ("tree", "canonical"):
         raise SimplifyError(f"form must be 'tree' or 'canonical', got {form!r}")
     report = EgraphReport()
     roots = list(roots)
     t0 = time.perf_counter()
+    # the e-graph has no rule for what canonical construction does (x - x → 0, 0·x → 0, like
+    # terms: unsound at inf/NaN, so absent from the rules), while method="rules" does it: run the
+    # classical rules before (a smaller graph to saturate) and after (what exploration left)
+    pre = _classical(roots) if classical else roots
+    report.times["classical"] = time.perf_counter() - t0
     lang = Language()
-    out = _run_partitions(roots, rules, model, lim, lang, isolate, partition or PARTITION_NODES,
+    out = _run_partitions(pre, rules, model, lim, lang, isolate, partition or PARTITION_NODES,
                           report, progress, worker)
+    t1 = time.perf_counter()
+    failed = report.stop_reason == "fallback"  # egglog failed (warned): the input, unchanged
+    candidates = [roots] if failed else [out]
+    labels = ["input (fallback)"] if failed else ["e-graph"]
+    if classical and not failed:
+        candidates.append(_classical(out))
+        labels.append("e-graph + rules")
+    # stability rewrites are preferred whatever they cost: where one applied, only forms that
+    # contain it compete; elsewhere the rules' result does too (it has the rules' accurate
+    # forms, log1p and friends; the raw input competes only without the rules)
+    stable = any(report.matches.get(r.name, 0) for r in rules if r.subsume)
+    if not stable and not failed:
+        candidates.append(pre)
+        labels.append("rules" if classical else "input")
+    # a ruleset without stability rules (the kernels' "cpu") asks for the cheapest program
+    # only: the raw input competes too, so the result is never costlier than what came in
+    if classical and not failed and not any(r.subsume for r in rules):
+        candidates.append(roots)
+        labels.append("input")
+    report.times["classical"] += time.perf_counter() - t1
+    ins = _inputs(roots)
+    costs = [_cost(c, ins, model) for c in candidates]
+    best = min(range(len(candidates)), key=lambda i: costs[i])
+    out = candidates[best]
+    report.chosen = labels[best]
     if form == "canonical":
         from symnum.simplify import canonicalize_many
 
         out = canonicalize_many(out)
     report.schedule_before, report.schedule_after = _schedule_costs(roots, out, model)
-    if (not any(r.subsume for r in rules) and report.schedule_after is not None
-            and report.schedule_after > report.schedule_before):
-        out = roots  # the extractor's model missed what the emitted code pays: keep the input
-        report.schedule_after = report.schedule_before
     report.times["total"] = time.perf_counter() - t0
     _fill(stats, report)
     log.info("e-graph simplify: %s", report.summary().replace("\n", " | "))
     return out
+
+
+def _classical(roots: list) -> list:
+    from symnum.rewrites.classical import simplify_rules
+
+    return simplify_rules(roots)
+
+
+def _inputs(roots: list) -> list:
+    from symnum.core.traversal import free_symbols
+
+    return sorted(free_symbols(list(roots)), key=lambda s: getattr(s, "name", str(s)))
+
+
+def _cost(terms: list, ins: list, model: CostModel) -> tuple:
+    """What a candidate result costs: the emitted code's cycles, then its operation count."""
+    from symnum.core.traversal import count_ops
+
+    try:
+        cycles = schedule_cost([t for t in terms if not isinstance(t, (int, float))], ins, model)
+    except Exception:  # noqa: BLE001  (a term the schedule cannot lower: no figure)
+        cycles = float("inf")
+    return (cycles, count_ops(list(terms)))
 
 
 def equivalent(a: Any, b: Any, ruleset: Any = None, **limits: Any) -> bool:

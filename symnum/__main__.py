@@ -1,4 +1,5 @@
-"""Command line: `python -m symnum demo [--n N] [--seed S]`, `python -m symnum --version`.
+"""Command line: `python -m symnum demo [--n N] [--seed S]`, `python -m symnum cache info|clear`,
+`python -m symnum --version`.
 
 Parses arguments and hands over to `symnum.demo`; it must never hold logic of its own, so the
 tests exercise the same code by calling `main(argv)`.
@@ -44,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--n", type=_positive_grid, default=32, metavar="N",
                       help="grid points per side (default: 32)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the random test state")
+    cache = sub.add_parser(
+        "cache", help="show or empty the compiled-kernel cache",
+        description="The compiled-kernel cache: $XDG_CACHE_HOME/symnum/kernels, else "
+        "~/.cache/symnum/kernels. 'info' shows where it is, whether it is private, and what it "
+        "holds; 'clear' deletes its kernels (not the per-user secret).")
+    cache.add_argument("action", choices=("info", "clear"))
+    cache.add_argument("--dir", default=None, metavar="FOLDER",
+                       help="a cache folder given to compile(cache_dir=...) instead")
     return parser
 
 
@@ -54,6 +63,15 @@ def main(argv: list[str] | None = None) -> int:
         from symnum.demo import main as demo_main
 
         return demo_main(args.n, args.seed)
+    if args.command == "cache":
+        from symnum.backends import kernel_cache
+
+        if args.action == "info":
+            print(kernel_cache.format_cache_info(kernel_cache.cache_info(args.dir)))
+        else:
+            n = kernel_cache.cache_clear(args.dir)
+            print(f"removed {n} file(s) from {args.dir or kernel_cache.default_cache_dir()}")
+        return 0
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects others
 
 

@@ -58,3 +58,8 @@ class SizeLimitError(SymnumError, ValueError):
 class SerializationError(SymnumError, ValueError):
     """A saved or pickled graph cannot be written or read back (an unknown primitive, a
     malformed or newer file, a value the format cannot hold)."""
+
+
+class CacheWarning(UserWarning):
+    """The kernel cache refused a folder or an entry (foreign owner, loose permissions, a file
+    without this user's MAC) and used a private replacement or compiled again."""

@@ -66,6 +66,8 @@ class Op:
     result:     "float" (follows its arguments) or "bool".
     commutative, associative: algebraic facts the rule engine's AC matching uses.
     canonical:  optional fn(*args) -> term | None used in canonical mode (add, mul, pow, ...).
+    fallback:   set by `register` for an op without a lowering: the key (its name, then
+                name~1, name~2 for replacements) under which kernels call this Op's impl.
     """
 
     name: str
@@ -84,6 +86,7 @@ class Op:
     associative: bool = False
     canonical: Callable[..., Any] | None = None
     doc: str = ""
+    fallback: str = ""
 
     def __call__(self, *args):
         return apply(self, args)
@@ -114,7 +117,7 @@ class Op:
         return ds
 
     def lowering_name(self) -> str:
-        return self.lower or self.name
+        return self.lower or self.fallback or self.name
 
 
 PRIMITIVES: dict[str, Op] = {}
@@ -125,6 +128,93 @@ def get_op(name: str) -> Op:
         return PRIMITIVES[name]
     except KeyError:
         raise MissingRuleError(f"no primitive named '{name}' is registered") from None
+
+
+_USER: set[str] = set()  # names added by `register` (the only ones `replace=True` may replace)
+# ops without a lowering, by their fallback key: compiled kernels call FALLBACKS[key].impl. A
+# replacement gets a new key, so kernels of terms built with the old Op keep its impl, as
+# `evaluate` does; keys repeat across processes that register in the same order (kernel caches)
+FALLBACKS: dict[str, Op] = {}
+_GENERATION: dict[str, int] = {}
+
+
+def _erf(x: Any) -> Any:
+    import math
+
+    import numpy as np
+
+    return np.vectorize(math.erf, otypes=[float])(x)
+
+
+def _lowering_reference() -> dict[str, Callable[..., Any]]:
+    """What every lowering name the backends know computes, as numpy (the backends' tables in
+    backends/pysource.py and backends/llvm_ir.py must cover exactly these names; a test says so)."""
+    import numpy as np
+
+    ref: dict[str, Callable[..., Any]] = {
+        name: getattr(np, name) for name in (
+            "sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log", "log1p", "expm1", "sqrt",
+            "hypot", "sign")}
+    ref.update({
+        "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan, "atan2": np.arctan2,
+        "fabs": np.abs, "erf": _erf, "add": np.add, "sub": np.subtract, "mul": np.multiply,
+        "div": np.true_divide, "pow": np.power, "neg": np.negative, "min": np.minimum,
+        "max": np.maximum, "lt": np.less, "le": np.less_equal, "gt": np.greater,
+        "ge": np.greater_equal, "eq": np.equal, "ne": np.not_equal,
+        "logical_and": np.logical_and, "logical_or": np.logical_or,
+        "logical_not": np.logical_not, "select": lambda c, a, b: np.where(c, a, b),
+        "fma": lambda a, b, c: a * b + c,
+    })
+    return ref
+
+
+LOWERING_NAMES = frozenset(_lowering_reference())
+
+# sample points for checking a declared lowering against the impl: both signs, inside the
+# domains of log/sqrt/asin (where both are nan, they agree), away from 0 and ±1
+_SAMPLES = (-2.7, -1.3, -0.6, -0.05, 0.05, 0.3, 0.6, 0.95, 1.4, 2.2, 3.9)
+
+
+def check_lowering(name: str, impl: Callable[..., Any], lowering: str, nargs: int | None) -> None:
+    """Raise RegistrationError unless `impl` computes what the backends compute for `lowering`
+    (compared at a grid of sample points, relative tolerance 1e-6: an approximation as good as
+    float32 passes, a different function does not)."""
+    import itertools
+
+    import numpy as np
+
+    ref = _lowering_reference().get(lowering)
+    if ref is None:
+        raise RegistrationError(
+            f"'{name}' declares lower={lowering!r}, which no backend knows; the lowering names "
+            f"are {', '.join(sorted(LOWERING_NAMES))}. Leave `lower` out if none computes "
+            f"'{name}' (numba kernels then call its impl; llvm raises CompileError naming it)")
+    n = nargs or 2
+    grid = list(itertools.product(_SAMPLES[:: max(1, n * 2 - 1)], repeat=n)) if n > 1 else \
+        [(v,) for v in _SAMPLES]
+    cols = [np.array(c, dtype=np.float64) for c in zip(*grid)]
+    with np.errstate(all="ignore"):
+        try:
+            want = np.asarray(ref(*cols), dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise RegistrationError(f"'{name}' takes {n} argument(s) but its lowering "
+                                    f"{lowering!r} does not ({e})") from None
+        try:
+            got = np.broadcast_to(np.asarray(impl(*cols), dtype=np.float64), want.shape)
+        except Exception as e:
+            raise RegistrationError(
+                f"the impl of '{name}' failed on arrays of sample points ({type(e).__name__}: "
+                f"{e}); impl must be a numpy function, elementwise with broadcasting") from None
+    bad = ~np.isclose(got, want, rtol=1e-6, atol=1e-9, equal_nan=True)
+    if bad.any():
+        i = int(np.argmax(bad))
+        at = ", ".join(f"{c[i]:g}" for c in cols)
+        raise RegistrationError(
+            f"'{name}' lowers to {lowering!r}, but its impl disagrees with {lowering} at "
+            f"({at}): impl gives {float(got.flat[i])!r}, {lowering} gives "
+            f"{float(want.flat[i])!r}. Compiled "
+            f"kernels would compute {lowering}, numpy the impl: pass the right `lower` name, or "
+            "leave it out (and if the op's own name is that backend function, rename the op)")
 
 
 def declare(op: Op, *, replace: bool = False) -> Op:
@@ -154,6 +244,12 @@ def register(
 ) -> Op:
     """Register a user primitive; returns the Op, which builds terms when called.
 
+    `lower` names the backend function compiled kernels call for it (see `LOWERING_NAMES`); it
+    is checked against `impl` at sample points, so a kernel never computes something else than
+    numpy. Without one, numba kernels call `impl` in object mode (correct, but it takes the GIL
+    per call) and the llvm and CUDA backends raise CompileError naming the op. Built-in
+    primitives cannot be replaced; `replace=True` replaces a user primitive.
+
     >>> import numpy as np, symnum as sn
     >>> softplus = sn.register("softplus", lambda x: np.log1p(np.exp(x)),
     ...                        partials=lambda x: (1 / (1 + sn.exp(-x)),), replace=True)
@@ -167,10 +263,30 @@ def register(
         raise RegistrationError(f"impl of '{name}' must be callable (a numpy function)")
     if nargs is not None and nargs < 1:
         raise RegistrationError(f"nargs of '{name}' must be at least 1")
+    if name in PRIMITIVES and name not in _USER:
+        raise RegistrationError(
+            f"'{name}' is a built-in primitive and cannot be replaced: symnum's rewrite rules, "
+            f"derivatives and backends assume its meaning (and sn.{name} would keep it). "
+            "Register your function under another name")
+    lowering = lower if lower is not None else name
+    if lower is not None or lowering in LOWERING_NAMES:  # a name a backend would lower to
+        check_lowering(name, impl, lowering, nargs)
+    if not replace and name in PRIMITIVES:
+        declare(PRIMITIVES[name])  # raises: a primitive of this name exists
+    key = ""
+    if lowering not in LOWERING_NAMES:
+        gen = _GENERATION.get(name, 0)
+        key = name if gen == 0 else f"{name}~{gen}"
     op = Op(
         name=name, nargs=nargs, impl=impl, partials=partials, taylor=taylor,
         linearity=linearity, cost=cost, lower=lower, latex=latex, result=result, doc=doc,
+        fallback=key,
     )
-    return declare(op, replace=replace)
+    declare(op, replace=replace)
+    _USER.add(name)
+    if key:
+        FALLBACKS[key] = op
+        _GENERATION[name] = _GENERATION.get(name, 0) + 1
+    return op
 
 
