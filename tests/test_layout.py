@@ -21,6 +21,7 @@ LAYERS = [
     ["symnum.rules"],
     ["symnum.tracing"],
     ["symnum.io"],
+    ["symnum.arrays"],
     ["symnum.autodiff"],
     ["symnum.simplify", "symnum.transforms", "symnum.compile"],
     ["symnum.rewrites", "symnum.backends"],

@@ -1,0 +1,168 @@
+"""Printing array terms numpy-style: `sum((x[1:] - x[:-1]^2)^2)`, `A @ v`, `roll(u, 1)`.
+
+Chains of elementwise maps print as one scalar expression (their bodies composed over the
+printed text of their non-elementwise arguments), through the scalar printer
+(symnum.io.printing), so precedence and the house conventions (`^` for powers) are the scalar
+world's. Never evaluates; one string per DAG node.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from symnum.arrays.ops_index import (
+    BroadcastTo,
+    Concatenate,
+    Index,
+    Pad,
+    Reshape,
+    Roll,
+    Transpose,
+)
+from symnum.arrays.ops_map import Map, is_placeholder
+from symnum.arrays.ops_reduce import Contract, Reduce
+from symnum.arrays.terms import ArrayConst, ArrayExpr, ArraySym
+from symnum.core.interface import arguments, iscall, operation
+from symnum.core.terms import Expr, Sym
+from symnum.core.traversal import free_symbols, postorder, substitute
+from symnum.io.printing import ATOM, PRODUCT, str_memo
+
+Printed = tuple[str, int]
+
+
+def _const_text(c: ArrayConst) -> str:
+    if c.size <= 6:
+        txt = np.array2string(c.value, separator=", ")
+        return txt if c.ndim else txt.strip()
+    return f"const{c.shape}"
+
+
+def _slice_text(e: tuple, n: int) -> str:
+    if e[0] == "i":
+        return str(e[1])
+    if e[0] == "n":
+        return "None"
+    _, start, step, length = e
+    stop = start + step * length
+    if step > 0:
+        a = "" if start == 0 else str(start)
+        b = "" if stop >= n else str(stop - n) if stop > start or length == 0 else str(stop)
+        return f"{a}:{b}" + ("" if step == 1 else f":{step}")
+    a = "" if start == n - 1 else str(start)
+    b = "" if stop < 0 else str(stop)
+    return f"{a}:{b}:{step}"
+
+
+def _index_text(op: Index, a: ArrayExpr) -> str:
+    parts, axis = [], 0
+    for e in op.entries:
+        if e[0] == "n":
+            parts.append("None")
+            continue
+        parts.append(_slice_text(e, a.shape[axis]))
+        axis += 1
+    while parts and parts[-1] == ":":
+        parts.pop()
+    return ", ".join(parts) or "..."
+
+
+def _paren(p: Printed) -> str:
+    return p[0] if p[1] >= ATOM else f"({p[0]})"
+
+
+def _matmul_spec(spec: str) -> bool:
+    return spec in ("ij,jk->ik", "ij,j->i", "j,jk->k", "j,j->")
+
+
+def _axis_kw(axes: tuple, ndim: int) -> str:
+    if len(axes) == ndim:
+        return ""
+    return f", axis={axes[0] if len(axes) == 1 else axes}"
+
+
+def _array_text(n: ArrayExpr, parts: list[Printed]) -> Printed:
+    op = operation(n)
+    args = arguments(n)
+    if isinstance(op, Reduce):
+        kw = _axis_kw(op.axes, args[0].ndim) + (", keepdims=True" if op.keepdims else "")
+        return f"{op.kind}({parts[0][0]}{kw})", ATOM
+    if isinstance(op, Index):
+        return f"{_paren(parts[0])}[{_index_text(op, args[0])}]", ATOM
+    if isinstance(op, Roll):
+        kw = f", axis={op.axis}" if args[0].ndim > 1 else ""
+        return f"roll({parts[0][0]}, {op.shift}{kw})", ATOM
+    if isinstance(op, Reshape):
+        return f"reshape({parts[0][0]}, {op.shape})", ATOM
+    if isinstance(op, Transpose):
+        if op.perm == tuple(reversed(range(len(op.perm)))):
+            return f"{_paren(parts[0])}.T", ATOM
+        return f"transpose({parts[0][0]}, {op.perm})", ATOM
+    if isinstance(op, BroadcastTo):
+        return f"broadcast_to({parts[0][0]}, {op.shape})", ATOM
+    if isinstance(op, Concatenate):
+        return f"concatenate([{', '.join(p[0] for p in parts)}], axis={op.axis})", ATOM
+    if isinstance(op, Pad):
+        v = "" if op.value == 0 else f", constant_values={op.value:g}"
+        return f"pad({parts[0][0]}, {op.widths}{v})", ATOM
+    if isinstance(op, Contract):
+        if _matmul_spec(op.spec):
+            return f"{_paren_at(parts[0], PRODUCT)} @ {_paren_at(parts[1], PRODUCT + 1)}", PRODUCT
+        return f"einsum('{op.spec}', {', '.join(p[0] for p in parts)})", ATOM
+    return f"{getattr(op, 'name', op)}({', '.join(p[0] for p in parts)})", ATOM
+
+
+def _paren_at(p: Printed, need: int) -> str:
+    return p[0] if p[1] >= need else f"({p[0]})"
+
+
+def array_str_memo(roots: list) -> dict[int, Printed]:
+    """Text and precedence of every node reachable from `roots` (array and scalar terms)."""
+    memo: dict[int, Printed] = {}
+    shown: dict[int, Any] = {}  # Map node → its composed scalar display expression
+    keep: list = []
+    for n in postorder(roots):
+        if not isinstance(n, ArrayExpr):
+            memo[id(n)] = str_memo([n])[id(n)]
+            continue
+        if isinstance(n, ArraySym):
+            memo[id(n)] = (n.name, ATOM)
+        elif isinstance(n, ArrayConst):
+            memo[id(n)] = (_const_text(n), ATOM)
+        elif iscall(n) and isinstance(operation(n), Map):
+            body = operation(n).body
+            table = {}
+            for p in free_symbols(body):
+                if not is_placeholder(p):
+                    continue
+                a = arguments(n)[int(p.name[1:])]
+                if id(a) in shown:
+                    table[p] = shown[id(a)]
+                elif isinstance(a, Expr):
+                    table[p] = a
+                else:
+                    table[p] = Sym(_paren(memo[id(a)]), p.dtype, display=id(a))
+            e = substitute(body, table) if table else body
+            keep.append(e)
+            shown[id(n)] = e
+            memo[id(n)] = str_memo([e])[id(e)]
+        else:
+            memo[id(n)] = _array_text(n, [memo[id(a)] for a in arguments(n)])
+    return memo
+
+
+def to_str(e: Any) -> str:
+    """Readable numpy-like text of an array term.
+
+    >>> from symnum.arrays.terms import ArraySym
+    >>> import numpy as np
+    >>> x = ArraySym("x", (5,))
+    >>> to_str(np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2))
+    'sum(100*(x[1:] - x[:-1]^2)^2)'
+    """
+    return array_str_memo([e])[id(e)][0]
+
+
+def array_repr(e: ArrayExpr) -> str:
+    return f"{to_str(e)}  # {e.dtype}{list(e.shape)}"
