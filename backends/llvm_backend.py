@@ -439,6 +439,10 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     >>> round(float(k(0.5, 2.0)), 12)
     0.958851077208
     """
+    if _is_array_fn(fn):
+        raise CompileError(
+            "the llvm backend has no loop lowering for array programs yet; use "
+            "backend='numba' (loop nests) or backend='numpy', or lower fn.scalarize()")
     if options:
         raise CompileError(f"unknown option(s) for the llvm backend: {', '.join(options)}; "
                            "it takes dtype, opt, ir_opt, shard, fastmath, inline_batched, "
@@ -456,3 +460,9 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
 
 
 BACKEND = Backend("llvm", lower, "LLVM IR emitted directly, JIT-compiled by llvmlite (ORC)")
+
+
+def _is_array_fn(fn: Any) -> bool:
+    from symnum.arrays.fn import ArrayFn
+
+    return isinstance(fn, ArrayFn)

@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from symnum.arrays.fn import ArrayFn
+from symnum.arrays.fn import trace as trace_mode
+from symnum.arrays.terms import ArrayExpr, ArraySym
 from symnum.errors import CompileError
 from symnum.tracing.fn import Fn, trace
 
@@ -30,12 +33,14 @@ def resolve_backend(name: str, fn: Fn) -> str:
     registered, else the reference interpreter."""
     if name != "auto":
         return name
+    if isinstance(fn, ArrayFn):  # array programs lower to loop nests through numba
+        return "numba" if "numba" in _backends().available_backends() else "numpy"
     return "llvm" if "llvm" in _backends().available_backends() else "numpy"
 
 
 def lower(fn: Fn, backend: str = "auto", **options: Any) -> Any:
     """Lower an Fn with a backend chosen by name; returns a callable with the Fn's signature."""
-    if not isinstance(fn, Fn):
+    if not isinstance(fn, (Fn, ArrayFn)):
         raise CompileError(f"lower() takes an Fn (from symnum.trace), got {type(fn).__name__}")
     return _backends().lower(fn, resolve_backend(backend, fn), **options)
 
@@ -100,14 +105,16 @@ class CompiledFunction:
     """
 
     def __init__(self, f: Callable, *, backend: str = "auto", simplify: str | dict | None = None,
-                 make_fn: Callable[[tuple], Fn] | None = None, **options: Any):
+                 make_fn: Callable[[tuple], Fn] | None = None, mode: str = "scalar",
+                 **options: Any):
         if not callable(f):
             raise TypeError(f"compile() needs a callable, got {type(f).__name__}")
         self._f = f
         self._backend = backend
         self._simplify = dict(simplify) if isinstance(simplify, dict) else simplify
         self._options = options
-        self._make_fn = make_fn or (lambda args: trace(f, *args))
+        # mode="array": trace to array terms (one per numpy call), lowered to loop nests
+        self._make_fn = make_fn or (lambda args: trace_mode(f, *args, mode=mode))
         self._entries: dict = {}
         self._lock = threading.Lock()
         self._last: Any = None
@@ -153,7 +160,7 @@ class CompiledFunction:
 
 
 def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str | dict | None = None,
-            **options: Any) -> Any:
+            mode: str = "scalar", **options: Any) -> Any:
     """Compile a numpy-style function (decorator or call).
 
     >>> import numpy as np, symnum as sn
@@ -169,7 +176,7 @@ def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str |
         if isinstance(g, Transformed):  # sn.compile(sn.grad(f)): compile the transformed Fn
             return CompiledFunction(g, backend=backend, simplify=simplify,
                                     make_fn=lambda args: g.fn(*args), **options)
-        return CompiledFunction(g, backend=backend, simplify=simplify, **options)
+        return CompiledFunction(g, backend=backend, simplify=simplify, mode=mode, **options)
 
     return wrap if f is None else wrap(f)
 
@@ -197,6 +204,12 @@ def build_function(outputs: Any, *inputs: Any, backend: str = "auto",
         fn = Fn(inputs, values, names)
         return SparseFunction(lower(_simplified(fn, simplify, backend), backend, **options),
                               outputs)
+    from symnum.tracing.pytree import tree_flatten
+
+    if any(isinstance(v, ArraySym) for v in tree_flatten(inputs)[0]) or any(
+            isinstance(v, ArrayExpr) for v in tree_flatten(outputs)[0]):
+        fn = _simplified(ArrayFn(inputs, outputs, names), simplify, backend)
+        return lower(fn, backend, **options)  # an array program: one kernel, arrays out
     fn = _simplified(Fn(inputs, outputs, names), simplify, backend)
     compiled = lower(fn, backend, **options)
     if isinstance(outputs, np.ndarray) and outputs.ndim > 0:

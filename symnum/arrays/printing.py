@@ -27,15 +27,16 @@ from symnum.arrays.terms import ArrayConst, ArrayExpr, ArraySym
 from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Expr, Sym
 from symnum.core.traversal import free_symbols, postorder, substitute
-from symnum.io.printing import ATOM, PRODUCT, str_memo
+from symnum.io.printing import ATOM, PRODUCT, number_str, str_memo
 
 Printed = tuple[str, int]
 
 
 def _const_text(c: ArrayConst) -> str:
+    if c.ndim == 0:
+        return number_str(c.value.item())
     if c.size <= 6:
-        txt = np.array2string(c.value, separator=", ")
-        return txt if c.ndim else txt.strip()
+        return np.array2string(c.value, separator=", ")
     return f"const{c.shape}"
 
 
