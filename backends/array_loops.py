@@ -354,6 +354,6 @@ class LoopGen:
             else:
                 rets.append(self.read(o, [], top) if not isinstance(o, ArrayTerm) else
                             self.names[id(o)])
-        lines = [f"def kernel({', '.join(self.params)}):", *top.lines,
-                 f"    return ({', '.join(rets)},)"]
+        ret = rets[0] if self.fn.out_tree.kind == "leaf" else f"({', '.join(rets)},)"
+        lines = [f"def kernel({', '.join(self.params)}):", *top.lines, f"    return {ret}"]
         return "\n".join(lines) + "\n"

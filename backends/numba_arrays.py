@@ -59,11 +59,26 @@ class ArrayKernel:
         self._out_dtypes = [np.dtype(getattr(o, "dtype", "float64")) for o in fn.flat_outputs]
         self._out_tree = fn.out_tree
         self._single = fn.out_tree.kind == "leaf"
+        td = fn.in_tree
+        self._flat = td.kind == "tuple" and all(c.kind == "leaf" for c in td.children)
+        # one array argument, one output: (dtype, shape) for the fast path of __call__
+        self._one = ((self._specs[0][2], self._specs[0][1]) if self._flat and self._single
+                     and len(self._specs) == 1 and self._specs[0][0] == "a" else None)
+        self._out_array = bool(fn.out_shapes[0]) if self._single else False
+        self._out_type = self._out_dtypes[0].type
 
     def __call__(self, *args: Any) -> Any:
-        leaves = args if len(args) == len(self._specs) and self.fn.in_tree.kind == "tuple" \
-            and all(c.kind == "leaf" for c in self.fn.in_tree.children) else \
-            tree_flatten(args)[0]
+        one = self._one
+        if one is not None and len(args) == 1:  # the common call, with the fewest checks
+            v = args[0]
+            if type(v) is np.ndarray and v.dtype is one[0] and v.shape == one[1] \
+                    and v.flags.c_contiguous:
+                out = self.kernel(v, *self._consts)
+                return out if self._out_array else self._out_type(out)
+        if self._flat and len(args) == len(self._specs):
+            leaves = args
+        else:
+            leaves = tree_flatten(args)[0]
         if len(leaves) != len(self._specs):
             raise ShapeError(f"this kernel takes {len(self.fn.inputs)} argument(s) "
                              f"({', '.join(self.fn.names)}), got {len(args)}")
@@ -83,9 +98,11 @@ class ArrayKernel:
             elif v is not shape and not _equal(v, shape):
                 raise CompileError(f"a static argument was compiled as {shape!r}, got {v!r}")
         outs = self.kernel(*vals, *self._consts)
+        if self._single:  # the kernel returns its one output bare
+            return outs if type(outs) is np.ndarray else self._out_dtypes[0].type(outs)
         res = [o if isinstance(o, np.ndarray) else dt.type(o)
                for o, dt in zip(outs, self._out_dtypes)]
-        return res[0] if self._single else tree_unflatten(self._out_tree, res)
+        return tree_unflatten(self._out_tree, res)
 
     def __repr__(self) -> str:
         return f"<ArrayKernel numba of {self.fn!r}>"
@@ -119,7 +136,28 @@ def lower_array_fn(fn: Any, *, fastmath: bool = False, cache_dir: Any = None,
         path = f"{cache_dir or default_cache_dir()}/{key}.py"
         raise CompileError(f"numba could not compile the generated array loops "
                            f"({type(e).__name__}: {e}); the generated source is {path}") from e
+    try:  # compile now (or load numba's cached machine code), not on the first call
+        mod.kernel.compile(_signature(fn, gen.consts))
+    except Exception as e:  # noqa: BLE001  (numba's typing/lowering errors)
+        path = f"{cache_dir or default_cache_dir()}/{key}.py"
+        raise CompileError(f"numba could not compile the generated array loops "
+                           f"({type(e).__name__}: {e}); the generated source is {path}") from e
     info = {"module": key, "cache_hit": hit, "materialised": len(gen.material),
-            "generate_seconds": time.perf_counter() - t0}
-    k = ArrayKernel(fn, mod.kernel, gen.consts, src, info)
-    return k
+            "compile_seconds": time.perf_counter() - t0}
+    return ArrayKernel(fn, mod.kernel, gen.consts, src, info)
+
+
+def _signature(fn: Any, consts: list) -> tuple:
+    """numba argument types: C-contiguous arrays of the inputs' shapes and dtypes, scalars,
+    then the constants (read-only arrays)."""
+    import numba
+
+    sig = []
+    for leaf in fn.flat_inputs:
+        dt = np.dtype(leaf.dtype)
+        if isinstance(leaf, ArraySym) and leaf.shape:
+            sig.append(numba.types.Array(numba.from_dtype(dt), len(leaf.shape), "C"))
+        else:
+            sig.append(numba.from_dtype(dt))
+    sig += [numba.typeof(c.value) for c in consts]
+    return tuple(sig)

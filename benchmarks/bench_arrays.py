@@ -1,0 +1,207 @@
+"""Symbolic arrays (issue 10): trace + compile time flat in n, and per-call time of the loops.
+
+Workloads, plain numpy code:
+* Rosenbrock value (scipy.optimize.rosen's formula) at n = 10³, 10⁵, 10⁶: trace + compile with
+  a cold kernel cache (a fresh cache folder: numba compiles) and a warm one (numba loads its
+  machine code from disk), and per call against a hand-written numba loop and numpy.
+* Logistic-regression loss on a constant 10,000 × 100 matrix: the same columns, plus the peak
+  Python memory (tracemalloc) of trace + compile against the data's size.
+* The old scalar mode (arrays of scalar terms) for the same workloads at small sizes.
+Every compiled result is checked against numpy before a figure is printed.
+
+    python benchmarks/bench_arrays.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+
+import numpy as np
+from _common import fmt_ratio, fmt_time, machine_info, table
+
+import symnum as sn
+from symnum.compile import lower
+
+
+def rosen(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2.0) ** 2.0 + (1 - x[:-1]) ** 2.0)
+
+
+def make_loss(X, y):
+    def loss(w):
+        return np.mean(np.log1p(np.exp(-y * (X @ w))))
+    return loss
+
+
+def hand_rosen():
+    import numba
+
+    @numba.njit(cache=False, error_model="numpy")
+    def rosen_loop(x):
+        s = 0.0
+        for i in range(x.shape[0] - 1):
+            a = x[i + 1] - x[i] * x[i]
+            b = 1.0 - x[i]
+            s += 100.0 * a * a + b * b
+        return s
+    return rosen_loop
+
+
+def per_call(f, *args, target_s: float = 0.2, batches: int = 7) -> float:
+    """Median seconds per call over batches of repeated calls."""
+    f(*args)
+    t0 = time.perf_counter()
+    f(*args)
+    one = max(time.perf_counter() - t0, 1e-7)
+    k = max(1, int(target_s / batches / one))
+    out = []
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        for _ in range(k):
+            f(*args)
+        out.append((time.perf_counter() - t0) / k)
+    return statistics.median(out)
+
+
+def build(f, example, cache_dir):
+    """(trace seconds, compile seconds, kernel)."""
+    gc.collect()
+    t0 = time.perf_counter()
+    fn = sn.trace(f, example, mode="array")
+    t1 = time.perf_counter()
+    k = lower(fn, "numba", cache_dir=cache_dir)
+    return t1 - t0, time.perf_counter() - t1, k
+
+
+def forget_loaded() -> None:
+    """Drop the in-process module table so the next build loads numba's cache from disk."""
+    from symnum.backends import kernel_cache
+
+    for key in list(kernel_cache._LOADED):
+        kernel_cache._LOADED.pop(key)
+        sys.modules.pop(key, None)
+
+
+def cold_and_warm(f, example, reps: int):
+    cold, warm = [], []
+    k = None
+    for _ in range(reps):
+        d = tempfile.mkdtemp(prefix="symnum-bench-")
+        try:
+            forget_loaded()
+            t, c, k = build(f, example, d)
+            cold.append((t, c))
+            forget_loaded()
+            t, c, k = build(f, example, d)
+            warm.append((t, c))
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+    def med(xs):
+        return statistics.median(a for a, _ in xs), statistics.median(b for _, b in xs)
+
+    return med(cold), med(warm), k
+
+
+def rosen_rows(sizes, reps):
+    hand = hand_rosen()
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in sizes:
+        x = rng.uniform(-1, 1, n)
+        (tc, cc), (tw, cw), k = cold_and_warm(rosen, np.zeros(n), reps)
+        want = rosen(x)
+        assert np.isclose(k(x), want, rtol=1e-12) and np.isclose(hand(x), want, rtol=1e-12)
+        ops = sn.trace(rosen, np.zeros(n), mode="array").count_ops()
+        t_k, t_h, t_np = per_call(k, x), per_call(hand, x), per_call(rosen, x)
+        t_raw = per_call(k.kernel, x)
+        rows.append([f"{n:,}", ops, fmt_time(tc), fmt_time(tc + cc), fmt_time(tw + cw),
+                     fmt_time(t_k), fmt_time(t_raw), fmt_time(t_h), fmt_ratio(t_k / t_h),
+                     fmt_ratio(t_raw / t_h), fmt_time(t_np), fmt_ratio(t_k / t_np)])
+    return rows
+
+
+def loss_rows(shape, reps):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal(shape)
+    y = np.sign(rng.standard_normal(shape[0]))
+    loss = make_loss(X, y)
+    w = rng.standard_normal(shape[1]) * 0.1
+    (tc, cc), (tw, cw), k = cold_and_warm(loss, np.zeros(shape[1]), reps)
+    assert np.isclose(k(w), loss(w), rtol=1e-10)
+    d = tempfile.mkdtemp(prefix="symnum-bench-")
+    try:
+        forget_loaded()
+        tracemalloc.start()
+        build(loss, np.zeros(shape[1]), d)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    t_k, t_np = per_call(k, w), per_call(loss, w)
+    return [[f"{shape[0]:,} × {shape[1]}", fmt_time(tc), fmt_time(tc + cc), fmt_time(tw + cw),
+             fmt_time(t_k), fmt_time(t_np), fmt_ratio(t_k / t_np),
+             f"{peak / X.nbytes:.2f}x ({peak / 2**20:.0f} MiB)"]]
+
+
+def scalar_rows(sizes, loss_shape):
+    """The old scalar mode: trace + build_function (llvm, the default backend), per call."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for name, f, example, arg in (
+            [(f"rosen n={n}", rosen, np.zeros(n), rng.uniform(-1, 1, n)) for n in sizes]
+            + [(f"loss {loss_shape[0]}×{loss_shape[1]}",
+                make_loss(rng.standard_normal(loss_shape),
+                          np.sign(rng.standard_normal(loss_shape[0]))),
+                np.zeros(loss_shape[1]), rng.standard_normal(loss_shape[1]) * 0.1)]):
+        gc.collect()
+        t0 = time.perf_counter()
+        fn = sn.trace(f, example)
+        t1 = time.perf_counter()
+        k = lower(fn, "auto")
+        t2 = time.perf_counter()
+        assert np.isclose(k(arg), f(arg), rtol=1e-10)
+        ops = fn.count_ops()
+        rows.append([name, ops, fmt_time(t1 - t0), fmt_time(t2 - t0), fmt_time(per_call(k, arg))])
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    sizes = (1_000, 100_000) if args.quick else (1_000, 100_000, 1_000_000)
+    reps = 1 if args.quick else 3
+    import numba  # noqa: F401  (imported once, outside every timing)
+
+    print(machine_info())
+    # numba's first compile in a process pays for its own start-up (typing tables, LLVM
+    # initialisation): measured once here, on a kernel of its own, and kept out of the tables
+    d = tempfile.mkdtemp(prefix="symnum-bench-")
+    try:
+        t, c, _ = build(lambda v: np.sum(v * v), np.zeros(3), d)
+        print(f"\nfirst compile in this process (numba start-up): {fmt_time(t + c)}")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    print("\n## Rosenbrock value, array mode (numba loops)\n")
+    print(table(["n", "ops", "trace", "trace+compile (cold)", "trace+compile (warm cache)",
+                 "per call", "kernel alone", "hand numba", "vs hand", "kernel vs hand",
+                 "numpy", "vs numpy"],
+                rosen_rows(sizes, reps)))
+    print("\n## Logistic-regression loss, constant data, array mode\n")
+    print(table(["data", "trace", "trace+compile (cold)", "trace+compile (warm cache)",
+                 "per call", "numpy", "vs numpy", "peak memory / data"],
+                loss_rows((2_000, 100) if args.quick else (10_000, 100), reps)))
+    print("\n## The old scalar mode (arrays of scalar terms), for contrast\n")
+    print(table(["workload", "ops", "trace", "trace+compile", "per call"],
+                scalar_rows((100, 1_000) if not args.quick else (100,), (200, 10))))
+
+
+if __name__ == "__main__":
+    main()
