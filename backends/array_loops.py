@@ -17,6 +17,7 @@ from typing import Any
 from symnum.backends.pysource import instr_src
 from symnum.backends.schedule import Ref, float_literal, schedule
 
+from symnum.arrays.ops_gather import Take
 from symnum.arrays.ops_index import BroadcastTo, Concatenate, Index, Pad, Reshape, Roll, Transpose
 from symnum.arrays.ops_map import Map, is_placeholder, placeholder
 from symnum.arrays.ops_reduce import Contract, Reduce
@@ -172,6 +173,11 @@ class LoopGen:
             a = n.args[0]
             r = self.read(a, _bcast(idx, a.shape, n.shape) if isinstance(a, ArrayExpr) else [],
                           b)
+        elif isinstance(op, Take):  # a constant index table: read through it
+            a, table = n.args
+            k, m = op.axis, table.ndim
+            at = f"{self.names[id(table)]}[{', '.join(idx[k:k + m])}]"
+            r = self.read(a, idx[:k] + [at] + idx[k + m:], b)
         elif isinstance(op, Reshape):
             r = self.read(n.args[0], self.reshape_index(n.args[0].shape, n.shape, idx, b), b)
         else:

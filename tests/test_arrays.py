@@ -68,10 +68,17 @@ PROGRAMS = [
     ("constant_data", lambda w: np.mean(np.log1p(np.exp(-_Y * (_X @ w)))), (np.zeros(3),)),
     ("zeros_like", lambda x: np.zeros_like(x) + np.ones_like(x) * x + np.full_like(x, 2.0),
      (np.zeros(3),)),
+    ("gathers", lambda A, v: (np.diag(A), np.diag(A, 1), np.diag(v), np.diag(v, -1),
+                              np.triu(A), np.tril(A, -1), A[[2, 0, -1]], A[:, np.array([1, 1])],
+                              v[np.array([True, False, True])], A[_MASK],
+                              np.take(A, [1, 3], axis=1), np.repeat(v, 2), np.trace(A),
+                              np.split(A, 2, axis=1)[1], np.array_split(v, 2)[0]),
+     (np.zeros((4, 4)), np.zeros(3))),
     ("select_logic", lambda x: np.select([x < 0.3, x > 0.6], [x, 2 * x], 0.5)
      + ((x > 0.2) & (x < 0.8)), (np.zeros(6),)),
 ]
 _X = RNG.standard_normal((6, 3))
+_MASK = RNG.uniform(size=(4, 4)) > 0.5
 _Y = np.sign(RNG.standard_normal(6))
 
 

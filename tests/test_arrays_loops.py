@@ -33,6 +33,7 @@ def _many(x, A, p):
         A.reshape(4, 3).T * 2 + np.roll(A, 5),                           # reshape, flat roll
         np.einsum("ij,kj->ik", A, _C) + np.mean(A),                      # small contraction
         np.var(x) + np.std(A, axis=0).sum(),
+        np.diag(A[:, :3]) + A[[2, 0, 0], 1] + np.triu(A)[1, :3],           # gathers
         p * 3.0 + np.exp(p),                                             # scalar output
         A,                                                               # input as output
     )

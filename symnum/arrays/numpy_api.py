@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+import symnum.arrays.ops_gather as G
 import symnum.arrays.ops_index as IX
 import symnum.arrays.ops_reduce as R
 import symnum.core.primitives as P
@@ -210,6 +211,16 @@ FUNCTIONS: dict[Any, Callable] = {
     np.outer: lambda a, b, out=None: R.outer(a, b), np.inner: R.inner,
     np.zeros_like: _like(0.0), np.ones_like: _like(1.0), np.full_like: _full_like,
     np.copy: lambda a, **kw: a,
+    np.take: lambda a, indices, axis=None, out=None, mode="raise": G.take(a, indices, axis),
+    np.diag: G.diag, np.triu: G.triu, np.tril: G.tril,
+    np.diagonal: lambda a, offset=0, axis1=0, axis2=1: G.diag(a, offset) if (
+        IX.as_array_operand(a, "diagonal").ndim == 2 and (axis1, axis2) == (0, 1)) else
+        _unsupported("numpy.diagonal of more than 2 dimensions")(a),
+    np.trace: lambda a, offset=0, axis1=0, axis2=1, dtype=None, out=None: R.reduce(
+        "sum", G.diag(a, offset)),
+    np.split: lambda a, ios, axis=0: G.split(a, ios, axis),
+    np.array_split: lambda a, ios, axis=0: G.split(a, ios, axis, strict=False),
+    np.repeat: lambda a, repeats, axis=None: G.repeat(a, repeats, axis),
     np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim, np.size: lambda a, axis=None:
         a.size if axis is None else a.shape[axis],
 }
@@ -288,7 +299,7 @@ def install() -> None:
     A.__rmatmul__ = lambda self, o: R.matmul(o, self)
     A.__floordiv__ = A.__rfloordiv__ = _unsupported("// (floor division)")
     A.__mod__ = A.__rmod__ = _unsupported("% (modulo)")
-    A.__getitem__ = IX.getitem
+    A.__getitem__ = _getitem
     A.__setitem__ = _setitem
     A.__array_ufunc__ = lambda self, ufunc, method, *inputs, **kw: array_ufunc(
         ufunc, method, inputs, kw)
@@ -323,6 +334,13 @@ def install() -> None:
         if rule.method and not hasattr(A, name):
             setattr(A, name, (lambda f, n: lambda self: elementwise(f, [self], n))(rule.fn,
                                                                                    name))
+
+
+def _getitem(self, key):
+    keys = key if isinstance(key, tuple) else (key,)
+    if any(isinstance(k, (np.ndarray, list)) for k in keys):
+        return G.fancy_getitem(self, keys)  # constant index arrays and masks: a gather
+    return IX.getitem(self, key)
 
 
 def _setitem(self, key, value):
