@@ -22,15 +22,32 @@ from symnum.arrays.ops_index import BroadcastTo, Concatenate, Index, Pad, Reshap
 from symnum.arrays.ops_map import Map, is_placeholder, placeholder
 from symnum.arrays.ops_reduce import Contract, Reduce
 from symnum.arrays.terms import ArrayConst, ArrayExpr, ArraySym, ArrayTerm
-from symnum.core.interface import arguments, iscall
+from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Const, Expr, Sym
 from symnum.core.traversal import free_symbols, postorder
 from symnum.errors import CompileError
 
+# a map read k times is recomputed in each reader unless (k − 1) × its body's cost exceeds this
+# (cycles): u·u·v read by two outputs is cheaper twice than through a buffer (memory traffic)
+RECOMPUTE = 30.0
 BLAS_WORK = 4096  # multiply-adds from which a matmul-shaped contraction calls np.dot
 _BLAS_SPECS = ("ij,jk->ik", "ij,j->i", "j,jk->k", "j,j->")
 _MATERIAL_OPS = (Reduce, Contract, Concatenate, Pad)
 _INIT = {"sum": "0.0", "prod": "1.0", "max": "-math.inf", "min": "math.inf"}
+
+
+def _cost(op: Map) -> float:
+    """CPU cycles of one evaluation of a map's body (the Op blocks' cost table)."""
+    total = 0.0
+    for t in postorder([op.body]):
+        if not iscall(t):
+            continue
+        o = operation(t)
+        if o.name == "pow" and isinstance(arguments(t)[1], Const):
+            total += 3.0 * max(1.0, abs(float(arguments(t)[1].value)))  # lowered to products
+        else:
+            total += getattr(o, "cost", 10.0)
+    return total
 
 
 def _np_dtype(dt: str) -> str:
@@ -113,7 +130,7 @@ class LoopGen:
         for n in reversed(self.order):  # every reader of n is decided before n
             if not (isinstance(n, ArrayTerm) and iscall(n)):
                 continue
-            if isinstance(n.op, Map) and reads.get(id(n), 0) > 1:
+            if isinstance(n.op, Map) and (reads.get(id(n), 0) - 1) * _cost(n.op) > RECOMPUTE:
                 must.add(id(n))  # computed once, read from its buffer
             r = 1 if id(n) in must else reads.get(id(n), 1)
             for a in set(arguments(n)):

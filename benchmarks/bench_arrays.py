@@ -150,6 +150,31 @@ def loss_rows(shape, reps):
              f"{peak / X.nbytes:.2f}x ({peak / 2**20:.0f} MiB)"]]
 
 
+def brusselator_rows(sizes, reps):
+    """2D Brusselator RHS (symnum.demo.examples, numpy with np.roll) against peers.py's
+    hand-written numba loop (which writes into a preallocated output; ours allocates it)."""
+    from peers import brusselator, brusselator_numba
+
+    from symnum.demo.examples import brusselator_init
+
+    rows = []
+    for n in sizes:
+        rhs = brusselator(n)
+        state = brusselator_init(n)
+        (tc, cc), (tw, cw), k = cold_and_warm(rhs, state, reps)
+        hand = brusselator_numba(n)[0]
+        flat, out = state.ravel().copy(), np.empty(state.size)
+        hand(flat, out)
+        np.testing.assert_allclose(k(state), rhs(state), rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(out, rhs(state).ravel(), rtol=1e-12, atol=1e-9)
+        ops = sn.trace(rhs, state, mode="array").count_ops()
+        t_k, t_h, t_np = per_call(k, state), per_call(hand, flat, out), per_call(rhs, state)
+        rows.append([f"{n}", ops, fmt_time(tc), fmt_time(tc + cc), fmt_time(tw + cw),
+                     fmt_time(t_k), fmt_time(t_h), fmt_ratio(t_k / t_h), fmt_time(t_np),
+                     fmt_ratio(t_k / t_np)])
+    return rows
+
+
 def scalar_rows(sizes, loss_shape):
     """The old scalar mode: trace + build_function (llvm, the default backend), per call."""
     rng = np.random.default_rng(2)
@@ -198,6 +223,10 @@ def main() -> None:
     print(table(["data", "trace", "trace+compile (cold)", "trace+compile (warm cache)",
                  "per call", "numpy", "vs numpy", "peak memory / data"],
                 loss_rows((2_000, 100) if args.quick else (10_000, 100), reps)))
+    print("\n## 2D Brusselator right-hand side (np.roll stencils), array mode\n")
+    print(table(["n", "ops", "trace", "trace+compile (cold)", "trace+compile (warm cache)",
+                 "per call", "hand numba", "vs hand", "numpy", "vs numpy"],
+                brusselator_rows((32, 128) if args.quick else (32, 128, 512), reps)))
     print("\n## The old scalar mode (arrays of scalar terms), for contrast\n")
     print(table(["workload", "ops", "trace", "trace+compile", "per call"],
                 scalar_rows((100, 1_000) if not args.quick else (100,), (200, 10))))
