@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import symnum as sn
+import symnum.arrays.printing
 from symnum.arrays import ArrayConst, ArraySym, scalarize
 from symnum.arrays.evaluate import evaluate_array
 from symnum.errors import ShapeError, TracingError, UnsupportedOperationError
@@ -276,3 +277,22 @@ def test_trace_mode_default_is_scalar():
     assert isinstance(f, sn.Fn)
     with pytest.raises(ValueError, match="mode"):
         sn.trace(_rosen, np.zeros(3), mode="vector")
+
+
+def test_latex():
+    x = ArraySym("x", (10,))
+    s = sn.arrays.printing.to_latex(np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2))
+    assert s.startswith(r"\operatorname{sum}") and r"\left(" in s and "^{2}" in s
+    assert x._repr_latex_().startswith("$")
+
+
+def test_simplify_passes_array_terms_through():
+    f = sn.trace(lambda x, p: np.sum(np.sin(x) ** 2 + np.cos(x) ** 2 + np.log(np.exp(p * x))),
+                 np.zeros(4), 1.0, mode="array")
+    g = sn.simplify(f)
+    assert str(g.outputs) == "sum(p*x + 1)"
+    v = RNG.uniform(size=4)
+    np.testing.assert_allclose(g(v, 0.5), f(v, 0.5))
+    x = ArraySym("x", (3,))
+    e = sn.simplify({"a": np.roll(x, 1) * 1.0 + 0, "b": x.sum() * 2})
+    assert e["a"] is np.roll(x, 1) and e["b"] is x.sum() * 2

@@ -18,6 +18,7 @@ from symnum.arrays.terms import ArrayConst, ArrayExpr, ArraySym, ArrayTerm
 _numpy_api.install()
 ArrayExpr.__str__ = lambda self: _printing.to_str(self)
 ArrayExpr.__repr__ = lambda self: _printing.to_str(self)
+ArrayExpr._repr_latex_ = lambda self: f"${_printing.to_latex(self)}$"
 
 __all__ = ["ArrayConst", "ArrayExpr", "ArrayFn", "ArraySym", "ArrayTerm", "array_symbol",
            "evaluate", "scalarize", "trace", "trace_arrays"]

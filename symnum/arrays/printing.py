@@ -167,3 +167,79 @@ def to_str(e: Any) -> str:
 
 def array_repr(e: ArrayExpr) -> str:
     return f"{to_str(e)}  # {e.dtype}{list(e.shape)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# LaTeX: maps through the scalar LaTeX printer, other operations as operators
+
+
+def _slot_name(k: int) -> str:  # letters only, so latex_name prints it as one \mathrm word
+    s = ""
+    k += 1
+    while k:
+        k, r = divmod(k - 1, 26)
+        s = chr(97 + r) + s
+    return "zqslot" + s
+
+
+def _latex_op(n: ArrayExpr, parts: list[str]) -> str:
+    op, args = operation(n), arguments(n)
+    if isinstance(op, Reduce):
+        sub = "" if len(op.axes) == args[0].ndim else f"_{{{','.join(map(str, op.axes))}}}"
+        return rf"\operatorname{{{op.kind}}}{sub}\left({parts[0]}\right)"
+    if isinstance(op, Index):
+        return rf"{{{parts[0]}}}\left[{_index_text(op, args[0]).replace(':', '{:}')}\right]"
+    if isinstance(op, Transpose) and op.perm == tuple(reversed(range(len(op.perm)))):
+        return rf"{{{parts[0]}}}^{{T}}"
+    if isinstance(op, Contract) and _matmul_spec(op.spec):
+        return rf"\left({parts[0]}\right) \left({parts[1]}\right)"
+    detail = {Roll: lambda: f", {op.shift}", Reshape: lambda: f", {op.shape}"}
+    extra = detail.get(type(op), lambda: "")()
+    name = getattr(op, "kind", None) or getattr(op, "name", "op")
+    return rf"\operatorname{{{name}}}\left({', '.join(parts)}{extra}\right)"
+
+
+def to_latex(e: Any) -> str:
+    r"""LaTeX for an array term (Jupyter's `_repr_latex_`).
+
+    >>> from symnum.arrays.terms import ArraySym
+    >>> x = ArraySym("x", (5,))
+    >>> print(to_latex(x[1:] ** 2))
+    {{x}\left[1{:}\right]}^{2}
+    """
+    from symnum.io.latex import latex, latex_name
+
+    memo: dict[int, str] = {}
+    shown: dict[int, Any] = {}  # Map node → its composed scalar expression over slot symbols
+    slots: dict[str, str] = {}  # slot symbol name → LaTeX of the array it stands for
+    slot_of: dict[int, Sym] = {}
+    for n in postorder([e]):
+        if not isinstance(n, ArrayExpr):
+            continue
+        if isinstance(n, ArraySym):
+            memo[id(n)] = latex_name(n.name)
+        elif isinstance(n, ArrayConst):
+            memo[id(n)] = rf"\mathrm{{{_const_text(n)}}}" if n.ndim else _const_text(n)
+        elif isinstance(operation(n), Map):
+            body, args = operation(n).body, arguments(n)
+            table = {}
+            for p in free_symbols(body):
+                if is_placeholder(p):
+                    a = args[int(p.name[1:])]
+                    if isinstance(a, Expr):
+                        table[p] = a
+                    elif id(a) in shown:
+                        table[p] = shown[id(a)]
+                    else:
+                        if id(a) not in slot_of:
+                            slot_of[id(a)] = Sym(_slot_name(len(slot_of)), p.dtype)
+                            slots[slot_of[id(a)].name] = memo[id(a)]
+                        table[p] = slot_of[id(a)]
+            shown[id(n)] = substitute(body, table) if table else body
+            text = latex(shown[id(n)])
+            for name, sub in slots.items():
+                text = text.replace(latex_name(name), "{" + sub + "}")
+            memo[id(n)] = text
+        else:
+            memo[id(n)] = _latex_op(n, [memo.get(id(a)) or latex(a) for a in arguments(n)])
+    return memo[id(e)]
