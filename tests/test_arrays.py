@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _array_cases import index_op as _index_op
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -296,3 +297,29 @@ def test_simplify_passes_array_terms_through():
     x = ArraySym("x", (3,))
     e = sn.simplify({"a": np.roll(x, 1) * 1.0 + 0, "b": x.sum() * 2})
     assert e["a"] is np.roll(x, 1) and e["b"] is x.sum() * 2
+
+
+@given(st.data())
+def test_index_map_chains_property(data):
+    """Random chains of movement operations and maps: the array evaluation equals numpy's, and
+    the scalarized elements evaluate to the same values."""
+    shape = tuple(data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
+    v = RNG.standard_normal(shape)
+    x = ArraySym("x", shape)
+    e, ref = x, v
+    for _ in range(data.draw(st.integers(1, 4))):
+        if ref.size == 0 or ref.ndim == 0:
+            break
+        kind = data.draw(st.sampled_from(["slice", "int", "roll", "transpose", "flat",
+                                          "newaxis", "concat", "pad"]))
+        op = _index_op(lambda lo, hi: data.draw(st.integers(lo, hi)), kind, ref.shape)
+        e, ref = op(e), op(ref)
+        if data.draw(st.booleans()):  # interleave elementwise maps
+            e, ref = e * 2 - 1, ref * 2 - 1
+    got = evaluate_array(e, {"x": v})
+    assert got.shape == e.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+    elems = np.asarray(scalarize(e), dtype=object)
+    env = dict(zip(np.asarray(scalarize(x), dtype=object).ravel(), v.ravel()))
+    vals = np.array([float(sn.evaluate(t, env)) for t in elems.ravel()]).reshape(elems.shape)
+    np.testing.assert_allclose(vals, ref, rtol=1e-12, atol=1e-12)
