@@ -71,9 +71,11 @@ class ArrayKernel:
         one = self._one
         if one is not None and len(args) == 1:  # the common call, with the fewest checks
             v = args[0]
-            if type(v) is np.ndarray and v.dtype is one[0] and v.shape == one[1] \
-                    and v.flags.c_contiguous:
-                out = self.kernel(v, *self._consts)
+            if type(v) is np.ndarray and v.dtype is one[0] and v.shape == one[1]:
+                try:  # the kernel takes C-contiguous arrays only (compiling is disabled)
+                    out = self.kernel(v, *self._consts)
+                except TypeError:
+                    out = self.kernel(np.ascontiguousarray(v), *self._consts)
                 return out if self._out_array else self._out_type(out)
         if self._flat and len(args) == len(self._specs):
             leaves = args
@@ -137,7 +139,9 @@ def lower_array_fn(fn: Any, *, fastmath: bool = False, cache_dir: Any = None,
         raise CompileError(f"numba could not compile the generated array loops "
                            f"({type(e).__name__}: {e}); the generated source is {path}") from e
     try:  # compile now (or load numba's cached machine code), not on the first call
-        mod.kernel.compile(_signature(fn, gen.consts))
+        if not mod.kernel.signatures:  # a module loaded before holds its compiled kernel
+            mod.kernel.compile(_signature(fn, gen.consts))
+            mod.kernel.disable_compile()  # other layouts or dtypes: a TypeError, never a compile
     except Exception as e:  # noqa: BLE001  (numba's typing/lowering errors)
         path = f"{cache_dir or default_cache_dir()}/{key}.py"
         raise CompileError(f"numba could not compile the generated array loops "

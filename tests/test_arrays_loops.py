@@ -145,3 +145,14 @@ def test_loop_source_property(data):
     want = fn(v)
     got = _run_source(fn, v)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_kernel_call_conversions():
+    f = sn.trace(lambda x: np.sum(x * x), np.zeros(10), mode="array")
+    k1, k2 = lower(f, "numba"), lower(f, "numba")  # the second reuses the loaded module
+    v = np.arange(20.0)
+    assert k1(v[::2]) == k2(np.ascontiguousarray(v[::2])) == np.sum(v[::2] ** 2)
+    assert k1(v[:10].astype(np.float32)) == np.sum(v[:10] ** 2)
+    assert k1(list(range(10))) == np.sum(v[:10] ** 2)
+    with pytest.raises(sn.ShapeError, match=r"\(10,\)"):
+        k1(v)
