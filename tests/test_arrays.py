@@ -323,3 +323,13 @@ def test_index_map_chains_property(data):
     env = dict(zip(np.asarray(scalarize(x), dtype=object).ravel(), v.ravel()))
     vals = np.array([float(sn.evaluate(t, env)) for t in elems.ravel()]).reshape(elems.shape)
     np.testing.assert_allclose(vals, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_egraph_passes_array_terms_through():
+    pytest.importorskip("egglog")
+    f = sn.trace(lambda x: np.sum(np.exp(np.log(x * x)) + np.roll(x, 1)), np.zeros(5),
+                 mode="array")
+    g = sn.simplify(f, method="egraph")
+    assert isinstance(g, sn.ArrayFn) and g.count_ops() <= f.count_ops()
+    v = RNG.uniform(0.5, 1.0, 5)
+    np.testing.assert_allclose(g(v), f(v), rtol=1e-12)
