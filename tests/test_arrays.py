@@ -76,6 +76,8 @@ PROGRAMS = [
                               np.take(A, [1, 3], axis=1), np.repeat(v, 2), np.trace(A),
                               np.split(A, 2, axis=1)[1], np.array_split(v, 2)[0]),
      (np.zeros((4, 4)), np.zeros(3))),
+    ("norm", lambda A: (np.linalg.norm(A), np.linalg.norm(A, axis=1),
+                        np.linalg.norm(A[0], 2)), (np.zeros((3, 4)),)),
     ("select_logic", lambda x: np.select([x < 0.3, x > 0.6], [x, 2 * x], 0.5)
      + ((x > 0.2) & (x < 0.8)), (np.zeros(6),)),
 ]

@@ -185,7 +185,18 @@ def _tile(a, reps):
     return a
 
 
+def _norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002  (numpy's name)
+    x = IX.as_array_operand(x, "numpy.linalg.norm")
+    if ord not in (None, "fro") and not (ord == 2 and (x.ndim == 1 or axis is not None)):
+        raise UnsupportedOperationError(
+            f"numpy.linalg.norm with ord={ord!r} has no symbolic-array rule (the 2-norm of "
+            "vectors and the Frobenius norm do)")
+    sq = elementwise(lambda v: P.pow(v, 2), [x], "norm")
+    return elementwise(P.sqrt, [R.reduce("sum", sq, axis, keepdims)], "norm")
+
+
 FUNCTIONS: dict[Any, Callable] = {
+    np.linalg.norm: _norm,
     np.sum: _reduction("sum"), np.prod: _reduction("prod"), np.max: _reduction("max"),
     np.min: _reduction("min"), np.amax: _reduction("max"), np.amin: _reduction("min"),
     np.mean: _mean, np.var: _var, np.std: _std,
