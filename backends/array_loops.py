@@ -20,7 +20,7 @@ from symnum.backends.schedule import Ref, float_literal, schedule
 from symnum.arrays.ops_gather import Take
 from symnum.arrays.ops_index import BroadcastTo, Concatenate, Index, Pad, Reshape, Roll, Transpose
 from symnum.arrays.ops_map import Map, is_placeholder, placeholder
-from symnum.arrays.ops_reduce import Contract, Reduce
+from symnum.arrays.ops_reduce import Contract, Reduce, Scan
 from symnum.arrays.terms import ArrayConst, ArrayExpr, ArraySym, ArrayTerm
 from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Const, Expr, Sym
@@ -32,7 +32,7 @@ from symnum.errors import CompileError
 RECOMPUTE = 30.0
 BLAS_WORK = 4096  # multiply-adds from which a matmul-shaped contraction calls np.dot
 _BLAS_SPECS = ("ij,jk->ik", "ij,j->i", "j,jk->k", "j,j->")
-_MATERIAL_OPS = (Reduce, Contract, Concatenate, Pad)
+_MATERIAL_OPS = (Reduce, Contract, Concatenate, Pad, Scan)
 _INIT = {"sum": "0.0", "prod": "1.0", "max": "-math.inf", "min": "math.inf"}
 
 
@@ -264,6 +264,8 @@ class LoopGen:
             self.reduce(n, name, top)
         elif isinstance(op, Contract):
             self.contract(n, name, top)
+        elif isinstance(op, Scan):
+            self.scan(n, name, top)
         elif isinstance(op, Concatenate):
             off = 0
             for a in n.args:
@@ -317,6 +319,18 @@ class LoopGen:
             out = ["0" if (j in op.axes) else next(it) for j in range(a.ndim)] if op.keepdims \
                 else oidx
             b.add(f"{name}[{', '.join(out)}] = {acc}")
+
+    def scan(self, n: ArrayTerm, name: str, top: _Block) -> None:
+        op, a = n.op, n.args[0]
+        others = [j for j in range(a.ndim) if j != op.axis]
+        oidx, b = self.loops([a.shape[j] for j in others], top, "o")
+        acc = self.fresh("acc")
+        b.add(f"{acc} = {_INIT[op.kind]}")
+        (k,), inner = self.loops([a.shape[op.axis]], b)
+        full = list(oidx)
+        full.insert(op.axis, k)
+        self._acc(op.kind, acc, self.read(a, full, inner), inner)
+        inner.add(f"{name}[{', '.join(full)}] = {acc}")
 
     def blas(self, n: ArrayTerm) -> bool:
         sizes = n.op.sizes(n.args)

@@ -37,6 +37,7 @@ def _many(x, A, p):
         np.einsum("ij,kj->ik", A, _C) + np.mean(A),                      # small contraction
         np.var(x) + np.std(A, axis=0).sum(),
         np.diag(A[:, :3]) + A[[2, 0, 0], 1] + np.triu(A)[1, :3],           # gathers
+        np.cumsum(A, axis=1) + np.maximum.accumulate(x[:4]),              # scans
         p * 3.0 + np.exp(p),                                             # scalar output
         A,                                                               # input as output
     )
@@ -126,7 +127,7 @@ def test_loop_source_property(data):
         ops.append((op, mapped))
         ref = op(ref)
         ref = np.sin(ref) * ref if mapped else ref
-    tail = data.draw(st.sampled_from(["none", "sum", "max", "matvec"]))
+    tail = data.draw(st.sampled_from(["none", "sum", "max", "matvec", "cumsum"]))
 
     def prog(x):
         for op, mapped in ops:
@@ -134,6 +135,8 @@ def test_loop_source_property(data):
             x = np.sin(x) * x if mapped else x
         if tail == "sum" and x.ndim:
             return x.sum(axis=0) * 2.0
+        if tail == "cumsum" and x.ndim:
+            return np.cumsum(x, axis=-1) - x
         if tail == "max" and x.size:
             return np.max(x, axis=-1, keepdims=True) - x
         if tail == "matvec" and x.ndim in (1, 2):

@@ -49,8 +49,14 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
             raise UnsupportedOperationError(
                 f"numpy.{name}.reduce with {', '.join(kwargs)} has no symbolic-array rule")
         return R.reduce(_REDUCE_UFUNCS[name], inputs[0], axis, keepdims)
+    if method == "accumulate" and name in _REDUCE_UFUNCS:
+        axis = kwargs.pop("axis", 0)
+        if kwargs:
+            raise UnsupportedOperationError(
+                f"numpy.{name}.accumulate with {', '.join(kwargs)} has no symbolic-array rule")
+        return R.scan(_REDUCE_UFUNCS[name], inputs[0], axis)
     raise UnsupportedOperationError(
-        f"numpy.{name}.{method} has no symbolic-array rule (cumulative and scatter forms are "
+        f"numpy.{name}.{method} has no symbolic-array rule (scatter forms are "
         "not array terms yet); call .scalarize() on the traced Fn or trace with mode='scalar'")
 
 
@@ -64,6 +70,10 @@ def _no_extra(what: str, **kw: Any) -> None:
     if bad:
         raise UnsupportedOperationError(f"{what} with {', '.join(bad)}= has no symbolic-array "
                                         "rule")
+
+
+def _no_out(what: str, out: Any) -> None:
+    _no_extra(f"numpy.{what}", out=out)
 
 
 def _reduction(kind: str) -> Callable:
@@ -197,6 +207,10 @@ def _norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002  (numpy's name)
 
 FUNCTIONS: dict[Any, Callable] = {
     np.linalg.norm: _norm,
+    np.cumsum: lambda a, axis=None, dtype=None, out=None: _no_out("cumsum", out) or
+        R.scan("sum", a, axis),
+    np.cumprod: lambda a, axis=None, dtype=None, out=None: _no_out("cumprod", out) or
+        R.scan("prod", a, axis),
     np.sum: _reduction("sum"), np.prod: _reduction("prod"), np.max: _reduction("max"),
     np.min: _reduction("min"), np.amax: _reduction("max"), np.amin: _reduction("min"),
     np.mean: _mean, np.var: _var, np.std: _std,
@@ -320,6 +334,8 @@ def install() -> None:
     A._symnum_apply = staticmethod(lambda op, args: elementwise(op, args))
     A.T = property(lambda self: IX.transpose(self))
     A.sum = lambda self, axis=None, keepdims=False, **kw: R.reduce("sum", self, axis, keepdims)
+    A.cumsum = lambda self, axis=None, **kw: R.scan("sum", self, axis)
+    A.cumprod = lambda self, axis=None, **kw: R.scan("prod", self, axis)
     A.prod = lambda self, axis=None, keepdims=False, **kw: R.reduce("prod", self, axis,
                                                                      keepdims)
     A.max = lambda self, axis=None, keepdims=False, **kw: R.reduce("max", self, axis, keepdims)

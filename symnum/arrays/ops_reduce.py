@@ -132,6 +132,57 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> ArrayExpr:
 
 
 # ---------------------------------------------------------------------------------------------
+# scans: cumulative reductions along one axis (np.cumsum, np.cumprod, ufunc.accumulate)
+
+_SCANS = {"sum": np.cumsum, "prod": np.cumprod, "max": np.maximum.accumulate,
+          "min": np.minimum.accumulate}
+
+
+@dataclass(frozen=True)
+class Scan(ArrayOp):
+    """out[..., k, ...] = reduce(in[..., 0..k, ...]) along `axis` (kind sum, prod, max, min).
+
+    Issue 11: cumsum's VJP is a reversed cumsum of the cotangent; cumprod's and cummax's follow
+    from the running values (a Map over the output)."""
+
+    kind: str
+    axis: int
+    name = "scan"
+
+    def infer(self, args):
+        (a,) = args
+        return a.shape, a.dtype if self.kind in ("max", "min") else float_dtype(a.dtype)
+
+    def impl(self, v):
+        dt = np.asarray(v).dtype.name
+        out_dt = dt if self.kind in ("max", "min") else float_dtype(dt)
+        return np.asarray(_SCANS[self.kind](v, axis=self.axis)).astype(out_dt)
+
+    def scalarize(self, elems):
+        e = np.moveaxis(elems[0], self.axis, -1)
+        out = np.empty(e.shape, dtype=object)
+        step = {"sum": P.add, "prod": P.mul, "max": P.maximum, "min": P.minimum}[self.kind]
+        for idx in np.ndindex(e.shape[:-1]):
+            acc = None
+            for k in range(e.shape[-1]):
+                acc = e[idx + (k,)] if acc is None else step(acc, e[idx + (k,)])
+                out[idx + (k,)] = acc
+        return np.moveaxis(out, -1, self.axis)
+
+
+def scan(kind: str, x: Any, axis: Any = None) -> ArrayExpr:
+    """np.cumsum / np.cumprod / np.maximum.accumulate / np.minimum.accumulate (axis None: of
+    the flattened array, as numpy)."""
+    if kind not in _SCANS:
+        raise UnsupportedOperationError(f"no scan named {kind!r}; use one of {tuple(_SCANS)}")
+    x = as_array_operand(x, f"cum{kind}")
+    if axis is None:
+        x, axis = reshape(x, (x.size,)), 0
+    (axis,) = _axes(axis, x.ndim, f"cum{kind}")
+    return ArrayTerm(Scan(kind, axis), (x,))
+
+
+# ---------------------------------------------------------------------------------------------
 # contractions
 
 

@@ -22,7 +22,7 @@ from symnum.arrays.ops_index import (
     Transpose,
 )
 from symnum.arrays.ops_map import Map, is_placeholder
-from symnum.arrays.ops_reduce import Contract, Reduce
+from symnum.arrays.ops_reduce import Contract, Reduce, Scan
 from symnum.arrays.terms import ArrayConst, ArrayExpr, ArraySym
 from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Expr, Sym
@@ -91,6 +91,10 @@ def _array_text(n: ArrayExpr, parts: list[Printed]) -> Printed:
         return f"{op.kind}({parts[0][0]}{kw})", ATOM
     if isinstance(op, Index):
         return f"{_paren(parts[0])}[{_index_text(op, args[0])}]", ATOM
+    if isinstance(op, Scan):
+        kw = f", axis={op.axis}" if args[0].ndim > 1 else ""
+        name = {"sum": "cumsum", "prod": "cumprod"}.get(op.kind, f"{op.kind}imum.accumulate")
+        return f"{name}({parts[0][0]}{kw})", ATOM
     if isinstance(op, Roll):
         kw = f", axis={op.axis}" if args[0].ndim > 1 else ""
         return f"roll({parts[0][0]}, {op.shift}{kw})", ATOM
@@ -195,7 +199,8 @@ def _latex_op(n: ArrayExpr, parts: list[str]) -> str:
         return rf"\left({parts[0]}\right) \left({parts[1]}\right)"
     detail = {Roll: lambda: f", {op.shift}", Reshape: lambda: f", {op.shape}"}
     extra = detail.get(type(op), lambda: "")()
-    name = getattr(op, "kind", None) or getattr(op, "name", "op")
+    name = (f"cum{op.kind}" if isinstance(op, Scan) else getattr(op, "kind", None)
+            or getattr(op, "name", "op"))
     return rf"\operatorname{{{name}}}\left({', '.join(parts)}{extra}\right)"
 
 
