@@ -169,10 +169,6 @@ def to_str(e: Any) -> str:
     return array_str_memo([e])[id(e)][0]
 
 
-def array_repr(e: ArrayExpr) -> str:
-    return f"{to_str(e)}  # {e.dtype}{list(e.shape)}"
-
-
 # ---------------------------------------------------------------------------------------------
 # LaTeX: maps through the scalar LaTeX printer, other operations as operators
 
