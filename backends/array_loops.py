@@ -31,6 +31,7 @@ from symnum.errors import CompileError
 # (cycles): u·u·v read by two outputs is cheaper twice than through a buffer (memory traffic)
 RECOMPUTE = 30.0
 BLAS_WORK = 4096  # multiply-adds from which a matmul-shaped contraction calls np.dot
+PARALLEL_ELEMENTS = 1 << 16  # parallel lowering: nests visiting fewer elements stay serial
 _BLAS_SPECS = ("ij,jk->ik", "ij,j->i", "j,jk->k", "j,j->")
 _MATERIAL_OPS = (Reduce, Contract, Concatenate, Pad, Scan)
 _INIT = {"sum": "0.0", "prod": "1.0", "max": "-math.inf", "min": "math.inf"}
@@ -86,8 +87,10 @@ def _bcast(idx: list[str], shape: tuple, out_shape: tuple) -> list[str]:
 class LoopGen:
     """Generates `kernel(<inputs>, <constants>)` returning the outputs as a tuple."""
 
-    def __init__(self, fn: Any):
+    def __init__(self, fn: Any, parallel: bool = False):
         self.fn = fn
+        self.parallel = parallel  # outer loops of large nests as numba.prange (opt-in)
+        self.used_prange = False
         self.n = 0
         self.params: list[str] = []
         self.names: dict[int, str] = {}  # leaf or materialised node → its variable
@@ -245,11 +248,18 @@ class LoopGen:
         return [ref(r) for r in sched.outputs]
 
     # materialising ----------------------------------------------------------------------------
-    def loops(self, shape: tuple, b: _Block, prefix: str = "i") -> tuple[list[str], _Block]:
+    def loops(self, shape: tuple, b: _Block, prefix: str = "i",
+              work: int = 0) -> tuple[list[str], _Block]:
+        """Nested loops over `shape`; the outermost a prange when parallel lowering is on and
+        `work` (elements the nest visits) reaches PARALLEL_ELEMENTS."""
         idx = []
+        par = self.parallel and work >= PARALLEL_ELEMENTS
         for s in shape:
             v = self.fresh(prefix)
-            b.add(f"for {v} in range({s}):")
+            rng = "numba.prange" if par and s > 1 else "range"  # the first loop worth sharing
+            if rng != "range":
+                self.used_prange, par = True, False
+            b.add(f"for {v} in {rng}({s}):")
             b = b.child()
             idx.append(v)
         return idx, b
@@ -269,7 +279,7 @@ class LoopGen:
         elif isinstance(op, Concatenate):
             off = 0
             for a in n.args:
-                idx, b = self.loops(a.shape, top)
+                idx, b = self.loops(a.shape, top, work=a.size)
                 out = list(idx)
                 out[op.axis] = _affine(off, 1, idx[op.axis])
                 b.add(f"{name}[{', '.join(out)}] = {self.read(a, idx, b)}")
@@ -277,13 +287,13 @@ class LoopGen:
         elif isinstance(op, Pad):
             top.add(f"{name}[...] = {float_literal(op.value)}")
             a = n.args[0]
-            idx, b = self.loops(a.shape, top)
+            idx, b = self.loops(a.shape, top, work=a.size)
             out = [_affine(w[0], 1, i) for w, i in zip(op.widths, idx)]
             b.add(f"{name}[{', '.join(out)}] = {self.read(a, idx, b)}")
         elif scalar:
             top.add(f"{name} = {self.read(n, [], top, inline=True)}")
         else:
-            idx, b = self.loops(n.shape, top)
+            idx, b = self.loops(n.shape, top, work=n.size)
             b.add(f"{name}[{', '.join(idx)}] = {self.read(n, idx, b, inline=True)}")
         self.names[id(n)] = name
 
@@ -302,10 +312,12 @@ class LoopGen:
     def reduce(self, n: ArrayTerm, name: str, top: _Block) -> None:
         op, a = n.op, n.args[0]
         kept = [j for j in range(a.ndim) if j not in op.axes]
-        oidx, b = self.loops([a.shape[j] for j in kept], top, "o")
+        oidx, b = self.loops([a.shape[j] for j in kept], top, "o", work=a.size)
         acc = self.fresh("acc")
         b.add(f"{acc} = {_INIT[op.kind]}")
-        ridx, inner = self.loops([a.shape[j] for j in op.axes], b)
+        # a full sum or product: the reduction loop itself in parallel (numba reduces `+=`)
+        ridx, inner = self.loops([a.shape[j] for j in op.axes], b, work=a.size if (
+            not kept and op.kind in ("sum", "prod")) else 0)
         full = [""] * a.ndim
         for j, v in zip(kept, oidx):
             full[j] = v
@@ -323,7 +335,7 @@ class LoopGen:
     def scan(self, n: ArrayTerm, name: str, top: _Block) -> None:
         op, a = n.op, n.args[0]
         others = [j for j in range(a.ndim) if j != op.axis]
-        oidx, b = self.loops([a.shape[j] for j in others], top, "o")
+        oidx, b = self.loops([a.shape[j] for j in others], top, "o", work=a.size)
         acc = self.fresh("acc")
         b.add(f"{acc} = {_INIT[op.kind]}")
         (k,), inner = self.loops([a.shape[op.axis]], b)
@@ -349,7 +361,10 @@ class LoopGen:
         ins, out = op.parts()
         sizes = op.sizes(n.args)
         summed = [c for c in sizes if c not in out]
-        oidx, b = self.loops([sizes[c] for c in out], top, "o")
+        total = 1
+        for v in sizes.values():
+            total *= v
+        oidx, b = self.loops([sizes[c] for c in out], top, "o", work=total)
         acc = self.fresh("acc")
         b.add(f"{acc} = 0.0")
         sidx, inner = self.loops([sizes[c] for c in summed], b)

@@ -31,13 +31,16 @@ from symnum.backends.numba_ops import fma as _fma
 '''
 
 _DECORATE = '''
-kernel = numba.njit(cache=True, error_model="numpy", nogil=True, fastmath={fastmath})(kernel)
+kernel = numba.njit(cache=True, error_model="numpy", nogil=True, fastmath={fastmath},
+                    parallel={parallel})(kernel)
 '''
 
 
-def generate(fn: Any, fastmath: bool = False) -> tuple[str, LoopGen]:
-    gen = LoopGen(fn)
-    return _HEADER + gen.source() + _DECORATE.format(fastmath=bool(fastmath)), gen
+def generate(fn: Any, fastmath: bool = False, parallel: bool = False) -> tuple[str, LoopGen]:
+    gen = LoopGen(fn, parallel)
+    body = gen.source()
+    return _HEADER + body + _DECORATE.format(fastmath=bool(fastmath),
+                                             parallel=gen.used_prange), gen
 
 
 class ArrayKernel:
@@ -118,8 +121,10 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 def lower_array_fn(fn: Any, *, fastmath: bool = False, cache_dir: Any = None,
-                   **options: Any) -> ArrayKernel:
-    """Compile an ArrayFn into numba loop nests.
+                   parallel: bool = False, **options: Any) -> ArrayKernel:
+    """Compile an ArrayFn into numba loop nests. `parallel=True`: the outer loop of each nest
+    visiting ≥ array_loops.PARALLEL_ELEMENTS elements runs as numba.prange (opt-in: a parallel
+    region costs compile time, and numba's OpenMP workers spin after it, FIELD-NOTES).
 
     >>> import numpy as np, symnum as sn
     >>> f = sn.trace(lambda x: np.sum(x[1:] * x[:-1]), np.zeros(4), mode="array")
@@ -130,7 +135,7 @@ def lower_array_fn(fn: Any, *, fastmath: bool = False, cache_dir: Any = None,
         raise CompileError(f"unknown option(s) for the numba backend's array loops: "
                            f"{', '.join(options)}")
     t0 = time.perf_counter()
-    src, gen = generate(fn, fastmath)
+    src, gen = generate(fn, fastmath, parallel)
     key = source_key(src)
     try:
         mod, hit = load_module(src, key, cache_dir)

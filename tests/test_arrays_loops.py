@@ -159,3 +159,19 @@ def test_kernel_call_conversions():
     assert k1(list(range(10))) == np.sum(v[:10] ** 2)
     with pytest.raises(sn.ShapeError, match=r"\(10,\)"):
         k1(v)
+
+
+def test_parallel_lowering_is_opt_in_and_agrees():
+    from symnum.backends.numba_arrays import lower_array_fn
+
+    n = 70_000  # above array_loops.PARALLEL_ELEMENTS
+    f = sn.trace(lambda x: (np.sum(x[1:] * x[:-1]), np.roll(x, 1) - x, x.reshape(2, -1).sum(1)),
+                 np.zeros(n), mode="array")
+    serial = LoopGen(f)
+    serial.source()
+    assert not serial.used_prange
+    k = lower_array_fn(f, parallel=True)
+    assert "numba.prange" in k.source and "parallel=True" in k.source
+    x = RNG.standard_normal(n)
+    for g, w in zip(k(x), f(x)):
+        np.testing.assert_allclose(g, w, rtol=1e-9)
