@@ -175,6 +175,29 @@ def brusselator_rows(sizes, reps):
     return rows
 
 
+def parallel_rows(quick: bool):
+    """The opt-in parallel lowering (prange outer loops) beside the serial kernel, same run."""
+    from peers import brusselator
+
+    from symnum.demo.examples import brusselator_init
+
+    n, m = (100_000, 128) if quick else (1_000_000, 512)
+    rows = []
+    for name, f, arg in ((f"rosen n={n:,}", rosen, np.random.default_rng(3).uniform(-1, 1, n)),
+                         (f"brusselator n={m}", brusselator(m), brusselator_init(m))):
+        fn = sn.trace(f, arg, mode="array")
+        t0 = time.perf_counter()
+        ks = lower(fn, "numba")
+        t1 = time.perf_counter()
+        kp = lower(fn, "numba", parallel=True)
+        t2 = time.perf_counter()
+        np.testing.assert_allclose(kp(arg), ks(arg), rtol=1e-9)
+        ts, tp = per_call(ks, arg), per_call(kp, arg)
+        rows.append([name, fmt_time(t1 - t0), fmt_time(t2 - t1), fmt_time(ts), fmt_time(tp),
+                     fmt_ratio(tp / ts)])
+    return rows
+
+
 def scalar_rows(sizes, loss_shape):
     """The old scalar mode: trace + build_function (llvm, the default backend), per call."""
     rng = np.random.default_rng(2)
@@ -203,7 +226,7 @@ def main() -> None:
     args = ap.parse_args()
     sizes = (1_000, 100_000) if args.quick else (1_000, 100_000, 1_000_000)
     reps = 1 if args.quick else 3
-    import numba  # noqa: F401  (imported once, outside every timing)
+    import numba  # imported once, outside every timing
 
     print(machine_info())
     # numba's first compile in a process pays for its own start-up (typing tables, LLVM
@@ -227,6 +250,9 @@ def main() -> None:
     print(table(["n", "ops", "trace", "trace+compile (cold)", "trace+compile (warm cache)",
                  "per call", "hand numba", "vs hand", "numpy", "vs numpy"],
                 brusselator_rows((32, 128) if args.quick else (32, 128, 512), reps)))
+    print(f"\n## Opt-in parallel lowering (numba threads: {numba.get_num_threads()})\n")
+    print(table(["workload", "compile serial", "compile parallel", "per call serial",
+                 "per call parallel", "parallel / serial"], parallel_rows(args.quick)))
     print("\n## The old scalar mode (arrays of scalar terms), for contrast\n")
     print(table(["workload", "ops", "trace", "trace+compile", "per call"],
                 scalar_rows((100, 1_000) if not args.quick else (100,), (200, 10))))
