@@ -70,6 +70,26 @@ def per_call(f, *args, target_s: float = 0.2, batches: int = 7) -> float:
     return statistics.median(out)
 
 
+def per_call_interleaved(fs, args_list, target_s: float = 0.3, batches: int = 9) -> list:
+    """Median seconds per call of several functions, their batches interleaved (ABAB…) so the
+    machine's load drifts over all of them alike; one ratio from one run."""
+    ks = []
+    for f, args in zip(fs, args_list):
+        f(*args)
+        t0 = time.perf_counter()
+        f(*args)
+        ks.append(max(1, int(target_s / batches / len(fs) / max(time.perf_counter() - t0,
+                                                                   1e-7))))
+    runs: list[list[float]] = [[] for _ in fs]
+    for _ in range(batches):
+        for j, (f, args) in enumerate(zip(fs, args_list)):
+            t0 = time.perf_counter()
+            for _ in range(ks[j]):
+                f(*args)
+            runs[j].append((time.perf_counter() - t0) / ks[j])
+    return [statistics.median(r) for r in runs]
+
+
 def build(f, example, cache_dir):
     """(trace seconds, compile seconds, kernel)."""
     gc.collect()
@@ -119,8 +139,7 @@ def rosen_rows(sizes, reps):
         want = rosen(x)
         assert np.isclose(k(x), want, rtol=1e-12) and np.isclose(hand(x), want, rtol=1e-12)
         ops = sn.trace(rosen, np.zeros(n), mode="array").count_ops()
-        t_k, t_h, t_np = per_call(k, x), per_call(hand, x), per_call(rosen, x)
-        t_raw = per_call(k.kernel, x)
+        t_k, t_raw, t_h, t_np = per_call_interleaved([k, k.kernel, hand, rosen], [(x,)] * 4)
         rows.append([f"{n:,}", ops, fmt_time(tc), fmt_time(tc + cc), fmt_time(tw + cw),
                      fmt_time(t_k), fmt_time(t_raw), fmt_time(t_h), fmt_ratio(t_k / t_h),
                      fmt_ratio(t_raw / t_h), fmt_time(t_np), fmt_ratio(t_k / t_np)])
@@ -144,7 +163,7 @@ def loss_rows(shape, reps):
         tracemalloc.stop()
     finally:
         shutil.rmtree(d, ignore_errors=True)
-    t_k, t_np = per_call(k, w), per_call(loss, w)
+    t_k, t_np = per_call_interleaved([k, loss], [(w,), (w,)])
     return [[f"{shape[0]:,} × {shape[1]}", fmt_time(tc), fmt_time(tc + cc), fmt_time(tw + cw),
              fmt_time(t_k), fmt_time(t_np), fmt_ratio(t_k / t_np),
              f"{peak / X.nbytes:.2f}x ({peak / 2**20:.0f} MiB)"]]
@@ -168,7 +187,8 @@ def brusselator_rows(sizes, reps):
         np.testing.assert_allclose(k(state), rhs(state), rtol=1e-12, atol=1e-9)
         np.testing.assert_allclose(out, rhs(state).ravel(), rtol=1e-12, atol=1e-9)
         ops = sn.trace(rhs, state, mode="array").count_ops()
-        t_k, t_h, t_np = per_call(k, state), per_call(hand, flat, out), per_call(rhs, state)
+        t_k, t_h, t_np = per_call_interleaved([k, hand, rhs], [(state,), (flat, out),
+                                                                (state,)])
         rows.append([f"{n}", ops, fmt_time(tc), fmt_time(tc + cc), fmt_time(tw + cw),
                      fmt_time(t_k), fmt_time(t_h), fmt_ratio(t_k / t_h), fmt_time(t_np),
                      fmt_ratio(t_k / t_np)])
@@ -192,7 +212,7 @@ def parallel_rows(quick: bool):
         kp = lower(fn, "numba", parallel=True)
         t2 = time.perf_counter()
         np.testing.assert_allclose(kp(arg), ks(arg), rtol=1e-9)
-        ts, tp = per_call(ks, arg), per_call(kp, arg)
+        ts, tp = per_call_interleaved([ks, kp], [(arg,), (arg,)])
         rows.append([name, fmt_time(t1 - t0), fmt_time(t2 - t1), fmt_time(ts), fmt_time(tp),
                      fmt_ratio(tp / ts)])
     return rows
