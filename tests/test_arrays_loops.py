@@ -175,3 +175,13 @@ def test_parallel_lowering_is_opt_in_and_agrees():
     x = RNG.standard_normal(n)
     for g, w in zip(k(x), f(x)):
         np.testing.assert_allclose(g, w, rtol=1e-9)
+
+
+def test_compile_simplifies_array_programs():
+    def f(x, p):
+        return np.sum(np.sin(x) ** 2 + np.cos(x) ** 2 + p * x)
+
+    k = sn.compile(f, mode="array", simplify="rules")
+    x = RNG.uniform(0.5, 1.5, 20)
+    np.testing.assert_allclose(k(x, 2.0), f(x, 2.0), rtol=1e-12)
+    assert "sin" not in str(k.fn.outputs) and "math.sin" not in k.source
