@@ -81,6 +81,10 @@ PROGRAMS = [
     ("scans", lambda A: (np.cumsum(A), np.cumsum(A, axis=1), A.cumprod(axis=0),
                          np.maximum.accumulate(A, axis=1), np.add.accumulate(A[0]),
                          np.minimum.accumulate(A, axis=0)), (np.zeros((3, 4)),)),
+    ("initial_outer_all_any", lambda a: (
+        np.sum(a, axis=0, initial=2.0), np.min(a, initial=0.3), np.multiply.outer(a[0], a[:, 1]),
+        np.subtract.outer(a, a[0]), np.all(a > 0.2, axis=1), np.any(a > 0.9), (a > 0.5).all(),
+        np.any(a - 0.5, axis=0)), (np.zeros((3, 4)),)),
     ("select_logic", lambda x: np.select([x < 0.3, x > 0.6], [x, 2 * x], 0.5)
      + ((x > 0.2) & (x < 0.8)), (np.zeros(6),)),
 ]

@@ -49,6 +49,10 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
             raise UnsupportedOperationError(
                 f"numpy.{name}.reduce with {', '.join(kwargs)} has no symbolic-array rule")
         return R.reduce(_REDUCE_UFUNCS[name], inputs[0], axis, keepdims)
+    if method == "outer" and len(inputs) == 2 and not kwargs:
+        a, b = (IX.as_array_operand(x, f"numpy.{name}.outer") for x in inputs)
+        a = IX.reshape(a, a.shape + (1,) * b.ndim)
+        return elementwise(ufunc_rule(ufunc).fn, [a, b], f"numpy.{name}.outer")
     if method == "accumulate" and name in _REDUCE_UFUNCS:
         axis = kwargs.pop("axis", 0)
         if kwargs:
@@ -76,10 +80,26 @@ def _no_out(what: str, out: Any) -> None:
     _no_extra(f"numpy.{what}", out=out)
 
 
+_COMBINE = {"sum": P.add, "prod": P.mul, "max": P.maximum, "min": P.minimum}
+
+
 def _reduction(kind: str) -> Callable:
-    def f(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
-        _no_extra(f"numpy.{kind}", out=out, initial=initial, where=where)
-        return R.reduce(kind, a, axis, keepdims)
+    def f(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue, where=None):
+        _no_extra(f"numpy.{kind}", out=out, where=where)
+        r = R.reduce(kind, a, axis, keepdims)
+        if initial is None or initial is np._NoValue:
+            return r
+        return elementwise(_COMBINE[kind], [r, initial], f"numpy.{kind} initial")
+
+    return f
+
+
+def _truth_reduction(kind: str) -> Callable:
+    """np.all / np.any: min / max over truth values."""
+    def f(a, axis=None, out=None, keepdims=False, *, where=None):
+        _no_extra(f"numpy.{'all' if kind == 'min' else 'any'}", out=out, where=where)
+        truth = elementwise(_cond, [a], "truth")
+        return R.reduce(kind, truth, axis, keepdims)
 
     return f
 
@@ -207,6 +227,7 @@ def _norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002  (numpy's name)
 
 FUNCTIONS: dict[Any, Callable] = {
     np.linalg.norm: _norm,
+    np.all: _truth_reduction("min"), np.any: _truth_reduction("max"),
     np.cumsum: lambda a, axis=None, dtype=None, out=None: _no_out("cumsum", out) or
         R.scan("sum", a, axis),
     np.cumprod: lambda a, axis=None, dtype=None, out=None: _no_out("cumprod", out) or
@@ -339,6 +360,10 @@ def install() -> None:
     A.prod = lambda self, axis=None, keepdims=False, **kw: R.reduce("prod", self, axis,
                                                                      keepdims)
     A.max = lambda self, axis=None, keepdims=False, **kw: R.reduce("max", self, axis, keepdims)
+    A.all = lambda self, axis=None, keepdims=False, **kw: _truth_reduction("min")(
+        self, axis, keepdims=keepdims)
+    A.any = lambda self, axis=None, keepdims=False, **kw: _truth_reduction("max")(
+        self, axis, keepdims=keepdims)
     A.min = lambda self, axis=None, keepdims=False, **kw: R.reduce("min", self, axis, keepdims)
     A.mean = lambda self, axis=None, keepdims=False, **kw: R.mean(self, axis, keepdims)
     A.var = lambda self, axis=None, ddof=0, keepdims=False, **kw: R.var(self, axis, ddof,
