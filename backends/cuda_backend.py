@@ -459,6 +459,10 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, threads: i
     >>> k.elementwise(np.linspace(0, 1, 5), 2.0).shape  # doctest: +SKIP
     (5,)
     """
+    if _is_array_fn(fn):
+        raise CompileError(
+            "the cuda backend has no loop lowering for array programs yet; use "
+            "backend='numba' (loop nests) or backend='numpy', or lower fn.scalarize()")
     from symnum.tracing.fn import Fn
 
     if not isinstance(fn, Fn):
@@ -484,3 +488,9 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, threads: i
 
 
 BACKEND = Backend("cuda", lower, "numba-cuda grid-stride kernels (batched, elementwise)")
+
+
+def _is_array_fn(fn: Any) -> bool:
+    from symnum.arrays.fn import ArrayFn
+
+    return isinstance(fn, ArrayFn)

@@ -496,6 +496,10 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     >>> round(float(k(0.5, 2.0)), 12)
     0.958851077208
     """
+    if _is_array_fn(fn):
+        raise CompileError(
+            "the llvm backend has no loop lowering for array programs yet; use "
+            "backend='numba' (loop nests) or backend='numpy', or lower fn.scalarize()")
     if options:
         raise CompileError(f"unknown option(s) for the llvm backend: {', '.join(options)}; "
                            "it takes dtype, opt, ir_opt, shard, fastmath, vecmath, simd, "
@@ -603,3 +607,9 @@ def lower_elementwise(fn: Any, **options: Any) -> Any:
 
 BACKEND = Backend("llvm", lower, "LLVM IR emitted directly, JIT-compiled by llvmlite (ORC)",
                   elementwise=lower_elementwise)
+
+
+def _is_array_fn(fn: Any) -> bool:
+    from symnum.arrays.fn import ArrayFn
+
+    return isinstance(fn, ArrayFn)

@@ -28,9 +28,7 @@ class NumpyKernel:
         self.fn = fn
 
     def __call__(self, *args: Any) -> Any:
-        from symnum.tracing.fn import evaluate
-
-        return evaluate(self.fn, args)
+        return self.fn.evaluate(args)  # Fn or ArrayFn: the reference interpreter
 
     def __repr__(self) -> str:
         return f"NumpyKernel({self.fn!r})"
@@ -43,6 +41,7 @@ def lower(fn: Any, **options: Any) -> NumpyKernel:
     >>> lower(sn.trace(lambda x: x + 1, np.zeros(2)))(np.array([1.0, 2.0]))
     array([2., 3.])
     """
+    from symnum.arrays.fn import ArrayFn
     from symnum.tracing.fn import Fn
 
     if options:
@@ -50,7 +49,7 @@ def lower(fn: Any, **options: Any) -> NumpyKernel:
             f"the numpy backend takes no options, got {', '.join(sorted(options))}; remove them "
             "or choose a backend that has them"
         )
-    if not isinstance(fn, Fn):
+    if not isinstance(fn, (Fn, ArrayFn)):
         raise CompileError(
             f"the numpy backend lowers an Fn (from symnum.trace), got {type(fn).__name__}; trace "
             "the function first, or call symnum.evaluate(expr, env) for a bare expression"

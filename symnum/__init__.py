@@ -33,8 +33,8 @@ from symnum.errors import (
     TracingError,
     UnsupportedOperationError,
 )
-from symnum.tracing.fn import evaluate
-from symnum.tracing.fn import Fn, trace
+from symnum.arrays import ArrayFn, array_symbol, evaluate, scalarize, trace
+from symnum.tracing.fn import Fn
 from symnum.core.interface import arguments, iscall, maketerm, metadata, operation
 from symnum.io.latex import latex
 from symnum.io.serialize import load, save

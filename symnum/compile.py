@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from symnum.arrays.fn import ArrayFn, trace
+from symnum.arrays.terms import ArrayExpr, ArraySym
 from symnum.built import InPlace, SparseFunction
 from symnum.call_args import (
     _blame_strings,
@@ -29,7 +31,7 @@ from symnum.call_args import (
     kernel_dtype,
 )
 from symnum.errors import ArgumentError, CompileError
-from symnum.tracing.fn import Fn, trace
+from symnum.tracing.fn import Fn
 
 
 def _backends():
@@ -43,12 +45,14 @@ def resolve_backend(name: str, fn: Fn) -> str:
     registered, else the reference interpreter."""
     if name != "auto":
         return name
+    if isinstance(fn, ArrayFn):  # array programs lower to loop nests through numba
+        return "numba" if "numba" in _backends().available_backends() else "numpy"
     return "llvm" if "llvm" in _backends().available_backends() else "numpy"
 
 
 def lower(fn: Fn, backend: str = "auto", **options: Any) -> Any:
     """Lower an Fn with a backend chosen by name; returns a callable with the Fn's signature."""
-    if not isinstance(fn, Fn):
+    if not isinstance(fn, (Fn, ArrayFn)):
         raise CompileError(f"lower() takes an Fn (from symnum.trace), got {type(fn).__name__}")
     return _backends().lower(fn, resolve_backend(backend, fn), **options)
 
@@ -153,7 +157,8 @@ class CompiledFunction:
     def __init__(self, f: Callable, *, backend: str = "auto", simplify: str | dict | None = None,
                  make_fn: Callable[[tuple], Fn] | None = None,
                  static_argnums: int | Sequence[int] = (),
-                 static_argnames: str | Sequence[str] = (), **options: Any):
+                 static_argnames: str | Sequence[str] = (), mode: str = "scalar",
+                 **options: Any):
         if not callable(f):
             raise TypeError(f"compile() needs a callable, got {type(f).__name__}")
         self._f = f
@@ -161,6 +166,8 @@ class CompiledFunction:
         self._simplify = dict(simplify) if isinstance(simplify, dict) else simplify
         self._options = options
         self._custom_fn = make_fn is not None
+        # mode="array": trace to array terms (one per numpy call), lowered to loop nests
+        self._mode = mode
         self._make_fn = make_fn or self._trace
         self._entries: dict = {}
         self._fast: list = []
@@ -241,7 +248,7 @@ class CompiledFunction:
 
     def _trace(self, dyn: tuple, stat: tuple = ()) -> Fn:
         if not stat:
-            return trace(self._f, *dyn, names=self._dyn_names(len(dyn), ()))
+            return trace(self._f, *dyn, names=self._dyn_names(len(dyn), ()), mode=self._mode)
         f, n = self._f, len(dyn) + len(stat)
 
         def with_statics(*d: Any) -> Any:
@@ -252,7 +259,7 @@ class CompiledFunction:
             return f(*full)
 
         stat = tuple((i, v.obj if type(v) is _Identity else v) for i, v in stat)
-        return trace(with_statics, *dyn, names=self._dyn_names(len(dyn), stat))
+        return trace(with_statics, *dyn, names=self._dyn_names(len(dyn), stat), mode=self._mode)
 
     def _dyn_names(self, n: int, stat: tuple) -> list[str] | None:
         if not self._params:
@@ -470,7 +477,7 @@ def _examples(fn: Fn) -> tuple:
 
 
 def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str | dict | None = None,
-            **options: Any) -> Any:
+            mode: str = "scalar", **options: Any) -> Any:
     """Compile a numpy-style function (decorator or call).
 
     >>> import numpy as np, symnum as sn
@@ -487,7 +494,7 @@ def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str |
         if callable(make):
             return CompiledFunction(g, backend=backend, simplify=simplify,
                                     make_fn=lambda args: make(*args), **options)
-        return CompiledFunction(g, backend=backend, simplify=simplify, **options)
+        return CompiledFunction(g, backend=backend, simplify=simplify, mode=mode, **options)
 
     return wrap if f is None else wrap(f)
 
@@ -514,6 +521,12 @@ def build_function(outputs: Any, *inputs: Any, backend: str = "auto",
         values[:] = outputs.values
         fn = Fn(inputs, values, names)
         return SparseFunction(_lower_simplified(fn, simplify, backend, options), outputs)
+    from symnum.tracing.pytree import tree_flatten
+
+    if any(isinstance(v, ArraySym) for v in tree_flatten(inputs)[0]) or any(
+            isinstance(v, ArrayExpr) for v in tree_flatten(outputs)[0]):
+        # an array program: one kernel, arrays out
+        return _lower_simplified(ArrayFn(inputs, outputs, names), simplify, backend, options)
     compiled = _lower_simplified(Fn(inputs, outputs, names), simplify, backend, options)
     if isinstance(outputs, np.ndarray) and outputs.ndim > 0:
         return compiled, InPlace(compiled)

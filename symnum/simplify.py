@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from symnum.arrays.fn import ArrayFn
+from symnum.arrays.rewrite import rewrite_bodies
+from symnum.arrays.terms import ArrayExpr
 from symnum.core._gc import no_gc
 from symnum.core.build import tree_mode
 from symnum.core.interface import iscall, maketerm, metadata, operation
@@ -85,7 +88,18 @@ def simplify(x: Any, method: str = "rules", *, ruleset: Any = None, max_iter: in
     if isinstance(x, Fn):
         return x.with_flat_outputs(_simplify_flat(run, list(x.flat_outputs), ruleset, max_iter,
                                                   stats, options))
+
+    def bodies(roots: list) -> list:  # the scalar bodies of array terms' elementwise maps
+        return _simplify_flat(run, roots, ruleset, max_iter, stats, options)
+
+    if isinstance(x, ArrayFn):
+        return x.with_flat_outputs(rewrite_bodies(x.flat_outputs, bodies))
     leaves, td = tree_flatten(x)
+    if any(isinstance(v, ArrayExpr) for v in leaves):
+        arrays = iter(rewrite_bodies([v for v in leaves if isinstance(v, ArrayExpr)], bodies))
+        return tree_unflatten(td, [next(arrays) if isinstance(v, ArrayExpr) else
+                                   simplify(v, method, ruleset=ruleset, max_iter=max_iter,
+                                            stats=stats, **options) for v in leaves])
     roots: list = []
     for leaf in leaves:
         if isinstance(leaf, np.ndarray):

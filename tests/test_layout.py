@@ -21,6 +21,7 @@ LAYERS = [
     ["symnum.rules"],
     ["symnum.tracing"],
     ["symnum.io"],
+    ["symnum.arrays"],
     ["symnum.autodiff"],
     ["symnum.simplify", "symnum.call_args", "symnum.built", "symnum.compile",
      "symnum.transforms", "symnum.persist"],

@@ -105,6 +105,9 @@ def apply(op, args: tuple) -> Expr:
         elif isinstance(a, np.ndarray) and a.ndim > 0:
             # op applied to an array: map elementwise, the way numpy users expect
             return HOOKS.elementwise(op, args)
+        elif getattr(type(a), "_symnum_array_term", False):
+            # a symbolic array term (symnum.arrays, a higher layer): it maps the op itself
+            return type(a)._symnum_apply(op, args)
         else:
             exprs.append(as_expr(a))
     if _TREE.get():

@@ -105,7 +105,9 @@ def substitute(e: Any, mapping: Mapping) -> Any:
     True
     """
 
-    table = {id(k): as_expr(v) for k, v in mapping.items()}  # `mapping` keeps the keys alive
+    # `mapping` keeps the keys alive; array terms (symnum.arrays) are terms as they are
+    table = {id(k): v if getattr(type(v), "_symnum_array_term", False) else as_expr(v)
+             for k, v in mapping.items()}
 
     def rw(node):
         return table.get(id(node))

@@ -281,6 +281,8 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
     >>> np.add.reduce(sn.SymArray([x, y, x]))
     2*x + y
     """
+    if any(getattr(type(a), "_symnum_array_term", False) for a in inputs):
+        return NotImplemented  # a symbolic array term (symnum.arrays) handles the call
     kwargs = dict(kwargs)
     kwargs.pop("dtype", None)
     kwargs.pop("signature", None)

@@ -1,0 +1,411 @@
+"""Array programs → loop nests in Python source for numba.njit (the numba backend's array path).
+
+An ArrayFn's DAG is cut into materialised nodes — outputs, reductions, contractions,
+concatenations, pads, and elementwise maps read more than once — each computed by one loop nest;
+everything between them is inlined into the reading loop's body: chains of elementwise maps fuse
+into one loop (their bodies lowered through the scalar schedule, backends.schedule, so every
+primitive lowers by its Op's lowering name), index maps (slices, roll, transpose, broadcast,
+reshape) become index arithmetic, and reductions run with a running accumulator. Large matmul-
+shaped contractions call np.dot (BLAS through numba). Generated source holds generated names
+only. Never imported by `import symnum`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from symnum.backends.pysource import instr_src
+from symnum.backends.schedule import Ref, float_literal, schedule
+
+from symnum.arrays.ops_gather import Take
+from symnum.arrays.ops_index import BroadcastTo, Concatenate, Index, Pad, Reshape, Roll, Transpose
+from symnum.arrays.ops_map import Map, is_placeholder, placeholder
+from symnum.arrays.ops_reduce import Contract, Reduce, Scan
+from symnum.arrays.terms import ArrayConst, ArrayExpr, ArraySym, ArrayTerm
+from symnum.core.interface import arguments, iscall, operation
+from symnum.core.terms import Const, Expr, Sym
+from symnum.core.traversal import free_symbols, postorder
+from symnum.errors import CompileError
+
+# a map read k times is recomputed in each reader unless (k − 1) × its body's cost exceeds this
+# (cycles): u·u·v read by two outputs is cheaper twice than through a buffer (memory traffic)
+RECOMPUTE = 30.0
+BLAS_WORK = 4096  # multiply-adds from which a matmul-shaped contraction calls np.dot
+PARALLEL_ELEMENTS = 1 << 16  # parallel lowering: nests visiting fewer elements stay serial
+_BLAS_SPECS = ("ij,jk->ik", "ij,j->i", "j,jk->k", "j,j->")
+_MATERIAL_OPS = (Reduce, Contract, Concatenate, Pad, Scan)
+_INIT = {"sum": "0.0", "prod": "1.0", "max": "-math.inf", "min": "math.inf"}
+
+
+def _cost(op: Map) -> float:
+    """CPU cycles of one evaluation of a map's body (the Op blocks' cost table)."""
+    total = 0.0
+    for t in postorder([op.body]):
+        if not iscall(t):
+            continue
+        o = operation(t)
+        if o.name == "pow" and isinstance(arguments(t)[1], Const):
+            total += 3.0 * max(1.0, abs(float(arguments(t)[1].value)))  # lowered to products
+        else:
+            total += getattr(o, "cost", 10.0)
+    return total
+
+
+def _np_dtype(dt: str) -> str:
+    return {"bool": "np.bool_"}.get(dt, f"np.{dt}")
+
+
+class _Block:
+    """A list of statements at one indentation, with a memo of values computed in it."""
+
+    def __init__(self, indent: str, memo: dict | None = None, lines: list | None = None):
+        self.indent = indent
+        self.lines: list[str] = [] if lines is None else lines  # nested blocks share one list
+        self.memo = dict(memo or {})
+
+    def add(self, line: str) -> None:
+        self.lines.append(self.indent + line)
+
+    def child(self) -> _Block:
+        return _Block(self.indent + "    ", self.memo, self.lines)
+
+
+def _affine(start: int, step: int, j: str) -> str:
+    s = j if step == 1 else f"{step} * {j}"
+    if start == 0:
+        return s
+    return f"{start} + {s}"
+
+
+def _bcast(idx: list[str], shape: tuple, out_shape: tuple) -> list[str]:
+    """Indices into an operand of `shape` broadcast to `out_shape`."""
+    lead = len(out_shape) - len(shape)
+    return ["0" if n == 1 and out_shape[lead + k] != 1 else idx[lead + k]
+            for k, n in enumerate(shape)]
+
+
+class LoopGen:
+    """Generates `kernel(<inputs>, <constants>)` returning the outputs as a tuple."""
+
+    def __init__(self, fn: Any, parallel: bool = False):
+        self.fn = fn
+        self.parallel = parallel  # outer loops of large nests as numba.prange (opt-in)
+        self.used_prange = False
+        self.n = 0
+        self.params: list[str] = []
+        self.names: dict[int, str] = {}  # leaf or materialised node → its variable
+        self.consts: list[ArrayConst] = []
+        self.keep: list = []
+        outs = fn.flat_outputs
+        for k, leaf in enumerate(fn.flat_inputs):
+            name = f"a{k}" if isinstance(leaf, ArraySym) and leaf.shape else f"s{k}"
+            self.names[id(leaf)] = name
+            self.params.append(name)
+        self.order = postorder(outs)
+        for n in self.order:
+            if isinstance(n, ArrayConst) and n.ndim:
+                self.names[id(n)] = f"c{len(self.consts)}"
+                self.consts.append(n)
+        self.params += [self.names[id(c)] for c in self.consts]
+        self.material = self._plan(outs)
+
+    def fresh(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+    # planning ---------------------------------------------------------------------------------
+    def _plan(self, outs: list) -> set[int]:
+        must: set[int] = set()
+        for o in outs:
+            if isinstance(o, ArrayTerm):
+                must.add(id(o))
+        for n in self.order:
+            if not isinstance(n, ArrayTerm):
+                continue
+            if isinstance(n.op, _MATERIAL_OPS) or (n.shape == () and not isinstance(n.op, Index)):
+                must.add(id(n))
+            if isinstance(n.op, Contract):  # np.dot needs arrays; loops re-read operands
+                blas = self.blas(n)
+                for a in n.args:
+                    if isinstance(a, ArrayTerm) and (blas or isinstance(a.op, Map)):
+                        must.add(id(a))
+        reads: dict[int, int] = {}
+        for n in reversed(self.order):  # every reader of n is decided before n
+            if not (isinstance(n, ArrayTerm) and iscall(n)):
+                continue
+            if isinstance(n.op, Map) and (reads.get(id(n), 0) - 1) * _cost(n.op) > RECOMPUTE:
+                must.add(id(n))  # computed once, read from its buffer
+            r = 1 if id(n) in must else reads.get(id(n), 1)
+            for a in set(arguments(n)):
+                if not isinstance(a, ArrayTerm):
+                    continue
+                amp = 2 if (isinstance(n.op, (Map, BroadcastTo)) and a.size < n.size
+                            and a.shape != ()) else 1
+                reads[id(a)] = reads.get(id(a), 0) + r * amp
+        return must
+
+    # reading elements -------------------------------------------------------------------------
+    def read(self, n: Any, idx: list[str], b: _Block, inline: bool = False) -> str:
+        if isinstance(n, Const):
+            return float_literal(float(n.value))
+        if isinstance(n, Expr):  # a scalar input or a scalar term computed in the prologue
+            name = self.names.get(id(n))
+            if name is None:
+                raise CompileError(f"the scalar term {n} is not an input of the program")
+            return name
+        if isinstance(n, ArrayConst) and not n.ndim:
+            return float_literal(float(n.value))
+        if not inline and id(n) in self.names:
+            name = self.names[id(n)]
+            return f"{name}[{', '.join(idx)}]" if n.shape else name
+        key = (id(n), tuple(idx))
+        hit = b.memo.get(key)
+        if hit is not None:
+            return hit
+        op = n.op
+        if isinstance(op, Map):
+            vals = [self.read(a, _bcast(idx, a.shape, n.shape) if isinstance(a, ArrayExpr)
+                              else [], b) for a in n.args]
+            r = self.body(op, vals, b)
+        elif isinstance(op, Index):
+            j, sub = 0, []
+            for e in op.entries:
+                if e[0] == "n":
+                    j += 1
+                elif e[0] == "i":
+                    sub.append(str(e[1]))
+                else:
+                    sub.append(_affine(e[1], e[2], idx[j]))
+                    j += 1
+            r = self.read(n.args[0], sub, b)
+        elif isinstance(op, Roll):
+            a = n.args[0]
+            k, s, size = op.axis, op.shift, a.shape[op.axis]
+            v = self.fresh("r")
+            b.add(f"{v} = {idx[k]} - {s} + {size} if {idx[k]} < {s} else {idx[k]} - {s}")
+            r = self.read(a, idx[:k] + [v] + idx[k + 1:], b)
+        elif isinstance(op, Transpose):
+            sub = [""] * len(idx)
+            for k, p in enumerate(op.perm):
+                sub[p] = idx[k]
+            r = self.read(n.args[0], sub, b)
+        elif isinstance(op, BroadcastTo):
+            a = n.args[0]
+            r = self.read(a, _bcast(idx, a.shape, n.shape) if isinstance(a, ArrayExpr) else [],
+                          b)
+        elif isinstance(op, Take):  # a constant index table: read through it
+            a, table = n.args
+            k, m = op.axis, table.ndim
+            at = f"{self.names[id(table)]}[{', '.join(idx[k:k + m])}]"
+            r = self.read(a, idx[:k] + [at] + idx[k + m:], b)
+        elif isinstance(op, Reshape):
+            r = self.read(n.args[0], self.reshape_index(n.args[0].shape, n.shape, idx, b), b)
+        else:
+            raise CompileError(f"no loop lowering for the array operation {type(op).__name__}")
+        b.memo[key] = r
+        return r
+
+    def reshape_index(self, ins: tuple, outs: tuple, idx: list[str], b: _Block) -> list[str]:
+        if [s for s in ins if s != 1] == [s for s in outs if s != 1]:
+            it = iter([i for i, s in zip(idx, outs) if s != 1])
+            return ["0" if s == 1 else next(it) for s in ins]
+        flat = self.fresh("f")
+        strides, acc = [], 1
+        for s in reversed(outs):
+            strides.append(acc)
+            acc *= s
+        terms = [f"{i} * {st}" for i, st in zip(idx, reversed(strides))]
+        b.add(f"{flat} = {' + '.join(terms) or '0'}")
+        out, acc = [], 1
+        in_strides = []
+        for s in reversed(ins):
+            in_strides.append(acc)
+            acc *= s
+        for s, st in zip(ins, reversed(in_strides)):
+            out.append(f"({flat} // {st}) % {s}")
+        return out
+
+    def body(self, op: Map, vals: list[str], b: _Block) -> str:
+        phs = {p.name: p for p in free_symbols(op.body) if is_placeholder(p)}
+        ins = [phs.get(f"_{i}", placeholder(i)) for i in range(op.nin)]
+        sched = schedule(ins, [op.body])
+        return self.emit_schedule(sched, vals, b)[0]
+
+    def emit_schedule(self, sched: Any, vals: list[str], b: _Block) -> list[str]:
+        tmp: dict[int, str] = {}
+
+        def ref(r: Ref) -> str:
+            if r.kind == "in":
+                return vals[r.index]
+            if r.kind == "tmp":
+                return tmp[r.index]
+            return float_literal(r.value)
+
+        for ins in sched.instrs:
+            v = self.fresh("v")
+            tmp[ins.dst] = v
+            b.add(f"{v} = {instr_src(ins.op, [ref(a) for a in ins.args])}")
+        return [ref(r) for r in sched.outputs]
+
+    # materialising ----------------------------------------------------------------------------
+    def loops(self, shape: tuple, b: _Block, prefix: str = "i",
+              work: int = 0) -> tuple[list[str], _Block]:
+        """Nested loops over `shape`; the outermost a prange when parallel lowering is on and
+        `work` (elements the nest visits) reaches PARALLEL_ELEMENTS."""
+        idx = []
+        par = self.parallel and work >= PARALLEL_ELEMENTS
+        for s in shape:
+            v = self.fresh(prefix)
+            rng = "numba.prange" if par and s > 1 else "range"  # the first loop worth sharing
+            if rng != "range":
+                self.used_prange, par = True, False
+            b.add(f"for {v} in {rng}({s}):")
+            b = b.child()
+            idx.append(v)
+        return idx, b
+
+    def materialise(self, n: ArrayTerm, top: _Block) -> None:
+        name = self.fresh("m")
+        op = n.op
+        scalar = n.shape == ()
+        if not scalar and not (isinstance(op, Contract) and self.blas(n)):
+            top.add(f"{name} = np.empty({n.shape}, {_np_dtype(n.dtype)})")
+        if isinstance(op, Reduce):
+            self.reduce(n, name, top)
+        elif isinstance(op, Contract):
+            self.contract(n, name, top)
+        elif isinstance(op, Scan):
+            self.scan(n, name, top)
+        elif isinstance(op, Concatenate):
+            off = 0
+            for a in n.args:
+                idx, b = self.loops(a.shape, top, work=a.size)
+                out = list(idx)
+                out[op.axis] = _affine(off, 1, idx[op.axis])
+                b.add(f"{name}[{', '.join(out)}] = {self.read(a, idx, b)}")
+                off += a.shape[op.axis]
+        elif isinstance(op, Pad):
+            top.add(f"{name}[...] = {float_literal(op.value)}")
+            a = n.args[0]
+            idx, b = self.loops(a.shape, top, work=a.size)
+            out = [_affine(w[0], 1, i) for w, i in zip(op.widths, idx)]
+            b.add(f"{name}[{', '.join(out)}] = {self.read(a, idx, b)}")
+        elif scalar:
+            top.add(f"{name} = {self.read(n, [], top, inline=True)}")
+        else:
+            idx, b = self.loops(n.shape, top, work=n.size)
+            b.add(f"{name}[{', '.join(idx)}] = {self.read(n, idx, b, inline=True)}")
+        self.names[id(n)] = name
+
+    def _acc(self, kind: str, acc: str, e: str, b: _Block) -> None:
+        if kind == "sum":
+            b.add(f"{acc} += {e}")
+        elif kind == "prod":
+            b.add(f"{acc} *= {e}")
+        else:  # NaN propagates as in np.max / np.min
+            cmp = ">" if kind == "max" else "<"
+            v = self.fresh("e")
+            b.add(f"{v} = {e}")
+            b.add(f"if {v} {cmp} {acc} or {v} != {v}:")
+            b.add(f"    {acc} = {v}")
+
+    def reduce(self, n: ArrayTerm, name: str, top: _Block) -> None:
+        op, a = n.op, n.args[0]
+        kept = [j for j in range(a.ndim) if j not in op.axes]
+        oidx, b = self.loops([a.shape[j] for j in kept], top, "o", work=a.size)
+        acc = self.fresh("acc")
+        b.add(f"{acc} = {_INIT[op.kind]}")
+        # a full sum or product: the reduction loop itself in parallel (numba reduces `+=`)
+        ridx, inner = self.loops([a.shape[j] for j in op.axes], b, work=a.size if (
+            not kept and op.kind in ("sum", "prod")) else 0)
+        full = [""] * a.ndim
+        for j, v in zip(kept, oidx):
+            full[j] = v
+        for j, v in zip(op.axes, ridx):
+            full[j] = v
+        self._acc(op.kind, acc, self.read(a, full, inner), inner)
+        if n.shape == ():
+            b.add(f"{name} = {acc}")
+        else:
+            it = iter(oidx)
+            out = ["0" if (j in op.axes) else next(it) for j in range(a.ndim)] if op.keepdims \
+                else oidx
+            b.add(f"{name}[{', '.join(out)}] = {acc}")
+
+    def scan(self, n: ArrayTerm, name: str, top: _Block) -> None:
+        op, a = n.op, n.args[0]
+        others = [j for j in range(a.ndim) if j != op.axis]
+        oidx, b = self.loops([a.shape[j] for j in others], top, "o", work=a.size)
+        acc = self.fresh("acc")
+        b.add(f"{acc} = {_INIT[op.kind]}")
+        (k,), inner = self.loops([a.shape[op.axis]], b)
+        full = list(oidx)
+        full.insert(op.axis, k)
+        self._acc(op.kind, acc, self.read(a, full, inner), inner)
+        inner.add(f"{name}[{', '.join(full)}] = {acc}")
+
+    def blas(self, n: ArrayTerm) -> bool:
+        sizes = n.op.sizes(n.args)
+        work = 1
+        for s in sizes.values():
+            work *= s
+        return (n.op.spec in _BLAS_SPECS and work >= BLAS_WORK
+                and all(a.dtype == n.dtype for a in n.args))
+
+    def contract(self, n: ArrayTerm, name: str, top: _Block) -> None:
+        op = n.op
+        if self.blas(n):
+            a, c = (self.names[id(x)] for x in n.args)
+            top.add(f"{name} = np.dot({a}, {c})")
+            return
+        ins, out = op.parts()
+        sizes = op.sizes(n.args)
+        summed = [c for c in sizes if c not in out]
+        total = 1
+        for v in sizes.values():
+            total *= v
+        oidx, b = self.loops([sizes[c] for c in out], top, "o", work=total)
+        acc = self.fresh("acc")
+        b.add(f"{acc} = 0.0")
+        sidx, inner = self.loops([sizes[c] for c in summed], b)
+        env = dict(zip(out, oidx)) | dict(zip(summed, sidx))
+        factors = [self.read(x, [env[c] for c in sub], inner) for sub, x in zip(ins, n.args)]
+        inner.add(f"{acc} += {' * '.join(factors)}")
+        if n.shape == ():
+            b.add(f"{name} = {acc}")
+        else:
+            b.add(f"{name}[{', '.join(oidx)}] = {acc}")
+
+    # the kernel -------------------------------------------------------------------------------
+    def prologue(self, top: _Block) -> None:
+        """Scalar terms (functions of scalar inputs) used by array terms or as outputs."""
+        scalars = [n for n in self.order if isinstance(n, Expr) and iscall(n)]
+        users = {id(a) for n in self.order if isinstance(n, ArrayTerm) for a in n.args}
+        users |= {id(o) for o in self.fn.flat_outputs}
+        roots = [n for n in scalars if id(n) in users]
+        if not roots:
+            return
+        ins = [s for s in self.fn.flat_inputs if isinstance(s, Sym)]
+        sched = schedule(ins, roots)
+        outs = self.emit_schedule(sched, [self.names[id(s)] for s in ins], top)
+        for n, v in zip(roots, outs):
+            name = self.fresh("p")
+            top.add(f"{name} = {v}")
+            self.names[id(n)] = name
+
+    def source(self) -> str:
+        top = _Block("    ")
+        self.prologue(top)
+        for n in self.order:
+            if id(n) in self.material and id(n) not in self.names:
+                self.materialise(n, top)
+        rets = []
+        for o in self.fn.flat_outputs:
+            if isinstance(o, (ArraySym, ArrayConst)) and o.ndim:
+                rets.append(f"{self.names[id(o)]}.copy()")
+            else:
+                rets.append(self.read(o, [], top) if not isinstance(o, ArrayTerm) else
+                            self.names[id(o)])
+        ret = rets[0] if self.fn.out_tree.kind == "leaf" else f"({', '.join(rets)},)"
+        lines = [f"def kernel({', '.join(self.params)}):", *top.lines, f"    return {ret}"]
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,274 @@
+"""ArrayFn, an array program (inputs and outputs are array terms), and array-mode tracing.
+
+`trace(f, *examples, mode="array")` gives each array example an ArraySym of its shape and dtype
+(numbers stay scalar Syms, pytrees recurse) and runs `f` once: numpy calls build one term each,
+so the graph's size does not depend on the arrays' sizes. `mode="scalar"` is today's
+symnum.tracing.fn.trace (arrays of scalar terms). An ArrayFn evaluates with the array reference
+interpreter and `.scalarize()` turns it into a scalar Fn on demand. Never compiles.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from symnum.arrays.evaluate import eval_array_terms
+from symnum.arrays.ops_index import as_array_operand
+from symnum.arrays.scalarize import leaf_elements, scalarize_many
+from symnum.arrays.terms import ArrayConst, ArrayExpr, ArraySym
+from symnum.core._gc import no_gc
+from symnum.core.terms import Const, Expr, Sym, is_number
+from symnum.errors import DTypeError, ShapeError, TracingError
+from symnum.tracing import fn as scalar_fn
+from symnum.tracing.pytree import tree_flatten, tree_unflatten
+
+
+class ArrayFn:
+    """A traced array program: input leaves (ArraySym, Sym or static values) and output terms
+    (array terms or scalar terms), in the user's pytree structures.
+
+    >>> import numpy as np
+    >>> f = trace(lambda x: np.sum(x ** 2), np.zeros(4), mode="array")
+    >>> f.outputs, float(f(np.arange(4.0))), f.count_ops()
+    (sum(x^2), 14.0, 2)
+    """
+
+    __slots__ = ("_inputs", "_outputs", "_names", "_in_leaves", "_out_leaves", "_out_tree",
+                 "_in_tree")
+
+    def __init__(self, inputs: Sequence[Any], outputs: Any, names: Sequence[str] | None = None):
+        inputs = tuple(inputs)
+        names = tuple(names) if names is not None else tuple(f"arg{i}" for i in
+                                                             range(len(inputs)))
+        in_leaves, in_tree = tree_flatten(inputs)
+        syms = [v for v in in_leaves if isinstance(v, (Sym, ArraySym))]
+        if len({id(s) for s in syms}) != len(syms):
+            raise TracingError("an input symbol appears more than once among the inputs")
+        out_leaves, out_tree = tree_flatten(outputs)
+        out_leaves = [_output(v, i) for i, v in enumerate(out_leaves)]
+        s = object.__setattr__
+        s(self, "_inputs", inputs)
+        s(self, "_names", names)
+        s(self, "_in_leaves", tuple(in_leaves))
+        s(self, "_in_tree", in_tree)
+        s(self, "_out_leaves", tuple(out_leaves))
+        s(self, "_out_tree", out_tree)
+        s(self, "_outputs", tree_unflatten(out_tree, out_leaves))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("ArrayFn is immutable; build a new one (fn.with_outputs(...))")
+
+    inputs = property(lambda self: self._inputs)
+    outputs = property(lambda self: self._outputs)
+    names = property(lambda self: self._names)
+    in_tree = property(lambda self: self._in_tree)
+    out_tree = property(lambda self: self._out_tree)
+
+    @property
+    def flat_inputs(self) -> list:
+        """The symbolic input leaves (ArraySym and Sym), pytree order."""
+        return [v for v in self._in_leaves if isinstance(v, (Sym, ArraySym))]
+
+    @property
+    def flat_outputs(self) -> list:
+        """The output terms, pytree order (array terms and scalar terms)."""
+        return list(self._out_leaves)
+
+    @property
+    def out_shapes(self) -> list[tuple]:
+        return [v.shape if isinstance(v, ArrayExpr) else () for v in self._out_leaves]
+
+    @property
+    def in_shapes(self) -> list:
+        return [v.shape if isinstance(v, ArraySym) else () if isinstance(v, Sym) else None
+                for v in self._in_leaves]
+
+    def with_outputs(self, outputs: Any) -> ArrayFn:
+        return ArrayFn(self._inputs, outputs, self._names)
+
+    def with_flat_outputs(self, flat: Sequence[Any]) -> ArrayFn:
+        flat = list(flat)
+        if len(flat) != len(self._out_leaves):
+            raise ShapeError(f"expected {len(self._out_leaves)} outputs, got {len(flat)}")
+        return ArrayFn(self._inputs, tree_unflatten(self._out_tree, flat), self._names)
+
+    def count_ops(self) -> int:
+        """Operation nodes (array operations and scalar calls outside map bodies)."""
+        from symnum.core.traversal import count_ops
+
+        return count_ops(list(self._out_leaves))
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{n}: {list(v.shape)}" if isinstance(v, ArraySym) else n
+                        for n, v in zip(self._names, self._inputs))
+        outs = ", ".join(str(list(s)) if s else "scalar" for s in self.out_shapes[:4])
+        return f"ArrayFn(({ins}) -> ({outs}); {self.count_ops()} operations)"
+
+    # evaluation --------------------------------------------------------------------------------
+    def bind(self, args: tuple) -> dict:
+        if len(args) != len(self._inputs):
+            raise ShapeError(f"this function takes {len(self._inputs)} positional argument(s) "
+                             f"({', '.join(self._names)}), got {len(args)}")
+        leaves, td = tree_flatten(tuple(args))
+        if td != self._in_tree:
+            raise ShapeError("the arguments' structure differs from the traced one")
+        env: dict = {}
+        for spec, v in zip(self._in_leaves, leaves):
+            if isinstance(spec, (ArraySym, Sym)):
+                a = np.asarray(v)
+                if a.dtype.kind not in "biuf":
+                    raise DTypeError(f"argument for {spec.name!r} must be numeric, got {a.dtype}")
+                want = spec.shape if isinstance(spec, ArraySym) else ()
+                if a.shape != want:
+                    raise ShapeError(f"argument for {spec.name!r} should have shape {want}, "
+                                     f"got {a.shape}")
+                env[spec] = a if a.ndim else a[()]
+            elif v is not spec and not _same_static(v, spec):
+                raise TracingError(f"a static argument was traced as {spec!r}, got {v!r}; "
+                                   "trace again")
+        return env
+
+    def __call__(self, *args: Any) -> Any:
+        vals = eval_array_terms(list(self._out_leaves), self.bind(args))
+        return tree_unflatten(self._out_tree, vals)
+
+    def evaluate(self, env: Any = None) -> Any:
+        if isinstance(env, (tuple, list)):
+            return self(*env)
+        return tree_unflatten(self._out_tree, eval_array_terms(list(self._out_leaves),
+                                                               env or {}))
+
+    def scalarize(self) -> scalar_fn.Fn:
+        """The same program over arrays of scalar terms (today's scalar-mode Fn; O(n) terms).
+
+        >>> import numpy as np
+        >>> f = trace(lambda x: np.sum(x[1:] * x[:-1]), np.zeros(3), mode="array")
+        >>> f.scalarize().outputs
+        x[0]*x[1] + x[1]*x[2]
+        """
+        leaves = {}
+        ins = []
+        for v in self._in_leaves:
+            if isinstance(v, ArraySym):
+                e = leaf_elements(v)
+                leaves[v] = e
+                ins.append(e[()] if v.shape == () else e)
+            else:
+                ins.append(v)
+        outs = scalarize_many(list(self._out_leaves), leaves)
+        outs = [o[()] if o.ndim == 0 else o for o in outs]
+        return scalar_fn.Fn(tree_unflatten(self._in_tree, ins),
+                            tree_unflatten(self._out_tree, outs), self._names)
+
+
+def _same_static(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001  (incomparable statics are different)
+        return False
+
+
+def _output(v: Any, i: int) -> Any:
+    if isinstance(v, (ArrayExpr, Expr)):
+        return v
+    if is_number(v):
+        return Const(v)
+    if isinstance(v, np.ndarray) and v.dtype != object:
+        return ArrayConst(v)
+    if isinstance(v, np.ndarray):
+        return as_array_operand(v, f"output {i}")
+    raise TracingError(f"output leaf {i} is a {type(v).__name__} ({v!r}); outputs must be "
+                       "numbers, symbolic arrays or terms, in tuples, lists or dicts")
+
+
+# ---------------------------------------------------------------------------------------------
+# tracing
+
+
+def array_symbol(name: str, shape: Any, dtype: Any = "float64") -> ArraySym:
+    """A symbolic array of a fixed shape: one term, whatever its size.
+
+    >>> x = array_symbol("x", (1000,))
+    >>> (x[1:] - x[:-1]).shape
+    (999,)
+    """
+    return ArraySym(name, shape, dtype)
+
+
+def _symbolize(tree: Any, name: str) -> Any:
+    if tree is None or isinstance(tree, (Sym, ArraySym)):
+        return tree
+    if isinstance(tree, (ArrayExpr, Expr)):
+        raise TracingError(f"example argument {name} is an expression ({tree}), not a symbol")
+    if isinstance(tree, np.ndarray) or isinstance(tree, numbers.Number):
+        dt = np.dtype("float64") if isinstance(tree, Fraction) else np.asarray(tree).dtype
+        if dt.kind not in "biuf":
+            raise DTypeError(f"example argument {name} has dtype {dt}; symnum traces real, "
+                             "integer and boolean values")
+        if isinstance(tree, np.ndarray) and tree.ndim:
+            return ArraySym(name, tree.shape, dt.name)
+        return Sym(name, dt.name)
+    if isinstance(tree, tuple) and not hasattr(tree, "_fields"):
+        return tuple(_symbolize(t, f"{name}[{i}]") for i, t in enumerate(tree))
+    if isinstance(tree, list):
+        return [_symbolize(t, f"{name}[{i}]") for i, t in enumerate(tree)]
+    if isinstance(tree, dict):
+        return {k: _symbolize(v, f"{name}[{k!r}]") for k, v in tree.items()}
+    return tree
+
+
+@no_gc
+def trace_arrays(fn: Callable[..., Any], *example_args: Any,
+                 names: Sequence[str] | None = None) -> ArrayFn:
+    """Trace `fn` with array inputs as array symbols (one term per numpy operation)."""
+    if not callable(fn):
+        raise TypeError(f"trace() needs a callable, got {type(fn).__name__}")
+    arg_names = scalar_fn._arg_names(fn, len(example_args), names)
+    inputs = tuple(_symbolize(a, n) for a, n in zip(example_args, arg_names))
+    return ArrayFn(inputs, fn(*inputs), arg_names)
+
+
+def trace(fn: Callable[..., Any], *example_args: Any, names: Sequence[str] | None = None,
+          mode: str = "scalar", **example_kwargs: Any) -> Any:
+    """Trace `fn` on symbols shaped like the example arguments.
+
+    mode="scalar" (the default): arrays become arrays of scalar symbols (symnum.tracing's Fn,
+    every element its own term). mode="array": arrays become array symbols and numpy calls
+    array terms (an ArrayFn whose size does not depend on the arrays' sizes).
+
+    >>> import numpy as np
+    >>> trace(lambda x: np.sum(x[1:] - x[:-1] ** 2), np.zeros(10**6), mode="array").outputs
+    sum(x[1:] - x[:-1]^2)
+    """
+    if mode == "scalar":
+        return scalar_fn.trace(fn, *example_args, names=names, **example_kwargs)
+    if mode == "array":
+        if example_kwargs:
+            raise TypeError("mode='array' takes example arguments positionally; got "
+                            f"keywords {', '.join(example_kwargs)}")
+        return trace_arrays(fn, *example_args, names=names)
+    raise ValueError(f"trace mode must be 'scalar' or 'array', got {mode!r}")
+
+
+def evaluate(e: Any, env: Any = None) -> Any:
+    """symnum.evaluate, extended to array terms and ArrayFns (anything else goes to the scalar
+    reference interpreter, symnum.core.evaluate).
+
+    >>> import numpy as np
+    >>> from symnum.arrays.terms import ArraySym
+    >>> x = ArraySym("x", (2,))
+    >>> evaluate({"y": x + 1}, {x: np.array([1.0, 2.0])})
+    {'y': array([2., 3.])}
+    """
+    from symnum.tracing.fn import evaluate as scalar_evaluate
+
+    if isinstance(e, ArrayFn):
+        return e.evaluate(env)
+    leaves, td = tree_flatten(e)
+    if not any(isinstance(v, ArrayExpr) for v in leaves):
+        return scalar_evaluate(e, env)
+    return tree_unflatten(td, eval_array_terms(leaves, env or {}))
