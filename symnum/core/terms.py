@@ -8,6 +8,7 @@ in `symnum.core.canonical` and the operators' meaning in `symnum.core.primitives
 
 from __future__ import annotations
 
+import itertools
 import struct
 import threading
 import weakref
@@ -80,6 +81,13 @@ def number_dtype(v: Number) -> str:
 _TABLE: dict = {}
 _KEY_OF: dict = {}
 _LOCK = threading.Lock()
+# Every live term gets its own hash (a serial number scattered over 61 bits), not hash(key):
+# `==` builds a symbolic comparison, so a dict or set must never need `==` to tell two distinct
+# terms apart, and with hash(key) they could collide (hash(-1) == hash(-2) in CPython). Equal
+# terms are the same object, so dicts find them by identity before any `==`.
+_SERIAL = itertools.count(1)
+_HASH_MOD = (1 << 61) - 1  # prime: n·K mod it is a bijection, so live terms never collide
+_HASH_MUL = 0x9E3779B97F4A7C15 % _HASH_MOD
 
 
 def _gone(wr: weakref.ref) -> None:
@@ -101,7 +109,7 @@ def _intern(cls: type, key: tuple, init) -> Any:
         if obj is None:
             obj = object.__new__(cls)
             init(obj)
-            object.__setattr__(obj, "_hash", hash(key))
+            object.__setattr__(obj, "_hash", next(_SERIAL) * _HASH_MUL % _HASH_MOD)
             object.__setattr__(obj, "_cache", None)
             wr = weakref.ref(obj, _gone)
             _KEY_OF[wr] = key
@@ -119,8 +127,9 @@ def live_terms() -> int:
 
 
 class Expr:
-    """Base of every symnum term. Immutable; `==` is structural identity (use sn.eq for a
-    symbolic equation); arithmetic, comparisons and numpy ufuncs build new terms."""
+    """Base of every symnum term. Immutable; arithmetic, comparisons (`==` and `!=` included,
+    as numpy's are) and numpy ufuncs build new terms; `is` is structural identity (hash-consing
+    makes structurally equal terms one object)."""
 
     __slots__ = ("_hash", "_cache", "__weakref__")
     __array_priority__ = 1000
@@ -131,11 +140,18 @@ class Expr:
     def __hash__(self) -> int:
         return self._hash
 
-    def __eq__(self, other: object) -> bool:
-        return self is other
+    # `a == b` is numpy's elementwise equality: a symbolic `eq` term, so np.where(a == b, ...)
+    # sees a condition, not a Python bool. Its truth value is structural where that is certain
+    # (`x == x` is true, two numbers compare) and an error otherwise (see __bool__).
+    def __eq__(self, other):
+        if isinstance(other, Expr) or is_number(other):
+            return _P.eq(self, other)
+        return NotImplemented
 
-    def __ne__(self, other: object) -> bool:
-        return self is not other
+    def __ne__(self, other):
+        if isinstance(other, Expr) or is_number(other):
+            return _P.ne(self, other)
+        return NotImplemented
 
     def __reduce__(self):
         raise TypeError("symnum terms are not picklable yet; serialise with str() or to_sympy()")
@@ -226,6 +242,8 @@ class Expr:
 
     # Python needs concrete values here: say what to do instead ---------------------------------
     def __bool__(self):
+        if type(self) is Term and self.op in (_P.eq_op, _P.ne_op) and self.args[0] is self.args[1]:
+            return self.op is _P.eq_op  # `x == x` (a test's assert, `in`): structural
         from symnum.tracing.concrete import concrete_value_error
 
         raise concrete_value_error(self, "bool")
