@@ -18,7 +18,6 @@ from symnum.core.terms import Sym
 from symnum.errors import DTypeError, UnsupportedOperationError
 from symnum.tracing.protocols import SymArray
 
-
 # SymPy's assumption keywords. Symbols are real floats: `real=True` says nothing new, the sign
 # facts are kept (simplify's sign predicates read them: sqrt(x**2) → x for a positive x), and
 # the rest would be silently wrong if ignored, so they are refused.
