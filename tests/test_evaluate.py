@@ -137,3 +137,15 @@ def test_array_evaluation_equals_pointwise(recipe):
     for i in range(3):
         one = sn.evaluate(e, {x: xs[i], y: ys[i]})
         assert batch[i] == pytest.approx(one, rel=1e-15, abs=1e-15, nan_ok=True)
+
+
+def test_symarray_keys_an_environment():
+    # issue 13 item 5: {S: array} failed (a SymArray was unhashable)
+    S = sn.symarray("s", (2, 2))
+    e = S[0, 0] * S[1, 1] - S[0, 1] * S[1, 0]
+    A = np.array([[1.0, 2.0], [3.0, 4.0]])
+    assert float(sn.evaluate(e, {S: A})) == pytest.approx(np.linalg.det(A))
+    batch = np.stack([A, 2 * A], axis=-1)  # element shape followed by a batch dimension
+    np.testing.assert_allclose(sn.evaluate(e, {S: batch}), [-2.0, -8.0])
+    with pytest.raises(sn.ShapeError, match="shape"):
+        sn.evaluate(e, {S: np.zeros(3)})

@@ -17,7 +17,7 @@ PARSE = [
     ("x, y", ("x", "y")),
     ("x,y,z", ("x", "y", "z")),
     ("x,", ("x",)),
-    ("flow rate, α β", ("flow rate", "α β")),  # with commas, spaces stay inside names
+    ("flow rate, α β", ("flow", "rate", "α", "β")),  # as SymPy: a list keeps spaces in names
     ("u[0]", "u[0]"),
     (["any string", "α β"], ("any string", "α β")),
     (("x y",), ("x y",)),
@@ -89,3 +89,42 @@ def test_symarray_dtype_and_errors():
         sn.symarray("u", (-1,))
     with pytest.raises(TypeError, match="str name"):
         sn.symarray(3, 2)
+
+
+def test_names_split_on_commas_and_spaces_like_sympy():
+    a, b, c = sn.symbols("a,b c")  # issue 13: gave (a, "b c")
+    assert [s.name for s in (a, b, c)] == ["a", "b", "c"]
+    assert [s.name for s in sn.symbols(" p ,  q r,s ")] == ["p", "q", "r", "s"]
+    assert [s.name for s in sn.symbols("x y,")] == ["x", "y"]
+    with pytest.raises(ValueError, match="empty name"):
+        sn.symbols("a,,b")
+
+
+def test_positive_is_honoured_by_simplify_and_sympy():
+    x = sn.symbols("x", positive=True)
+    plain = sn.symbols("x")
+    assert x is not plain and x.meta["positive"] is True
+    assert sn.simplify(sn.sqrt(x**2)) is x
+    assert sn.simplify(abs(x)) is x
+    assert sn.simplify(sn.sqrt(plain**2)) is abs(plain)  # no assumption: |x|
+    assert sn.to_sympy(x).is_positive
+    u = sn.symarray("u", 2, nonnegative=True)
+    assert sn.simplify(abs(u[0])) is u[0]
+    assert sn.symbols("r", real=True) is sn.symbols("r")  # real=True says nothing new
+
+
+@pytest.mark.parametrize("kw, err", [
+    ({"complex": True}, sn.DTypeError), ({"imaginary": True}, sn.DTypeError),
+    ({"integer": True}, sn.UnsupportedOperationError),
+    ({"positive": False}, sn.UnsupportedOperationError),
+    ({"negative": True}, sn.UnsupportedOperationError),
+])
+def test_assumptions_symnum_cannot_honour_are_refused(kw, err):
+    with pytest.raises(err, match=next(iter(kw))):
+        sn.symbols("z", **kw)
+    with pytest.raises(err):
+        sn.symarray("z", 2, **kw)
+
+
+def test_user_metadata_still_passes_through():
+    assert sn.symbols("L", units="m").meta["units"] == "m"

@@ -28,16 +28,19 @@ def _const_value(c: Const):
 
 
 def bind(env: Mapping) -> dict:
-    """Normalise an environment: Sym or name → value; symbolic arrays → their elements."""
+    """Normalise an environment: Sym or name → value; symbolic arrays → their elements (a
+    value of shape k.shape + batch gives each element its batch of values)."""
     out: dict = {}
     for k, v in env.items():
         if isinstance(k, np.ndarray):
             vals = np.asarray(v)
-            if vals.shape != k.shape:
+            if vals.shape[:k.ndim] != k.shape:
                 raise ShapeError(
-                    f"value for a symbolic array of shape {k.shape} has shape {vals.shape}"
+                    f"value for a symbolic array of shape {k.shape} has shape {vals.shape}; "
+                    "give an array of that shape (optionally followed by batch dimensions)"
                 )
-            for s, x in zip(k.ravel(), vals.ravel()):
+            flat = vals.reshape((k.size,) + vals.shape[k.ndim:])
+            for s, x in zip(k.ravel(), flat):
                 out[s] = x
         else:
             out[k] = v

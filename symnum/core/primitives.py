@@ -298,5 +298,5 @@ def _extending(op: Op, one):
 
 # a term's Python operators (x + y, x < y, ~c, ...) are these primitives (symnum.core.hooks)
 install(add=_extending(add_op, C._add_one), sub=sub, mul=_extending(mul_op, C._mul_one), div=div,
-        pow=pow, neg=neg, abs=abs, lt=lt, le=le, gt=gt, ge=ge, logical_and=logical_and,
-        logical_or=logical_or, logical_not=logical_not)
+        pow=pow, neg=neg, abs=abs, lt=lt, le=le, gt=gt, ge=ge, eq=eq, ne=ne,
+        logical_and=logical_and, logical_or=logical_or, logical_not=logical_not)

@@ -122,8 +122,9 @@ def live_terms() -> int:
 
 
 class Expr:
-    """Base of every symnum term. Immutable; `==` is structural identity (use sn.eq for a
-    symbolic equation); arithmetic, comparisons and numpy ufuncs build new terms."""
+    """Base of every symnum term. Immutable; arithmetic, comparisons (`==` and `!=` included,
+    as numpy's are) and numpy ufuncs build new terms; `is` is structural identity (hash-consing
+    makes structurally equal terms one object)."""
 
     __slots__ = ("_cache", "__weakref__")
     __array_priority__ = 1000
@@ -131,15 +132,25 @@ class Expr:
     def __setattr__(self, name, value):
         raise AttributeError(f"{type(self).__name__} terms are immutable")
 
-    # `==` is identity, so the hash is too: object's own, computed in C (terms are dict keys
-    # everywhere, and a Python-level __hash__ cost more than building a sum's entry)
+    # Every live term has its own hash: object's, from its address, computed in C (terms are dict
+    # keys everywhere, and a Python-level __hash__ cost more than building a sum's entry). `==`
+    # builds a symbolic comparison, so a dict or set must never need `==` to tell two distinct
+    # terms apart: distinct live objects have distinct addresses, hence distinct hashes, and
+    # equal terms are one object, found by identity before any `==`.
     __hash__ = object.__hash__
 
-    def __eq__(self, other: object) -> bool:
-        return self is other
+    # `a == b` is numpy's elementwise equality: a symbolic `eq` term, so np.where(a == b, ...)
+    # sees a condition, not a Python bool. Its truth value is structural where that is certain
+    # (`x == x` is true, two numbers compare) and an error otherwise (see __bool__).
+    def __eq__(self, other):
+        if isinstance(other, Expr) or is_number(other):
+            return HOOKS.eq(self, other)
+        return NotImplemented
 
-    def __ne__(self, other: object) -> bool:
-        return self is not other
+    def __ne__(self, other):
+        if isinstance(other, Expr) or is_number(other):
+            return HOOKS.ne(self, other)
+        return NotImplemented
 
     def __reduce__(self):  # by graph, never the interned objects: symnum.core.serial
         if not PICKLERS:
@@ -234,6 +245,8 @@ class Expr:
 
     # Python needs concrete values here: say what to do instead ---------------------------------
     def __bool__(self):
+        if type(self) is Term and self.op.name in ("eq", "ne") and self.args[0] is self.args[1]:
+            return self.op.name == "eq"  # `x == x` (a test's assert, `in`): structural
         raise HOOKS.concrete_value_error(self, "bool")
 
     def __float__(self):

@@ -106,7 +106,8 @@ def _sympy_symbol(sp, s: Sym):
         return sp.Symbol(s.name)
     if s.dtype.startswith(("int", "uint")):
         return sp.Symbol(s.name, integer=True)
-    return sp.Symbol(s.name, real=True)
+    signs = {k: True for k in ("positive", "nonnegative") if s.meta.get(k)}
+    return sp.Symbol(s.name, real=True, **signs)
 
 
 def _to_sympy_terms(sp, roots: list) -> dict:

@@ -118,7 +118,10 @@ def is_nonnegative(t: Any, depth: int = 6) -> bool:
     """The term is ≥ 0 wherever it is defined (decided from its shape, depth-limited)."""
     if not iscall(t):
         v = literal_value(t)
-        return v is not None and not isinstance(v, bool) and v >= 0
+        if v is None:  # a symbol declared positive=True / nonnegative=True
+            meta = getattr(t, "meta", None) or {}
+            return bool(meta.get("positive") or meta.get("nonnegative"))
+        return not isinstance(v, bool) and v >= 0
     if depth == 0:
         return False
     name = opname(t)

@@ -42,6 +42,9 @@ class SymArray(np.ndarray):
     def __new__(cls, data: Any = ()) -> SymArray:
         return np.array(data, dtype=object).view(cls)
 
+    # by identity, so a SymArray can key an environment: sn.evaluate(e, {u: values})
+    __hash__ = object.__hash__
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return array_ufunc(ufunc, method, inputs, kwargs)
 

@@ -2,7 +2,8 @@
 
 The user-facing way to create Syms before tracing or building expressions by hand. Any string is
 a valid name (names never reach generated code), so this module never validates or mangles
-names beyond splitting a single string on commas or whitespace.
+names beyond splitting a single string on commas or whitespace. SymPy assumption keywords are
+checked here: kept where simplify honours them, refused where ignoring them would mislead.
 """
 
 from __future__ import annotations
@@ -14,34 +15,84 @@ from typing import Any
 import numpy as np
 
 from symnum.core.terms import Sym
+from symnum.errors import DTypeError, UnsupportedOperationError
 from symnum.tracing.protocols import SymArray
+
+# SymPy's assumption keywords. Symbols are real floats: `real=True` says nothing new, the sign
+# facts are kept (simplify's sign predicates read them: sqrt(x**2) → x for a positive x), and
+# the rest would be silently wrong if ignored, so they are refused.
+SIGN_FACTS = ("positive", "nonnegative")
+_REAL_ONLY = ("complex", "imaginary")
+_SYMPY_ASSUMPTIONS = frozenset(
+    "commutative real extended_real finite infinite integer rational irrational algebraic "
+    "transcendental prime composite even odd zero nonzero negative nonpositive extended_positive "
+    "extended_negative extended_nonnegative extended_nonpositive extended_nonzero hermitian "
+    "antihermitian noninteger polar".split()) | set(SIGN_FACTS) | set(_REAL_ONLY)
+
+
+def assumptions(meta: dict) -> dict:
+    """Check SymPy-style assumption keywords; return the metadata a Sym keeps.
+
+    >>> assumptions({"positive": True, "real": True, "units": "m"})
+    {'positive': True, 'units': 'm'}
+    """
+    out = {}
+    for k, v in meta.items():
+        if k not in _SYMPY_ASSUMPTIONS:
+            out[k] = v  # user metadata (units, role, …): kept verbatim
+        elif k in _REAL_ONLY and v:
+            raise DTypeError(
+                f"symbols(..., {k}=True): symnum's symbols are real floating-point numbers and "
+                "its kernels compute in float64/float32; model a complex value as two real "
+                "symbols (re, im)"
+            )
+        elif k in ("real", "extended_real", "commutative", "finite") and v is True:
+            pass  # what every symnum symbol already is as far as simplify is concerned
+        elif k in SIGN_FACTS and v is True:
+            out[k] = True
+        elif k in _REAL_ONLY and not v:
+            pass
+        else:
+            hint = " (use dtype='int64' for integer symbols)" if k == "integer" else ""
+            raise UnsupportedOperationError(
+                f"symbols(..., {k}={v!r}): symnum does not use this assumption and would silently "
+                f"ignore it{hint}; the assumptions it honours are "
+                f"{', '.join(f'{a}=True' for a in SIGN_FACTS)} (and real=True, a no-op)"
+            )
+    return out
+
+
+def _split_names(names: str) -> tuple[list[str], bool]:
+    """SymPy's parsing: names separated by commas and/or whitespace; a trailing comma asks for
+    a tuple even for one name."""
+    chunks = [c.strip() for c in names.split(",")]
+    trailing = len(chunks) > 1 and chunks[-1] == ""
+    if trailing:
+        chunks.pop()
+    if any(c == "" for c in chunks) and len(chunks) > 1:
+        raise ValueError(f"symbols({names!r}) has an empty name between commas")
+    parts = [p for c in chunks for p in c.split()]
+    return parts, len(parts) == 1 and not trailing
 
 
 def symbols(names: str | Sequence[str], dtype: str = "float64", **meta: Any) -> Any:
-    """Symbols from a string ("x y z" or "x, y") or a list of arbitrary strings.
+    """Symbols from a string ("x y z", "x, y" or "a,b c") or a list of arbitrary strings.
 
-    A string holding one name gives one Sym; several names (or a trailing comma) give a tuple.
-    A list or tuple gives a tuple with one Sym per element, each element used verbatim.
+    A string is split like SymPy's: on commas and whitespace. One name gives one Sym; several
+    names (or a trailing comma) give a tuple. A list or tuple gives a tuple with one Sym per
+    element, each element used verbatim. SymPy assumption keywords: `positive=True` and
+    `nonnegative=True` are kept (simplify uses them); `complex=True` raises DTypeError (symbols
+    are real); other assumptions raise UnsupportedOperationError instead of being ignored.
 
     >>> x, y = symbols("x y")
-    >>> symbols("x") is x, symbols("x,")
-    (True, (x,))
+    >>> symbols("x") is x, symbols("x,"), symbols("a,b c")
+    (True, (x,), (a, b, c))
     >>> [s.name for s in symbols(["flow rate", "α β"])]
     ['flow rate', 'α β']
     """
+    meta = assumptions(meta)
     if isinstance(names, str):
-        if "," in names:
-            parts = [p.strip() for p in names.split(",")]
-            if parts and parts[-1] == "":
-                parts.pop()  # "x," asks for a tuple of one
-                single = False
-            else:
-                single = len(parts) == 1
-            if any(p == "" for p in parts):
-                raise ValueError(f"symbols({names!r}) has an empty name between commas")
-        else:
-            parts = names.split()
-            single = len(parts) == 1
+        parts, single = _split_names(names)
         if not parts:
             raise ValueError(
                 f"symbols({names!r}) names no symbol; pass e.g. 'x y z', 'x, y' or a list"
@@ -69,6 +120,7 @@ def symarray(name: str, shape: int | Sequence[int], dtype: str = "float64",
     >>> u.shape, u[0, 1].name, symarray("p", 3)[2].name
     ((2, 2), 'u[0,1]', 'p[2]')
     """
+    meta = assumptions(meta)
     if not isinstance(name, str):
         raise TypeError(f"symarray() needs a str name, got {type(name).__name__}")
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
