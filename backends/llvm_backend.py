@@ -28,6 +28,7 @@ from symnum.backends import Backend
 from symnum.backends.cache_security import private_dir, seal, unseal, write_private
 from symnum.backends.compiled import PARALLEL_WORK, Compiled
 from symnum.backends.kernel_cache import default_cache_dir
+from symnum.backends.llvm_fallback import callback_address
 from symnum.backends.llvm_ir import CALLBACK_PREFIX, IRModule, SimdTarget, emit_ir, libm_symbols
 from symnum.backends.schedule import Schedule, schedule
 
@@ -262,7 +263,7 @@ class Library:
             b = llvm.JITLibraryBuilder().add_object_img(obj).add_current_process()
             for sym in symbols:
                 if sym.startswith(CALLBACK_PREFIX):
-                    b.import_symbol(sym, _callback_address(sym))
+                    b.import_symbol(sym, callback_address(sym))
                     continue
                 addr = _symbol_address(sym)
                 if addr is not None:
@@ -274,42 +275,6 @@ class Library:
         self.batched = self.tracker["batched"]
         if not (self.kernel and self.batched):
             raise RuntimeError("the object code does not define kernel and batched")
-
-
-_CALLBACKS: dict[str, Any] = {}  # symbol → ctypes callback (kept alive: kernels call it)
-
-
-def _callback_address(sym: str) -> int:
-    """A C function calling the numpy implementation of the primitive registered under this
-    fallback key (symnum.core.op.FALLBACKS). It takes the GIL per call: correct, not fast. An
-    exception inside gives NaN (ctypes cannot raise through C)."""
-    cb = _CALLBACKS.get(sym)
-    if cb is None:
-        from symnum.backends.llvm_ir import CALLBACKS
-        from symnum.backends.numba_ops import call_impl
-
-        op, dtype = CALLBACKS[sym]
-        ct = ctypes.c_double if dtype == "float64" else ctypes.c_float
-        n = op_arity(op)
-
-        def call(*args: float) -> float:
-            try:
-                return float(call_impl(op, *args))
-            except Exception:  # noqa: BLE001  (an exception cannot cross the C frame)
-                return float("nan")
-
-        cb = _CALLBACKS[sym] = ctypes.CFUNCTYPE(ct, *[ct] * n)(call)
-    return ctypes.cast(cb, ctypes.c_void_p).value
-
-
-def op_arity(op: str) -> int:
-    from symnum.core.op import FALLBACKS
-
-    nargs = FALLBACKS[op].nargs
-    if nargs is None:
-        raise CompileError(f"the variadic primitive '{op}' has no lowering; register it with a "
-                           "fixed nargs, a `lower` name, or use backend='numpy'")
-    return nargs
 
 
 # calling from Python ---------------------------------------------------------------------------

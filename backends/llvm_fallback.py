@@ -1,8 +1,10 @@
-"""Fallback callers for llvm-backend kernels: numba-compiled trampolines, else ctypes.
+"""Fallbacks of the llvm backend: slower ways that still work.
 
-Used where symnum.backends.llvm_call's CPython-API trampolines are unsupported (not CPython,
-a free-threaded build, numpy structs not where expected). numba's cost ~0.3 µs a call but
-importing numba costs 1-2 s; ctypes ~4 µs a call. Imports numba only when called.
+Callers: numba-compiled trampolines, else ctypes, where symnum.backends.llvm_call's CPython-API
+trampolines are unsupported (not CPython, a free-threaded build, numpy structs not where
+expected). numba's cost ~0.3 µs a call but importing numba costs 1-2 s; ctypes ~4 µs a call.
+Imports numba only when called. And primitives without a lowering: kernels call their numpy
+implementation through a ctypes callback (correct, not fast).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from symnum.errors import ShapeError
+from symnum.errors import CompileError, ShapeError
 
 _LOCK = threading.Lock()
 _MADE: dict[str, Any] = {}
@@ -119,3 +121,40 @@ def ctypes_trampolines(dtype: str) -> tuple[Any, Any]:
         k3(addr)(X.ctypes.data, OUT.ctypes.data, X.shape[0])
 
     return kernel, batched
+
+
+# primitives without a lowering: kernels call their numpy implementation through ctypes --------
+_CALLBACKS: dict[str, Any] = {}  # symbol → ctypes callback (kept alive: kernels call it)
+
+
+def callback_address(sym: str) -> int:
+    """A C function calling the numpy implementation of the primitive registered under this
+    fallback key (symnum.core.op.FALLBACKS). It takes the GIL per call: correct, not fast. An
+    exception inside gives NaN (ctypes cannot raise through C)."""
+    cb = _CALLBACKS.get(sym)
+    if cb is None:
+        from symnum.backends.llvm_ir import CALLBACKS
+        from symnum.backends.numba_ops import call_impl
+
+        op, dtype = CALLBACKS[sym]
+        ct = ctypes.c_double if dtype == "float64" else ctypes.c_float
+        n = op_arity(op)
+
+        def call(*args: float) -> float:
+            try:
+                return float(call_impl(op, *args))
+            except Exception:  # noqa: BLE001  (an exception cannot cross the C frame)
+                return float("nan")
+
+        cb = _CALLBACKS[sym] = ctypes.CFUNCTYPE(ct, *[ct] * n)(call)
+    return ctypes.cast(cb, ctypes.c_void_p).value
+
+
+def op_arity(op: str) -> int:
+    from symnum.core.op import FALLBACKS
+
+    nargs = FALLBACKS[op].nargs
+    if nargs is None:
+        raise CompileError(f"the variadic primitive '{op}' has no lowering; register it with a "
+                           "fixed nargs, a `lower` name, or use backend='numpy'")
+    return nargs
