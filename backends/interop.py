@@ -79,11 +79,10 @@ def numba_function(c: Any) -> Any:
                 raise ShapeError("x or out is shorter than the kernel's inputs/outputs")
             kernel(x, out)
     elif c.backend == "llvm":
-        from symnum.backends import llvm_backend
-
-        if llvm_backend._numba_trampolines(c.dtype.name) is None:  # defines the intrinsic
+        # the llvm backend hands over its call intrinsic (importing it here would be a circle)
+        call2, addr = getattr(c, "_call2", None), address(c)
+        if call2 is None:
             raise CompileError("numba could not build the llvm kernel's trampoline")
-        call2, addr = llvm_backend._call2, address(c)
 
         def k(x, out):  # noqa: ANN001, ANN202 (numba-compiled; addr is a compile-time constant)
             if x.size < n_in or out.size < n_out:

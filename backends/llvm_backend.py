@@ -550,6 +550,7 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     c._address = kernel.library.kernel  # type: ignore[attr-defined]
     c.batched_address = kernel.library.batched  # type: ignore[attr-defined]
     c.alloc_call = _STATE.get(f"alloc_{dtype}")  # type: ignore[attr-defined]
+    c._call2 = _call2 if _numba_trampolines(dtype) is not None else None  # type: ignore[attr-defined]
     if dtype == "float64" and c.n_out == 1:
         c.scalar_entry = scalar_entry()  # type: ignore[attr-defined]
     return c
