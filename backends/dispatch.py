@@ -150,6 +150,14 @@ def _entry_lines(k: int, e: Signature, names: list[str], g: dict) -> list[str]:
             continue
         dyn.append((n, s))
     body: list[str] = []
+    scalar_call = getattr(c, "scalar_call", None)  # the numba backend's own scalar entry
+    if (scalar_call is not None and len(dyn) == c.n_in and d == np.float64
+            and all(s[0] in ("float", "int", "np") for _, s in dyn)):  # float32 would box
+        # as a Python float
+        g[f"_sn_e{k}"] = scalar_call
+        cond = " and ".join(tests)
+        return [f"    if {cond}:",
+                f"        return _sn_e{k}({', '.join(n for n, _ in dyn)})"]
     entry = getattr(c, "scalar_entry", None)
     entry = entry.get(len(dyn)) if entry is not None else None
     if (entry is not None and dyn and all(_float64_scalar(s) for _, s in dyn)
@@ -160,12 +168,12 @@ def _entry_lines(k: int, e: Signature, names: list[str], g: dict) -> list[str]:
         cond = " and ".join(tests)
         args = ", ".join(f"{n}[()]" if s[0] == "array" else n for n, s in dyn)
         return [f"    if {cond}:", f"        return _sn_e{k}({int(c.address)}, {args})"]
-    direct = (len(dyn) == 1 and dyn[0][1][0] == "array" and len(dyn[0][1][1]) == 1
+    direct = (len(dyn) == 1 and dyn[0][1][0] == "array" and len(dyn[0][1][1]) >= 1
               and dyn[0][1][2] == d)
-    if direct:  # one contiguous vector of the kernel's dtype: handed over as it is
+    if direct:  # one contiguous array of the kernel's dtype: handed over as it is (a view)
         n = dyn[0][0]
         tests.append(f"{n}.flags.c_contiguous")
-        xin = n
+        xin = n if len(dyn[0][1][1]) == 1 else f"{n}.reshape(-1)"
     else:
         body.append(f"_sn_x = _sn_empty({c.n_in}, _sn_d{k})")
         pos = 0
@@ -184,9 +192,13 @@ def _entry_lines(k: int, e: Signature, names: list[str], g: dict) -> list[str]:
             pos += size
         xin = "_sn_x"
     alloc = getattr(c, "alloc_call", None)
+    call1 = getattr(c, "call1", None)
     if alloc is not None and lead:  # the output allocated inside the compiled trampoline
         g[f"_sn_a{k}"] = alloc
         body.append(f"_sn_out = _sn_a{k}({lead_src}{xin})")
+    elif call1 is not None:  # likewise, inside the numba module
+        g[f"_sn_a{k}"] = call1
+        body.append(f"_sn_out = _sn_a{k}({xin})")
     else:
         body.append(f"_sn_out = _sn_empty({c.n_out}, _sn_d{k})")
         body.append(f"_sn_k{k}({lead_src}{xin}, _sn_out)")

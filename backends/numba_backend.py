@@ -92,7 +92,39 @@ def generate(fn: Any, dtype: str = "float64", fastmath: bool = False) -> tuple[s
     # object-mode calls (primitives without a lowering) take the GIL: say so to numba
     nogil = not any(user_fallback(ins.op) for ins in sched.instrs)
     src += _DECORATE.format(t=dtype, fastmath=bool(fastmath), cache=numba_cache(), nogil=nogil)
+    if nogil:  # the call path's compiled entries (a kernel in object mode keeps the plain path)
+        src += _entries(fn, sched, dtype, numba_cache())
     return src, sched
+
+
+def _entries(fn: Any, sched: Any, dtype: str, cache: bool) -> str:
+    """Entry points for the call path (symnum.backends.dispatch), compiled by numba on their
+    first call (then cached on disk): `call1(x)` allocates the outputs inside compiled code;
+    `scalar_call(a0, ...)` takes scalars and returns the scalar output, no arrays in Python."""
+    n_out = len(sched.outputs)
+    src = f"""
+
+@numba.njit(cache={cache}, nogil=True)
+def call1(x):
+    out = np.empty({n_out}, dtype=np.{dtype})
+    kernel(x, out)
+    return out
+"""
+    if (all(np.shape(leaf) == () for leaf in fn.inputs) and fn.out_tree.kind == "leaf"
+            and n_out == 1 and 1 <= sched.n_in <= 8):
+        args = ", ".join(f"a{i}" for i in range(sched.n_in))
+        fill = "\n".join(f"    x[{i}] = a{i}" for i in range(sched.n_in))
+        src += f"""
+
+@numba.njit(cache={cache}, nogil=True)
+def scalar_call({args}):
+    x = np.empty({sched.n_in}, dtype=np.{dtype})
+{fill}
+    out = np.empty(1, dtype=np.{dtype})
+    kernel(x, out)
+    return out[0]
+"""
+    return src
 
 
 def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, cache_dir: Any = None,
@@ -125,10 +157,17 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, cache_dir:
         ) from e
     info = {"statements": len(sched), "cache_hit": hit, "module": key,
             "compile_seconds": time.perf_counter() - t0}
-    return Compiled(fn, mod.kernel, source=src, backend="numba",
-                    batched=_batched(mod, len(sched)),
-                    dtype=dtype, info=info,
-                    options={"fastmath": fastmath, "cache_dir": cache_dir})
+    c = Compiled(fn, mod.kernel, source=src, backend="numba",
+                 batched=_batched(mod, len(sched)),
+                 dtype=dtype, info=info,
+                 options={"fastmath": fastmath, "cache_dir": cache_dir})
+    call1 = getattr(mod, "call1", None)
+    if call1 is not None:
+        c.call1 = call1  # type: ignore[attr-defined]
+    scalar = getattr(mod, "scalar_call", None)
+    if scalar is not None:
+        c.scalar_call = scalar  # type: ignore[attr-defined]
+    return c
 
 
 

@@ -213,7 +213,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
-    calls, repeats = (2000, 5) if a.quick else (20000, 15)
+    calls, repeats = (2000, 5) if a.quick else (10000, 9)
     print(machine_info())
     print(f"\n## 1. Per-call time (best of {repeats} interleaved rounds of {calls} calls)\n")
     print(section_overhead(calls, repeats))
