@@ -24,7 +24,7 @@ import numpy as np
 from symnum.backends import Backend
 from symnum.backends.compiled import PARALLEL_WORK, Compiled
 from symnum.backends.kernel_cache import default_cache_dir
-from symnum.backends.llvm_ir import IRModule, SimdTarget, emit_ir, libm_symbols
+from symnum.backends.llvm_ir import LIBMVEC, IRModule, SimdTarget, emit_ir, libm_symbols
 from symnum.backends.schedule import Schedule, schedule
 
 from symnum.errors import CompileError, ShapeError
@@ -138,11 +138,12 @@ def _symbol_address(sym: str) -> int | None:
     return addr
 
 
-# `simd=None` vectorises kernels with at most this many inputs and outputs even without
-# libmvec (exact: scalar libm per lane): their rows load and store as whole vectors, and a
-# degree-10 polynomial over 10⁶ points ran 4.8x faster; wider kernels gather and scatter lane
-# by lane and gained nothing (Brusselator n=4 RHS, 32 in / 32 out: 5.75 vs 5.56 ms), so they
-# are left scalar, sparing a second body's code generation.
+# `simd=None` vectorises arithmetic kernels with at most this many inputs and outputs even
+# without libmvec (exact): their rows load and store as whole vectors, and a degree-10
+# polynomial over 10⁶ points ran 4.8x faster; wider kernels gather and scatter lane by lane
+# and gained nothing (Brusselator n=4 RHS, 32 in / 32 out: 5.75 vs 5.56 ms), and kernels
+# calling libm lose (scalar calls per lane, no merged sincos: 97 vs 76 ms for sin·exp + …),
+# so those stay scalar, sparing a second body's code generation.
 NARROW = 4
 
 
@@ -150,8 +151,8 @@ def simd_target(dtype: str, vecmath: bool, simd: bool | None,
                 narrow: bool = False) -> SimdTarget | None:
     """How wide `batched` runs on this host: the widest vectors its CPU has (AVX-512, AVX2,
     SSE); libmvec for transcendentals when `vecmath` and glibc has it. `simd=None` vectorises
-    when libmvec is used or the kernel is `narrow` (≤ NARROW inputs and outputs); True
-    always; False never."""
+    when libmvec is used or the kernel is `narrow` (≤ NARROW inputs and outputs, no libm
+    calls); True always; False never."""
     _llvm()
     mvec = bool(vecmath) and _libmvec() is not None
     if simd is False or (simd is None and not mvec and not narrow):
@@ -395,7 +396,8 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
         raise CompileError(f"opt and ir_opt are optimisation levels 0-3, got {opt}, {ir_opt}")
     t0 = time.perf_counter()
     vec = simd_target(dtype, fastmath if vecmath is None else vecmath, simd,
-                      sched.n_in <= NARROW and len(sched.outputs) <= NARROW)
+                      sched.n_in <= NARROW and len(sched.outputs) <= NARROW
+                      and not any(i.op in LIBMVEC for i in sched.instrs))
     mod = emit_ir(sched, dtype, shard=shard, fastmath=fastmath, inline_batched=inline_batched,
                   simd=vec)
     t1 = time.perf_counter()
