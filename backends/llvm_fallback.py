@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from symnum.errors import CompileError, ShapeError
+from symnum.errors import ShapeError
 
 _LOCK = threading.Lock()
 _MADE: dict[str, Any] = {}
@@ -133,7 +133,7 @@ def callback_address(sym: str) -> int:
     exception inside gives NaN (ctypes cannot raise through C)."""
     cb = _CALLBACKS.get(sym)
     if cb is None:
-        from symnum.backends.llvm_ir import CALLBACKS
+        from symnum.backends.llvm_ops import CALLBACKS, op_arity
         from symnum.backends.numba_ops import call_impl
 
         op, dtype = CALLBACKS[sym]
@@ -148,13 +148,3 @@ def callback_address(sym: str) -> int:
 
         cb = _CALLBACKS[sym] = ctypes.CFUNCTYPE(ct, *[ct] * n)(call)
     return ctypes.cast(cb, ctypes.c_void_p).value
-
-
-def op_arity(op: str) -> int:
-    from symnum.core.op import FALLBACKS
-
-    nargs = FALLBACKS[op].nargs
-    if nargs is None:
-        raise CompileError(f"the variadic primitive '{op}' has no lowering; register it with a "
-                           "fixed nargs, a `lower` name, or use backend='numpy'")
-    return nargs

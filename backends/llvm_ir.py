@@ -96,11 +96,22 @@ class _Body:
     def lit(self, v: float) -> str:
         """A float constant of this body's type (splatted across lanes)."""
         h = float_hex(v, self.dtype)
-        return h if self.simd is None else f"splat ({self.ety} {h})"
+        if self.simd is None:
+            return h
+        # spelled out, not `splat (…)`: that syntax needs LLVM ≥ 19
+        return "<" + ", ".join([f"{self.ety} {h}"] * self.simd.lanes) + ">"
 
     def blit(self, b: bool) -> str:
         s = "true" if b else "false"
-        return s if self.simd is None else f"splat (i1 {s})"
+        return s if self.simd is None else "<" + ", ".join([f"i1 {s}"] * self.simd.lanes) + ">"
+
+    def cast(self, ptr: str) -> str:
+        """An element pointer as a pointer to this body's type (a vector: a bitcast, which
+        LLVMs with typed pointers need and opaque-pointer ones ignore)."""
+        if self.simd is None:
+            return ptr
+        self.out.append(f"  {ptr}.v = bitcast {self.ety}* {ptr} to {self.ty}*")
+        return f"{ptr}.v"
 
     def load_input(self, j: int) -> str:
         """Input j as a value: one load per row, or a vector of `lanes` rows (a block load and
@@ -109,13 +120,15 @@ class _Body:
         name = f"{p}x{j}"
         if self.simd is None or self.n_in == 1:
             out.append(f"  {p}px{j} = getelementptr inbounds {E}, {E}* {self.x}, i64 {j}")
-            out.append(f"  {name} = load {T}, {T}* {p}px{j}, align {_TYPES[self.dtype][2]}")
+            out.append(f"  {name} = load {T}, {T}* {self.cast(f'{p}px{j}')}, align "
+                       f"{_TYPES[self.dtype][2]}")
             return name
         w, n = self.simd.lanes, self.n_in
         if n <= 4:
             blk = f"<{w * n} x {E}>"
             if ("blk", 0) not in self.vals:
-                out.append(f"  {p}xblk = load {blk}, {blk}* {self.x}, align "
+                out.append(f"  {p}xblk.p = bitcast {E}* {self.x} to {blk}*")
+                out.append(f"  {p}xblk = load {blk}, {blk}* {p}xblk.p, align "
                            f"{_TYPES[self.dtype][2]}")
                 self.vals[("blk", 0)] = (f"{p}xblk", "f")
             mask = ", ".join(f"i32 {j + n * lane}" for lane in range(w))
@@ -266,7 +279,8 @@ class _Body:
         v = self.get(r, "f")
         if self.simd is None or self.n_out == 1:
             self.out.append(f"  {p}po{k} = getelementptr inbounds {E}, {E}* {self.o}, i64 {k}")
-            self.out.append(f"  store {T} {v}, {T}* {p}po{k}, align {_TYPES[self.dtype][2]}")
+            self.out.append(f"  store {T} {v}, {T}* {self.cast(f'{p}po{k}')}, align "
+                            f"{_TYPES[self.dtype][2]}")
             return
         for lane in range(self.simd.lanes):  # output k of lane l at o[l·n_out + k]
             self.out.append(f"  {p}o{k}.{lane} = extractelement {T} {v}, i32 {lane}")

@@ -14,6 +14,7 @@ import numpy as np
 from symnum.backends.pysource import user_fallback
 from symnum.backends.schedule import Schedule
 
+from symnum.core.op import FALLBACKS
 from symnum.errors import CompileError
 
 # LLVM intrinsics (lowered to instructions or to libm calls by the code generator)
@@ -91,10 +92,21 @@ def check_ops(sched: Schedule) -> None:
     """Raise CompileError naming the first operation this emitter cannot lower."""
     known = known_ops()
     for ins in sched.instrs:
-        if ins.op not in known and not user_fallback(ins.op):
+        if user_fallback(ins.op):
+            op_arity(ins.op)  # a callback needs a fixed arity: a variadic op is refused here
+        elif ins.op not in known:
             raise CompileError(
                 f"the llvm backend has no lowering for the operation '{ins.op}' (instruction "
                 f"t{ins.dst} = {ins.op}{ins.args}); give its Op a `lower` name among "
                 f"{', '.join(sorted(known))}, add a libm function to backends.llvm_ops.LIBM, or "
                 "use backend='numpy'"
             )
+
+
+def op_arity(op: str) -> int:
+    nargs = FALLBACKS[op].nargs
+    if nargs is None:
+        raise CompileError(f"the variadic primitive '{op}' has no lowering; register it with a "
+                           "fixed nargs, a `lower` name, or use backend='numpy'")
+    return nargs
+

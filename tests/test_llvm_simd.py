@@ -130,6 +130,8 @@ def test_fastmath_false_keeps_exact_scalar_libm_and_the_tail_rows_stay_scalar():
 
 def test_simd_target_follows_the_options():
     assert simd_target("float64", False, None) is None
+    narrow = simd_target("float64", False, None, narrow=True)  # few inputs and outputs
+    assert narrow is not None and not narrow.libmvec
     assert simd_target("float64", True, False) is None
     t = simd_target("float64", False, True)
     assert t is not None and not t.libmvec and t.lanes >= 2
@@ -167,3 +169,18 @@ def test_kernels_with_a_constant_table_keep_the_scalar_row_loop():
     out = c(np.array([0.5, 1.0, 2.0]))
     np.testing.assert_array_equal(out[0], np.sin([0.5, 1.0, 2.0]))
     np.testing.assert_array_equal(out[40], [39.0] * 3)
+
+
+def test_narrow_kernels_get_the_exact_vector_loop_by_default():
+    x = sn.Sym("x")
+    fn = sn.Fn([x], [sum((0.1 * (k + 1)) * x ** k for k in range(8)) + sn.sqrt(sn.abs(x))])
+    c = lower(fn, "llvm", cache=False)
+    assert c.info["simd"] is not None and "scalar libm" in c.info["simd"]
+    s = lower(fn, "llvm", cache=False, simd=False)
+    assert s.info["simd"] is None
+    v = np.random.default_rng(3).uniform(-2, 2, 1001)
+    np.testing.assert_array_equal(c(v), s(v))
+    wide = sn.Fn(list(sn.symbols("a b c d e")), [sn.Sym("a") + sn.Sym("e")])
+    assert lower(wide, "llvm", cache=False).info["simd"] is None
+    calls_libm = sn.Fn([x], [sn.tan(x) * x])  # scalar calls per lane would only cost
+    assert lower(calls_libm, "llvm", cache=False).info["simd"] is None
