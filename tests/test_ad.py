@@ -14,12 +14,19 @@ from symnum.autodiff import ad
 from symnum.core.evaluate import eval_many, evaluate
 from symnum.core.traversal import count_ops, postorder
 from symnum.errors import MissingRuleError, ShapeError
-from symnum.testing import VALUE_OPS, assert_allclose_at, build, expression_recipes, points
+from symnum.testing import (
+    STEP_OPS,
+    VALUE_OPS,
+    assert_allclose_at,
+    build,
+    expression_recipes,
+    points,
+)
 from symnum.tracing.fn import trace
 
 x, y, z = sn.Sym("x"), sn.Sym("y"), sn.Sym("z")
 XYZ = [x, y, z]
-KINKS = ("abs", "sign", "minimum", "maximum", "ifelse")
+KINKS = STEP_OPS
 # smooth everywhere the strategies go (hypot only off (0, 0), which points() likes to hit)
 SMOOTH = tuple(o for o in VALUE_OPS if o not in KINKS + ("hypot",))
 

@@ -65,6 +65,9 @@ class Op:
     result:     "float" (follows its arguments) or "bool".
     commutative, associative: algebraic facts the rule engine's AC matching uses.
     canonical:  optional fn(*args) -> term | None used in canonical mode (add, mul, pow, ...).
+    expand:     optional fn(*args) -> term computing the same value from other primitives; the
+                backends lower that instead (logaddexp: no libm function, so a stable formula),
+                while the op keeps its own derivatives and printing.
     """
 
     name: str
@@ -82,6 +85,7 @@ class Op:
     commutative: bool = False
     associative: bool = False
     canonical: Callable[..., Any] | None = None
+    expand: Callable[..., Any] | None = None
     doc: str = ""
 
     def __call__(self, *args):

@@ -278,3 +278,41 @@ abs, sign, erf, hypot = abs_op, sign_op, erf_op, hypot_op
 minimum, maximum, ifelse = minimum_op, maximum_op, ifelse_op
 lt, le, gt, ge, eq, ne = lt_op, le_op, gt_op, ge_op, eq_op, ne_op
 logical_and, logical_or, logical_not = and_op, or_op, not_op
+
+# the continuation (inverse hyperbolics, rounding, fmod, logaddexp, numpy's compositions): its
+# public names are primitives' too, so `P.floor` works wherever `P.sin` does
+from symnum.core.primitives_more import (  # noqa: E402,F401
+    acosh,
+    acosh_op,
+    asinh,
+    asinh_op,
+    atanh,
+    atanh_op,
+    cbrt,
+    cbrt_op,
+    ceil,
+    ceil_op,
+    copysign,
+    copysign_op,
+    floor,
+    floor_divide,
+    floor_op,
+    fmax,
+    fmin,
+    fmod,
+    fmod_op,
+    isfinite,
+    isinf,
+    isnan,
+    logaddexp,
+    logaddexp2,
+    logaddexp2_op,
+    logaddexp_op,
+    mod,
+    rint,
+    rint_op,
+    round_,
+    signbit,
+    trunc,
+    trunc_op,
+)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from symnum.errors import TracingError, UnsupportedOperationError
+from symnum.errors import TracingError
 
 Number = int | float | Fraction
 
@@ -224,21 +224,17 @@ class Expr:
     def __invert__(self):
         return _P.logical_not(self)
 
-    def _unsupported(self, what: str):
-        raise UnsupportedOperationError(
-            f"the operator {what} has no symbolic rule in symnum; rewrite it with supported "
-            "primitives (see symnum.primitives.PRIMITIVES) or register one with symnum.register()"
-        )
+    def __floordiv__(self, o):  # numpy's floor_divide, exactly (derivative 0)
+        return _P.floor_divide(self, o)
 
-    def __floordiv__(self, o):
-        self._unsupported("// (floor division)")
+    def __rfloordiv__(self, o):
+        return _P.floor_divide(o, self)
 
-    __rfloordiv__ = __floordiv__
+    def __mod__(self, o):  # numpy's remainder: the sign of the divisor, as Python's %
+        return _P.mod(self, o)
 
-    def __mod__(self, o):
-        self._unsupported("% (modulo)")
-
-    __rmod__ = __mod__
+    def __rmod__(self, o):
+        return _P.mod(o, self)
 
     # Python needs concrete values here: say what to do instead ---------------------------------
     def __bool__(self):
