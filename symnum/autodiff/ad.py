@@ -222,13 +222,14 @@ def _diff_plan(spec: tuple) -> list:
                 "diff(e, x, 2) or diff(e, x, y) (∂²e/∂x∂y)")
         elif isinstance(item, (int, np.integer)):
             if not plan:
-                raise ValueError(f"diff: the order {item} must follow a symbol, as in diff(e, x, 2)")
+                raise ValueError(
+                    f"diff: the order {item} must follow a symbol, as in diff(e, x, 2)")
             if plan[-1][1] != 1:
                 raise ValueError(f"diff: two orders in a row ({item!r}); write diff(e, x, 2)")
             plan[-1][1] = int(item)
         else:
             plan.append([item, 1])
-    for x, n in plan:
+    for _, n in plan:
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
             raise ValueError(f"the derivative order n must be a non-negative int, got {n!r}")
     return plan

@@ -139,7 +139,7 @@ def fuzz_round(report: Report, seed: int, n_exprs: int = 20, n_points: int = 16,
     flips = [bool(ops_of(r) & _DISCONTINUOUS) for r in recipes]
     ref = eval_many(exprs, env)
     with np.errstate(all="ignore"):
-        for r, e, v in zip(recipes, exprs, ref):
+        for r, v in zip(recipes, ref):
             report.check(("value", "none", "numpy"), v, numpy_value(r, list(pts)), r, pts,
                          "genuine")
         tree = eval_many([build(r, [X, Y], mode="tree") for r in recipes], env)
