@@ -120,6 +120,7 @@ from symnum.autodiff.taylor import (
 from symnum.core.terms import Add, Const, Expr, Mul, Sym, Term
 from symnum.tracing.protocols import SymArray
 import symnum.tracing.linalg as _linalg  # noqa: F401,E402  (registers the np.linalg rules)
+from symnum.io.graph import to_dot, to_networkx  # noqa: E402
 from symnum.transforms import (
     derivative,
     grad,

@@ -88,6 +88,33 @@ class Op:
     expand: Callable[..., Any] | None = None
     doc: str = ""
 
+    def __post_init__(self):
+        # help(sn.sin) documents this op, not the Op class: pydoc treats a descriptor (see
+        # __get__) as a routine and shows its own __name__ and __doc__
+        object.__setattr__(self, "__name__", self.name)
+        object.__setattr__(self, "__doc__", self._docstring())
+
+    def _docstring(self) -> str:
+        args = "x" if self.nargs == 1 else "*args" if self.nargs is None else ", ".join(
+            "abcdefgh"[: self.nargs])
+        head = self.doc or f"{self.name}({args}): the symnum primitive '{self.name}'."
+        facts = [f"Evaluates with {getattr(self.impl, '__name__', 'its numpy function')} "
+                 "(numpy semantics: inf/nan, never an exception); on numbers it folds to a "
+                 "constant, on terms it builds a term, on arrays it maps elementwise."]
+        facts.append("Derivatives: " + ("declared partials (zero: piecewise constant)"
+                                        if self.linearity.constant else "declared partials"
+                                        if self.partials is not None else "none (register "
+                                        "partials=...)") + "; Taylor rule: " + (
+            "its own recurrence" if self.taylor is not None else "derived from the partials"
+            if self.partials is not None else "none") + ".")
+        facts.append(f"Compiled as '{self.lowering_name()}'" + (
+            " through a formula of other primitives" if self.expand is not None else "")
+            + f"; cost {self.cost:g} cycles; result {self.result}.")
+        return head + "\n\n" + "\n".join(facts)
+
+    def __get__(self, obj, objtype=None):
+        return self  # stored on a class, still the op itself (never a bound method)
+
     def __call__(self, *args):
         return _apply(self, args)
 
