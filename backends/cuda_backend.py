@@ -125,8 +125,13 @@ SIM_MATH = SimpleNamespace(
     sin=np.sin, cos=np.cos, tan=np.tan, asin=np.arcsin, acos=np.arccos, atan=np.arctan,
     atan2=np.arctan2, sinh=np.sinh, cosh=np.cosh, tanh=np.tanh, exp=np.exp, log=np.log,
     log1p=np.log1p, expm1=np.expm1, sqrt=np.sqrt, fabs=np.fabs, hypot=np.hypot, erf=_erf,
+    asinh=np.arcsinh, acosh=np.arccosh, atanh=np.arctanh, copysign=np.copysign, floor=np.floor,
+    ceil=np.ceil, trunc=np.trunc, fmod=np.fmod,
     nan=math.nan, inf=math.inf,
 )
+
+
+SIM_LIBDEVICE = SimpleNamespace(rint=np.rint, cbrt=np.cbrt)
 
 
 def _cuda() -> ModuleType:
@@ -258,6 +263,7 @@ class CudaCompiled(Compiled):
                 mod, src, sched, key, hit = _load(self.fn, dtype, self._cache_dir)
                 if simulating():
                     mod.math = SIM_MATH
+                    mod.libdevice = SIM_LIBDEVICE
                 self.info.setdefault("modules", {})[dtype] = {"module": key, "cache_hit": hit}
                 found = self._modules[dtype] = (mod, src, sched)
             return found

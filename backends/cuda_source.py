@@ -22,11 +22,20 @@ import math
 import numpy as np
 from numba import cuda
 
+try:
+    from numba.cuda import libdevice
+except ImportError:  # the simulator has none; symnum binds numpy stand-ins
+    libdevice = None
+
 '''
 
 
 # ---------------------------------------------------------------------------------------------
 # source generation (pure Python: no numba.cuda needed)
+
+
+_CUDA_MATH = ("floor", "ceil", "trunc", "fmod")
+_LIBDEVICE = ("rint", "cbrt")
 
 
 def _instr(op: str, args: list[str], dtype: str) -> str:
@@ -35,6 +44,20 @@ def _instr(op: str, args: list[str], dtype: str) -> str:
         one = "np.float32(1.0)" if dtype == "float32" else "1.0"
         # ±1, 0.0 for ±0 (a - a), NaN for NaN — numpy's sign, in the argument's own dtype
         return f"{one} if {a} > 0 else (-{one} if {a} < 0 else {a} - {a})"
+    if op in ("min", "max"):
+        return f"np.{op}imum({', '.join(args)})"
+    if op == "select":  # the CPU kernels' numba_ops.select is not a device function
+        return f"{args[1]} if {args[0]} else {args[2]}"
+    if op == "logical_and":
+        return f"{args[0]} and {args[1]}"
+    if op == "logical_or":
+        return f"{args[0]} or {args[1]}"
+    if op == "logical_not":
+        return f"not {args[0]}"
+    if op in _CUDA_MATH:  # numba-cuda types these math functions float → float
+        return f"math.{op}({', '.join(args)})"
+    if op in _LIBDEVICE:  # no math-module spelling on the device
+        return f"libdevice.{op}({', '.join(args)})"
     if op == "fma":  # one rounding, as the CPU backends' llvm.fmuladd on FMA hardware
         return f"cuda.fma({', '.join(args)})"
     return instr_src(op, args)

@@ -70,7 +70,8 @@ class SimdTarget:
 
 # functions libmvec (glibc ≥ 2.35) has a vector variant of, by lowering name; the rest of
 # INTRINSICS are single instructions (sqrt, fabs, fmuladd) in any width
-LIBMVEC = {"sin", "cos", "exp", "log", "pow"} | set(LIBM)
+# glibc's libmvec has every LIBM function but fmod (that one stays a scalar call per lane)
+LIBMVEC = ({"sin", "cos", "exp", "log", "pow"} | set(LIBM)) - {"fmod"}
 
 
 class _Body:

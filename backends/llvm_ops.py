@@ -19,7 +19,8 @@ from symnum.errors import CompileError
 
 # LLVM intrinsics (lowered to instructions or to libm calls by the code generator)
 INTRINSICS: dict[str, int] = {"sin": 1, "cos": 1, "exp": 1, "log": 1, "sqrt": 1, "fabs": 1,
-                              "pow": 2, "fmuladd": 3}
+                              "pow": 2, "fmuladd": 3, "floor": 1, "ceil": 1, "trunc": 1,
+                              "rint": 1, "copysign": 2}
 # lowering names spelled differently in LLVM: fma is llvm.fmuladd (fused where the CPU has FMA
 # units, mul + add elsewhere: never a slow software fma)
 _RENAME = {"fma": "fmuladd"}
@@ -27,9 +28,13 @@ _RENAME = {"fma": "fmuladd"}
 # Add an entry here to lower a user primitive to another libm function.
 LIBM: dict[str, tuple[int, str, str]] = {
     name: (1, name, name + "f")
-    for name in ("tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "log1p", "expm1", "erf")
+    for name in ("tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "log1p", "expm1", "erf",
+                 "asinh", "acosh", "atanh", "cbrt")
 }
-LIBM.update({"atan2": (2, "atan2", "atan2f"), "hypot": (2, "hypot", "hypotf")})
+LIBM.update({"atan2": (2, "atan2", "atan2f"), "hypot": (2, "hypot", "hypotf"),
+             "fmod": (2, "fmod", "fmodf")})
+# intrinsics that become instructions (roundsd, andpd/orpd), never libm calls
+_INLINE = ("sqrt", "fabs", "fmuladd", "floor", "ceil", "trunc", "rint", "copysign")
 _ARITH = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
 _CMP = {"lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge", "eq": "oeq", "ne": "une"}
 _LOGIC = {"logical_and": "and", "logical_or": "or"}
@@ -71,7 +76,7 @@ def libm_symbols(dtype: str = "float64") -> list[str]:
     """The C symbols a kernel of this dtype may call (for the JIT's symbol resolution)."""
     k = 1 if dtype == "float64" else 2
     names = [v[k] for v in LIBM.values()]
-    names += [n if k == 1 else n + "f" for n in INTRINSICS if n not in ("sqrt", "fabs", "fmuladd")]
+    names += [n if k == 1 else n + "f" for n in INTRINSICS if n not in _INLINE]
     names += ["sincos" if k == 1 else "sincosf"]  # LLVM merges sin(x) and cos(x) into one call
     return names
 

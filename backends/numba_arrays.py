@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 from symnum.backends.array_loops import LoopGen
-from symnum.backends.kernel_cache import default_cache_dir, load_module, source_key
+from symnum.backends.kernel_cache import default_cache_dir, load_module, numba_cache, source_key
 
 from symnum.arrays.terms import ArraySym
 from symnum.core.terms import Sym
@@ -27,11 +27,12 @@ import numba
 import numpy as np
 
 from symnum.backends.numba_ops import fma as _fma
+from symnum.backends.numba_ops import select as _select
 
 '''
 
 _DECORATE = '''
-kernel = numba.njit(cache=True, error_model="numpy", nogil=True, fastmath={fastmath},
+kernel = numba.njit(cache={cache}, error_model="numpy", nogil=True, fastmath={fastmath},
                     parallel={parallel})(kernel)
 '''
 
@@ -39,7 +40,8 @@ kernel = numba.njit(cache=True, error_model="numpy", nogil=True, fastmath={fastm
 def generate(fn: Any, fastmath: bool = False, parallel: bool = False) -> tuple[str, LoopGen]:
     gen = LoopGen(fn, parallel)
     body = gen.source()
-    return _HEADER + body + _DECORATE.format(fastmath=bool(fastmath),
+    # numba's disk cache only where its pickles are authenticated (backends.cache_security)
+    return _HEADER + body + _DECORATE.format(fastmath=bool(fastmath), cache=numba_cache(),
                                              parallel=gen.used_prange), gen
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from symnum.backends.numba_ops import SERIAL_LOOP as _SERIAL_LOOP
 from symnum.backends.numba_ops import call_impl as _call_impl
 from symnum.backends.numba_ops import fma as _fma
+from symnum.backends.numba_ops import select as _select
 
 '''
 

@@ -14,8 +14,12 @@ from symnum.errors import CompileError
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**",
           "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 _MATH = {"sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "exp",
-         "log", "log1p", "expm1", "sqrt", "fabs", "hypot", "erf"}
-_NUMPY = {"sign": "np.sign", "min": "np.minimum", "max": "np.maximum"}
+         "log", "log1p", "expm1", "sqrt", "fabs", "hypot", "erf", "asinh", "acosh", "atanh",
+         "copysign"}
+# numba's math.floor/ceil/trunc return ints (wrong at inf and beyond 2**63): numpy's are floats
+_NUMPY = {"sign": "np.sign", "floor": "np.floor",
+          "ceil": "np.ceil", "trunc": "np.trunc", "rint": "np.rint", "cbrt": "np.cbrt",
+          "fmod": "np.fmod"}
 
 
 def ref_src(r: Ref, dtype: str = "float64") -> str:
@@ -38,14 +42,19 @@ def instr_src(op: str, args: list[str]) -> str:
         return f"{_NUMPY[op]}({', '.join(args)})"
     if op == "fma":  # backends.numba_ops.fma (llvm.fmuladd), imported by the module header
         return f"_fma({', '.join(args)})"
+    # branch-free (numba's compile time grows with branches): backends.numba_ops.select, and
+    # logic on truth values (NaN is true, as in numpy)
     if op == "select":
-        return f"{args[1]} if {args[0]} else {args[2]}"
+        return f"_select({args[0]}, {args[1]}, {args[2]})"
+    if op in ("min", "max"):  # numpy's: NaN from a, else a if a < b (a > b), ties give b
+        a, b = args
+        return f"_select(({a} {'<' if op == 'min' else '>'} {b}) | ({a} != {a}), {a}, {b})"
     if op == "logical_and":
-        return f"{args[0]} and {args[1]}"
+        return f"({args[0]} != 0) & ({args[1]} != 0)"
     if op == "logical_or":
-        return f"{args[0]} or {args[1]}"
+        return f"({args[0]} != 0) | ({args[1]} != 0)"
     if op == "logical_not":
-        return f"not {args[0]}"
+        return f"{args[0]} == 0"
     raise CompileError(
         f"the operation '{op}' has no lowering to Python/numba source; register the op with a "
         "`lower` name among symnum.core.op.LOWERING_NAMES (checked against its impl), or "

@@ -95,6 +95,7 @@ class _Lowerer:
         # (coefficient, ref) → c·t: a term in several sums with one coefficient (a stencil's
         # 90·u[j] in four neighbours' sums) is multiplied once
         self.scaled: dict[tuple, Ref] = {}
+        self.keep: list = []  # expansions' terms: alive while refs holds their ids
 
     def ref(self, n: Any) -> Ref:
         r = self.refs.get(id(n))
@@ -185,8 +186,28 @@ class _Lowerer:
             num = self.scale(n.coeff, num)
         return num if den is None else self.sched.emit("div", num, den)
 
+    def lower_node(self, n: Any) -> Ref:
+        tp = type(n)
+        if tp is Add:
+            return self.lower_add(n)
+        if tp is Mul:
+            return self.lower_mul(n)
+        return self.lower_call(n)
+
+    def lower_expansion(self, n: Any) -> Ref:
+        """An op with no lowering of its own (Op.expand): lower its formula instead."""
+        e = operation(n).expand(*arguments(n))
+        self.keep.append(e)
+        for m in postorder([e], _operands):
+            if id(m) not in self.refs and iscall(m):
+                self.keep.append(m)
+                self.refs[id(m)] = self.lower_node(m)
+        return self.ref(e)
+
     def lower_call(self, n: Any) -> Ref:
         op = operation(n)
+        if getattr(op, "expand", None) is not None:
+            return self.lower_expansion(n)
         args = [self.ref(a) for a in arguments(n)]
         name = op.lowering_name()
         if name in ("add", "mul") and len(args) > 2:  # tree-mode n-ary
@@ -263,13 +284,8 @@ def schedule(inputs: Sequence[Sym], outputs: Sequence[Any]) -> Schedule:
     for n in order:
         if id(n) in low.refs or not iscall(n):
             continue
-        tp = type(n)
-        if tp is Add:
-            r = low.lower_add(n)
-        elif tp is Mul:
-            r = low.lower_mul(n)
-        else:
-            r = low.lower_call(n)
+        r = low.lower_node(n)
+        if type(n) is not Add and type(n) is not Mul:
             partner = pairs.get(id(n))
             if partner is not None and id(partner) not in low.refs:
                 # right after: one sincos call (LLVM merges them)

@@ -79,6 +79,28 @@ from symnum.core.primitives import (
     tan,
     tanh,
 )
+from symnum.core.primitives_more import (
+    acosh,
+    asinh,
+    atanh,
+    cbrt,
+    ceil,
+    copysign,
+    floor,
+    floor_divide,
+    fmax,
+    fmin,
+    fmod,
+    isfinite,
+    isinf,
+    isnan,
+    logaddexp,
+    logaddexp2,
+    mod,
+    rint,
+    signbit,
+    trunc,
+)
 from symnum.rules import (
     Chain,
     Fixpoint,
@@ -110,6 +132,8 @@ from symnum.autodiff.taylor import (
 )
 from symnum.core.terms import Add, Const, Expr, Mul, Sym, Term
 from symnum.tracing.protocols import SymArray
+import symnum.tracing.linalg as _linalg  # noqa: F401,E402  (registers the np.linalg rules)
+from symnum.io.graph import to_dot, to_networkx  # noqa: E402
 from symnum.transforms import (
     derivative,
     grad,

@@ -1,5 +1,5 @@
-"""Command line: `python -m symnum demo [--n N] [--seed S]`, `python -m symnum cache info|clear`,
-`python -m symnum --version`.
+"""Command line: `python -m symnum demo [--n N] [--seed S] [--dense-fd]`,
+`python -m symnum cache info|clear`, `python -m symnum --version`.
 
 Parses arguments and hands over to `symnum.demo`; it must never hold logic of its own, so the
 tests exercise the same code by calling `main(argv)`.
@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--n", type=_positive_grid, default=32, metavar="N",
                       help="grid points per side (default: 32)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the random test state")
+    demo.add_argument("--dense-fd", action="store_true",
+                      help="also integrate with numpy + dense finite-difference Jacobians "
+                      "(the baseline plain code gets; minutes at n = 32)")
     cache = sub.add_parser(
         "cache", help="show or empty the compiled-kernel cache",
         description="The compiled-kernel cache: $XDG_CACHE_HOME/symnum/kernels, else "
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from symnum.demo import main as demo_main
 
-        return demo_main(args.n, args.seed)
+        return demo_main(args.n, args.seed, dense_fd=args.dense_fd)
     if args.command == "cache":
         from symnum.backends import kernel_cache
 

@@ -478,7 +478,25 @@ def _examples(fn: Fn) -> tuple:
 
 def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str | dict | None = None,
             mode: str = "scalar", **options: Any) -> Any:
-    """Compile a numpy-style function (decorator or call).
+    """Compile a numpy-style function (decorator or call): trace it on the first call of each
+    argument signature (shapes, dtypes, pytree structure), optionally simplify, lower, cache.
+
+    backend:
+        "auto" (default): "llvm" when llvmlite is installed, else "numpy".
+        "llvm": LLVM IR through llvmlite; milliseconds to compile, an on-disk object cache.
+        "numba": Python source compiled by numba (cached by numba); also sn.vectorize's default.
+        "cuda": numba-cuda kernels (a GPU, or the simulator with NUMBA_ENABLE_CUDASIM=1).
+        "numpy": the reference interpreter (symnum.evaluate); nothing to compile.
+    simplify: None (default), "rules", "egraph", or a dict of symnum.simplify arguments
+        (e.g. {"method": "egraph", "ruleset": ...}).
+    options (passed to the backend):
+        cache_dir: where compiled kernels are cached (default: the user's symnum cache).
+        fastmath (llvm, numba, cuda): allow reassociation and no-NaN assumptions (off: numpy's
+            results bit for bit where the libm agrees).
+        dtype (llvm, numba): "float64" (default) or "float32".
+        shard (llvm): instructions per generated function (default 250; None: one function).
+        parallel (llvm): run batches on several threads (None: decided by the work size).
+        opt / ir_opt (llvm): LLVM optimisation levels of code generation and of the IR passes.
 
     Called like the function: keywords, defaults, pytrees of arrays, as a method too. One kernel
     per argument signature (structure, shapes, dtypes; float32 in → float32 kernel and out,

@@ -14,12 +14,19 @@ from symnum.autodiff import ad
 from symnum.core.evaluate import eval_many
 from symnum.core.traversal import count_ops, postorder
 from symnum.errors import MissingRuleError, ShapeError
-from symnum.testing import VALUE_OPS, assert_allclose_at, build, expression_recipes, points
+from symnum.testing import (
+    STEP_OPS,
+    VALUE_OPS,
+    assert_allclose_at,
+    build,
+    expression_recipes,
+    points,
+)
 from symnum.tracing.fn import evaluate, trace
 
 x, y, z = sn.Sym("x"), sn.Sym("y"), sn.Sym("z")
 XYZ = [x, y, z]
-KINKS = ("abs", "sign", "minimum", "maximum", "ifelse")
+KINKS = STEP_OPS
 # smooth everywhere the strategies go (hypot only off (0, 0), which points() likes to hit)
 SMOOTH = tuple(o for o in VALUE_OPS if o not in KINKS + ("hypot",))
 
@@ -271,3 +278,25 @@ def test_missing_partials_names_the_primitive():
         with pytest.raises(MissingRuleError, match="no_partials_ad"):
             call()
     assert ad.diff(e, y) is op(x)  # no derivative through it is needed: no error
+
+
+def test_diff_takes_sympys_arguments():
+    # issue 13 item 7: diff(e, x, y) failed with "order n must be a non-negative int, got y"
+    e = x**2 * y**3 * sn.sin(z)
+    assert sn.diff(e, x, y) is sn.diff(sn.diff(e, x), y)
+    assert sn.diff(e, x, 2) is sn.diff(sn.diff(e, x), x)
+    assert sn.diff(e, x, 2, y) is sn.diff(sn.diff(sn.diff(e, x), x), y)
+    assert sn.diff(e, (y, 2), z) is sn.diff(sn.diff(sn.diff(e, y), y), z)
+    assert sn.diff(e, x, 0) is e
+    env = {x: 0.7, y: -1.3, z: 0.4}
+    want = 2 * 3 * 0.7 * (-1.3) ** 2 * np.sin(0.4)
+    assert float(sn.evaluate(sn.diff(e, x, y), env)) == pytest.approx(want, rel=1e-14)
+
+
+@pytest.mark.parametrize("spec, match", [
+    (("y",), "neither a symbol"), ((2,), "must follow a symbol"), ((x, 2, 3), "two orders"),
+    ((x, -1), "non-negative"), ((), "at least one symbol"),
+])
+def test_diff_argument_errors(spec, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        sn.diff(x**3, *spec)

@@ -189,7 +189,8 @@ ALLOWED = {"math", "np", "cuda", "jit", "device", "float32", "nan", "inf", "kern
            "elementwise", "XT", "OUTT", "OUT", "x", "out", "n", "nd", "shape", "strides", "range",
            "grid", "gridsize", "i", "j", "d", "q", "r", "if", "else", "for", "in", "def",
            "return", "pass", "import", "from", "numpy", "as", "numba", "and", "or", "not",
-           "True", "False", "minimum", "maximum"} | _MATH
+           "True", "False", "minimum", "maximum", "try", "except", "ImportError", "None",
+           "libdevice"} | _MATH
 
 
 @pytest.mark.parametrize("dtype", cb.DTYPES)

@@ -28,9 +28,26 @@ def test_small_demo_passes(small):
     assert stages[:3] == ["numpy rhs (reference)", "trace", "simplify (rules)"]
     # every Fn is evaluated at the initial state and at a random state with the forcing on
     assert sum(s.startswith("evaluate") for s in stages) == 4
-    assert sum(s.startswith("integrate BDF") for s in stages) == 3
-    # 4 evaluations, 2 compiled rhs, the compiled Jacobian vs differences, 2 final states
-    assert len(small.checks) == 9 and all(c.error <= c.tol for c in small.checks)
+    assert sum(s.startswith("integrate BDF") for s in stages) == 2  # dense FD is opt-in
+    # 4 evaluations, 2 compiled rhs, the compiled Jacobian vs differences, 1 final state
+    assert len(small.checks) == 8 and all(c.error <= c.tol for c in small.checks)
+
+
+def test_dense_fd_baseline_is_opt_in():
+    r = demo.run_demo(n=4, seed=1, dense_fd=True)
+    assert r.ok and sum(row.stage.endswith("dense FD") for row in r.rows) == 1
+    assert len(r.checks) == 9
+
+
+def test_rows_print_as_each_stage_finishes():
+    seen = []
+    r = demo.run_demo(n=4, seed=2, on_row=lambda row: seen.append((row.stage, len(seen))))
+    assert [s for s, _ in seen] == [row.stage for row in r.rows]
+    out = io.StringIO()
+    assert demo.main(4, out=out) == 0
+    text = out.getvalue()
+    # the rows come before the checks, the table head before the first row
+    assert text.index("stage") < text.index("trace") < text.index("[ok  ]")
 
 
 def test_sizes_are_reported_and_simplify_does_not_grow_the_graph(small):
@@ -46,7 +63,7 @@ def test_table_lists_every_stage_and_check(small):
     text = demo.format_table(small)
     for row in small.rows:
         assert row.stage in text
-    assert text.count("[ok  ]") == 9
+    assert text.count("[ok  ]") == 8
     assert text.rstrip().endswith("all checks passed")
 
 
@@ -82,7 +99,9 @@ def test_shape_mismatch_is_a_failed_check():
 def test_cli_main_and_exit_code(capsys):
     assert main(["demo", "--n", "4", "--seed", "3"]) == 0
     out = capsys.readouterr().out
-    assert "4x4 grid" in out and "all checks passed" in out
+    assert "4x4 grid" in out and "all checks passed" in out and "dense FD" not in out
+    assert main(["demo", "--n", "4", "--dense-fd"]) == 0
+    assert "dense FD" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv", [[], ["demo", "--n", "2"], ["demo", "--n", "x"], ["nope"]])

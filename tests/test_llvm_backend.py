@@ -40,6 +40,8 @@ def every_op(x, y):
         sn.logical_and(sn.lt(x, 0.5), sn.gt(y, 0.5)), sn.logical_or(sn.lt(x, 0.5), y),
         sn.logical_not(sn.lt(x, y)), sn.ifelse(x, 2.0, 3.0), sn.lt(x, y) * 2.0 + y,
         sn.fma(x, y, 0.5),
+        sn.asinh(x), sn.acosh(y), sn.atanh(x), sn.cbrt(x), sn.copysign(x, y), sn.floor(x),
+        sn.ceil(x), sn.trunc(x), sn.rint(x), sn.fmod(x, y),
     ]
 
 

@@ -154,6 +154,14 @@ def _sympy_locals():
         "ifelse": ifelse, "minimum": sympy.Min, "maximum": sympy.Max,
         "log1p": lambda a: sympy.log(1 + a), "expm1": lambda a: sympy.exp(a) - 1,
         "hypot": lambda a, b: sympy.sqrt(a**2 + b**2), "nan": sympy.nan,
+        # issue 13's primitives, by the names symnum prints
+        "trunc": lambda a: sympy.sign(a) * sympy.floor(sympy.Abs(a)), "ceil": sympy.ceiling,
+        "rint": lambda a: sympy.floor(a + sympy.S.Half), "fmod": lambda a, b: a - b * (
+            sympy.sign(a / b) * sympy.floor(sympy.Abs(a / b))),
+        "cbrt": lambda a: sympy.sign(a) * sympy.Abs(a) ** sympy.Rational(1, 3),
+        "copysign": lambda a, b: sympy.Abs(a) * sympy.sign(b),
+        "logaddexp": lambda a, b: sympy.log(sympy.exp(a) + sympy.exp(b)),
+        "logaddexp2": lambda a, b: sympy.log(2**a + 2**b, 2),
     }
 
 

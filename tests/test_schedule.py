@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from symnum.backends.numba_ops import fma
+from symnum.backends.numba_ops import fma, select
 from symnum.backends.pysource import body_lines, instr_src, kernel_source, ref_src
 from symnum.backends.schedule import Ref, Schedule, float_literal, schedule
 
@@ -39,7 +39,7 @@ def counts(es, inputs=XYZ) -> dict[str, int]:
 
 def run_source(sched: Schedule, *values: float) -> list:
     """Execute the generated kernel as plain Python: an oracle-checkable lowering, no numba."""
-    ns: dict = {"math": math, "np": np, "_fma": fma}
+    ns: dict = {"math": math, "np": np, "_fma": fma, "_select": select}
     exec(kernel_source(sched), ns)  # noqa: S102 - generated from a schedule, never user text
     out = [None] * len(sched.outputs)
     ns["kernel"](list(values), out)
@@ -202,7 +202,8 @@ def test_selects_and_comparisons(e, want):
 
 
 def test_select_source_reads_condition_first():
-    assert instr_src("select", ["c", "a", "b"]) == "a if c else b"
+    # branch-free for numba (numba_ops.select), the condition first as in ifelse
+    assert instr_src("select", ["c", "a", "b"]) == "_select(c, a, b)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,7 +240,7 @@ def test_generated_source_has_only_generated_identifiers():
     e = sum((k + 1) * sn.sin(s) * syms[(k + 1) % len(syms)] for k, s in enumerate(syms))
     sched = schedule(syms, [e, sn.ifelse(syms[0] < syms[1], syms[2], 1.5)])
     src = kernel_source(sched)
-    allowed = {"kernel", "x", "out", "math", "np", "sin", "float32"}
+    allowed = {"kernel", "x", "out", "math", "np", "sin", "float32", "_select"}
     for name in _identifiers(src):
         assert name in allowed or (name[0] in "xt" and name[1:].isdigit()), name
     for bad in ("import", "os", "'", '"', "α", "\\n"):

@@ -208,19 +208,51 @@ def jvp_terms(outputs: Sequence[Expr], wrt: Sequence[Sym], tangents: Sequence[An
 # expression level (Symbolics.jl / SymPy names)
 
 
-def diff(e: Any, x: Sym, n: int = 1) -> Any:
-    """The n-th derivative of an expression (or array of expressions) with respect to x.
+def _diff_plan(spec: tuple) -> list:
+    """SymPy's argument forms → [(symbol, order), ...]: diff(e, x), diff(e, x, 2),
+    diff(e, x, y), diff(e, x, 2, y), diff(e, (x, 2), y)."""
+    if not spec:
+        raise TypeError("diff(e, x, ...) needs at least one symbol to differentiate by")
+    plan: list = []
+    for item in spec:
+        if isinstance(item, tuple) and len(item) == 2 and not isinstance(item[1], Sym):
+            plan.append(list(item))
+        elif isinstance(item, (bool, np.bool_)) or (
+                not isinstance(item, (int, np.integer)) and not isinstance(item, Expr)):
+            raise ValueError(
+                f"diff: {item!r} is neither a symbol nor a derivative order; write diff(e, x), "
+                "diff(e, x, 2) or diff(e, x, y) (∂²e/∂x∂y)")
+        elif isinstance(item, (int, np.integer)):
+            if not plan:
+                raise ValueError(
+                    f"diff: the order {item} must follow a symbol, as in diff(e, x, 2)")
+            if plan[-1][1] != 1:
+                raise ValueError(f"diff: two orders in a row ({item!r}); write diff(e, x, 2)")
+            plan[-1][1] = int(item)
+        else:
+            plan.append([item, 1])
+    for _, n in plan:
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"the derivative order n must be a non-negative int, got {n!r}")
+    return plan
+
+
+def diff(e: Any, *spec: Any) -> Any:
+    """Derivatives of an expression (or array of expressions), with SymPy's arguments:
+    diff(e, x) is ∂e/∂x, diff(e, x, 2) the second derivative, diff(e, x, y) is ∂²e/∂x∂y and
+    diff(e, x, 2, y) is ∂³e/∂x²∂y.
 
     >>> import symnum as sn
-    >>> x = sn.symbols("x")
+    >>> x, y = sn.symbols("x y")
     >>> str(sn.diff(sn.sin(x) * x, x))
     'x*cos(x) + sin(x)'
+    >>> str(sn.diff(x**2 * y**3, x, y)), str(sn.diff(x**3, x, 2)), str(sn.diff(x**2 * y, x, 2, y))
+    ('6*x*y^2', '6*x', '2')
     """
-    if not isinstance(n, int) or n < 0:
-        raise ValueError(f"the derivative order n must be a non-negative int, got {n!r}")
     flat, shape = flatten_terms(e)
-    for _ in range(n):
-        flat = jvp_terms(flat, [x], [1])
+    for x, n in _diff_plan(spec):
+        for _ in range(n):
+            flat = jvp_terms(flat, [x], [1])
     return flat[0] if shape == () else _reshape(flat, shape)
 
 

@@ -22,6 +22,7 @@ PROVIDERS = {
     "ge": "symnum.core.primitives", "eq": "symnum.core.primitives",
     "ne": "symnum.core.primitives", "logical_and": "symnum.core.primitives",
     "logical_or": "symnum.core.primitives", "logical_not": "symnum.core.primitives",
+    "floor_divide": "symnum.core.primitives_more", "mod": "symnum.core.primitives_more",
     "infer_dtype": "symnum.core.traversal",
     "concrete_value_error": "symnum.tracing.concrete",
     "array_ufunc": "symnum.tracing.protocols", "array_function": "symnum.tracing.protocols",

@@ -68,6 +68,9 @@ class Op:
     canonical:  optional fn(*args) -> term | None used in canonical mode (add, mul, pow, ...).
     fallback:   set by `register` for an op without a lowering: the key (its name, then
                 name~1, name~2 for replacements) under which kernels call this Op's impl.
+    expand:     optional fn(*args) -> term computing the same value from other primitives; the
+                backends lower that instead (logaddexp: no libm function, so a stable formula),
+                while the op keeps its own derivatives and printing.
     """
 
     name: str
@@ -85,8 +88,36 @@ class Op:
     commutative: bool = False
     associative: bool = False
     canonical: Callable[..., Any] | None = None
+    expand: Callable[..., Any] | None = None
     doc: str = ""
     fallback: str = ""
+
+    def __post_init__(self):
+        # help(sn.sin) documents this op, not the Op class: pydoc treats a descriptor (see
+        # __get__) as a routine and shows its own __name__ and __doc__
+        object.__setattr__(self, "__name__", self.name)
+        object.__setattr__(self, "__doc__", self._docstring())
+
+    def _docstring(self) -> str:
+        args = "x" if self.nargs == 1 else "*args" if self.nargs is None else ", ".join(
+            "abcdefgh"[: self.nargs])
+        head = self.doc or f"{self.name}({args}): the symnum primitive '{self.name}'."
+        facts = [f"Evaluates with {getattr(self.impl, '__name__', 'its numpy function')} "
+                 "(numpy semantics: inf/nan, never an exception); on numbers it folds to a "
+                 "constant, on terms it builds a term, on arrays it maps elementwise."]
+        facts.append("Derivatives: " + ("declared partials (zero: piecewise constant)"
+                                        if self.linearity.constant else "declared partials"
+                                        if self.partials is not None else "none (register "
+                                        "partials=...)") + "; Taylor rule: " + (
+            "its own recurrence" if self.taylor is not None else "derived from the partials"
+            if self.partials is not None else "none") + ".")
+        facts.append(f"Compiled as '{self.lowering_name()}'" + (
+            " through a formula of other primitives" if self.expand is not None else "")
+            + f"; cost {self.cost:g} cycles; result {self.result}.")
+        return head + "\n\n" + "\n".join(facts)
+
+    def __get__(self, obj, objtype=None):
+        return self  # stored on a class, still the op itself (never a bound method)
 
     def __call__(self, *args):
         return apply(self, args)
@@ -164,6 +195,9 @@ def _lowering_reference() -> dict[str, Callable[..., Any]]:
         "logical_and": np.logical_and, "logical_or": np.logical_or,
         "logical_not": np.logical_not, "select": lambda c, a, b: np.where(c, a, b),
         "fma": lambda a, b, c: a * b + c,
+        "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh, "cbrt": np.cbrt,
+        "floor": np.floor, "ceil": np.ceil, "trunc": np.trunc, "rint": np.rint,
+        "copysign": np.copysign, "fmod": np.fmod,
     })
     return ref
 

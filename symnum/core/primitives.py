@@ -212,6 +212,10 @@ ifelse_op = declare(Op(
     linearity=Linearity(linear=True, cross=False), cost=2, lower="select", taylor=TR.ifelse,
     latex=r"\begin{{cases}} {1} & {0} \\ {2} & \text{{otherwise}} \end{{cases}}",
     canonical=_canon_ifelse,
+    doc="ifelse(c, a, b): a where the condition c holds, else b (np.where for terms; use it "
+        "instead of Python's if/else on symbolic values). c is a comparison, logic of "
+        "comparisons or a number (non-zero and NaN are true); the derivative follows the "
+        "branch taken, the condition's derivative is 0.",
 ))
 
 

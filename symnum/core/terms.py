@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from symnum.core.hooks import HOOKS
-from symnum.errors import TracingError, UnsupportedOperationError
+from symnum.errors import TracingError
 
 Number = int | float | Fraction
 
@@ -226,22 +226,17 @@ class Expr:
     def __invert__(self):
         return HOOKS.logical_not(self)
 
-    def _unsupported(self, what: str):
-        raise UnsupportedOperationError(
-            f"the operator {what} has no symbolic rule in symnum; rewrite it with supported "
-            "primitives (symnum.core.op.PRIMITIVES lists them) or register one with "
-            "symnum.register()"
-        )
+    def __floordiv__(self, o):  # numpy's floor_divide, exactly (derivative 0)
+        return HOOKS.floor_divide(self, o)
 
-    def __floordiv__(self, o):
-        self._unsupported("// (floor division)")
+    def __rfloordiv__(self, o):
+        return HOOKS.floor_divide(o, self)
 
-    __rfloordiv__ = __floordiv__
+    def __mod__(self, o):  # numpy's remainder: the sign of the divisor, as Python's %
+        return HOOKS.mod(self, o)
 
-    def __mod__(self, o):
-        self._unsupported("% (modulo)")
-
-    __rmod__ = __mod__
+    def __rmod__(self, o):
+        return HOOKS.mod(o, self)
 
     # Python needs concrete values here: say what to do instead ---------------------------------
     def __bool__(self):

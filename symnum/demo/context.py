@@ -70,6 +70,13 @@ class Context:
     fn: Any = None  # the latest Fn
     rows: list[StageResult] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    dense_fd: bool = False  # also integrate with numpy + dense finite differences (slow)
+    on_row: Callable[[StageResult], None] | None = None  # told each row as it finishes
+
+    def add_row(self, row: StageResult) -> None:
+        self.rows.append(row)
+        if self.on_row is not None:
+            self.on_row(row)
 
 
 @dataclass
@@ -97,7 +104,7 @@ def _timed(ctx: Context, stage: str, work: Callable[[], Any], note: str = "") ->
     ops = nodes = None
     if out is not None and hasattr(out, "flat_outputs"):
         ops, nodes = graph_size(out)
-    ctx.rows.append(StageResult(stage, dt, ops, nodes, note))
+    ctx.add_row(StageResult(stage, dt, ops, nodes, note))
     return out
 
 

@@ -70,7 +70,8 @@ STAGES: list[Callable[[Context], None]] = [stage_numpy, stage_trace, stage_simpl
 
 
 def run_demo(n: int = 32, seed: int = 0, *, reference: Callable | None = None,
-             stages: list[Callable[[Context], None]] | None = None) -> DemoResult:
+             stages: list[Callable[[Context], None]] | None = None, dense_fd: bool = False,
+             on_row: Callable | None = None) -> DemoResult:
     """Run the stages on an n×n Brusselator; the result holds the table rows and the checks.
 
     >>> r = run_demo(4)
@@ -80,7 +81,7 @@ def run_demo(n: int = 32, seed: int = 0, *, reference: Callable | None = None,
     if n < 3:
         raise ValueError(f"the grid needs n >= 3 points per side for its stencil, got n={n}")
     rng = np.random.default_rng(seed)
-    ctx = Context(n, seed, reference or _reference)
+    ctx = Context(n, seed, reference or _reference, dense_fd=dense_fd, on_row=on_row)
     ctx.states["initial"] = (brusselator_init(n), T_OFF)
     ctx.states["random"] = (rng.uniform(0.0, 4.0, size=(2, n, n)), T_ON)
     for stage in STAGES if stages is None else stages:
@@ -88,22 +89,35 @@ def run_demo(n: int = 32, seed: int = 0, *, reference: Callable | None = None,
     return DemoResult(ctx.rows, ctx.checks)
 
 
-def format_table(result: DemoResult) -> str:
-    """The stage table and the check lines as printed by `python -m symnum demo`."""
-    w = max([34] + [len(r.stage) for r in result.rows])
+ROW_WIDTH = 44  # stage names up to this long line up while rows print one at a time
+
+
+def table_head(w: int = ROW_WIDTH) -> list[str]:
     head = f"{'stage':<{w}} {'time':>10} {'ops':>9} {'nodes':>9}  note"
-    lines = [head, "-" * len(head)]
-    for r in result.rows:
-        ops = "-" if r.ops is None else f"{r.ops:,}"
-        nodes = "-" if r.nodes is None else f"{r.nodes:,}"
-        lines.append(f"{r.stage:<{w}} {_fmt_time(r.seconds):>10} {ops:>9} {nodes:>9}  {r.note}")
-    lines.append("")
+    return [head, "-" * len(head)]
+
+
+def format_row(r, w: int = ROW_WIDTH) -> str:
+    ops = "-" if r.ops is None else f"{r.ops:,}"
+    nodes = "-" if r.nodes is None else f"{r.nodes:,}"
+    return f"{r.stage:<{w}} {_fmt_time(r.seconds):>10} {ops:>9} {nodes:>9}  {r.note}"
+
+
+def format_checks(result: DemoResult) -> list[str]:
+    lines = []
     for c in result.checks:
         mark = "ok  " if c.ok else "FAIL"
         lines.append(f"[{mark}] {c.name}: max abs error {c.error:.3g} (tolerance {c.tol:.3g})")
     lines.append("")
     lines.append("all checks passed" if result.ok else "CHECK FAILED")
-    return "\n".join(lines)
+    return lines
+
+
+def format_table(result: DemoResult) -> str:
+    """The stage table and the check lines as printed by `python -m symnum demo`."""
+    w = max([ROW_WIDTH] + [len(r.stage) for r in result.rows])
+    lines = table_head(w) + [format_row(r, w) for r in result.rows] + [""]
+    return "\n".join(lines + format_checks(result))
 
 
 def _fmt_time(s: float) -> str:
@@ -114,13 +128,17 @@ def _fmt_time(s: float) -> str:
     return f"{s:.2f} s"
 
 
-def main(n: int = 32, seed: int = 0, out: TextIO | None = None) -> int:
-    """Run the demo, print its table; 0 when every check passed, 1 otherwise."""
+def main(n: int = 32, seed: int = 0, out: TextIO | None = None, dense_fd: bool = False) -> int:
+    """Run the demo, printing each stage's row as it finishes, then the checks; 0 when every
+    check passed, 1 otherwise."""
     out = sys.stdout if out is None else out
     print(f"symnum demo: 2D Brusselator right-hand side on a {n}x{n} grid "
           f"({2 * n * n:,} outputs)\n", file=out)
-    result = run_demo(n, seed)
-    print(format_table(result), file=out)
+    print("\n".join(table_head()), file=out, flush=True)
+    result = run_demo(n, seed, dense_fd=dense_fd,
+                      on_row=lambda r: print(format_row(r), file=out, flush=True))
+    print("", file=out)
+    print("\n".join(format_checks(result)), file=out, flush=True)
     return 0 if result.ok else 1
 
 

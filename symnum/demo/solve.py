@@ -27,7 +27,7 @@ def stage_compile(ctx: Context) -> None:
     k = lower(ctx.fn, "auto")
     dt = time.perf_counter() - t0
     ctx.fns["compiled"] = k
-    ctx.rows.append(StageResult("compile rhs", dt, None, None,
+    ctx.add_row(StageResult("compile rhs", dt, None, None,
                                 f"{k.backend}, {k.info.get('statements', '?')} statements"))
     for label, (state, t) in ctx.states.items():
         ctx.checks.append(_compare(f"compiled rhs @ {label} state, t={t}", k(state, t),
@@ -47,9 +47,9 @@ def stage_jacobian(ctx: Context) -> None:
     jf = build_function(J, state_syms, fn.inputs[1])
     t2 = time.perf_counter()
     ctx.fns["jacobian"] = jf
-    ctx.rows.append(StageResult("sparse jacobian (symbolic)", t1 - t0, None, None,
+    ctx.add_row(StageResult("sparse jacobian (symbolic)", t1 - t0, None, None,
                                 f"{J.nnz:,} non-zeros of {J.shape[0]:,}²"))
-    ctx.rows.append(StageResult("compile jacobian", t2 - t1, None, None,
+    ctx.add_row(StageResult("compile jacobian", t2 - t1, None, None,
                                 getattr(jf.compiled, "backend", "")))
     state, t = ctx.states["random"]
     dense = jf.csr(state, t).toarray()
@@ -70,8 +70,9 @@ def _fd_jacobian(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
 
 def stage_integrate(ctx: Context) -> None:
     """Integrate with scipy's BDF: compiled RHS + symbolic sparse Jacobian, against the original
-    numpy RHS with scipy's finite-difference Jacobian, both given the sparsity pattern (the
-    strong baseline) and dense (what plain code gets); compare wall time and final states."""
+    numpy RHS with scipy's finite-difference Jacobian given the sparsity pattern (the strong
+    baseline) and, with ctx.dense_fd, dense (what plain code gets); compare wall time and final
+    states."""
     from scipy.integrate import solve_ivp
 
     u0 = ctx.states["initial"][0]
@@ -90,21 +91,23 @@ def stage_integrate(ctx: Context) -> None:
         return ctx.reference(y.reshape(shape), t).ravel()
 
     runs: dict[str, Any] = {}
-    for name, kwargs in (("symnum", dict(fun=rhs_symnum, jac=jac_symnum)),
-                         ("numpy + sparse FD", dict(fun=rhs_numpy, jac_sparsity=pattern)),
-                         ("numpy + dense FD", dict(fun=rhs_numpy))):
+    plan = [("symnum", dict(fun=rhs_symnum, jac=jac_symnum)),
+            ("numpy + sparse FD", dict(fun=rhs_numpy, jac_sparsity=pattern))]
+    if ctx.dense_fd:  # opt-in (--dense-fd): 2n² rhs calls per Jacobian, minutes at n = 32
+        plan.append(("numpy + dense FD", dict(fun=rhs_numpy)))
+    for name, kwargs in plan:
         t0 = time.perf_counter()
         sol = solve_ivp(method="BDF", t_span=(0.0, T_END), y0=u0.ravel(), rtol=RTOL, atol=ATOL,
                         **kwargs)
         dt = time.perf_counter() - t0
         runs[name] = (sol, dt)
-        ctx.rows.append(StageResult(f"integrate BDF 0..{T_END}: {name}", dt, None, None,
+        ctx.add_row(StageResult(f"integrate BDF 0..{T_END}: {name}", dt, None, None,
                                     f"{sol.t.size - 1} steps, {sol.nfev} rhs, {sol.njev} jac"))
         if not sol.success:
             ctx.checks.append(Check(f"BDF with {name} failed: {sol.message}", float("inf"), 0.0))
             return
     a, ta = runs["symnum"]
-    for name in ("numpy + sparse FD", "numpy + dense FD"):
+    for name in [p[0] for p in plan[1:]]:
         b, tb = runs[name]
         ya, yb = a.y[:, -1], b.y[:, -1]
         scale = max(1.0, float(np.max(np.abs(yb))))

@@ -320,3 +320,65 @@ def latex(e: Any) -> str:
 
 
 install(to_latex=latex)  # term._repr_latex_ (Jupyter)
+
+
+# ---------------------------------------------------------------------------------------------
+# Jupyter: SymArray and Fn render as LaTeX (installed here: the tracing layer cannot import io)
+
+
+def _cell(v: Any) -> str:
+    from symnum.core.build import as_expr
+
+    return latex(as_expr(v))
+
+
+def array_latex(a: Any) -> str:
+    r"""A symbolic vector or matrix as a LaTeX matrix (higher ranks: nested brackets per row).
+
+    >>> import symnum as sn
+    >>> print(array_latex(sn.symarray("u", 2) * 2))
+    \left[\begin{matrix}2 u_{0} & 2 u_{1}\end{matrix}\right]
+    """
+    import numpy as np
+
+    a = np.asarray(a, dtype=object)
+    if a.ndim == 0:
+        return _cell(a[()])
+    if a.ndim == 1:
+        return r"\left[\begin{matrix}" + " & ".join(_cell(v) for v in a) + r"\end{matrix}\right]"
+    if a.ndim == 2:
+        rows = [" & ".join(_cell(v) for v in row) for row in a]
+        return r"\left[\begin{matrix}" + r" \\ ".join(rows) + r"\end{matrix}\right]"
+    return r"\left[" + ", ".join(array_latex(sub) for sub in a) + r"\right]"
+
+
+def fn_latex(fn: Any) -> str:
+    r"""An Fn as `(inputs) ↦ outputs`.
+
+    >>> import symnum as sn
+    >>> print(fn_latex(sn.trace(lambda x, y: x * y, 1.0, 2.0)))
+    \left(x, y\right) \mapsto x y
+    """
+    import numpy as np
+
+    def show(o: Any) -> str:
+        if isinstance(o, np.ndarray):
+            return array_latex(o)
+        if isinstance(o, (list, tuple)):
+            return r"\left(" + ", ".join(show(v) for v in o) + r"\right)"
+        return _cell(o)
+
+    ins = ", ".join(latex_name(n) for n in fn.names)
+    body = show(fn.outputs)
+    return rf"\left({ins}\right) \mapsto {body}"
+
+
+def _install() -> None:
+    from symnum.tracing.fn import Fn
+    from symnum.tracing.protocols import SymArray
+
+    SymArray._repr_latex_ = lambda self: f"${array_latex(self)}$"
+    Fn._repr_latex_ = lambda self: f"${fn_latex(self)}$"
+
+
+_install()

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 import symnum.core.primitives as P
+import symnum.core.primitives_more as PM
 from symnum.core.build import as_expr
 from symnum.core.interface import arguments, iscall, operation
 from symnum.core.op import PRIMITIVES
@@ -67,6 +68,15 @@ def _to_table(sp) -> dict:
         "lt": arith(sp.Lt), "le": arith(sp.Le), "gt": arith(sp.Gt), "ge": arith(sp.Ge),
         "eq": arith(sp.Eq), "ne": arith(sp.Ne),
         "logical_and": logic(sp.And), "logical_or": logic(sp.Or), "logical_not": logic(sp.Not),
+        "asinh": arith(sp.asinh), "acosh": arith(sp.acosh), "atanh": arith(sp.atanh),
+        "cbrt": arith(lambda a: sp.sign(a) * sp.Abs(a) ** sp.Rational(1, 3)),  # the real root
+        "copysign": arith(lambda a, b: sp.Abs(a) * sp.sign(b)),  # one way (b = ±0 differ)
+        "floor": arith(sp.floor), "ceil": arith(sp.ceiling),
+        "trunc": arith(lambda a: sp.sign(a) * sp.floor(sp.Abs(a))),
+        "rint": arith(lambda a: sp.floor(a + sp.S.Half)),  # one way: ties differ (numpy: even)
+        "fmod": arith(lambda a, b: a - b * sp.sign(a / b) * sp.floor(sp.Abs(a / b))),
+        "logaddexp": arith(lambda a, b: sp.log(sp.exp(a) + sp.exp(b))),
+        "logaddexp2": arith(lambda a, b: sp.log(2**a + 2**b, 2)),
     }
 
 
@@ -189,7 +199,8 @@ def _from_table(sp) -> dict:
         sp.StrictLessThan: P.lt, sp.LessThan: P.le, sp.StrictGreaterThan: P.gt,
         sp.GreaterThan: P.ge, sp.Equality: P.eq, sp.Unequality: P.ne,
         sp.And: fold(P.logical_and), sp.Or: fold(P.logical_or), sp.Not: P.logical_not,
-        sp.ITE: P.ifelse,
+        sp.ITE: P.ifelse, sp.asinh: PM.asinh, sp.acosh: PM.acosh, sp.atanh: PM.atanh,
+        sp.floor: PM.floor, sp.ceiling: PM.ceil,
     }
 
 

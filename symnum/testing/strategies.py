@@ -10,8 +10,9 @@ recipe and use only smooth arithmetic: a positive argument is `1 + a·a` (or `0.
 bounded one is `a / (1 + a·a)` (always in [-1/2, 1/2]); discontinuous primitives (sign and the
 comparisons) compare against an irrational-looking offset, so rounding differences between two
 equal expressions do not flip a branch in practice. Values stay within about ±100 for inputs in
-[-2, 2]. Kinks remain (abs at 0, min/max at ties): derivative checks against finite differences
-should leave those primitives out or avoid such points.
+[-2, 2]. Kinks remain (abs at 0, min/max at ties) and so do jumps (floor, ceil, trunc, rint,
+fmod, copysign: their argument is shifted by the same offset): derivative checks against finite
+differences should leave those primitives out or avoid such points (STEP_OPS lists them).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from symnum.core.terms import Expr, Sym
 
 __all__ = [
     "CONDITION_OPS",
+    "STEP_OPS",
     "VALUE_OPS",
     "assert_allclose_at",
     "build",
@@ -57,8 +59,12 @@ SQUASH_BOUND = 0.5  # |a / (1 + a²)| ≤ 1/2
 VALUE_OPS: tuple[str, ...] = (
     "add", "sub", "mul", "neg", "fma", "div", "pow", "exp", "log", "log1p", "expm1", "sqrt",
     "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "abs",
-    "sign", "erf", "hypot", "minimum", "maximum", "ifelse",
+    "sign", "erf", "hypot", "minimum", "maximum", "ifelse", "asinh", "acosh", "atanh", "cbrt",
+    "copysign", "floor", "ceil", "trunc", "rint", "fmod", "logaddexp", "logaddexp2",
 )
+# piecewise: jumps or kinks where finite differences mean nothing
+STEP_OPS: tuple[str, ...] = ("sign", "abs", "minimum", "maximum", "ifelse", "floor", "ceil",
+                             "trunc", "rint", "fmod", "copysign")
 COMPARISONS: tuple[str, ...] = ("lt", "le", "gt", "ge", "eq", "ne")
 LOGIC: tuple[str, ...] = ("logical_and", "logical_or", "logical_not")
 CONDITION_OPS: tuple[str, ...] = COMPARISONS + LOGIC
@@ -286,6 +292,36 @@ def _prod(bs):
     return math.prod(bs)
 
 
+def _step(name):
+    """floor/ceil/trunc/rint of a + OFFSET: the jumps sit off the "nice" values."""
+
+    def make(kids, draw):
+        (a,) = kids
+        return ((name, ("add", a[0], _c(OFFSET))), a[1] + 1.0)
+
+    return make
+
+
+def _cbrt(kids, draw):
+    (a,) = kids  # ±(0.1 + a·a): both signs, never near the infinite slope at 0
+    a = _limit_arg(a, math.sqrt(LIMIT))
+    arg = _positive(a[0], 0.1)
+    if draw(st.booleans()):
+        arg = ("mul", _c(-1), arg)
+    return (("cbrt", arg), (0.1 + a[1] ** 2) ** (1 / 3))
+
+
+def _copysign(kids, draw):
+    a, b = kids
+    return (("copysign", a[0], ("add", b[0], _c(OFFSET))), a[1])
+
+
+def _fmod(kids, draw):
+    a, b = kids  # divisor 1 + b·b ≥ 1
+    b = _limit_arg(b, math.sqrt(LIMIT))
+    return (("fmod", a[0], _positive(b[0])), a[1])
+
+
 _RULES: dict[str, tuple[int | None, Any]] = {
     "add": (None, _variadic("add", sum)),
     "sub": (2, _variadic("sub", sum)),
@@ -315,6 +351,18 @@ _RULES: dict[str, tuple[int | None, Any]] = {
     "hypot": (2, _variadic("hypot", lambda bs: math.hypot(*bs))),
     "minimum": (2, _variadic("minimum", max)),
     "maximum": (2, _variadic("maximum", max)),
+    "asinh": (1, _unary("asinh", LIMIT, math.asinh)),
+    "acosh": (1, _guarded("acosh", 1.5, lambda b: math.acosh(1.5 + b * b))),
+    "atanh": (1, _unary("atanh", SQUASH_BOUND, math.atanh)),
+    "cbrt": (1, _cbrt),
+    "copysign": (2, _copysign),
+    "floor": (1, _step("floor")),
+    "ceil": (1, _step("ceil")),
+    "trunc": (1, _step("trunc")),
+    "rint": (1, _step("rint")),
+    "fmod": (2, _fmod),
+    "logaddexp": (2, _variadic("logaddexp", lambda bs: max(bs) + 1.0)),
+    "logaddexp2": (2, _variadic("logaddexp2", lambda bs: max(bs) + 1.0)),
 }
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 import symnum.core.primitives as P
+import symnum.core.primitives_more as PM
 from symnum.core.hooks import install
 from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Const, Expr, Sym, is_number
@@ -63,6 +64,35 @@ class SymArray(np.ndarray):
 
     def clip(self, min=None, max=None, out=None, **kw):  # noqa: A002  (numpy's names)
         return _clip(self, min, max, out, **kw)
+
+    def astype(self, dtype, *args, **kwargs):
+        return _astype(self, dtype)
+
+    def __getitem__(self, index):
+        if _is_symbolic_index(index):
+            raise UnsupportedOperationError(
+                "indexing with a symbolic mask or symbolic indices (x[x > 0]) selects elements "
+                "by values unknown while tracing, so the result's shape is unknown; keep the "
+                "shape with np.where(mask, x, 0) / sn.ifelse, or evaluate numerically "
+                "(sn.evaluate / scalarize) and index the result")
+        return super().__getitem__(index)
+
+
+def _is_symbolic_index(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, Expr) and not isinstance(p, Const)
+               or isinstance(p, np.ndarray) and p.dtype == object for p in parts)
+
+
+def _astype(x: Any, dtype: Any) -> Any:
+    """x.astype(float): symbols are already floats (a copy); integer and bool casts need values."""
+    dt = np.dtype(dtype)
+    if dt.kind in "fO":
+        return x.copy() if isinstance(x, np.ndarray) else x
+    raise UnsupportedOperationError(
+        f"astype({dt}) of a symbolic value would need its concrete value to round or test it; "
+        "use np.floor / np.trunc / np.rint (float results, derivative 0) or a comparison for "
+        "bool, or register a primitive with sn.register")
 
 
 def _plain(x: Any) -> Any:
@@ -215,6 +245,26 @@ UFUNC_RULES: dict[str, UfuncRule] = {
     "rad2deg": UfuncRule(lambda x: P.div_op(x, _DEG), 1, True),
     "degrees": UfuncRule(lambda x: P.div_op(x, _DEG), 1, True),
     # scipy.special's ufuncs, by name
+    "arcsinh": UfuncRule(PM.asinh, 1, True),
+    "arccosh": UfuncRule(PM.acosh, 1, True),
+    "arctanh": UfuncRule(PM.atanh, 1, True),
+    "cbrt": UfuncRule(PM.cbrt, 1),
+    "copysign": UfuncRule(PM.copysign, 2),
+    "floor": UfuncRule(PM.floor, 1),
+    "ceil": UfuncRule(PM.ceil, 1),
+    "trunc": UfuncRule(PM.trunc, 1),
+    "rint": UfuncRule(PM.rint, 1),
+    "fmod": UfuncRule(PM.fmod, 2),
+    "remainder": UfuncRule(PM.mod, 2),  # np.mod is np.remainder
+    "floor_divide": UfuncRule(PM.floor_divide, 2),
+    "logaddexp": UfuncRule(PM.logaddexp, 2),
+    "logaddexp2": UfuncRule(PM.logaddexp2, 2),
+    "fmax": UfuncRule(PM.fmax, 2),
+    "fmin": UfuncRule(PM.fmin, 2),
+    "isnan": UfuncRule(PM.isnan, 1),
+    "isinf": UfuncRule(PM.isinf, 1),
+    "isfinite": UfuncRule(PM.isfinite, 1),
+    "signbit": UfuncRule(PM.signbit, 1),
     "erf": UfuncRule(P.erf, 1),
     "expit": UfuncRule(lambda x: P.div_op(1, P.add(1, P.exp(P.neg(x)))), 1),
 }
@@ -400,6 +450,8 @@ def _install_methods() -> None:
     for name, rule in UFUNC_RULES.items():
         if rule.method and not hasattr(Expr, name):
             setattr(Expr, name, _method(rule.fn, name))
+    if not hasattr(Expr, "astype"):  # x.astype(float) on a scalar term, like a numpy scalar
+        Expr.astype = lambda self, dtype, *a, **k: _astype(self, dtype)
 
 
 def _method(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
@@ -487,9 +539,14 @@ def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
     return _store(elementwise(P.sqrt, (v,)) if isinstance(v, np.ndarray) else P.sqrt(v), out)
 
 
+def _round(a, decimals=0, out=None):
+    u = np.frompyfunc(lambda v: PM.round_(v, decimals), 1, 1)  # per call: no cache to grow
+    return _store(wrap(u(_plain(a))), out)
+
+
 FUNCTION_RULES: dict[Any, Callable[..., Any]] = {
     np.where: _where, np.select: _select, np.clip: _clip, np.mean: _mean, np.var: _var,
-    np.std: _std, np.dot: _dot,
+    np.std: _std, np.dot: _dot, np.round: _round, np.around: _round,
 }
 
 # known to work with numpy's implementation on object arrays (their TypeErrors propagate)
@@ -510,8 +567,7 @@ UNSUPPORTED_FUNCTIONS = frozenset(
     getattr(np, n) for n in (
         "sort argsort argmax argmin nanargmax nanargmin argwhere nonzero flatnonzero unique "
         "partition argpartition searchsorted lexsort count_nonzero isclose allclose "
-        "array_equal array_equiv median percentile quantile nanmax nanmin nansum histogram "
-        "round around"
+        "array_equal array_equiv median percentile quantile nanmax nanmin nansum histogram"
     ).split() if hasattr(np, n)
 )
 
