@@ -215,3 +215,61 @@ def test_random_programs_match_scalar_mode(steps, n, seed):
     x = np.random.default_rng(seed).standard_normal(n)
     g = grad_fn(sn.trace(f, x, mode="array"))(x)
     np.testing.assert_allclose(g, sn.grad(f)(x), rtol=1e-8, atol=1e-8)
+
+
+# ---------------------------------------------------------------------------------------------
+# forward mode and Hessian-vector products (symnum.autodiff.array_jvp)
+
+from symnum.autodiff.array_jvp import hvp_fn, jvp_fn  # noqa: E402
+
+ALL = {**MAPS, **REDUCTIONS, **INDEX, **CONTRACTIONS, **GATHERS}
+
+
+def test_jvp_is_the_transpose_of_vjp_per_op():
+    x = RNG.standard_normal((4, 3))
+    v = RNG.standard_normal((4, 3))
+    for name, f in ALL.items():
+        af = sn.trace(f, x, mode="array")
+        val, (t,) = jvp_fn(af)(x, (v,))
+        np.testing.assert_allclose(val, f(x), err_msg=name)
+        np.testing.assert_allclose(t, np.sum(grad_fn(af)(x) * v), rtol=1e-8, atol=1e-8,
+                                   err_msg=name)
+        h = 1e-6
+        np.testing.assert_allclose(t, (f(x + h * v) - f(x - h * v)) / (2 * h), rtol=1e-4,
+                                   atol=1e-5, err_msg=name)
+
+
+def test_jvp_of_array_outputs_and_scalar_inputs():
+    def f(x, a):
+        return np.cumsum(np.sin(x) * a)[::2], a * np.sum(x ** 2)
+
+    x, v = RNG.standard_normal(5), RNG.standard_normal(5)
+    jf = jvp_fn(sn.trace(f, x, 0.5, mode="array"))
+    (y0, y1), (t0, t1) = jf(x, 0.5, (v, 0.25))
+    np.testing.assert_allclose(t0, np.cumsum(np.cos(x) * v * 0.5 + np.sin(x) * 0.25)[::2])
+    np.testing.assert_allclose(t1, 0.25 * np.sum(x ** 2) + 0.5 * np.sum(2 * x * v))
+
+
+@pytest.mark.parametrize("name", ["sin_exp", "where", "prod", "max", "logsumexp", "slices",
+                                  "roll", "matmul", "tensordot", "take_repeats", "pad"])
+def test_hvp_against_scalar_mode_hessian(name):
+    f = ALL[name]
+    x, v = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 3))
+    hv = hvp_fn(sn.trace(f, x, mode="array"))(x, v)
+    H = np.asarray(sn.hessian(f)(x), dtype=float).reshape(12, 12)
+    np.testing.assert_allclose(hv.ravel(), H @ v.ravel(), rtol=1e-7, atol=1e-7)
+
+
+def test_hvp_rosenbrock_size_independent_and_compiled():
+    from scipy.optimize import rosen_hess_prod
+
+    def rosen(x):
+        return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+    sizes = [hvp_fn(sn.trace(rosen, np.zeros(n), mode="array")).count_ops()
+             for n in (10, 100_000)]
+    assert sizes[0] == sizes[1]
+    x, v = RNG.standard_normal(9), RNG.standard_normal(9)
+    h = hvp_fn(sn.trace(rosen, x, mode="array"))
+    np.testing.assert_allclose(h(x, v), rosen_hess_prod(x, v), rtol=1e-12)
+    np.testing.assert_allclose(lower(h, "numba")(x, v), rosen_hess_prod(x, v), rtol=1e-12)
