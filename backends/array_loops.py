@@ -70,6 +70,20 @@ class _Block:
         return _Block(self.indent + "    ", self.memo, self.lines)
 
 
+def _is_sum(n: Any) -> bool:
+    """A map adding its same-shaped array arguments, each once (an adjoint's accumulation)."""
+    if not (isinstance(n, ArrayTerm) and isinstance(n.op, Map)) or len(n.args) < 2:
+        return False
+    body = n.op.body
+    if not (iscall(body) and operation(body).name == "add"):
+        return False
+    args = arguments(body)
+    return (len(args) == n.op.nin and all(is_placeholder(a) for a in args)
+            and len(set(map(id, args))) == len(args)
+            and all(isinstance(a, ArrayTerm) and a.shape == n.shape for a in n.args)
+            and n.dtype == "float64")
+
+
 def _affine(start: int, step: int, j: str) -> str:
     s = j if step == 1 else f"{step} * {j}"
     if start == 0:
@@ -107,6 +121,7 @@ class LoopGen:
                 self.names[id(n)] = f"c{len(self.consts)}"
                 self.consts.append(n)
         self.params += [self.names[id(c)] for c in self.consts]
+        self.accumulated: set[int] = set()  # zero pads added into a sum's buffer
         self.material = self._plan(outs)
 
     def fresh(self, prefix: str) -> str:
@@ -142,6 +157,21 @@ class LoopGen:
                 amp = 2 if (isinstance(n.op, (Map, BroadcastTo)) and a.size < n.size
                             and a.shape != ()) else 1
                 reads[id(a)] = reads.get(id(a), 0) + r * amp
+        # zero pads read only by materialised sums (reverse mode's adjoint of a slice, summed
+        # with others): added into the sum's buffer over their interior, never a buffer of
+        # their own (one array written instead of three)
+        readers: dict[int, list] = {}
+        for n in self.order:
+            if isinstance(n, ArrayTerm):
+                for a in n.args:
+                    readers.setdefault(id(a), []).append(n)
+        outs_ids = {id(o) for o in outs}
+        for n in self.order:
+            if (isinstance(n, ArrayTerm) and isinstance(n.op, Pad) and n.op.value == 0.0
+                    and id(n) not in outs_ids and readers.get(id(n))
+                    and all(id(m) in must and _is_sum(m) for m in readers[id(n)])):
+                must.discard(id(n))
+                self.accumulated.add(id(n))
         return must
 
     # reading elements -------------------------------------------------------------------------
@@ -284,6 +314,17 @@ class LoopGen:
                 out[op.axis] = _affine(off, 1, idx[op.axis])
                 b.add(f"{name}[{', '.join(out)}] = {self.read(a, idx, b)}")
                 off += a.shape[op.axis]
+        elif _is_sum(n) and any(id(a) in self.accumulated for a in n.args):
+            top.add(f"{name}[...] = 0.0")
+            for a in n.args:
+                if id(a) in self.accumulated:  # its interior only, read through the pad
+                    inner = a.args[0]
+                    idx, b = self.loops(inner.shape, top, work=inner.size)
+                    out = [_affine(w[0], 1, i) for w, i in zip(a.op.widths, idx)]
+                    b.add(f"{name}[{', '.join(out)}] += {self.read(inner, idx, b)}")
+                else:
+                    idx, b = self.loops(n.shape, top, work=n.size)
+                    b.add(f"{name}[{', '.join(idx)}] += {self.read(a, idx, b)}")
         elif isinstance(op, Pad):
             top.add(f"{name}[...] = {float_literal(op.value)}")
             a = n.args[0]

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 import symnum.autodiff.taylor as T
-from symnum.autodiff import ad
+from symnum.arrays.fn import ArrayFn, trace_arrays
+from symnum.autodiff import ad, array_ad
 from symnum.compile import CompiledFunction, signature_key
 from symnum.core.terms import Sym
 from symnum.errors import ShapeError
@@ -108,10 +109,12 @@ class Transformed:
     and runs it compiled (`symnum.compile`'s "auto" backend: machine code through LLVM)."""
 
     def __init__(self, f: Callable, make: Callable[[Fn], Fn], name: str,
-                 primal_args: Callable[[tuple], tuple] = lambda args: args):
+                 primal_args: Callable[[tuple], tuple] = lambda args: args,
+                 tracer: Callable[..., Any] = trace):
         # primal_args: the leading arguments that belong to f (transforms that add tangents,
         # cotangents or directions take more arguments than f)
         self._f, self._make, self._primal_args = f, make, primal_args
+        self._tracer = tracer  # symnum.arrays' trace_arrays for mode="array"
         self._cache: dict = {}
         self._lock = threading.Lock()
         self._compiled: Any = None
@@ -124,7 +127,8 @@ class Transformed:
         with self._lock:
             got = self._cache.get(key)
             if got is None:
-                got = self._cache[key] = self._make(trace(self._f, *self._primal_args(args)))
+                got = self._cache[key] = self._make(self._tracer(self._f,
+                                                                  *self._primal_args(args)))
         return got
 
     def __call__(self, *args: Any) -> Any:
@@ -154,8 +158,12 @@ def _lift(f: Any, make: Callable[[Fn], Fn], name: str,
 # the transforms
 
 
-def grad(f: Any, argnums: int | Sequence[int] = 0) -> Any:
+def grad(f: Any, argnums: int | Sequence[int] = 0, mode: str = "scalar") -> Any:
     """Gradient of a scalar-output function with respect to argument(s) `argnums`.
+
+    An ArrayFn, or `mode="array"` for a Python function, differentiates the array program
+    without scalarising (symnum.autodiff.array_ad): the gradient program's size does not depend
+    on the arrays' sizes, and it runs as numba loop nests.
 
     >>> import numpy as np, symnum as sn
     >>> g = sn.grad(lambda x: np.sum(x ** 3))
@@ -165,7 +173,24 @@ def grad(f: Any, argnums: int | Sequence[int] = 0) -> Any:
     def make(fn: Fn) -> Fn:
         return _grad_fn(fn, argnums)[1]
 
+    if _array_mode(f, mode):
+        return _lift_array(f, lambda fn: array_ad.grad_fn(fn, argnums), "grad")
     return _lift(f, make, "grad")
+
+
+def _array_mode(f: Any, mode: str) -> bool:
+    if mode not in ("scalar", "array"):
+        raise ValueError(f"mode must be 'scalar' or 'array', got {mode!r}")
+    return mode == "array" or isinstance(f, ArrayFn)
+
+
+def _lift_array(f: Any, make: Callable[[ArrayFn], ArrayFn], name: str) -> Any:
+    if isinstance(f, ArrayFn):
+        return make(f)
+    if not callable(f):
+        raise TypeError(f"{name} takes an ArrayFn or a Python function, got "
+                        f"{type(f).__name__}")
+    return Transformed(f, make, name, tracer=trace_arrays)
 
 
 def _grad_fn(fn: Fn, argnums) -> tuple[Any, Fn]:
@@ -182,12 +207,16 @@ def _grad_fn(fn: Fn, argnums) -> tuple[Any, Fn]:
     return out, fn.with_outputs(grads)
 
 
-def value_and_grad(f: Any, argnums: int | Sequence[int] = 0) -> Any:
-    """(value, gradient) in one Fn: the reverse sweep shares the primal's subterms."""
+def value_and_grad(f: Any, argnums: int | Sequence[int] = 0, mode: str = "scalar") -> Any:
+    """(value, gradient) in one Fn: the reverse sweep shares the primal's subterms (an ArrayFn
+    or mode="array": as grad)."""
     def make(fn: Fn) -> Fn:
         out, gfn = _grad_fn(fn, argnums)
         return fn.with_outputs((out, gfn.outputs))
 
+    if _array_mode(f, mode):
+        return _lift_array(f, lambda fn: array_ad.value_and_grad_fn(fn, argnums),
+                           "value_and_grad")
     return _lift(f, make, "value_and_grad")
 
 

@@ -185,3 +185,24 @@ def test_compile_simplifies_array_programs():
     x = RNG.uniform(0.5, 1.5, 20)
     np.testing.assert_allclose(k(x, 2.0), f(x, 2.0), rtol=1e-12)
     assert "sin" not in str(k.fn.outputs) and "math.sin" not in k.source
+
+
+def test_zero_pads_summed_into_one_buffer():
+    # reverse mode's adjoint of slices: Σ pad(·) (one n-ary sum) writes one array, not one per
+    # pad; a pad also read elsewhere keeps its own buffer
+    import symnum.core.primitives as P
+    from symnum.arrays.ops_map import elementwise
+
+    def f(x):
+        a = np.pad(np.sin(x[1:]), (0, 1))
+        parts = [a, np.pad(x[:-1] ** 2, (1, 0)), np.pad(x[1:-1], 1)]
+        return elementwise(lambda *t: P.add(*t), parts), a * 2.0
+
+    x = RNG.standard_normal(7)
+    fn = sn.trace(f, x, mode="array")
+    src = LoopGen(fn, False).source()
+    assert src.count("np.empty") == 3  # the sum, the shared pad a, and a * 2
+    assert src.count("+=") == 3
+    got, want = lower(fn, "numba")(x), fn(x)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-14)
