@@ -122,6 +122,21 @@ def signature_key(args: tuple) -> tuple:
     return (td, tuple(sig))
 
 
+def is_symbolic(args: Any) -> bool:
+    """Whether any leaf of `args` is a term (or an array holding terms): the call comes from
+    inside a trace, so a compiled or transformed function must trace through, not run a kernel."""
+    from symnum.core.terms import Expr
+    from symnum.tracing.pytree import tree_flatten
+
+    for leaf in tree_flatten(args)[0]:
+        if isinstance(leaf, (Expr, ArrayExpr)):
+            return True
+        if isinstance(leaf, np.ndarray) and leaf.dtype == object and any(
+                isinstance(v, Expr) for v in leaf.flat):
+            return True
+    return False
+
+
 class _Entry:
     __slots__ = ("lock", "compiled", "parts")
 
@@ -337,6 +352,10 @@ class CompiledFunction:
 
     def _dispatch(self, *args: Any, **kwargs: Any) -> Any:
         args = self._bind(args, kwargs)
+        if is_symbolic(args):
+            # called inside an outer trace (sn.grad(sn.compile(f))): trace the Python function
+            # again, never the kernel (a transformed function inlines its own transform)
+            return self._f(*args)
         dyn, stat = self._split(args)
         n = len(self._entries)
         compiled = self._compiled_for(dyn, stat)

@@ -18,9 +18,11 @@ import numpy as np
 
 import symnum.autodiff.taylor as T
 from symnum.autodiff import ad
-from symnum.compile import CompiledFunction, signature_key
-from symnum.core.terms import Sym
-from symnum.errors import ShapeError
+from symnum.compile import CompiledFunction, is_symbolic, signature_key
+from symnum.core.build import as_expr
+from symnum.core.terms import Expr, Sym
+from symnum.core.traversal import infer_dtype, postwalk_many
+from symnum.errors import ShapeError, TransformError
 from symnum.tracing.fn import Fn, trace
 from symnum.tracing.protocols import SymArray
 from symnum.tracing.pytree import tree_flatten, tree_unflatten
@@ -99,6 +101,84 @@ def _scalar_output(fn: Fn, what: str):
     return outs[0]
 
 
+def check_function(f: Any, name: str) -> None:
+    """A transform's argument must be an Fn or a callable: else a typed error naming it."""
+    if not callable(f):
+        raise TransformError(
+            f"{name} transforms a Python function, a compiled function or an Fn, got "
+            f"{type(f).__name__} ({_short(f)}); to differentiate an expression use "
+            "sn.diff / sn.gradient / sn.hessian(e, xs)")
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+# ---------------------------------------------------------------------------------------------
+# composition: a transformed function called with symbolic arguments (inside an outer trace)
+
+
+def examples_like(args: tuple) -> tuple:
+    """Concrete stand-ins with the structure, shapes and dtypes of (possibly symbolic)
+    arguments: what the inner transform traces its own function at."""
+    def example(leaf):
+        if isinstance(leaf, Expr):
+            return np.dtype(infer_dtype(leaf)).type(0)
+        if isinstance(leaf, np.ndarray) and leaf.dtype == object:
+            dts = {infer_dtype(as_expr(v)) for v in leaf.ravel()}
+            return np.zeros(leaf.shape, np.result_type(*dts) if dts else np.float64)
+        return leaf
+
+    leaves, td = tree_flatten(args)
+    return tuple(tree_unflatten(td, [example(x) for x in leaves]))
+
+
+def inline(fn: Fn, args: tuple) -> Any:
+    """fn's outputs with its input symbols replaced by `args` (terms, numbers, arrays of
+    them): one simultaneous substitution over the outputs' shared DAG."""
+    table: dict = {}
+    keep = []  # the keys must stay alive while their ids are in the table
+    specs = tree_flatten(fn.inputs)[0]
+    vals = tree_flatten(tuple(args))[0]
+    if len(specs) != len(vals):
+        raise ShapeError(f"inlining an Fn of {len(specs)} input leaves at {len(vals)} leaves")
+    for spec, val in zip(specs, vals):
+        if isinstance(spec, Sym):
+            table[id(spec)] = as_expr(val)
+            keep.append(spec)
+        elif isinstance(spec, np.ndarray):
+            v = np.asarray(val, dtype=object)
+            if v.shape != spec.shape:
+                raise ShapeError(f"inlining: argument shape {v.shape} where the traced "
+                                 f"function had {spec.shape}")
+            for s, x in zip(spec.ravel(), v.ravel()):
+                table[id(s)] = as_expr(x)
+                keep.append(s)
+    flat = postwalk_many(list(fn.flat_outputs), lambda node: table.get(id(node)))
+    leaves, pos = [], 0
+    for shape in fn.out_shapes:
+        size = int(np.prod(shape, dtype=np.int64))
+        if shape == ():
+            leaves.append(flat[pos])
+        else:
+            a = np.empty(size, dtype=object)
+            a[:] = flat[pos:pos + size] if size else []
+            leaves.append(a.reshape(shape).view(SymArray))
+        pos += size
+    return tree_unflatten(fn.out_tree, leaves)
+
+
+def _trace_at(f: Any, primals: tuple) -> tuple[Fn, bool]:
+    """The Fn of f for these primals; (fn, True) when the primals are symbolic (the result
+    must then be inlined at them rather than evaluated)."""
+    if isinstance(f, Fn):
+        return f, is_symbolic(primals)
+    if is_symbolic(primals):
+        return trace(f, *examples_like(primals)), True
+    return trace(f, *primals), False
+
+
 # ---------------------------------------------------------------------------------------------
 # lifting Fn → Fn transforms to Python functions
 
@@ -128,6 +208,11 @@ class Transformed:
         return got
 
     def __call__(self, *args: Any) -> Any:
+        if is_symbolic(args):
+            # an outer transform (or trace) is tracing through this function: build the
+            # transformed Fn from a trace of our own function and splice it in at these terms,
+            # never run the kernel
+            return inline(self.fn(*examples_like(args)), args)
         if self._compiled is None:
             with self._lock:  # concurrent first calls must share one CompiledFunction
                 if self._compiled is None:
@@ -145,8 +230,7 @@ def _lift(f: Any, make: Callable[[Fn], Fn], name: str,
           primal_args: Callable[[tuple], tuple] = lambda args: args) -> Any:
     if isinstance(f, Fn):
         return make(f)
-    if not callable(f):
-        raise TypeError(f"{name} takes an Fn or a Python function, got {type(f).__name__}")
+    check_function(f, name)
     return Transformed(f, make, name, primal_args)
 
 
@@ -207,7 +291,10 @@ def jvp(f: Any, primals: Sequence | None = None, tangents: Sequence | None = Non
     primals, tangents = tuple(primals), tuple(tangents if tangents is not None else ())
     if len(primals) != len(tangents):
         raise ShapeError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
-    fn = f if isinstance(f, Fn) else trace(f, *primals)
+    check_function(f, "jvp")
+    fn, symbolic = _trace_at(f, primals)
+    if symbolic:  # inside an outer trace: the JVP's terms at these (symbolic) primals
+        return inline(make(fn), primals + tangents)
     return make(fn)(*primals, *tangents)
 
 
@@ -227,8 +314,16 @@ def vjp(f: Any, *primals: Any) -> Any:
 
     if not primals:
         return _lift(f, make, "vjp", lambda args: args[:-1])
-    fn = f if isinstance(f, Fn) else trace(f, *primals)
+    check_function(f, "vjp")
+    fn, symbolic = _trace_at(f, primals)
     vfn = make(fn)
+    if symbolic:  # inside an outer trace: terms, spliced in at the symbolic primals
+        out = inline(fn, primals)
+
+        def vjp_fun(cotangent):
+            return inline(vfn, primals + (cotangent,))[1]
+
+        return out, vjp_fun
     out = fn(*primals)
 
     def vjp_fun(cotangent):
