@@ -238,18 +238,46 @@ def _lift(f: Any, make: Callable[[Fn], Fn], name: str,
 # the transforms
 
 
-def grad(f: Any, argnums: int | Sequence[int] = 0) -> Any:
-    """Gradient of a scalar-output function with respect to argument(s) `argnums`.
+def grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Any:
+    """Gradient of a scalar-output function with respect to argument(s) `argnums` (an int: the
+    gradient shaped like that argument; a tuple: a tuple of them). `has_aux=True`: f returns
+    (value, aux) and the result is (gradient, aux), aux passed through undifferentiated.
+
+    Transforms compose as JAX's do: grad(grad(f)), grad(sn.compile(f)), sn.compile(grad(f)),
+    jacfwd(jacrev(f)), jvp/vjp of any of them; an outer transform traces the inner function's
+    Python code again (never its kernel).
+
+    Non-differentiable points (JAX's conventions where symnum's rules agree): d|x|/dx at 0 is
+    sign(0) = 0; d sign(x)/dx = 0; np.where/ifelse differentiate the branch taken; a
+    comparison has derivative 0. np.maximum / np.minimum at a tie send the whole derivative to
+    the FIRST argument (so relu written np.maximum(x, 0) has derivative 1 at 0, and
+    np.maximum(0, x) has 0); JAX splits a tie evenly (0.5 each): write the tie you mean with
+    np.where if it matters.
 
     >>> import numpy as np, symnum as sn
     >>> g = sn.grad(lambda x: np.sum(x ** 3))
     >>> g(np.array([1.0, 2.0]))
     array([ 3., 12.])
+    >>> float(sn.grad(sn.grad(lambda x: x ** 3))(2.0))
+    12.0
     """
     def make(fn: Fn) -> Fn:
-        return _grad_fn(fn, argnums)[1]
+        main, aux = _split_aux(fn, has_aux, "grad")
+        g = _grad_fn(main, argnums)[1]
+        return fn.with_outputs((g.outputs, aux)) if has_aux else g
 
     return _lift(f, make, "grad")
+
+
+def _split_aux(fn: Fn, has_aux: bool, what: str) -> tuple[Fn, Any]:
+    """(the Fn of the differentiated value, the aux outputs) for has_aux=True."""
+    if not has_aux:
+        return fn, None
+    outs = fn.outputs
+    if not isinstance(outs, (tuple, list)) or len(outs) != 2:
+        raise ShapeError(f"{what}(..., has_aux=True) needs a function returning a pair "
+                         f"(value, aux), got outputs {fn.out_shapes}")
+    return fn.with_outputs(outs[0]), outs[1]
 
 
 def _grad_fn(fn: Fn, argnums) -> tuple[Any, Fn]:
@@ -266,11 +294,14 @@ def _grad_fn(fn: Fn, argnums) -> tuple[Any, Fn]:
     return out, fn.with_outputs(grads)
 
 
-def value_and_grad(f: Any, argnums: int | Sequence[int] = 0) -> Any:
-    """(value, gradient) in one Fn: the reverse sweep shares the primal's subterms."""
+def value_and_grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Any:
+    """(value, gradient) in one Fn: the reverse sweep shares the primal's subterms. With
+    `has_aux=True` f returns (value, aux) and the result is ((value, aux), gradient), as in
+    JAX. Conventions at non-differentiable points: see grad."""
     def make(fn: Fn) -> Fn:
-        out, gfn = _grad_fn(fn, argnums)
-        return fn.with_outputs((out, gfn.outputs))
+        main, aux = _split_aux(fn, has_aux, "value_and_grad")
+        out, gfn = _grad_fn(main, argnums)
+        return fn.with_outputs(((out, aux) if has_aux else out, gfn.outputs))
 
     return _lift(f, make, "value_and_grad")
 
@@ -463,6 +494,8 @@ def hessian(f: Any, xs: Any = None, argnums: int = 0) -> Any:
     function-level transform (see hessian_fn). Both forward over reverse."""
     if _function_level(f) and xs is None:
         return hessian_fn(f, argnums)
+    if xs is None:
+        check_function(f, "hessian")
     return ad.hessian(f, xs)
 
 
