@@ -30,7 +30,7 @@ from symnum.call_args import (
     _static_positions,
     kernel_dtype,
 )
-from symnum.errors import ArgumentError, CompileError
+from symnum.errors import ArgumentError, CompileError, TransformError
 from symnum.tracing.fn import Fn
 
 
@@ -175,7 +175,8 @@ class CompiledFunction:
                  static_argnames: str | Sequence[str] = (), mode: str = "scalar",
                  **options: Any):
         if not callable(f):
-            raise TypeError(f"compile() needs a callable, got {type(f).__name__}")
+            raise TransformError(f"compile()/jit() needs a callable (a Python function or a "
+                                 f"transformed one), got {type(f).__name__} ({f!r:.60})")
         self._f = f
         self._backend = backend
         self._simplify = dict(simplify) if isinstance(simplify, dict) else simplify

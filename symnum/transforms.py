@@ -10,6 +10,7 @@ issue routes it through a backend). Nothing here evaluates derivatives numerical
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -26,6 +27,7 @@ from symnum.errors import ShapeError, TransformError
 from symnum.tracing.fn import Fn, trace
 from symnum.tracing.protocols import SymArray
 from symnum.tracing.pytree import tree_flatten, tree_unflatten
+from symnum.tracing.symbols import symarray
 
 # ---------------------------------------------------------------------------------------------
 # helpers: flat symbol lists of an argument, and rebuilding structures from flat term lists
@@ -119,19 +121,33 @@ def _short(v: Any) -> str:
 # composition: a transformed function called with symbolic arguments (inside an outer trace)
 
 
-def examples_like(args: tuple) -> tuple:
-    """Concrete stand-ins with the structure, shapes and dtypes of (possibly symbolic)
-    arguments: what the inner transform traces its own function at."""
-    def example(leaf):
+_inline_ids = itertools.count()
+
+
+def fresh_args_like(args: tuple, names: Sequence[str] = ()) -> tuple:
+    """Fresh symbols with the structure, shapes and dtypes of (possibly symbolic) arguments:
+    what an inner transform traces its own function at before it is spliced in. Each call's
+    symbols carry their own `inline` tag, so they can never be mistaken for a symbol of the
+    outer trace (a closure over an outer `x` stays distinct from the inner parameter `x`:
+    no perturbation confusion). Leaves that are not numbers, arrays or terms stay static."""
+    tag = next(_inline_ids)
+
+    def fresh(leaf, name):
         if isinstance(leaf, Expr):
-            return np.dtype(infer_dtype(leaf)).type(0)
-        if isinstance(leaf, np.ndarray) and leaf.dtype == object:
-            dts = {infer_dtype(as_expr(v)) for v in leaf.ravel()}
-            return np.zeros(leaf.shape, np.result_type(*dts) if dts else np.float64)
+            return Sym(name, infer_dtype(leaf), inline=tag)
+        if isinstance(leaf, (bool, int, float, np.number, np.bool_)):
+            return Sym(name, np.asarray(leaf).dtype.name, inline=tag)
+        if isinstance(leaf, np.ndarray):
+            if leaf.dtype == object:
+                dts = {infer_dtype(as_expr(v)) for v in leaf.ravel()}
+                dt = np.result_type(*dts).name if dts else "float64"
+            else:
+                dt = leaf.dtype.name
+            return symarray(name, leaf.shape, dt, inline=tag)
         return leaf
 
-    leaves, td = tree_flatten(args)
-    return tuple(tree_unflatten(td, [example(x) for x in leaves]))
+    leaves, td = tree_flatten(tuple(args))
+    return tuple(tree_unflatten(td, [fresh(x, f"a{i}") for i, x in enumerate(leaves)]))
 
 
 def inline(fn: Fn, args: tuple) -> Any:
@@ -175,7 +191,7 @@ def _trace_at(f: Any, primals: tuple) -> tuple[Fn, bool]:
     if isinstance(f, Fn):
         return f, is_symbolic(primals)
     if is_symbolic(primals):
-        return trace(f, *examples_like(primals)), True
+        return trace(f, *fresh_args_like(primals)), True
     return trace(f, *primals), False
 
 
@@ -212,7 +228,8 @@ class Transformed:
             # an outer transform (or trace) is tracing through this function: build the
             # transformed Fn from a trace of our own function and splice it in at these terms,
             # never run the kernel
-            return inline(self.fn(*examples_like(args)), args)
+            fresh = fresh_args_like(args)
+            return inline(self._make(trace(self._f, *self._primal_args(fresh))), args)
         if self._compiled is None:
             with self._lock:  # concurrent first calls must share one CompiledFunction
                 if self._compiled is None:
