@@ -107,7 +107,7 @@ def check_function(f: Any, name: str) -> None:
     """A transform's argument must be an Fn or a callable: else a typed error naming it."""
     if not callable(f):
         raise TransformError(
-            f"{name} transforms a Python function, a compiled function or an Fn, got "
+            f"{name} takes an Fn or a Python function (plain, compiled or transformed), got "
             f"{type(f).__name__} ({_short(f)}); to differentiate an expression use "
             "sn.diff / sn.gradient / sn.hessian(e, xs)")
 
