@@ -1,11 +1,11 @@
 """`vmap`: batching as a transform, with JAX's `in_axes` / `out_axes`.
 
 Sits beside symnum.transforms (same layer): it traces the per-example function once per
-per-example signature and evaluates the traced Fn over the whole batch at once (the reference
-interpreter evaluates each term on whole numpy arrays, so the batch costs one vectorised pass,
-not a Python loop). Called with symbolic arguments (inside grad, jit or another trace) it maps
-the function over the batch symbolically and stacks the terms. It never differentiates or
-compiles by itself; it composes with the transforms that do.
+per-example signature, lowers it once (`backend="auto"`: LLVM machine code) and runs the
+backend's batched kernel, one row per example (`backend="numpy"`: the reference interpreter,
+each term evaluated on whole numpy arrays). Called with symbolic arguments (inside grad, jit
+or another trace) it maps the function over the batch symbolically and stacks the terms. It
+never differentiates by itself; it composes with the transforms that do.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from symnum.compile import is_symbolic, signature_key
+from symnum.compile import is_symbolic, lower, signature_key
 from symnum.core.traversal import free_symbols
 from symnum.errors import ShapeError, TransformError
 from symnum.tracing.fn import Fn, trace
@@ -26,13 +26,15 @@ from symnum.tracing.pytree import tree_flatten, tree_unflatten
 from symnum.transforms import check_function
 
 
-def vmap(f: Any, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
+def vmap(f: Any, in_axes: Any = 0, out_axes: Any = 0, *, backend: str = "auto") -> Callable:
     """Map `f` over an axis of its arguments, as jax.vmap does.
 
     `in_axes`: an int (every argument mapped along that axis), None (not mapped), or a
     tuple/list with one int-or-None per positional argument (applied to every array leaf of
     that argument). `out_axes`: an int, None (the output must not depend on the batch), or a
     tuple with one entry per element of a tuple output. Negative axes count from the end.
+    `backend`: what runs the batch (a symnum.compile backend name; "numpy" interprets).
+    Inside grad / jit / another trace it maps symbolically, so those transforms see through it.
 
     >>> import numpy as np, symnum as sn
     >>> per_example = sn.vmap(sn.grad(lambda w, x: np.sum(w * x) ** 2), in_axes=(None, 0))
@@ -44,16 +46,17 @@ def vmap(f: Any, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
     if isinstance(f, Fn):
         fn = f
         f = fn.__call__  # an Fn maps by evaluating at each example's symbols (traced again)
-    return Batched(f, in_axes, out_axes)
+    return Batched(f, in_axes, out_axes, backend)
 
 
 class Batched:
     """A vmapped function: traces per per-example signature, evaluates over the batch."""
 
-    def __init__(self, f: Callable, in_axes: Any, out_axes: Any):
+    def __init__(self, f: Callable, in_axes: Any, out_axes: Any, backend: str = "auto"):
         _check_axes_spec(in_axes, "in_axes")
         _check_axes_spec(out_axes, "out_axes")
         self._f, self._in_axes, self._out_axes = f, in_axes, out_axes
+        self._backend = backend
         self._cache: dict = {}
         self._lock = threading.Lock()
         functools.update_wrapper(self, f, updated=())
@@ -71,12 +74,14 @@ class Batched:
                          for a, ax in zip(args, axes))
         key = (signature_key(examples), axes)
         with self._lock:
-            fn = self._cache.get(key)
-            if fn is None:
-                fn = self._cache[key] = trace(self._f, *examples)
-        moved = tuple(_map_leaves(a, ax, lambda x, k: np.moveaxis(x, k, -1))
-                      for a, ax in zip(args, axes))
-        out = fn(*moved)  # the batch dimension comes out last on every output leaf
+            got = self._cache.get(key)
+            if got is None:
+                fn = trace(self._f, *examples)
+                got = self._cache[key] = (fn, lower(fn, self._backend))
+        fn, kernel = got
+        moved = tuple(_map_leaves(a, ax, lambda x, k: np.moveaxis(x, k, -1)) if ax is not None
+                      else _spread(a, size) for a, ax in zip(args, axes))
+        out = kernel(*moved)  # the batch dimension comes out last on every output leaf
         batched = {id(s) for a, ax, spec in zip(args, axes, fn.inputs) if ax is not None
                    for s in tree_flatten(spec)[0] for s in np.ravel(np.asarray(s, object))}
 
@@ -190,6 +195,20 @@ def _map_leaves(tree: Any, ax: Any, op: Callable) -> Any:
     for x in leaves:
         if _is_array_leaf(x):
             out.append(op(x, _norm_axis(ax, x.ndim, "in_axes")))
+        else:
+            out.append(x)
+    return tree_unflatten(td, out)
+
+
+def _spread(tree: Any, size: int) -> Any:
+    """An unmapped argument with the batch dimension added on the right (a broadcast view, no
+    copy): the kernels' calling convention wants every numeric leaf to carry it."""
+    leaves, td = tree_flatten(tree)
+    out = []
+    for x in leaves:
+        if isinstance(x, (np.ndarray, bool, int, float, np.number, np.bool_)):
+            a = np.asarray(x)
+            out.append(np.broadcast_to(a[..., None], a.shape + (size,)))
         else:
             out.append(x)
     return tree_unflatten(td, out)

@@ -178,21 +178,25 @@ def test_argnums_int_tuple_negative():
 
 # --- item 3: vmap ---------------------------------------------------------------------------
 
-def test_vmap_axes():
+@pytest.mark.parametrize("backend", ["auto", "numpy"])
+def test_vmap_axes(backend):
     rng = np.random.default_rng(0)
     X, W = rng.normal(size=(5, 3)), rng.normal(size=(3, 5))
     f = lambda x, w: np.sum(np.sin(x) * w)  # noqa: E731
-    np.testing.assert_allclose(sn.vmap(f)(X, W.T), np.sum(np.sin(X) * W.T, axis=1))
-    np.testing.assert_allclose(sn.vmap(f, in_axes=(0, 1))(X, W), np.sum(np.sin(X) * W.T, 1))
-    np.testing.assert_allclose(sn.vmap(f, in_axes=(0, None))(X, W[:, 0]),
+    ref = np.sum(np.sin(X) * W.T, axis=1)
+    np.testing.assert_allclose(sn.vmap(f, backend=backend)(X, W.T), ref)
+    np.testing.assert_allclose(sn.vmap(f, backend=backend, in_axes=(0, 1))(X, W), ref)
+    np.testing.assert_allclose(sn.vmap(f, backend=backend, in_axes=(0, None))(X, W[:, 0]),
                                np.sin(X) @ W[:, 0])
     h = lambda x: (2 * x, np.sum(x))  # noqa: E731
-    a, b = sn.vmap(h, out_axes=(1, 0))(X)
+    a, b = sn.vmap(h, backend=backend, out_axes=(1, 0))(X)
     np.testing.assert_allclose(a, 2 * X.T)
     np.testing.assert_allclose(b, X.sum(1))
-    np.testing.assert_allclose(sn.vmap(lambda x: x * 2.0, in_axes=-1, out_axes=-1)(X), 2 * X)
+    twice = sn.vmap(lambda x: x * 2.0, backend=backend, in_axes=-1, out_axes=-1)
+    np.testing.assert_allclose(twice(X), 2 * X)
     # scalars mapped over a vector, pytree argument
-    np.testing.assert_allclose(sn.vmap(lambda p: p[0] * p[1])((X[:, 0], X[:, 1])),
+    prod = sn.vmap(lambda p: p[0] * p[1], backend=backend)
+    np.testing.assert_allclose(prod((X[:, 0], X[:, 1])),
                                X[:, 0] * X[:, 1])
 
 
