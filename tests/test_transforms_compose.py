@@ -253,3 +253,18 @@ def test_non_differentiable_points_conventions():
     assert g(lambda x: np.maximum(x, 0.0), 0.0) == 1.0
     assert g(lambda x: np.maximum(0.0, x), 0.0) == 0.0
     assert g(lambda x: np.minimum(x, 0.0), 0.0) == 1.0
+
+
+def test_taylor_transforms_compose_with_grad_and_compile():
+    f = sn.compile(lambda x: np.sin(2 * x))
+    assert float(sn.derivative(f, order=3)(0.0)) == pytest.approx(-8.0)
+    out, tan = sn.jvp(f)(0.0, 1.0)
+    assert float(out) == 0.0 and float(tan) == pytest.approx(2.0)
+    assert float(sn.derivative(sn.grad(lambda x: x ** 4), order=2)(1.0)) == pytest.approx(24.0)
+    assert float(sn.grad(sn.derivative(lambda x: x ** 4, order=2))(1.0)) == pytest.approx(24.0)
+
+
+def test_grad_of_array_mode_compiled_function_traces_its_python():
+    fa = sn.compile(lambda x: np.sum(x ** 3), mode="array")
+    np.testing.assert_allclose(sn.grad(fa)(np.array([1.0, 2.0])), [3.0, 12.0])
+    assert fa._entries == {}  # no array kernel was built for the gradient
