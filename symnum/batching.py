@@ -23,7 +23,7 @@ from symnum.errors import ShapeError, TransformError
 from symnum.tracing.fn import Fn, trace
 from symnum.tracing.protocols import SymArray
 from symnum.tracing.pytree import tree_flatten, tree_unflatten
-from symnum.transforms import check_function
+from symnum.transforms import check_function, inline
 
 
 def vmap(f: Any, in_axes: Any = 0, out_axes: Any = 0, *, backend: str = "auto") -> Callable:
@@ -45,7 +45,11 @@ def vmap(f: Any, in_axes: Any = 0, out_axes: Any = 0, *, backend: str = "auto") 
     check_function(f, "vmap")
     if isinstance(f, Fn):
         fn = f
-        f = fn.__call__  # an Fn maps by evaluating at each example's symbols (traced again)
+
+        def f(*args: Any) -> Any:  # an Fn's terms, spliced in at each example's symbols
+            return inline(fn, args)
+
+        f.__name__ = "fn"
     return Batched(f, in_axes, out_axes, backend)
 
 

@@ -268,3 +268,9 @@ def test_grad_of_array_mode_compiled_function_traces_its_python():
     fa = sn.compile(lambda x: np.sum(x ** 3), mode="array")
     np.testing.assert_allclose(sn.grad(fa)(np.array([1.0, 2.0])), [3.0, 12.0])
     assert fa._entries == {}  # no array kernel was built for the gradient
+
+
+def test_vmap_of_an_fn():
+    fn = sn.trace(lambda x, c: np.sum(x * c), np.zeros(2), 1.0)
+    X = np.arange(6.0).reshape(3, 2)
+    np.testing.assert_allclose(sn.vmap(fn, in_axes=(0, None))(X, 2.0), 2 * X.sum(1))
