@@ -5,6 +5,12 @@ built from the expression-level AD and Taylor transforms. Given a Python functio
 function that traces on the first call of each argument signature (shapes, dtypes, structure),
 caches the transformed Fn, and evaluates it (with the reference interpreter until the compile
 issue routes it through a backend). Nothing here evaluates derivatives numerically by itself.
+
+Transforms compose: a transformed function called with symbolic arguments (from inside an outer
+trace: grad(grad(f)), jacfwd(jacrev(f)), jvp(grad(f))) traces its own Python function at fresh
+symbols, applies its Fn → Fn transform, and splices the result in at those arguments
+(`inline`); a compiled function does the same by calling its Python function (symnum.compile).
+No kernel ever runs on symbols.
 """
 
 from __future__ import annotations
