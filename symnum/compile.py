@@ -125,6 +125,11 @@ def signature_key(args: tuple) -> tuple:
 def is_symbolic(args: Any) -> bool:
     """Whether any leaf of `args` is a term (or an array holding terms): the call comes from
     inside a trace, so a compiled or transformed function must trace through, not run a kernel."""
+    for a in args:  # the common call (floats, numeric arrays) without flattening a pytree
+        if not (type(a) is float or (type(a) is np.ndarray and a.dtype != object)):
+            break
+    else:
+        return False
     from symnum.core.terms import Expr
     from symnum.tracing.pytree import tree_flatten
 
