@@ -19,6 +19,7 @@ from symnum.autodiff.ad import diff, gradient, jacobian
 from symnum.core.build import as_expr, tree_mode
 from symnum.core.canonical import expand
 from symnum.compile import build_function, compile, vectorize
+from symnum.compile import compile as jit  # JAX's name for the same thing
 from symnum.errors import (
     ArgumentError,
     CompileError,
@@ -146,6 +147,7 @@ from symnum.transforms import (
     value_and_grad,
     vjp,
 )
+from symnum.batching import vmap
 from symnum.core.traversal import count_ops, free_symbols, postorder, substitute, topological_order
 
 import symnum.errors as errors  # noqa: E402  (sn.errors.CompileError, as jax.errors)

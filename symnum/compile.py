@@ -30,7 +30,7 @@ from symnum.call_args import (
     _static_positions,
     kernel_dtype,
 )
-from symnum.errors import ArgumentError, CompileError
+from symnum.errors import ArgumentError, CompileError, TransformError
 from symnum.tracing.fn import Fn
 
 
@@ -122,6 +122,26 @@ def signature_key(args: tuple) -> tuple:
     return (td, tuple(sig))
 
 
+def is_symbolic(args: Any) -> bool:
+    """Whether any leaf of `args` is a term (or an array holding terms): the call comes from
+    inside a trace, so a compiled or transformed function must trace through, not run a kernel."""
+    for a in args:  # the common call (floats, numeric arrays) without flattening a pytree
+        if not (type(a) is float or (type(a) is np.ndarray and a.dtype != object)):
+            break
+    else:
+        return False
+    from symnum.core.terms import Expr
+    from symnum.tracing.pytree import tree_flatten
+
+    for leaf in tree_flatten(args)[0]:
+        if isinstance(leaf, (Expr, ArrayExpr)):
+            return True
+        if isinstance(leaf, np.ndarray) and leaf.dtype == object and any(
+                isinstance(v, Expr) for v in leaf.flat):
+            return True
+    return False
+
+
 class _Entry:
     __slots__ = ("lock", "compiled", "parts")
 
@@ -160,7 +180,8 @@ class CompiledFunction:
                  static_argnames: str | Sequence[str] = (), mode: str = "scalar",
                  **options: Any):
         if not callable(f):
-            raise TypeError(f"compile() needs a callable, got {type(f).__name__}")
+            raise TransformError(f"compile()/jit() needs a callable (a Python function or a "
+                                 f"transformed one), got {type(f).__name__} ({f!r:.60})")
         self._f = f
         self._backend = backend
         self._simplify = dict(simplify) if isinstance(simplify, dict) else simplify
@@ -337,6 +358,10 @@ class CompiledFunction:
 
     def _dispatch(self, *args: Any, **kwargs: Any) -> Any:
         args = self._bind(args, kwargs)
+        if is_symbolic(args):
+            # called inside an outer trace (sn.grad(sn.compile(f))): trace the Python function
+            # again, never the kernel (a transformed function inlines its own transform)
+            return self._f(*args)
         dyn, stat = self._split(args)
         n = len(self._entries)
         compiled = self._compiled_for(dyn, stat)

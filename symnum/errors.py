@@ -21,6 +21,11 @@ class UnsupportedOperationError(SymnumError, TypeError):
     """A numpy function, ufunc or Python operator has no symbolic rule."""
 
 
+class TransformError(SymnumError, TypeError):
+    """A transform (grad, jit, vmap, ...) was applied to something that is not a function or
+    Fn, or with settings it cannot take (in_axes that do not fit the arguments, say)."""
+
+
 class ShapeError(SymnumError, ValueError):
     """Shapes of inputs or outputs do not match what a transform or kernel expects."""
 

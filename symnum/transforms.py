@@ -5,11 +5,18 @@ built from the expression-level AD and Taylor transforms. Given a Python functio
 function that traces on the first call of each argument signature (shapes, dtypes, structure),
 caches the transformed Fn, and evaluates it (with the reference interpreter until the compile
 issue routes it through a backend). Nothing here evaluates derivatives numerically by itself.
+
+Transforms compose: a transformed function called with symbolic arguments (from inside an outer
+trace: grad(grad(f)), jacfwd(jacrev(f)), jvp(grad(f))) traces its own Python function at fresh
+symbols, applies its Fn → Fn transform, and splices the result in at those arguments
+(`inline`); a compiled function does the same by calling its Python function (symnum.compile).
+No kernel ever runs on symbols.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,12 +26,15 @@ import numpy as np
 import symnum.autodiff.taylor as T
 from symnum.arrays.fn import ArrayFn, trace_arrays
 from symnum.autodiff import ad, array_ad
-from symnum.compile import CompiledFunction, signature_key
-from symnum.core.terms import Sym
-from symnum.errors import ShapeError
+from symnum.compile import CompiledFunction, is_symbolic, signature_key
+from symnum.core.build import as_expr
+from symnum.core.terms import Expr, Sym
+from symnum.core.traversal import infer_dtype, postwalk_many
+from symnum.errors import ShapeError, TransformError
 from symnum.tracing.fn import Fn, trace
 from symnum.tracing.protocols import SymArray
 from symnum.tracing.pytree import tree_flatten, tree_unflatten
+from symnum.tracing.symbols import symarray
 
 # ---------------------------------------------------------------------------------------------
 # helpers: flat symbol lists of an argument, and rebuilding structures from flat term lists
@@ -100,6 +110,98 @@ def _scalar_output(fn: Fn, what: str):
     return outs[0]
 
 
+def check_function(f: Any, name: str) -> None:
+    """A transform's argument must be an Fn or a callable: else a typed error naming it."""
+    if not callable(f):
+        raise TransformError(
+            f"{name} takes an Fn or a Python function (plain, compiled or transformed), got "
+            f"{type(f).__name__} ({_short(f)}); to differentiate an expression use "
+            "sn.diff / sn.gradient / sn.hessian(e, xs)")
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+# ---------------------------------------------------------------------------------------------
+# composition: a transformed function called with symbolic arguments (inside an outer trace)
+
+
+_inline_ids = itertools.count()
+
+
+def fresh_args_like(args: tuple, names: Sequence[str] = ()) -> tuple:
+    """Fresh symbols with the structure, shapes and dtypes of (possibly symbolic) arguments:
+    what an inner transform traces its own function at before it is spliced in. Each call's
+    symbols carry their own `inline` tag, so they can never be mistaken for a symbol of the
+    outer trace (a closure over an outer `x` stays distinct from the inner parameter `x`:
+    no perturbation confusion). Leaves that are not numbers, arrays or terms stay static."""
+    tag = next(_inline_ids)
+
+    def fresh(leaf, name):
+        if isinstance(leaf, Expr):
+            return Sym(name, infer_dtype(leaf), inline=tag)
+        if isinstance(leaf, (bool, int, float, np.number, np.bool_)):
+            return Sym(name, np.asarray(leaf).dtype.name, inline=tag)
+        if isinstance(leaf, np.ndarray):
+            if leaf.dtype == object:
+                dts = {infer_dtype(as_expr(v)) for v in leaf.ravel()}
+                dt = np.result_type(*dts).name if dts else "float64"
+            else:
+                dt = leaf.dtype.name
+            return symarray(name, leaf.shape, dt, inline=tag)
+        return leaf
+
+    leaves, td = tree_flatten(tuple(args))
+    return tuple(tree_unflatten(td, [fresh(x, f"a{i}") for i, x in enumerate(leaves)]))
+
+
+def inline(fn: Fn, args: tuple) -> Any:
+    """fn's outputs with its input symbols replaced by `args` (terms, numbers, arrays of
+    them): one simultaneous substitution over the outputs' shared DAG."""
+    table: dict = {}
+    keep = []  # the keys must stay alive while their ids are in the table
+    specs = tree_flatten(fn.inputs)[0]
+    vals = tree_flatten(tuple(args))[0]
+    if len(specs) != len(vals):
+        raise ShapeError(f"inlining an Fn of {len(specs)} input leaves at {len(vals)} leaves")
+    for spec, val in zip(specs, vals):
+        if isinstance(spec, Sym):
+            table[id(spec)] = as_expr(val)
+            keep.append(spec)
+        elif isinstance(spec, np.ndarray):
+            v = np.asarray(val, dtype=object)
+            if v.shape != spec.shape:
+                raise ShapeError(f"inlining: argument shape {v.shape} where the traced "
+                                 f"function had {spec.shape}")
+            for s, x in zip(spec.ravel(), v.ravel()):
+                table[id(s)] = as_expr(x)
+                keep.append(s)
+    flat = postwalk_many(list(fn.flat_outputs), lambda node: table.get(id(node)))
+    leaves, pos = [], 0
+    for shape in fn.out_shapes:
+        size = int(np.prod(shape, dtype=np.int64))
+        if shape == ():
+            leaves.append(flat[pos])
+        else:
+            a = np.empty(size, dtype=object)
+            a[:] = flat[pos:pos + size] if size else []
+            leaves.append(a.reshape(shape).view(SymArray))
+        pos += size
+    return tree_unflatten(fn.out_tree, leaves)
+
+
+def _trace_at(f: Any, primals: tuple) -> tuple[Fn, bool]:
+    """The Fn of f for these primals; (fn, True) when the primals are symbolic (the result
+    must then be inlined at them rather than evaluated)."""
+    if isinstance(f, Fn):
+        return f, is_symbolic(primals)
+    if is_symbolic(primals):
+        return trace(f, *fresh_args_like(primals)), True
+    return trace(f, *primals), False
+
+
 # ---------------------------------------------------------------------------------------------
 # lifting Fn → Fn transforms to Python functions
 
@@ -132,6 +234,12 @@ class Transformed:
         return got
 
     def __call__(self, *args: Any) -> Any:
+        if is_symbolic(args):
+            # an outer transform (or trace) is tracing through this function: build the
+            # transformed Fn from a trace of our own function and splice it in at these terms,
+            # never run the kernel
+            fresh = fresh_args_like(args)
+            return inline(self._make(trace(self._f, *self._primal_args(fresh))), args)
         if self._compiled is None:
             with self._lock:  # concurrent first calls must share one CompiledFunction
                 if self._compiled is None:
@@ -149,8 +257,7 @@ def _lift(f: Any, make: Callable[[Fn], Fn], name: str,
           primal_args: Callable[[tuple], tuple] = lambda args: args) -> Any:
     if isinstance(f, Fn):
         return make(f)
-    if not callable(f):
-        raise TypeError(f"{name} takes an Fn or a Python function, got {type(f).__name__}")
+    check_function(f, name)
     return Transformed(f, make, name, primal_args)
 
 
@@ -158,8 +265,22 @@ def _lift(f: Any, make: Callable[[Fn], Fn], name: str,
 # the transforms
 
 
-def grad(f: Any, argnums: int | Sequence[int] = 0, mode: str = "scalar") -> Any:
-    """Gradient of a scalar-output function with respect to argument(s) `argnums`.
+def grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+         mode: str = "scalar") -> Any:
+    """Gradient of a scalar-output function with respect to argument(s) `argnums` (an int: the
+    gradient shaped like that argument; a tuple: a tuple of them). `has_aux=True`: f returns
+    (value, aux) and the result is (gradient, aux), aux passed through undifferentiated.
+
+    Transforms compose as JAX's do: grad(grad(f)), grad(sn.compile(f)), sn.compile(grad(f)),
+    jacfwd(jacrev(f)), jvp/vjp of any of them; an outer transform traces the inner function's
+    Python code again (never its kernel).
+
+    Non-differentiable points (JAX's conventions where symnum's rules agree): d|x|/dx at 0 is
+    sign(0) = 0; d sign(x)/dx = 0; np.where/ifelse differentiate the branch taken; a
+    comparison has derivative 0. np.maximum / np.minimum at a tie send the whole derivative to
+    the FIRST argument (so relu written np.maximum(x, 0) has derivative 1 at 0, and
+    np.maximum(0, x) has 0); JAX splits a tie evenly (0.5 each): write the tie you mean with
+    np.where if it matters.
 
     An ArrayFn, or `mode="array"` for a Python function, differentiates the array program
     without scalarising (symnum.autodiff.array_ad): the gradient program's size does not depend
@@ -169,11 +290,16 @@ def grad(f: Any, argnums: int | Sequence[int] = 0, mode: str = "scalar") -> Any:
     >>> g = sn.grad(lambda x: np.sum(x ** 3))
     >>> g(np.array([1.0, 2.0]))
     array([ 3., 12.])
+    >>> float(sn.grad(sn.grad(lambda x: x ** 3))(2.0))
+    12.0
     """
     def make(fn: Fn) -> Fn:
-        return _grad_fn(fn, argnums)[1]
+        main, aux = _split_aux(fn, has_aux, "grad")
+        g = _grad_fn(main, argnums)[1]
+        return fn.with_outputs((g.outputs, aux)) if has_aux else g
 
     if _array_mode(f, mode):
+        _no_aux(has_aux, "grad")
         return _lift_array(f, lambda fn: array_ad.grad_fn(fn, argnums), "grad")
     return _lift(f, make, "grad")
 
@@ -188,9 +314,26 @@ def _lift_array(f: Any, make: Callable[[ArrayFn], ArrayFn], name: str) -> Any:
     if isinstance(f, ArrayFn):
         return make(f)
     if not callable(f):
-        raise TypeError(f"{name} takes an ArrayFn or a Python function, got "
+        raise TransformError(f"{name} takes an ArrayFn or a Python function, got "
                         f"{type(f).__name__}")
     return Transformed(f, make, name, tracer=trace_arrays)
+
+
+def _no_aux(has_aux: bool, what: str) -> None:
+    if has_aux:
+        raise TransformError(f"{what}(..., has_aux=True) is for scalar-mode programs; array "
+                             "programs (mode='array', an ArrayFn) return their value alone")
+
+
+def _split_aux(fn: Fn, has_aux: bool, what: str) -> tuple[Fn, Any]:
+    """(the Fn of the differentiated value, the aux outputs) for has_aux=True."""
+    if not has_aux:
+        return fn, None
+    outs = fn.outputs
+    if not isinstance(outs, (tuple, list)) or len(outs) != 2:
+        raise ShapeError(f"{what}(..., has_aux=True) needs a function returning a pair "
+                         f"(value, aux), got outputs {fn.out_shapes}")
+    return fn.with_outputs(outs[0]), outs[1]
 
 
 def _grad_fn(fn: Fn, argnums) -> tuple[Any, Fn]:
@@ -207,14 +350,19 @@ def _grad_fn(fn: Fn, argnums) -> tuple[Any, Fn]:
     return out, fn.with_outputs(grads)
 
 
-def value_and_grad(f: Any, argnums: int | Sequence[int] = 0, mode: str = "scalar") -> Any:
-    """(value, gradient) in one Fn: the reverse sweep shares the primal's subterms (an ArrayFn
-    or mode="array": as grad)."""
+def value_and_grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   mode: str = "scalar") -> Any:
+    """(value, gradient) in one Fn: the reverse sweep shares the primal's subterms. With
+    `has_aux=True` f returns (value, aux) and the result is ((value, aux), gradient), as in
+    JAX. An ArrayFn or mode="array": as grad. Conventions at non-differentiable points: see
+    grad."""
     def make(fn: Fn) -> Fn:
-        out, gfn = _grad_fn(fn, argnums)
-        return fn.with_outputs((out, gfn.outputs))
+        main, aux = _split_aux(fn, has_aux, "value_and_grad")
+        out, gfn = _grad_fn(main, argnums)
+        return fn.with_outputs(((out, aux) if has_aux else out, gfn.outputs))
 
     if _array_mode(f, mode):
+        _no_aux(has_aux, "value_and_grad")
         return _lift_array(f, lambda fn: array_ad.value_and_grad_fn(fn, argnums),
                            "value_and_grad")
     return _lift(f, make, "value_and_grad")
@@ -236,7 +384,10 @@ def jvp(f: Any, primals: Sequence | None = None, tangents: Sequence | None = Non
     primals, tangents = tuple(primals), tuple(tangents if tangents is not None else ())
     if len(primals) != len(tangents):
         raise ShapeError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
-    fn = f if isinstance(f, Fn) else trace(f, *primals)
+    check_function(f, "jvp")
+    fn, symbolic = _trace_at(f, primals)
+    if symbolic:  # inside an outer trace: the JVP's terms at these (symbolic) primals
+        return inline(make(fn), primals + tangents)
     return make(fn)(*primals, *tangents)
 
 
@@ -256,8 +407,16 @@ def vjp(f: Any, *primals: Any) -> Any:
 
     if not primals:
         return _lift(f, make, "vjp", lambda args: args[:-1])
-    fn = f if isinstance(f, Fn) else trace(f, *primals)
+    check_function(f, "vjp")
+    fn, symbolic = _trace_at(f, primals)
     vfn = make(fn)
+    if symbolic:  # inside an outer trace: terms, spliced in at the symbolic primals
+        out = inline(fn, primals)
+
+        def vjp_fun(cotangent):
+            return inline(vfn, primals + (cotangent,))[1]
+
+        return out, vjp_fun
     out = fn(*primals)
 
     def vjp_fun(cotangent):
@@ -397,6 +556,8 @@ def hessian(f: Any, xs: Any = None, argnums: int = 0) -> Any:
     function-level transform (see hessian_fn). Both forward over reverse."""
     if _function_level(f) and xs is None:
         return hessian_fn(f, argnums)
+    if xs is None:
+        check_function(f, "hessian")
     return ad.hessian(f, xs)
 
 

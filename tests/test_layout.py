@@ -24,7 +24,7 @@ LAYERS = [
     ["symnum.arrays"],
     ["symnum.autodiff"],
     ["symnum.simplify", "symnum.call_args", "symnum.built", "symnum.compile",
-     "symnum.transforms", "symnum.persist"],
+     "symnum.transforms", "symnum.batching", "symnum.persist"],
     ["symnum.rewrites", "symnum.backends"],
     ["symnum.testing"],
     ["symnum"],  # the public API (symnum/__init__.py)
