@@ -14,12 +14,14 @@ from __future__ import annotations
 import hashlib
 import pickle
 import sys
+import threading
 from typing import Any
 
 import numpy as np
 
 # sha256 of a kernel's pickled graph → the kernel lowered in this process
 _LOADED: dict[str, Any] = {}
+_LOADING = threading.Lock()
 
 
 def any_dask(args: tuple) -> bool:
@@ -37,7 +39,12 @@ class KernelRef:
     kernel at most once per worker process; dask tokenizes it by the hash."""
 
     def __init__(self, kernel: Any):
-        self.payload = pickle.dumps(kernel)
+        try:
+            self.payload = pickle.dumps(kernel)
+        except (TypeError, AttributeError, pickle.PicklingError):  # a lambda or closure inside
+            import cloudpickle  # dask's own dependency
+
+            self.payload = cloudpickle.dumps(kernel)
         self.key = hashlib.sha256(self.payload).hexdigest()
         _LOADED.setdefault(self.key, kernel)
 
@@ -50,7 +57,12 @@ class KernelRef:
     def kernel(self) -> Any:
         k = _LOADED.get(self.key)
         if k is None:
-            k = _LOADED[self.key] = pickle.loads(self.payload)
+            # one lowering per process: a worker's threads reach the first block together, and
+            # numba's kernel cache refuses a module one thread loads while another compiles it
+            with _LOADING:
+                k = _LOADED.get(self.key)
+                if k is None:
+                    k = _LOADED[self.key] = pickle.loads(self.payload)
         return k
 
 
