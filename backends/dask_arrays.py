@@ -15,6 +15,7 @@ import hashlib
 import pickle
 import sys
 import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,8 @@ import numpy as np
 # sha256 of a kernel's pickled graph → the kernel lowered in this process
 _LOADED: dict[str, Any] = {}
 _LOADING = threading.Lock()
+# the kernels made in this process, while their owners keep them
+_LOCAL: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
 def any_dask(args: tuple) -> bool:
@@ -35,8 +38,9 @@ def any_dask(args: tuple) -> bool:
 
 
 class KernelRef:
-    """A kernel as the tasks carry it: the pickled graph and its hash. Unpickled, it lowers the
-    kernel at most once per worker process; dask tokenizes it by the hash."""
+    """A kernel (or any callable) as the tasks carry it: its pickle and the pickle's hash.
+    Unpickled, it is loaded at most once per worker process (kernels: lowered from their graph
+    once); dask tokenizes it by the hash."""
 
     def __init__(self, kernel: Any):
         try:
@@ -46,7 +50,10 @@ class KernelRef:
 
             self.payload = cloudpickle.dumps(kernel)
         self.key = hashlib.sha256(self.payload).hexdigest()
-        _LOADED.setdefault(self.key, kernel)
+        try:  # this process has it already: no lowering again when it computes here
+            _LOCAL[self.key] = kernel
+        except TypeError:  # not weakly referable
+            pass
 
     def __reduce__(self) -> tuple:
         return (_ref_from_payload, (self.payload, self.key))
@@ -55,7 +62,7 @@ class KernelRef:
         return self.key
 
     def kernel(self) -> Any:
-        k = _LOADED.get(self.key)
+        k = _LOADED.get(self.key) or _LOCAL.get(self.key)
         if k is None:
             # one lowering per process: a worker's threads reach the first block together, and
             # numba's kernel cache refuses a module one thread loads while another compiles it

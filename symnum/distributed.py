@@ -31,8 +31,9 @@ def _need_dask(what: str) -> None:
 # ensembles
 
 
-def _run_batch(solve: Callable, batch: list) -> list:
-    return [np.asarray(solve(p)) for p in batch]
+def _run_batch(solve: Any, batch: list) -> list:
+    f = solve.kernel() if hasattr(solve, "kernel") and hasattr(solve, "payload") else solve
+    return [np.asarray(f(p)) for p in batch]
 
 
 def ensemble(solve: Callable, params: Iterable, *, client: Any = None, batch: int | None = None,
@@ -57,8 +58,11 @@ def ensemble(solve: Callable, params: Iterable, *, client: Any = None, batch: in
     threads = max(1, sum(client.nthreads().values()))
     size = batch or max(1, -(-len(params) // (4 * threads)))
     batches = [params[i:i + size] for i in range(0, len(params), size)]
-    # one copy of `solve` on the cluster, not one per task
-    [solve_f] = client.scatter([solve], broadcast=True, hash=False)
+    from symnum.backends.dask_arrays import KernelRef
+
+    # one copy of `solve` on the cluster, not one per task; loaded once per worker process, and
+    # not again by a later ensemble of the same solve (its compiled parts are not lowered again)
+    [solve_f] = client.scatter([KernelRef(solve)], broadcast=True, hash=False)
     futures = client.map(_run_batch, [solve_f] * len(batches), batches, pure=False)
     if progress:
         from distributed import progress as bar
