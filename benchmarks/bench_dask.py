@@ -88,7 +88,7 @@ def _import_backends():
     import symnum.backends.numba_backend  # noqa: F401
 
 
-def first_kernel(cache_home):
+def first_kernel(cache_home, backend):
     """Seconds from submitting to a fresh worker process the first block of a kernel it has
     never seen, minus a no-op task's round trip on the same fresh cluster; the workers' kernel
     cache in `cache_home` (empty: cold, numba compiles; filled by an earlier run: warm)."""
@@ -101,7 +101,7 @@ def first_kernel(cache_home):
         t0 = time.perf_counter()  # importing symnum and numba on the workers: apart
         client.run(_import_backends)
         imports = time.perf_counter() - t0
-        k = sn.vectorize(lambda x: np.exp(-x * x) * 1.5 + np.tanh(x))
+        k = sn.vectorize(lambda x: np.exp(-x * x) * 1.5 + np.tanh(x), backend=backend)
         x = da.ones(4, chunks=4)
         t0 = time.perf_counter()
         client.compute(k(x)).result()
@@ -111,12 +111,7 @@ def first_kernel(cache_home):
         c.close()
 
 
-def main():
-    quick = "--quick" in sys.argv
-    N = 20_000_000 if quick else 100_000_000
-    chunk = 5_000_000
-    members, n = (20, 8) if quick else (100, 16)
-    print(f"load before: {os.getloadavg()}")
+def run_cluster(N, chunk, members, n):
     c, client = cluster()
     try:
         t_dask, t_one, t_blk, s1, s2, same, n_small = elementwise(client, N, chunk)
@@ -132,14 +127,25 @@ def main():
     finally:
         client.close()
         c.close()
+
+
+def main():
+    quick = "--quick" in sys.argv
+    N = 20_000_000 if quick else 100_000_000
+    chunk = 5_000_000
+    members, n = (20, 8) if quick else (100, 16)
+    print(f"load before: {os.getloadavg()}")
+    if "--first" not in sys.argv:
+        run_cluster(N, chunk, members, n)
     import tempfile
 
-    with tempfile.TemporaryDirectory() as home:
-        cold, noop, imports = first_kernel(home)
-        warm, _, _ = first_kernel(home)
-    print(f"fresh worker, first kernel: cold (numba compiles) {cold:.2f}s, warm (disk cache) "
-          f"{warm:.2f}s, beyond a no-op task's {noop * 1e3:.1f} ms and importing symnum + numba "
-          f"on the workers first ({imports:.2f}s)")
+    for backend in ("numba", "llvm"):
+        with tempfile.TemporaryDirectory() as home:
+            cold, noop, imports = first_kernel(home, backend)
+            warm, _, _ = first_kernel(home, backend)
+        print(f"fresh worker, first {backend} kernel: cold (compiled there) {cold:.2f}s, warm "
+              f"(disk cache) {warm:.2f}s, beyond a no-op task's {noop * 1e3:.1f} ms and "
+              f"importing symnum + numba on the workers first ({imports:.2f}s)")
     print(f"load after: {os.getloadavg()}")
 
 
