@@ -40,8 +40,18 @@ class Elementwise:
     def source(self) -> str:
         return self.compiled("float64").source
 
+    def __reduce__(self) -> tuple:
+        """Pickled by graph (the Fn and the options), never the compiled kernels: lowered
+        again on first use after unpickling (from the disk cache when warm)."""
+        return (Elementwise, (self.fn, self._lower, self._options))
+
     def __call__(self, *args: Any) -> Any:
+        from symnum.backends import dask_arrays
+
         from symnum.tracing.pytree import tree_unflatten
+
+        if dask_arrays.any_dask(args):  # lazy: one task per block
+            return dask_arrays.elementwise(self, args)
 
         n_in = len(self.fn.flat_inputs)
         if len(args) != n_in:

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import numpy as np
-from symnum.backends import Backend
+from symnum.backends import Backend, dask_arrays
 from symnum.backends.compiled import PARALLEL_WORK, Compiled
 from symnum.backends.kernel_cache import is_loaded, load_module, numba_cache, source_key
 from symnum.backends.pysource import kernel_source, user_fallback
@@ -211,15 +211,21 @@ class Elementwise:
     """A scalar Fn applied over arrays: numpy broadcasting, float32 stays float32, parallel
     threads for large arrays. `e(*arrays)` returns the outputs in the Fn's structure."""
 
-    def __init__(self, fn: Any, module: Any, n_out: int, source: str):
-        self.fn, self.source, self._n_out = fn, source, n_out
+    def __init__(self, fn: Any, module: Any, n_out: int, source: str, cache_dir: Any = None):
+        self.fn, self.source, self._n_out, self._cache_dir = fn, source, n_out, cache_dir
         self._ufuncs = {(d, par): [getattr(module, f"out{k}_{d}{'_par' if par else ''}")
                                    for k in range(n_out)]
                         for d in ("float64", "float32") for par in (False, True)}
 
+    def __reduce__(self) -> tuple:
+        """Pickled by graph (the Fn): lowered again on unpickling, from the disk cache when warm."""
+        return (_relower_elementwise, (self.fn, self._cache_dir))
+
     def __call__(self, *args: Any) -> Any:
         from symnum.tracing.pytree import tree_unflatten
 
+        if dask_arrays.any_dask(args):  # lazy: one task per block (symnum.backends.dask_arrays)
+            return dask_arrays.elementwise(self, args)
         arrays = [np.asarray(a) for a in args]
         # numpy's rules (NEP 50): a Python scalar does not widen a float32 array; Python
         # scalars alone compute in float64
@@ -252,7 +258,11 @@ def lower_elementwise(fn: Any, *, cache_dir: Any = None) -> Elementwise:
     except Exception as e:
         raise CompileError(f"numba could not compile the elementwise kernel ({e}); the "
                            f"generated source is {_module_path(key, cache_dir)}") from e
-    return Elementwise(fn, mod, n_out, src)
+    return Elementwise(fn, mod, n_out, src, cache_dir)
+
+
+def _relower_elementwise(fn: Any, cache_dir: Any) -> Elementwise:
+    return lower_elementwise(fn, cache_dir=cache_dir)
 
 
 BACKEND = Backend("numba", lower, "numba.njit over straight-line generated Python source",

@@ -152,6 +152,7 @@ from symnum.core.traversal import count_ops, free_symbols, postorder, substitute
 
 import symnum.errors as errors  # noqa: E402  (sn.errors.CompileError, as jax.errors)
 import symnum.persist as _persist  # noqa: E402,F401  (sn.save / sn.load of compiled functions)
+from symnum.distributed import ensemble  # noqa: E402  (dask imported only when used)
 
 
 def _public_names() -> list[str]:

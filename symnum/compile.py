@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import operator
+import sys
 import threading
 import types
 from collections.abc import Callable, Sequence
@@ -268,6 +269,13 @@ class CompiledFunction:
         return repr(self._params[i]) if i < len(self._params) else f"#{i}"
 
     def _trace(self, dyn: tuple, stat: tuple = ()) -> Fn:
+        if "dask.array" in sys.modules and any(
+                isinstance(a, sys.modules["dask.array"].Array) for a in dyn):
+            raise ArgumentError(
+                f"{self.__name__} got a dask array: compiled functions run on numpy arrays. "
+                "Elementwise functions: sn.vectorize(f)(x) is lazy on dask arrays; array "
+                "functions: symnum.distributed.map_blocks(f, x) runs them block by block "
+                "(stencils with depth=...); or x.compute() first")
         if not stat:
             return trace(self._f, *dyn, names=self._dyn_names(len(dyn), ()), mode=self._mode)
         f, n = self._f, len(dyn) + len(stat)

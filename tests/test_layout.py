@@ -26,7 +26,7 @@ LAYERS = [
     ["symnum.simplify", "symnum.call_args", "symnum.built", "symnum.compile",
      "symnum.transforms", "symnum.batching", "symnum.persist"],
     ["symnum.rewrites", "symnum.backends"],
-    ["symnum.testing"],
+    ["symnum.testing", "symnum.distributed"],
     ["symnum"],  # the public API (symnum/__init__.py)
     ["symnum.demo", "symnum.__main__"],  # users of the public API
 ]
