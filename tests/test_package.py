@@ -40,3 +40,18 @@ def test_no_top_level_backends_or_rewrites_is_installed(tmp_path):
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["None", "None"]
+
+
+def test_every_subpackage_is_in_the_distribution():
+    # pyproject.toml lists the packages explicitly (package-dir maps rewrites/ and backends/):
+    # a new subpackage missing there would be absent from a wheel
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "symnum").rglob(
+        "__init__.py")}
+    found |= {"symnum.rewrites", "symnum.backends"}
+    assert found == listed
