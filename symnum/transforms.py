@@ -33,7 +33,7 @@ from symnum.core.traversal import infer_dtype, postwalk_many
 from symnum.errors import ShapeError, TransformError
 from symnum.tracing.fn import Fn, trace
 from symnum.tracing.protocols import SymArray
-from symnum.tracing.pytree import tree_flatten, tree_unflatten
+from symnum.tracing.pytree import tree_flatten, tree_map, tree_unflatten
 from symnum.tracing.symbols import symarray
 
 # ---------------------------------------------------------------------------------------------
@@ -179,17 +179,10 @@ def inline(fn: Fn, args: tuple) -> Any:
                 table[id(s)] = as_expr(x)
                 keep.append(s)
     flat = postwalk_many(list(fn.flat_outputs), lambda node: table.get(id(node)))
-    leaves, pos = [], 0
-    for shape in fn.out_shapes:
-        size = int(np.prod(shape, dtype=np.int64))
-        if shape == ():
-            leaves.append(flat[pos])
-        else:
-            a = np.empty(size, dtype=object)
-            a[:] = flat[pos:pos + size] if size else []
-            leaves.append(a.reshape(shape).view(SymArray))
-        pos += size
-    return tree_unflatten(fn.out_tree, leaves)
+    # the outputs' own layout (Fn.with_flat_outputs), as writable SymArrays the caller computes on
+    outs = fn.with_flat_outputs(flat).outputs
+    return tree_map(lambda leaf: np.array(leaf).view(SymArray) if isinstance(leaf, np.ndarray)
+                    else leaf, outs)
 
 
 def _trace_at(f: Any, primals: tuple) -> tuple[Fn, bool]:

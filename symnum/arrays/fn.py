@@ -200,8 +200,10 @@ def array_symbol(name: str, shape: Any, dtype: Any = "float64") -> ArraySym:
 
 
 def _symbolize(tree: Any, name: str) -> Any:
-    if tree is None or isinstance(tree, (Sym, ArraySym)):
-        return tree
+    def leaf(n: str, shape: tuple, dtype: str) -> Any:  # a 0-d array is a scalar symbol
+        return ArraySym(n, shape, dtype) if shape else Sym(n, dtype)
+
+    return scalar_fn.symbolize(tree, name, leaf, (Sym, ArraySym))
     if isinstance(tree, (ArrayExpr, Expr)):
         raise TracingError(f"example argument {name} is an expression ({tree}), not a symbol")
     if isinstance(tree, np.ndarray) or isinstance(tree, numbers.Number):

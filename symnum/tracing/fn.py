@@ -442,11 +442,17 @@ def _arg_names(fn: Callable[..., Any], n: int, names: Sequence[str] | None) -> t
 def _symbolize(tree: Any, name: str) -> Any:
     from symnum.tracing.symbols import symarray
 
-    if tree is None or isinstance(tree, Sym):
+    return symbolize(tree, name, symarray, (Sym, SymArray))
+
+
+def symbolize(tree: Any, name: str, array_leaf: Callable[[str, tuple, str], Any],
+              symbolic: tuple = (Sym,)) -> Any:
+    """An example argument's pytree with symbols in place of its numbers and arrays, named
+    after `name`: numbers become Syms; arrays `array_leaf(name, shape, dtype)` (symnum.arrays
+    passes its array symbols); leaves already of a `symbolic` type pass; others are static."""
+    if tree is None or isinstance(tree, symbolic):
         return tree
-    if isinstance(tree, SymArray):
-        return tree
-    if isinstance(tree, Expr):
+    if isinstance(tree, Expr) or getattr(type(tree), "_symnum_array_term", False):
         raise TracingError(
             f"example argument {name} is an expression ({tree}), not a symbol; pass numbers, "
             "arrays or symbols")
@@ -457,14 +463,17 @@ def _symbolize(tree: Any, name: str) -> Any:
                 f"example argument {name} has dtype {dt}; symnum traces real, integer and "
                 "boolean values (pass other values through functools.partial)")
         if isinstance(tree, np.ndarray):
-            return symarray(name, tree.shape, dt.name)
+            return array_leaf(name, tree.shape, dt.name)
         return Sym(name, dt.name)
+    def again(t: Any, n: str) -> Any:
+        return symbolize(t, n, array_leaf, symbolic)
+
     if isinstance(tree, tuple) and not hasattr(tree, "_fields"):
-        return tuple(_symbolize(t, f"{name}[{i}]") for i, t in enumerate(tree))
+        return tuple(again(t, f"{name}[{i}]") for i, t in enumerate(tree))
     if isinstance(tree, list):
-        return [_symbolize(t, f"{name}[{i}]") for i, t in enumerate(tree)]
+        return [again(t, f"{name}[{i}]") for i, t in enumerate(tree)]
     if isinstance(tree, dict):
-        return {k: _symbolize(v, f"{name}[{k!r}]") for k, v in tree.items()}
+        return {k: again(v, f"{name}[{k!r}]") for k, v in tree.items()}
     return tree  # static
 
 
