@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from symnum.compile import is_symbolic, lower, signature_key
+from symnum.call_args import is_symbolic, signature_key
+from symnum.compile import lower
 from symnum.core.traversal import free_symbols
 from symnum.errors import ShapeError, TransformError
 from symnum.tracing.fn import Fn, trace

@@ -29,7 +29,9 @@ from symnum.call_args import (
     _Identity,
     _parameters,
     _static_positions,
+    is_symbolic,
     kernel_dtype,
+    signature_key,
 )
 from symnum.errors import ArgumentError, CompileError, TransformError
 from symnum.tracing.fn import Fn
@@ -94,53 +96,6 @@ def _lower_simplified(fn: Fn, method: str | dict | None, backend: str, options: 
         best.info["egraph_guard"] = {**facts, "kept": "simplified" if best is compiled
                                      else "input"}
     return best
-
-
-def signature_key(args: tuple) -> tuple:
-    """What a traced program depends on: pytree structure, array shapes and dtypes, statics."""
-    from symnum.tracing.pytree import tree_flatten
-
-    # fast path for the common call (arrays and Python floats): no pytree rebuilt on every call
-    fast = []
-    for a in args:
-        if type(a) is np.ndarray:
-            fast.append((a.shape, a.dtype.str))
-        elif type(a) is float or type(a) is np.float64:  # the same program either way
-            fast.append(((), "<f8"))
-        else:
-            break
-    else:
-        return ("flat", tuple(fast))
-    leaves, td = tree_flatten(args)
-    sig = []
-    for leaf in leaves:
-        if isinstance(leaf, np.ndarray) or isinstance(leaf, (bool, int, float, complex,
-                                                             np.number, np.bool_)):
-            a = np.asarray(leaf)
-            sig.append(("a", a.shape, a.dtype.str))
-        else:
-            sig.append(("s", type(leaf).__name__, repr(leaf)))
-    return (td, tuple(sig))
-
-
-def is_symbolic(args: Any) -> bool:
-    """Whether any leaf of `args` is a term (or an array holding terms): the call comes from
-    inside a trace, so a compiled or transformed function must trace through, not run a kernel."""
-    for a in args:  # the common call (floats, numeric arrays) without flattening a pytree
-        if not (type(a) is float or (type(a) is np.ndarray and a.dtype != object)):
-            break
-    else:
-        return False
-    from symnum.core.terms import Expr
-    from symnum.tracing.pytree import tree_flatten
-
-    for leaf in tree_flatten(args)[0]:
-        if isinstance(leaf, (Expr, ArrayExpr)):
-            return True
-        if isinstance(leaf, np.ndarray) and leaf.dtype == object and any(
-                isinstance(v, Expr) for v in leaf.flat):
-            return True
-    return False
 
 
 class _Entry:

@@ -26,7 +26,8 @@ import numpy as np
 import symnum.autodiff.taylor as T
 from symnum.arrays.fn import ArrayFn, trace_arrays
 from symnum.autodiff import ad, array_ad
-from symnum.compile import CompiledFunction, is_symbolic, signature_key
+from symnum.call_args import is_symbolic, signature_key
+from symnum.compile import CompiledFunction
 from symnum.core.build import as_expr
 from symnum.core.terms import Expr, Sym
 from symnum.core.traversal import infer_dtype, postwalk_many
