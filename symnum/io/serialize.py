@@ -42,11 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from symnum.core.serial import from_table, to_table
-from symnum.core.terms import Expr
 from symnum.errors import SerializationError
 from symnum.tracing.fn import Fn, fn_from_data
-from symnum.tracing.serial import fn_to_data
+from symnum.tracing.serial import fn_to_data, trees_from_data, trees_to_data
 
 FORMAT = "symnum"
 VERSION = 1
@@ -217,68 +215,18 @@ def dec_fn(d: dict) -> Fn:
     return fn_from_data(data)
 
 
+def _refuse(t: Any) -> Any:
+    raise SerializationError(f"cannot save a {type(t).__name__} here: save expressions, arrays "
+                             "of them or pytrees of them, an Fn or a compiled function")
+
+
 def _terms_to_json(obj: Any) -> dict:
-    leaves: list = []
-
-    def walk(t: Any) -> Any:
-        if isinstance(t, Expr):
-            leaves.append(t)
-            return ("expr", len(leaves) - 1)
-        if isinstance(t, np.ndarray):
-            if t.dtype != object or not all(isinstance(e, Expr) for e in t.flat):
-                raise SerializationError("arrays to save must hold symnum terms")
-            start = len(leaves)
-            leaves.extend(t.ravel().tolist())
-            return ("array", list(t.shape), list(range(start, len(leaves))))
-        if isinstance(t, tuple):
-            return ("tuple", [walk(c) for c in t])
-        if isinstance(t, list):
-            return ("list", [walk(c) for c in t])
-        if isinstance(t, dict):
-            return ("dict", [[k, walk(v)] for k, v in t.items()])
-        if t is None:
-            return ("none",)
-        raise SerializationError(f"cannot save a {type(t).__name__} here: save expressions, "
-                                 "arrays or pytrees of them, an Fn or a compiled function")
-
-    tree = walk(obj)
-    nodes, idx = to_table(leaves)
-
-    def renum(t: Any) -> Any:
-        if t[0] == "expr":
-            return ("expr", idx[t[1]])
-        if t[0] == "array":
-            return ("array", t[1], [idx[i] for i in t[2]])
-        if t[0] in ("tuple", "list"):
-            return (t[0], [renum(c) for c in t[1]])
-        if t[0] == "dict":
-            return ("dict", [[k, renum(v)] for k, v in t[1]])
-        return t
-
-    return {"nodes": enc_nodes(nodes), "tree": enc_tree(renum(tree))}
+    nodes, (tree,) = trees_to_data([obj], static=_refuse)
+    return {"nodes": enc_nodes(nodes), "tree": enc_tree(tree)}
 
 
 def _terms_from_json(d: dict) -> Any:
-    terms = from_table(dec_nodes(d["nodes"]))
-
-    def build(t: tuple) -> Any:
-        kind = t[0]
-        if kind == "expr":
-            return terms[t[1]]
-        if kind == "array":
-            a = np.empty(len(t[2]), dtype=object)
-            a[:] = [terms[i] for i in t[2]]
-            return a.reshape(tuple(t[1]))
-        if kind in ("tuple", "list"):
-            kids = [build(c) for c in t[1]]
-            return tuple(kids) if kind == "tuple" else kids
-        if kind == "dict":
-            return {k: build(v) for k, v in t[1]}
-        if kind == "none":
-            return None
-        return t[1]
-
-    return build(dec_tree(d["tree"]))
+    return trees_from_data(dec_nodes(d["nodes"]), [dec_tree(d["tree"])])[0]
 
 
 # the public entry points -----------------------------------------------------------------------

@@ -9,6 +9,7 @@ subtree], ...]), ("none",), ("expr", node), ("array", shape, [nodes in C order])
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,12 +19,22 @@ from symnum.core.terms import Expr
 from symnum.errors import SerializationError
 
 
-def fn_to_data(fn: Any) -> dict:
-    """{"nodes", "inputs", "outputs", "names"} for an Fn."""
+def _static(t: Any) -> tuple:
+    return ("static", t)
+
+
+def trees_to_data(trees: list, static: Callable[[Any], Any] = _static) -> tuple[list, list]:
+    """(node table, encoded trees) for pytrees of terms: one table for all their terms, shared
+    subterms once. A leaf that is not a term (nor an object array of terms) becomes
+    `static(leaf)` — ("static", leaf) by default; a caller may raise instead."""
     leaves: list = []
 
+    def is_term_array(t: Any) -> bool:
+        return (isinstance(t, np.ndarray) and t.dtype == object
+                and all(isinstance(e, Expr) for e in t.flat))
+
     def collect(t: Any) -> None:
-        if isinstance(t, np.ndarray):
+        if is_term_array(t):
             leaves.extend(t.ravel().tolist())
         elif isinstance(t, Expr):
             leaves.append(t)
@@ -34,15 +45,15 @@ def fn_to_data(fn: Any) -> dict:
             for c in t.values():
                 collect(c)
 
-    collect(fn.inputs)
-    collect(fn.outputs)
+    for tree in trees:
+        collect(tree)
     nodes, idx = to_table(leaves)
     where = {id(e): i for e, i in zip(leaves, idx)}
 
     def enc(t: Any) -> Any:
         if t is None:
             return ("none",)
-        if isinstance(t, np.ndarray):
+        if is_term_array(t):
             return ("array", list(t.shape), [where[id(e)] for e in t.ravel().tolist()])
         if isinstance(t, Expr):
             return ("expr", where[id(t)])
@@ -52,16 +63,14 @@ def fn_to_data(fn: Any) -> dict:
             return ("list", [enc(c) for c in t])
         if isinstance(t, dict):
             return ("dict", [[k, enc(v)] for k, v in t.items()])
-        return ("static", t)
+        return static(t)
 
-    return {"nodes": nodes, "inputs": enc(fn.inputs), "outputs": enc(fn.outputs),
-            "names": list(fn.names)}
+    return nodes, [enc(tree) for tree in trees]
 
 
-def fn_parts(data: dict) -> tuple:
-    """(inputs, outputs, names) for `Fn(...)` from fn_to_data's dict (symnum.tracing.fn
-    builds the Fn: this module must not import it)."""
-    terms = from_table(data["nodes"])
+def trees_from_data(nodes: list, encoded: list) -> list:
+    """The pytrees `trees_to_data` described, terms rebuilt from the node table."""
+    terms = from_table(nodes)
 
     def dec(t: Any) -> Any:
         kind = t[0]
@@ -83,4 +92,17 @@ def fn_parts(data: dict) -> tuple:
             return t[1]
         raise SerializationError(f"unknown tree node kind {kind!r}")
 
-    return dec(data["inputs"]), dec(data["outputs"]), data["names"]
+    return [dec(t) for t in encoded]
+
+
+def fn_to_data(fn: Any) -> dict:
+    """{"nodes", "inputs", "outputs", "names"} for an Fn."""
+    nodes, (ins, outs) = trees_to_data([fn.inputs, fn.outputs])
+    return {"nodes": nodes, "inputs": ins, "outputs": outs, "names": list(fn.names)}
+
+
+def fn_parts(data: dict) -> tuple:
+    """(inputs, outputs, names) for `Fn(...)` from fn_to_data's dict (symnum.tracing.fn
+    builds the Fn: this module must not import it)."""
+    ins, outs = trees_from_data(data["nodes"], [data["inputs"], data["outputs"]])
+    return ins, outs, data["names"]
