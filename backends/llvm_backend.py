@@ -498,9 +498,8 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     if cache:  # the index skips scheduling and IR printing on a hit (symnum.backends.llvm_index)
         ikey = _index_key(fn, dtype, dict(opt=opt, ir_opt=ir_opt, shard=shard, fastmath=fastmath,
                                           inline_batched=inline_batched), vecmath, simd)
-        hit = _from_index(fn, ikey, directory, dtype, parallel, t0) if ikey else None
+        hit = _from_index(fn, ikey, directory, dtype, parallel, t0, kept) if ikey else None
         if hit is not None:
-            hit.options = kept
             return _finish(hit, hit.kernel, dtype)
     sched = schedule(fn.flat_inputs, fn.flat_outputs)
     t1 = time.perf_counter()
@@ -547,7 +546,7 @@ def _index_key(fn: Any, dtype: str, options: dict, vecmath: bool | None,
 
 
 def _from_index(fn: Any, ikey: str, directory: Path, dtype: str, parallel: bool | None,
-                t0: float) -> Compiled | None:
+                t0: float, options: dict) -> Compiled | None:
     """The Compiled for an index hit whose object is intact; None otherwise (compile)."""
     from symnum.backends import llvm_index
 
@@ -573,7 +572,7 @@ def _from_index(fn: Any, ikey: str, directory: Path, dtype: str, parallel: bool 
             "call": via, "schedule_seconds": 0.0, "emit_seconds": 0.0, "codegen_seconds": 0.0,
             "load_seconds": t1 - t0, "compile_seconds": time.perf_counter() - t0}
     return Compiled(fn, kernel, source=entry.get("ir", ""), backend="llvm", batched=batched,
-                    dtype=dtype, info=info)
+                    dtype=dtype, info=info, options=options)
 
 
 def lower_elementwise(fn: Any, **options: Any) -> Any:

@@ -18,8 +18,7 @@ from symnum.core.hooks import HOOKS
 from symnum.core.terms import Const, Expr, Term, is_number, normalize_number
 from symnum.errors import TracingError, UnsupportedOperationError
 
-_TREE = contextvars.ContextVar("symnum_tree_mode", default=False)
-TREE_MODE = _TREE  # read directly by the hottest paths (primitives._extending)
+TREE_MODE = contextvars.ContextVar("symnum_tree_mode", default=False)  # hot paths read it directly
 
 
 @contextmanager
@@ -33,15 +32,15 @@ def tree_mode(enabled: bool = True) -> Iterator[None]:
     >>> str(e), str(x + x)
     ('x + x', '2*x')
     """
-    token = _TREE.set(enabled)
+    token = TREE_MODE.set(enabled)
     try:
         yield
     finally:
-        _TREE.reset(token)
+        TREE_MODE.reset(token)
 
 
 def in_tree_mode() -> bool:
-    return _TREE.get()
+    return TREE_MODE.get()
 
 
 def as_expr(v: Any) -> Expr:
@@ -110,7 +109,7 @@ def apply(op, args: tuple) -> Expr:
             return type(a)._symnum_apply(op, args)
         else:
             exprs.append(as_expr(a))
-    if _TREE.get():
+    if TREE_MODE.get():
         return Term(op, tuple(exprs))
     if op.canonical is not None:
         r = op.canonical(*exprs)
