@@ -120,6 +120,18 @@ def build(params: list[str], has_var: bool, entries: list[Signature], slow: Any,
     return fn
 
 
+def native(entries: list[Signature], py_dispatch: Any, n_params: int) -> Any:
+    """The machine-code front of `py_dispatch` (backends.native_dispatch) where the host and
+    the signatures allow one, else `py_dispatch` itself."""
+    from symnum.backends import native_dispatch
+
+    try:
+        front = native_dispatch.wrap(entries, py_dispatch, n_params)
+    except (RuntimeError, OSError, ValueError):  # an LLVM or linker failure: stay in Python
+        front = None
+    return py_dispatch if front is None else front
+
+
 def _entry_lines(k: int, e: Signature, names: list[str], g: dict) -> list[str]:
     c = e.compiled
     kern, lead = _fast_kernel(c)
@@ -158,8 +170,7 @@ def _entry_lines(k: int, e: Signature, names: list[str], g: dict) -> list[str]:
         cond = " and ".join(tests)
         return [f"    if {cond}:",
                 f"        return _sn_e{k}({', '.join(n for n, _ in dyn)})"]
-    entry = getattr(c, "scalar_entry", None)
-    entry = entry.get(len(dyn)) if entry is not None else None
+    entry = _scalar_entry(c, len(dyn))
     if (entry is not None and dyn and all(_float64_scalar(s) for _, s in dyn)
             and c.fn.out_tree.kind == "leaf" and c.n_out == 1 and c._out_slices[0][2] == ()):
         # float64 scalars in, a scalar out: the stack-only entry, no arrays at all (a 0-d
@@ -205,6 +216,22 @@ def _entry_lines(k: int, e: Signature, names: list[str], g: dict) -> list[str]:
     body.append("return " + _unpack_src(c, k, g))
     cond = " and ".join(tests) if tests else "True"
     return [f"    if {cond}:"] + [f"        {b}" for b in body]
+
+
+def _scalar_entry(c: Any, arity: int) -> Any:
+    """The numba-compiled stack-only entry for float64 llvm scalar kernels
+    (backends.llvm_scalar) — only where the machine-code front (backends.native_dispatch) is
+    unavailable, since it imports numba (~1 s on a process's first compile) for a path the
+    front already covers."""
+    from symnum.backends import native_dispatch
+
+    if c.backend != "llvm" or c.dtype != np.float64 or c.n_out != 1 \
+            or native_dispatch._symbols() is not None:
+        return None
+    from symnum.backends.llvm_scalar import scalar_entry
+
+    entry = scalar_entry()
+    return entry.get(arity) if entry is not None else None
 
 
 def _float64_scalar(s: tuple) -> bool:

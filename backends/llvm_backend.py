@@ -522,14 +522,9 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
 
 
 def _finish(c: Compiled, kernel: Any, dtype: str) -> Compiled:
-    """What the call path and interop read off a compiled llvm kernel: its machine addresses
-    and, for float64 scalar functions, the stack-only entry (symnum.backends.llvm_scalar)."""
+    """What the call path and interop read off a compiled llvm kernel: its machine addresses."""
     c._address = kernel.library.kernel  # type: ignore[attr-defined]
     c.batched_address = kernel.library.batched  # type: ignore[attr-defined]
-    if dtype == "float64" and c.n_out == 1:
-        from symnum.backends.llvm_scalar import scalar_entry
-
-        c.scalar_entry = scalar_entry()  # type: ignore[attr-defined]
     return c
 
 

@@ -212,17 +212,22 @@ def section_save(repeats: int) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sections", default="1234", help="which sections to run, e.g. 12")
     a = ap.parse_args()
     calls, repeats = (2000, 5) if a.quick else (10000, 9)
     print(machine_info())
-    print(f"\n## 1. Per-call time (best of {repeats} interleaved rounds of {calls} calls)\n")
-    print(section_overhead(calls, repeats))
-    print("\n## 2. solve_ivp (BDF, analytic Jacobian), per call and per solve\n")
-    print(section_ivp(repeats))
-    print("\n## 3. numba-compiled code calling a kernel, 10⁶ iterations\n")
-    print(section_njit_loop(10 ** 5 if a.quick else 10 ** 6, repeats))
-    print("\n## 4. Save / load of the Brusselator n = 32 RHS and Jacobian\n")
-    print(section_save(3 if a.quick else 7))
+    if "1" in a.sections:
+        print(f"\n## 1. Per-call time (best of {repeats} interleaved rounds of {calls} calls)\n")
+        print(section_overhead(calls, repeats))
+    if "2" in a.sections:
+        print("\n## 2. solve_ivp (BDF, analytic Jacobian), per call and per solve\n")
+        print(section_ivp(repeats))
+    if "3" in a.sections:
+        print("\n## 3. numba-compiled code calling a kernel, 10⁶ iterations\n")
+        print(section_njit_loop(10 ** 5 if a.quick else 10 ** 6, repeats))
+    if "4" in a.sections:
+        print("\n## 4. Save / load of the Brusselator n = 32 RHS and Jacobian\n")
+        print(section_save(3 if a.quick else 7))
 
 
 if __name__ == "__main__":

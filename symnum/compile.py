@@ -316,8 +316,9 @@ class CompiledFunction:
         with self._lock:
             self._fast = [dispatch.Signature(full, compiled)] + [
                 e for e in self._fast if e.specs != full][:dispatch.MAX_SIGNATURES - 1]
-            self._call = dispatch.build(params, self._var, self._fast, self._dispatch,
-                                        self.__name__)
+            self._py_call = dispatch.build(params, self._var, self._fast, self._dispatch,
+                                           self.__name__)
+            self._call = dispatch.native(self._fast, self._py_call, len(params))
 
     def _dispatch(self, *args: Any, **kwargs: Any) -> Any:
         args = self._bind(args, kwargs)

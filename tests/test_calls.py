@@ -20,7 +20,7 @@ def test_fast_path_matches_numpy_for_arrays_scalars_and_0d(backend):
     cf = sn.compile(_f, backend=backend)
     x = np.array([0.1, 0.7, -2.0])
     np.testing.assert_allclose(cf(x), _f(x), rtol=1e-14)
-    assert "if type(x) is _sn_ndarray" in cf._call.source  # the dispatcher knows (3,)
+    assert "if type(x) is _sn_ndarray" in cf._py_call.source  # the dispatcher knows (3,)
     np.testing.assert_allclose(cf(x), _f(x), rtol=1e-14)  # through the dispatcher
     assert cf(0.5) == pytest.approx(_f(0.5), rel=1e-14)
     assert cf(0.5) == pytest.approx(_f(0.5), rel=1e-14)
@@ -120,7 +120,7 @@ def test_static_argnums_and_argnames_recompile_per_value():
     assert cf(x, n=3, mode="prod") == pytest.approx(216.0)
     assert len(traces) == 4
     assert all(len(e.specs) == 3 for e in cf._fast)
-    assert "== _sn_s" in cf._call.source  # statics tested by value on the fast path
+    assert "== _sn_s" in cf._py_call.source  # statics tested by value on the fast path
     with pytest.raises(ArgumentError, match="must be hashable"):
         cf(x, [2])
     with pytest.raises(ArgumentError, match="has no parameter 'nope'"):
@@ -151,8 +151,13 @@ def test_scalar_functions_take_the_stack_only_entry(n):
     args = [0.1 * (i + 1) for i in range(n)]
     for _ in range(2):
         assert f(*args) == pytest.approx(np.sin(sum(args)) * 2.0, rel=1e-15)
-    if n == 1:
-        assert "_sn_e0(" in f._call.source
+    if n == 1:  # the machine-code front takes it; else numba's stack-only entry
+        from symnum.backends import native_dispatch
+
+        if native_dispatch._symbols() is not None:
+            assert type(f._call).__name__ == "builtin_function_or_method"
+        else:
+            assert "_sn_e0(" in f._py_call.source
 
 
 def test_transforms_take_the_fast_path():
