@@ -198,12 +198,15 @@ def elementwise_source(fn: Any) -> tuple[str, int]:
     for k in range(len(sched.outputs)):
         for dtype in ("float64", "float32"):
             sig = f"{dtype}({', '.join([dtype] * sched.n_in)})"
-            for target, suffix in (("cpu", ""), ("parallel", "_par")):
-                parts.append(
-                    f"@numba.vectorize(['{sig}'], target='{target}', "
-                    f"cache={cache and target == 'cpu'})\n"
-                    f"def out{k}_{dtype}{suffix}({args}):\n"
-                    f"    return scalar_{dtype}({args})[{k}]\n")
+            parts.append(f"@numba.vectorize(['{sig}'], target='cpu', cache={cache})\n"
+                         f"def out{k}_{dtype}({args}):\n"
+                         f"    return scalar_{dtype}({args})[{k}]\n")
+            # numba cannot cache parallel ufuncs: built on first use (make_par), not at every
+            # import of the module — an unpickled kernel on a dask worker paid 2-3 s for them
+            parts.append(f"def out{k}_{dtype}_py({args}):\n"
+                         f"    return scalar_{dtype}({args})[{k}]\n")
+    parts.append("def make_par(name, sig):\n"
+                 "    return numba.vectorize([sig], target='parallel')(globals()[name + '_py'])\n")
     return "\n".join(parts), len(sched.outputs)
 
 
@@ -213,9 +216,9 @@ class Elementwise:
 
     def __init__(self, fn: Any, module: Any, n_out: int, source: str, cache_dir: Any = None):
         self.fn, self.source, self._n_out, self._cache_dir = fn, source, n_out, cache_dir
-        self._ufuncs = {(d, par): [getattr(module, f"out{k}_{d}{'_par' if par else ''}")
-                                   for k in range(n_out)]
-                        for d in ("float64", "float32") for par in (False, True)}
+        self._module = module
+        self._ufuncs = {(d, False): [getattr(module, f"out{k}_{d}") for k in range(n_out)]
+                        for d in ("float64", "float32")}
 
     def __reduce__(self) -> tuple:
         """Pickled by graph (the Fn): lowered again on unpickling, from the disk cache when warm."""
@@ -235,9 +238,19 @@ class Elementwise:
         dtype = "float32" if dt == np.float32 else "float64"
         arrays = [a.astype(dtype, copy=False) for a in arrays]
         size = int(np.prod(np.broadcast_shapes(*[a.shape for a in arrays]))) if arrays else 1
-        ufuncs = self._ufuncs[(dtype, size >= PARALLEL_THRESHOLD and _threads() > 1)]
+        key = (dtype, size >= PARALLEL_THRESHOLD and _threads() > 1)
+        ufuncs = self._ufuncs.get(key) or self._parallel(dtype)
         outs = [u(*arrays) for u in ufuncs]
         return tree_unflatten(self.fn.out_tree, outs)
+
+
+    def _parallel(self, dtype: str) -> list:
+        """The OpenMP ufuncs for one dtype, compiled on first use (numba cannot cache them)."""
+        n_in = len(self.fn.flat_inputs)
+        sig = f"{dtype}({', '.join([dtype] * n_in)})"
+        made = [self._module.make_par(f"out{k}_{dtype}", sig) for k in range(self._n_out)]
+        self._ufuncs[(dtype, True)] = made
+        return made
 
 
 def lower_elementwise(fn: Any, *, cache_dir: Any = None) -> Elementwise:

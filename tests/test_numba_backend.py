@@ -348,3 +348,21 @@ def test_small_batches_run_serially_and_large_ones_in_parallel(tmp_path):
     finally:
         numba.set_num_threads(before)
     assert OUT[:, 0].tolist() == (2 * X[:, 0]).tolist()
+
+
+def test_elementwise_parallel_ufuncs_are_built_on_first_use(monkeypatch):
+    """numba cannot cache parallel ufuncs: a module load (an unpickled kernel on a dask worker)
+    must not compile them; the first large call does, and agrees with the serial ones."""
+    import pickle
+
+    from symnum.backends import numba_backend
+    from symnum.backends.numba_backend import lower_elementwise
+
+    e = lower_elementwise(sn.trace(lambda x: np.sin(x) * x, 1.0))
+    e2 = pickle.loads(pickle.dumps(e))
+    assert set(e2._ufuncs) == {("float64", False), ("float32", False)}
+    x = np.linspace(0.0, 1.0, 64)
+    monkeypatch.setattr(numba_backend, "PARALLEL_THRESHOLD", 16)
+    monkeypatch.setattr(numba_backend, "_threads", lambda: 2)
+    np.testing.assert_allclose(e2(x), np.sin(x) * x, rtol=1e-15)
+    assert ("float64", True) in e2._ufuncs
