@@ -154,6 +154,11 @@ def map_blocks(f: Callable, x: Any, *, depth: Any = None, backend: str = "numba"
     array-mode tracing of `sn.compile(mode="array")`), compiled once per distinct block shape
     and lowered on the workers from its graph. Returns a lazy dask array.
 
+    A function that reduces an elementwise map of `x` over all its axes (sum, prod, max, min,
+    mean), possibly followed by scalar arithmetic — `np.mean(np.log1p(np.exp(-x))) * 2` —
+    runs as a tree reduction (dask's `reduction`): each block reduced by a compiled kernel,
+    the partial results combined, the scalar tail applied once at the end.
+
     Which blocks `f` needs is read from its Jacobian's sparsity on a `probe`-sized array:
     elementwise functions run with `map_blocks`; a stencil (output i reads inputs up to r away)
     needs `depth`: `depth="auto"` (or the reach itself, a number or {axis: r}) runs it with
@@ -173,11 +178,14 @@ def map_blocks(f: Callable, x: Any, *, depth: Any = None, backend: str = "numba"
     kind, reaches, wraps = reach(f, probe_shape)
     one_chunk = all(len(c) == 1 for c in x.chunks)
     if kind == "global" and not one_chunk:
+        plan = _reduction(f, x.shape, x.dtype, backend)
+        if plan is not None:
+            return plan.run(x)
         raise ShapeError(
-            "this function's output is not an elementwise or stencil image of its input (a "
-            "reduction, contraction or reshape): its blocks are not independent. Rechunk to one "
-            "chunk (x.rechunk(-1)) to run it whole, or, for a sum of an elementwise map, write "
-            "it as sn.vectorize(g)(x).sum() (dask reduces it as a tree)")
+            "this function's output is not an elementwise or stencil image of its input, nor a "
+            "full reduction (sum, prod, max, min, mean) of an elementwise map of it (those run "
+            "as a tree reduction): its blocks are not independent. Rechunk to one chunk "
+            "(x.rechunk(-1)) to run it whole")
     overlap = {a: r for a, r in enumerate(reaches) if r and len(x.chunks[a]) > 1}
     if kind == "stencil" and overlap and depth is None:
         rechunk = ", ".join(f"{a}: -1" for a in overlap)
@@ -229,3 +237,119 @@ def _overlapped(f: Callable, x: Any, depth: dict, boundary: dict, backend: str) 
     refs = _kernels(f, _block_shapes(grown), backend, x.dtype)
     return da.map_overlap(_apply, x, refs=refs, depth=depth, boundary=boundary, trim=True,
                           dtype=x.dtype, meta=np.empty((0,) * x.ndim, dtype=x.dtype))
+
+
+# ---------------------------------------------------------------------------------------------
+# reductions of elementwise maps, as dask tree reductions
+
+
+class _Plan:
+    """Where the one full reduction of an array function sits in its graph, found again from
+    the traced function in each process that needs it (terms do not travel; the function
+    does), and the block kernels, kept per process by the plan's key."""
+
+    def __init__(self, f: Callable, shape: tuple, dtype: str, backend: str):
+        import hashlib
+
+        from symnum.backends.dask_arrays import KernelRef
+
+        self.f, self.shape, self.dtype, self.backend = f, shape, dtype, backend
+        payload = KernelRef(f).payload
+        self.key = hashlib.sha256(payload + repr((shape, dtype, backend)).encode()).hexdigest()
+
+    def __reduce__(self) -> tuple:
+        return (_Plan, (self.f, self.shape, self.dtype, self.backend))
+
+    def parts(self) -> tuple | None:
+        """(x symbol, the Reduce term, the output) or None when f is not such a function."""
+        if self.key in _PARTS:
+            return _PARTS[self.key]
+        _PARTS[self.key] = found = self._find()
+        return found
+
+    def _find(self) -> tuple | None:
+        from symnum.arrays import trace
+        from symnum.arrays.ops_map import Map
+        from symnum.arrays.ops_reduce import Reduce
+        from symnum.arrays.terms import ArraySym, ArrayTerm
+        from symnum.core.interface import arguments, iscall
+        from symnum.core.traversal import postorder, substitute
+
+        # array mode is O(1) in the size: a broadcast zero stands for the data
+        fn = trace(self.f, np.broadcast_to(np.zeros((), self.dtype), self.shape), mode="array")
+        if len(fn.flat_outputs) != 1 or len(fn.flat_inputs) != 1:
+            return None
+        (x,), (out,) = fn.flat_inputs, fn.flat_outputs
+        reds = [n for n in postorder([out])
+                if isinstance(n, ArrayTerm) and isinstance(n.op, Reduce)]
+        if len(reds) != 1:
+            return None
+        red = reds[0]
+        op = red.op
+        if op.kind not in _COMBINE or op.keepdims or set(op.axes) != set(range(len(self.shape))):
+            return None
+        reads_x: set[int] = set()
+        for n in postorder([red.args[0]]):  # below it: elementwise maps of x (and scalars)
+            if n is x or (iscall(n) and any(id(a) in reads_x for a in arguments(n))):
+                reads_x.add(id(n))
+            if n is x:
+                continue
+            elementwise = (isinstance(n, ArrayTerm) and isinstance(n.op, Map)
+                           and n.shape == self.shape)
+            scalar = getattr(n, "shape", ()) == () and id(n) not in reads_x
+            if not (elementwise or scalar):
+                return None
+        r = ArraySym("reduced", (), "float64")
+        if any(n is x for n in postorder([substitute(out, {red: r})])):
+            return None  # x read again above the reduction (x - mean(x), …)
+        return x, red, out
+
+    def chunk(self, block: np.ndarray, axis: Any = None, keepdims: bool = True) -> np.ndarray:
+        """One block reduced by its compiled kernel, kept as a (1, …, 1) array."""
+        k = _BLOCK_KERNELS.get((self.key, block.shape))
+        if k is None:
+            from symnum.arrays.fn import ArrayFn
+            from symnum.arrays.terms import ArraySym
+            from symnum.backends import lower
+            from symnum.core.traversal import substitute
+
+            with _LOWERING:
+                x, red, _ = self.parts()
+                b = ArraySym("blk", block.shape, self.dtype)
+                k = lower(ArrayFn([b], substitute(red, {x: b})), self.backend)
+                _BLOCK_KERNELS[(self.key, block.shape)] = k
+        return np.asarray(k(np.ascontiguousarray(block)), dtype=float).reshape((1,) * block.ndim)
+
+    def combine(self, parts: np.ndarray, axis: Any = None, keepdims: bool = True) -> np.ndarray:
+        return _COMBINE[self.parts()[1].op.kind](parts, axis=axis, keepdims=True)
+
+    def aggregate(self, parts: np.ndarray, axis: Any = None, keepdims: bool = False) -> Any:
+        """The partial results combined, then the scalar arithmetic above the reduction."""
+        from symnum.arrays import evaluate
+        from symnum.arrays.terms import ArraySym
+        from symnum.core.traversal import substitute
+
+        x, red, out = self.parts()
+        total = _COMBINE[red.op.kind](parts, axis=axis)
+        r = ArraySym("reduced", (), "float64")
+        return np.asarray(evaluate(substitute(out, {red: r}), {r: float(total)}))
+
+    def run(self, x: Any) -> Any:
+        import dask.array as da
+
+        return da.reduction(x, self.chunk, self.aggregate, combine=self.combine, axis=None,
+                            keepdims=False, dtype=np.float64, concatenate=True,
+                            meta=np.empty((), np.float64))
+
+
+_COMBINE = {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min}
+_BLOCK_KERNELS: dict = {}  # (plan key, block shape) → kernel, per process
+_PARTS: dict = {}  # plan key → (x, reduction, output), per process
+
+
+def _reduction(f: Callable, shape: tuple, dtype: Any, backend: str) -> _Plan | None:
+    plan = _Plan(f, tuple(shape), np.dtype(dtype).name, backend)
+    try:
+        return plan if plan.parts() is not None else None
+    except Exception:  # noqa: BLE001 - f does not trace in array mode: not this path
+        return None

@@ -102,14 +102,26 @@ def test_map_blocks_elementwise_and_periodic_stencil(client):
 
 def test_map_blocks_refuses_what_is_not_blockwise():
     x = da.ones(32, chunks=8)
-    with pytest.raises(ShapeError, match=r"rechunk\(-1\).*vectorize"):
-        sd.map_blocks(np.sum, x)
+    with pytest.raises(ShapeError, match=r"tree reduction.*rechunk\(-1\)"):
+        sd.map_blocks(lambda v: np.sum(v * v[::-1]), x)
+    with pytest.raises(ShapeError, match="tree reduction"):
+        sd.map_blocks(lambda v: np.sum(v - np.mean(v)), x)  # x read again above the sum
     with pytest.raises(ShapeError, match="rechunk"):
         sd.map_blocks(lambda v: v[2:] - v[:-2], x)
     # one chunk: whole-array functions are fine
     assert float(sd.map_blocks(lambda v: v * 2, x.rechunk(-1)).sum().compute()) == 64.0
     with pytest.raises(ArgumentError, match="dask array"):
         sd.map_blocks(lambda v: v, np.ones(3))
+
+
+@pytest.mark.parametrize("f", [np.sum, lambda v: np.mean(np.log1p(np.exp(-v))) * 2.0 + 1.0,
+                               lambda v: np.max(np.sin(v) * v), lambda v: np.prod(1 + 1e-3 * v)],
+                         ids=["sum", "mean-tail", "max", "prod"])
+def test_map_blocks_full_reductions_run_as_tree_reductions(client, f):
+    x = da.random.default_rng(2).uniform(-1, 1, (40, 30), chunks=(10, 15))
+    r = sd.map_blocks(f, x)
+    assert r.shape == () and len(r.dask) > x.npartitions  # partial results, then combined
+    assert np.allclose(client.compute(r).result(), f(x.compute()), rtol=1e-12, atol=0)
 
 
 def test_compiled_function_refuses_dask_arrays():
