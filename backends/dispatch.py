@@ -27,13 +27,15 @@ import numpy as np
 
 MISSING = object()  # a parameter the caller did not pass (the generated defaults)
 MAX_SIGNATURES = 8  # tests before the slow path; the most recent signature is tested first
+MAX_TREE = 16  # a tuple, list or dict argument with more entries takes the slow path
+_KEY_TYPES = (str, int)  # dict keys the generated tests can spell
 _SIMPLE_STATIC = (int, float, str, bool, bytes, type(None))
 
 
 def leaf_spec(value: Any) -> tuple | None:
     """How the fast path recognises one argument: ("float",) for Python floats, ("np", type)
-    for numpy float scalars,
-    ("int",), ("array", shape, dtype), ("static", value); None when it cannot."""
+    for numpy float scalars, ("int",), ("array", shape, dtype), ("tree", kind, keys, children)
+    for tuples, lists and dicts of those; None when it cannot."""
     t = type(value)
     if t is float:
         return ("float",)
@@ -43,7 +45,45 @@ def leaf_spec(value: Any) -> tuple | None:
         return ("array", value.shape, value.dtype)
     if t is np.float32 or t is np.float64:
         return ("np", t)
+    if t is tuple or t is list or t is dict:
+        keys = tuple(value) if t is dict else ()
+        if len(value) > MAX_TREE or any(type(k) not in _KEY_TYPES for k in keys):
+            return None
+        kids = tuple(leaf_spec(v) for v in (value.values() if t is dict else value))
+        if any(k is None for k in kids):
+            return None
+        return ("tree", t.__name__, keys, kids)
     return None
+
+
+def _leaves(expr: str, s: tuple) -> tuple[list[str], list[tuple[str, tuple]]]:
+    """The tests recognising a (possibly nested) argument `expr` of spec `s`, and its leaves as
+    (Python expression, leaf spec) in the order pytrees flatten them."""
+    if s[0] != "tree":
+        return [], [(expr, s)]
+    kind, keys, kids = s[1], s[2], s[3]
+    tests = [f"type({expr}) is {kind}", f"len({expr}) == {len(kids)}"]
+    if kind == "dict":  # insertion order is the flattening order
+        tests.append(f"tuple({expr}) == {keys!r}")
+    out: list[tuple[str, tuple]] = []
+    for i, kid in enumerate(kids):
+        sub = f"{expr}[{keys[i]!r}]" if kind == "dict" else f"{expr}[{i}]"
+        t, leaves = _leaves(sub, kid)
+        tests += t
+        out += leaves
+    return tests, out
+
+
+def _matches(s: tuple, td: Any, tree: Any) -> bool:
+    """Whether an argument spec has the structure and shapes the kernel was traced with."""
+    if s[0] == "tree":
+        if td.kind != s[1] or len(td.children) != len(s[3]) or (
+                s[1] == "dict" and tuple(td.keys) != s[2]):
+            return False
+        subs = list(tree.values()) if s[1] == "dict" else list(tree)
+        return all(_matches(k, c, t) for k, c, t in zip(s[3], td.children, subs))
+    shape = s[1] if s[0] == "array" else ()
+    return td.kind == "leaf" and np.shape(tree) == shape
 
 
 def _fast_kernel(compiled: Any) -> tuple[Any, tuple]:
@@ -73,15 +113,11 @@ def supports(compiled: Any, specs: list) -> bool:
     if type(compiled) is not Compiled or any(s is None for s in specs):
         return False
     dyn = [s for s in specs if s[0] != "static"]
-    ins = compiled.fn.inputs
-    if len(ins) != len(dyn) or compiled.fn.in_tree.kind != "tuple":
+    ins, td = compiled.fn.inputs, compiled.fn.in_tree
+    if len(ins) != len(dyn) or td.kind != "tuple" or len(td.children) != len(dyn):
         return False
-    if any(c.kind != "leaf" for c in compiled.fn.in_tree.children):
+    if not all(_matches(s, c, t) for s, c, t in zip(dyn, td.children, ins)):
         return False
-    for s, leaf in zip(dyn, ins):
-        shape = s[1] if s[0] == "array" else ()
-        if np.shape(leaf) != shape:
-            return False
     return all(s[2] or type(s[1]) in _SIMPLE_STATIC or type(s[1]).__eq__ is object.__eq__
                for s in specs if s[0] == "static")
 
@@ -153,6 +189,21 @@ def _entry_lines(k: int, e: Signature, names: list[str], g: dict) -> list[str]:
             g[f"_sn_dt{k}_{i}"] = s[2]
             tests.append(f"type({n}) is _sn_ndarray and {n}.shape == {tuple(s[1])!r} and "
                          f"{n}.dtype is _sn_dt{k}_{i}")
+        elif s[0] == "tree":
+            t, leaves = _leaves(n, s)
+            tests += t
+            for j, (expr, leaf) in enumerate(leaves):
+                if leaf[0] == "np":
+                    g[f"_sn_t{k}_{i}_{j}"] = leaf[1]
+                    tests.append(f"type({expr}) is _sn_t{k}_{i}_{j}")
+                elif leaf[0] == "array":
+                    g[f"_sn_dt{k}_{i}_{j}"] = leaf[2]
+                    tests.append(f"type({expr}) is _sn_ndarray and {expr}.shape == "
+                                 f"{tuple(leaf[1])!r} and {expr}.dtype is _sn_dt{k}_{i}_{j}")
+                else:
+                    tests.append(f"type({expr}) is {leaf[0]}")
+            dyn += leaves
+            continue
         else:  # static: identity for objects, equality (and the same type) for plain values
             g[f"_sn_s{k}_{i}"] = s[1]
             if not s[2] and type(s[1]) in _SIMPLE_STATIC:

@@ -108,7 +108,7 @@ def eligible(compiled: Any, specs: list) -> bool:
             or getattr(compiled, "_address", None) is None:
         return False
     for s in specs:
-        if s[0] == "static" or (s[0] == "np" and s[1] is not np.float64) \
+        if s[0] in ("static", "tree") or (s[0] == "np" and s[1] is not np.float64) \
                 or (s[0] == "array" and s[2] != np.float64):
             return False
     td = compiled.fn.out_tree

@@ -211,3 +211,23 @@ def test_trace_takes_keyword_examples():
     assert fn.names == ("x", "p") and float(fn(1.0, 4.0)) == 7.0
     with pytest.raises(sn.errors.ShapeError, match="no example for parameter 'x'"):
         sn.trace(lambda x, p: x, p=1.0)
+
+
+def test_pytree_arguments_take_the_fast_path():
+    f = sn.compile(lambda p, x: (p["a"] * np.sin(x) + p["b"], [p["b"] * 2]))
+    x = np.linspace(0, 1, 4)
+    p = {"a": 2.0, "b": np.float64(1.5)}
+    want = (2.0 * np.sin(x) + 1.5, [3.0])
+    for _ in range(2):
+        got = f(p, x)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-15)
+        assert got[1] == want[1]
+    src = f._py_call.source
+    assert "type(p) is dict" in src and "p['a']" in src  # recognised without the slow path
+    # another structure (a missing key, an extra one, a list for a tuple) is not mistaken
+    with pytest.raises(KeyError):  # the function's own error, as when it is called uncompiled
+        f({"a": 2.0}, x)
+    got = f({"a": 1.0, "b": 0.5, "c": 9.0}, x)
+    np.testing.assert_allclose(got[0], np.sin(x) + 0.5, rtol=1e-15)
+    g = sn.compile(lambda t: t[0] * t[1])
+    assert g((2.0, 3.0)) == 6.0 and g((2.0, 3.0)) == 6.0 and g([2.0, 4.0]) == 8.0
