@@ -7,9 +7,12 @@
 2. ensemble: Brusselator BDF solves (compiled RHS + sparse Jacobian) for M values of B, a serial
    loop vs `sn.ensemble` on the cluster: wall time per member;
 3. the time a fresh worker process needs for its first kernel: cold (a function never lowered on
-   this machine: numba compiles it) and warm (the disk cache holds it).
+   this machine: numba compiles it) and warm (the disk cache holds it);
+4. a tree reduction: `symnum.distributed.map_blocks` of a loss (mean of an elementwise map) over
+   N points, against numpy and the compiled array function in one process.
 
-Run: python benchmarks/bench_dask.py [--quick]. Only measures and prints.
+Run: python benchmarks/bench_dask.py [--quick] [--members M] [--first]. Only measures and
+prints.
 """
 
 from __future__ import annotations
@@ -84,6 +87,24 @@ def ensemble(client, n, members, t_end):
     return t_serial / members, t_dask / members, np.array_equal(got, serial)
 
 
+def loss(x):
+    return np.mean(np.log1p(np.exp(-x * x)) + 0.5 * x * x)
+
+
+def reduction(client, N, chunk):
+    from symnum.distributed import map_blocks
+
+    x = da.linspace(-3, 3, N, chunks=chunk)
+    r = map_blocks(loss, x)
+    t_dask, v_dask = med(lambda: float(client.compute(r).result()))
+    xn = np.linspace(-3, 3, N)
+    t_np, v_np = med(lambda: float(loss(xn)))
+    k = sn.compile(loss, mode="array")
+    k(xn)
+    t_one, v_one = med(lambda: float(k(xn)))
+    return t_dask, t_np, t_one, v_dask, v_np, v_one
+
+
 def _import_backends():
     import symnum.backends.numba_backend  # noqa: F401
 
@@ -120,6 +141,10 @@ def run_cluster(N, chunk, members, n):
               f"{t_blk:.3f}s; speed-up vs whole {t_one / t_dask:.2f}x, vs blocks "
               f"{t_blk / t_dask:.2f}x; sums {s1!r} vs {s2!r}; bit-identical at "
               f"{n_small:,}: {same}")
+        t_r, t_np, t_one, v_r, v_np, v_one = reduction(client, N, chunk)
+        print(f"tree reduction (map_blocks of a mean) N={N:,}: cluster {t_r:.3f}s (input made "
+              f"on the workers), one process: numpy {t_np:.3f}s, compiled {t_one:.3f}s (input "
+              f"in memory); values {v_r!r} / {v_np!r} / {v_one!r}")
         per_serial, per_dask, same_e = ensemble(client, n, members, 0.1)
         print(f"ensemble {members} x Brusselator n={n} BDF 0..0.1: serial {per_serial * 1e3:.1f}"
               f" ms/member, cluster {per_dask * 1e3:.1f} ms/member "
@@ -134,6 +159,8 @@ def main():
     N = 20_000_000 if quick else 100_000_000
     chunk = 5_000_000
     members, n = (20, 8) if quick else (100, 16)
+    if "--members" in sys.argv:
+        members = int(sys.argv[sys.argv.index("--members") + 1])
     print(f"load before: {os.getloadavg()}")
     if "--first" not in sys.argv:
         run_cluster(N, chunk, members, n)
