@@ -9,6 +9,7 @@ in-place variant. It never generates or compiles code itself.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,14 @@ from symnum.tracing.pytree import tree_flatten, tree_unflatten
 # slowing whatever runs next on the machine (an llvm kernel timed right after a parallel numba
 # call ran 1.5x slower, benchmarks/results_issue5.md).
 PARALLEL_WORK = 400_000
+
+
+class _Deciding:
+    """A non-data descriptor: `c._call` asks `c._choose_call()` until an instance attribute of
+    the same name (the decided call) shadows it."""
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        return self if obj is None else obj._choose_call()
 
 
 class Compiled:
@@ -163,7 +172,27 @@ class Compiled:
         return tree_unflatten(self.fn.out_tree, leaves)
 
     # calling ------------------------------------------------------------------------------------
-    def __call__(self, *args: Any) -> Any:
+    # `c(*args)` calls `c._call`: the Python path below for the first calls, then (llvm
+    # float64 kernels of plain arguments, on CPython) a machine-code front that takes the
+    # traced signature and hands everything else — batch dimensions, other dtypes, bad input —
+    # to the Python path (backends.native_dispatch). A one-shot call does not pay its build.
+    __call__ = property(operator.attrgetter("_call"))
+
+    def _choose_call(self) -> Any:
+        """Until the front is decided: count calls, then decide once (stored in the instance,
+        where it shadows the class's `_call`)."""
+        n = self.__dict__.get("_calls", 0) + 1
+        self.__dict__["_calls"] = n
+        if n < _FRONT_AFTER:
+            return self._call_py
+        make = self.__dict__.get("front_maker")  # set by a backend that can build one
+        front = (make(self) if make is not None else None) or self._call_py
+        self.__dict__["_call"] = front
+        return front
+
+    _call = _Deciding()
+
+    def _call_py(self, *args: Any) -> Any:
         if self._one_in and self._one_out and len(args) == 1:
             a = args[0]
             if (type(a) is np.ndarray and a.dtype == self.dtype and a.shape == self._shapes[0]
@@ -198,6 +227,7 @@ class Compiled:
         return out
 
 
+_FRONT_AFTER = 3  # calls before a raw kernel builds its machine-code front
 _REAL = (bool, int, float, np.integer, np.floating, np.bool_)
 
 

@@ -159,10 +159,11 @@ def build(params: list[str], has_var: bool, entries: list[Signature], slow: Any,
 def native(entries: list[Signature], py_dispatch: Any, n_params: int) -> Any:
     """The machine-code front of `py_dispatch` (backends.native_dispatch) where the host and
     the signatures allow one, else `py_dispatch` itself."""
-    from symnum.backends import native_dispatch
+    from symnum.backends import llvm_backend, native_dispatch
 
     try:
-        front = native_dispatch.wrap(entries, py_dispatch, n_params)
+        front = native_dispatch.wrap([(e.compiled, e.specs) for e in entries], py_dispatch,
+                                     n_params, llvm_backend._cached_object, llvm_backend._link)
     except (RuntimeError, OSError, ValueError):  # an LLVM or linker failure: stay in Python
         front = None
     return py_dispatch if front is None else front

@@ -525,7 +525,15 @@ def _finish(c: Compiled, kernel: Any, dtype: str) -> Compiled:
     """What the call path and interop read off a compiled llvm kernel: its machine addresses."""
     c._address = kernel.library.kernel  # type: ignore[attr-defined]
     c.batched_address = kernel.library.batched  # type: ignore[attr-defined]
+    if dtype == "float64":
+        c.front_maker = _raw_front  # type: ignore[attr-defined]
     return c
+
+
+def _raw_front(c: Compiled) -> Any:
+    from symnum.backends import native_dispatch
+
+    return native_dispatch.raw_front(c, _cached_object, _link)
 
 
 def _index_key(fn: Any, dtype: str, options: dict, vecmath: bool | None,

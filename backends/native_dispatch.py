@@ -23,6 +23,7 @@ returns None and the Python dispatcher is used. Never imports numba; never trace
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -120,6 +121,27 @@ def eligible(compiled: Any, specs: list) -> bool:
             and (one_array_out or compiled.n_out <= MAX_STACK))
 
 
+def raw_front(compiled: Any, compile_object: Callable, link: Callable) -> Any:
+    """The machine-code front of a raw kernel's own call (its traced signature), or None."""
+    specs = raw_specs(compiled)
+    if specs is None:
+        return None
+    try:
+        return wrap([(compiled, specs)], compiled._call_py, len(specs), compile_object, link)
+    except (RuntimeError, OSError, ValueError):  # an LLVM or linker failure: stay in Python
+        return None
+
+
+def raw_specs(compiled: Any) -> list | None:
+    """The specs of a raw kernel's own arguments (its traced inputs: a real number for each
+    scalar, a float64 array of the traced shape for each array); None for pytree inputs."""
+    td = compiled.fn.in_tree
+    if td.kind != "tuple" or any(c.kind != "leaf" for c in td.children):
+        return None
+    return [("num",) if np.shape(leaf) == () else ("array", np.shape(leaf), np.dtype(np.float64))
+            for leaf in compiled.fn.inputs]
+
+
 def _direct(compiled: Any, specs: list) -> bool:
     """One array argument holding exactly the kernel's inputs: its buffer is the input vector."""
     return (len(specs) == 1 and specs[0][0] == "array" and len(specs[0][1]) >= 1
@@ -142,6 +164,24 @@ def _arg_test(p: str, arg: str, s: tuple, fail: str) -> list[str]:
         return lines + [f"  %{p}.is = icmp eq i8* %{p}.ty, {ty}",
                         f"  br i1 %{p}.is, label %{ok}, label %{fail}", f"{ok}:"] + \
             _ld(f"{p}.v", arg, 16, "double", f"{p}.f")
+    if s[0] == "num":  # any real Python or numpy float64 scalar (raw kernels take all three)
+        return lines + [f"  %{p}.isf = icmp eq i8* %{p}.ty, @sn_float_type",
+                        f"  %{p}.isn = icmp eq i8* %{p}.ty, @sn_f64_type",
+                        f"  %{p}.isfn = or i1 %{p}.isf, %{p}.isn",
+                        f"  br i1 %{p}.isfn, label %{p}.fl, label %{p}.ni", f"{p}.fl:"] + \
+            _ld(f"{p}.vf", arg, 16, "double", f"{p}.ff") + [
+                f"  br label %{ok}", f"{p}.ni:",
+                f"  %{p}.isi = icmp eq i8* %{p}.ty, @sn_long_type",
+                f"  br i1 %{p}.isi, label %{p}.cv, label %{fail}", f"{p}.cv:",
+                f"  %{p}.vi = call double @PyLong_AsDouble(i8* {arg})",
+                f"  %{p}.m1 = fcmp oeq double %{p}.vi, -1.0",
+                f"  br i1 %{p}.m1, label %{p}.er, label %{p}.iok", f"{p}.er:",
+                f"  %{p}.e = call i8* @PyErr_Occurred()",
+                f"  %{p}.ise = icmp ne i8* %{p}.e, null",
+                f"  br i1 %{p}.ise, label %{p}.clr, label %{p}.iok", f"{p}.clr:",
+                "  call void @PyErr_Clear()", f"  br label %{fail}",
+                f"{p}.iok:", f"  br label %{ok}", f"{ok}:",
+                f"  %{p}.v = phi double [%{p}.vf, %{p}.fl], [%{p}.vi, %{p}.iok]"]
     if s[0] == "int":
         return lines + [f"  %{p}.is = icmp eq i8* %{p}.ty, @sn_long_type",
                         f"  br i1 %{p}.is, label %{p}.cv, label %{fail}", f"{p}.cv:",
@@ -323,21 +363,20 @@ class _Table(np.ndarray):
     keep: tuple
 
 
-def wrap(entries: list, fallback: Any, n_params: int) -> Any:
-    """A builtin that dispatches the eligible `entries` (dispatch.Signature objects, in order)
-    in machine code and hands every other call to `fallback`; None where this host is not
-    supported or no entry is eligible."""
-    from symnum.backends import llvm_backend
-
-    chosen = [(e.compiled, e.specs) for e in entries if eligible(e.compiled, e.specs)]
+def wrap(entries: list[tuple[Any, list]], fallback: Any, n_params: int,
+         compile_object: Callable[[str], bytes], link: Callable) -> Any:
+    """A builtin that dispatches the eligible `(compiled, specs)` entries (in order) in
+    machine code and hands every other call to `fallback`; None where this host is not
+    supported or no entry is eligible. `compile_object(ir) → object code` and `link(obj,
+    symbols, exports) → (keep-alive, {export: address})` are the llvm backend's."""
+    chosen = [(c, s) for c, s in entries if eligible(c, s)]
     syms = _symbols()
     if not chosen or syms is None:
         return None
     ir = dispatcher_ir(chosen, n_params)
     lib = _STATE.get(ir)
     if lib is None:
-        obj = llvm_backend._cached_object(ir)
-        lib = _STATE[ir] = llvm_backend._link(obj, syms, ["sn_dispatch"])
+        lib = _STATE[ir] = link(compile_object(ir), syms, ["sn_dispatch"])
     table = np.array([id(fallback)] + [c._address for c, _ in chosen],
                      dtype=np.uint64).view(_Table)
     md = llvm_call._MethodDef(b"compiled", lib[1]["sn_dispatch"],

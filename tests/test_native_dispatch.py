@@ -116,3 +116,22 @@ def test_methods_and_statics_use_the_python_dispatcher():
 
     m = M()
     assert m.f(1.5) == 3.0 and m.f(1.5) == 3.0
+
+
+def test_raw_kernels_take_a_front_after_a_few_calls():
+    x, y = sn.symbols("x y")
+    f = sn.build_function(np.sin(x) * y + 1.0, x, y)
+    want = np.sin(0.5) * 2.0 + 1.0
+    for _ in range(4):
+        assert f(0.5, 2.0) == pytest.approx(want, rel=1e-15)
+    assert type(f._call).__name__ == "builtin_function_or_method"
+    assert f(np.float64(0.5), 2) == pytest.approx(want, rel=1e-15)  # any real scalar
+    np.testing.assert_allclose(f(np.array([0.5, 0.5]), 2.0), [want, want])  # batch: Python
+    with pytest.raises(ArgumentError):
+        f(None, 2.0)
+    v = sn.symarray("v", 3) if hasattr(sn, "symarray") else np.array(sn.symbols("v0:3"))
+    g, _ = sn.build_function(np.sin(v) * 2.0, *[v])
+    a = np.linspace(0, 1, 3)
+    for _ in range(4):
+        np.testing.assert_allclose(g(a), np.sin(a) * 2.0, rtol=1e-15)
+    np.testing.assert_allclose(g(np.linspace(0, 1, 5)[::2]), np.sin(a) * 2.0, rtol=1e-15)
