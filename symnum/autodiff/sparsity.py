@@ -52,6 +52,11 @@ def jacobian_sparsity(es: Any, xs: Any) -> np.ndarray:
     >>> jacobian_sparsity([x * y, sn.sin(z)], [x, y, z]).astype(int).tolist()
     [[1, 1, 0], [0, 0, 1]]
     """
+    arrays = _array_program(es, xs)
+    if arrays is not None:  # array terms: from the index maps, a scipy.sparse matrix
+        from symnum.autodiff.array_sparsity import jacobian_pattern
+
+        return jacobian_pattern(*arrays)
     outs, _ = flatten_terms(es)
     wrt = _check_wrt(flatten_terms(xs)[0])
     S = np.zeros((len(outs), len(wrt)), dtype=bool)
@@ -166,6 +171,11 @@ def sparse_jacobian(es: Any, xs: Any, method: str = "auto") -> SparseJacobian:
     >>> J.rows.tolist(), J.cols.tolist(), [str(v) for v in J.values]
     ([0, 0, 1], [0, 1, 1], ['y', 'x', 'cos(y)'])
     """
+    arrays = _array_program(es, xs)
+    if arrays is not None:  # array terms: values as one array program (loops), not per entry
+        from symnum.autodiff.array_sparse_jacobian import sparse_jacobian_arrays
+
+        return sparse_jacobian_arrays(*arrays, method=method)
     outs, _ = flatten_terms(es)
     wrt = _check_wrt(flatten_terms(xs)[0])
     order = postorder(outs, dependencies)
@@ -191,6 +201,22 @@ def sparse_jacobian(es: Any, xs: Any, method: str = "auto") -> SparseJacobian:
             vals.append(row[j])
     return SparseJacobian(np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
                           vals, (len(outs), len(wrt)))
+
+
+def _array_program(es: Any, xs: Any) -> tuple[list, list] | None:
+    """(outputs, inputs) when `es` is an ArrayFn or holds array terms (symnum.arrays), else
+    None: those take the array path (symnum.autodiff.array_sparsity / array_sparse_jacobian)."""
+    from symnum.arrays.fn import ArrayFn
+    from symnum.arrays.terms import ArrayExpr
+    from symnum.tracing.pytree import tree_flatten
+
+    if isinstance(es, ArrayFn):
+        return es.flat_outputs, list(tree_flatten(xs)[0])
+    leaves = tree_flatten(es)[0]
+    wrt = tree_flatten(xs)[0]
+    if any(isinstance(v, ArrayExpr) for v in leaves + wrt):
+        return leaves, wrt
+    return None
 
 
 def _dependency_bits(order: list, wrt: list) -> dict[int, int]:
