@@ -176,7 +176,7 @@ def _gather_piece(n: ArrayTerm, j: int, piece: tuple) -> tuple:
     if isinstance(K, ArrayExpr):
         K = ArrayTerm(Pad(op.widths, 0.0), (K,)) if isinstance(op, Pad) else \
             op.rebuild((K,) + tuple(n.args[1:]))
-    return (w, np.ascontiguousarray(Cn), K)
+    return (w, np.array(Cn, dtype=np.int64, order="C"), K)
 
 
 def _node_pieces(n: Any, pieces: dict) -> list:
@@ -219,7 +219,7 @@ def _node_pieces(n: Any, pieces: dict) -> list:
                     key.append(slice(None))
                     entries.append(("s", 0, 1, s))
             for w, C, K in pieces.get(id(a), {}).values():
-                Cn = np.ascontiguousarray(C[tuple(key)]).reshape(n.shape)
+                Cn = np.array(C[tuple(key)], dtype=np.int64).reshape(n.shape)
                 Kn = ArrayTerm(Index(tuple(entries)), (K,)) if isinstance(K, ArrayExpr) else K
                 out.append((w, Cn, Kn))
         return out
@@ -271,8 +271,13 @@ def _blocks(outputs: list, wrt: list, pieces: dict) -> tuple:
     rows, cols, vals = [], [], []
     row_off = 0
     for o in outputs:
-        shape = shape_of(o)
+        shape = shape_of(o) or (1,)  # a scalar output: one row
+        if not size_of(o):
+            continue
         for w, C, K in pieces.get(id(o), {}).values():
+            C = C.reshape(shape)
+            if isinstance(K, ArrayExpr) and K.shape != shape:
+                K = reshape(K, shape)
             valid = C >= 0
             if not valid.any():
                 continue
@@ -280,7 +285,7 @@ def _blocks(outputs: list, wrt: list, pieces: dict) -> tuple:
             box = tuple(slice(int(v.min()), int(v.max()) + 1) for v in nz)
             bshape = tuple(b.stop - b.start for b in box)
             Cb = C[box]
-            flat_rows = (np.arange(max(size_of(o), 1), dtype=np.int64).reshape(shape)[box])
+            flat_rows = np.arange(max(size_of(o), 1), dtype=np.int64).reshape(shape)[box]
             if valid[box].all():
                 Kb = _restrict(K, box) if isinstance(K, ArrayExpr) else _arr(K, bshape)
                 rows.append(flat_rows.reshape(-1) + row_off)
@@ -379,7 +384,7 @@ def _colored(outputs: list, wrt: list) -> ArraySparseJacobian:
               if isinstance(w, ArraySym) else Const(float(seed[offsets[k]]))
               for k, w in enumerate(wrt)]
         tans = jvp_arrays(outputs, wrt, ts)
-        columns.append(concatenate([reshape(_arr(t, shape_of(t)), (max(size_of(t), 1),))
+        columns.append(concatenate([reshape(_arr(t, shape_of(t)), (size_of(t),))
                                     for t in tans], 0))
     coo = S.tocoo()
     order = np.lexsort((coo.col, coo.row))

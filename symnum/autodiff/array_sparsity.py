@@ -53,7 +53,7 @@ def gather_table(n: ArrayTerm, j: int = 0) -> np.ndarray | None:
     a concatenation). None for operations that combine elements (maps, reductions, ...)."""
     op = n.op
     if isinstance(op, _GATHERS):
-        return np.ascontiguousarray(op.impl(_arange(n.args[0])), dtype=np.int64)
+        return np.array(op.impl(_arange(n.args[0])), dtype=np.int64, order="C")  # 0-d stays 0-d
     if isinstance(op, Take):
         if j:
             return None
