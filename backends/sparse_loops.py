@@ -50,9 +50,9 @@ class SparseValuesKernel:
         self.size = int(fn.flat_outputs[0].size)
         self._specs = []
         for leaf in tree_flatten(fn.inputs)[0]:
-            if isinstance(leaf, ArraySym):
+            if isinstance(leaf, ArraySym) and leaf.shape:
                 self._specs.append(("a", leaf.shape, np.dtype(leaf.dtype), leaf.name))
-            elif isinstance(leaf, Sym):
+            elif isinstance(leaf, (Sym, ArraySym)):  # a 0-d array symbol is a scalar argument
                 self._specs.append(("s", (), np.dtype(leaf.dtype), leaf.name))
             else:
                 self._specs.append(("static", leaf, None, None))
