@@ -98,8 +98,33 @@ class SparseValuesKernel:
     def __call__(self, *args: Any) -> np.ndarray:
         return self.call_into(np.empty(self.size), *args)
 
+    @staticmethod
+    def gather_into(out: np.ndarray, values: np.ndarray, order: np.ndarray) -> np.ndarray:
+        """out[q] = values[order[q]] (the values in CSR order): a compiled loop, about 3x
+        np.take's time (benchmarks/results_issue11.md)."""
+        _gather()(out, values, order)
+        return out
+
     def __repr__(self) -> str:
         return f"<SparseValuesKernel numba, {self.size} values>"
+
+
+_GATHER: list = []
+
+
+def _gather() -> Any:
+    """The permutation loop, compiled once per process (float64 values, int64 order)."""
+    if not _GATHER:
+        import numba
+
+        @numba.njit("void(float64[::1], float64[::1], int64[::1])", nogil=True,
+                    error_model="numpy")
+        def gather(out, values, order):  # pragma: no cover - numba compiles it
+            for q in range(out.shape[0]):
+                out[q] = values[order[q]]
+
+        _GATHER.append(gather)
+    return _GATHER[0]
 
 
 def lower_sparse_values(fn: Any, *, fastmath: bool = False, cache_dir: Any = None,
