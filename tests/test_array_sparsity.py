@@ -236,3 +236,19 @@ def test_bad_input():
     J = sparse_jacobian_arrays([x * x], [x])
     with pytest.raises(CompileError, match="numba backend"):
         sn.build_function(J, x, backend="llvm")
+
+
+def test_constants_read_by_a_map_are_put_in_before_the_pattern():
+    x = ArraySym("x", (3, 3))
+    exact = [np.triu(x), np.tril(np.sin(x), -1), np.array([[0.0, 1.0, 2.0]]) * x,
+             np.where(np.eye(3, dtype=bool), x * x, 1.0)]
+    for out in exact:
+        fs = sn.arrays.ArrayFn((x,), out).scalarize()
+        S0 = jacobian_sparsity(list(fs.outputs.ravel()), list(fs.inputs[0].ravel()))
+        assert np.array_equal(jacobian_pattern([out], [x]).toarray(), S0), str(out)
+    # a zero made by one operation and multiplied in another is not tracked: a superset
+    out = np.diag(np.diag(x)) * x
+    fs = sn.arrays.ArrayFn((x,), out).scalarize()
+    S0 = jacobian_sparsity(list(fs.outputs.ravel()), list(fs.inputs[0].ravel()))
+    S = jacobian_pattern([out], [x]).toarray()
+    assert (S >= S0).all() and S.sum() > S0.sum()

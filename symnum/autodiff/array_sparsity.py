@@ -6,10 +6,12 @@ arithmetic (a gather's index table is the operation applied to `arange`; a reduc
 output index broadcast over the reduced axes; a contraction's is the letters its operands share).
 The pattern of a node is Σ_j M_j · P(arg_j), one scipy.sparse product per operation — O(number of
 non-zeros) work, no Python loop per element. Elementwise maps use only the arguments their body
-depends on differentiably (the Op blocks' partials, as the scalar sparsity skips comparisons), so
-the pattern equals symnum.autodiff.sparsity's on the scalarised program except where constants
-that scalarise to exact zeros (a constant array with zero entries multiplying an input) make the
-scalar pattern sparser: the array pattern is then a superset (explicit zeros), never a subset.
+depends on differentiably (the Op blocks' partials, as the scalar sparsity skips comparisons), and
+a map reading constant arrays (masks, coefficient arrays with zeros) has its partials specialised
+to each distinct tuple of constant values, so the pattern equals symnum.autodiff.sparsity's on the
+scalarised program (tests/test_array_sparsity.py) — except where a zero made by one operation is
+multiplied in by another (np.diag(np.diag(x)) * x): zero values are not tracked between
+operations, and the array pattern is then a superset, never a subset.
 
 Sits in the autodiff layer; never evaluates the program and never builds scalar terms.
 """
@@ -87,6 +89,39 @@ def map_active(op: Map) -> list[bool]:
     return [not _is_zero(d) for d in body_partials(op)]
 
 
+CONSTANT_CLASSES = 64  # distinct constant tuples a map's partials are specialised to, at most
+
+
+def _nonzero_given_constants(n: ArrayTerm, j: int) -> np.ndarray | None:
+    """Where a map reads constant arrays (a mask, a coefficient array with zeros), the elements
+    whose partial ∂body/∂_j is not structurally zero once the constants are put in — what the
+    scalarised program's construction folds (ifelse(False, x, 0) → 0, 0·x → 0). The partial is
+    specialised once per distinct tuple of constant values (np.unique, vectorised), never per
+    element; None when no argument is constant or there are too many distinct tuples."""
+    from symnum.autodiff.array_rules import body_partials
+    from symnum.core.terms import Const
+    from symnum.core.traversal import free_symbols, substitute
+
+    consts = [k for k, a in enumerate(n.args) if isinstance(a, ArrayConst)]
+    if not consts:
+        return None
+    d = body_partials(n.op)[j]
+    names = {s.name: s for s in free_symbols(d)}
+    consts = [k for k in consts if f"_{k}" in names]
+    if not consts:
+        return None
+    cols = np.stack([np.broadcast_to(n.args[k].value, n.shape).reshape(-1) for k in consts],
+                    axis=1)
+    uniq, inv = np.unique(cols, axis=0, return_inverse=True)
+    if len(uniq) > CONSTANT_CLASSES:
+        return None
+    alive = np.empty(len(uniq), dtype=bool)
+    for u, row in enumerate(uniq):
+        sub = {names[f"_{k}"]: Const(v.item()) for k, v in zip(consts, row)}
+        alive[u] = not _is_zero(substitute(d, sub))
+    return alive[np.asarray(inv).reshape(-1)].reshape(n.shape)
+
+
 def _broadcast_table(a: Any, shape: tuple) -> np.ndarray:
     return np.broadcast_to(_arange(a), shape)
 
@@ -105,7 +140,11 @@ def edges(n: Any) -> list[tuple[int, Any]]:
     if isinstance(op, Map):
         for j, (a, act) in enumerate(zip(n.args, map_active(op))):
             if act:
-                out.append((j, table_incidence(_broadcast_table(a, n.shape), size_of(a))))
+                table = _broadcast_table(a, n.shape)
+                keep = _nonzero_given_constants(n, j)
+                if keep is not None:
+                    table = np.where(keep, table, -1)
+                out.append((j, table_incidence(table, size_of(a))))
         return out
     if isinstance(op, Concatenate):
         return [(j, table_incidence(gather_table(n, j), a.size)) for j, a in enumerate(n.args)]
