@@ -252,3 +252,13 @@ def test_constants_read_by_a_map_are_put_in_before_the_pattern():
     S0 = jacobian_sparsity(list(fs.outputs.ravel()), list(fs.inputs[0].ravel()))
     S = jacobian_pattern([out], [x]).toarray()
     assert (S >= S0).all() and S.sum() > S0.sum()
+
+
+def test_dense_rows_are_refused_with_a_typed_error(monkeypatch):
+    import symnum.autodiff.array_sparse_jacobian as m
+    from symnum.errors import SizeLimitError
+
+    monkeypatch.setattr(m, "COLOR_WORK", 100)
+    x = ArraySym("x", (40,))
+    with pytest.raises(SizeLimitError, match="densest: 40 of 40"):
+        sparse_jacobian_arrays([np.sum(np.sin(x))], [x])

@@ -63,7 +63,9 @@ from symnum.core._gc import no_gc
 from symnum.core.interface import iscall
 from symnum.core.terms import Const, Expr, Sym
 from symnum.core.traversal import postorder
+from symnum.errors import SizeLimitError
 
+COLOR_WORK = 50_000_000  # Σ (non-zeros per row)²: column conflicts the colouring would build
 SPLIT_LIMIT = 16  # a sum over at most this many elements splits into pieces; more: "colored"
 _GATHERS = (Index, Roll, Reshape, Transpose, BroadcastTo, Take)
 
@@ -373,6 +375,12 @@ def _colored(outputs: list, wrt: list) -> ArraySparseJacobian:
     from symnum.autodiff.array_jvp import jvp_arrays
 
     S = jacobian_pattern(outputs, wrt)
+    counts = np.diff(S.indptr).astype(np.int64)
+    if int((counts * counts).sum()) > COLOR_WORK:
+        raise SizeLimitError(
+            f"this Jacobian has rows with many non-zeros (the densest: {int(counts.max()):,} of "
+            f"{S.shape[1]:,} columns), so its columns do not compress (every pair in a row "
+            "conflicts); take it dense with sn.jacrev / sn.grad, or split the dense outputs off")
     colors = color_pattern(S)
     ncolor = int(colors.max()) + 1 if len(colors) else 0
     offsets = np.concatenate([[0], np.cumsum([size_of(w) for w in wrt])]).astype(np.int64)

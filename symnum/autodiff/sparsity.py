@@ -47,6 +47,10 @@ def _bits(d: int) -> list[int]:
 def jacobian_sparsity(es: Any, xs: Any) -> np.ndarray:
     """Boolean matrix S with S[i, j] true where ∂es[i]/∂xs[j] can be non-zero.
 
+    For an array program (an ArrayFn, or array terms and array symbols) the pattern comes from
+    the index maps (symnum.autodiff.array_sparsity) as a scipy.sparse CSR matrix over the
+    flattened elements — never a dense n × n array.
+
     >>> import symnum as sn
     >>> x, y, z = sn.symbols("x y z")
     >>> jacobian_sparsity([x * y, sn.sin(z)], [x, y, z]).astype(int).tolist()
@@ -164,6 +168,12 @@ def sparse_jacobian(es: Any, xs: Any, method: str = "auto") -> SparseJacobian:
     stencils and reaction networks); "reverse": a reverse sweep over each output's own cone
     (better when intermediate nodes depend on many inputs); "auto" picks by the average number of
     inputs per node, read off the dependency bitsets.
+
+    For an array program (es an ArrayFn or array terms, xs array symbols) the result is an
+    ArraySparseJacobian (symnum.autodiff.array_sparse_jacobian): the same rows / cols / shape,
+    with the values as ONE array program (coefficient blocks, loops when compiled) instead of a
+    term per entry; method "auto", "stencil" or "colored". `build_function(J, *inputs)` gives the
+    same SparseFunction either way.
 
     >>> import symnum as sn
     >>> x, y = sn.symbols("x y")
