@@ -3,6 +3,8 @@ array_sparse_jacobian) against the scalar path on the scalarised program."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -46,7 +48,7 @@ def programs(draw):
             op = _MAPS[draw(st.sampled_from(sorted(_MAPS)))]
         else:
             axis = draw(st.integers(0, cur.ndim - 1))
-            op = (lambda axis: lambda a: np.sum(a, axis=axis))(axis)
+            op = partial(np.sum, axis=axis)
         try:
             cur = op(cur)
         except (ValueError, IndexError):
@@ -129,6 +131,9 @@ def test_reductions_contractions_scans_take_path():
         (A @ np.sin(x), "colored"),  # the constant's zeros are known
         (x @ x.T, "colored"),
         (np.take(x, np.array([2, 0, 0]), axis=0) * 2.0, "stencil"),  # a repeated index
+        # pieces broadcast, then meet the cos piece on the diagonal: overlapping, so colored
+        (np.sum(x * x, axis=1, keepdims=True) * np.cos(x), "colored"),
+        (np.pad(x, 1)[1:-1, 2:] + np.roll(x.T, 2, 0).reshape(3, 4), "stencil"),
     ]
     rng = np.random.default_rng(1)
     v = rng.uniform(0.5, 1.5, (3, 4))
@@ -262,3 +267,17 @@ def test_dense_rows_are_refused_with_a_typed_error(monkeypatch):
     x = ArraySym("x", (40,))
     with pytest.raises(SizeLimitError, match="densest: 40 of 40"):
         sparse_jacobian_arrays([np.sum(np.sin(x))], [x])
+
+
+def test_colouring_and_compressed_jacobian_take_array_programs():
+    x = ArraySym("x", (5,))
+    out = x * np.roll(x, 1) - np.roll(x, -1) ** 2
+    S = sn.jacobian_sparsity([out], [x])
+    assert sp.issparse(S)
+    colors = sn.color_columns(S)
+    assert colors.max() + 1 == sn.color_columns(S.toarray()).max() + 1
+    v = np.arange(1.0, 6.0)
+    fs = sn.arrays.ArrayFn((x,), out).scalarize()
+    ins = list(fs.inputs[0])
+    want = sn.compressed_jacobian(list(fs.outputs), ins, dict(zip(ins, v)))
+    np.testing.assert_allclose(sn.compressed_jacobian([out], [x], {x: v}), want, rtol=1e-12)

@@ -273,6 +273,10 @@ def color_columns(S: np.ndarray, strategy: str = "largest_first") -> np.ndarray:
     """
     import networkx as nx  # lazily: `import symnum` stays light
 
+    if hasattr(S, "tocsr"):  # a scipy.sparse pattern (an array program's): edges from SᵀS
+        from symnum.autodiff.array_sparsity import color_pattern
+
+        return color_pattern(S, strategy)
     S = np.asarray(S, dtype=bool)
     G = nx.Graph()
     G.add_nodes_from(range(S.shape[1]))
@@ -294,6 +298,11 @@ def compressed_jacobian(es: Any, xs: Any, env, colors: np.ndarray | None = None)
     from symnum.autodiff.ad import jvp_terms
     from symnum.core.evaluate import eval_many
 
+    arrays = _array_program(es, xs)
+    if arrays is not None:  # one JVP array program per colour (array_sparse_jacobian)
+        from symnum.autodiff.array_sparse_jacobian import sparse_jacobian_arrays
+
+        return sparse_jacobian_arrays(*arrays, method="colored").to_scipy(env).toarray()
     outs, _ = flatten_terms(es)
     wrt = _check_wrt(flatten_terms(xs)[0])
     S = jacobian_sparsity(outs, wrt)
