@@ -131,8 +131,8 @@ def test_reductions_contractions_scans_take_path():
         (A @ np.sin(x), "colored"),  # the constant's zeros are known
         (x @ x.T, "colored"),
         (np.take(x, np.array([2, 0, 0]), axis=0) * 2.0, "stencil"),  # a repeated index
-        # pieces broadcast, then meet the cos piece on the diagonal: overlapping, so colored
-        (np.sum(x * x, axis=1, keepdims=True) * np.cos(x), "colored"),
+        # pieces broadcast, then meet the cos piece on the diagonal: the overlap is resolved
+        (np.sum(x * x, axis=1, keepdims=True) * np.cos(x), "stencil"),
         (np.pad(x, 1)[1:-1, 2:] + np.roll(x.T, 2, 0).reshape(3, 4), "stencil"),
     ]
     rng = np.random.default_rng(1)

@@ -8,12 +8,13 @@ Two ways to the values, both array programs over the same inputs:
   not) with coefficient K[i] (an array term of the node's shape, or a scalar term). Index maps
   move C by the same numpy operation applied to the table and K by the same array operation;
   maps multiply K by the body's partial (from the Op blocks) and broadcast C; small sums split
-  per reduced position; pieces with equal (w, C) add their K. At the outputs each piece's valid
+  per reduced position; pieces with equal (w, C) add their K, and pieces meeting at some
+  entries of an output hand them to one of the two. At the outputs each piece's valid
   entries are one block of the values: the values program computes the K arrays side by side —
   the loop a person writes for a stencil's Jacobian (12 coefficients per grid point for the
   Brusselator), with the rows and columns in index tables built by numpy.
 * "colored" (any program the stencil sweep cannot take: contractions, scans, large reductions,
-  or pieces that overlap): symnum.autodiff.array_sparsity's pattern, the networkx colouring of
+  products and max/min reductions): symnum.autodiff.array_sparsity's pattern, the networkx colouring of
   its columns, one JVP of the array program per colour with the colour's seed as a constant
   tangent (symnum.autodiff.array_jvp), and one gather of the non-zeros out of the compressed
   columns by an index table.
@@ -304,6 +305,27 @@ def _blocks(outputs: list, wrt: list, pieces: dict) -> tuple:
     return rows, cols, vals, (row_off, int(col_off[-1]))
 
 
+def _resolve_overlaps(ps: list, shape: tuple) -> dict:
+    """Each piece is one-to-one, but two pieces of one output can still meet at an entry (a
+    stencil wider than its periodic axis, a row sum broadcast back over the row): where they
+    do, the first takes the second's coefficient too (a map with a constant mask) and the second
+    lets the entry go (−1 in its table)."""
+    ps = [list(p) for p in ps]
+    for a in range(len(ps)):
+        for b in range(a + 1, len(ps)):
+            if ps[a][0] != ps[b][0]:
+                continue
+            Ca, Cb = np.broadcast_to(ps[a][1], shape), np.broadcast_to(ps[b][1], shape)
+            mask = (Ca == Cb) & (Ca >= 0)
+            if not mask.any():
+                continue
+            ps[a][2] = elementwise(lambda m, x, y: P.add(x, P.ifelse(m, y, 0.0)),
+                                   [mask, ps[a][2], ps[b][2]], "overlapping pieces")
+            ps[a][2] = ps[a][2] if ps[a][2].shape == shape else broadcast_to(ps[a][2], shape)
+            ps[b][1] = np.where(mask, -1, Cb)
+    return {k: tuple(p) for k, p in enumerate(ps)}
+
+
 def _stack_flat(rows: list, cols: list, vals: list) -> tuple:
     """(rows, cols, one array term) with the blocks side by side. Blocks with the same
     coefficient term (hash-consed: the same object) sit next to each other and are written by
@@ -353,16 +375,10 @@ def _stencil(outputs: list, wrt: list) -> ArraySparseJacobian:
             readers[a] -= 1
             if readers[a] == 0 and a not in keep:
                 pieces.pop(a, None)
+    for o in outputs:
+        if id(o) in pieces:
+            pieces[id(o)] = _resolve_overlaps(list(pieces[id(o)].values()), shape_of(o))
     rows, cols, vals, shape = _blocks(outputs, wrt, pieces)
-    for o in outputs:  # each piece is one-to-one; two pieces may still meet at one entry
-        tables = {}
-        for w, C, _ in pieces.get(id(o), {}).values():
-            tables.setdefault(w, []).append(C)
-        for Cs in tables.values():
-            for a in range(len(Cs)):
-                for b in range(a + 1, len(Cs)):
-                    if np.any((Cs[a] == Cs[b]) & (Cs[a] >= 0)):
-                        raise _NotStencil  # e.g. a stencil wider than its (periodic) axis
     r, c, values = _stack_flat(rows, cols, vals)
     return ArraySparseJacobian(r, c, values, shape, "stencil")
 
@@ -435,6 +451,6 @@ def sparse_jacobian_arrays(outputs: Sequence[Any], wrt: Sequence[Any],
         except _NotStencil:
             if method == "stencil":
                 raise ValueError("the stencil sweep does not apply to this program (a "
-                                 "contraction, scan, large reduction or overlapping pieces); "
+                                 "contraction, scan, product, max/min or large reduction); "
                                  "use method='colored' or 'auto'") from None
     return _colored(outputs, wrt)
