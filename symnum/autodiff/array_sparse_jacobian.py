@@ -13,11 +13,11 @@ Two ways to the values, both array programs over the same inputs:
   entries are one block of the values: the values program computes the K arrays side by side —
   the loop a person writes for a stencil's Jacobian (12 coefficients per grid point for the
   Brusselator), with the rows and columns in index tables built by numpy.
-* "colored" (any program the stencil sweep cannot take: contractions, scans, large reductions,
-  products and max/min reductions): symnum.autodiff.array_sparsity's pattern, the networkx colouring of
-  its columns, one JVP of the array program per colour with the colour's seed as a constant
-  tangent (symnum.autodiff.array_jvp), and one gather of the non-zeros out of the compressed
-  columns by an index table.
+* "colored" (any program the stencil sweep cannot take: contractions, scans, large sums,
+  products and max/min reductions): symnum.autodiff.array_sparsity's pattern, the networkx
+  colouring of its columns, one JVP of the array program per colour with the colour's seed as
+  a constant tangent (symnum.autodiff.array_jvp), and one gather of the non-zeros out of the
+  compressed columns by an index table.
 
 Sits in the autodiff layer; builds terms and integer tables, never evaluates or compiles
 (symnum.compile.build_function lowers `values`).
