@@ -92,5 +92,9 @@ class SparseFunction:
             np.take(np.asarray(self(*args)), self._csr_order, out=data)
             return out
         call_into(buf, *args)
-        np.take(buf, self._csr_order, out=data)
+        gather = getattr(self.compiled, "gather_into", None)  # a compiled permutation loop
+        if gather is not None and data.flags.c_contiguous and data.dtype == buf.dtype:
+            gather(data, buf, self._csr_order)
+        else:
+            np.take(buf, self._csr_order, out=data)
         return out

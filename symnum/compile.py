@@ -529,8 +529,17 @@ def build_function(outputs: Any, *inputs: Any, backend: str = "auto",
     >>> float(f(2.0, 3.0))
     7.0
     """
+    from symnum.autodiff.array_sparse_jacobian import ArraySparseJacobian
     from symnum.autodiff.sparsity import SparseJacobian
 
+    if isinstance(outputs, ArraySparseJacobian):  # an array program's: values as loops
+        from symnum.backends.sparse_loops import lower_sparse_values
+
+        if backend not in ("auto", "numba"):
+            raise CompileError(f"the sparse Jacobian of an array program compiles with the "
+                               f"numba backend ('auto' or 'numba'), not {backend!r}")
+        vfn = _simplified(ArrayFn(inputs, outputs.values, names), simplify, "numba")
+        return SparseFunction(lower_sparse_values(vfn, **options), outputs)
     if isinstance(outputs, SparseJacobian):
         values = np.empty(len(outputs.values), dtype=object)
         values[:] = outputs.values

@@ -121,3 +121,17 @@ def test_python_dash_m_symnum_help():
     out = subprocess.run([sys.executable, "-m", "symnum", "demo", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "--n N" in out.stdout
+
+
+def test_jacobian_stage_array_path(monkeypatch):
+    # the array path (index-map sparsity, coefficient loops) at a small size; its rows and
+    # checks are the scalar path's
+    from symnum.demo import solve
+
+    monkeypatch.setattr(solve, "ARRAY_JACOBIAN_STATES", 0)
+    r = demo.run_demo(n=4, seed=2)
+    assert r.ok, demo.format_table(r)
+    row = next(x for x in r.rows if x.stage == "compile jacobian")
+    assert row.note == "numba"
+    assert any(x.stage == "sparse jacobian (symbolic)" and "192 non-zeros" in x.note
+               for x in r.rows)

@@ -47,11 +47,20 @@ def _bits(d: int) -> list[int]:
 def jacobian_sparsity(es: Any, xs: Any) -> np.ndarray:
     """Boolean matrix S with S[i, j] true where ∂es[i]/∂xs[j] can be non-zero.
 
+    For an array program (an ArrayFn, or array terms and array symbols) the pattern comes from
+    the index maps (symnum.autodiff.array_sparsity) as a scipy.sparse CSR matrix over the
+    flattened elements — never a dense n × n array.
+
     >>> import symnum as sn
     >>> x, y, z = sn.symbols("x y z")
     >>> jacobian_sparsity([x * y, sn.sin(z)], [x, y, z]).astype(int).tolist()
     [[1, 1, 0], [0, 0, 1]]
     """
+    arrays = _array_program(es, xs)
+    if arrays is not None:  # array terms: from the index maps, a scipy.sparse matrix
+        from symnum.autodiff.array_sparsity import jacobian_pattern
+
+        return jacobian_pattern(*arrays)
     outs, _ = flatten_terms(es)
     wrt = _check_wrt(flatten_terms(xs)[0])
     S = np.zeros((len(outs), len(wrt)), dtype=bool)
@@ -160,12 +169,23 @@ def sparse_jacobian(es: Any, xs: Any, method: str = "auto") -> SparseJacobian:
     (better when intermediate nodes depend on many inputs); "auto" picks by the average number of
     inputs per node, read off the dependency bitsets.
 
+    For an array program (es an ArrayFn or array terms, xs array symbols) the result is an
+    ArraySparseJacobian (symnum.autodiff.array_sparse_jacobian): the same rows / cols / shape,
+    with the values as ONE array program (coefficient blocks, loops when compiled) instead of a
+    term per entry; method "auto", "stencil" or "colored". `build_function(J, *inputs)` gives the
+    same SparseFunction either way.
+
     >>> import symnum as sn
     >>> x, y = sn.symbols("x y")
     >>> J = sparse_jacobian([x * y, sn.sin(y)], [x, y])
     >>> J.rows.tolist(), J.cols.tolist(), [str(v) for v in J.values]
     ([0, 0, 1], [0, 1, 1], ['y', 'x', 'cos(y)'])
     """
+    arrays = _array_program(es, xs)
+    if arrays is not None:  # array terms: values as one array program (loops), not per entry
+        from symnum.autodiff.array_sparse_jacobian import sparse_jacobian_arrays
+
+        return sparse_jacobian_arrays(*arrays, method=method)
     outs, _ = flatten_terms(es)
     wrt = _check_wrt(flatten_terms(xs)[0])
     order = postorder(outs, dependencies)
@@ -191,6 +211,22 @@ def sparse_jacobian(es: Any, xs: Any, method: str = "auto") -> SparseJacobian:
             vals.append(row[j])
     return SparseJacobian(np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
                           vals, (len(outs), len(wrt)))
+
+
+def _array_program(es: Any, xs: Any) -> tuple[list, list] | None:
+    """(outputs, inputs) when `es` is an ArrayFn or holds array terms (symnum.arrays), else
+    None: those take the array path (symnum.autodiff.array_sparsity / array_sparse_jacobian)."""
+    from symnum.arrays.fn import ArrayFn
+    from symnum.arrays.terms import ArrayExpr
+    from symnum.tracing.pytree import tree_flatten
+
+    if isinstance(es, ArrayFn):
+        return es.flat_outputs, list(tree_flatten(xs)[0])
+    leaves = tree_flatten(es)[0]
+    wrt = tree_flatten(xs)[0]
+    if any(isinstance(v, ArrayExpr) for v in leaves + wrt):
+        return leaves, wrt
+    return None
 
 
 def _dependency_bits(order: list, wrt: list) -> dict[int, int]:
@@ -237,6 +273,10 @@ def color_columns(S: np.ndarray, strategy: str = "largest_first") -> np.ndarray:
     """
     import networkx as nx  # lazily: `import symnum` stays light
 
+    if hasattr(S, "tocsr"):  # a scipy.sparse pattern (an array program's): edges from SᵀS
+        from symnum.autodiff.array_sparsity import color_pattern
+
+        return color_pattern(S, strategy)
     S = np.asarray(S, dtype=bool)
     G = nx.Graph()
     G.add_nodes_from(range(S.shape[1]))
@@ -258,6 +298,11 @@ def compressed_jacobian(es: Any, xs: Any, env, colors: np.ndarray | None = None)
     from symnum.autodiff.ad import jvp_terms
     from symnum.core.evaluate import eval_many
 
+    arrays = _array_program(es, xs)
+    if arrays is not None:  # one JVP array program per colour (array_sparse_jacobian)
+        from symnum.autodiff.array_sparse_jacobian import sparse_jacobian_arrays
+
+        return sparse_jacobian_arrays(*arrays, method="colored").to_scipy(env).toarray()
     outs, _ = flatten_terms(es)
     wrt = _check_wrt(flatten_terms(xs)[0])
     S = jacobian_sparsity(outs, wrt)

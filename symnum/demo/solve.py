@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 
 from symnum.demo.context import PARAMS, Check, Context, StageResult, _compare
+from symnum.errors import CompileError, MissingRuleError, TracingError, UnsupportedOperationError
 
+# states from which the demo's Jacobian takes the array path. Measured (results_issue11.md,
+# `python -m symnum demo`, fresh processes): n = 32 (2,048 states) scalar 0.7 s (LLVM cache
+# warm) vs array 2.2 s (numba's start-up and cache load); n = 64 (8,192) scalar 13 s vs array
+# 4.2 s (both cold)
+ARRAY_JACOBIAN_STATES = 4096
 T_END = 11.5  # the Symbolics.jl paper's time span for this problem
 RTOL, ATOL = 1e-6, 1e-8
 
@@ -35,16 +41,22 @@ def stage_compile(ctx: Context) -> None:
 
 
 def stage_jacobian(ctx: Context) -> None:
-    """Sparse symbolic Jacobian ∂rhs/∂state, compiled; checked against central differences."""
-    from symnum.autodiff.sparsity import sparse_jacobian
-    from symnum.compile import build_function
+    """Sparse symbolic Jacobian ∂rhs/∂state, compiled; checked against central differences.
 
-    fn = ctx.fn
-    state_syms = fn.inputs[0]
+    From ARRAY_JACOBIAN_STATES states on, the model traced as an array program: the pattern
+    from its index maps and the values as loops over coefficient blocks
+    (symnum.autodiff.array_sparse_jacobian), a build flat in n; below, the scalar program's
+    (ctx.fn), whose LLVM build is quicker than numba's start-up there. A model that does not
+    trace as an array program takes the scalar path."""
     t0 = time.perf_counter()
-    J = sparse_jacobian(fn.flat_outputs, list(state_syms.ravel()))
-    t1 = time.perf_counter()
-    jf = build_function(J, state_syms, fn.inputs[1])
+    J = None
+    if ctx.states["initial"][0].size >= ARRAY_JACOBIAN_STATES:
+        try:
+            J, jf, t1 = _array_jacobian(ctx)
+        except (TracingError, UnsupportedOperationError, MissingRuleError, CompileError):
+            t0 = time.perf_counter()
+    if J is None:
+        J, jf, t1 = _scalar_jacobian(ctx)
     t2 = time.perf_counter()
     ctx.fns["jacobian"] = jf
     ctx.add_row(StageResult("sparse jacobian (symbolic)", t1 - t0, None, None,
@@ -57,6 +69,32 @@ def stage_jacobian(ctx: Context) -> None:
     scale = max(1.0, float(np.max(np.abs(dense))))
     ctx.checks.append(Check("compiled jacobian vs central differences @ random state",
                             float(np.max(np.abs(dense - fd))), 1e-6 * scale))
+
+
+def _array_jacobian(ctx: Context) -> tuple:
+    from symnum.arrays.terms import ArraySym
+    from symnum.autodiff.sparsity import sparse_jacobian
+    from symnum.compile import build_function
+    from symnum.demo.context import model
+
+    u0 = ctx.states["initial"][0]
+    # t as a 0-d array symbol: `mask & (t >= 1.1)` then stays an array term (a scalar symbol
+    # would turn the numpy mask into an array of scalar terms, which array mode refuses)
+    state, t = ArraySym("state", u0.shape), ArraySym("t", ())
+    J = sparse_jacobian([model(state, t)], [state])
+    t1 = time.perf_counter()
+    return J, build_function(J, state, t), t1
+
+
+def _scalar_jacobian(ctx: Context) -> tuple:
+    from symnum.autodiff.sparsity import sparse_jacobian
+    from symnum.compile import build_function
+
+    fn = ctx.fn
+    state_syms = fn.inputs[0]
+    J = sparse_jacobian(fn.flat_outputs, list(state_syms.ravel()))
+    t1 = time.perf_counter()
+    return J, build_function(J, state_syms, fn.inputs[1]), t1
 
 
 def _fd_jacobian(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
