@@ -106,6 +106,10 @@ class ArrayExpr:
     __complex__ = __float__
 
     def __array__(self, dtype=None, copy=None):
+        from symnum.arrays.carrier import carrier, carrier_allowed
+
+        if carrier_allowed():  # scipy's array-API coercion: symbolic all the same
+            return carrier(self, dtype)
         raise TracingError(
             "np.asarray/np.array of a symbolic array needs concrete values; remove the "
             "conversion (numpy functions work on symbolic arrays directly), build arrays with "
