@@ -101,8 +101,9 @@ def _bcast(idx: list[str], shape: tuple, out_shape: tuple) -> list[str]:
 class LoopGen:
     """Generates `kernel(<inputs>, <constants>)` returning the outputs as a tuple."""
 
-    def __init__(self, fn: Any, parallel: bool = False):
+    def __init__(self, fn: Any, parallel: bool = False, op_src: Any = instr_src):
         self.fn = fn
+        self.op_src = op_src  # how one scalar op is spelled: numba's Python, or neutral calls
         self.parallel = parallel  # outer loops of large nests as numba.prange (opt-in)
         self.used_prange = False
         self.n = 0
@@ -274,7 +275,7 @@ class LoopGen:
         for ins in sched.instrs:
             v = self.fresh("v")
             tmp[ins.dst] = v
-            b.add(f"{v} = {instr_src(ins.op, [ref(a) for a in ins.args])}")
+            b.add(f"{v} = {self.op_src(ins.op, [ref(a) for a in ins.args])}")
         return [ref(r) for r in sched.outputs]
 
     # materialising ----------------------------------------------------------------------------

@@ -1,0 +1,153 @@
+"""The llvm backend for array programs (ArrayFn): LoopGen's plan → LLVM IR → object code → JIT.
+
+The plan is backends.array_loops' (the numba backend renders the same plan as Python source);
+backends.llvm_array_ir prints it as IR; compiling, the authenticated object cache and linking
+are llvm_backend's; calls go through its CPython-API trampoline (backends.llvm_call): one array
+in and one array out take the trampoline's `(x, out)` entry directly, anything else passes a
+table of data pointers. Unlike the scalar kernels, array kernels run LLVM's IR pipeline
+(`ir_opt`, default 2): their loops need mem2reg, LICM and the loop vectoriser. Never imported
+by `import symnum`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from symnum.backends.array_loops import LoopGen
+from symnum.backends.cache_security import private_dir
+from symnum.backends.kernel_cache import default_cache_dir
+from symnum.backends.llvm_array_ir import IRRenderer, neutral_op
+from symnum.backends.numba_arrays import ArrayKernel
+
+from symnum.arrays.terms import ArraySym
+from symnum.errors import CompileError
+
+_DECL = re.compile(r"@([A-Za-z_][\w.]*)\(")
+_LIBC: dict[str, int] = {}
+
+
+def _libc() -> dict[str, int]:
+    if not _LIBC:
+        lib = ctypes.CDLL(None)
+        for s in ("malloc", "free"):
+            _LIBC[s] = ctypes.cast(getattr(lib, s), ctypes.c_void_p).value
+    return _LIBC
+
+
+def generate(fn: Any, fastmath: bool = False) -> tuple[str, LoopGen, str]:
+    """(IR text, the plan, the plan's text) of an ArrayFn."""
+    gen = LoopGen(fn, op_src=neutral_op)
+    plan = gen.source()
+    return IRRenderer(gen, plan, fastmath).render(), gen, plan
+
+
+class LlvmArrayKernel(ArrayKernel):
+    """A compiled ArrayFn on the llvm backend: `k(*args)` ≡ `fn(*args)`; `.source` is the IR,
+    `.plan` the loop plan both backends render, `.info` what was built."""
+
+    def __init__(self, fn: Any, call: Any, library: Any, addrs: dict, consts: list, source: str,
+                 plan: str, info: dict):
+        self._call, self._library, self._addrs = call, library, addrs
+        self._keep = [c.value for c in consts]  # their addresses are linked into the code
+        super().__init__(fn, self._table_call, [], source, info)
+        self.backend, self.plan = "llvm", plan
+        self._kaddr, self._taddr = addrs["kernel"], addrs["table"]
+        self._n_in = len(fn.flat_inputs)
+        outs = fn.flat_outputs
+        self._outs = [(tuple(getattr(o, "shape", ())), np.dtype(getattr(o, "dtype", "float64")))
+                      for o in outs]
+        self._scratch = np.empty(1)
+        f64 = np.dtype("float64")
+        # one float64 array in, one float64 output: the trampoline's (x, out) entry
+        self._fast = (self._one is not None and self._one[0] == f64 and self._outs[0][1] == f64)
+        self._osize = int(np.prod(self._outs[0][0], dtype=np.int64)) if outs else 0
+        self._oshape = self._outs[0][0] if outs else ()
+
+    def __call__(self, *args: Any) -> Any:
+        if self._fast and len(args) == 1:
+            v = args[0]
+            if type(v) is np.ndarray and v.dtype is self._one[0] and v.shape == self._one[1]:
+                out = np.empty(self._osize or 1)
+                self._call(self._kaddr, 0, 0, v.reshape(-1), out)
+                return out.reshape(self._oshape) if self._out_array else float(out[0])
+        return super().__call__(*args)
+
+    def _table_call(self, *vals: Any) -> Any:
+        """The general entry: a table of data pointers (inputs, then outputs)."""
+        outs = [np.empty(s, dt) for s, dt in self._outs]
+        keep, ptrs = [], []
+        for v in vals:
+            if not isinstance(v, np.ndarray):
+                v = np.array(v)
+            keep.append(v)
+            ptrs.append(v.ctypes.data)
+        ptrs += [o.ctypes.data for o in outs]
+        table = np.array(ptrs + [0], dtype=np.int64)  # ≥ 1 entry
+        self._call(self._taddr, 0, 0, table.view(np.float64), self._scratch)
+        res = [o if o.shape else o[()] for o in outs]
+        return res[0] if self._single else tuple(res)
+
+    def __repr__(self) -> str:
+        return f"<ArrayKernel llvm of {self.fn!r}>"
+
+
+def lower_array_fn(fn: Any, *, fastmath: bool = False, opt: int = 2, ir_opt: int = 2,
+                   cache: bool = True, cache_dir: Any = None, **options: Any) -> LlvmArrayKernel:
+    """Compile an ArrayFn into loop nests through LLVM IR.
+
+    >>> import numpy as np, symnum as sn
+    >>> f = sn.trace(lambda x: np.sum(x[1:] * x[:-1]), np.zeros(4), mode="array")
+    >>> float(lower_array_fn(f, cache=False)(np.arange(4.0)))
+    8.0
+    """
+    from symnum.backends import llvm_backend as lb
+
+    if options:
+        raise CompileError(f"unknown option(s) for the llvm backend's array loops: "
+                           f"{', '.join(options)}; it takes fastmath, opt, ir_opt, cache, "
+                           "cache_dir")
+    t0 = time.perf_counter()
+    ir, gen, plan = generate(fn, fastmath)
+    t1 = time.perf_counter()
+    key = lb.cache_key(ir, opt, ir_opt)
+    directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if cache:
+        directory = private_dir(directory)
+    path = directory / f"{key}.o"
+    obj = lb._read_cached(path) if cache else None
+    hit = obj is not None
+    if obj is None:
+        obj = lb.compile_object(ir, opt, ir_opt, key=key, cache_dir=directory if cache else None)
+        if cache:
+            lb._write_cached(path, obj)
+    t2 = time.perf_counter()
+    symbols: dict[str, int] = {}
+    for name in set(_DECL.findall("\n".join(ln for ln in ir.splitlines()
+                                            if ln.startswith("declare")))):
+        if name.startswith("llvm."):
+            continue
+        if name in ("malloc", "free"):
+            symbols[name] = _libc()[name]
+        elif name.startswith(lb.CALLBACK_PREFIX):
+            symbols[name] = lb.callback_address(name)
+        else:
+            addr = lb._symbol_address(name)
+            if addr is not None:
+                symbols[name] = addr
+    for k, c in enumerate(gen.consts):
+        symbols[f"sn_c{k}"] = c.value.ctypes.data
+    try:
+        library, addrs = lb._link(obj, symbols, ["kernel", "table"])
+    except RuntimeError as e:
+        lb._fail("linking the object code", e, ir, key, directory if cache else None)
+    (call, _), via = lb._trampolines("float64")
+    info = {"cache_hit": hit, "key": key, "materialised": len(gen.material), "call": via,
+            "opt": opt, "ir_opt": ir_opt, "plan_seconds": t1 - t0, "codegen_seconds": t2 - t1,
+            "compile_seconds": time.perf_counter() - t0,
+            "inputs": [leaf.name for leaf in fn.flat_inputs if isinstance(leaf, ArraySym)]}
+    return LlvmArrayKernel(fn, call, library, addrs, gen.consts, ir, plan, info)
