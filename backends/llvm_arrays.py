@@ -61,20 +61,29 @@ class LlvmArrayKernel(ArrayKernel):
         outs = fn.flat_outputs
         self._outs = [(tuple(getattr(o, "shape", ())), np.dtype(getattr(o, "dtype", "float64")))
                       for o in outs]
-        self._scratch = np.empty(1)
+        self._scratch, self._scalar_out = np.empty(1), np.empty(1)
         f64 = np.dtype("float64")
         # one float64 array in, one float64 output: the trampoline's (x, out) entry
         self._fast = (self._one is not None and self._one[0] == f64 and self._outs[0][1] == f64)
         self._osize = int(np.prod(self._outs[0][0], dtype=np.int64)) if outs else 0
         self._oshape = self._outs[0][0] if outs else ()
+        self._flat1 = self._one is not None and len(self._one[1]) == 1
 
     def __call__(self, *args: Any) -> Any:
         if self._fast and len(args) == 1:
             v = args[0]
             if type(v) is np.ndarray and v.dtype is self._one[0] and v.shape == self._one[1]:
-                out = np.empty(self._osize or 1)
-                self._call(self._kaddr, 0, 0, v.reshape(-1), out)
-                return out.reshape(self._oshape) if self._out_array else float(out[0])
+                if self._flat1:
+                    if not v.flags.c_contiguous:
+                        v = np.ascontiguousarray(v)
+                else:
+                    v = v.reshape(-1)  # a view of C-contiguous data, else a copy
+                if not self._out_array:  # the kernel holds the GIL: one buffer serves
+                    self._call(self._kaddr, 0, 0, v, self._scalar_out)
+                    return self._scalar_out[0]
+                out = np.empty(self._osize)
+                self._call(self._kaddr, 0, 0, v, out)
+                return out.reshape(self._oshape)
         return super().__call__(*args)
 
     def _table_call(self, *vals: Any) -> Any:
