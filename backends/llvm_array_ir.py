@@ -29,6 +29,9 @@ from symnum.backends.schedule import Instr, Ref
 from symnum.arrays.terms import ArraySym
 from symnum.errors import CompileError
 
+# multiply-adds from which a matrix product calls BLAS's dgemm (the loops below it; gemv and
+# dot stay loops: memory-bound, they ran as fast as BLAS, results_issue10.md)
+GEMM_WORK = 1 << 15
 _ELEM = {"float64": "double", "int64": "i64", "int32": "i32", "bool": "i8"}
 _NPDT = {"np.float64": "float64", "np.int64": "int64", "np.int32": "int32",
          "np.bool_": "bool"}
@@ -474,8 +477,36 @@ class IRRenderer:
         shape = A.shape[:-1] + B.shape[1:]
         if shape:
             self.new_array(name, shape, "float64")
+        if len(A.shape) == len(B.shape) == 2 and \
+                A.shape[0] * A.shape[1] * B.shape[1] >= GEMM_WORK:
+            self.dgemm(A, B, self.arrays[name])
+            return
         for s in ast.parse(_dot_source(A.shape, B.shape, a, b, name)).body:
             self.stmt(s)
+
+    def dgemm(self, A: _Arr, B: _Arr, C: _Arr) -> None:
+        """C = A @ B (row-major) through BLAS's dgemm (scipy.linalg.cython_blas's, linked as
+        @sn_dgemm): column-major Cᵀ = Bᵀ Aᵀ, i.e. dgemm('N', 'N', n, m, k, 1, B, n, A, k,
+        0, C, n)."""
+        (m, k), n = A.shape, B.shape[1]
+        self.decls.add("declare void @sn_dgemm(i8*, i8*, i32*, i32*, i32*, double*, double*, "
+                       "i32*, double*, i32*, double*, double*, i32*)")
+        self.uses_blas = True
+        ints = {}
+        for v in sorted({m, n, k}):
+            ptr = self.fresh("bi")
+            self.allocas.append(f"{ptr} = alloca i32")
+            self.emit(f"store i32 {v}, i32* {ptr}")
+            ints[v] = ptr
+        tr, one, zero = self.fresh("bt"), self.fresh("bd"), self.fresh("bd")
+        self.allocas += [f"{tr} = alloca i8", f"{one} = alloca double", f"{zero} = alloca double"]
+        self.emit(f"store i8 {ord('N')}, i8* {tr}")
+        self.emit(f"store double 1.0, double* {one}")
+        self.emit(f"store double 0.0, double* {zero}")
+        self.emit(f"call void @sn_dgemm(i8* {tr}, i8* {tr}, i32* {ints[n]}, i32* {ints[m]}, "
+                  f"i32* {ints[k]}, double* {one}, double* {B.ptr}, i32* {ints[n]}, "
+                  f"double* {A.ptr}, i32* {ints[k]}, double* {zero}, double* {C.ptr}, "
+                  f"i32* {ints[n]})")
 
     def store_output(self, k: int, o: ast.expr) -> None:
         out = self.fn.flat_outputs[k]

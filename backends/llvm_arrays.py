@@ -32,11 +32,29 @@ _LIBC: dict[str, int] = {}
 
 
 def _libc() -> dict[str, int]:
-    if not _LIBC:
+    if "malloc" not in _LIBC:
         lib = ctypes.CDLL(None)
         for s in ("malloc", "free"):
             _LIBC[s] = ctypes.cast(getattr(lib, s), ctypes.c_void_p).value
     return _LIBC
+
+
+def _dgemm() -> int:
+    """The address of BLAS's dgemm as scipy exports it to Cython (scipy.linalg.cython_blas)."""
+    if "dgemm" not in _LIBC:
+        try:
+            from scipy.linalg import cython_blas
+        except ImportError as e:
+            raise CompileError(f"a large matrix product calls BLAS through scipy ({e}); "
+                               "install scipy, or use backend='numba'") from e
+        cap = cython_blas.__pyx_capi__["dgemm"]
+        api = ctypes.pythonapi
+        api.PyCapsule_GetName.restype = ctypes.c_char_p
+        api.PyCapsule_GetName.argtypes = [ctypes.py_object]
+        api.PyCapsule_GetPointer.restype = ctypes.c_void_p
+        api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+        _LIBC["dgemm"] = api.PyCapsule_GetPointer(cap, api.PyCapsule_GetName(cap))
+    return _LIBC["dgemm"]
 
 
 def generate(fn: Any, fastmath: bool = False) -> tuple[str, LoopGen, str]:
@@ -140,7 +158,9 @@ def lower_array_fn(fn: Any, *, fastmath: bool = False, opt: int = 2, ir_opt: int
                                             if ln.startswith("declare")))):
         if name.startswith("llvm."):
             continue
-        if name in ("malloc", "free"):
+        if name == "sn_dgemm":
+            symbols[name] = _dgemm()
+        elif name in ("malloc", "free"):
             symbols[name] = _libc()[name]
         elif name.startswith(lb.CALLBACK_PREFIX):
             symbols[name] = lb.callback_address(name)
