@@ -137,8 +137,8 @@ class CudaArrayKernel(ArrayKernel):
                          enumerate(gen.consts)}
         self._params = [f"a{k}" if getattr(leaf, "shape", ()) else f"s{k}"
                         for k, leaf in enumerate(fn.flat_inputs)]
-        super().__init__(fn, self._run, [], source, info)
-        self.backend, self.plan = "cuda", gen.plan
+        super().__init__(fn, self._run, [], source, info, gen.plan)
+        self.backend = "cuda"
         self._one = None  # no fast path: every call goes through the checks
 
     def _launch(self, name: str, n: int, *args: Any) -> None:

@@ -72,8 +72,8 @@ class LlvmArrayKernel(ArrayKernel):
                  plan: str, info: dict):
         self._call, self._library, self._addrs = call, library, addrs
         self._keep = [c.value for c in consts]  # their addresses are linked into the code
-        super().__init__(fn, self._table_call, [], source, info)
-        self.backend, self.plan = "llvm", plan
+        super().__init__(fn, self._table_call, [], source, info, plan)
+        self.backend = "llvm"
         self._kaddr, self._taddr = addrs["kernel"], addrs["table"]
         self._n_in = len(fn.flat_inputs)
         outs = fn.flat_outputs
@@ -124,7 +124,8 @@ class LlvmArrayKernel(ArrayKernel):
 
 
 def lower_array_fn(fn: Any, *, fastmath: bool = False, opt: int = 2, ir_opt: int = 2,
-                   cache: bool = True, cache_dir: Any = None, **options: Any) -> LlvmArrayKernel:
+                   cache: bool = True, cache_dir: Any = None, parallel: bool | None = None,
+                   **options: Any) -> LlvmArrayKernel:
     """Compile an ArrayFn into loop nests through LLVM IR.
 
     >>> import numpy as np, symnum as sn
@@ -138,6 +139,9 @@ def lower_array_fn(fn: Any, *, fastmath: bool = False, opt: int = 2, ir_opt: int
         raise CompileError(f"unknown option(s) for the llvm backend's array loops: "
                            f"{', '.join(options)}; it takes fastmath, opt, ir_opt, cache, "
                            "cache_dir")
+    if parallel:
+        raise CompileError("the llvm backend's array loops run on one thread; for parallel "
+                           "outer loops use backend='numba' with parallel=True")
     t0 = time.perf_counter()
     ir, gen, plan = generate(fn, fastmath)
     t1 = time.perf_counter()

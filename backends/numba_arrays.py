@@ -47,18 +47,21 @@ PEEL_NUMBA = 1
 def generate(fn: Any, fastmath: bool = False, parallel: bool = False,
              peel: int = PEEL_NUMBA) -> tuple[str, LoopGen]:
     gen = LoopGen(fn, parallel, peel=peel)
-    body = gen.source()
+    body = gen.plan = gen.source()
     # numba's disk cache only where its pickles are authenticated (backends.cache_security)
     return _HEADER + body + _DECORATE.format(fastmath=bool(fastmath), cache=numba_cache(),
                                              parallel=gen.used_prange), gen
 
 
 class ArrayKernel:
-    """A compiled ArrayFn: `k(*args)` ≡ `fn(*args)`; `.source`, `.fn`, `.info` show what was
-    built, `.kernel` is the numba function (inputs then constants, returns a tuple)."""
+    """A compiled ArrayFn: `k(*args)` ≡ `fn(*args)`; `.source`, `.plan`, `.fn`, `.info` show
+    what was built, `.kernel` is the numba function (inputs then constants, returns a
+    tuple)."""
 
-    def __init__(self, fn: Any, kernel: Any, consts: list, source: str, info: dict):
+    def __init__(self, fn: Any, kernel: Any, consts: list, source: str, info: dict,
+                 plan: str = ""):
         self.fn, self.kernel, self.source, self.info = fn, kernel, source, info
+        self.plan = plan  # the loop plan (backends.array_loops) every renderer reads
         self.backend = "numba"
         self._consts = tuple(c.value for c in consts)
         self._specs = []  # per input leaf: ("a", shape, dtype) / ("s", dtype) / ("static", v)
@@ -166,7 +169,7 @@ def lower_array_fn(fn: Any, *, fastmath: bool = False, cache_dir: Any = None,
                            f"({type(e).__name__}: {e}); the generated source is {path}") from e
     info = {"module": key, "cache_hit": hit, "materialised": len(gen.material),
             "compile_seconds": time.perf_counter() - t0}
-    return ArrayKernel(fn, mod.kernel, gen.consts, src, info)
+    return ArrayKernel(fn, mod.kernel, gen.consts, src, info, gen.plan)
 
 
 def _signature(fn: Any, consts: list) -> tuple:
