@@ -123,10 +123,8 @@ class CudaArrayKernel(ArrayKernel):
     """A compiled ArrayFn on the cuda backend: host arrays in, host arrays out; `.source` is
     the generated module, `.plan` the loop plan."""
 
-    def __init__(self, fn: Any, mod: Any, steps: list, gen: LoopGen, source: str, info: dict,
-                 threads: int, max_blocks: int | None, fastmath: bool):
-        from symnum.backends import cuda_backend as cb
-
+    def __init__(self, fn: Any, cb: Any, mod: Any, steps: list, gen: LoopGen, source: str,
+                 info: dict, threads: int, max_blocks: int | None, fastmath: bool):
         self._cb, self._cuda = cb, cb._cuda()
         self._steps, self._threads, self._max_blocks = steps, threads, max_blocks
         self._jitted: dict[str, Any] = {}
@@ -174,11 +172,11 @@ class CudaArrayKernel(ArrayKernel):
         return f"<ArrayKernel cuda of {self.fn!r}>"
 
 
-def lower_array_fn(fn: Any, *, fastmath: bool = False, threads: int = 128,
+def lower_array_fn(fn: Any, cb: Any, *, fastmath: bool = False, threads: int = 128,
                    max_blocks: int | None = None, cache_dir: Any = None) -> CudaArrayKernel:
-    """Compile an ArrayFn's elementwise and stencil nests into grid-stride CUDA kernels."""
-    from symnum.backends import cuda_backend as cb
-
+    """Compile an ArrayFn's elementwise and stencil nests into grid-stride CUDA kernels. `cb` is
+    backends.cuda_backend, which passes itself in (numba.cuda, launch configuration, the
+    simulator's stand-ins), so that this module never imports it back."""
     t0 = time.perf_counter()
     src, steps, gen = generate(fn)
     for o in fn.flat_outputs:
@@ -195,4 +193,4 @@ def lower_array_fn(fn: Any, *, fastmath: bool = False, threads: int = 128,
     kernels = sum(s[0] in ("launch", "fill") for s in steps)
     info = {"module": key, "cache_hit": hit, "kernels": kernels,
             "simulator": cb.simulating(), "compile_seconds": time.perf_counter() - t0}
-    return CudaArrayKernel(fn, mod, steps, gen, src, info, threads, max_blocks, fastmath)
+    return CudaArrayKernel(fn, cb, mod, steps, gen, src, info, threads, max_blocks, fastmath)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import math
+import sys
 import threading
 import time
 from types import ModuleType, SimpleNamespace
@@ -485,8 +486,8 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, threads: i
     if _is_array_fn(fn):  # elementwise and stencil nests (backends.cuda_arrays)
         from symnum.backends.cuda_arrays import lower_array_fn
 
-        return lower_array_fn(fn, fastmath=fastmath, threads=threads, max_blocks=max_blocks,
-                              cache_dir=cache_dir)
+        return lower_array_fn(fn, sys.modules[__name__], fastmath=fastmath, threads=threads,
+                              max_blocks=max_blocks, cache_dir=cache_dir)
     t0 = time.perf_counter()
     c = CudaCompiled(fn, dtype=dtype, fastmath=fastmath, threads=threads, max_blocks=max_blocks,
                      cache_dir=cache_dir, info={})

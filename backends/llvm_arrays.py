@@ -123,18 +123,18 @@ class LlvmArrayKernel(ArrayKernel):
         return f"<ArrayKernel llvm of {self.fn!r}>"
 
 
-def lower_array_fn(fn: Any, *, fastmath: bool = False, opt: int = 2, ir_opt: int = 2,
-                   cache: bool = True, cache_dir: Any = None, parallel: bool | None = None,
-                   **options: Any) -> LlvmArrayKernel:
-    """Compile an ArrayFn into loop nests through LLVM IR.
+def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, opt: int = 2,
+                   ir_opt: int = 2, cache: bool = True, cache_dir: Any = None,
+                   parallel: bool | None = None, **options: Any) -> LlvmArrayKernel:
+    """Compile an ArrayFn into loop nests through LLVM IR. `lb` is backends.llvm_backend, which
+    passes itself in (its compiler, object cache, linker and trampolines), so that this module
+    never imports it back.
 
     >>> import numpy as np, symnum as sn
     >>> f = sn.trace(lambda x: np.sum(x[1:] * x[:-1]), np.zeros(4), mode="array")
-    >>> float(lower_array_fn(f, cache=False)(np.arange(4.0)))
+    >>> float(sn.lower(f, "llvm", cache=False)(np.arange(4.0)))
     8.0
     """
-    from symnum.backends import llvm_backend as lb
-
     if options:
         raise CompileError(f"unknown option(s) for the llvm backend's array loops: "
                            f"{', '.join(options)}; it takes fastmath, opt, ir_opt, cache, "
