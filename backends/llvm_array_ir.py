@@ -491,7 +491,6 @@ class IRRenderer:
         (m, k), n = A.shape, B.shape[1]
         self.decls.add("declare void @sn_dgemm(i8*, i8*, i32*, i32*, i32*, double*, double*, "
                        "i32*, double*, i32*, double*, double*, i32*)")
-        self.uses_blas = True
         ints = {}
         for v in sorted({m, n, k}):
             ptr = self.fresh("bi")

@@ -131,8 +131,9 @@ def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, opt: int = 2,
     never imports it back.
 
     >>> import numpy as np, symnum as sn
+    >>> from symnum.compile import lower
     >>> f = sn.trace(lambda x: np.sum(x[1:] * x[:-1]), np.zeros(4), mode="array")
-    >>> float(sn.lower(f, "llvm", cache=False)(np.arange(4.0)))
+    >>> float(lower(f, "llvm", cache=False)(np.arange(4.0)))
     8.0
     """
     if options:
