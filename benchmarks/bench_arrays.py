@@ -234,17 +234,19 @@ def best_rows(quick: bool):
     cases = []
     for n in ((1_000, 100_000) if quick else (1_000, 100_000, 1_000_000)):
         x = np.random.default_rng(4).uniform(-1, 1, n)
-        k = lower(sn.trace(rosen, x, mode="array"), "numba")
-        cases.append((f"rosen n={n:,}", k, (x,), hand, (x,)))
+        fn = sn.trace(rosen, x, mode="array")
+        cases.append((f"rosen n={n:,}", lower(fn, "numba"), (x,), hand, (x,),
+                      lower(fn, "llvm")))
     for m in ((32, 128) if quick else (32, 128, 512)):
         st = brusselator_init(m)
-        k = lower(sn.trace(brusselator(m), st, mode="array"), "numba")
+        fn = sn.trace(brusselator(m), st, mode="array")
         flat, out = st.ravel().copy(), np.empty(st.size)
-        cases.append((f"brusselator n={m}", k, (st,), brusselator_numba(m)[0], (flat, out)))
+        cases.append((f"brusselator n={m}", lower(fn, "numba"), (st,),
+                       brusselator_numba(m)[0], (flat, out), lower(fn, "llvm")))
     rows = []
-    for name, k, a, h, ha in cases:
+    for name, k, a, h, ha, kl in cases:
         fs = [functools.partial(k, *a), functools.partial(k.kernel, *a, *k._consts),
-              functools.partial(h, *ha)]
+              functools.partial(h, *ha), functools.partial(kl, *a)]
         for f in fs:
             f()
         t0 = time.perf_counter()
@@ -254,7 +256,9 @@ def best_rows(quick: bool):
         for _ in range(14):
             best = [min(b, timeit.timeit(f, number=num) / num) for b, f in zip(best, fs)]
         rows.append([name, fmt_time(best[0]), fmt_time(best[1]), fmt_time(best[2]),
-                     fmt_ratio(best[0] / best[2]), fmt_ratio(best[1] / best[2])])
+                     fmt_ratio(best[0] / best[2]), fmt_ratio(best[1] / best[2]),
+                     fmt_time(best[3]), fmt_ratio(best[3] / best[2]),
+                     fmt_ratio(best[3] / best[0])])
     return rows
 
 
@@ -345,6 +349,10 @@ def main() -> None:
                  "llvm per call", "numba per call", "hand numba", "llvm / hand",
                  "numba / hand", "llvm / numba"], llvm_rows(args.quick, reps)))
     if args.llvm_only:
+        print("\n## Best of 15 interleaved batches (least disturbed by other jobs)\n")
+        print(table(["workload", "numba call", "numba kernel alone", "hand numba",
+                     "call vs hand", "kernel vs hand", "llvm call", "llvm vs hand",
+                     "llvm vs numba call"], best_rows(args.quick)))
         return
     print("\n## Rosenbrock value, array mode (numba loops)\n")
     print(table(["n", "ops", "trace", "trace+compile (cold)", "trace+compile (warm cache)",
@@ -361,7 +369,8 @@ def main() -> None:
                 brusselator_rows((32, 128) if args.quick else (32, 128, 512), reps)))
     print("\n## Best of 15 interleaved batches (least disturbed by other jobs)\n")
     print(table(["workload", "compiled call", "kernel alone", "hand numba", "call vs hand",
-                 "kernel vs hand"], best_rows(args.quick)))
+                 "kernel vs hand", "llvm call", "llvm vs hand", "llvm vs numba call"],
+                best_rows(args.quick)))
     print(f"\n## Opt-in parallel lowering (numba threads: {numba.get_num_threads()})\n")
     print(table(["workload", "compile serial", "compile parallel", "per call serial",
                  "per call parallel", "parallel / serial"], parallel_rows(args.quick)))
