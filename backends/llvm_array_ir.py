@@ -20,9 +20,10 @@ resolved at link time (the object code stays cacheable across processes).
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any
 
-from symnum.backends.llvm_ir import _Body
+from symnum.backends.llvm_ir import LIBMVEC, _Body
 from symnum.backends.llvm_ops import float_hex
 from symnum.backends.schedule import Instr, Ref
 
@@ -32,6 +33,8 @@ from symnum.errors import CompileError
 # multiply-adds from which a matrix product calls BLAS's dgemm (the loops below it; gemv and
 # dot stay loops: memory-bound, they ran as fast as BLAS, results_issue10.md)
 GEMM_WORK = 1 << 15
+# a scalar libm call as _Body emits it: an LLVM intrinsic (llvm.exp.f64) or a libm symbol
+_LIBM_CALL = re.compile(r"@(?:llvm\.(\w+)\.f64|(\w+))\(")
 _ELEM = {"float64": "double", "int64": "i64", "int32": "i32", "bool": "i8"}
 _NPDT = {"np.float64": "float64", "np.int64": "int64", "np.int32": "int32",
          "np.bool_": "bool"}
@@ -66,8 +69,14 @@ class _Arr:
 class IRRenderer:
     """One kernel's IR from LoopGen's plan (`gen`, after `gen.source()` gave `src`)."""
 
-    def __init__(self, gen: Any, src: str, fastmath: bool = False):
+    def __init__(self, gen: Any, src: str, fastmath: bool = False,
+                 vector_isas: tuple = ()):
         self.gen, self.fn = gen, gen.fn
+        # (isa letter, lanes) of libmvec variants the loop vectoriser may call (vecmath)
+        self.vector_isas = vector_isas
+        self.attrs: dict[str, int] = {}  # libm function → its call sites' attribute group
+        self.attr_lines: list[str] = []
+        self.used: list[str] = []  # vector variants kept for the vectoriser
         self.fm = " fast" if fastmath else ""
         self.lines: list[str] = []
         self.allocas: list[str] = []
@@ -118,6 +127,11 @@ class IRRenderer:
             self.emit(f"call void @free(i8* {f})")
         self.emit("ret void")
         head = ["define void @run(i8** noalias %p) {", "entry:"]
+        if self.attrs:  # libm without side effects: vectorisable (vecmath)
+            self.attr_lines.append("attributes #0 = { nounwind willreturn memory(none) }")
+            self.attr_lines.append(f"@llvm.compiler.used = appending global [{len(self.used)} "
+                                   f"x i8*] [{', '.join(self.used)}], section "
+                                   '"llvm.metadata"')
         text = [*sorted(self.decls), *self.globals(), "", *head,
                 *["  " + a for a in self.allocas], *self.lines, "}", "",
                 "define void @kernel(i8* %x, i8* %o) {", "entry:",
@@ -129,7 +143,7 @@ class IRRenderer:
                 "  call void @run(i8** %t0)", "  ret void", "}", "",
                 "define void @table(i8* %x, i8* %o) {", "entry:",
                 "  %t = bitcast i8* %x to i8**", "  call void @run(i8** %t)",
-                "  ret void", "}", ""]
+                "  ret void", "}", "", *self.attr_lines, ""]
         return "\n".join(text)
 
     def globals(self) -> list[str]:
@@ -303,9 +317,42 @@ class IRRenderer:
             refs.append(Ref("in", j))
         self.n += 1
         dst = self.n
+        mark = len(self.lines)
         self.body.instr(Instr(dst, op, tuple(refs)))
+        if self.vector_isas and op in LIBMVEC:
+            self.vector_variants(mark, len(args))
         name, kind = self.body.vals[("tmp", dst)]
         return name, "i1" if kind == "b" else "double"
+
+    def vector_variants(self, mark: int, arity: int) -> None:
+        """vecmath: the libm call just emitted (an intrinsic such as llvm.exp.f64 too) becomes
+        a call to `sn_v_exp` — libm's exp under a name LLVM does not know, so that it is not
+        turned back into an intrinsic the code generator would split into scalar calls —
+        declared without memory effects (errno is never read) and marked with its libmvec
+        variants (the vector function ABI), kept alive through @llvm.compiler.used (the
+        pipeline drops unused declarations before the vectoriser runs); LLVM's loop
+        vectoriser then calls `_ZGVdN4v_exp` on 4 elements at once."""
+        for j in range(mark, len(self.lines)):
+            m = _LIBM_CALL.search(self.lines[j])
+            if m is None:
+                continue
+            fname = m.group(1) or m.group(2)
+            decl = ", ".join(["double"] * arity)
+            if fname not in self.attrs:
+                self.attrs[fname] = len(self.attrs) + 1
+                variants = []
+                for isa, lanes in self.vector_isas:
+                    vname = f"_ZGV{isa}N{lanes}{'v' * arity}_{fname}"
+                    vt = f"<{lanes} x double>"
+                    self.decls.add(f"declare {vt} @{vname}({', '.join([vt] * arity)})")
+                    self.used.append(f"i8* bitcast ({vt} ({', '.join([vt] * arity)})* "
+                                     f"@{vname} to i8*)")
+                    variants.append(f"_ZGV_LLVM_N{lanes}{'v' * arity}_sn_v_{fname}({vname})")
+                self.attr_lines.append(f'attributes #{self.attrs[fname]} = {{ '
+                                       f'"vector-function-abi-variant"="{",".join(variants)}" }}')
+                self.decls.add(f"declare double @sn_v_{fname}({decl}) #0")
+            line = self.lines[j].replace(m.group(0), f"@sn_v_{fname}(")
+            self.lines[j] = f"{line} #{self.attrs[fname]}"
 
     def address(self, e: ast.Subscript) -> tuple[_Arr, str]:
         name = e.value.id

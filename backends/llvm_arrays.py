@@ -57,11 +57,23 @@ def _dgemm() -> int:
     return _LIBC["dgemm"]
 
 
-def generate(fn: Any, fastmath: bool = False) -> tuple[str, LoopGen, str]:
-    """(IR text, the plan, the plan's text) of an ArrayFn."""
+def generate(fn: Any, fastmath: bool = False,
+             vector_isas: tuple = ()) -> tuple[str, LoopGen, str]:
+    """(IR text, the plan, the plan's text) of an ArrayFn; `vector_isas`: the libmvec variants
+    ((isa, lanes), …) the loop vectoriser may call for libm functions (vecmath)."""
     gen = LoopGen(fn, op_src=neutral_op)
     plan = gen.source()
-    return IRRenderer(gen, plan, fastmath).render(), gen, plan
+    return IRRenderer(gen, plan, fastmath, vector_isas).render(), gen, plan
+
+
+def vector_isas(lb: Any, vecmath: bool) -> tuple:
+    """The x86-64 vector-ABI widths up to this host's widest (SSE 2, AVX2 4, AVX-512 8 doubles)
+    when vecmath is on and glibc has libmvec; () otherwise."""
+    target = lb.simd_target("float64", vecmath, True) if vecmath else None
+    if target is None or not target.libmvec:
+        return ()
+    order = (("b", 2), ("d", 4), ("e", 8))
+    return tuple(order[:[isa for isa, _ in order].index(target.isa) + 1])
 
 
 class LlvmArrayKernel(ArrayKernel):
@@ -123,12 +135,13 @@ class LlvmArrayKernel(ArrayKernel):
         return f"<ArrayKernel llvm of {self.fn!r}>"
 
 
-def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, opt: int = 2,
-                   ir_opt: int = 2, cache: bool = True, cache_dir: Any = None,
+def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, vecmath: bool | None = None,
+                   opt: int = 2, ir_opt: int = 2, cache: bool = True, cache_dir: Any = None,
                    parallel: bool | None = None, **options: Any) -> LlvmArrayKernel:
     """Compile an ArrayFn into loop nests through LLVM IR. `lb` is backends.llvm_backend, which
     passes itself in (its compiler, object cache, linker and trampolines), so that this module
-    never imports it back.
+    never imports it back. vecmath (default: = fastmath): transcendentals in vectorised loops
+    through glibc's libmvec (≤ 4 ulp, benchmarks/results_issue16.md), else exact scalar libm.
 
     >>> import numpy as np, symnum as sn
     >>> from symnum.compile import lower
@@ -139,12 +152,13 @@ def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, opt: int = 2,
     if options:
         raise CompileError(f"unknown option(s) for the llvm backend's array loops: "
                            f"{', '.join(options)}; it takes fastmath, opt, ir_opt, cache, "
-                           "cache_dir")
+                           "cache_dir, vecmath")
     if parallel:
         raise CompileError("the llvm backend's array loops run on one thread; for parallel "
                            "outer loops use backend='numba' with parallel=True")
     t0 = time.perf_counter()
-    ir, gen, plan = generate(fn, fastmath)
+    isas = vector_isas(lb, fastmath if vecmath is None else vecmath)
+    ir, gen, plan = generate(fn, fastmath, isas)
     t1 = time.perf_counter()
     key = lb.cache_key(ir, opt, ir_opt)
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -169,8 +183,8 @@ def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, opt: int = 2,
             symbols[name] = _libc()[name]
         elif name.startswith(lb.CALLBACK_PREFIX):
             symbols[name] = lb.callback_address(name)
-        else:
-            addr = lb._symbol_address(name)
+        else:  # libm (sn_v_exp: libm's exp under a name LLVM leaves alone), libmvec
+            addr = lb._symbol_address(name.removeprefix("sn_v_"))
             if addr is not None:
                 symbols[name] = addr
     for k, c in enumerate(gen.consts):
@@ -181,7 +195,8 @@ def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, opt: int = 2,
         lb._fail("linking the object code", e, ir, key, directory if cache else None)
     (call, _), via = lb._trampolines("float64")
     info = {"cache_hit": hit, "key": key, "materialised": len(gen.material), "call": via,
-            "opt": opt, "ir_opt": ir_opt, "plan_seconds": t1 - t0, "codegen_seconds": t2 - t1,
+            "opt": opt, "ir_opt": ir_opt, "vecmath": [f"{i}{n}" for i, n in isas],
+            "plan_seconds": t1 - t0, "codegen_seconds": t2 - t1,
             "compile_seconds": time.perf_counter() - t0,
             "inputs": [leaf.name for leaf in fn.flat_inputs if isinstance(leaf, ArraySym)]}
     return LlvmArrayKernel(fn, call, library, addrs, gen.consts, ir, plan, info)

@@ -483,8 +483,8 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     if _is_array_fn(fn):  # loop nests (backends.llvm_arrays)
         from symnum.backends.llvm_arrays import lower_array_fn
 
-        return lower_array_fn(fn, sys.modules[__name__], fastmath=fastmath, cache=cache,
-                              cache_dir=cache_dir, parallel=parallel, **options)
+        return lower_array_fn(fn, sys.modules[__name__], fastmath=fastmath, vecmath=vecmath,
+                              cache=cache, cache_dir=cache_dir, parallel=parallel, **options)
     if options:
         raise CompileError(f"unknown option(s) for the llvm backend: {', '.join(options)}; "
                            "it takes dtype, opt, ir_opt, shard, fastmath, vecmath, simd, "

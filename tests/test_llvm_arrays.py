@@ -149,3 +149,21 @@ def test_llvm_movement_property(data):
     fn = sn.trace(prog, v, mode="array")
     np.testing.assert_allclose(lower(fn, "llvm", cache=False)(v), prog(v), rtol=1e-12,
                                atol=1e-12)
+
+
+def test_vecmath_calls_libmvec_in_vector_loops():
+    from symnum.backends import llvm_backend
+
+    def f(x):
+        return np.tanh(x) * np.exp(-x * x) + np.log1p(x * x) + x ** 2.5
+
+    x = RNG.uniform(0.1, 3.0, 1000)
+    fn = sn.trace(f, x, mode="array")
+    exact = lower(fn, "llvm", cache=False)
+    assert "_ZGV" not in exact.source and exact.info["vecmath"] == []
+    np.testing.assert_allclose(exact(x), f(x), rtol=1e-15)
+    if llvm_backend._libmvec() is None:
+        pytest.skip("no libmvec (glibc ≥ 2.35) here")
+    fast = lower(fn, "llvm", cache=False, vecmath=True)
+    assert "vector-function-abi-variant" in fast.source and fast.info["vecmath"]
+    np.testing.assert_allclose(fast(x), f(x), rtol=4e-15)  # libmvec: ≤ 4 ulp
