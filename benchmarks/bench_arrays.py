@@ -303,6 +303,22 @@ def llvm_rows(quick: bool, reps: int):
     return rows
 
 
+def vecmath_rows(n: int = 1_000_000):
+    """A transcendental-heavy elementwise program: llvm loops with exact scalar libm, with
+    vecmath=True (libmvec in the vectorised loop), numba's loops, and numpy."""
+    def f(x):
+        return np.tanh(x) * np.exp(-x * x) + np.log1p(x * x)
+
+    x = np.random.default_rng(6).uniform(-2, 2, n)
+    fn = sn.trace(f, x, mode="array")
+    ks = [lower(fn, "llvm"), lower(fn, "llvm", vecmath=True), lower(fn, "numba"), f]
+    want = f(x)
+    err = [float(np.max(np.abs(k(x) - want) / np.maximum(np.abs(want), 1e-300))) for k in ks]
+    ts = per_call_interleaved(ks, [(x,)] * 4, batches=11)
+    return [[f"tanh·exp + log1p, n={n:,}", *(fmt_time(t) for t in ts),
+             fmt_ratio(ts[1] / ts[0]), f"{err[1]:.1e}"]]
+
+
 def scalar_rows(sizes, loss_shape):
     """The old scalar mode: trace + build_function (llvm, the default backend), per call."""
     rng = np.random.default_rng(2)
@@ -353,6 +369,9 @@ def main() -> None:
         print(table(["workload", "numba call", "numba kernel alone", "hand numba",
                      "call vs hand", "kernel vs hand", "llvm call", "llvm vs hand",
                      "llvm vs numba call"], best_rows(args.quick)))
+        print("\n## Transcendentals in llvm loops: exact libm vs vecmath=True (libmvec)\n")
+        print(table(["workload", "llvm (libm)", "llvm vecmath", "numba", "numpy",
+                     "vecmath / libm", "max rel. error"], vecmath_rows()))
         return
     print("\n## Rosenbrock value, array mode (numba loops)\n")
     print(table(["n", "ops", "trace", "trace+compile (cold)", "trace+compile (warm cache)",
