@@ -418,9 +418,18 @@ class LoopGen:
         oidx, b = self.loops([a.shape[j] for j in kept], top, "o", work=a.size)
         acc = self.fresh("acc")
         b.add(f"{acc} = {_INIT[op.kind]}")
+        work = a.size if not kept and op.kind in ("sum", "prod") else 0
+        if n.shape == ():  # a full reduction: a stencil under it is peeled too (nest)
+            def step(idx: list, blk: _Block) -> None:
+                full = [""] * a.ndim
+                for j, v in zip(op.axes, idx):
+                    full[j] = v
+                self._acc(op.kind, acc, self.read(a, full, blk), blk)
+            self.nest([a.shape[j] for j in op.axes], b, work, step)
+            b.add(f"{name} = {acc}")
+            return
         # a full sum or product: the reduction loop itself in parallel (numba reduces `+=`)
-        ridx, inner = self.loops([a.shape[j] for j in op.axes], b, work=a.size if (
-            not kept and op.kind in ("sum", "prod")) else 0)
+        ridx, inner = self.loops([a.shape[j] for j in op.axes], b, work=work)
         full = [""] * a.ndim
         for j, v in zip(kept, oidx):
             full[j] = v
