@@ -62,8 +62,10 @@ def lower(fn: Fn, backend: str = "auto", **options: Any) -> Any:
             and "numba" in _backends().available_backends():
         try:
             return _backends().lower(fn, "llvm", **options)
-        except CompileError:
-            name = "numba"
+        except CompileError as e:
+            k = _backends().lower(fn, "numba", **options)
+            k.info["llvm_refused"] = str(e)  # why auto chose numba
+            return k
     return _backends().lower(fn, name, **options)
 
 

@@ -89,6 +89,7 @@ def test_auto_prefers_llvm_and_falls_back_to_numba():
     assert lower(f).backend == "llvm"
     k = lower(f, parallel=True)  # numba's option: numba takes it
     assert k.backend == "numba" and k(np.arange(6.0)) == 40.0
+    assert "parallel=True" in k.info["llvm_refused"]
     with pytest.raises(CompileError, match="parallel=True"):
         lower(f, "llvm", parallel=True)
 
