@@ -1,4 +1,4 @@
-"""Array programs → loop nests in Python source for numba.njit (the numba backend's array path).
+"""Array programs → loop plans: the one planner of the numba, llvm and cuda array lowerings.
 
 An ArrayFn's DAG is cut into materialised nodes — outputs, reductions, contractions,
 concatenations, pads, and elementwise maps read more than once — each computed by one loop nest;
@@ -6,8 +6,13 @@ everything between them is inlined into the reading loop's body: chains of eleme
 into one loop (their bodies lowered through the scalar schedule, backends.schedule, so every
 primitive lowers by its Op's lowering name), index maps (slices, roll, transpose, broadcast,
 reshape) become index arithmetic, and reductions run with a running accumulator. Large matmul-
-shaped contractions call np.dot (BLAS through numba). Generated source holds generated names
-only. Never imported by `import symnum`.
+shaped contractions call np.dot (BLAS through numba). Periodic stencils are split where their
+rolls wrap: an interior loop and peeled boundary loops, each reading through plain offsets
+(`nest`, up to `peel` copies of the body). The plan is written as a small Python subset (for,
+if, assignments, np.empty, np.dot, return) that numba compiles as it is
+(backends.numba_arrays), backends.llvm_array_ir prints as LLVM IR and backends.cuda_arrays turns
+into grid-stride kernels; `op_src` spells the scalar ops for each. Generated source holds
+generated names only. Never imported by `import symnum`.
 """
 
 from __future__ import annotations
