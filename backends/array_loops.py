@@ -1,4 +1,4 @@
-"""Array programs → loop nests in Python source for numba.njit (the numba backend's array path).
+"""Array programs → loop plans: the one planner of the numba, llvm and cuda array lowerings.
 
 An ArrayFn's DAG is cut into materialised nodes — outputs, reductions, contractions,
 concatenations, pads, and elementwise maps read more than once — each computed by one loop nest;
@@ -6,8 +6,13 @@ everything between them is inlined into the reading loop's body: chains of eleme
 into one loop (their bodies lowered through the scalar schedule, backends.schedule, so every
 primitive lowers by its Op's lowering name), index maps (slices, roll, transpose, broadcast,
 reshape) become index arithmetic, and reductions run with a running accumulator. Large matmul-
-shaped contractions call np.dot (BLAS through numba). Generated source holds generated names
-only. Never imported by `import symnum`.
+shaped contractions call np.dot (BLAS through numba). Periodic stencils are split where their
+rolls wrap: an interior loop and peeled boundary loops, each reading through plain offsets
+(`nest`, up to `peel` copies of the body). The plan is written as a small Python subset (for,
+if, assignments, np.empty, np.dot, return) that numba compiles as it is
+(backends.numba_arrays), backends.llvm_array_ir prints as LLVM IR and backends.cuda_arrays turns
+into grid-stride kernels; `op_src` spells the scalar ops for each. Generated source holds
+generated names only. Never imported by `import symnum`.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from symnum.errors import CompileError
 RECOMPUTE = 30.0
 BLAS_WORK = 4096  # multiply-adds from which a matmul-shaped contraction calls np.dot
 PARALLEL_ELEMENTS = 1 << 16  # parallel lowering: nests visiting fewer elements stay serial
+# a periodic stencil's nest is split at its rolls' wrap points into an interior loop and peeled
+# boundary loops (branch-free index arithmetic in each) while the copies of its body stay ≤ this
+PEEL_BODIES = 3
 _BLAS_SPECS = ("ij,jk->ik", "ij,j->i", "j,jk->k", "j,j->")
 _MATERIAL_OPS = (Reduce, Contract, Concatenate, Pad, Scan)
 _INIT = {"sum": "0.0", "prod": "1.0", "max": "-math.inf", "min": "math.inf"}
@@ -101,8 +109,11 @@ def _bcast(idx: list[str], shape: tuple, out_shape: tuple) -> list[str]:
 class LoopGen:
     """Generates `kernel(<inputs>, <constants>)` returning the outputs as a tuple."""
 
-    def __init__(self, fn: Any, parallel: bool = False):
+    def __init__(self, fn: Any, parallel: bool = False, op_src: Any = instr_src,
+                 peel: int = PEEL_BODIES):
         self.fn = fn
+        self.peel = peel  # body copies a peeled stencil nest may have (1: no peeling)
+        self.op_src = op_src  # how one scalar op is spelled: numba's Python, or neutral calls
         self.parallel = parallel  # outer loops of large nests as numba.prange (opt-in)
         self.used_prange = False
         self.n = 0
@@ -122,6 +133,8 @@ class LoopGen:
                 self.consts.append(n)
         self.params += [self.names[id(c)] for c in self.consts]
         self.accumulated: set[int] = set()  # zero pads added into a sum's buffer
+        self.breaks: dict[str, set] | None = None  # a nest's dry run: loop index → roll shifts
+        self.seg: dict[str, tuple[int, int]] = {}  # loop index → the segment being emitted
         self.material = self._plan(outs)
 
     def fresh(self, prefix: str) -> str:
@@ -211,8 +224,17 @@ class LoopGen:
         elif isinstance(op, Roll):
             a = n.args[0]
             k, s, size = op.axis, op.shift, a.shape[op.axis]
-            v = self.fresh("r")
-            b.add(f"{v} = {idx[k]} - {s} + {size} if {idx[k]} < {s} else {idx[k]} - {s}")
+            i = idx[k]
+            if self.breaks is not None and i in self.breaks:
+                self.breaks[i].add(s)
+            lo, hi = self.seg.get(i, (0, size))
+            if hi <= s:  # a peeled segment where every index wraps
+                v = f"{i} + {size - s}"
+            elif lo >= s:  # ... where none does
+                v = f"{i} - {s}"
+            else:
+                v = self.fresh("r")
+                b.add(f"{v} = {i} - {s} + {size} if {i} < {s} else {i} - {s}")
             r = self.read(a, idx[:k] + [v] + idx[k + 1:], b)
         elif isinstance(op, Transpose):
             sub = [""] * len(idx)
@@ -274,7 +296,7 @@ class LoopGen:
         for ins in sched.instrs:
             v = self.fresh("v")
             tmp[ins.dst] = v
-            b.add(f"{v} = {instr_src(ins.op, [ref(a) for a in ins.args])}")
+            b.add(f"{v} = {self.op_src(ins.op, [ref(a) for a in ins.args])}")
         return [ref(r) for r in sched.outputs]
 
     # materialising ----------------------------------------------------------------------------
@@ -309,10 +331,11 @@ class LoopGen:
         elif isinstance(op, Concatenate):
             off = 0
             for a in n.args:
-                idx, b = self.loops(a.shape, top, work=a.size)
-                out = list(idx)
-                out[op.axis] = _affine(off, 1, idx[op.axis])
-                b.add(f"{name}[{', '.join(out)}] = {self.read(a, idx, b)}")
+                def piece(idx: list, b: _Block, a: Any = a, off: int = off) -> None:
+                    out = list(idx)
+                    out[op.axis] = _affine(off, 1, idx[op.axis])
+                    b.add(f"{name}[{', '.join(out)}] = {self.read(a, idx, b)}")
+                self.nest(a.shape, top, a.size, piece)
                 off += a.shape[op.axis]
         elif _is_sum(n) and any(id(a) in self.accumulated for a in n.args):
             top.add(f"{name}[...] = 0.0")
@@ -334,9 +357,53 @@ class LoopGen:
         elif scalar:
             top.add(f"{name} = {self.read(n, [], top, inline=True)}")
         else:
-            idx, b = self.loops(n.shape, top, work=n.size)
-            b.add(f"{name}[{', '.join(idx)}] = {self.read(n, idx, b, inline=True)}")
+            self.nest(n.shape, top, n.size, lambda idx, b: b.add(
+                f"{name}[{', '.join(idx)}] = {self.read(n, idx, b, inline=True)}"))
         self.names[id(n)] = name
+
+    def nest(self, shape: tuple, top: _Block, work: int, emit: Any) -> None:
+        """Loops over `shape` around `emit(idx, block)`, split where the body's rolls wrap:
+        a dry run collects each loop index's roll shifts, then every axis with wrap points
+        (innermost first, while the body copies stay ≤ PEEL_BODIES) loops segment by segment,
+        so that each segment reads through plain offsets (`i - 1`, `i + 7`), not a
+        conditional index per element."""
+        idx, b = self.loops(shape, _Block(top.indent, top.memo, []), work=work)
+        self.breaks = {v: set() for v in idx}
+        try:
+            emit(idx, b)  # the dry run; its lines are dropped
+            breaks = self.breaks
+        finally:
+            self.breaks = None
+        cuts: dict[int, list[int]] = {}
+        bodies = 1
+        for d in reversed(range(len(shape))):
+            pts = sorted(p for p in breaks[idx[d]] if 0 < p < shape[d])
+            if pts and bodies * (len(pts) + 1) <= self.peel:
+                cuts[d] = pts
+                bodies *= len(pts) + 1
+        if not cuts:
+            idx, b = self.loops(shape, top, work=work)
+            emit(idx, b)
+            return
+        par = self.parallel and work >= PARALLEL_ELEMENTS
+
+        def rec(d: int, blk: _Block) -> None:
+            if d == len(shape):
+                emit(idx, blk)
+                return
+            pts = cuts.get(d, [])
+            for lo, hi in zip([0, *pts], [*pts, shape[d]]):
+                rng = "numba.prange" if par and d == 0 and hi - lo > 1 else "range"
+                self.used_prange |= rng != "range"
+                blk.add(f"for {idx[d]} in {rng}({hi})" if lo == 0 else
+                        f"for {idx[d]} in {rng}({lo}, {hi})")
+                blk.lines[-1] += ":"
+                if d in cuts:
+                    self.seg[idx[d]] = (lo, hi)
+                rec(d + 1, blk.child())
+            self.seg.pop(idx[d], None)
+
+        rec(0, top)
 
     def _acc(self, kind: str, acc: str, e: str, b: _Block) -> None:
         if kind == "sum":
@@ -356,9 +423,18 @@ class LoopGen:
         oidx, b = self.loops([a.shape[j] for j in kept], top, "o", work=a.size)
         acc = self.fresh("acc")
         b.add(f"{acc} = {_INIT[op.kind]}")
+        work = a.size if not kept and op.kind in ("sum", "prod") else 0
+        if n.shape == ():  # a full reduction: a stencil under it is peeled too (nest)
+            def step(idx: list, blk: _Block) -> None:
+                full = [""] * a.ndim
+                for j, v in zip(op.axes, idx):
+                    full[j] = v
+                self._acc(op.kind, acc, self.read(a, full, blk), blk)
+            self.nest([a.shape[j] for j in op.axes], b, work, step)
+            b.add(f"{name} = {acc}")
+            return
         # a full sum or product: the reduction loop itself in parallel (numba reduces `+=`)
-        ridx, inner = self.loops([a.shape[j] for j in op.axes], b, work=a.size if (
-            not kept and op.kind in ("sum", "prod")) else 0)
+        ridx, inner = self.loops([a.shape[j] for j in op.axes], b, work=work)
         full = [""] * a.ndim
         for j, v in zip(kept, oidx):
             full[j] = v

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import math
+import sys
 import threading
 import time
 from types import ModuleType, SimpleNamespace
@@ -465,13 +466,9 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, threads: i
     >>> k.elementwise(np.linspace(0, 1, 5), 2.0).shape  # doctest: +SKIP
     (5,)
     """
-    if _is_array_fn(fn):
-        raise CompileError(
-            "the cuda backend has no loop lowering for array programs yet; use "
-            "backend='numba' (loop nests) or backend='numpy', or lower fn.scalarize()")
     from symnum.tracing.fn import Fn
 
-    if not isinstance(fn, Fn):
+    if not isinstance(fn, Fn) and not _is_array_fn(fn):
         raise CompileError(f"the cuda backend lowers an Fn (from symnum.trace), got "
                            f"{type(fn).__name__}; trace the function first")
     if options:
@@ -486,6 +483,11 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, threads: i
             "NUMBA_ENABLE_CUDASIM=1 before numba is imported to run on the simulator, use "
             "symnum.backends.cuda_backend.kernel_ptx for PTX only, or choose backend='numba'"
         )
+    if _is_array_fn(fn):  # elementwise and stencil nests (backends.cuda_arrays)
+        from symnum.backends.cuda_arrays import lower_array_fn
+
+        return lower_array_fn(fn, sys.modules[__name__], fastmath=fastmath, threads=threads,
+                              max_blocks=max_blocks, cache_dir=cache_dir)
     t0 = time.perf_counter()
     c = CudaCompiled(fn, dtype=dtype, fastmath=fastmath, threads=threads, max_blocks=max_blocks,
                      cache_dir=cache_dir, info={})

@@ -480,10 +480,11 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     >>> round(float(k(0.5, 2.0)), 12)
     0.958851077208
     """
-    if _is_array_fn(fn):
-        raise CompileError(
-            "the llvm backend has no loop lowering for array programs yet; use "
-            "backend='numba' (loop nests) or backend='numpy', or lower fn.scalarize()")
+    if _is_array_fn(fn):  # loop nests (backends.llvm_arrays)
+        from symnum.backends.llvm_arrays import lower_array_fn
+
+        return lower_array_fn(fn, sys.modules[__name__], fastmath=fastmath, vecmath=vecmath,
+                              cache=cache, cache_dir=cache_dir, parallel=parallel, **options)
     if options:
         raise CompileError(f"unknown option(s) for the llvm backend: {', '.join(options)}; "
                            "it takes dtype, opt, ir_opt, shard, fastmath, vecmath, simd, "

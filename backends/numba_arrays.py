@@ -37,20 +37,31 @@ kernel = numba.njit(cache={cache}, error_model="numpy", nogil=True, fastmath={fa
 '''
 
 
-def generate(fn: Any, fastmath: bool = False, parallel: bool = False) -> tuple[str, LoopGen]:
-    gen = LoopGen(fn, parallel)
-    body = gen.source()
+# body copies of a peeled stencil nest (array_loops.nest). numba's compile time grows with them
+# (Brusselator RHS: 1.8-2.2 s unpeeled, 3.1-3.3 s with the innermost axis peeled, 6.5-8.4 s
+# with both, under load 6-7) for no measured gain per call, so numba keeps the conditional
+# index (which its LLVM hoists out of inner loops for outer axes) unless asked: peel=3
+PEEL_NUMBA = 1
+
+
+def generate(fn: Any, fastmath: bool = False, parallel: bool = False,
+             peel: int = PEEL_NUMBA) -> tuple[str, LoopGen]:
+    gen = LoopGen(fn, parallel, peel=peel)
+    body = gen.plan = gen.source()
     # numba's disk cache only where its pickles are authenticated (backends.cache_security)
     return _HEADER + body + _DECORATE.format(fastmath=bool(fastmath), cache=numba_cache(),
                                              parallel=gen.used_prange), gen
 
 
 class ArrayKernel:
-    """A compiled ArrayFn: `k(*args)` ≡ `fn(*args)`; `.source`, `.fn`, `.info` show what was
-    built, `.kernel` is the numba function (inputs then constants, returns a tuple)."""
+    """A compiled ArrayFn: `k(*args)` ≡ `fn(*args)`; `.source`, `.plan`, `.fn`, `.info` show
+    what was built, `.kernel` is the numba function (inputs then constants, returns a
+    tuple)."""
 
-    def __init__(self, fn: Any, kernel: Any, consts: list, source: str, info: dict):
+    def __init__(self, fn: Any, kernel: Any, consts: list, source: str, info: dict,
+                 plan: str = ""):
         self.fn, self.kernel, self.source, self.info = fn, kernel, source, info
+        self.plan = plan  # the loop plan (backends.array_loops) every renderer reads
         self.backend = "numba"
         self._consts = tuple(c.value for c in consts)
         self._specs = []  # per input leaf: ("a", shape, dtype) / ("s", dtype) / ("static", v)
@@ -123,10 +134,13 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 def lower_array_fn(fn: Any, *, fastmath: bool = False, cache_dir: Any = None,
-                   parallel: bool = False, **options: Any) -> ArrayKernel:
+                   parallel: bool = False, peel: int = PEEL_NUMBA,
+                   **options: Any) -> ArrayKernel:
     """Compile an ArrayFn into numba loop nests. `parallel=True`: the outer loop of each nest
     visiting ≥ array_loops.PARALLEL_ELEMENTS elements runs as numba.prange (opt-in: a parallel
     region costs compile time, and numba's OpenMP workers spin after it, FIELD-NOTES).
+    `peel=3`: periodic stencils loop over the interior with peeled boundary segments (see
+    PEEL_NUMBA for why this is off by default here).
 
     >>> import numpy as np, symnum as sn
     >>> f = sn.trace(lambda x: np.sum(x[1:] * x[:-1]), np.zeros(4), mode="array")
@@ -137,7 +151,7 @@ def lower_array_fn(fn: Any, *, fastmath: bool = False, cache_dir: Any = None,
         raise CompileError(f"unknown option(s) for the numba backend's array loops: "
                            f"{', '.join(options)}")
     t0 = time.perf_counter()
-    src, gen = generate(fn, fastmath, parallel)
+    src, gen = generate(fn, fastmath, parallel, peel)
     key = source_key(src)
     try:
         mod, hit = load_module(src, key, cache_dir)
@@ -155,7 +169,7 @@ def lower_array_fn(fn: Any, *, fastmath: bool = False, cache_dir: Any = None,
                            f"({type(e).__name__}: {e}); the generated source is {path}") from e
     info = {"module": key, "cache_hit": hit, "materialised": len(gen.material),
             "compile_seconds": time.perf_counter() - t0}
-    return ArrayKernel(fn, mod.kernel, gen.consts, src, info)
+    return ArrayKernel(fn, mod.kernel, gen.consts, src, info, gen.plan)
 
 
 def _signature(fn: Any, consts: list) -> tuple:

@@ -7,9 +7,11 @@ Workloads, plain numpy code:
 * Logistic-regression loss on a constant 10,000 × 100 matrix: the same columns, plus the peak
   Python memory (tracemalloc) of trace + compile against the data's size.
 * The old scalar mode (arrays of scalar terms) for the same workloads at small sizes.
+* The llvm backend's loops (backends.llvm_arrays) beside numba's, same plan, same run
+  (`--llvm-only` prints that table alone).
 Every compiled result is checked against numpy before a figure is printed.
 
-    python benchmarks/bench_arrays.py [--quick]
+    python benchmarks/bench_arrays.py [--quick] [--llvm-only]
 """
 
 from __future__ import annotations
@@ -91,13 +93,13 @@ def per_call_interleaved(fs, args_list, target_s: float = 0.3, batches: int = 9)
     return [statistics.median(r) for r in runs]
 
 
-def build(f, example, cache_dir):
+def build(f, example, cache_dir, backend="numba"):
     """(trace seconds, compile seconds, kernel)."""
     gc.collect()
     t0 = time.perf_counter()
     fn = sn.trace(f, example, mode="array")
     t1 = time.perf_counter()
-    k = lower(fn, "numba", cache_dir=cache_dir)
+    k = lower(fn, backend, cache_dir=cache_dir)
     return t1 - t0, time.perf_counter() - t1, k
 
 
@@ -110,17 +112,17 @@ def forget_loaded() -> None:
         sys.modules.pop(key, None)
 
 
-def cold_and_warm(f, example, reps: int):
+def cold_and_warm(f, example, reps: int, backend="numba"):
     cold, warm = [], []
     k = None
     for _ in range(reps):
         d = tempfile.mkdtemp(prefix="symnum-bench-")
         try:
             forget_loaded()
-            t, c, k = build(f, example, d)
+            t, c, k = build(f, example, d, backend)
             cold.append((t, c))
             forget_loaded()
-            t, c, k = build(f, example, d)
+            t, c, k = build(f, example, d, backend)
             warm.append((t, c))
         finally:
             shutil.rmtree(d, ignore_errors=True)
@@ -232,17 +234,19 @@ def best_rows(quick: bool):
     cases = []
     for n in ((1_000, 100_000) if quick else (1_000, 100_000, 1_000_000)):
         x = np.random.default_rng(4).uniform(-1, 1, n)
-        k = lower(sn.trace(rosen, x, mode="array"), "numba")
-        cases.append((f"rosen n={n:,}", k, (x,), hand, (x,)))
+        fn = sn.trace(rosen, x, mode="array")
+        cases.append((f"rosen n={n:,}", lower(fn, "numba"), (x,), hand, (x,),
+                      lower(fn, "llvm")))
     for m in ((32, 128) if quick else (32, 128, 512)):
         st = brusselator_init(m)
-        k = lower(sn.trace(brusselator(m), st, mode="array"), "numba")
+        fn = sn.trace(brusselator(m), st, mode="array")
         flat, out = st.ravel().copy(), np.empty(st.size)
-        cases.append((f"brusselator n={m}", k, (st,), brusselator_numba(m)[0], (flat, out)))
+        cases.append((f"brusselator n={m}", lower(fn, "numba"), (st,),
+                       brusselator_numba(m)[0], (flat, out), lower(fn, "llvm")))
     rows = []
-    for name, k, a, h, ha in cases:
+    for name, k, a, h, ha, kl in cases:
         fs = [functools.partial(k, *a), functools.partial(k.kernel, *a, *k._consts),
-              functools.partial(h, *ha)]
+              functools.partial(h, *ha), functools.partial(kl, *a)]
         for f in fs:
             f()
         t0 = time.perf_counter()
@@ -252,8 +256,67 @@ def best_rows(quick: bool):
         for _ in range(14):
             best = [min(b, timeit.timeit(f, number=num) / num) for b, f in zip(best, fs)]
         rows.append([name, fmt_time(best[0]), fmt_time(best[1]), fmt_time(best[2]),
-                     fmt_ratio(best[0] / best[2]), fmt_ratio(best[1] / best[2])])
+                     fmt_ratio(best[0] / best[2]), fmt_ratio(best[1] / best[2]),
+                     fmt_time(best[3]), fmt_ratio(best[3] / best[2]),
+                     fmt_ratio(best[3] / best[0])])
     return rows
+
+
+def llvm_rows(quick: bool, reps: int):
+    """The llvm backend's loops beside numba's, same plan (backends.array_loops), same run:
+    cold / warm-cache trace + compile, and per call (interleaved medians) against the hand
+    loop where there is one."""
+    from peers import brusselator, brusselator_numba
+
+    from symnum.demo.examples import brusselator_init
+
+    rng = np.random.default_rng(5)
+    hand = hand_rosen()
+    cases = []
+    for n in ((1_000, 100_000) if quick else (1_000, 100_000, 1_000_000)):
+        x = rng.uniform(-1, 1, n)
+        cases.append((f"rosen n={n:,}", rosen, x, hand, (x,)))
+    shape = (2_000, 100) if quick else (10_000, 100)
+    X, y = rng.standard_normal(shape), np.sign(rng.standard_normal(shape[0]))
+    cases.append((f"loss {shape[0]:,}×{shape[1]}", make_loss(X, y),
+                  rng.standard_normal(shape[1]) * 0.1, None, None))
+    for m in ((32, 128) if quick else (32, 128, 512)):
+        st = brusselator_init(m)
+        flat, out = st.ravel().copy(), np.empty(st.size)
+        cases.append((f"brusselator n={m}", brusselator(m), st, brusselator_numba(m)[0],
+                       (flat, out)))
+    rows = []
+    for name, f, arg, h, hargs in cases:
+        (tl, cl), (twl, cwl), kl = cold_and_warm(f, arg, reps, "llvm")
+        (tn, cn), (twn, cwn), kn = cold_and_warm(f, arg, reps, "numba")
+        np.testing.assert_allclose(kl(arg), f(arg), rtol=1e-10, atol=1e-9)
+        fs, args = [kl, kn], [(arg,), (arg,)]
+        if h is not None:
+            fs.append(h)
+            args.append(hargs)
+        ts = per_call_interleaved(fs, args, batches=11)
+        th = ts[2] if h is not None else None
+        rows.append([name, fmt_time(tl + cl), fmt_time(tn + cn), fmt_time(twl + cwl),
+                     fmt_time(twn + cwn), fmt_time(ts[0]), fmt_time(ts[1]),
+                     fmt_time(th) if th else "–", fmt_ratio(ts[0] / th) if th else "–",
+                     fmt_ratio(ts[1] / th) if th else "–", fmt_ratio(ts[0] / ts[1])])
+    return rows
+
+
+def vecmath_rows(n: int = 1_000_000):
+    """A transcendental-heavy elementwise program: llvm loops with exact scalar libm, with
+    vecmath=True (libmvec in the vectorised loop), numba's loops, and numpy."""
+    def f(x):
+        return np.tanh(x) * np.exp(-x * x) + np.log1p(x * x)
+
+    x = np.random.default_rng(6).uniform(-2, 2, n)
+    fn = sn.trace(f, x, mode="array")
+    ks = [lower(fn, "llvm"), lower(fn, "llvm", vecmath=True), lower(fn, "numba"), f]
+    want = f(x)
+    err = [float(np.max(np.abs(k(x) - want))) for k in ks]  # values are O(1)
+    ts = per_call_interleaved(ks, [(x,)] * 4, batches=11)
+    return [[f"tanh·exp + log1p, n={n:,}", *(fmt_time(t) for t in ts),
+             fmt_ratio(ts[1] / ts[0]), f"{err[1]:.1e}"]]
 
 
 def scalar_rows(sizes, loss_shape):
@@ -281,6 +344,8 @@ def scalar_rows(sizes, loss_shape):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--llvm-only", action="store_true",
+                    help="only the llvm-vs-numba table")
     args = ap.parse_args()
     sizes = (1_000, 100_000) if args.quick else (1_000, 100_000, 1_000_000)
     reps = 1 if args.quick else 3
@@ -295,6 +360,19 @@ def main() -> None:
         print(f"\nfirst compile in this process (numba start-up): {fmt_time(t + c)}")
     finally:
         shutil.rmtree(d, ignore_errors=True)
+    print("\n## llvm loops beside numba loops (same plan), array mode\n")
+    print(table(["workload", "llvm cold", "numba cold", "llvm warm", "numba warm",
+                 "llvm per call", "numba per call", "hand numba", "llvm / hand",
+                 "numba / hand", "llvm / numba"], llvm_rows(args.quick, reps)))
+    if args.llvm_only:
+        print("\n## Best of 15 interleaved batches (least disturbed by other jobs)\n")
+        print(table(["workload", "numba call", "numba kernel alone", "hand numba",
+                     "call vs hand", "kernel vs hand", "llvm call", "llvm vs hand",
+                     "llvm vs numba call"], best_rows(args.quick)))
+        print("\n## Transcendentals in llvm loops: exact libm vs vecmath=True (libmvec)\n")
+        print(table(["workload", "llvm (libm)", "llvm vecmath", "numba", "numpy",
+                     "vecmath / libm", "vecmath max abs. error"], vecmath_rows()))
+        return
     print("\n## Rosenbrock value, array mode (numba loops)\n")
     print(table(["n", "ops", "trace", "trace+compile (cold)", "trace+compile (warm cache)",
                  "per call", "kernel alone", "hand numba", "vs hand", "kernel vs hand",
@@ -310,7 +388,8 @@ def main() -> None:
                 brusselator_rows((32, 128) if args.quick else (32, 128, 512), reps)))
     print("\n## Best of 15 interleaved batches (least disturbed by other jobs)\n")
     print(table(["workload", "compiled call", "kernel alone", "hand numba", "call vs hand",
-                 "kernel vs hand"], best_rows(args.quick)))
+                 "kernel vs hand", "llvm call", "llvm vs hand", "llvm vs numba call"],
+                best_rows(args.quick)))
     print(f"\n## Opt-in parallel lowering (numba threads: {numba.get_num_threads()})\n")
     print(table(["workload", "compile serial", "compile parallel", "per call serial",
                  "per call parallel", "parallel / serial"], parallel_rows(args.quick)))

@@ -48,16 +48,25 @@ def resolve_backend(name: str, fn: Fn) -> str:
     registered, else the reference interpreter."""
     if name != "auto":
         return name
-    if isinstance(fn, ArrayFn):  # array programs lower to loop nests through numba
-        return "numba" if "numba" in _backends().available_backends() else "numpy"
     return "llvm" if "llvm" in _backends().available_backends() else "numpy"
 
 
 def lower(fn: Fn, backend: str = "auto", **options: Any) -> Any:
-    """Lower an Fn with a backend chosen by name; returns a callable with the Fn's signature."""
+    """Lower an Fn with a backend chosen by name; returns a callable with the Fn's signature.
+    "auto" lowers array programs to loop nests through LLVM IR, and through numba where the
+    llvm renderer refuses (float32 data, numba-only options such as parallel=True)."""
     if not isinstance(fn, (Fn, ArrayFn)):
         raise CompileError(f"lower() takes an Fn (from symnum.trace), got {type(fn).__name__}")
-    return _backends().lower(fn, resolve_backend(backend, fn), **options)
+    name = resolve_backend(backend, fn)
+    if backend == "auto" and name == "llvm" and isinstance(fn, ArrayFn) \
+            and "numba" in _backends().available_backends():
+        try:
+            return _backends().lower(fn, "llvm", **options)
+        except CompileError as e:
+            k = _backends().lower(fn, "numba", **options)
+            k.info["llvm_refused"] = str(e)  # why auto chose numba
+            return k
+    return _backends().lower(fn, name, **options)
 
 
 def _simplified(fn: Fn, method: str | dict | None, backend: str = "auto") -> Fn:

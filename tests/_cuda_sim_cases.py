@@ -318,6 +318,40 @@ def random_expressions(ctx: Ctx) -> None:
     check()
 
 
+def _array_prog(x, A):
+    """Elementwise maps, index maps and stencils (what the cuda array loops lower)."""
+    u = np.sin(x) * 2.0 + x ** 2
+    return (np.roll(u, 1) - 2 * u + np.roll(u, -1),                 # periodic stencil, peeled
+            u[2:] - 2 * u[1:-1] + u[:-2],                            # clipped stencil
+            x[::-2] + x[7:1:-3].sum(),                               # a reduction
+            np.where(A > 0, A, 0.1 * A) + x[:4][None, :],            # select, broadcast
+            np.concatenate([x[:2], np.pad(x[2:4], (1, 2), constant_values=3.0)]),
+            A.T * 2 + np.roll(A, 1, axis=1).T, A[[2, 0, 0], 1:3] * x[0])
+
+
+@case
+def array_loops(ctx: Ctx) -> None:
+    from symnum import backends
+    from symnum.errors import CompileError
+
+    for f, args in [(brusselator_rhs, (ctx.rng.uniform(0, 1, (2, 6, 6)),))]:
+        fn = sn.trace(f, *args, mode="array")
+        k = backends.lower(fn, "cuda", cache_dir=ctx.cache_dir, threads=8, max_blocks=2)
+        close(k(*args), fn(*args), 1e-12, 1e-12, "brusselator array loops")
+        # the inner axis loops over its interior (1..4) and its two peeled boundary columns
+        assert "cuda.gridsize(1)" in k.source and "range(1, 5)" in k.plan
+    x, A = ctx.rng.standard_normal(8), ctx.rng.standard_normal((3, 4))
+    try:
+        fn = sn.trace(_array_prog, x, A, mode="array")
+        backends.lower(fn, "cuda", cache_dir=ctx.cache_dir)
+        raise AssertionError("a reduction reached the cuda array loops")
+    except CompileError as e:
+        assert "backend='llvm'" in str(e), e
+    fn = sn.trace(lambda x, A: _array_prog(x, A)[:2] + _array_prog(x, A)[3:], x, A, mode="array")
+    k = backends.lower(fn, "cuda", cache_dir=ctx.cache_dir, threads=8, max_blocks=2)
+    close(k(x, A), fn(x, A), 1e-12, 1e-12, "array program")
+
+
 CASES = list(_CASES)
 
 
