@@ -110,7 +110,11 @@ def supports(compiled: Any, specs: list) -> bool:
     exactly the non-static arguments, each a symbol or a symbolic array (no pytrees)."""
     from symnum.backends.compiled import Compiled
 
-    if type(compiled) is not Compiled or any(s is None for s in specs):
+    if any(s is None for s in specs):
+        return False
+    if _is_array_kernel(compiled):
+        return _supports_array_kernel(compiled, specs)
+    if type(compiled) is not Compiled:
         return False
     dyn = [s for s in specs if s[0] != "static"]
     ins, td = compiled.fn.inputs, compiled.fn.in_tree
@@ -162,15 +166,90 @@ def native(entries: list[Signature], py_dispatch: Any, n_params: int) -> Any:
     from symnum.backends import llvm_backend, native_dispatch
 
     try:
-        front = native_dispatch.wrap([(e.compiled, e.specs) for e in entries], py_dispatch,
+        front = native_dispatch.wrap([(_native_view(e.compiled), e.specs) for e in entries],
+                                     py_dispatch,
                                      n_params, llvm_backend._cached_object, llvm_backend._link)
     except (RuntimeError, OSError, ValueError):  # an LLVM or linker failure: stay in Python
         front = None
     return py_dispatch if front is None else front
 
 
+class _ArrayView:
+    """An llvm array kernel of one float64 array in and one float64 output seen as the
+    machine-code front sees raw kernels: `void kernel(double *x, double *out)` at `_address`
+    (its trampoline entry), n_in inputs, one output slice."""
+
+    backend, dtype, _flat_tuple_out = "llvm", np.dtype(np.float64), False
+
+    def __init__(self, k: Any):
+        self.kernel, self.fn = k, k.fn  # keeps the kernel's machine code alive
+        self._address = k._kaddr
+        self.n_in = int(np.prod(k._one[1], dtype=np.int64))
+        self.n_out = max(k._osize, 1)
+        self._out_slices = [(0, self.n_out, tuple(k._oshape))]
+
+
+def _native_view(c: Any) -> Any:
+    if _is_array_kernel(c) and getattr(c, "_fast", False) and getattr(c, "_kaddr", None):
+        return _ArrayView(c)
+    return c
+
+
+def _is_array_kernel(c: Any) -> bool:
+    from symnum.backends.numba_arrays import ArrayKernel
+
+    return isinstance(c, ArrayKernel)
+
+
+def _supports_array_kernel(k: Any, specs: list) -> bool:
+    """A compiled array program (backends.numba_arrays / llvm_arrays) called with exactly its
+    traced leaves: arrays of its shapes and dtypes, float scalars for its scalar symbols."""
+    dyn = [s for s in specs if s[0] != "static"]
+    if not k._flat or len(dyn) != len(k._specs):
+        return False
+    for s, (kind, shape, dt, _name) in zip(dyn, k._specs):
+        if kind == "a" and not (s[0] == "array" and tuple(s[1]) == tuple(shape) and s[2] == dt):
+            return False
+        if kind == "s" and not (s[0] in ("float", "np") and dt == np.float64):
+            return False
+        if kind == "static":
+            return False
+    return all(s[2] or type(s[1]) in _SIMPLE_STATIC or type(s[1]).__eq__ is object.__eq__
+               for s in specs if s[0] == "static")
+
+
+def _array_kernel_lines(k: int, e: Signature, names: list[str], g: dict) -> list[str]:
+    """Tests as for any entry, then the array kernel's own call (its checks are done)."""
+    c = e.compiled
+    g[f"_sn_k{k}"] = c
+    tests, args = [], []
+    for i, (n, s) in enumerate(zip(names, e.specs)):
+        if s[0] == "array":
+            g[f"_sn_dt{k}_{i}"] = s[2]
+            tests.append(f"type({n}) is _sn_ndarray and {n}.shape == {tuple(s[1])!r} and "
+                         f"{n}.dtype is _sn_dt{k}_{i}")
+            args.append(n)
+        elif s[0] == "float":
+            tests.append(f"type({n}) is float")
+            args.append(n)
+        elif s[0] == "np":
+            g[f"_sn_t{k}_{i}"] = s[1]
+            tests.append(f"type({n}) is _sn_t{k}_{i}")
+            args.append(n)
+        else:
+            g[f"_sn_s{k}_{i}"] = s[1]
+            if not s[2] and type(s[1]) in _SIMPLE_STATIC:
+                tests.append(f"type({n}) is type(_sn_s{k}_{i}) and {n} == _sn_s{k}_{i}")
+            else:
+                tests.append(f"{n} is _sn_s{k}_{i}")
+    return [f"    if {' and '.join(tests) or 'True'}:",
+            f"        return _sn_k{k}({', '.join(args)})"]
+
+
 def _entry_lines(k: int, e: Signature, names: list[str], g: dict) -> list[str]:
     c = e.compiled
+    if _is_array_kernel(c):
+        return _array_kernel_lines(k, e, names, g)
     kern, lead = _fast_kernel(c)
     g[f"_sn_k{k}"] = kern
     lead_src = "".join(f"{int(v)}, " for v in lead)

@@ -105,8 +105,9 @@ def eligible(compiled: Any, specs: list) -> bool:
     """Whether one signature can be dispatched in machine code: an llvm float64 kernel, plain
     float/int/float64/array arguments, a leaf or a flat tuple of leaves out, small enough to pack
     on the stack (or one array handed over as it is)."""
-    if getattr(compiled, "backend", "") != "llvm" or compiled.dtype != np.float64 \
-            or getattr(compiled, "_address", None) is None:
+    if getattr(compiled, "backend", "") != "llvm" or getattr(compiled, "dtype", None) \
+            != np.float64 or getattr(compiled, "_address", None) is None \
+            or not hasattr(compiled, "_out_slices"):
         return False
     for s in specs:
         if s[0] in ("static", "tree") or (s[0] == "np" and s[1] is not np.float64) \

@@ -135,3 +135,27 @@ def test_raw_kernels_take_a_front_after_a_few_calls():
     for _ in range(4):
         np.testing.assert_allclose(g(a), np.sin(a) * 2.0, rtol=1e-15)
     np.testing.assert_allclose(g(np.linspace(0, 1, 5)[::2]), np.sin(a) * 2.0, rtol=1e-15)
+
+
+def test_array_programs_take_the_front():
+    def rosen(x):
+        return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+    cf = sn.compile(rosen, mode="array")
+    x = np.linspace(-0.5, 1.5, 50)
+    assert cf(x) == pytest.approx(rosen(x), rel=1e-13)
+    assert type(cf._call).__name__ == "builtin_function_or_method"
+    assert cf(x) == pytest.approx(rosen(x), rel=1e-13)
+    assert cf(x[::-1].copy()) == pytest.approx(rosen(x[::-1]), rel=1e-13)
+    assert cf(np.linspace(-0.5, 1.5, 99)[::2]) == pytest.approx(
+        rosen(np.linspace(-0.5, 1.5, 99)[::2]), rel=1e-13)  # strided: the Python path
+    m = sn.compile(lambda a: a.T @ a, mode="array")
+    a = np.arange(6.0).reshape(3, 2)
+    for _ in range(2):
+        np.testing.assert_allclose(m(a), a.T @ a, rtol=1e-15)
+    g = sn.compile(lambda v, s: (v * s, np.sum(v)), mode="array")  # the generated Python path
+    for _ in range(2):
+        out = g(np.ones(3), 2.0)
+        np.testing.assert_array_equal(out[0], [2.0, 2.0, 2.0])
+        assert out[1] == 3.0
+    assert "return _sn_k0(v, s)" in g._py_call.source
