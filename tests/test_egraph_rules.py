@@ -146,7 +146,7 @@ EXAMPLES = {
     "add-self": (lambda: x + x, lambda: 2.0 * x),
     "log-exp": (lambda: sn.log(sn.exp(x)), x),
     "log-sqrt": (lambda: sn.log(sn.sqrt(x)), lambda: 0.5 * sn.log(x)),
-    "log-powi-even": (lambda: sn.log(x**2), lambda: 2.0 * sn.log(abs(x))),
+    "log-pow-even": (lambda: sn.log(x**2), lambda: 2.0 * sn.log(abs(x))),
     "exp-add": (lambda: sn.exp(x + y), lambda: sn.exp(x) * sn.exp(y)),
     "pythagoras": (lambda: sn.sin(x)**2 + sn.cos(x)**2, 1),
     "sin-neg": (lambda: sn.sin(-x), lambda: -sn.sin(x)),
