@@ -214,10 +214,8 @@ def translate(d: RuleDef) -> EgRule:
         lt = left.term(lhs)
         rt = right.term(rhs if not isinstance(rhs, (int, float)) else Const(rhs))
         when = tuple(right.fact(f) for f in cond.facts) if cond is not None else ()
-        if given:
-            if when:
-                raise _Untranslatable("a multi-pattern rule takes no condition")
-            body = (f"(= t {lt})", *(left.term(g) for g in given))
+        if given:  # the condition's facts join the body
+            body = (f"(= t {lt})", *(left.term(g) for g in given), *when)
             return EgRule(d.name, body=body, head=(f"(union t {rt})",), phase=phase, doc=d.doc)
         return EgRule(d.name, lt, rt, when, phase, d.subsume, doc=d.doc)
     except _Untranslatable as e:
