@@ -19,7 +19,7 @@ from __future__ import annotations
 from symnum.rewrites import powers
 from symnum.rewrites.eg_translate import egraph_ruleset
 
-from symnum.core.primitives import cosh, exp, fma
+from symnum.core.primitives import cosh, exp, fma, log, sqrt
 from symnum.core.primitives_more import trunc
 from symnum.rules.ruledef import EGRAPH, INT, NUM, rule
 
@@ -52,6 +52,17 @@ DEFS = [
     _r("powi-minus-one", lambda x: (x ** -1, 1.0 / x)),
     _r("pow-int", lambda x, c=NUM: (x ** c, x ** trunc(c)),
        "c == float(int(c)) and abs(c) < 1000000.0"),
+    # x^(n+½) = xⁿ·√x: a square root instead of pow (Hill kinetics, x^1.5, x^2.5); negative
+    # exponents through one division (x = 0 gives inf on both sides). The classical engine's
+    # counterpart is pow-half-integer (rewrites/powers.py: Python code, both signs in one rule)
+    _r("pow-half-odd", lambda x, c=NUM: (x ** c, x ** trunc(c) * sqrt(x)),
+       "c > 1.0 and c - 0.5 == float(int(c))"),
+    _r("pow-neg-half-odd", lambda x, c=NUM: (x ** c, 1.0 / (x ** trunc(-c) * sqrt(x))),
+       "c < -1.0 and -c - 0.5 == float(int(-c))"),
+    # several non-integer powers of one x share its logarithm: x^a = exp(a·log x) (x = 0 and
+    # x < 0 agree: 0 or inf, NaN), taken by the extractor where log + exp per power is cheaper
+    _x("pow-shared-log", lambda x, a=NUM, b=NUM: (x ** a, exp(a * log(x)), [x ** b]),
+       "a != b and a != float(int(a)) and b != float(int(b))"),
     _x("powi-even", lambda x, n=INT: (x ** n, x ** (n / 2) * x ** (n / 2)), "n > 1 and n % 2 == 0"),
     _x("powi-odd", lambda x, n=INT: (x ** n, x ** (n - 1) * x), "n > 1 and n % 2 != 0"),
     _x("powi-negative", lambda x, n=INT: (x ** n, 1.0 / x ** (0 - n)), "n < -1"),
