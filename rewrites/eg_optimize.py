@@ -66,6 +66,9 @@ DEFS = [
     _x("powi-even", lambda x, n=INT: (x ** n, x ** (n / 2) * x ** (n / 2)), "n > 1 and n % 2 == 0"),
     _x("powi-odd", lambda x, n=INT: (x ** n, x ** (n - 1) * x), "n > 1 and n % 2 != 0"),
     _x("powi-negative", lambda x, n=INT: (x ** n, 1.0 / x ** (0 - n)), "n < -1"),
+    # reciprocal reuse: x⁻² = (1/x)², so x⁻¹, x⁻², x⁻³ (a Jacobian of k·S/(K + S)) share
+    # one division
+    _x("powi-negative-recip", lambda x, n=INT: (x ** n, (1.0 / x) ** (0 - n)), "n < -1"),
     # exponents stay small: x^a·x^b → x^(a+b) can otherwise count up without end
     _x("mul-powi", lambda x, a=INT, b=INT: (x ** a * x ** b, x ** (a + b)),
        "a > 0 and b > 0 and a + b < 64"),

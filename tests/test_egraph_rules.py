@@ -169,6 +169,7 @@ EXAMPLES = {
     "add-div": (lambda: x / y + z / w, lambda: (x * w + z * y) / (y * w)),
     "exp-mul": (lambda: sn.exp(x) * sn.exp(y), lambda: sn.exp(x + y)),
     "pow-half": (lambda: x**0.5, lambda: sn.sqrt(x)),
+    "powi-negative-recip": (lambda: x**-3, lambda: (1.0 / x)**3),
     "pow-half-odd": (lambda: x**2.5, lambda: x**2 * sn.sqrt(x)),
     "pow-neg-half-odd": (lambda: x**-1.5, lambda: 1.0 / (x**1 * sn.sqrt(x))),
     "pow-shared-log": (lambda: x**1.5 + x**0.25, lambda: sn.exp(1.5 * sn.log(x)) + x**0.25),
