@@ -1,9 +1,9 @@
 """Horner forms of polynomial sums, offered to the e-graph as alternatives (not imposed).
 
 A canonical sum of monomials c·x₁^k₁·x₂^k₂·… (any non-numeric factor counts as a variable: a
-symbol, sin(t), a shared subterm) is rewritten by repeatedly factoring out the variable that
-occurs in the most monomials: p = p₀ + x·p₁ with p₀ the monomials without x, emitted as
-fma(x, p₁, p₀) — univariate polynomials come out as the textbook Horner scheme (n fused
+symbol, sin(t), a shared subterm) is rewritten by factoring out a variable of degree ≥ 2 and
+then the same variable down to degree 1: p = p₀ + x·p₁ with p₀ the monomials without x,
+emitted as fma(x, p₁, p₀) — univariate polynomials come out as the textbook Horner scheme (n fused
 multiply-adds for degree n instead of n products, n additions and a power chain), multivariate
 ones as nested Horner in each variable in turn. LLVM cannot find this itself (it reassociates
 floating-point sums only under fast-math). The e-graph bridge encodes each form next to the sum
@@ -75,16 +75,28 @@ def _sum(ts: list) -> Any:
     return acc
 
 
-def _horner(ms: list, var: dict[int, Any]) -> Any:
+def _horner(ms: list, var: dict[int, Any], prefer: int | None = None) -> Any:
+    """Factor out a variable of degree ≥ 2 (the highest degree, then the most monomials), and
+    keep factoring the same variable down to degree 1 — a polynomial nesting. Sums that are
+    linear in every variable (bilinear mass-action terms) stay sums: factoring them only
+    trades independent products for a chain of fmas, which measured slower (results §4)."""
     if len(ms) == 1:
         return _term(ms[0], var)
     counts: Counter = Counter()
+    degree: Counter = Counter()
     for _, powers in ms:
-        counts.update(v for v, k in powers.items() if k > 0)
-    if not counts:
-        return _sum([_term(m, var) for m in ms])
-    rank = {v: i for i, v in enumerate(var)}
-    v, n = max(counts.items(), key=lambda kv: (kv[1], -rank[kv[0]]))
+        for v, k in powers.items():
+            if k > 0:
+                counts[v] += 1
+                degree[v] = max(degree[v], k)
+    if prefer is not None and counts.get(prefer):
+        v = prefer
+    else:
+        rank = {v: i for i, v in enumerate(var)}
+        cands = [v for v in counts if degree[v] >= 2]
+        if not cands:
+            return _sum([_term(m, var) for m in ms])
+        v = max(cands, key=lambda u: (degree[u], counts[u], -rank[u]))
     with_v, without = [], []
     for coef, powers in ms:
         if powers.get(v, 0) > 0:
@@ -95,7 +107,7 @@ def _horner(ms: list, var: dict[int, Any]) -> Any:
             with_v.append((coef, p))
         else:
             without.append((coef, powers))
-    inner = _horner(with_v, var)
+    inner = _horner(with_v, var, v)
     x = var[v]
     rest = _horner(without, var) if without else None
     if type(inner) is Const and inner.value == 1:
@@ -126,8 +138,8 @@ def horner_form(t: Any) -> Any | None:
         if m is None:
             return None
         ms.append(m)
-    if max((sum(p.values()) for _, p in ms), default=0) < 2:
-        return None  # linear: nothing to gain over the sum
+    if max((k for _, p in ms for k in p.values()), default=0) < 2:
+        return None  # linear in every variable: nothing to nest
     with tree_mode():
         return _horner(ms, var)
 
