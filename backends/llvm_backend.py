@@ -527,10 +527,21 @@ def _finish(c: Compiled, kernel: Any, dtype: str) -> Compiled:
     c._address = kernel.library.kernel  # type: ignore[attr-defined]
     c.batched_address = kernel.library.batched  # type: ignore[attr-defined]
     if dtype == "float64" and c.n_out == 1:
+        c.scalar_entry = _LazyScalarEntry()  # type: ignore[attr-defined]
+    return c
+
+
+class _LazyScalarEntry:
+    """numba's stack-only scalar entry (llvm_scalar), only where numba is loaded already:
+    importing numba for it cost 0.25-0.5 s of the first compile (results_issue16.md §4.5)."""
+
+    def get(self, k: int) -> Any:
+        if "numba" not in sys.modules:
+            return None
         from symnum.backends.llvm_scalar import scalar_entry
 
-        c.scalar_entry = scalar_entry()  # type: ignore[attr-defined]
-    return c
+        entry = scalar_entry()
+        return entry.get(k) if entry is not None else None
 
 
 def _index_key(fn: Any, dtype: str, options: dict, vecmath: bool | None,
