@@ -40,7 +40,11 @@ PARALLEL_ELEMENTS = 1 << 16  # parallel lowering: nests visiting fewer elements 
 # a periodic stencil's nest is split at its rolls' wrap points into an interior loop and peeled
 # boundary loops (branch-free index arithmetic in each) while the copies of its body stay ≤ this
 PEEL_BODIES = 3
-_BLAS_SPECS = ("ij,jk->ik", "ij,j->i", "j,jk->k", "j,j->")
+# matmul-shaped contractions → np.dot, operands used transposed included (numba passes the
+# transposed layout to BLAS; the array passes of simplify fold transposes into these specs)
+_BLAS_SPECS = {"ij,jk->ik": "{a}, {c}", "ij,j->i": "{a}, {c}", "j,jk->k": "{a}, {c}",
+               "j,j->": "{a}, {c}", "ji,jk->ik": "{a}.T, {c}", "ij,kj->ik": "{a}, {c}.T",
+               "ji,kj->ik": "{a}.T, {c}.T", "ji,j->i": "{a}.T, {c}", "j,kj->k": "{a}, {c}.T"}
 _MATERIAL_OPS = (Reduce, Contract, Concatenate, Pad, Scan)
 _INIT = {"sum": "0.0", "prod": "1.0", "max": "-math.inf", "min": "math.inf"}
 
@@ -473,7 +477,7 @@ class LoopGen:
         op = n.op
         if self.blas(n):
             a, c = (self.names[id(x)] for x in n.args)
-            top.add(f"{name} = np.dot({a}, {c})")
+            top.add(f"{name} = np.dot({_BLAS_SPECS[op.spec].format(a=a, c=c)})")
             return
         ins, out = op.parts()
         sizes = op.sizes(n.args)

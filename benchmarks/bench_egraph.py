@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 from _common import fmt_ratio, fmt_time, machine_info, table
-from symnum.backends import faster
+from symnum.backends.compiled import faster
 from symnum.rewrites.costs import CPU_LATENCY, CPU_MEASURED, PAPER, schedule_cost
 from symnum.rewrites.egraph import EgraphReport
 

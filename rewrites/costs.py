@@ -109,11 +109,24 @@ CPU_LATENCY = CostModel("cpu-latency", MappingProxyType({
     "minimum": 6.3, "maximum": 6.3, "ifelse": 1.4,
 }), "benchmarks/measure_op_costs.py --chain (dependent ops), 2026-11-28")
 
+# The same --chain measurement on the 2-core Intel Xeon (AVX-512) KVM guest of issue 16, under a
+# load average of 8.5 from other jobs (benchmarks/results_issue16.md §4): transcendentals cost
+# 4-5x the AMD figures relative to arithmetic. Offered by name ("latency-xeon"), not the default:
+# measured once, on a busy machine.
+CPU_LATENCY_XEON = CostModel("cpu-latency-xeon", MappingProxyType({
+    "add": 1.2, "sub": 1.2, "neg": 0.0, "mul": 2.0, "fma": 3.3, "div": 6.0, "abs": 1.9,
+    "pow": 311.1, "sincos": 220.0,
+    "sqrt": 48.5, "exp": 107.9, "expm1": 266.7, "log": 170.8, "log1p": 291.9, "sin": 201.7,
+    "cos": 179.9, "tan": 215.5, "asin": 192.9, "acos": 190.6, "atan": 244.2, "atan2": 318.9,
+    "sinh": 489.1, "cosh": 200.2, "tanh": 478.2, "erf": 310.8, "hypot": 168.3,
+    "minimum": 6.4, "maximum": 6.2, "ifelse": 2.3,
+}), "benchmarks/measure_op_costs.py --quick --chain, Intel Xeon guest, load 8.5, 2026-12-06")
+
 # A GPU table has not been measured yet (no GPU in this session): the paper's figures stand in.
 GPU = CostModel("gpu", PAPER.cycles, "not measured: falls back to the paper's CPU table")
 
 MODELS: dict[str, CostModel] = {"paper": PAPER, "cpu": CPU_MEASURED, "latency": CPU_LATENCY,
-                                 "gpu": GPU}
+                                 "latency-xeon": CPU_LATENCY_XEON, "gpu": GPU}
 # The table used when none is named. Extracting under the latency table gave the fastest kernels
 # (geometric mean of the speed-ups over 12 workloads: numba 1.126, llvm 1.077; the paper's table
 # 1.127 / 1.075; the throughput table 1.078 / 1.038 — benchmarks/results_issue5.md §2): the

@@ -1,72 +1,81 @@
 """ALGEBRA: e-graph rules for arithmetic — identities, constant folding, signs, and (explored
 under back-off) commutativity, associativity, distributivity and factoring.
 
-Canonical construction already collects like terms and folds constants, so what the e-graph adds
-here is mostly factoring and reassociation that share work. No rule assumes a value is finite:
-`x - x → 0` and `0·x → 0` are absent (wrong for inf/NaN); floating-point rounding may differ.
+Canonical construction already collects like terms and folds constants, so these are declared
+for the e-graph only (the classical engine never sees `x + 0`); what the e-graph adds is mostly
+factoring and reassociation that share work. No rule assumes a value is finite: `x - x → 0` and
+`0·x → 0` are absent (wrong for inf/NaN); floating-point rounding may differ. Written in the one
+rule language (symnum.rules.ruledef); patterns are binary, as the e-graph holds them.
 """
 
 from __future__ import annotations
 
-from symnum.rewrites.egraph_rules import EgRuleSet, explore, rw
+from symnum.rewrites.eg_translate import egraph_ruleset
 
-_IDENTITIES = [
-    rw("add-zero", "(Add x (Num 0.0))", "x"),
-    rw("add-zero-l", "(Add (Num 0.0) x)", "x"),
-    rw("sub-zero", "(Sub x (Num 0.0))", "x"),
-    rw("zero-sub", "(Sub (Num 0.0) x)", "(Neg x)"),
-    rw("mul-one", "(Mul x (Num 1.0))", "x"),
-    rw("mul-one-l", "(Mul (Num 1.0) x)", "x"),
-    rw("div-one", "(Div x (Num 1.0))", "x"),
-    rw("mul-minus-one", "(Mul (Num -1.0) x)", "(Neg x)"),
-    rw("mul-minus-one-r", "(Mul x (Num -1.0))", "(Neg x)"),
-    rw("neg-neg", "(Neg (Neg x))", "x"),
-    rw("add-neg", "(Add a (Neg b))", "(Sub a b)"),
-    rw("add-neg-l", "(Add (Neg a) b)", "(Sub b a)"),
-    rw("sub-neg", "(Sub a (Neg b))", "(Add a b)"),
-    rw("neg-sub", "(Neg (Sub a b))", "(Sub b a)"),
-    rw("add-negative-const", "(Add a (Mul (Num c) b))", "(Sub a (Mul (Num (neg c)) b))",
-       "(< c 0.0)"),
-    rw("mul-neg-neg", "(Mul (Neg a) (Neg b))", "(Mul a b)"),
-    rw("div-neg-neg", "(Div (Neg a) (Neg b))", "(Div a b)"),
-    rw("powi-zero", "(Powi x 0)", "(Num 1.0)"),
-    rw("powi-one", "(Powi x 1)", "x"),
-    rw("mul-self", "(Mul x x)", "(Powi x 2)"),
-    rw("powi-neg-even", "(Powi (Neg x) n)", "(Powi x n)", "(= (% n 2) 0)"),
-]
+from symnum.rules.ruledef import EGRAPH, INT, NUM, rule
 
-_FOLDING = [
-    rw("fold-add", "(Add (Num a) (Num b))", "(Num (+ a b))"),
-    rw("fold-sub", "(Sub (Num a) (Num b))", "(Num (- a b))"),
-    rw("fold-mul", "(Mul (Num a) (Num b))", "(Num (* a b))"),
-    rw("fold-div", "(Div (Num a) (Num b))", "(Num (/ a b))", "(!= b 0.0)"),
-    rw("fold-neg", "(Neg (Num a))", "(Num (neg a))", "(!= a 0.0)"),
-]
 
-_EXPLORE = [
-    explore("add-comm", "(Add a b)", "(Add b a)"),
-    explore("mul-comm", "(Mul a b)", "(Mul b a)"),
-    explore("add-assoc-l", "(Add a (Add b c))", "(Add (Add a b) c)"),
-    explore("add-assoc-r", "(Add (Add a b) c)", "(Add a (Add b c))"),
-    explore("mul-assoc-l", "(Mul a (Mul b c))", "(Mul (Mul a b) c)"),
-    explore("mul-assoc-r", "(Mul (Mul a b) c)", "(Mul a (Mul b c))"),
-    explore("sub-add-assoc", "(Sub (Add a b) c)", "(Add a (Sub b c))"),
-    explore("add-sub-assoc", "(Add a (Sub b c))", "(Sub (Add a b) c)"),
-    explore("sub-sub-assoc", "(Sub (Sub a b) c)", "(Sub a (Add b c))"),
-    explore("sub-as-add-neg", "(Sub a b)", "(Add a (Neg b))"),
-    explore("mul-neg-out", "(Mul (Neg a) b)", "(Neg (Mul a b))"),
-    explore("mul-neg-in", "(Neg (Mul a b))", "(Mul (Neg a) b)"),
-    explore("neg-as-mul", "(Neg x)", "(Mul (Num -1.0) x)"),
-    explore("distribute", "(Mul a (Add b c))", "(Add (Mul a b) (Mul a c))"),
-    explore("distribute-sub", "(Mul a (Sub b c))", "(Sub (Mul a b) (Mul a c))"),
-    explore("factor-add", "(Add (Mul a b) (Mul a c))", "(Mul a (Add b c))"),
-    explore("factor-sub", "(Sub (Mul a b) (Mul a c))", "(Mul a (Sub b c))"),
-    explore("factor-add-one", "(Add (Mul a b) a)", "(Mul a (Add b (Num 1.0)))"),
-    explore("factor-sub-one", "(Sub (Mul a b) a)", "(Mul a (Sub b (Num 1.0)))"),
-    explore("add-self", "(Add x x)", "(Mul (Num 2.0) x)"),
+def _r(name, build, when=None, phase="simplify"):
+    return rule(name, build, sets=("algebra",), engines=(EGRAPH,), when=when, phase=phase)
+
+
+def _x(name, build, when=None):
+    return _r(name, build, when, phase="explore")
+
+
+DEFS = [
+    # identities
+    _r("add-zero", lambda x: (x + 0.0, x)),
+    _r("add-zero-l", lambda x: (0.0 + x, x)),
+    _r("sub-zero", lambda x: (x - 0.0, x)),
+    _r("zero-sub", lambda x: (0.0 - x, -x)),
+    _r("mul-one", lambda x: (x * 1.0, x)),
+    _r("mul-one-l", lambda x: (1.0 * x, x)),
+    _r("div-one", lambda x: (x / 1.0, x)),
+    _r("mul-minus-one", lambda x: (-1.0 * x, -x)),
+    _r("mul-minus-one-r", lambda x: (x * -1.0, -x)),
+    _r("neg-neg", lambda x: (-(-x), x)),  # noqa: B002 (a negation of a negation)
+    _r("add-neg", lambda a, b: (a + (-b), a - b)),
+    _r("add-neg-l", lambda a, b: ((-a) + b, b - a)),
+    _r("sub-neg", lambda a, b: (a - (-b), a + b)),
+    _r("neg-sub", lambda a, b: (-(a - b), b - a)),
+    _r("add-negative-const", lambda a, b, c=NUM: (a + c * b, a - (-c) * b), when="c < 0"),
+    _r("mul-neg-neg", lambda a, b: ((-a) * (-b), a * b)),
+    _r("div-neg-neg", lambda a, b: ((-a) / (-b), a / b)),
+    _r("powi-zero", lambda x: (x ** 0, 1.0)),
+    _r("powi-one", lambda x: (x ** 1, x)),
+    _r("mul-self", lambda x: (x * x, x ** 2)),
+    _r("powi-neg-even", lambda x, n=INT: ((-x) ** n, x ** n), when="n % 2 == 0"),
+    # constant folding
+    _r("fold-add", lambda a=NUM, b=NUM: (a + b, a + b)),
+    _r("fold-sub", lambda a=NUM, b=NUM: (a - b, a - b)),
+    _r("fold-mul", lambda a=NUM, b=NUM: (a * b, a * b)),
+    _r("fold-div", lambda a=NUM, b=NUM: (a / b, a / b), when="b != 0.0"),
+    _r("fold-neg", lambda a=NUM: (-a, -a), when="a != 0.0"),
+    # explored under back-off
+    _x("add-comm", lambda a, b: (a + b, b + a)),
+    _x("mul-comm", lambda a, b: (a * b, b * a)),
+    _x("add-assoc-l", lambda a, b, c: (a + (b + c), (a + b) + c)),
+    _x("add-assoc-r", lambda a, b, c: ((a + b) + c, a + (b + c))),
+    _x("mul-assoc-l", lambda a, b, c: (a * (b * c), (a * b) * c)),
+    _x("mul-assoc-r", lambda a, b, c: ((a * b) * c, a * (b * c))),
+    _x("sub-add-assoc", lambda a, b, c: ((a + b) - c, a + (b - c))),
+    _x("add-sub-assoc", lambda a, b, c: (a + (b - c), (a + b) - c)),
+    _x("sub-sub-assoc", lambda a, b, c: ((a - b) - c, a - (b + c))),
+    _x("sub-as-add-neg", lambda a, b: (a - b, a + (-b))),
+    _x("mul-neg-out", lambda a, b: ((-a) * b, -(a * b))),
+    _x("mul-neg-in", lambda a, b: (-(a * b), (-a) * b)),
+    _x("neg-as-mul", lambda x: (-x, -1.0 * x)),
+    _x("distribute", lambda a, b, c: (a * (b + c), a * b + a * c)),
+    _x("distribute-sub", lambda a, b, c: (a * (b - c), a * b - a * c)),
+    _x("factor-add", lambda a, b, c: (a * b + a * c, a * (b + c))),
+    _x("factor-sub", lambda a, b, c: (a * b - a * c, a * (b - c))),
+    _x("factor-add-one", lambda a, b: (a * b + a, a * (b + 1.0))),
+    _x("factor-sub-one", lambda a, b: (a * b - a, a * (b - 1.0))),
+    _x("add-self", lambda x: (x + x, 2.0 * x)),
     # folding through a reassociation: explored, since each can mint new constants
-    explore("fold-mul-chain", "(Mul (Num a) (Mul (Num b) x))", "(Mul (Num (* a b)) x)"),
-    explore("fold-add-chain", "(Add (Num a) (Add (Num b) x))", "(Add (Num (+ a b)) x)"),
+    _x("fold-mul-chain", lambda x, a=NUM, b=NUM: (a * (b * x), (a * b) * x)),
+    _x("fold-add-chain", lambda x, a=NUM, b=NUM: (a + (b + x), (a + b) + x)),
 ]
 
-ALGEBRA = EgRuleSet("algebra", _IDENTITIES + _FOLDING + _EXPLORE, __doc__ or "")
+ALGEBRA = egraph_ruleset("algebra", DEFS, __doc__ or "")

@@ -1,6 +1,7 @@
 """The named e-graph rulesets and their compositions: what `simplify(method="egraph", ruleset=...)`
 accepts. The e-graph's counterpart of symnum.rewrites.classical: it imports every eg_* ruleset
-module (which import only the rule language, symnum.rewrites.egraph_rules) and composes them.
+module (each translates its rules' one declaration, symnum.rules.ruledef, through
+rewrites/eg_translate.py; none imports egglog) and composes them.
 """
 
 from __future__ import annotations

@@ -5,33 +5,37 @@ is the point: log(1 + x) → log1p(x), exp(x) − 1 → expm1(x), log(exp a + ex
 √(a² + b²) → hypot(a, b), 1 − cos x → 2 sin²(x/2).
 No rule's right side may match its own left side again (a subsumed node inside its own
 replacement would leave the class with nothing to extract), which rules out a softplus rule.
-Each is an identity on the reals wherever its left side is defined.
+Each is an identity on the reals wherever its left side is defined. E-graph only: the classical
+engine's accurate forms are in rewrites/explog.py (log1p-from-log, expm1-from-exp), written for
+canonical sums.
 """
 
 from __future__ import annotations
 
-from symnum.rewrites.egraph_rules import EgRuleSet, rw
+from symnum.rewrites.eg_translate import egraph_ruleset
+
+from symnum.core.primitives import cos, exp, expm1, hypot, log, log1p, maximum, sin, sqrt
+from symnum.rules.ruledef import EGRAPH, rule
 
 
-def _st(name: str, lhs: str, rhs: str, *when: str) -> object:
-    return rw(name, lhs, rhs, *when, subsume=True)
+def _st(name, build):
+    return rule(name, build, sets=("stability",), engines=(EGRAPH,), subsume=True)
 
 
-STABILITY = EgRuleSet("stability", [
-    _st("log1p", "(Log (Add (Num 1.0) x))", "(Log1p x)"),
-    _st("log1p-r", "(Log (Add x (Num 1.0)))", "(Log1p x)"),
-    _st("log1p-sub", "(Log (Sub (Num 1.0) x))", "(Log1p (Neg x))"),
-    _st("expm1", "(Sub (Exp x) (Num 1.0))", "(Expm1 x)"),
-    _st("expm1-add", "(Add (Num -1.0) (Exp x))", "(Expm1 x)"),
-    _st("expm1-add-r", "(Add (Exp x) (Num -1.0))", "(Expm1 x)"),
-    _st("one-minus-exp", "(Sub (Num 1.0) (Exp x))", "(Neg (Expm1 x))"),
-    _st("logsumexp", "(Log (Add (Exp a) (Exp b)))",
-        "(Add (Maximum a b) (Log1p (Exp (Neg (Abs (Sub a b))))))"),
-    _st("hypot", "(Sqrt (Add (Powi a 2) (Powi b 2)))", "(Hypot a b)"),
-    _st("one-minus-cos", "(Sub (Num 1.0) (Cos x))",
-        "(Mul (Num 2.0) (Powi (Sin (Mul (Num 0.5) x)) 2))"),
-    _st("one-minus-cos-add", "(Add (Num 1.0) (Neg (Cos x)))",
-        "(Mul (Num 2.0) (Powi (Sin (Mul (Num 0.5) x)) 2))"),
-    _st("sqrt1pm1", "(Sub (Sqrt (Add (Num 1.0) x)) (Num 1.0))",
-        "(Div x (Add (Sqrt (Add (Num 1.0) x)) (Num 1.0)))"),
-], __doc__ or "")
+DEFS = [
+    _st("log1p", lambda x: (log(1.0 + x), log1p(x))),
+    _st("log1p-r", lambda x: (log(x + 1.0), log1p(x))),
+    _st("log1p-sub", lambda x: (log(1.0 - x), log1p(-x))),
+    _st("expm1", lambda x: (exp(x) - 1.0, expm1(x))),
+    _st("expm1-add", lambda x: (-1.0 + exp(x), expm1(x))),
+    _st("expm1-add-r", lambda x: (exp(x) + -1.0, expm1(x))),
+    _st("one-minus-exp", lambda x: (1.0 - exp(x), -expm1(x))),
+    _st("logsumexp", lambda a, b: (log(exp(a) + exp(b)),
+                                   maximum(a, b) + log1p(exp(-abs(a - b))))),
+    _st("hypot", lambda a, b: (sqrt(a ** 2 + b ** 2), hypot(a, b))),
+    _st("one-minus-cos", lambda x: (1.0 - cos(x), 2.0 * sin(0.5 * x) ** 2)),
+    _st("one-minus-cos-add", lambda x: (1.0 + (-cos(x)), 2.0 * sin(0.5 * x) ** 2)),
+    _st("sqrt1pm1", lambda x: (sqrt(1.0 + x) - 1.0, x / (sqrt(1.0 + x) + 1.0))),
+]
+
+STABILITY = egraph_ruleset("stability", DEFS, __doc__ or "")

@@ -119,6 +119,9 @@ def run_job(job: dict, progress: Callable[[dict], None] | None = None,
     with tempfile.TemporaryDirectory(prefix="symnum-eg-") as d:
         cmds = _write_tables(nodes, d)
         eg.run_program(*eg.parse_program("\n".join(cmds) + "\n(run-schedule (run load))"))
+    if job.get("unions"):  # alternatives found outside the e-graph (Horner forms)
+        eg.run_program(*eg.parse_program("\n".join(
+            f"(union (Node {a}) (Node {b}))" for a, b in job["unions"])))
     size = _size(eg, bindings)
     times = {"load": time.perf_counter() - t0}
     sizes, matches = [(0, size)], Counter()
@@ -449,6 +452,7 @@ def _run_partitions(roots: list, rules: EgRuleSet, model: CostModel, lim: Limits
     for gi, group in enumerate(groups):
         enc = Encoder(lang, reuse=done if gi else None)
         ids = enc.encode([roots[i] for i in group])
+        unions = _alternatives(enc, [roots[i] for i in group], rules)
         report.nodes_in += len(enc.nodes)
         used = {n[0] for n in enc.nodes}
         # each partition gets the share of the remaining time its size asks for
@@ -456,7 +460,7 @@ def _run_partitions(roots: list, rules: EgRuleSet, model: CostModel, lim: Limits
         glim = replace(lim, time_s=max(0.5, (t_end - time.perf_counter()) * share))
         job = {"program": program(lang, used, rules), "nodes": enc.nodes, "roots": ids,
                "costs": lang.cost_table(model), "limits": glim.__dict__,
-               "export": gi < len(groups) - 1}
+               "export": gi < len(groups) - 1, "unions": unions}
         iso = isolate if isinstance(isolate, bool) else len(enc.nodes) > ISOLATE_ABOVE
         report.isolated |= bool(iso)
         step = progress or _logger(gi, len(groups))
@@ -492,6 +496,21 @@ def _run_partitions(roots: list, rules: EgRuleSet, model: CostModel, lim: Limits
     order = {r: i for i, r in enumerate(STOP_REASONS)}
     report.stop_reason = max(reasons, key=lambda r: order.get(r, 0)) if reasons else "saturated"
     return out
+
+
+def _alternatives(enc: Encoder, roots: list, rules: EgRuleSet) -> list[tuple[int, int]]:
+    """Forms found outside the e-graph, encoded next to the terms they rewrite: (node, node)
+    pairs to union. Horner forms of polynomial sums (rewrites/horner.py) for rulesets with
+    fused multiply-add (the kernels' forms)."""
+    if "fma" not in rules.names():
+        return []
+    from symnum.rewrites.horner import horner_forms
+
+    pairs = [(t, h) for t, h in horner_forms(roots) if id(t) in enc._ids]
+    if not pairs:
+        return []
+    ids = enc.encode([h for _, h in pairs])
+    return [(enc._ids[id(t)], i) for (t, _), i in zip(pairs, ids)]
 
 
 def _execute(job: dict, isolate: bool, lim: Limits, progress: Any, worker: Any) -> dict:

@@ -1,8 +1,11 @@
-"""Named e-graph rules as data: EgRule, EgRuleSet, and the rule language they are written in.
+"""Named e-graph rules as data: EgRule, EgRuleSet, and the e-graph language they are rendered in.
 
 Rules are egglog s-expressions over one sort `M` (see LANGUAGE); nothing here imports egglog or
 builds terms, so rule tables can be listed, tested and switched off by name without an e-graph.
-symnum.rewrites.egraph renders them into an egglog program. A rule must be sound on the reals: where
+symnum.rewrites.egraph renders them into an egglog program. The project's rules are not written
+here: they are declared once in the Python rule language (symnum.rules.ruledef) and translated
+(rewrites/eg_translate.py); `rw`/`explore`/`together` remain for raw egglog text (experiments,
+tests, rules over constructors that have no term). A rule must be sound on the reals: where
 its left side is defined the right side is defined and has the same value (signed zeros aside).
 """
 

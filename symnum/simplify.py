@@ -32,6 +32,20 @@ _METHODS: dict[str, str | Method] = {"rules": "symnum.rewrites.classical:simplif
                                       "egraph": "symnum.rewrites.egraph:simplify_egraph"}
 
 
+# array-level passes run before the elementwise bodies are simplified: "module:function" paths
+# (resolved lazily, like the methods), each `fn(array roots) -> array roots`
+ARRAY_PASSES: list[str | Callable[[list], list]] = ["symnum.rewrites.array_chain:reassociate"]
+
+
+def _array_passes(roots: list) -> list:
+    for i, entry in enumerate(ARRAY_PASSES):
+        if isinstance(entry, str):
+            mod, _, fn = entry.partition(":")
+            entry = ARRAY_PASSES[i] = getattr(importlib.import_module(mod), fn)
+        roots = entry(roots)
+    return roots
+
+
 def register_method(name: str, method: str | Method, *, replace: bool = False) -> None:
     """Register a simplification method: `fn(roots, *, ruleset, max_iter, stats) -> list`, or
     its "module:function" import path (imported on first use)."""
@@ -68,8 +82,11 @@ def simplify(x: Any, method: str = "rules", *, ruleset: Any = None, max_iter: in
     fixpoint; `ruleset` replaces those rules (a RuleSet or any rewriter); `stats` (a
     symnum.rules.Stats) records which rules fired. Every rule is sound on the reals: values are
     kept wherever the input is defined (`sqrt(x**2)` becomes `abs(x)`, never `x`).
-    method "egraph": bounded equality saturation with egglog and cost-model extraction
-    (rewrites.egraph.simplify_egraph); `options` go to the method (cost=, node_limit=, ...).
+    Array programs first go through the array passes (ARRAY_PASSES: matrix chains in their
+    cheapest bracketing, transposes folded into contractions), then every elementwise body
+    through the method. method "egraph": bounded equality saturation with egglog and cost-model
+    extraction (rewrites.egraph.simplify_egraph); `options` go to the method (cost=,
+    node_limit=, ...).
     SymPy expressions over real Symbols (`sympy.Symbol("x", real=True)`) are simplified too,
     converted to symnum terms and back over the same Symbols; others are returned as they are
     (symnum's rules hold on the reals: log(exp(x)) = x is false for a complex x). Either method
@@ -93,10 +110,11 @@ def simplify(x: Any, method: str = "rules", *, ruleset: Any = None, max_iter: in
         return _simplify_flat(run, roots, ruleset, max_iter, stats, options)
 
     if isinstance(x, ArrayFn):
-        return x.with_flat_outputs(rewrite_bodies(x.flat_outputs, bodies))
+        return x.with_flat_outputs(rewrite_bodies(_array_passes(list(x.flat_outputs)), bodies))
     leaves, td = tree_flatten(x)
     if any(isinstance(v, ArrayExpr) for v in leaves):
-        arrays = iter(rewrite_bodies([v for v in leaves if isinstance(v, ArrayExpr)], bodies))
+        found = _array_passes([v for v in leaves if isinstance(v, ArrayExpr)])
+        arrays = iter(rewrite_bodies(found, bodies))
         return tree_unflatten(td, [next(arrays) if isinstance(v, ArrayExpr) else
                                    simplify(v, method, ruleset=ruleset, max_iter=max_iter,
                                             stats=stats, **options) for v in leaves])
