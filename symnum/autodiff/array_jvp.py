@@ -33,6 +33,7 @@ from symnum.arrays.terms import ArraySym, ArrayTerm, shape_of
 from symnum.autodiff import ad
 from symnum.autodiff.array_ad import _children, _grad_parts, _syms
 from symnum.autodiff.array_rules import arr, body_partials, zeros
+from symnum.autodiff.array_scan_rules import scan_jvp
 from symnum.core._gc import no_gc
 from symnum.core.interface import iscall
 from symnum.core.terms import Expr, Sym
@@ -86,8 +87,8 @@ def _reduce(n, ts):
 
 
 def _scan(n, ts):
-    if n.op.kind != "sum":
-        raise MissingRuleError(f"no JVP rule for cum{n.op.kind} of symbolic arrays yet")
+    if n.op.kind != "sum":  # cumprod, cummax, cummin
+        return scan_jvp(n, arr(ts[0]))
     return _linear(n, ts)
 
 

@@ -142,9 +142,10 @@ def _reduce(n, ct, active):
 
 def _scan(n, ct, active):
     op = n.op
-    if op.kind != "sum":
-        raise MissingRuleError(f"no VJP rule for cum{op.kind} of symbolic arrays yet (cumsum "
-                               "has one); trace with mode='scalar'")
+    if op.kind != "sum":  # cumprod, cummax, cummin
+        from symnum.autodiff.array_scan_rules import scan_vjp
+
+        return [scan_vjp(n, arr(ct))]
     rev = (slice(None),) * op.axis + (slice(None, None, -1),)
     return [getitem(scan("sum", getitem(arr(ct), rev), op.axis), rev)]
 

@@ -1,0 +1,99 @@
+"""Derivative rules of the non-linear scans (issue 11): cumprod, cummax and cummin on array terms.
+
+cumsum is linear (array_rules / array_jvp apply it to the tangent, a reversed cumsum to the
+cotangent); the other three scans live here, beside each other, in forward, reverse and Taylor
+form:
+
+* cumprod: y = cumprod(x) ⇒ ẏ = y · cumsum(ẋ / x) and x̄ = revcumsum(ȳ · y) / x — O(1) terms and
+  O(n) work, undefined (nan) where x has a zero, as the prod reduction's rule.
+* cummax / cummin: ẏₖ = ẋ_{p(k)}, p(k) the FIRST position j ≤ k where x attains the running
+  maximum (the scalar path's convention: maximum(acc, xₖ) sends a tie to its first argument).
+  The selection is a Hillis–Steele scan of ⌈log₂ n⌉ levels, each a shifted copy and an
+  elementwise choice: O(log n) terms and O(n log n) work, with no data-dependent gather (the
+  array IR has none). The VJP is its transpose, taken by reverse mode of that linear program.
+
+Sits in the autodiff layer beside array_rules and array_jvp (which dispatch Scan here); never
+evaluates anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import symnum.core.primitives as P
+from symnum.arrays.ops_index import getitem, pad
+from symnum.arrays.ops_map import elementwise
+from symnum.arrays.ops_reduce import scan
+from symnum.arrays.terms import ArrayConst, ArraySym
+
+
+def _rev(a: Any, axis: int) -> Any:
+    return getitem(a, (slice(None),) * axis + (slice(None, None, -1),))
+
+
+def revcumsum(a: Any, axis: int) -> Any:
+    """Σ_{j ≥ k} a_j along `axis` (the transpose of cumsum)."""
+    return _rev(scan("sum", _rev(a, axis), axis), axis)
+
+
+def _shift(a: Any, s: int, axis: int) -> Any:
+    """a moved s places later along `axis`, zero-filled in front: out[k] = a[k − s]."""
+    n = a.shape[axis]
+    body = getitem(a, (slice(None),) * axis + (slice(0, n - s),))
+    return pad(body, [(s, 0) if q == axis else (0, 0) for q in range(a.ndim)])
+
+
+def selection_levels(x: Any, kind: str, axis: int) -> list:
+    """[(shift, choose-earlier mask)] of the Hillis–Steele scan for cummax/cummin of x: applying
+    `t ← where(mask, shift(t), t)` level by level maps tᵢ to t_{p(i)}."""
+    n = x.shape[axis]
+    cmp = P.ge if kind == "max" else P.le
+    levels, v, s = [], x, 1
+    while s < n:
+        ok = np.zeros([n if q == axis else 1 for q in range(x.ndim)])
+        ok[(slice(None),) * axis + (slice(s, None),)] = 1.0
+        vs = _shift(v, s, axis)
+        mask = elementwise(lambda e, later, k: P.ifelse(P.logical_and(P.gt(k, 0.5),
+                                                                      cmp(e, later)), 1.0, 0.0),
+                           [vs, v, ArrayConst(ok)], f"cum{kind} selection")
+        v = elementwise(lambda m, e, later: P.ifelse(P.gt(m, 0.5), e, later), [mask, vs, v],
+                        f"cum{kind} level")
+        levels.append((s, mask))
+        s *= 2
+    return levels
+
+
+def select(levels: list, t: Any, axis: int) -> Any:
+    """t_{p(i)} for each i: the tangent (or a Taylor coefficient) carried through the levels."""
+    for s, mask in levels:
+        t = elementwise(lambda m, e, later: P.ifelse(P.gt(m, 0.5), e, later),
+                        [mask, _shift(t, s, axis), t], "scan selection")
+    return t
+
+
+# ---------------------------------------------------------------------------------------------
+# the rules (node n = Scan(kind, axis) applied to x)
+
+
+def scan_jvp(n: Any, t: Any) -> Any:
+    (x,), op = n.args, n.op
+    if op.kind == "prod":
+        return elementwise(lambda y, c: P.mul(y, c),
+                           [n, scan("sum", elementwise(P.div, [t, x], "jvp cumprod"), op.axis)],
+                           "jvp cumprod")
+    return select(selection_levels(x, op.kind, op.axis), t, op.axis)
+
+
+def scan_vjp(n: Any, ct: Any) -> Any:
+    (x,), op = n.args, n.op
+    if op.kind == "prod":
+        w = elementwise(P.mul, [ct, n], "vjp cumprod")
+        return elementwise(P.div, [revcumsum(w, op.axis), x], "vjp cumprod")
+    # the transpose of the (linear) selection: reverse mode of select at a stand-in tangent
+    from symnum.autodiff.array_ad import vjp_arrays
+
+    t = ArraySym(f"t#cum{op.kind}", x.shape, "float64")  # no user symbol has this name
+    (r,) = vjp_arrays([select(selection_levels(x, op.kind, op.axis), t, op.axis)], [t], [ct])
+    return r
