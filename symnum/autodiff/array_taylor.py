@@ -356,12 +356,28 @@ def jet_arrays(outputs: Sequence[Any], seeds: dict, order: int,
 
 
 def _one_arg(fn: ArrayFn, argnums: Any) -> list:
-    from symnum.autodiff.array_ad import _argnums, _syms
+    from symnum.autodiff.array_ad import _syms
+
+    return _syms(fn.inputs[_arg_index(fn, argnums)])
+
+
+def _arg_index(fn: ArrayFn, argnums: Any) -> int:
+    from symnum.autodiff.array_ad import _argnums
 
     if not isinstance(argnums, int):
         raise TypeError("Taylor transforms take one argument (an int argnums)")
-    (a,) = _argnums(fn, argnums)
-    return _syms(fn.inputs[a])
+    return _argnums(fn, argnums)[0]
+
+
+def _like_arg(fn: ArrayFn, argnums: Any, vs: list) -> Any:
+    """The direction symbols `vs` in the structure of argument `argnums` (its symbolic leaves
+    replaced, in order), so a direction is passed shaped like the argument, as in JAX."""
+    from symnum.tracing.pytree import tree_flatten, tree_unflatten
+
+    leaves, td = tree_flatten(fn.inputs[_arg_index(fn, argnums)])
+    it = iter(vs)
+    return tree_unflatten(td, [next(it) if isinstance(v, (ArraySym, Sym)) else v
+                               for v in leaves])
 
 
 def _direction_syms(ws: list, prefix: str) -> list:
@@ -372,7 +388,7 @@ def _direction_syms(ws: list, prefix: str) -> list:
 def taylor_fn(fn: ArrayFn, order: int, argnums: int = 0) -> ArrayFn:
     """The jet transform of an array program: an ArrayFn of (*inputs, direction) whose output is
     the list [c₀ … c_order], each shaped like fn's outputs, of t ↦ f(x + t·direction); the
-    direction is shaped like input `argnums` (a tuple of its symbolic leaves if it has several).
+    direction has the structure and shapes of input `argnums`.
 
     >>> import numpy as np
     >>> from symnum.arrays.fn import trace
@@ -382,7 +398,7 @@ def taylor_fn(fn: ArrayFn, order: int, argnums: int = 0) -> ArrayFn:
     """
     vs, jets = _directional_jets(fn, order, argnums)
     coeffs = [fn.with_flat_outputs([j[k] for j in jets]).outputs for k in range(order + 1)]
-    return ArrayFn(tuple(fn.inputs) + (vs[0] if len(vs) == 1 else tuple(vs),), coeffs,
+    return ArrayFn(tuple(fn.inputs) + (_like_arg(fn, argnums, vs),), coeffs,
                    tuple(fn.names) + ("direction",))
 
 
@@ -400,7 +416,7 @@ def directional_fn(fn: ArrayFn, order: int = 1, argnums: int = 0) -> ArrayFn:
     """dᵏ/dtᵏ f(x + t·v) at t = 0: an ArrayFn of (*inputs, v)."""
     vs, jets = _directional_jets(fn, order, argnums)
     outs = fn.with_flat_outputs([_times_factorial(j[order], order) for j in jets]).outputs
-    return ArrayFn(tuple(fn.inputs) + (vs[0] if len(vs) == 1 else tuple(vs),), outs,
+    return ArrayFn(tuple(fn.inputs) + (_like_arg(fn, argnums, vs),), outs,
                    tuple(fn.names) + ("direction",))
 
 
