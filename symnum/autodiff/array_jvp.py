@@ -153,8 +153,8 @@ def jvp_fn(fn: ArrayFn) -> ArrayFn:
     """The JVP program: an ArrayFn of (*inputs, tangents) → (outputs, output tangents), the
     tangents one per symbolic input leaf, in pytree order."""
     ins = fn.flat_inputs
-    ts = [ArraySym(f"t{i}", w.shape, "float64") if isinstance(w, ArraySym) else
-          Sym(f"t{i}", "float64") for i, w in enumerate(ins)]
+    ts = [ArraySym(f"tangent({w.name})", w.shape, "float64") if isinstance(w, ArraySym) else
+          Sym(f"tangent({w.name})", "float64") for w in ins]
     touts = jvp_arrays(fn.flat_outputs, ins, ts)
     return ArrayFn(tuple(fn.inputs) + (tuple(ts),), (fn.outputs, tuple(touts)),
                    tuple(fn.names) + ("tangents",))
@@ -177,8 +177,9 @@ def hvp_fn(fn: ArrayFn, argnums: int = 0) -> ArrayFn:
     from symnum.tracing.pytree import tree_flatten
 
     gl, _ = tree_flatten(g)
-    vs = [ArraySym(f"v{i}", w.shape, "float64") if isinstance(w, ArraySym) else
-          Sym(f"v{i}", "float64") for i, w in enumerate(ws)]
+    # named `v(x)`: never a Python identifier, so never one of the user's argument names
+    vs = [ArraySym(f"v({w.name})", w.shape, "float64") if isinstance(w, ArraySym) else
+          Sym(f"v({w.name})", "float64") for w in ws]
     hv = jvp_arrays(gl, ws, vs)
     v_in = vs[0] if len(vs) == 1 else tuple(vs)
     return ArrayFn(tuple(fn.inputs) + (v_in,), hv[0] if len(hv) == 1 else tuple(hv),

@@ -49,7 +49,6 @@ from symnum.arrays.ops_index import (
 from symnum.arrays.ops_map import Map, elementwise, from_body, is_placeholder, placeholder
 from symnum.arrays.ops_reduce import Contract, Reduce, Scan, einsum, reduce, scan
 from symnum.arrays.terms import ArrayConst, ArraySym, ArrayTerm, shape_of
-from symnum.autodiff.array_ad import _children
 from symnum.autodiff.array_rules import arr, zeros
 from symnum.autodiff.array_scan_rules import select, selection_levels
 from symnum.autodiff.taylor import jet_terms
@@ -297,6 +296,14 @@ RULES = {Map: _map, Reduce: _reduce, Scan: _scan, Contract: _contract, Index: _l
 # the engine
 
 
+def _kids(n: Any) -> list:
+    """A node's arguments: a scalar term's are its `arguments` (the jet of a call is built from
+    them), not reverse mode's `dependencies` (the polynomial forms' terms and bases)."""
+    if isinstance(n, ArrayTerm):
+        return list(n.args)
+    return arguments(n) if isinstance(n, Expr) and iscall(n) else []
+
+
 @no_gc
 def jet_arrays(outputs: Sequence[Any], seeds: dict, order: int,
                batch: int | None = None) -> list[list]:
@@ -326,12 +333,14 @@ def jet_arrays(outputs: Sequence[Any], seeds: dict, order: int,
                                  f"of shape {shape_of(s)}"
                                  + (f" with {batch} directions" if batch else ""))
         coefs[id(s)] = [s] + cs + [None] * (order - len(cs))
-    for n in postorder(list(outputs), _children):
+    for n in postorder(list(outputs), _kids):
         if id(n) in coefs or not iscall(n):
             continue
         if getattr(n, "dtype", "float64") not in ("float64", "float32"):
             continue
-        kids = [coefs.get(id(a)) for a in _children(n)]
+        if isinstance(n, Expr) and operation(n).linearity.constant:
+            continue  # comparisons, sign, floor: every coefficient above c₀ is zero
+        kids = [coefs.get(id(a)) for a in _kids(n)]
         if all(k is None for k in kids):
             continue
         if isinstance(n, ArrayTerm):
