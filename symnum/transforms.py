@@ -336,13 +336,6 @@ def _array_call(f: Any, make: Callable[[ArrayFn], ArrayFn], what: str, primals: 
     return make(_array_fn_at(f, primals, what))(*primals, *tangents)
 
 
-def _zero_cotangent(vf: ArrayFn) -> Any:
-    """Zeros in the structure of an array VJP program's last input (the output cotangent)."""
-    leaves, td = tree_flatten(vf.inputs[-1])
-    return tree_unflatten(td, [np.zeros(v.shape) if hasattr(v, "shape") else 0.0
-                               for v in leaves])
-
-
 def _no_aux(has_aux: bool, what: str) -> None:
     if has_aux:
         raise TransformError(f"{what}(..., has_aux=True) is for scalar-mode programs; array "
@@ -428,7 +421,7 @@ def vjp(f: Any, *primals: Any, mode: str = "scalar") -> Any:
         if not primals:
             return _lift_array(f, AT.vjp_program, "vjp", lambda args: args[:-1])
         vf = AT.vjp_program(_array_fn_at(f, primals, "vjp"))
-        out = vf(*primals, _zero_cotangent(vf))[0]
+        out = vf(*primals, AT.zero_cotangent(vf))[0]
         return out, lambda cotangent: vf(*primals, cotangent)[1]
     def make(fn: Fn) -> Fn:
         cts = _out_cotangents(fn)

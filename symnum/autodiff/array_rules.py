@@ -37,6 +37,7 @@ from symnum.arrays.ops_map import Map, elementwise, from_body, placeholder
 from symnum.arrays.ops_reduce import Contract, Reduce, Scan, einsum, reduce, scan
 from symnum.arrays.terms import ArrayConst, ArrayExpr, shape_of
 from symnum.autodiff import ad
+from symnum.autodiff.array_scan_rules import scan_vjp
 from symnum.core.terms import Const, Expr
 from symnum.errors import MissingRuleError
 
@@ -143,8 +144,6 @@ def _reduce(n, ct, active):
 def _scan(n, ct, active):
     op = n.op
     if op.kind != "sum":  # cumprod, cummax, cummin
-        from symnum.autodiff.array_scan_rules import scan_vjp
-
         return [scan_vjp(n, arr(ct))]
     rev = (slice(None),) * op.axis + (slice(None, None, -1),)
     return [getitem(scan("sum", getitem(arr(ct), rev), op.axis), rev)]

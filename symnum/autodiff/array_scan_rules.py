@@ -10,7 +10,7 @@ form:
   maximum (the scalar path's convention: maximum(acc, xₖ) sends a tie to its first argument).
   The selection is a Hillis–Steele scan of ⌈log₂ n⌉ levels, each a shifted copy and an
   elementwise choice: O(log n) terms and O(n log n) work, with no data-dependent gather (the
-  array IR has none). The VJP is its transpose, taken by reverse mode of that linear program.
+  array IR has none). The VJP is its transpose (the levels in reverse order).
 
 Sits in the autodiff layer beside array_rules and array_jvp (which dispatch Scan here); never
 evaluates anything.
@@ -26,7 +26,7 @@ import symnum.core.primitives as P
 from symnum.arrays.ops_index import getitem, pad
 from symnum.arrays.ops_map import elementwise
 from symnum.arrays.ops_reduce import scan
-from symnum.arrays.terms import ArrayConst, ArraySym
+from symnum.arrays.terms import ArrayConst
 
 
 def _rev(a: Any, axis: int) -> Any:
@@ -91,9 +91,19 @@ def scan_vjp(n: Any, ct: Any) -> Any:
     if op.kind == "prod":
         w = elementwise(P.mul, [ct, n], "vjp cumprod")
         return elementwise(P.div, [revcumsum(w, op.axis), x], "vjp cumprod")
-    # the transpose of the (linear) selection: reverse mode of select at a stand-in tangent
-    from symnum.autodiff.array_ad import vjp_arrays
+    return select_transpose(selection_levels(x, op.kind, op.axis), ct, op.axis)
 
-    t = ArraySym(f"t#cum{op.kind}", x.shape, "float64")  # no user symbol has this name
-    (r,) = vjp_arrays([select(selection_levels(x, op.kind, op.axis), t, op.axis)], [t], [ct])
-    return r
+
+def select_transpose(levels: list, c: Any, axis: int) -> Any:
+    """The transpose of `select`: the levels in reverse, each level's
+    t_out = where(m, shift(t), t) sending where(m, 0, c) + unshift(where(m, c, 0)) back."""
+    for s, mask in reversed(levels):
+        n = c.shape[axis]
+        moved = elementwise(lambda m, v: P.ifelse(P.gt(m, 0.5), v, 0.0), [mask, c],
+                            "scan selection transpose")
+        kept = elementwise(lambda m, v: P.ifelse(P.gt(m, 0.5), 0.0, v), [mask, c],
+                           "scan selection transpose")
+        back = pad(getitem(moved, (slice(None),) * axis + (slice(s, n),)),
+                   [(0, s) if q == axis else (0, 0) for q in range(c.ndim)])
+        c = elementwise(P.add, [kept, back], "scan selection transpose")
+    return c

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from symnum.arrays.fn import ArrayFn
 from symnum.arrays.ops_index import getitem, reshape, transpose
 from symnum.arrays.terms import ArrayExpr, ArraySym, shape_of
@@ -49,6 +51,13 @@ def _output_cotangents(fn: ArrayFn) -> Any:
     return tree_unflatten(td, [ArraySym(f"cotangent({i})", v.shape, "float64")
                                if isinstance(v, ArrayExpr) else Sym(f"cotangent({i})", "float64")
                                for i, v in enumerate(leaves)])
+
+
+def zero_cotangent(vf: ArrayFn) -> Any:
+    """Zeros in the structure of a VJP program's last input (the output cotangent)."""
+    leaves, td = tree_flatten(vf.inputs[-1])
+    return tree_unflatten(td, [np.zeros(v.shape) if isinstance(v, ArraySym) else 0.0
+                               for v in leaves])
 
 
 def jvp_program(fn: ArrayFn) -> ArrayFn:
