@@ -155,3 +155,5 @@ def test_random_programs_match_scalar_mode(steps, n, seed):
     np.testing.assert_allclose(got, np.array(sn.taylor(f, order=2)(x, v), float), rtol=1e-7,
                                atol=1e-7)
     np.testing.assert_allclose(got[1], np.sum(grad_fn(af)(x) * v), rtol=1e-8, atol=1e-8)
+    # the batched rules (every unit direction at once) against the scalar path's n jets
+    np.testing.assert_allclose(laplacian_fn(af)(x), sn.laplacian(f)(x), rtol=1e-7, atol=1e-7)

@@ -389,9 +389,10 @@ def _like_arg(fn: ArrayFn, argnums: Any, vs: list) -> Any:
                                for v in leaves])
 
 
-def _direction_syms(ws: list, prefix: str) -> list:
-    return [ArraySym(f"{prefix}{i}", w.shape, "float64") if isinstance(w, ArraySym) else
-            Sym(f"{prefix}{i}", "float64") for i, w in enumerate(ws)]
+def _direction_syms(ws: list, role: str) -> list:
+    # named `direction(x)`: never a Python identifier, so never one of the user's argument names
+    return [ArraySym(f"{role}({w.name})", w.shape, "float64") if isinstance(w, ArraySym) else
+            Sym(f"{role}({w.name})", "float64") for w in ws]
 
 
 def taylor_fn(fn: ArrayFn, order: int, argnums: int = 0) -> ArrayFn:
@@ -436,7 +437,7 @@ def _times_factorial(c: Any, k: int) -> Any:
 
 def _directional_jets(fn: ArrayFn, order: int, argnums: Any) -> tuple[list, list]:
     ws = _one_arg(fn, argnums)
-    vs = _direction_syms(ws, "dir")
+    vs = _direction_syms(ws, "direction")
     return vs, jet_arrays(fn.flat_outputs, {w: [v] for w, v in zip(ws, vs)}, order)
 
 
