@@ -146,3 +146,24 @@ def test_compiled_composed_index_maps():
     np.testing.assert_allclose(ja, 2 * a * B[0, 1], rtol=1e-14)
     np.testing.assert_allclose(jB, np.where(np.arange(6).reshape(2, 3) == 1, a @ a, 0.0),
                                rtol=1e-14)
+
+
+def test_array_transforms_compose():
+    """An array-mode transform inside another (jacfwd(grad), jvp(grad), hvp(...) of a grad's
+    component) is spliced in as array terms: the outer program is an ArrayFn whose size does
+    not depend on n."""
+    Hs = np.asarray(sn.hessian(f)(X), float)
+    gf = sn.grad(f, mode="array")
+    np.testing.assert_allclose(sn.jacfwd(gf, mode="array")(X), Hs, rtol=1e-10, atol=1e-12)
+    _, hv = sn.jvp(gf, (X,), (V,), mode="array")
+    np.testing.assert_allclose(hv, Hs @ V, rtol=1e-10, atol=1e-12)
+    d2 = sn.grad(lambda x: sn.grad(f, mode="array")(x)[1], mode="array")(X)
+    np.testing.assert_allclose(d2, Hs[1], rtol=1e-10, atol=1e-12)
+
+    def rosen(x):
+        return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+    outer = sn.jvp(sn.grad(rosen, mode="array"), mode="array")
+    sizes = [outer.fn(np.zeros(n), np.zeros(n)).count_ops() for n in (10, 100_000)]
+    assert isinstance(outer.fn(np.zeros(5), np.zeros(5)), sn.ArrayFn)
+    assert sizes[0] == sizes[1], sizes

@@ -169,3 +169,50 @@ def check_scalar_output(fn: ArrayFn, what: str) -> None:
     if len(fn.flat_outputs) != 1 or fn.out_shapes != [()]:
         raise ShapeError(f"{what} needs a function with one scalar output, got output shapes "
                          f"{fn.out_shapes}")
+
+
+# ---------------------------------------------------------------------------------------------
+# composition: an array transform called on array terms (inside an outer array trace)
+
+_tags = iter(range(1 << 62))
+
+
+def has_array_terms(args: tuple) -> bool:
+    return any(isinstance(v, ArrayExpr) for v in tree_flatten(tuple(args))[0])
+
+
+def inline_array(make: Any, args: tuple, primal_args: Any) -> Any:
+    """make(examples, names)'s outputs with its input symbols replaced by `args` (array terms,
+    scalar terms, numbers): `make` traces at fresh symbols whose names carry a tag of this
+    call, so they never meet a symbol of the outer trace (no perturbation confusion)."""
+    from symnum.arrays.ops_map import as_array_arg
+    from symnum.core.terms import Expr
+    from symnum.core.traversal import postwalk_many
+
+    tag = next(_tags)
+
+    def example(v):
+        if isinstance(v, ArrayExpr):
+            return np.zeros(v.shape, v.dtype)
+        return 0.0 if isinstance(v, Expr) else v
+
+    ex = tuple(_map_tree(example, a) for a in args)
+    primal = primal_args(ex)
+    fn = make(primal, [f"a{i}@{tag}" for i in range(len(primal))])
+    specs, vals = tree_flatten(fn.inputs)[0], tree_flatten(tuple(args))[0]
+    if len(specs) != len(vals):
+        raise ShapeError(f"inlining an array program of {len(specs)} input leaves at "
+                         f"{len(vals)} leaves")
+    table, keep = {}, []
+    for spec, val in zip(specs, vals):
+        if isinstance(spec, (ArraySym, Sym)):
+            table[id(spec)] = val if isinstance(val, (ArrayExpr, Expr)) else \
+                as_array_arg(val, "an argument")
+            keep.append(spec)
+    flat = postwalk_many(list(fn.flat_outputs), lambda n: table.get(id(n)))
+    return fn.with_flat_outputs(flat).outputs
+
+
+def _map_tree(f: Any, tree: Any) -> Any:
+    leaves, td = tree_flatten(tree)
+    return tree_unflatten(td, [f(v) for v in leaves])
