@@ -32,7 +32,7 @@ from symnum.arrays.ops_reduce import Contract, Reduce, Scan, einsum, reduce
 from symnum.arrays.terms import ArraySym, ArrayTerm, shape_of
 from symnum.autodiff import ad
 from symnum.autodiff.array_ad import _children, _grad_parts, _syms
-from symnum.autodiff.array_rules import arr, body_partials, zeros
+from symnum.autodiff.array_rules import arr, body_partials, reuse_output, zeros
 from symnum.autodiff.array_scan_rules import scan_jvp
 from symnum.core._gc import no_gc
 from symnum.core.interface import iscall
@@ -43,13 +43,14 @@ from symnum.errors import MissingRuleError, ShapeError
 
 def _map(n, ts):
     parts = body_partials(n.op)
-    k = n.op.nin
     terms = []
     for d, t in zip(parts, ts):
         if t is None:
             continue
-        body = P.mul(placeholder(k, "float64"), d)
-        terms.append(from_body(body, list(n.args) + [t], "jvp of a map", n.shape))
+        operands = list(n.args)
+        d = reuse_output(n, d, operands)
+        body = P.mul(placeholder(len(operands), "float64"), d)
+        terms.append(from_body(body, operands + [t], "jvp of a map", n.shape))
     return _sum(terms, n.shape)
 
 
