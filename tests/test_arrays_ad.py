@@ -217,7 +217,7 @@ def test_cummax_ties_follow_the_scalar_path(kind):
     # O(log n) terms: 8 → 100,000 adds 14 levels, never n terms
     sizes = [grad_fn(sn.trace(lambda x: np.sum(acc(x)), np.zeros(n), mode="array")).count_ops()
              for n in (8, 100_000)]
-    assert sizes[1] <= sizes[0] + 10 * (17 - 3), sizes  # ≤ 10 terms per level (3 → 17 levels)
+    assert sizes[1] <= sizes[0] + 12 * (17 - 3), sizes  # ≤ 12 terms per level (3 → 17 levels)
 
 
 def test_compiled_scan_gradients():

@@ -38,27 +38,34 @@ def revcumsum(a: Any, axis: int) -> Any:
     return _rev(scan("sum", _rev(a, axis), axis), axis)
 
 
-def _shift(a: Any, s: int, axis: int) -> Any:
-    """a moved s places later along `axis`, zero-filled in front: out[k] = a[k − s]."""
+def _padded(a: Any, s: int, axis: int, front: bool) -> tuple[Any, Any]:
+    """(a[k − s], a[k]) for front=True, (a[k], a[k + s]) for front=False, zero outside, both
+    read from ONE zero-padded copy of a. A pad is a buffer in the loop lowering, so a level of
+    the scan reads the previous level from memory instead of re-evaluating the chain of levels
+    below it (which would cost O(levels) per element per level)."""
     n = a.shape[axis]
-    body = getitem(a, (slice(None),) * axis + (slice(0, n - s),))
-    return pad(body, [(s, 0) if q == axis else (0, 0) for q in range(a.ndim)])
+    b = pad(a, [((s, 0) if front else (0, s)) if q == axis else (0, 0) for q in range(a.ndim)])
+
+    def part(lo):
+        return getitem(b, (slice(None),) * axis + (slice(lo, lo + n),))
+
+    return part(0), part(s)
 
 
 def selection_levels(x: Any, kind: str, axis: int) -> list:
     """[(shift, choose-earlier mask)] of the Hillis–Steele scan for cummax/cummin of x: applying
-    `t ← where(mask, shift(t), t)` level by level maps tᵢ to t_{p(i)}."""
+    `t ← where(mask, t[k − shift], t)` level by level maps tᵢ to t_{p(i)}."""
     n = x.shape[axis]
     cmp = P.ge if kind == "max" else P.le
     levels, v, s = [], x, 1
     while s < n:
         ok = np.zeros([n if q == axis else 1 for q in range(x.ndim)])
         ok[(slice(None),) * axis + (slice(s, None),)] = 1.0
-        vs = _shift(v, s, axis)
+        vs, vk = _padded(v, s, axis, True)
         mask = elementwise(lambda e, later, k: P.ifelse(P.logical_and(P.gt(k, 0.5),
                                                                       cmp(e, later)), 1.0, 0.0),
-                           [vs, v, ArrayConst(ok)], f"cum{kind} selection")
-        v = elementwise(lambda m, e, later: P.ifelse(P.gt(m, 0.5), e, later), [mask, vs, v],
+                           [vs, vk, ArrayConst(ok)], f"cum{kind} selection")
+        v = elementwise(lambda m, e, later: P.ifelse(P.gt(m, 0.5), e, later), [mask, vs, vk],
                         f"cum{kind} level")
         levels.append((s, mask))
         s *= 2
@@ -68,9 +75,22 @@ def selection_levels(x: Any, kind: str, axis: int) -> list:
 def select(levels: list, t: Any, axis: int) -> Any:
     """t_{p(i)} for each i: the tangent (or a Taylor coefficient) carried through the levels."""
     for s, mask in levels:
-        t = elementwise(lambda m, e, later: P.ifelse(P.gt(m, 0.5), e, later),
-                        [mask, _shift(t, s, axis), t], "scan selection")
+        ts, tk = _padded(t, s, axis, True)
+        t = elementwise(lambda m, e, later: P.ifelse(P.gt(m, 0.5), e, later), [mask, ts, tk],
+                        "scan selection")
     return t
+
+
+def select_transpose(levels: list, c: Any, axis: int) -> Any:
+    """The transpose of `select`: the levels in reverse, each level's
+    t_out[k] = m[k] ? t[k − s] : t[k] sending c[k]·(1 − m[k]) + c[k + s]·m[k + s] back to t[k]."""
+    for s, mask in reversed(levels):
+        mk, ms = _padded(mask, s, axis, False)
+        ck, cs = _padded(c, s, axis, False)
+        c = elementwise(lambda m0, c0, m1, c1: P.add(P.ifelse(P.gt(m0, 0.5), 0.0, c0),
+                                                     P.ifelse(P.gt(m1, 0.5), c1, 0.0)),
+                        [mk, ck, ms, cs], "scan selection transpose")
+    return c
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,18 +112,3 @@ def scan_vjp(n: Any, ct: Any) -> Any:
         w = elementwise(P.mul, [ct, n], "vjp cumprod")
         return elementwise(P.div, [revcumsum(w, op.axis), x], "vjp cumprod")
     return select_transpose(selection_levels(x, op.kind, op.axis), ct, op.axis)
-
-
-def select_transpose(levels: list, c: Any, axis: int) -> Any:
-    """The transpose of `select`: the levels in reverse, each level's
-    t_out = where(m, shift(t), t) sending where(m, 0, c) + unshift(where(m, c, 0)) back."""
-    for s, mask in reversed(levels):
-        n = c.shape[axis]
-        moved = elementwise(lambda m, v: P.ifelse(P.gt(m, 0.5), v, 0.0), [mask, c],
-                            "scan selection transpose")
-        kept = elementwise(lambda m, v: P.ifelse(P.gt(m, 0.5), 0.0, v), [mask, c],
-                           "scan selection transpose")
-        back = pad(getitem(moved, (slice(None),) * axis + (slice(s, n),)),
-                   [(0, s) if q == axis else (0, 0) for q in range(c.ndim)])
-        c = elementwise(P.add, [kept, back], "scan selection transpose")
-    return c
