@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_arrays_ad import STEPS
 
 import symnum as sn
 from symnum.errors import ShapeError, TransformError
@@ -167,3 +170,24 @@ def test_array_transforms_compose():
     sizes = [outer.fn(np.zeros(n), np.zeros(n)).count_ops() for n in (10, 100_000)]
     assert isinstance(outer.fn(np.zeros(5), np.zeros(5)), sn.ArrayFn)
     assert sizes[0] == sizes[1], sizes
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(0, len(STEPS) - 1), min_size=1, max_size=4),
+       st.integers(2, 6), st.integers(0, 2**31 - 1))
+def test_random_programs_jvp_vjp_match_scalar_path(steps, n, seed):
+    def h(x):
+        for s in steps:
+            x = STEPS[s](x)
+        return np.tanh(x) * np.arange(1.0, x.shape[0] + 1)
+
+    r = np.random.default_rng(seed)
+    x, v, u = r.standard_normal(n), r.standard_normal(n), r.standard_normal(n)
+    y, t = sn.jvp(h, (x,), (v,), mode="array")  # the array program, interpreted
+    ys, ts = sn.jvp(h, (x,), (v,))
+    np.testing.assert_allclose(y, np.asarray(ys, float), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(t, np.asarray(ts, float), rtol=1e-8, atol=1e-8)
+    (gx,) = sn.vjp(h, x, mode="array")[1](u)
+    np.testing.assert_allclose(gx, np.asarray(sn.vjp(h, x)[1](u)[0], float), rtol=1e-8,
+                               atol=1e-8)
+    np.testing.assert_allclose(np.dot(gx, v), np.dot(u, t), rtol=1e-8, atol=1e-8)
