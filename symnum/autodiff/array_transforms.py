@@ -4,8 +4,9 @@ What symnum.transforms dispatches to for an ArrayFn or `mode="array"`: JVP and V
 whose tangents / cotangents have the structure of the inputs / outputs, Jacobians (forward, as
 one batched first-order jet along the unit directions: symnum.autodiff.array_taylor), Hessians
 (that Jacobian of the reverse-mode gradient) and Hessian-vector products (forward over reverse,
-symnum.autodiff.array_jvp: an array of the argument's shape, never n² entries). Nothing here
-scalarises, evaluates or compiles.
+symnum.autodiff.array_jvp: an array of the argument's shape, never n² entries), and the splice
+of an array transform's program into an outer array trace (inline_array: jacfwd(grad(f)) with
+mode="array"). Nothing here scalarises, evaluates or compiles.
 
 Reverse mode has no batched rules yet, so `jacrev` of an array program is computed by the same
 batched forward sweep as `jacfwd` (same values; the cost is that of forward mode: one direction
