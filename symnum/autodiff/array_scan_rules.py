@@ -26,7 +26,6 @@ import symnum.core.primitives as P
 from symnum.arrays.ops_index import getitem, pad
 from symnum.arrays.ops_map import elementwise
 from symnum.arrays.ops_reduce import scan
-from symnum.arrays.terms import ArrayConst
 
 
 def _rev(a: Any, axis: int) -> Any:
@@ -38,13 +37,14 @@ def revcumsum(a: Any, axis: int) -> Any:
     return _rev(scan("sum", _rev(a, axis), axis), axis)
 
 
-def _padded(a: Any, s: int, axis: int, front: bool) -> tuple[Any, Any]:
-    """(a[k − s], a[k]) for front=True, (a[k], a[k + s]) for front=False, zero outside, both
-    read from ONE zero-padded copy of a. A pad is a buffer in the loop lowering, so a level of
-    the scan reads the previous level from memory instead of re-evaluating the chain of levels
+def _padded(a: Any, s: int, axis: int, front: bool, fill: float = 0.0) -> tuple[Any, Any]:
+    """(a[k − s], a[k]) for front=True, (a[k], a[k + s]) for front=False, `fill` outside, both
+    read from ONE padded copy of a. A pad is a buffer in the loop lowering, so a level of the
+    scan reads the previous level from memory instead of re-evaluating the chain of levels
     below it (which would cost O(levels) per element per level)."""
     n = a.shape[axis]
-    b = pad(a, [((s, 0) if front else (0, s)) if q == axis else (0, 0) for q in range(a.ndim)])
+    b = pad(a, [((s, 0) if front else (0, s)) if q == axis else (0, 0) for q in range(a.ndim)],
+            constant_values=fill)
 
     def part(lo):
         return getitem(b, (slice(None),) * axis + (slice(lo, lo + n),))
@@ -56,15 +56,13 @@ def selection_levels(x: Any, kind: str, axis: int) -> list:
     """[(shift, choose-earlier mask)] of the Hillis–Steele scan for cummax/cummin of x: applying
     `t ← where(mask, t[k − shift], t)` level by level maps tᵢ to t_{p(i)}."""
     n = x.shape[axis]
-    cmp = P.ge if kind == "max" else P.le
+    # the padding never wins the comparison (an input of ∓inf itself gets derivative 0 there)
+    cmp, fill = (P.ge, -np.inf) if kind == "max" else (P.le, np.inf)
     levels, v, s = [], x, 1
     while s < n:
-        ok = np.zeros([n if q == axis else 1 for q in range(x.ndim)])
-        ok[(slice(None),) * axis + (slice(s, None),)] = 1.0
-        vs, vk = _padded(v, s, axis, True)
-        mask = elementwise(lambda e, later, k: P.ifelse(P.logical_and(P.gt(k, 0.5),
-                                                                      cmp(e, later)), 1.0, 0.0),
-                           [vs, vk, ArrayConst(ok)], f"cum{kind} selection")
+        vs, vk = _padded(v, s, axis, True, fill)
+        mask = elementwise(lambda e, later: P.ifelse(cmp(e, later), 1.0, 0.0), [vs, vk],
+                           f"cum{kind} selection")
         v = elementwise(lambda m, e, later: P.ifelse(P.gt(m, 0.5), e, later), [mask, vs, vk],
                         f"cum{kind} level")
         levels.append((s, mask))
