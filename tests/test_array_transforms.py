@@ -92,6 +92,10 @@ def test_hessian_and_hvp():
     np.testing.assert_allclose(hv, Hs @ V, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(sn.hvp(f)(X, V), Hs @ V, rtol=1e-10, atol=1e-12)  # scalar hvp
     np.testing.assert_allclose(hv, fd(sn.grad(f), X, V), rtol=1e-5, atol=1e-7)
+    p, d = {"a": X, "b": X[:2]}, {"a": V, "b": V[:2]}
+    hp = sn.hvp(sn.trace(lambda p: np.sum(p["a"] ** 2 * p["b"][0]), p, mode="array"))(p, d)
+    np.testing.assert_allclose(hp["a"], 2 * X[0] * V + 2 * X * V[0])  # the argument's pytree
+    np.testing.assert_allclose(hp["b"], [2 * np.dot(X, V), 0.0])
     with pytest.raises(TypeError, match="int argnums"):
         sn.hvp(f, argnums=(0,))
     with pytest.raises(ShapeError, match="one scalar output"):

@@ -182,7 +182,16 @@ def hvp_fn(fn: ArrayFn, argnums: int = 0) -> ArrayFn:
     vs = [ArraySym(f"v({w.name})", w.shape, "float64") if isinstance(w, ArraySym) else
           Sym(f"v({w.name})", "float64") for w in ws]
     hv = jvp_arrays(gl, ws, vs)
-    v_in = vs[0] if len(vs) == 1 else tuple(vs)
-    return ArrayFn(tuple(fn.inputs) + (v_in,), hv[0] if len(hv) == 1 else tuple(hv),
+    # v and the product have the argument's structure (a pytree argument: the same pytree)
+    from symnum.tracing.pytree import tree_unflatten
+
+    leaves, td = tree_flatten(fn.inputs[argnums % len(fn.inputs)])
+
+    def like(new, static):  # static leaves: kept in v, 0.0 in the product
+        it = iter(new)
+        return tree_unflatten(td, [next(it) if isinstance(v, (ArraySym, Sym)) else static(v)
+                                   for v in leaves])
+
+    return ArrayFn(tuple(fn.inputs) + (like(vs, lambda v: v),), like(hv, lambda v: 0.0),
                    tuple(fn.names) + ("v",))
 
