@@ -232,8 +232,8 @@ class Transformed:
         if self._tracer is trace_arrays and AT.has_array_terms(args):
             # an outer array-mode transform is tracing through this one (jacfwd(grad(f)) with
             # mode="array"): our array program, traced at fresh array symbols, spliced in
-            return AT.inline_array(lambda ex, names: self._make(trace_arrays(
-                self._f, *self._primal_args(ex), names=names)), args, self._primal_args)
+            return AT.inline_array(lambda primals, names: self._make(trace_arrays(
+                self._f, *primals, names=names)), args, self._primal_args)
         if is_symbolic(args):
             # an outer transform (or trace) is tracing through this function: build the
             # transformed Fn from a trace of our own function and splice it in at these terms,

@@ -157,3 +157,25 @@ def test_random_programs_match_scalar_mode(steps, n, seed):
     np.testing.assert_allclose(got[1], np.sum(grad_fn(af)(x) * v), rtol=1e-8, atol=1e-8)
     # the batched rules (every unit direction at once) against the scalar path's n jets
     np.testing.assert_allclose(laplacian_fn(af)(x), sn.laplacian(f)(x), rtol=1e-7, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["sin_exp", "logsumexp", "matmul", "cumprod", "roll"])
+def test_third_coefficient_is_nested_jvp(name):
+    """k!·c_k of the jet equals k nested forward-mode derivatives along v (jvp of jvp of jvp,
+    spliced as array programs)."""
+    f = ALL[name]
+    x, v = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 3))
+
+    def d1(z):
+        return sn.jvp(f, mode="array")(z, v)[1]
+
+    def d2(z):
+        return sn.jvp(d1, mode="array")(z, v)[1]
+
+    def d3(z):
+        return sn.jvp(d2, mode="array")(z, v)[1]
+
+    nested = sn.trace(d3, x, mode="array")  # an array program (interpreted below)
+    c = taylor_fn(sn.trace(f, x, mode="array"), 3)(x, v)
+    np.testing.assert_allclose(nested(x), 6 * c[3], rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(sn.trace(d2, x, mode="array")(x), 2 * c[2], rtol=1e-8, atol=1e-8)
