@@ -97,7 +97,7 @@ def _is_sum(n: Any) -> bool:
 
 
 def _affine(start: int, step: int, j: str) -> str:
-    s = j if step == 1 else f"{step} * {j}"
+    s = j if step == 1 else f"{step} * {j}" if j.isidentifier() else f"{step} * ({j})"
     if start == 0:
         return s
     return f"{start} + {s}"
@@ -270,7 +270,7 @@ class LoopGen:
         for s in reversed(outs):
             strides.append(acc)
             acc *= s
-        terms = [f"{i} * {st}" for i, st in zip(idx, reversed(strides))]
+        terms = [f"({i}) * {st}" for i, st in zip(idx, reversed(strides))]  # i may be a sum
         b.add(f"{flat} = {' + '.join(terms) or '0'}")
         out, acc = [], 1
         in_strides = []

@@ -139,6 +139,7 @@ from symnum.transforms import (
     derivative,
     grad,
     hessian,
+    hvp,
     jacfwd,
     jacrev,
     jvp,

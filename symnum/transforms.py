@@ -25,7 +25,8 @@ import numpy as np
 
 import symnum.autodiff.taylor as T
 from symnum.arrays.fn import ArrayFn, trace_arrays
-from symnum.autodiff import ad, array_ad
+from symnum.autodiff import ad, array_ad, array_jvp, array_taylor
+from symnum.autodiff import array_transforms as AT
 from symnum.call_args import is_symbolic, signature_key
 from symnum.compile import CompiledFunction
 from symnum.core.build import as_expr
@@ -228,6 +229,11 @@ class Transformed:
         return got
 
     def __call__(self, *args: Any) -> Any:
+        if self._tracer is trace_arrays and AT.has_array_terms(args):
+            # an outer array-mode transform is tracing through this one (jacfwd(grad(f)) with
+            # mode="array"): our array program, traced at fresh array symbols, spliced in
+            return AT.inline_array(lambda primals, names: self._make(trace_arrays(
+                self._f, *primals, names=names)), args, self._primal_args)
         if is_symbolic(args):
             # an outer transform (or trace) is tracing through this function: build the
             # transformed Fn from a trace of our own function and splice it in at these terms,
@@ -304,13 +310,35 @@ def _array_mode(f: Any, mode: str) -> bool:
     return mode == "array" or isinstance(f, ArrayFn)
 
 
-def _lift_array(f: Any, make: Callable[[ArrayFn], ArrayFn], name: str) -> Any:
+def _lift_array(f: Any, make: Callable[[ArrayFn], ArrayFn], name: str,
+                primal_args: Callable[[tuple], tuple] = lambda args: args) -> Any:
     if isinstance(f, ArrayFn):
         return make(f)
     if not callable(f):
         raise TransformError(f"{name} takes an ArrayFn or a Python function, got "
                         f"{type(f).__name__}")
-    return Transformed(f, make, name, tracer=trace_arrays)
+    return Transformed(f, make, name, primal_args, tracer=trace_arrays)
+
+
+def _array_fn_at(f: Any, primals: tuple, what: str) -> ArrayFn:
+    if isinstance(f, ArrayFn):
+        return f
+    check_function(f, what)
+    if is_symbolic(primals):
+        raise TransformError(f"{what}(f, primals, mode='array') at symbolic primals (inside "
+                             "another trace) is not supported yet; use mode='scalar'")
+    return trace_arrays(f, *primals)
+
+
+def _array_call(f: Any, make: Callable[[ArrayFn], ArrayFn], what: str, primals: Any,
+                tangents: Any) -> Any:
+    """jvp's two forms for array programs: the transform, or its value at primals/tangents."""
+    if primals is None:
+        return _lift_array(f, make, what, lambda args: args[: len(args) // 2])
+    primals, tangents = tuple(primals), tuple(tangents if tangents is not None else ())
+    if len(primals) != len(tangents):
+        raise ShapeError(f"{what} got {len(primals)} primals but {len(tangents)} tangents")
+    return make(_array_fn_at(f, primals, what))(*primals, *tangents)
 
 
 def _no_aux(has_aux: bool, what: str) -> None:
@@ -362,9 +390,13 @@ def value_and_grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
     return _lift(f, make, "value_and_grad")
 
 
-def jvp(f: Any, primals: Sequence | None = None, tangents: Sequence | None = None) -> Any:
+def jvp(f: Any, primals: Sequence | None = None, tangents: Sequence | None = None,
+        mode: str = "scalar") -> Any:
     """Forward mode. With primals and tangents (JAX style) returns (outputs, output tangents);
-    without them returns the transform: an Fn of (*inputs, *tangents) → (outputs, tangents)."""
+    without them returns the transform: an Fn of (*inputs, *tangents) → (outputs, tangents).
+    An ArrayFn or mode="array": the array rules (symnum.autodiff.array_jvp), no scalarising."""
+    if _array_mode(f, mode):
+        return _array_call(f, AT.jvp_program, "jvp", primals, tangents)
     def make(fn: Fn) -> Fn:
         tans = tuple(_fresh_like(x, "tangent") for x in fn.inputs)
         seeds = [t for x in tans for t in _syms_of(x)]
@@ -385,10 +417,17 @@ def jvp(f: Any, primals: Sequence | None = None, tangents: Sequence | None = Non
     return make(fn)(*primals, *tangents)
 
 
-def vjp(f: Any, *primals: Any) -> Any:
+def vjp(f: Any, *primals: Any, mode: str = "scalar") -> Any:
     """Reverse mode. With primals (JAX style) returns (outputs, vjp_fun) where vjp_fun(cotangent)
     gives one cotangent per argument; without them returns the transform: an Fn of
-    (*inputs, output cotangent) → (outputs, input cotangents)."""
+    (*inputs, output cotangent) → (outputs, input cotangents). An ArrayFn or mode="array":
+    the array rules (symnum.autodiff.array_ad), no scalarising."""
+    if _array_mode(f, mode):
+        if not primals:
+            return _lift_array(f, AT.vjp_program, "vjp", lambda args: args[:-1])
+        vf = AT.vjp_program(_array_fn_at(f, primals, "vjp"))
+        out = vf(*primals, AT.zero_cotangent(vf))[0]
+        return out, lambda cotangent: vf(*primals, cotangent)[1]
     def make(fn: Fn) -> Fn:
         cts = _out_cotangents(fn)
         gs = ad.vjp_terms(fn.flat_outputs, fn.flat_inputs, _syms_of(cts))
@@ -464,18 +503,55 @@ def _jac_tree(arg_tree, J: np.ndarray, out_shape: tuple) -> Any:
     return tree_unflatten(td, blocks)
 
 
-def jacfwd(f: Any, argnums: int | Sequence[int] = 0) -> Any:
-    """Jacobian by forward mode (one tangent per input); blocks of shape out + in."""
+def jacfwd(f: Any, argnums: int | Sequence[int] = 0, mode: str = "scalar") -> Any:
+    """Jacobian by forward mode (one tangent per input); blocks of shape out + in. An ArrayFn or
+    mode="array": one batched forward sweep over the array terms (AT.jacobian_fn)."""
+    if _array_mode(f, mode):
+        return _lift_array(f, lambda fn: AT.jacobian_fn(fn, argnums), "jacfwd")
     return _lift(f, lambda fn: _jac(fn, argnums, "fwd"), "jacfwd")
 
 
-def jacrev(f: Any, argnums: int | Sequence[int] = 0) -> Any:
-    """Jacobian by reverse mode (one sweep per output's cone); blocks of shape out + in."""
+def jacrev(f: Any, argnums: int | Sequence[int] = 0, mode: str = "scalar") -> Any:
+    """Jacobian by reverse mode (one sweep per output's cone); blocks of shape out + in. An
+    ArrayFn or mode="array": the batched forward sweep of jacfwd (no batched reverse rules
+    yet; same values)."""
+    if _array_mode(f, mode):
+        return _lift_array(f, lambda fn: AT.jacobian_fn(fn, argnums), "jacrev")
     return _lift(f, lambda fn: _jac(fn, argnums, "rev"), "jacrev")
 
 
-def hessian_fn(f: Any, argnums: int = 0) -> Any:
-    """Hessian of a scalar-output function (forward over reverse); shape in + in."""
+def hvp(f: Any, argnums: int = 0, mode: str = "scalar") -> Any:
+    """The Hessian-vector product ∇²f(x)·v, forward over reverse, never the n×n Hessian: a
+    function of (*args, v) with v shaped like argument `argnums` (the result too).
+
+    >>> import numpy as np, symnum as sn
+    >>> sn.hvp(lambda x: np.sum(x ** 3), mode="array")(np.array([1.0, 2.0]), np.ones(2))
+    array([ 6., 12.])
+    """
+    if not isinstance(argnums, int):
+        raise TypeError("hvp differentiates with respect to one argument (an int argnums)")
+    if _array_mode(f, mode):
+        return _lift_array(f, lambda fn: array_jvp.hvp_fn(fn, argnums), "hvp",
+                           lambda args: args[:-1])
+
+    def make(fn: Fn) -> Fn:
+        out = _scalar_output(fn, "hvp")
+        x = fn.inputs[_argnums(fn, argnums)[0]]
+        wrt = _syms_of(x)
+        v = _fresh_like(x, "direction")
+        g = ad.vjp_terms([out], wrt, [1])
+        hv = ad.jvp_terms(g, wrt, _syms_of(v))
+        return Fn(fn.inputs + (v,), _fill_like(x, hv), fn.names + ("v",))
+
+    return _lift(f, make, "hvp", lambda args: args[:-1])
+
+
+def hessian_fn(f: Any, argnums: int = 0, mode: str = "scalar") -> Any:
+    """Hessian of a scalar-output function (forward over reverse); shape in + in. An ArrayFn or
+    mode="array": the batched forward Jacobian of the array gradient (materialises n²; hvp
+    does not)."""
+    if _array_mode(f, mode):
+        return _lift_array(f, lambda fn: AT.hessian_fn(fn, argnums), "hessian")
     def make(fn: Fn) -> Fn:
         out = _scalar_output(fn, "hessian")
         x = fn.inputs[_argnums(fn, argnums)[0]]
@@ -487,7 +563,7 @@ def hessian_fn(f: Any, argnums: int = 0) -> Any:
     return _lift(f, make, "hessian")
 
 
-def derivative(f: Any, order: int = 1, argnums: int = 0) -> Any:
+def derivative(f: Any, order: int = 1, argnums: int = 0, mode: str = "scalar") -> Any:
     """The order-th derivative of a scalar function of a scalar argument, by one Taylor jet
     (O(order²) work, where nested first-order AD can grow like 2^order).
 
@@ -495,7 +571,14 @@ def derivative(f: Any, order: int = 1, argnums: int = 0) -> Any:
     >>> d3 = sn.derivative(lambda x: sn.sin(2 * x), order=3)
     >>> float(d3(0.0))
     -8.0
+
+    An ArrayFn or mode="array": one jet through the array terms (symnum.autodiff.array_taylor);
+    outputs may then be arrays (each entry differentiated).
     """
+    if _array_mode(f, mode):
+        return _lift_array(f, lambda fn: array_taylor.derivative_fn(fn, order, argnums),
+                           "derivative")
+
     def make(fn: Fn) -> Fn:
         out = _scalar_output(fn, "derivative")
         x = fn.inputs[_argnums(fn, argnums)[0]]
@@ -506,9 +589,13 @@ def derivative(f: Any, order: int = 1, argnums: int = 0) -> Any:
     return _lift(f, make, "derivative")
 
 
-def taylor_fn(f: Any, order: int, argnums: int = 0) -> Any:
+def taylor_fn(f: Any, order: int, argnums: int = 0, mode: str = "scalar") -> Any:
     """The jet transform: an Fn of (*inputs, direction) whose outputs are the Taylor
-    coefficients [c₀ … c_order] (each shaped like the outputs) of t ↦ f(x + t·direction)."""
+    coefficients [c₀ … c_order] (each shaped like the outputs) of t ↦ f(x + t·direction).
+    An ArrayFn or mode="array": jets through the array terms (symnum.autodiff.array_taylor)."""
+    if _array_mode(f, mode):
+        return _lift_array(f, lambda fn: array_taylor.taylor_fn(fn, order, argnums), "taylor",
+                           lambda args: args[:-1])
     def make(fn: Fn) -> Fn:
         a = _argnums(fn, argnums)[0]
         direction = _fresh_like(fn.inputs[a], "direction")
@@ -521,11 +608,16 @@ def taylor_fn(f: Any, order: int, argnums: int = 0) -> Any:
 
 
 def laplacian_fn(f: Any, argnums: int = 0, method: str = "exact", samples: int = 16,
-                 rng: Any = None) -> Any:
+                 rng: Any = None, mode: str = "scalar") -> Any:
     """Laplacian of a scalar-output function: exact (one second-order jet per variable) or the
-    unbiased stochastic estimator (`method="stochastic"`, `samples` random directions)."""
+    unbiased stochastic estimator (`method="stochastic"`, `samples` random directions). An
+    ArrayFn or mode="array": one batched jet through the array terms (all n unit directions,
+    or the samples, as a leading axis; symnum.autodiff.array_taylor)."""
     if method not in ("exact", "stochastic"):
         raise ValueError(f"method must be 'exact' or 'stochastic', got {method!r}")
+    if _array_mode(f, mode):
+        return _lift_array(f, lambda fn: array_taylor.laplacian_fn(fn, argnums, method,
+                                                                   samples, rng), "laplacian")
 
     def make(fn: Fn) -> Fn:
         out = _scalar_output(fn, "laplacian")
@@ -545,24 +637,25 @@ def _function_level(f: Any) -> bool:
     return callable(f)  # Fn and Python functions; terms and arrays of terms are not callable
 
 
-def hessian(f: Any, xs: Any = None, argnums: int = 0) -> Any:
+def hessian(f: Any, xs: Any = None, argnums: int = 0, mode: str = "scalar") -> Any:
     """`hessian(e, xs)`: the symbolic Hessian matrix of an expression; `hessian(f)`: the
     function-level transform (see hessian_fn). Both forward over reverse."""
     if _function_level(f) and xs is None:
-        return hessian_fn(f, argnums)
+        return hessian_fn(f, argnums, mode)
     if xs is None:
         check_function(f, "hessian")
     return ad.hessian(f, xs)
 
 
-def taylor(f: Any, x: Any = None, order: int | None = None, argnums: int = 0) -> Any:
+def taylor(f: Any, x: Any = None, order: int | None = None, argnums: int = 0,
+           mode: str = "scalar") -> Any:
     """`taylor(e, x, order)`: coefficient expressions [c₀ … c_order] of e around x;
     `taylor(f, order=k)`: the jet transform of a function (see taylor_fn)."""
     if _function_level(f):
         k = order if order is not None else x
         if not isinstance(k, int):
             raise TypeError("taylor(f, order=k) needs an int order")
-        return taylor_fn(f, k, argnums)
+        return taylor_fn(f, k, argnums, mode)
     if order is None:
         raise TypeError("taylor(e, x, order) needs the order")
     return T.taylor(f, x, order)
@@ -573,6 +666,8 @@ def laplacian(f: Any, xs: Any = None, **kwargs: Any) -> Any:
     method="exact"|"stochastic", samples=...)`: the function-level transform."""
     if _function_level(f) and xs is None:
         return laplacian_fn(f, **kwargs)
+    if xs is None:
+        check_function(f, "laplacian")
     if kwargs.get("method", "exact") == "stochastic":
         return T.stochastic_laplacian(f, xs, kwargs.get("samples", 16), rng=kwargs.get("rng"))
     return T.laplacian(f, xs)

@@ -161,8 +161,8 @@ def vjp_fn(fn: ArrayFn) -> ArrayFn:
     """The VJP program: an ArrayFn of (*inputs, *cotangents of the outputs) → input cotangents
     (one per symbolic input leaf, in pytree order)."""
     outs = fn.flat_outputs
-    cts = [ArraySym(f"ct{i}", o.shape, "float64") if isinstance(o, ArrayExpr) else
-           Sym(f"ct{i}", "float64") for i, o in enumerate(outs)]
+    cts = [ArraySym(f"cotangent({i})", o.shape, "float64") if isinstance(o, ArrayExpr) else
+           Sym(f"cotangent({i})", "float64") for i, o in enumerate(outs)]
     g = vjp_arrays(outs, fn.flat_inputs, cts)
     return ArrayFn(tuple(fn.inputs) + (tuple(cts),), tuple(g),
                    tuple(fn.names) + ("cotangents",))

@@ -32,7 +32,8 @@ from symnum.arrays.ops_reduce import Contract, Reduce, Scan, einsum, reduce
 from symnum.arrays.terms import ArraySym, ArrayTerm, shape_of
 from symnum.autodiff import ad
 from symnum.autodiff.array_ad import _children, _grad_parts, _syms
-from symnum.autodiff.array_rules import arr, body_partials, zeros
+from symnum.autodiff.array_rules import arr, body_partials, reuse_output, zeros
+from symnum.autodiff.array_scan_rules import scan_jvp
 from symnum.core._gc import no_gc
 from symnum.core.interface import iscall
 from symnum.core.terms import Expr, Sym
@@ -42,13 +43,14 @@ from symnum.errors import MissingRuleError, ShapeError
 
 def _map(n, ts):
     parts = body_partials(n.op)
-    k = n.op.nin
     terms = []
     for d, t in zip(parts, ts):
         if t is None:
             continue
-        body = P.mul(placeholder(k, "float64"), d)
-        terms.append(from_body(body, list(n.args) + [t], "jvp of a map", n.shape))
+        operands = list(n.args)
+        d = reuse_output(n, d, operands)
+        body = P.mul(placeholder(len(operands), "float64"), d)
+        terms.append(from_body(body, operands + [t], "jvp of a map", n.shape))
     return _sum(terms, n.shape)
 
 
@@ -86,8 +88,8 @@ def _reduce(n, ts):
 
 
 def _scan(n, ts):
-    if n.op.kind != "sum":
-        raise MissingRuleError(f"no JVP rule for cum{n.op.kind} of symbolic arrays yet")
+    if n.op.kind != "sum":  # cumprod, cummax, cummin
+        return scan_jvp(n, arr(ts[0]))
     return _linear(n, ts)
 
 
@@ -152,8 +154,8 @@ def jvp_fn(fn: ArrayFn) -> ArrayFn:
     """The JVP program: an ArrayFn of (*inputs, tangents) → (outputs, output tangents), the
     tangents one per symbolic input leaf, in pytree order."""
     ins = fn.flat_inputs
-    ts = [ArraySym(f"t{i}", w.shape, "float64") if isinstance(w, ArraySym) else
-          Sym(f"t{i}", "float64") for i, w in enumerate(ins)]
+    ts = [ArraySym(f"tangent({w.name})", w.shape, "float64") if isinstance(w, ArraySym) else
+          Sym(f"tangent({w.name})", "float64") for w in ins]
     touts = jvp_arrays(fn.flat_outputs, ins, ts)
     return ArrayFn(tuple(fn.inputs) + (tuple(ts),), (fn.outputs, tuple(touts)),
                    tuple(fn.names) + ("tangents",))
@@ -176,10 +178,20 @@ def hvp_fn(fn: ArrayFn, argnums: int = 0) -> ArrayFn:
     from symnum.tracing.pytree import tree_flatten
 
     gl, _ = tree_flatten(g)
-    vs = [ArraySym(f"v{i}", w.shape, "float64") if isinstance(w, ArraySym) else
-          Sym(f"v{i}", "float64") for i, w in enumerate(ws)]
+    # named `v(x)`: never a Python identifier, so never one of the user's argument names
+    vs = [ArraySym(f"v({w.name})", w.shape, "float64") if isinstance(w, ArraySym) else
+          Sym(f"v({w.name})", "float64") for w in ws]
     hv = jvp_arrays(gl, ws, vs)
-    v_in = vs[0] if len(vs) == 1 else tuple(vs)
-    return ArrayFn(tuple(fn.inputs) + (v_in,), hv[0] if len(hv) == 1 else tuple(hv),
+    # v and the product have the argument's structure (a pytree argument: the same pytree)
+    from symnum.tracing.pytree import tree_unflatten
+
+    leaves, td = tree_flatten(fn.inputs[argnums % len(fn.inputs)])
+
+    def like(new, static):  # static leaves: kept in v, 0.0 in the product
+        it = iter(new)
+        return tree_unflatten(td, [next(it) if isinstance(v, (ArraySym, Sym)) else static(v)
+                                   for v in leaves])
+
+    return ArrayFn(tuple(fn.inputs) + (like(vs, lambda v: v),), like(hv, lambda v: 0.0),
                    tuple(fn.names) + ("v",))
 

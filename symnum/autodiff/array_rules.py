@@ -37,7 +37,10 @@ from symnum.arrays.ops_map import Map, elementwise, from_body, placeholder
 from symnum.arrays.ops_reduce import Contract, Reduce, Scan, einsum, reduce, scan
 from symnum.arrays.terms import ArrayConst, ArrayExpr, shape_of
 from symnum.autodiff import ad
+from symnum.autodiff.array_scan_rules import scan_vjp
+from symnum.core.interface import iscall
 from symnum.core.terms import Const, Expr
+from symnum.core.traversal import postorder, substitute
 from symnum.errors import MissingRuleError
 
 
@@ -100,21 +103,34 @@ def body_partials(op: Map) -> list:
     return got
 
 
+def reuse_output(n: Any, d: Any, operands: list) -> Any:
+    """A partial that contains the map's own body (tanh's 1 − tanh(x)², exp's exp(x)) reads the
+    map's output instead: one more operand, the body's work not repeated in the adjoint loop."""
+    body = n.op.body
+    if not iscall(body) or not isinstance(d, Expr) or \
+            not any(t is body for t in postorder([d])):
+        return d
+    p = placeholder(len(operands), n.dtype)
+    operands.append(n)
+    return substitute(d, {body: p})
+
+
 def _map(n, ct, active):
     parts = body_partials(n.op)
     out = []
-    k = n.op.nin
     for j, (a, d) in enumerate(zip(n.args, parts)):
         if not active[j]:
             out.append(None)
             continue
+        operands = list(n.args)
+        d = reuse_output(n, d, operands)
         c = const_of(ct)
         if c is not None:  # a number: no placeholder for it
             body = P.mul(c, d)
-            r = from_body(body, list(n.args), "vjp of a map", n.shape)
         else:
-            body = P.mul(placeholder(k, "float64"), d)
-            r = from_body(body, list(n.args) + [ct], "vjp of a map", n.shape)
+            body = P.mul(placeholder(len(operands), "float64"), d)
+            operands.append(ct)
+        r = from_body(body, operands, "vjp of a map", n.shape)
         out.append(sum_to(r, shape_of(a)))
     return out
 
@@ -142,9 +158,8 @@ def _reduce(n, ct, active):
 
 def _scan(n, ct, active):
     op = n.op
-    if op.kind != "sum":
-        raise MissingRuleError(f"no VJP rule for cum{op.kind} of symbolic arrays yet (cumsum "
-                               "has one); trace with mode='scalar'")
+    if op.kind != "sum":  # cumprod, cummax, cummin
+        return [scan_vjp(n, arr(ct))]
     rev = (slice(None),) * op.axis + (slice(None, None, -1),)
     return [getitem(scan("sum", getitem(arr(ct), rev), op.axis), rev)]
 

@@ -1,0 +1,219 @@
+"""The function-level transforms of array programs: ArrayFn → ArrayFn with JAX's conventions.
+
+What symnum.transforms dispatches to for an ArrayFn or `mode="array"`: JVP and VJP programs
+whose tangents / cotangents have the structure of the inputs / outputs, Jacobians (forward, as
+one batched first-order jet along the unit directions: symnum.autodiff.array_taylor), Hessians
+(that Jacobian of the reverse-mode gradient) and Hessian-vector products (forward over reverse,
+symnum.autodiff.array_jvp: an array of the argument's shape, never n² entries), and the splice
+of an array transform's program into an outer array trace (inline_array: jacfwd(grad(f)) with
+mode="array"). Nothing here scalarises, evaluates or compiles.
+
+Reverse mode has no batched rules yet, so `jacrev` of an array program is computed by the same
+batched forward sweep as `jacfwd` (same values; the cost is that of forward mode: one direction
+per input entry).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from symnum.arrays.fn import ArrayFn
+from symnum.arrays.ops_index import getitem, reshape, transpose
+from symnum.arrays.terms import ArrayExpr, ArraySym, shape_of
+from symnum.autodiff.array_ad import _argnums, _grad_parts, _syms, vjp_arrays
+from symnum.autodiff.array_jvp import jvp_arrays
+from symnum.autodiff.array_rules import arr
+from symnum.autodiff.array_taylor import _eye_directions, jet_arrays
+from symnum.core.terms import Sym
+from symnum.errors import ShapeError
+from symnum.tracing.pytree import tree_flatten, tree_unflatten
+
+
+def fresh_like(tree: Any, role: str) -> Any:
+    """New symbols with the structure and shapes of an input tree's symbolic leaves (static
+    leaves kept), named `role(leaf name)`: never a Python identifier, so never a user's
+    argument name."""
+    leaves, td = tree_flatten(tree)
+
+    def one(v):
+        if isinstance(v, ArraySym):
+            return ArraySym(f"{role}({v.name})", v.shape, "float64")
+        if isinstance(v, Sym):
+            return Sym(f"{role}({v.name})", "float64")
+        return v
+
+    return tree_unflatten(td, [one(v) for v in leaves])
+
+
+def _output_cotangents(fn: ArrayFn) -> Any:
+    leaves, td = tree_flatten(fn.outputs)
+    return tree_unflatten(td, [ArraySym(f"cotangent({i})", v.shape, "float64")
+                               if isinstance(v, ArrayExpr) else Sym(f"cotangent({i})", "float64")
+                               for i, v in enumerate(leaves)])
+
+
+def zero_cotangent(vf: ArrayFn) -> Any:
+    """Zeros in the structure of a VJP program's last input (the output cotangent)."""
+    leaves, td = tree_flatten(vf.inputs[-1])
+    return tree_unflatten(td, [np.zeros(v.shape) if isinstance(v, ArraySym) else 0.0
+                               for v in leaves])
+
+
+def jvp_program(fn: ArrayFn) -> ArrayFn:
+    """(*inputs, *tangents) → (outputs, output tangents): one tangent per input, shaped like it;
+    the output tangents have the outputs' structure (as sn.jvp of a scalar-mode Fn)."""
+    tans = tuple(fresh_like(x, "tangent") for x in fn.inputs)
+    seeds = [t for x in tans for t in _syms(x)]
+    touts = jvp_arrays(fn.flat_outputs, fn.flat_inputs, seeds)
+    names = tuple(fn.names) + tuple(f"d{n}" for n in fn.names)
+    return ArrayFn(tuple(fn.inputs) + tans, (fn.outputs, fn.with_flat_outputs(touts).outputs),
+                   names)
+
+
+def vjp_program(fn: ArrayFn) -> ArrayFn:
+    """(*inputs, output cotangent) → (outputs, one input cotangent per input, each shaped like
+    the input), the cotangent having the outputs' structure (as sn.vjp of a scalar-mode Fn)."""
+    cts = _output_cotangents(fn)
+    gs = vjp_arrays(fn.flat_outputs, fn.flat_inputs, _syms(cts))
+    per_arg, pos = [], 0
+    for x in fn.inputs:
+        leaves, td = tree_flatten(x)
+        filled = []
+        for v in leaves:
+            if isinstance(v, (ArraySym, Sym)):
+                filled.append(gs[pos])
+                pos += 1
+            else:
+                filled.append(v)
+        per_arg.append(tree_unflatten(td, filled))
+    return ArrayFn(tuple(fn.inputs) + (cts,), (fn.outputs, tuple(per_arg)),
+                   tuple(fn.names) + ("cotangent",))
+
+
+def jacobian_blocks(outs: list, ws: list) -> list[list]:
+    """[[∂out/∂w for w in ws] for out in outs], each block of shape out.shape + w.shape, from
+    ONE batched first-order jet along the unit directions of all the w's."""
+    sizes = [max(int(_size(shape_of(w))), 0) for w in ws]
+    total = sum(sizes)
+    if total == 0:
+        from symnum.autodiff.array_rules import zeros
+
+        return [[zeros(shape_of(o) + shape_of(w)) for w in ws] for o in outs]
+    dirs, off = [], 0
+    for w, s in zip(ws, sizes):
+        dirs.append(_eye_directions(w, off, total))
+        off += s
+    jets = jet_arrays(outs, {w: [d] for w, d in zip(ws, dirs)}, 1, batch=total)
+    rows = []
+    for o, (_, c1) in zip(outs, jets):
+        oshape = shape_of(o)
+        row, off = [], 0
+        for w, s in zip(ws, sizes):
+            block = getitem(arr(c1), slice(off, off + s)) if s != total else arr(c1)
+            block = reshape(block, shape_of(w) + oshape)
+            k, m = len(shape_of(w)), len(oshape)
+            perm = tuple(range(k, k + m)) + tuple(range(k))
+            row.append(transpose(block, perm) if k and m else block)
+            off += s
+        rows.append(row)
+    return rows
+
+
+def _size(shape: tuple) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def jacobian_fn(fn: ArrayFn, argnums: Any = 0) -> ArrayFn:
+    """The Jacobian program: for each output leaf, for each argument in `argnums`, the blocks
+    out.shape + leaf.shape in the argument's structure (as sn.jacfwd of a scalar-mode Fn)."""
+    nums = _argnums(fn, argnums)
+    ws = [w for a in nums for w in _syms(fn.inputs[a])]
+    blocks = jacobian_blocks(fn.flat_outputs, ws)
+    per_out = []
+    for row in blocks:
+        parts, pos = [], 0
+        for a in nums:
+            leaves, td = tree_flatten(fn.inputs[a])
+            filled = []
+            for v in leaves:
+                if isinstance(v, (ArraySym, Sym)):
+                    filled.append(row[pos])
+                    pos += 1
+                else:
+                    filled.append(None)
+            parts.append(tree_unflatten(td, filled))
+        per_out.append(parts[0] if isinstance(argnums, int) else tuple(parts))
+    return fn.with_flat_outputs(per_out)
+
+
+def hessian_fn(fn: ArrayFn, argnums: int = 0) -> ArrayFn:
+    """The Hessian of a scalar-output array program: the forward Jacobian of the reverse-mode
+    gradient, shape x.shape + x.shape for an argument with one symbolic leaf (blocks [i][j] for
+    one with several). Materialises n² entries: for products with a vector use hvp_fn."""
+    if not isinstance(argnums, int):
+        raise TypeError("hessian differentiates with respect to one argument (an int argnums)")
+    _, g = _grad_parts(fn, argnums, "hessian")
+    ws = _syms(fn.inputs[_argnums(fn, argnums)[0]])
+    gl = tree_flatten(g)[0]
+    blocks = jacobian_blocks(gl, ws)
+    if len(ws) == 1:
+        return fn.with_outputs(blocks[0][0])
+    return fn.with_outputs(tuple(tuple(r) for r in blocks))
+
+
+def check_scalar_output(fn: ArrayFn, what: str) -> None:
+    if len(fn.flat_outputs) != 1 or fn.out_shapes != [()]:
+        raise ShapeError(f"{what} needs a function with one scalar output, got output shapes "
+                         f"{fn.out_shapes}")
+
+
+# ---------------------------------------------------------------------------------------------
+# composition: an array transform called on array terms (inside an outer array trace)
+
+_tags = iter(range(1 << 62))
+
+
+def has_array_terms(args: tuple) -> bool:
+    return any(isinstance(v, ArrayExpr) for v in tree_flatten(tuple(args))[0])
+
+
+def inline_array(make: Any, args: tuple, primal_args: Any) -> Any:
+    """make(examples, names)'s outputs with its input symbols replaced by `args` (array terms,
+    scalar terms, numbers): `make` traces at fresh symbols whose names carry a tag of this
+    call, so they never meet a symbol of the outer trace (no perturbation confusion)."""
+    from symnum.arrays.ops_map import as_array_arg
+    from symnum.core.terms import Expr
+    from symnum.core.traversal import postwalk_many
+
+    tag = next(_tags)
+
+    def example(v):
+        if isinstance(v, ArrayExpr):
+            return np.zeros(v.shape, v.dtype)
+        return 0.0 if isinstance(v, Expr) else v
+
+    ex = tuple(_map_tree(example, a) for a in args)
+    primal = primal_args(ex)
+    fn = make(primal, [f"a{i}@{tag}" for i in range(len(primal))])
+    specs, vals = tree_flatten(fn.inputs)[0], tree_flatten(tuple(args))[0]
+    if len(specs) != len(vals):
+        raise ShapeError(f"inlining an array program of {len(specs)} input leaves at "
+                         f"{len(vals)} leaves")
+    table, keep = {}, []
+    for spec, val in zip(specs, vals):
+        if isinstance(spec, (ArraySym, Sym)):
+            table[id(spec)] = val if isinstance(val, (ArrayExpr, Expr)) else \
+                as_array_arg(val, "an argument")
+            keep.append(spec)
+    flat = postwalk_many(list(fn.flat_outputs), lambda n: table.get(id(n)))
+    return fn.with_flat_outputs(flat).outputs
+
+
+def _map_tree(f: Any, tree: Any) -> Any:
+    leaves, td = tree_flatten(tree)
+    return tree_unflatten(td, [f(v) for v in leaves])
