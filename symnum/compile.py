@@ -43,9 +43,22 @@ def _backends():
     return backends
 
 
+def _loops(fn: Any) -> bool:
+    from symnum.loops.terms import has_loops
+
+    return has_loops(list(fn.flat_outputs))
+
+
 def resolve_backend(name: str, fn: Fn) -> str:
     """"auto" → llvm (milliseconds to compile, the same LLVM code quality as numba) when it is
     registered, else the reference interpreter."""
+    if _loops(fn):  # loop terms lower to real loops on numba (llvm and CUDA: not yet)
+        if name in ("llvm", "cuda"):
+            raise CompileError(
+                f"the {name} backend does not lower loop terms (sn.scan / fori_loop / "
+                "while_loop) yet; use backend='numba' (or 'auto', which picks it) or 'numpy'")
+        if name == "auto":
+            return "numba" if "numba" in _backends().available_backends() else "numpy"
     if name != "auto":
         return name
     if isinstance(fn, ArrayFn):  # array programs lower to loop nests through numba

@@ -5,6 +5,7 @@ ad (reverse and forward mode through loops, registered with symnum.autodiff) · 
 whose carries are symbolic arrays). Sits at the autodiff level; the core never imports it.
 """
 
+import symnum.loops.ad as _ad  # noqa: F401  (registers the loop derivative rules)
 from symnum.loops.api import fori_loop, scan, while_loop
 
 __all__ = ["fori_loop", "scan", "while_loop"]

@@ -18,10 +18,8 @@ import numpy as np
 from symnum.core.build import as_expr
 from symnum.core.primitives import ifelse
 from symnum.core.terms import Expr, Sym
-from symnum.core.traversal import postorder
 from symnum.errors import ShapeError, TracingError
 from symnum.loops import terms as T
-from symnum.tracing.fn import Fn
 from symnum.tracing.protocols import SymArray
 from symnum.tracing.pytree import tree_flatten, tree_unflatten
 
@@ -90,12 +88,6 @@ def _rebuild(elems: list, shapes: list) -> list:
     return out
 
 
-def _closure(outputs: list, inputs: list) -> list:
-    """Symbols the body reads that are not its inputs (closed over): the loop's consts."""
-    mine = {id(s) for s in inputs}
-    return [n for n in postorder(outputs) if isinstance(n, Sym) and id(n) not in mine]
-
-
 def _check_policy(checkpoint: str) -> None:
     if checkpoint not in T.POLICIES:
         raise ValueError(f"checkpoint must be one of {', '.join(map(repr, T.POLICIES))}, got "
@@ -150,8 +142,7 @@ def _loop(kind: str, step: Callable, init: Any, xs: Any, length: int, *, reverse
     y_parts = [_elements(v, f"the body's y (leaf {k})") for k, v in enumerate(y_leaves)]
     y_flat = [e for es, _ in y_parts for e in es]
     outs = new_flat + y_flat + ([as_expr(cond)] if cond is not None else [])
-    inputs = c_syms + x_syms
-    consts = _closure(outs, inputs + [i_sym])
+    consts = T.closure_of(outs, c_syms + x_syms + [i_sym])
     init_flat = [e for es, _ in c_parts for e in es]
     xs_cols = [es for es, _ in x_parts]
     if not consts and concrete:
@@ -162,10 +153,9 @@ def _loop(kind: str, step: Callable, init: Any, xs: Any, length: int, *, reverse
     for s in range(length):
         for es, m in zip(xs_cols, sizes):
             xs_flat.extend(es[s * m:(s + 1) * m])
-    body = Fn(tuple(inputs + consts + [i_sym]), outs)
-    spec = T.LoopSpec(kind, length, reverse, lo, len(c_syms), len(x_syms), len(consts),
-                      len(y_flat), body, checkpoint)
-    node = T.make_loop(spec, init_flat, consts, xs_flat)
+    node = T.build_loop(kind, length, carry_syms=c_syms, x_syms=x_syms, index_sym=i_sym,
+                        carry_outs=new_flat, y_outs=y_flat, init=init_flat, xs=xs_flat,
+                        cond=cond, reverse=reverse, lo=lo, checkpoint=checkpoint)
     carries = _rebuild([T.carry(node, k) for k in range(len(c_syms))], c_shapes)
     y_shapes = [s for _, s in y_parts]
     y_out, j0 = [], 0

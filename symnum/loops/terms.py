@@ -277,3 +277,41 @@ def has_loops(roots: list) -> bool:
     if not BUILT[0]:
         return False
     return any(is_loop(n) for n in postorder(roots))
+
+
+def closure_of(outputs: list, inputs: list) -> list:
+    """Symbols the outputs read that are not among `inputs` (a body's closed-over symbols), in
+    a deterministic order (first use)."""
+    mine = {id(s) for s in inputs}
+    return [n for n in postorder(outputs) if isinstance(n, Sym) and id(n) not in mine]
+
+
+def build_loop(kind: str, length: int, *, carry_syms: list, x_syms: list, index_sym: Sym,
+               carry_outs: list, y_outs: list, init: list, xs: list, cond: Any = None,
+               reverse: bool = False, lo: int = 0, bind: dict | None = None,
+               checkpoint: str = "store") -> Term:
+    """A loop node from a body given as terms over its input symbols. The body's other symbols
+    become consts, bound to `bind[sym]` (default: the symbol itself, a closure)."""
+    from symnum.core.build import as_expr
+
+    outs = [as_expr(o) for o in list(carry_outs) + list(y_outs)]
+    if cond is not None:
+        outs.append(as_expr(cond))
+    inputs = list(carry_syms) + list(x_syms)
+    consts = closure_of(outs, inputs + [index_sym])
+    bind = bind or {}
+    body = Fn(tuple(inputs + consts + [index_sym]), outs)
+    spec = LoopSpec(kind, length, reverse, lo, len(carry_syms), len(x_syms), len(consts),
+                    len(y_outs), body, checkpoint)
+    return make_loop(spec, [as_expr(v) for v in init], [bind.get(s, s) for s in consts],
+                     [as_expr(v) for v in xs])
+
+
+def depth_of(spec: LoopSpec) -> str:
+    """The prefix of a loop's body symbols ("%1" for a top-level loop)."""
+    return spec.index_sym.name[:-1]
+
+
+def is_out(n: Any) -> bool:
+    """Whether `n` is a projection of a loop node's outputs."""
+    return type(n) is Term and type(n.op) is LoopOutOp
