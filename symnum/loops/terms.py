@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from symnum.core.evaluate import _inputs, _value
+from symnum.core.interface import operation
 from symnum.core.op import Op
 from symnum.core.terms import Const, Sym, Term
 from symnum.core.traversal import postorder
@@ -315,3 +316,36 @@ def depth_of(spec: LoopSpec) -> str:
 def is_out(n: Any) -> bool:
     """Whether `n` is a projection of a loop node's outputs."""
     return type(n) is Term and type(n.op) is LoopOutOp
+
+
+def with_body_outputs(n: Term, outs: list, args: list | None = None) -> Term:
+    """The loop node `n` with its body's outputs replaced (same inputs) and optionally new
+    arguments."""
+    spec = n.op.spec
+    body = Fn(tuple(spec.body.flat_inputs), list(outs))
+    new = LoopSpec(spec.kind, spec.length, spec.reverse, spec.lo, spec.nc, spec.nx, spec.nk,
+                   spec.ny, body, spec.checkpoint)
+    return Term(loop_op(new), tuple(n.args if args is None else args))
+
+
+def map_bodies(roots: list, f) -> list:
+    """`roots` with every loop body's outputs replaced by `f(outputs)` (a simplifier), loops
+    nested in bodies included (f sees them as terms and may recurse); other nodes rebuilt only
+    where a loop below them changed."""
+    from symnum.core.interface import arguments, iscall, similarterm
+
+    if not has_loops(roots):
+        return list(roots)
+    memo: dict[int, Any] = {}
+    for n in postorder(roots):
+        if not iscall(n):
+            continue
+        args = arguments(n)
+        new_args = [memo.get(id(a), a) for a in args]
+        changed = any(a is not b for a, b in zip(args, new_args))
+        if is_loop(n):
+            outs = f(list(n.op.spec.body.flat_outputs))
+            memo[id(n)] = with_body_outputs(n, outs, new_args)
+        elif changed:
+            memo[id(n)] = similarterm(n, operation(n), new_args)
+    return [memo.get(id(r), r) for r in roots]
