@@ -17,7 +17,7 @@ from typing import Any
 from symnum.backends import schedule as S
 from symnum.backends.pysource import body_lines, ref_src
 
-from symnum.loops import terms as T
+import symnum.loops.terms as T
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,10 @@ def lower(fn: Fn, backend: str = "auto", **options: Any) -> Any:
     """Lower an Fn with a backend chosen by name; returns a callable with the Fn's signature."""
     if not isinstance(fn, (Fn, ArrayFn)):
         raise CompileError(f"lower() takes an Fn (from symnum.trace), got {type(fn).__name__}")
-    return _backends().lower(fn, resolve_backend(backend, fn), **options)
+    name = resolve_backend(backend, fn)
+    if isinstance(fn, ArrayFn) and name != "numpy" and _loops(fn):
+        fn = fn.scalarize()  # array loops compile as scalar loops (symnum.loops.arrays)
+    return _backends().lower(fn, name, **options)
 
 
 def _simplified(fn: Fn, method: str | dict | None, backend: str = "auto") -> Fn:

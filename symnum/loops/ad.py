@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import symnum.loops.terms as T
 from symnum.autodiff import ad
 from symnum.core.primitives import ifelse, lt
 from symnum.core.terms import Const, Sym
 from symnum.core.traversal import substitute
-from symnum.loops import terms as T
 
 ZERO = Const(0)
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
+import symnum.loops.terms as T
 from symnum.core.build import as_expr
 from symnum.core.primitives import ifelse
 from symnum.core.terms import Expr, Sym
 from symnum.errors import ShapeError, TracingError
-from symnum.loops import terms as T
 from symnum.tracing.protocols import SymArray
 from symnum.tracing.pytree import tree_flatten, tree_unflatten
 

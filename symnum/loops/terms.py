@@ -261,8 +261,14 @@ def y_at(loop: Term, j: int, step: int) -> Term:
     return Term(out_op(j, step), (loop,))
 
 
+LOOP_OPS: set = set()  # op types of loop nodes (symnum.loops.arrays adds its own)
+
+
 def is_loop(n: Any) -> bool:
     return type(n) is Term and type(n.op) is LoopOp
+
+
+LOOP_OPS.add(LoopOp)
 
 
 def loop_parts(n: Term) -> tuple[LoopSpec, list, list, list]:
@@ -277,7 +283,9 @@ def has_loops(roots: list) -> bool:
     """Whether any loop node is reachable from `roots` (free when no loop was ever built)."""
     if not BUILT[0]:
         return False
-    return any(is_loop(n) for n in postorder(roots))
+    from symnum.core.interface import iscall
+
+    return any(iscall(n) and type(operation(n)) in LOOP_OPS for n in postorder(roots))
 
 
 def closure_of(outputs: list, inputs: list) -> list:
