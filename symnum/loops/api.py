@@ -9,7 +9,6 @@ array program, symnum.loops.arrays). Never compiles or differentiates anything.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -22,12 +21,6 @@ from symnum.core.terms import Expr, Sym
 from symnum.errors import ShapeError, TracingError
 from symnum.tracing.protocols import SymArray
 from symnum.tracing.pytree import tree_flatten, tree_unflatten
-
-_DEPTH = threading.local()
-
-
-def _depth() -> int:
-    return getattr(_DEPTH, "d", 0)
 
 
 def _is_array_term(v: Any) -> bool:
@@ -113,12 +106,12 @@ def _loop(kind: str, step: Callable, init: Any, xs: Any, length: int, *, reverse
                              f"axis of length {length} (the trip count)")
     c_shapes = [s for _, s in c_parts]
     x_shapes = [s[1:] for _, s in x_parts]
-    d = _depth() + 1
+    d = T.depth() + 1
     c_syms_tree, c_syms = _placeholders(f"%{d}c", c_shapes)
     x_syms_tree, x_syms = _placeholders(f"%{d}x", x_shapes)
     i_sym = Sym(f"%{d}i")
     concrete = not any(_symbolic(v) for v in c_leaves + x_leaves)
-    _DEPTH.d = d
+    T.DEPTH.d = d
     try:
         new_c, ys, cond = step(tree_unflatten(c_tree, c_syms_tree),
                                tree_unflatten(x_tree, x_syms_tree) if x_leaves else None, i_sym)
@@ -127,7 +120,7 @@ def _loop(kind: str, step: Callable, init: Any, xs: Any, length: int, *, reverse
             return None
         raise
     finally:
-        _DEPTH.d = d - 1
+        T.DEPTH.d = d - 1
     nc_leaves, nc_tree = tree_flatten(new_c)
     if nc_tree != c_tree:
         raise ShapeError("the body's carry output has another structure than its carry input "

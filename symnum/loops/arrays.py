@@ -196,7 +196,6 @@ def _operand(v: Any, what: str) -> Any:
 
 def array_loop(kind: str, step: Any, init: Any, xs: Any, length: int, *, reverse: bool = False,
                lo: int = 0, checkpoint: str = "store") -> tuple[Any, Any]:
-    from symnum.loops.api import _DEPTH, _depth
 
     c_leaves, c_tree = tree_flatten(init)
     x_leaves, x_tree = tree_flatten(xs)
@@ -206,7 +205,7 @@ def array_loop(kind: str, step: Any, init: Any, xs: Any, length: int, *, reverse
         if not _shape(v) or _shape(v)[0] != length:
             raise ShapeError(f"xs leaf {k} has shape {_shape(v)}; every xs leaf needs the "
                              f"leading axis of length {length} (the trip count)")
-    d = _depth() + 1
+    d = T.depth() + 1
 
     def ph(prefix: str, k: int, v: Any, shape: tuple) -> Any:
         dt = getattr(v, "dtype", "float64")
@@ -216,12 +215,12 @@ def array_loop(kind: str, step: Any, init: Any, xs: Any, length: int, *, reverse
     c_ph = [ph("C", k, v, _shape(v)) for k, v in enumerate(c_leaves)]
     x_ph = [ph("X", k, v, _shape(v)[1:]) for k, v in enumerate(x_leaves)]
     i_sym = Sym(f"%{d}i")
-    _DEPTH.d = d
+    T.DEPTH.d = d
     try:
         new_c, ys, cond = step(tree_unflatten(c_tree, c_ph),
                                tree_unflatten(x_tree, x_ph) if x_leaves else None, i_sym)
     finally:
-        _DEPTH.d = d - 1
+        T.DEPTH.d = d - 1
     nc_leaves, nc_tree = tree_flatten(new_c)
     if nc_tree != c_tree:
         raise ShapeError("the body's carry output has another structure than its carry input; "

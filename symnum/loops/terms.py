@@ -31,6 +31,13 @@ POLICIES = ("store", "recompute")
 _LOCK = threading.Lock()
 _OPS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 BUILT = [0]  # loops ever built: compile skips looking for loops while it is 0
+# how deep in loop bodies tracing is now: body symbols are named %<depth>..., so an inner
+# body's symbols never clash with those of the body around it
+DEPTH = threading.local()
+
+
+def depth() -> int:
+    return getattr(DEPTH, "d", 0)
 
 
 @dataclass(frozen=True, eq=False)
