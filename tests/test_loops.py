@@ -282,7 +282,9 @@ def test_numba_kernel_loops_and_matches_the_interpreter():
 # -- array mode: the carries are symbolic arrays ----------------------------------------------
 
 
-def _l96(x0, F, steps=6):
+def _l96(x0, F):
+    steps = 6
+
     def step(i, x):
         return x + 0.01 * ((np.roll(x, -1) - np.roll(x, 2)) * np.roll(x, 1) - x + F + 0 * i)
 
