@@ -52,13 +52,14 @@ def _loops(fn: Any) -> bool:
 def resolve_backend(name: str, fn: Fn) -> str:
     """"auto" → llvm (milliseconds to compile, the same LLVM code quality as numba) when it is
     registered, else the reference interpreter."""
-    if _loops(fn):  # loop terms lower to real loops on numba (llvm and CUDA: not yet)
-        if name in ("llvm", "cuda"):
+    if _loops(fn):  # loop terms lower to real loops on llvm and numba (CUDA: not yet)
+        if name == "cuda":
             raise CompileError(
-                f"the {name} backend does not lower loop terms (sn.scan / fori_loop / "
-                "while_loop) yet; use backend='numba' (or 'auto', which picks it) or 'numpy'")
+                "the cuda backend does not lower loop terms (sn.scan / fori_loop / while_loop) "
+                "yet; use backend='llvm' or 'numba' (or 'auto'), or 'numpy'")
         if name == "auto":
-            return "numba" if "numba" in _backends().available_backends() else "numpy"
+            have = _backends().available_backends()
+            return next((b for b in ("llvm", "numba") if b in have), "numpy")
     if name != "auto":
         return name
     if isinstance(fn, ArrayFn):  # array programs lower to loop nests through numba
