@@ -28,6 +28,7 @@ from symnum.errors import TracingError
 from symnum.tracing.fn import Fn
 
 POLICIES = ("store", "recompute")
+TEXT_OPS = 40  # bodies up to this many operations print in full
 _LOCK = threading.Lock()
 _OPS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 BUILT = [0]  # loops ever built: compile skips looking for loops while it is 0
@@ -104,9 +105,13 @@ class LoopSpec:
         return self.body.flat_outputs[-1] if self.has_cond else None
 
     def text(self) -> str:
-        """The body as text: `scan[50](%1c0, %1x0; %1i -> %1c0 + %1x0; ...)`."""
+        """The body as text: `scan[50]((%1c0, %1x0, %1i) -> (%1c0 + %1x0; ...))`; a body of
+        more than TEXT_OPS operations is summarised (its outputs printed as trees would be
+        exponentially long: print `loop.op.spec.body.outputs` for them)."""
         ins = ", ".join(s.name for s in self.body.flat_inputs)
-        outs = "; ".join(str(o) for o in self.body.flat_outputs)
+        ops = self.body.count_ops()
+        outs = "; ".join(str(o) for o in self.body.flat_outputs) if ops <= TEXT_OPS else \
+            f"<{len(self.body.flat_outputs)} outputs, {ops} operations>"
         flags = ", reverse" if self.reverse else ""
         flags += f", from {self.lo}" if self.lo else ""
         flags += ", recompute" if self.checkpoint == "recompute" else ""
@@ -195,6 +200,20 @@ class LoopOp(Op):
 
     spec: Any = None
 
+    def __post_init__(self):  # no eager docstring: the name (the body's text) is lazy
+        pass
+
+    def _get_name(self) -> str:
+        t = self.__dict__.get("_text")
+        if t is None:
+            t = self.__dict__["_text"] = self.spec.text()
+        return t
+
+    def _set_name(self, v: str) -> None:  # dataclass __init__ passes the short name
+        self.__dict__["_short"] = v
+
+    name = property(_get_name, _set_name)  # type: ignore[assignment]
+
     def lowering_name(self) -> str:
         return "loop"
 
@@ -224,7 +243,7 @@ def loop_op(spec: LoopSpec) -> LoopOp:
     with _LOCK:
         op = _OPS.get(key)
         if op is None:
-            op = LoopOp(name=spec.text(), nargs=None, impl=_loop_impl(spec), cost=0.0,
+            op = LoopOp(name=spec.kind, nargs=None, impl=_loop_impl(spec), cost=0.0,
                         doc=f"a {spec.kind} loop of {spec.length} steps", spec=spec)
             _OPS[key] = op
     return op
