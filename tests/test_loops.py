@@ -360,3 +360,18 @@ def test_array_mode_grad_and_compile():
     pytest.importorskip("numba")
     fa = sn.compile(_l96, mode="array")
     np.testing.assert_allclose(fa(x0, 8.0), sn.trace(_l96, x0, 8.0)(x0, 8.0), rtol=1e-13)
+
+
+def test_taylor_mode_through_loops_matches_unrolled():
+    f = sn.fori_loop(0, 4, lambda i, v: sn.sin(v) * p + i * v * v, x)
+    v = x
+    for i in range(4):
+        v = sn.sin(v) * p + i * v * v
+    for n in (1, 2, 3):
+        assert sn.evaluate(sn.nth_derivative(f, x, n), ENV) == pytest.approx(
+            sn.evaluate(sn.nth_derivative(v, x, n), ENV), rel=1e-12)
+    us = np.array([x, p, 0.5], dtype=object)
+    c, ys = sn.scan(lambda c, u: (c * sn.cos(u) + p * c * c, c * u), x, us, reverse=True)
+    cu, yu = unrolled_scan(lambda c, u: (c * sn.cos(u) + p * c * c, c * u), x, us, True)
+    assert sn.evaluate(sn.laplacian(c + ys[2], [x, p]), ENV) == pytest.approx(
+        sn.evaluate(sn.laplacian(cu + yu[2], [x, p]), ENV), rel=1e-12)

@@ -22,6 +22,7 @@ import numpy as np
 from symnum.core.evaluate import _inputs, _value
 from symnum.core.interface import operation
 from symnum.core.op import Op
+from symnum.core.taylor_rules import TaylorRule
 from symnum.core.terms import Const, Sym, Term
 from symnum.core.traversal import postorder
 from symnum.errors import TracingError
@@ -29,6 +30,12 @@ from symnum.tracing.fn import Fn
 
 POLICIES = ("store", "recompute")
 TEXT_OPS = 40  # bodies up to this many operations print in full
+# Taylor rules of the loop ops, installed by symnum.loops.taylor ("loop", "out")
+TAYLOR: dict = {}
+
+
+def _loop_taylor(k, cs, xs, aux, state):
+    return TAYLOR["loop"](k, cs, xs, aux, state)
 _LOCK = threading.Lock()
 _OPS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 BUILT = [0]  # loops ever built: compile skips looking for loops while it is 0
@@ -244,6 +251,7 @@ def loop_op(spec: LoopSpec) -> LoopOp:
         op = _OPS.get(key)
         if op is None:
             op = LoopOp(name=spec.kind, nargs=None, impl=_loop_impl(spec), cost=0.0,
+                        taylor=TaylorRule(_loop_taylor),
                         doc=f"a {spec.kind} loop of {spec.length} steps", spec=spec)
             _OPS[key] = op
     return op
@@ -264,8 +272,11 @@ def out_op(index: int, step: int | None = None) -> LoopOutOp:
             def impl(v, _k=index, _s=step):
                 return v.ys[_s][_k]
             name = f"y{index}@{step}"
+        def rule(k, cs, xs, aux, state, _k=index, _s=step):
+            return TAYLOR["out"](_k, _s, k, cs, xs, aux, state)
+
         op = _OUT_OPS[key] = LoopOutOp(name=name, nargs=1, impl=impl, cost=0.0, index=index,
-                                      step=step)
+                                      step=step, taylor=TaylorRule(rule))
     return op
 
 
