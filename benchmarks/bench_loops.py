@@ -1,7 +1,8 @@
 """Loop terms (issue 12, item 1): RK4 of an 8-state model (Lorenz-96, F as a parameter) for 50
 and 1,000 steps written with sn.fori_loop, in scalar mode and in array mode.
 
-Per step count: trace + compile of the forward function (goal ≤ 0.5 s, flat in the step count),
+Per step count, mode and backend (llvm, which `auto` picks for loop programs, and numba):
+trace + compile of the forward function (goal ≤ 0.5 s, flat in the step count),
 its per-call time against a hand-written numba loop (goal ≤ 1.2x), and the gradient of
 sum(final state) with respect to the initial state and F (trace + compile, per call). Each
 compile gets a fresh kernel (the step size differs in the last digits), so no cache is hit. JAX
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 
 import numpy as np
@@ -22,7 +24,8 @@ from _common import machine_info
 import symnum as sn
 
 N = 8
-MODES = ("scalar", "array")
+# (mode, backend): "auto" picks llvm for loop programs
+RUNS = [("scalar", "auto"), ("array", "auto"), ("scalar", "numba")]
 
 
 def rhs(x, F):
@@ -121,36 +124,41 @@ def main() -> None:
         want = ref(x0, F)
         hand_compile = time.perf_counter() - t0
         t_hand = per_call(ref, (x0, F))
-        for mode in MODES:
-            def make(r, grad=False, steps=steps, h=h, mode=mode):
-                # a step size of its own per compile and mode: no kernel cache can be hit
-                salt = r + 1 + (50 if mode == "array" else 0)
+        for mode, backend in RUNS:
+            def make(r, grad=False, steps=steps, h=h, mode=mode, backend=backend):
+                # a step size of its own per compile, mode and backend, and an empty kernel
+                # cache directory: no cache (in memory or on disk) can be hit
+                salt = r + 1 + 50 * RUNS.index((mode, backend))
                 sim, loss = make_model(steps, h * (1 + 1e-12 * salt), mode == "scalar")
-                return sn.compile(sn.grad(loss, argnums=(0, 1)) if grad else sim, mode=mode)
+                return sn.compile(sn.grad(loss, argnums=(0, 1)) if grad else sim, mode=mode,
+                                  backend=backend, cache_dir=tempfile.mkdtemp())
 
-            t_first, got = first_call(make, (x0, F), a.repeat)
+            rep = a.repeat if backend == "auto" else 1
+            t_first, got = first_call(make, (x0, F), rep)
             f = make(0)
             f(x0, F)
             err = float(np.max(np.abs(np.asarray(got) - want)))
             t_call = per_call(f, (x0, F))
-            t_gfirst, g = first_call(lambda r: make(r + 100, grad=True), (x0, F), a.repeat)
-            gf = make(100, grad=True)
+            t_gfirst, g = first_call(lambda r, make=make: make(r + 20, grad=True), (x0, F), rep)
+            gf = make(20, grad=True)
             gf(x0, F)
             t_gcall = per_call(gf, (x0, F), n=200 if steps > 100 else 2000)
-            rows.append((steps, mode, t_first, t_call, t_hand, t_call / t_hand, err, t_gfirst,
-                         t_gcall, hand_compile))
-            print(f"steps={steps} {mode}: trace+compile {t_first:.3f} s, call "
+            be = f.lower(x0, F).backend
+            rows.append((steps, mode, be, t_first, t_call, t_hand, t_call / t_hand, err,
+                         t_gfirst, t_gcall))
+            print(f"steps={steps} {mode} {be}: trace+compile {t_first:.3f} s, call "
                   f"{t_call * 1e6:.2f} µs vs hand numba {t_hand * 1e6:.2f} µs "
                   f"({t_call / t_hand:.2f}x), max |diff| {err:.1e}; grad trace+compile "
-                  f"{t_gfirst:.3f} s, call {t_gcall * 1e6:.1f} µs", flush=True)
+                  f"{t_gfirst:.3f} s, call {t_gcall * 1e6:.1f} µs (hand numba compile "
+                  f"{hand_compile:.2f} s)", flush=True)
             _ = g
     print()
-    print("| steps | mode | trace + compile | per call | hand numba | ratio | grad trace + "
-          "compile | grad per call |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for (steps, mode, tf, tc, th, ratio, _err, tgf, tgc, _hc) in rows:
-        print(f"| {steps:,} | {mode} | {tf:.3f} s | {tc * 1e6:.2f} µs | {th * 1e6:.2f} µs | "
-              f"{ratio:.2f}x | {tgf:.3f} s | {tgc * 1e6:.1f} µs |")
+    print("| steps | mode | backend | trace + compile | per call | hand numba | ratio | "
+          "grad trace + compile | grad per call |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for (steps, mode, be, tf, tc, th, ratio, _err, tgf, tgc) in rows:
+        print(f"| {steps:,} | {mode} | {be} | {tf:.3f} s | {tc * 1e6:.2f} µs | "
+              f"{th * 1e6:.2f} µs | {ratio:.2f}x | {tgf:.3f} s | {tgc * 1e6:.1f} µs |")
 
 
 if __name__ == "__main__":

@@ -375,3 +375,13 @@ def test_taylor_mode_through_loops_matches_unrolled():
     cu, yu = unrolled_scan(lambda c, u: (c * sn.cos(u) + p * c * c, c * u), x, us, True)
     assert sn.evaluate(sn.laplacian(c + ys[2], [x, p]), ENV) == pytest.approx(
         sn.evaluate(sn.laplacian(cu + yu[2], [x, p]), ENV), rel=1e-12)
+
+
+def test_saving_a_loop_says_it_is_not_supported_yet():
+    import pickle
+
+    from symnum.errors import SerializationError
+
+    f = sn.trace(lambda a, q: sn.fori_loop(0, 3, lambda i, v: v * q + i, a), 1.0, 2.0)
+    with pytest.raises(SerializationError, match="loop terms"):
+        pickle.dumps(f)

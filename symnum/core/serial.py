@@ -50,6 +50,10 @@ def to_table(roots: list) -> tuple[list[tuple], list[int]]:
         elif t is Const:
             node = ("const", n.value)
         elif t is Term:
+            if getattr(n.op, "spec", None) is not None:  # a loop node (symnum.loops)
+                raise SerializationError(
+                    "loop terms (sn.scan / fori_loop / while_loop) cannot be saved or pickled "
+                    "yet; keep the Python function and trace it again in the new process")
             node = ("term", n.op.name, tuple(index[id(a)] for a in n.args), n.meta)
         elif t is Add:
             node = ("add", n.const, tuple((index[id(k)], c) for k, c in n.terms.items()))

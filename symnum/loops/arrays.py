@@ -10,6 +10,7 @@ scalarized Fn, which is how array programs with loops compile. Never lowers anyt
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +58,7 @@ class ArraySpec:
                f"({outs}))"
 
 
-_OPS: dict = {}
+_OPS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
 def _shape(v: Any) -> tuple:
