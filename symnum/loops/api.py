@@ -246,7 +246,7 @@ def fori_loop(lower: int, upper: int, body_fun: Callable, init_val: Any, *,
 
     >>> import symnum as sn
     >>> float(sn.fori_loop(0, 4, lambda i, v: v * 2 + i, 1.0))
-    22.0
+    27.0
     """
     _check_policy(checkpoint)
     lo, hi = _static_int(lower, "lower"), _static_int(upper, "upper")
