@@ -394,3 +394,38 @@ def map_bodies(roots: list, f) -> list:
         elif changed:
             memo[id(n)] = similarterm(n, operation(n), new_args)
     return [memo.get(id(r), r) for r in roots]
+
+
+# ---------------------------------------------------------------------------------------------
+# pickling: a loop op is stored as its static part, its body as a nested node table
+
+
+def _encode_loop(op: LoopOp) -> tuple:
+    from symnum.core.serial import to_table
+
+    s = op.spec
+    nodes, roots = to_table(list(s.body.flat_inputs) + list(s.body.flat_outputs))
+    return (s.kind, s.length, s.reverse, s.lo, s.nc, s.nx, s.nk, s.ny, s.checkpoint, nodes,
+            tuple(roots), len(s.body.flat_inputs))
+
+
+def _decode_loop(data: tuple) -> LoopOp:
+    from symnum.core.serial import from_table
+
+    kind, length, reverse, lo, nc, nx, nk, ny, checkpoint, nodes, roots, n_in = data
+    terms = from_table(list(nodes))
+    items = [terms[i] for i in roots]
+    body = Fn(tuple(items[:n_in]), items[n_in:])
+    return loop_op(LoopSpec(kind, length, reverse, lo, nc, nx, nk, ny, body, checkpoint))
+
+
+def _install_codecs() -> None:
+    from symnum.core.serial import OP_CODECS, OP_DECODERS
+
+    OP_CODECS[LoopOp] = ("loop", _encode_loop)
+    OP_CODECS[LoopOutOp] = ("loop_out", lambda op: (op.index, op.step))
+    OP_DECODERS["loop"] = _decode_loop
+    OP_DECODERS["loop_out"] = lambda d: out_op(d[0], d[1])
+
+
+_install_codecs()
