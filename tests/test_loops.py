@@ -388,3 +388,24 @@ def test_loops_pickle_and_files_say_not_yet():
     assert g.outputs is f.outputs  # interned again: the same terms
     with pytest.raises(SerializationError, match="not written to files yet"):
         sn.save(f, "/tmp/should-not-exist.symnum")
+
+
+def test_array_mode_reverse_mode_is_one_reverse_array_scan():
+    from symnum.arrays.fn import trace
+    from symnum.autodiff import array_ad
+
+    def g(xs, c0, q):
+        c, ys = sn.scan(lambda c, v: (c * q + np.sin(v) * c[::-1],
+                                      {"a": c.sum() * v[0], "b": c * v}), c0, xs, reverse=True)
+        return np.sum(c) + np.sum(ys["a"]) + np.sum(ys["b"][1] ** 2)
+
+    xs, c0 = np.linspace(0, 1, 12).reshape(4, 3), np.array([0.3, -0.2, 0.5])
+    G = array_ad.grad_fn(trace(g, xs, c0, 0.7, mode="array"), (0, 1, 2))
+    assert G.count_ops() < 40  # whole arrays: no term per step or per element
+    want = sn.grad(g, argnums=(0, 1, 2))(xs, c0, 0.7)  # scalar mode
+    for got, w in zip(G(xs, c0, 0.7), want):
+        np.testing.assert_allclose(got, w, rtol=1e-12)
+    pytest.importorskip("llvmlite")
+    k = sn.build_function(G.outputs, *G.inputs)  # scalarised, compiled with its loops
+    for got, w in zip(k(xs, c0, 0.7), want):
+        np.testing.assert_allclose(got, w, rtol=1e-12)

@@ -6,6 +6,7 @@ whose carries are symbolic arrays). Sits at the autodiff level; the core never i
 """
 
 import symnum.loops.ad as _ad  # noqa: F401  (registers the loop derivative rules)
+import symnum.loops.array_ad as _array_ad  # noqa: F401  (array-mode reverse rules)
 import symnum.loops.taylor as _taylor  # noqa: F401  (the loops' Taylor rules)
 from symnum.loops.api import fori_loop, scan, while_loop
 

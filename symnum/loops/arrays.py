@@ -173,7 +173,7 @@ def _scalar_loop(spec: ArraySpec, elems: list) -> Any:
     xs: list = []
     for s in range(spec.length):
         for a in x_el:
-            xs.extend(a[s].ravel())
+            xs.extend(np.asarray(a[s], dtype=object).ravel())
     return T.build_loop(
         spec.kind, spec.length, carry_syms=c_syms, x_syms=x_syms, index_sym=ins[-1],
         carry_outs=outs[:n_c], y_outs=outs[n_c:n_c + n_y], init=init, xs=xs,
@@ -233,28 +233,55 @@ def array_loop(kind: str, step: Any, init: Any, xs: Any, length: int, *, reverse
                              f"{_shape(a)}")
     y_leaves, y_tree = tree_flatten(ys)
     y_leaves = [_operand(v, f"the body's y leaf {k}") for k, v in enumerate(y_leaves)]
-    outs = nc_leaves + y_leaves + ([as_expr(cond)] if cond is not None else [])
-    mine = {id(v) for v in c_ph + x_ph + [i_sym]}
+    node = build_array_loop(kind, length, carry_in=c_ph, x_in=x_ph, index=i_sym,
+                            carry_out=nc_leaves, y_out=y_leaves, init=c_leaves, xs=x_leaves,
+                            cond=cond, reverse=reverse, lo=lo, checkpoint=checkpoint)
+    carries = [out_term(node, k, False) for k in range(len(c_ph))]
+    y_out = [out_term(node, j, True) for j in range(len(y_leaves))]
+    return tree_unflatten(c_tree, carries), tree_unflatten(y_tree, y_out)
+
+
+def build_array_loop(kind: str, length: int, *, carry_in: list, x_in: list, index: Sym,
+                     carry_out: list, y_out: list, init: list, xs: list, cond: Any = None,
+                     reverse: bool = False, lo: int = 0, bind: dict | None = None,
+                     checkpoint: str = "store") -> ArrayTerm:
+    """An array loop node from a body given as terms over its input placeholders; the body's
+    other symbols become consts bound to `bind[sym]` (default: the symbol, a closure)."""
+    outs = list(carry_out) + list(y_out) + ([as_expr(cond)] if cond is not None else [])
+    mine = {id(v) for v in list(carry_in) + list(x_in) + [index]}
     consts = [n for n in postorder(outs) if isinstance(n, (Sym, ArraySym)) and id(n) not in mine]
-    body = ArrayFn(tuple(c_ph + x_ph + consts + [i_sym]), list(outs))
-    spec = ArraySpec(kind, length, reverse, lo, len(c_ph), len(x_ph), len(consts),
-                     len(y_leaves), body, checkpoint)
+    bind = bind or {}
+    body = ArrayFn(tuple(list(carry_in) + list(x_in) + consts + [index]), outs)
+    spec = ArraySpec(kind, length, reverse, lo, len(carry_in), len(x_in), len(consts),
+                     len(y_out), body, checkpoint)
+    args = tuple(init) + tuple(bind.get(c, c) for c in consts) + tuple(xs)
+    return _node(spec, args)
+
+
+def make_array_loop(spec: ArraySpec, body: ArrayFn, ny: int, args: tuple) -> ArrayTerm:
+    """The loop `spec` with another body (same inputs) and number of ys, on `args`."""
+    new = ArraySpec(spec.kind, spec.length, spec.reverse, spec.lo, spec.nc, spec.nx, spec.nk,
+                    ny, body, spec.checkpoint)
+    return _node(new, tuple(args))
+
+
+def _node(spec: ArraySpec, args: tuple) -> ArrayTerm:
     op = _OPS.get(spec.key())
     if op is None:
         op = _OPS[spec.key()] = ArrayLoop(spec)
     T.BUILT[0] += 1
-    node = ArrayTerm(op, tuple(c_leaves) + tuple(consts) + tuple(x_leaves))
-    carries, off = [], 0
-    for k, v in enumerate(c_ph):
-        sh = _shape(v)
-        carries.append(ArrayTerm(ArrayLoopOut(k, False, sh, _dt(nc_leaves[k]), off), (node,)))
-        off += int(np.prod(sh, dtype=np.int64))
-    y_out, off = [], 0
-    for j, v in enumerate(y_leaves):
-        sh = _shape(v)
-        y_out.append(ArrayTerm(ArrayLoopOut(j, True, (length,) + sh, _dt(v), off), (node,)))
-        off += int(np.prod(sh, dtype=np.int64))
-    return tree_unflatten(c_tree, carries), tree_unflatten(y_tree, y_out)
+    return ArrayTerm(op, args)
+
+
+def out_term(node: ArrayTerm, index: int, stacked: bool) -> ArrayTerm:
+    """Final carry `index` (stacked=False) or stacked y `index` of an array loop node."""
+    spec = node.op.spec
+    outs = spec.body.flat_outputs
+    leaves = outs[spec.nc:spec.nc + spec.ny] if stacked else outs[:spec.nc]
+    off = sum(int(np.prod(_shape(v), dtype=np.int64)) for v in leaves[:index])
+    v = leaves[index]
+    shape = ((spec.length,) if stacked else ()) + _shape(v)
+    return ArrayTerm(ArrayLoopOut(index, stacked, shape, _dt(v), off), (node,))
 
 
 def _dt(v: Any) -> str:
