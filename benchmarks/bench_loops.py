@@ -130,7 +130,8 @@ def main() -> None:
                 # cache directory: no cache (in memory or on disk) can be hit
                 salt = r + 1 + 50 * RUNS.index((mode, backend))
                 sim, loss = make_model(steps, h * (1 + 1e-12 * salt), mode == "scalar")
-                return sn.compile(sn.grad(loss, argnums=(0, 1)) if grad else sim, mode=mode,
+                return sn.compile(sn.grad(loss, argnums=(0, 1), mode=mode) if grad else sim,
+                                  mode=mode,
                                   backend=backend, cache_dir=tempfile.mkdtemp())
 
             rep = a.repeat if backend == "auto" else 1

@@ -232,6 +232,9 @@ class LoopOutOp(Op):
     index: int = 0
     step: Any = None
 
+    def __post_init__(self):  # no generated docstring: there is one of these per stored value
+        pass
+
 
 def _loop_impl(spec: LoopSpec):
     nc, nk = spec.nc, spec.nk
