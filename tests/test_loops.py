@@ -409,3 +409,28 @@ def test_array_mode_reverse_mode_is_one_reverse_array_scan():
     k = sn.build_function(G.outputs, *G.inputs)  # scalarised, compiled with its loops
     for got, w in zip(k(xs, c0, 0.7), want):
         np.testing.assert_allclose(got, w, rtol=1e-12)
+
+
+def test_array_mode_forward_mode_is_one_jvp_loop():
+    from symnum.arrays.evaluate import eval_array_terms
+    from symnum.arrays.fn import trace
+    from symnum.arrays.terms import ArraySym
+    from symnum.autodiff.array_jvp import jvp_arrays
+
+    def g(xs, c0, q):
+        c, ys = sn.scan(lambda c, v: (c * q + np.sin(v) * c[::-1],
+                                      {"a": c.sum() * v[0], "b": c * v}), c0, xs)
+        w = sn.while_loop(lambda v: np.sum(v) < 5, lambda v: v * 1.5 + q, c0, max_steps=20)
+        return np.sum(c) + np.sum(ys["a"]) + np.sum(ys["b"][1] ** 2) + np.sum(w)
+
+    xs, c0 = np.linspace(0, 1, 12).reshape(4, 3), np.array([0.3, -0.2, 0.5])
+    fa = trace(g, xs, c0, 0.7, mode="array")
+    ins = fa.flat_inputs
+    ts = [ArraySym("t0", (4, 3)), ArraySym("t1", (3,)), sn.Sym("t2")]
+    (t,) = jvp_arrays(fa.flat_outputs, ins, ts)
+    vx, vc, vq = np.cos(np.arange(12.0)).reshape(4, 3), np.array([1.0, -2.0, 0.5]), 0.3
+    got = eval_array_terms([t], {ins[0]: xs, ins[1]: c0, ins[2]: 0.7, ts[0]: vx, ts[1]: vc,
+                                 ts[2]: vq})[0]
+    G = sn.grad(g, argnums=(0, 1, 2))(xs, c0, 0.7)  # scalar mode, reverse
+    assert float(got) == pytest.approx(
+        float(np.sum(G[0] * vx) + np.sum(G[1] * vc) + G[2] * vq), rel=1e-12)

@@ -307,6 +307,8 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any, *,
 
 
 def _select(p: Any, a: Any, b: Any) -> Any:
+    if any(_is_array_term(v) for v in (p, a, b)):  # array mode: numpy's where on array terms
+        return np.where(p, a, b)
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         a_, b_ = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
         out = np.empty(np.broadcast_shapes(a_.shape, b_.shape), dtype=object)

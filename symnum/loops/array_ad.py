@@ -1,5 +1,6 @@
-"""Reverse mode through array loops (symnum.loops.arrays), registered in
-symnum.autodiff.array_rules.VJP_RULES: the adjoint is one reverse array scan, every value a
+"""Reverse and forward mode through array loops (symnum.loops.arrays), registered in
+symnum.autodiff.array_rules.VJP_RULES and array_jvp.JVP_RULES. Forward: the JVP of a loop is one
+loop of (primal, tangent) carries. Reverse: the adjoint is one reverse array scan, every value a
 whole array term — the stored carries are the augmented forward loop's stacked ys, so the
 gradient program is O(1) terms in the trip count and the arrays' sizes.
 
@@ -19,6 +20,7 @@ from symnum.arrays.fn import ArrayFn
 from symnum.arrays.ops_base import ArrayOp
 from symnum.arrays.terms import ArraySym, ArrayTerm
 from symnum.autodiff.array_ad import vjp_arrays
+from symnum.autodiff.array_jvp import JVP_RULES, jvp_arrays
 from symnum.autodiff.array_rules import VJP_RULES, arr, zeros
 from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Sym
@@ -118,5 +120,45 @@ def _loop_vjp(n: Any, ct: Any, active: list) -> list:
     return res
 
 
+def _loop_jvp(n: Any, tans: list) -> Any:
+    """The JVP loop of an array loop node: carries (c, ċ), xs (x, ẋ), ys (y, ẏ)."""
+    spec = n.op.spec
+    nc, nx, nk, ny, L = spec.nc, spec.nx, spec.nk, spec.ny, spec.length
+    ins, outs = spec.body.flat_inputs, spec.body.flat_outputs
+    c_ph, x_ph, k_in = ins[:nc], ins[nc:nc + nx], ins[nc + nx:-1]
+    c_out, y_out = outs[:nc], outs[nc:nc + ny]
+    p = ins[-1].name[:-1]
+    ct = [_ph(f"{p}ct{k}", v) for k, v in enumerate(c_ph)]
+    xt = [_ph(f"{p}xt{j}", v) for j, v in enumerate(x_ph)]
+    kt = [_ph(f"{p}kt{j}", v) for j, v in enumerate(k_in)]
+    touts = jvp_arrays(list(c_out) + list(y_out), list(c_ph) + list(x_ph) + list(k_in),
+                       ct + xt + kt)
+    args = n.args
+    init, consts, xs = args[:nc], args[nc:nc + nk], args[nc + nk:]
+    t_init, t_k, t_x = tans[:nc], tans[nc:nc + nk], tans[nc + nk:]
+
+    def tangent(t: Any, shape: tuple) -> Any:
+        return zeros(shape) if t is None else arr(t) if shape else t
+
+    bind = dict(zip(k_in, consts))
+    bind.update({s: tangent(t, _shape(s)) for s, t in zip(kt, t_k)})
+    return LA.build_array_loop(
+        spec.kind, L, carry_in=list(c_ph) + ct, x_in=list(x_ph) + xt, index=ins[-1],
+        carry_out=list(c_out) + touts[:nc], y_out=list(y_out) + touts[nc:],
+        init=list(init) + [tangent(t, _shape(v)) for t, v in zip(t_init, c_ph)],
+        xs=list(xs) + [tangent(t, (L,) + _shape(v)) for t, v in zip(t_x, x_ph)],
+        cond=outs[-1] if spec.kind == "while" else None, reverse=spec.reverse, lo=spec.lo,
+        bind=bind, checkpoint=spec.checkpoint)
+
+
+def _out_jvp(n: Any, tans: list) -> Any:
+    j = tans[0]  # the JVP loop of the node this projects
+    spec = n.args[0].op.spec
+    op = n.op
+    return LA.out_term(j, (spec.ny if op.stacked else spec.nc) + op.index, op.stacked)
+
+
 VJP_RULES[LA.ArrayLoop] = _loop_vjp
 VJP_RULES[LA.ArrayLoopOut] = _out_vjp
+JVP_RULES[LA.ArrayLoop] = _loop_jvp
+JVP_RULES[LA.ArrayLoopOut] = _out_jvp

@@ -247,7 +247,8 @@ def build_array_loop(kind: str, length: int, *, carry_in: list, x_in: list, inde
                      checkpoint: str = "store") -> ArrayTerm:
     """An array loop node from a body given as terms over its input placeholders; the body's
     other symbols become consts bound to `bind[sym]` (default: the symbol, a closure)."""
-    outs = list(carry_out) + list(y_out) + ([as_expr(cond)] if cond is not None else [])
+    outs = list(carry_out) + list(y_out) + ([_operand(cond, "the loop's condition")]
+                                            if cond is not None else [])
     mine = {id(v) for v in list(carry_in) + list(x_in) + [index]}
     consts = [n for n in postorder(outs) if isinstance(n, (Sym, ArraySym)) and id(n) not in mine]
     bind = bind or {}
