@@ -53,7 +53,9 @@ class ArraySpec:
 
     def text(self) -> str:
         ins = ", ".join(getattr(s, "name", "?") for s in self.body.flat_inputs)
-        outs = "; ".join(str(o) for o in self.body.flat_outputs)
+        ops = self.body.count_ops()
+        outs = "; ".join(str(o) for o in self.body.flat_outputs) if ops <= T.TEXT_OPS else \
+            f"<{len(self.body.flat_outputs)} outputs, {ops} operations>"
         return f"{self.kind}[{self.length}{', reverse' if self.reverse else ''}](({ins}) -> " \
                f"({outs}))"
 
