@@ -496,13 +496,21 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
             "vecmath": vecmath, "simd": simd, "inline_batched": inline_batched,
             "parallel": parallel, "cache": cache, "cache_dir": cache_dir}
     ikey, directory = None, Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    if cache:  # the index skips scheduling and IR printing on a hit (symnum.backends.llvm_index)
+    loops = _loop_program(fn)
+    if loops:  # loop terms (backends.llvm_loops): one function, scalar rows, no index entry
+        shard, simd, inline_batched = None, False, False
+    # the index skips scheduling and IR printing on a hit (symnum.backends.llvm_index)
+    if cache and not loops:
         ikey = _index_key(fn, dtype, dict(opt=opt, ir_opt=ir_opt, shard=shard, fastmath=fastmath,
                                           inline_batched=inline_batched), vecmath, simd)
         hit = _from_index(fn, ikey, directory, dtype, parallel, t0, kept) if ikey else None
         if hit is not None:
             return _finish(hit, hit.kernel, dtype)
     sched = schedule(fn.flat_inputs, fn.flat_outputs)
+    if loops:
+        from symnum.backends import llvm_loops, loop_schedule  # noqa: F401  (registers)
+
+        sched = loop_schedule.prune(sched)
     t1 = time.perf_counter()
     kernel, batched, mod, info = compile_schedule(
         sched, dtype=dtype, opt=opt, ir_opt=ir_opt, shard=shard, fastmath=fastmath,
@@ -520,6 +528,17 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
                                            "object_bytes", "simd")}})
     return _finish(Compiled(fn, kernel, source=mod.text, backend="llvm", batched=batched,
                             dtype=dtype, info=info, options=kept), kernel, dtype)
+
+
+def _loop_program(fn: Any) -> bool:
+    """Whether `fn` has loop terms (symnum.loops); registers their scheduling if so."""
+    from symnum.loops.terms import has_loops
+
+    if not has_loops(list(fn.flat_outputs)):
+        return False
+    from symnum.backends import loop_schedule  # noqa: F401  (registers loop scheduling)
+
+    return True
 
 
 def _finish(c: Compiled, kernel: Any, dtype: str) -> Compiled:

@@ -21,6 +21,7 @@ from symnum.backends.llvm_ops import (  # noqa: F401  (re-exported: llvm_ir is t
     CALLBACK_PREFIX,
     CALLBACKS,
     CONST_TABLE_MIN,
+    EMITTERS,
     INTRINSICS,
     LIBM,
     STACK_SCRATCH_BYTES,
@@ -186,6 +187,10 @@ class _Body:
         return hit
 
     def instr(self, ins: Instr) -> None:
+        emit = EMITTERS.get(type(ins)) if EMITTERS else None
+        if emit is not None:  # a loop (backends.llvm_loops): several blocks
+            emit(self, ins)
+            return
         op, T, fm, out = _RENAME.get(ins.op, ins.op), self.ty, self.fm, self.out
         B, Z = self.bty, self.zero
         d = f"{self.p}t{ins.dst}"
@@ -364,6 +369,8 @@ def emit_ir(sched: Schedule, dtype: str = "float64", *, shard: int | None = 250,
     for j, (part, _) in enumerate(segs):
         for ins in part:
             owner[ins.dst] = j
+            for d in getattr(ins, "carry_dsts", ()):  # a loop's other results
+                owner[d] = j
     scratch: dict[int, int] = {}  # tmp index → slot, for values used outside their shard
     for j, (part, ks) in enumerate(segs):
         uses = [a for ins in part for a in ins.args] + [sched.outputs[k] for k in ks]

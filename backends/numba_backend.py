@@ -12,11 +12,11 @@ import time
 from typing import Any
 
 import numpy as np
-from symnum.backends import Backend, dask_arrays
+from symnum.backends import Backend, dask_arrays, loop_schedule
 from symnum.backends.compiled import PARALLEL_WORK, Compiled
 from symnum.backends.kernel_cache import is_loaded, load_module, numba_cache, source_key
 from symnum.backends.pysource import kernel_source, user_fallback
-from symnum.backends.schedule import schedule
+from symnum.backends.schedule import Instr, schedule
 
 from symnum.arrays.fn import ArrayFn
 from symnum.errors import CompileError
@@ -89,6 +89,8 @@ def generate(fn: Any, dtype: str = "float64", fastmath: bool = False) -> tuple[s
     if dtype not in ("float64", "float32"):
         raise CompileError(f"the numba backend compiles float64 or float32, not {dtype!r}")
     sched = schedule(fn.flat_inputs, fn.flat_outputs)
+    if any(type(i) is not Instr for i in sched.instrs):  # loops: drop unused table reads
+        sched = loop_schedule.prune(sched)
     src = _HEADER + kernel_source(sched, "kernel", dtype, fallback=True)
     # object-mode calls (primitives without a lowering) take the GIL: say so to numba
     nogil = not any(user_fallback(ins.op) for ins in sched.instrs)

@@ -78,6 +78,10 @@ def body_lines(sched: Schedule, dtype: str = "float64", indent: str = "    ",
     each such call, so it is correct but slow; give the op a `lower` name where one exists)."""
     lines = []
     for ins in sched.instrs:
+        more = getattr(ins, "source_lines", None)
+        if more is not None:  # a loop (backends.loop_schedule): several statements
+            lines += more(dtype, indent, fallback)
+            continue
         args = [ref_src(a, dtype) for a in ins.args]
         if fallback and user_fallback(ins.op):
             # the name as a string literal (repr: it cannot end the literal early)

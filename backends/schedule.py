@@ -71,6 +71,10 @@ class Schedule:
         return counts
 
 
+# op type → fn(lowerer, node) -> Ref, for nodes that are not one instruction (loops:
+# backends.loop_schedule registers itself here when imported)
+SPECIAL: dict = {}
+
 MAX_CHAIN = 64  # integer powers up to this exponent become multiplication chains
 
 
@@ -96,6 +100,8 @@ class _Lowerer:
         # 90·u[j] in four neighbours' sums) is multiplied once
         self.scaled: dict[tuple, Ref] = {}
         self.keep: list = []  # expansions' terms: alive while refs holds their ids
+        self.loop_tables: dict[int, int] = {}  # loop node id → its ys table temporary
+        self.loop_carries: dict[int, tuple] = {}
 
     def ref(self, n: Any) -> Ref:
         r = self.refs.get(id(n))
@@ -206,6 +212,9 @@ class _Lowerer:
 
     def lower_call(self, n: Any) -> Ref:
         op = operation(n)
+        special = SPECIAL.get(type(op)) if SPECIAL else None
+        if special is not None:
+            return special(self, n)
         if getattr(op, "expand", None) is not None:
             return self.lower_expansion(n)
         args = [self.ref(a) for a in arguments(n)]

@@ -149,6 +149,7 @@ from symnum.transforms import (
     vjp,
 )
 from symnum.batching import vmap
+from symnum.loops import fori_loop, scan, while_loop
 from symnum.core.traversal import count_ops, free_symbols, postorder, substitute, topological_order
 
 import symnum.errors as errors  # noqa: E402  (sn.errors.CompileError, as jax.errors)

@@ -43,9 +43,23 @@ def _backends():
     return backends
 
 
+def _loops(fn: Any) -> bool:
+    from symnum.loops.terms import has_loops
+
+    return has_loops(list(fn.flat_outputs))
+
+
 def resolve_backend(name: str, fn: Fn) -> str:
     """"auto" → llvm (milliseconds to compile, the same LLVM code quality as numba) when it is
     registered, else the reference interpreter."""
+    if _loops(fn):  # loop terms lower to real loops on llvm and numba (CUDA: not yet)
+        if name == "cuda":
+            raise CompileError(
+                "the cuda backend does not lower loop terms (sn.scan / fori_loop / while_loop) "
+                "yet; use backend='llvm' or 'numba' (or 'auto'), or 'numpy'")
+        if name == "auto":
+            have = _backends().available_backends()
+            return next((b for b in ("llvm", "numba") if b in have), "numpy")
     if name != "auto":
         return name
     return "llvm" if "llvm" in _backends().available_backends() else "numpy"
@@ -58,6 +72,8 @@ def lower(fn: Fn, backend: str = "auto", **options: Any) -> Any:
     if not isinstance(fn, (Fn, ArrayFn)):
         raise CompileError(f"lower() takes an Fn (from symnum.trace), got {type(fn).__name__}")
     name = resolve_backend(backend, fn)
+    if isinstance(fn, ArrayFn) and name != "numpy" and _loops(fn):
+        fn = fn.scalarize()  # array loops compile as scalar loops (symnum.loops.arrays)
     if backend == "auto" and name == "llvm" and isinstance(fn, ArrayFn) \
             and "numba" in _backends().available_backends():
         try:

@@ -23,6 +23,7 @@ from symnum.core.interface import iscall, maketerm, metadata, operation
 from symnum.core.terms import Expr, Term
 from symnum.core.traversal import postwalk_many
 from symnum.errors import SimplifyError
+from symnum.loops.terms import map_bodies
 from symnum.tracing.pytree import tree_flatten, tree_unflatten
 
 Method = Callable[..., list]
@@ -144,6 +145,9 @@ def _simplify_flat(run: Method, roots: Sequence[Any], ruleset: Any, max_iter: in
     terms = [r for r in work if isinstance(r, Expr) or iscall(r)]
     if not terms:
         return list(roots)
+    # loop bodies (symnum.loops) are simplified as Fns of their own, inside out
+    terms = map_bodies(terms, lambda outs: _simplify_flat(run, outs, ruleset, max_iter, stats,
+                                                         options))
     new = iter(run(terms, ruleset=ruleset, max_iter=max_iter, stats=stats, **(options or {})))
     out = [next(new) if (isinstance(r, Expr) or iscall(r)) else r for r in work]
     for i in sympy_in:

@@ -22,7 +22,7 @@ LAYERS = [
     ["symnum.tracing"],
     ["symnum.io"],
     ["symnum.arrays"],
-    ["symnum.autodiff"],
+    ["symnum.autodiff", "symnum.loops"],
     ["symnum.simplify", "symnum.call_args", "symnum.built", "symnum.compile",
      "symnum.transforms", "symnum.batching", "symnum.persist"],
     ["symnum.rewrites", "symnum.backends"],

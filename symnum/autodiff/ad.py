@@ -21,11 +21,22 @@ from symnum.core.build import is_zero as _is_zero
 from symnum.core.canonical import linear_combination, make_mul
 from symnum.core.interface import Generic, arguments, iscall, operation
 from symnum.core.primitives import add, mul
-from symnum.core.terms import Add, Const, Expr, Mul, Sym
+from symnum.core.terms import Add, Const, Expr, Mul, Sym, Term
 from symnum.core.traversal import postorder
 from symnum.errors import ShapeError
 
 ZERO = Const(0)
+
+# Nodes that differentiate themselves, by the type of their op: multi-output nodes (a loop,
+# symnum.loops, and the projections of its outputs) whose adjoint is not one term. A rule has
+# `vjp(node, adjoint or None, side) -> [(child, cotangent)]` (side: a dict shared by one sweep,
+# where projections leave their adjoints for the node they project) and `jvp(node, tangents)
+# -> tangent term or None`. symnum.loops registers its ops here.
+NODE_RULES: dict[type, Any] = {}
+
+
+def _node_rule(n: Any) -> Any:
+    return NODE_RULES.get(type(n.op)) if NODE_RULES and type(n) is Term else None
 
 
 def flatten_terms(xs: Any) -> tuple[list, tuple]:
@@ -140,8 +151,15 @@ def vjp_terms(outputs: Sequence[Expr], wrt: Sequence[Sym], cotangents: Sequence[
     for o, ct in zip(outputs, cotangents):
         if id(o) in active and not _is_zero(ct):
             contribs.setdefault(id(o), []).append((1, as_expr(ct)))
+    side: dict = {}
     for n in reversed(order):
         cs = contribs.get(id(n))
+        rule = _node_rule(n)
+        if rule is not None:
+            for a, ct in rule.vjp(n, combine(cs) if cs else None, side):
+                if id(a) in active and not _is_zero(ct):
+                    contribs.setdefault(id(a), []).append((1, ct))
+            continue
         if not cs or not iscall(n):
             continue
         adj = combine(cs)
@@ -194,6 +212,12 @@ def jvp_terms(outputs: Sequence[Expr], wrt: Sequence[Sym], tangents: Sequence[An
         if id(n) not in active or id(n) in tan:
             continue
         if not any(id(a) in tan for a in dependencies(n)):
+            continue
+        rule = _node_rule(n)
+        if rule is not None:
+            t = rule.jvp(n, tan)
+            if t is not None:
+                tan[id(n)] = t
             continue
         parts: list = []
         for a, d in local_partials(n):

@@ -7,6 +7,7 @@ refers to earlier nodes by index:
     ("sym", name, meta)            meta: the symbol's metadata dict (dtype, shape, role, ...)
     ("const", number)
     ("term", op_name, (i, ...), meta)
+    ("opterm", tag, data, (i, ...), meta)   an op that is data (a loop: OP_CODECS)
     ("add", const, ((i, coeff), ...))
     ("mul", coeff, ((i, exponent), ...))
 
@@ -24,6 +25,12 @@ from typing import Any
 from symnum.core.op import PRIMITIVES
 from symnum.core.terms import PICKLERS, Add, Const, Expr, Mul, Sym, Term
 from symnum.errors import SerializationError
+
+# Ops that are data rather than registered primitives (symnum.loops' loop nodes) store
+# themselves: type → (tag, encode(op) -> plain data); tag → decode(data) -> op. Filled by the
+# modules defining such ops; this module never imports them.
+OP_CODECS: dict = {}
+OP_DECODERS: dict = {}
 
 
 def _children(node: Any) -> list:
@@ -49,6 +56,9 @@ def to_table(roots: list) -> tuple[list[tuple], list[int]]:
             node = ("sym", n.name, dict(n.meta))
         elif t is Const:
             node = ("const", n.value)
+        elif t is Term and OP_CODECS and type(n.op) in OP_CODECS:
+            tag, encode = OP_CODECS[type(n.op)]
+            node = ("opterm", tag, encode(n.op), tuple(index[id(a)] for a in n.args), n.meta)
         elif t is Term:
             node = ("term", n.op.name, tuple(index[id(a)] for a in n.args), n.meta)
         elif t is Add:
@@ -84,6 +94,13 @@ def from_table(nodes: list) -> list[Expr]:
                         f"node {k} applies the primitive {node[1]!r}, which is not registered in "
                         "this process; register it (symnum.register) before loading")
                 out.append(Term(op, tuple(out[i] for i in node[2]), node[3]))
+            elif kind == "opterm":  # an op that describes itself (OP_CODECS)
+                decode = OP_DECODERS.get(node[1])
+                if decode is None:
+                    raise SerializationError(
+                        f"node {k} applies an operation of kind {node[1]!r}, which no module "
+                        "loaded in this process reads back (import symnum first)")
+                out.append(Term(decode(node[2]), tuple(out[i] for i in node[3]), node[4]))
             elif kind == "add":
                 out.append(Add(node[1], {out[i]: c for i, c in node[2]}))
             elif kind == "mul":

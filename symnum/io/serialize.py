@@ -138,6 +138,10 @@ def enc_nodes(nodes: list) -> list:
             out.append(["const", enc_num(n[1])])
         elif kind == "term":
             out.append(["term", n[1], list(n[2]), enc_value(n[3])])
+        elif kind == "opterm":
+            raise SerializationError(
+                "loop terms (sn.scan / fori_loop / while_loop) are not written to files yet "
+                "(they pickle); keep the Python function and trace it again, or pickle it")
         else:  # add / mul
             out.append([kind, enc_num(n[1]), [[i, enc_num(c)] for i, c in n[2]]])
     return out

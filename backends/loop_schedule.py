@@ -1,0 +1,169 @@
+"""Loop nodes (symnum.loops) in a schedule, and their Python/numba source: a real `for` loop.
+
+A loop node becomes one LoopInstr holding its body's own schedule; its carries are temporaries
+and its stacked ys one 2-D table temporary `t<dst>` (steps × ys). A projection of a y is a
+TableRead; a backward scan that reads a forward loop's stored carries reads that table in place
+(linked columns), so the adjoint of n steps is O(1) statements, not one per stored value.
+Registered into backends.schedule by importing this module (the numba backend does); the llvm
+and CUDA backends do not lower loops (symnum.compile routes loop programs to numba).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from symnum.backends import schedule as S
+from symnum.backends.pysource import body_lines, ref_src
+
+import symnum.loops.terms as T
+
+
+@dataclass(frozen=True)
+class TableRead(S.Instr):
+    """t[dst] = t[table][step, col]: one stored y of a loop."""
+
+    table: int = 0
+    step: int = 0
+    col: int = 0
+
+    def source_lines(self, dtype: str, indent: str, fallback: bool) -> list[str]:
+        return [f"{indent}t{self.dst} = t{self.table}[{self.step}, {self.col}]"]
+
+
+@dataclass(frozen=True)
+class LoopInstr(S.Instr):
+    """A loop: `args` are the init, const and explicit-xs refs; `body` the step's schedule
+    (inputs: carries, x, consts, index); `xcols[j]` says where x j comes from: ("xs", column of
+    the explicit table) or ("table", tmp of another loop's table, its column)."""
+
+    body: Any = None
+    spec: Any = None
+    carry_dsts: tuple = ()
+    xcols: tuple = ()
+    n_explicit: int = 0
+
+    def source_lines(self, dtype: str, indent: str, fallback: bool) -> list[str]:
+        spec, body = self.spec, self.body
+        nc, nx, nk, ny, n = spec.nc, spec.nx, spec.nk, spec.ny, spec.length
+        p = f"L{self.dst}_"
+        np_dt = f"np.{dtype}"
+        init = self.args[:nc]
+        consts = self.args[nc:nc + nk]
+        explicit = self.args[nc + nk:]
+        out = [f"{indent}{p}x{k} = {ref_src(r, dtype)}" for k, r in enumerate(init)]
+        out += [f"{indent}{p}x{nc + nx + k} = {ref_src(r, dtype)}" for k, r in enumerate(consts)]
+        if self.n_explicit:
+            m = self.n_explicit
+            out.append(f"{indent}{p}xs = np.empty(({n}, {m}), dtype={np_dt})")
+            out += [f"{indent}{p}xs[{e // m}, {e % m}] = {ref_src(r, dtype)}"
+                    for e, r in enumerate(explicit)]
+        if ny:
+            out.append(f"{indent}t{self.dst} = np.empty(({n}, {ny}), dtype={np_dt})")
+        ind = indent + "    "
+        out.append(f"{indent}for {p}it in range({n}):")
+        out.append(f"{ind}{p}s = {n - 1} - {p}it" if spec.reverse else f"{ind}{p}s = {p}it")
+        for j, col in enumerate(self.xcols):
+            src = f"{p}xs[{p}s, {col[1]}]" if col[0] == "xs" else f"t{col[1]}[{p}s, {col[2]}]"
+            out.append(f"{ind}{p}x{nc + j} = {src}")
+        out.append(f"{ind}{p}x{nc + nx + nk} = {np_dt}({spec.lo} + {p}s)")
+        ren = _renamer(p)
+        out += [ren(line) for line in body_lines(body, dtype, ind, fallback)]
+        refs = [ren(ref_src(r, dtype)) for r in body.outputs]
+        # ys first: a y may be an incoming carry (the stored carries of reverse mode)
+        out += [f"{ind}t{self.dst}[{p}s, {j}] = {refs[nc + j]}" for j in range(ny)]
+        if nc:
+            out.append(f"{ind}{', '.join(f'{p}x{k}' for k in range(nc))}, = "
+                       f"({', '.join(refs[:nc])},)")
+        if spec.has_cond:
+            out.append(f"{ind}if not {refs[-1]}:")
+            if ny:  # the carry is a fixed point from here: so are the ys (as run_loop)
+                rest = (f"{n - 1} - {p}r" if spec.reverse else f"{p}r")
+                out.append(f"{ind}    for {p}r in range({p}it + 1, {n}):")
+                out.append(f"{ind}        t{self.dst}[{rest}, :] = t{self.dst}[{p}s, :]")
+            out.append(f"{ind}    break")
+        out += [f"{indent}t{d} = {p}x{k}" for k, d in enumerate(self.carry_dsts)]
+        return out
+
+
+_NAME = re.compile(r"\b([xt]\d+|L\d+_\w+)\b")
+
+
+def _renamer(prefix: str):
+    def ren(line: str) -> str:
+        return _NAME.sub(lambda m: prefix + m.group(1), line)
+
+    return ren
+
+
+def _linked(xs: list, s_count: int, nx: int, j: int) -> tuple | None:
+    """Column j of the xs, when every step reads y `col` of one loop at that same step."""
+    first = xs[j] if s_count else None
+    if not (s_count and T.is_out(first) and first.op.step == 0):
+        return None
+    src, col = first.args[0], first.op.index
+    for s in range(s_count):
+        e = xs[s * nx + j]
+        if not (T.is_out(e) and e.args[0] is src and e.op.step == s and e.op.index == col):
+            return None
+    return src, col
+
+
+def lower_loop(low: Any, n: Any) -> S.Ref:
+    spec, init, consts, xs = T.loop_parts(n)
+    body = prune(S.schedule(spec.body.flat_inputs, spec.body.flat_outputs))
+    nx, L = spec.nx, spec.length
+    xcols: list = []
+    explicit_cols: list = []
+    for j in range(nx):
+        link = _linked(xs, L, nx, j)
+        if link is not None and id(link[0]) in low.loop_tables:
+            xcols.append(("table", low.loop_tables[id(link[0])], link[1]))
+        else:
+            xcols.append(("xs", len(explicit_cols)))
+            explicit_cols.append(j)
+    explicit = [low.ref(xs[s * nx + j]) for s in range(L) for j in explicit_cols]
+    args = [low.ref(a) for a in init] + [low.ref(a) for a in consts] + explicit
+    sched = low.sched
+    dst = sched.n_tmp
+    carry_dsts = tuple(range(dst + 1, dst + 1 + spec.nc))
+    sched.n_tmp += 1 + spec.nc
+    sched.instrs.append(LoopInstr(dst, "loop", tuple(args), body=body, spec=spec,
+                                  carry_dsts=carry_dsts, xcols=tuple(xcols),
+                                  n_explicit=len(explicit_cols)))
+    low.loop_tables[id(n)] = dst
+    low.loop_carries[id(n)] = carry_dsts
+    return S.Ref("tmp", dst)
+
+
+def lower_out(low: Any, n: Any) -> S.Ref:
+    loop = n.args[0]
+    op = n.op
+    if op.step is None:
+        return S.Ref("tmp", low.loop_carries[id(loop)][op.index])
+    sched = low.sched
+    dst = sched.n_tmp
+    sched.n_tmp += 1
+    sched.instrs.append(TableRead(dst, "table_read", (S.Ref("tmp", low.loop_tables[id(loop)]),),
+                                  table=low.loop_tables[id(loop)], step=op.step, col=op.index))
+    return S.Ref("tmp", dst)
+
+
+def prune(sched: S.Schedule) -> S.Schedule:
+    """Drop table reads nobody uses (stored carries a backward loop reads in place)."""
+    if not any(type(i) is TableRead for i in sched.instrs):
+        return sched
+    used = {r.index for r in sched.outputs if r.kind == "tmp"}
+    keep: list = []
+    for ins in reversed(sched.instrs):
+        if type(ins) is TableRead and ins.dst not in used:
+            continue
+        keep.append(ins)
+        used.update(r.index for r in ins.args if r.kind == "tmp")
+    sched.instrs = keep[::-1]
+    return sched
+
+
+S.SPECIAL[T.LoopOp] = lower_loop
+S.SPECIAL[T.LoopOutOp] = lower_out

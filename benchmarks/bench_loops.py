@@ -1,0 +1,166 @@
+"""Loop terms (issue 12, item 1): RK4 of an 8-state model (Lorenz-96, F as a parameter) for 50
+and 1,000 steps written with sn.fori_loop, in scalar mode and in array mode.
+
+Per step count, mode and backend (llvm, which `auto` picks for loop programs, and numba):
+trace + compile of the forward function (goal ≤ 0.5 s, flat in the step count),
+its per-call time against a hand-written numba loop (goal ≤ 1.2x), and the gradient of
+sum(final state) with respect to the initial state and F (trace + compile, per call). Each
+compile gets a fresh kernel (the step size differs in the last digits), so no cache is hit. JAX
+is not installed here: no `lax.scan` + `grad` peer.
+
+    python benchmarks/bench_loops.py [--quick] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import numpy as np
+from _common import machine_info
+
+import symnum as sn
+
+N = 8
+# (mode, backend): "auto" picks llvm for loop programs
+RUNS = [("scalar", "auto"), ("array", "auto"), ("scalar", "numba")]
+
+
+def rhs(x, F):
+    # Lorenz-96: dx_i/dt = (x_{i+1} - x_{i-2}) x_{i-1} - x_i + F
+    return (np.roll(x, -1) - np.roll(x, 2)) * np.roll(x, 1) - x + F
+
+
+def rhs_scalar(x, F):
+    return np.array([(x[(i + 1) % N] - x[i - 2]) * x[i - 1] - x[i] + F for i in range(N)])
+
+
+def make_model(steps: int, h: float, scalar: bool):
+    f = rhs_scalar if scalar else rhs
+
+    def step(i, x, F):
+        k1 = f(x, F)
+        k2 = f(x + h / 2 * k1, F)
+        k3 = f(x + h / 2 * k2, F)
+        k4 = f(x + h * k3, F)
+        return x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+
+    def simulate(x0, F):
+        return sn.fori_loop(0, steps, lambda i, x: step(i, x, F), x0)
+
+    def loss(x0, F):
+        return np.sum(simulate(x0, F))
+
+    return simulate, loss
+
+
+def hand_numba(steps: int, h: float):
+    import numba
+
+    @numba.njit(cache=False, fastmath=False)
+    def simulate(x0, F):
+        x = x0.copy()
+        k1, k2, k3, k4, y = np.empty(N), np.empty(N), np.empty(N), np.empty(N), np.empty(N)
+        for _ in range(steps):
+            for i in range(N):
+                k1[i] = (x[(i + 1) % N] - x[i - 2]) * x[i - 1] - x[i] + F
+            for i in range(N):
+                y[i] = x[i] + h / 2 * k1[i]
+            for i in range(N):
+                k2[i] = (y[(i + 1) % N] - y[i - 2]) * y[i - 1] - y[i] + F
+            for i in range(N):
+                y[i] = x[i] + h / 2 * k2[i]
+            for i in range(N):
+                k3[i] = (y[(i + 1) % N] - y[i - 2]) * y[i - 1] - y[i] + F
+            for i in range(N):
+                y[i] = x[i] + h * k3[i]
+            for i in range(N):
+                k4[i] = (y[(i + 1) % N] - y[i - 2]) * y[i - 1] - y[i] + F
+            for i in range(N):
+                x[i] = x[i] + h / 6 * (k1[i] + 2 * k2[i] + 2 * k3[i] + k4[i])
+        return x
+
+    return simulate
+
+
+def per_call(f, args, n: int = 2000) -> float:
+    f(*args)
+    runs = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            f(*args)
+        runs.append((time.perf_counter() - t0) / n)
+    return statistics.median(runs)
+
+
+def first_call(make, args, repeat: int) -> tuple[float, object]:
+    """Median of trace + compile + first call, a fresh kernel each time."""
+    runs, out = [], None
+    for r in range(repeat):
+        f = make(r)
+        t0 = time.perf_counter()
+        out = f(*args)
+        runs.append(time.perf_counter() - t0)
+    return statistics.median(runs), out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    print(machine_info())
+    rng = np.random.default_rng(0)
+    x0 = 8.0 + rng.normal(size=N)
+    F = 8.0
+    rows = []
+    for steps in ((50,) if a.quick else (50, 1000)):
+        h = 1e-3
+        ref = hand_numba(steps, h)
+        t0 = time.perf_counter()
+        want = ref(x0, F)
+        hand_compile = time.perf_counter() - t0
+        t_hand = per_call(ref, (x0, F))
+        for mode, backend in RUNS:
+            def make(r, grad=False, steps=steps, h=h, mode=mode, backend=backend):
+                # a step size of its own per compile, mode and backend, and an empty kernel
+                # cache directory: no cache (in memory or on disk) can be hit
+                salt = r + 1 + 50 * RUNS.index((mode, backend))
+                sim, loss = make_model(steps, h * (1 + 1e-12 * salt), mode == "scalar")
+                return sn.compile(sn.grad(loss, argnums=(0, 1), mode=mode) if grad else sim,
+                                  mode=mode,
+                                  backend=backend, cache_dir=tempfile.mkdtemp())
+
+            rep = a.repeat if backend == "auto" else 1
+            t_first, got = first_call(make, (x0, F), rep)
+            f = make(0)
+            f(x0, F)
+            err = float(np.max(np.abs(np.asarray(got) - want)))
+            t_call = per_call(f, (x0, F))
+            t_gfirst, g = first_call(lambda r, make=make: make(r + 20, grad=True), (x0, F), rep)
+            gf = make(20, grad=True)
+            gf(x0, F)
+            t_gcall = per_call(gf, (x0, F), n=200 if steps > 100 else 2000)
+            be = f.lower(x0, F).backend
+            rows.append((steps, mode, be, t_first, t_call, t_hand, t_call / t_hand, err,
+                         t_gfirst, t_gcall))
+            print(f"steps={steps} {mode} {be}: trace+compile {t_first:.3f} s, call "
+                  f"{t_call * 1e6:.2f} µs vs hand numba {t_hand * 1e6:.2f} µs "
+                  f"({t_call / t_hand:.2f}x), max |diff| {err:.1e}; grad trace+compile "
+                  f"{t_gfirst:.3f} s, call {t_gcall * 1e6:.1f} µs (hand numba compile "
+                  f"{hand_compile:.2f} s)", flush=True)
+            _ = g
+    print()
+    print("| steps | mode | backend | trace + compile | per call | hand numba | ratio | "
+          "grad trace + compile | grad per call |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for (steps, mode, be, tf, tc, th, ratio, _err, tgf, tgc) in rows:
+        print(f"| {steps:,} | {mode} | {be} | {tf:.3f} s | {tc * 1e6:.2f} µs | "
+              f"{th * 1e6:.2f} µs | {ratio:.2f}x | {tgf:.3f} s | {tgc * 1e6:.1f} µs |")
+
+
+if __name__ == "__main__":
+    main()
