@@ -195,7 +195,8 @@ def test_every_array_operation_has_both_rules():
             yield s
             yield from walk(s)
 
-    ops = {c for c in walk(ArrayOp) if c.__module__.startswith(("symnum.", "backends."))}
+    ops = {c for c in walk(ArrayOp) if c.__module__.startswith(("symnum.", "backends."))
+           and not getattr(c, "marker", False)}  # a reverse sweep's internal placeholders
     assert len(ops) >= 12
     missing = sorted(c.__name__ for c in ops if c not in VJP_RULES or c not in JVP_RULES)
     assert not missing, f"array operations without a VJP or JVP rule: {missing}"

@@ -33,6 +33,7 @@ class CtSlot(ArrayOp):
     stacked: bool
     index: int
     name = "ct_slot"
+    marker = True  # exists only inside a reverse sweep: never evaluated nor differentiated
 
     def infer(self, args):
         return (), "float64"
