@@ -242,6 +242,17 @@ def mul(*args: Expr) -> Expr:
 _NON_PRODUCTS = (Sym, Term, Add)
 
 
+def _term_times(a: Expr, c: Const) -> Expr | None:
+    """a·c for a non-product term a and a Const c, as mul() makes it: c itself when c is an
+    int or float zero (1·c is c), a when c is 1, else the one-base product c·a."""
+    n = c.value
+    if type(n) is not float and type(n) is not int:
+        return None
+    if n == 0:
+        return c
+    return a if n == 1 else Mul._single(n, a, 1)
+
+
 def _mul_one(a: Expr, b: Expr) -> Expr | None:
     """`product · number`, `product · new base` or `product · smaller product of new bases` in
     time independent of the larger product; None for every other case."""
@@ -254,6 +265,10 @@ def _mul_one(a: Expr, b: Expr) -> Expr | None:
     elif ta is float or ta is int:
         if tb in _NON_PRODUCTS and a != 0 and a != 1:
             return Mul._single(a, b, 1)
+    elif tb is Const and ta in _NON_PRODUCTS:  # AD's d·t and c·t with a numeric term
+        return _term_times(a, b)
+    elif ta is Const and tb in _NON_PRODUCTS:
+        return _term_times(b, a)
     if ta is not Mul or (tb is Mul and len(b) > len(a)):
         if tb is not Mul:
             return None
@@ -263,7 +278,9 @@ def _mul_one(a: Expr, b: Expr) -> Expr | None:
         if type(n) is bool:
             return None
         coeff = _tidy(a.coeff * n)
-        if coeff == 0 or (coeff == 1 and len(a) == 1):
+        if coeff == 0:  # 0·x → 0, the zero's sign as mul()'s product of the numbers gives it
+            return Const(coeff)
+        if coeff == 1 and len(a) == 1:
             return None
         return a.with_number(1 if coeff == 1 else coeff)
     if not isinstance(b, Expr):

@@ -434,7 +434,9 @@ _NK1 = ("i", 1)  # numkey(1): the coefficient (exponent) of nearly every appende
 
 
 def _entry_hash(k: Expr, v: Number) -> int:
-    return hash((k, _NK1 if v.__class__ is int and v == 1 else numkey(v)))
+    # an entry with coefficient (exponent) 1 hashes as its term alone: no tuple to build for
+    # the common case; the interning check compares entries, so a collision costs nothing wrong
+    return hash(k) if v.__class__ is int and v == 1 else hash((k, numkey(v)))
 
 
 class _Entries:
@@ -563,8 +565,8 @@ class _Form(Expr):
         """`extended` for one entry (the loop `e = e + s`): the same in one step, _make's
         interning inlined and one lock round for the append and the table entry."""
         n = self._len
-        h = (self._h + hash((key, _NK1 if val.__class__ is int and val == 1 else numkey(val)))
-             ) & _MASK
+        h = (self._h + (hash(key) if val.__class__ is int and val == 1
+                        else hash((key, numkey(val))))) & _MASK
         num = self._num
         tkey = (self._TAG, ("i", num) if num.__class__ is int else numkey(num), h, n + 1)
         _acquire()
@@ -578,8 +580,17 @@ class _Form(Expr):
             e.vals.append(val)
             e.pos[key] = n
             wr = _TABLE.get(tkey)
-            if wr is None or wr() is None:
-                return _new_form(self.__class__, tkey, num, e, n + 1, h)
+            if wr is None or wr() is None:  # _new_form, inlined
+                obj = object.__new__(self.__class__)
+                _set_num(obj, num)
+                _set_entries(obj, e)
+                _set_len(obj, n + 1)
+                _set_h(obj, h)
+                _set_cache(obj, None)
+                wr = _Ref(obj, _gone)
+                wr.key = tkey
+                _TABLE[tkey] = wr
+                return obj
         finally:
             _release()
         return self._make(num, e, n + 1, h)  # an equal form may be alive: _make finds it

@@ -19,7 +19,7 @@ from typing import Any
 from symnum.core._gc import no_gc
 from symnum.core.hooks import install
 from symnum.core.interface import arguments, iscall, operation
-from symnum.core.terms import Add, Const, Mul, Sym
+from symnum.core.terms import Add, Const, Mul, Sym, Term
 from symnum.core.traversal import postorder
 
 ATOM = 1000  # precedence of leaves and calls: never parenthesised
@@ -52,9 +52,25 @@ _LOCAL = threading.local()  # heads of the ropes of the str_memo run in progress
 
 
 def _head(r: Rope, heads: dict | None) -> str:
-    """The first _KEY_CHARS characters of rope `r`, iteratively: pieces whose head is in `heads`
-    (the ropes of nodes already printed) are read from there, so a node's head costs the size
-    of its own pieces, however deep the rope below them."""
+    """The first _KEY_CHARS characters of rope `r`. Pieces whose head is in `heads` (the ropes
+    of nodes already printed) are read from there, so a node's head costs the size of its own
+    pieces, however deep the rope below them; a piece that is an uncached tuple is read by
+    _head_walk (iterative, any depth)."""
+    out: list[str] = []
+    n = 0
+    get = heads.get if heads is not None else None
+    for x in r:
+        if type(x) is not str:
+            h = get(id(x)) if get is not None else None
+            x = h if h is not None else _head_walk(x, heads)
+        out.append(x)
+        n += len(x)
+        if n >= _KEY_CHARS:
+            break
+    return "".join(out)[:_KEY_CHARS]
+
+
+def _head_walk(r: Rope, heads: dict | None) -> str:
     out: list[str] = []
     n = 0
     stack = [r]
@@ -364,7 +380,7 @@ def _single_prec(num: list, memo: dict) -> int:
 
 
 def _str_as_written(n: Any, parts: list[Printed]) -> Printed:
-    op = operation(n)
+    op = n.op if type(n) is Term else operation(n)
     name = op_name(op)
     if name == "pow" and len(parts) == 2:
         return _str_power(parts[0], parts[1])
@@ -399,11 +415,21 @@ def str_memo(roots: list) -> dict:
         _LOCAL.heads = outer
 
 
+def _children(n: Any) -> Any:
+    """postorder's children: a Term's own arguments read directly (the interface's answer)."""
+    t = type(n)
+    if t is Term:
+        return n.args
+    if t is Sym or t is Const:
+        return ()
+    return arguments(n) if iscall(n) else ()
+
+
 def _str_memo(roots: list) -> dict:
     heads = _LOCAL.heads
     memo: dict = {}
     memo["keys"] = _Keys(memo, heads)
-    for n in postorder(roots):
+    for n in postorder(roots, _children):
         t = type(n)
         if t is Add:
             p = _str_sum(n, memo)
@@ -413,6 +439,8 @@ def _str_memo(roots: list) -> dict:
             p = (n.name, ATOM)
         elif t is Const:
             p = (number_str(n.value), number_prec(n.value))
+        elif t is Term:
+            p = _str_as_written(n, [memo[id(a)] for a in n.args])
         elif iscall(n):
             p = _str_as_written(n, [memo[id(a)] for a in arguments(n)])
         else:
