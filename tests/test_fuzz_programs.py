@@ -77,3 +77,36 @@ def test_the_program_fuzzer_catches_a_wrong_answer():
         assert any(m[0] == ("value", "none", "evaluate") for m in rep.genuine())
     finally:
         UNARY["sin"] = good
+
+
+def _replay(program, **kwargs):
+    from symnum.testing import fuzz_programs as FP
+
+    rep = Report()
+    draw = FP.draw_programs
+    FP.draw_programs = lambda n, seed: [program]
+    try:
+        _quiet(FP.program_round, rep, seed=1, n_programs=1, n_points=16, backends=(),
+               simplifiers=(), array_grad=False, **kwargs)
+    finally:
+        FP.draw_programs = draw
+    return rep
+
+
+def test_a_kink_at_a_tie_is_not_a_derivative_mismatch():
+    # max(s, t) written with np.where, at the tied points s = t: central differences are
+    # step-independent there, only the one-sided test tells the kink apart
+    prog = ((("v0", "where", "gt", "s", "t", "s", "t"),), ("v0",))
+    rep = _replay(prog, array=False)
+    assert rep.triples[("grad-vs-fd", "none", "evaluate")] == 12  # the 4 ties left out
+    assert not rep.mismatches
+
+
+def test_array_mode_equality_is_recorded_as_the_known_defect():
+    # symnum/arrays/terms.py: `==` on array terms is structural identity, so np.where(a == b,
+    # ...) with a numerically equal to b takes the other branch; the fuzzer records it as
+    # `known`, not as a pass. When `==` builds np.equal this test fails: drop the `known` kind.
+    prog = ((("v0", "where", "eq", "a", "b", "s", "t"),), ("v0",))
+    rep = _replay(prog, array=True)
+    assert [m for m in rep.mismatches if m[1] == "known"]
+    assert not rep.genuine()
