@@ -205,6 +205,13 @@ def _sum(stack: list) -> Expr:
 
 def make_mul(coeff: Number, bases: dict) -> Expr:
     coeff = _tidy(coeff)
+    if len(bases) == 1:  # c·b^e (a sum's argument views, AD's partials): no dict to rebuild
+        ((b, e),) = bases.items()
+        if e == 0:
+            return Const(coeff)
+        if coeff == 1 and e == 1:
+            return b
+        return Mul._single(1 if coeff == 1 else coeff, b, e)
     bases = {b: e for b, e in bases.items() if e != 0}
     if not bases:
         return Const(coeff)
