@@ -416,10 +416,15 @@ def str_memo(roots: list) -> dict:
 
 
 def _children(n: Any) -> Any:
-    """postorder's children: a Term's own arguments read directly (the interface's answer)."""
+    """postorder's children: a Term's own arguments read directly (the interface's answer); a
+    product's bases, not its argument views (`b^e` products, the coefficient's Const): its
+    layout reads only the bases' texts, and building views for every product costs more than
+    printing it."""
     t = type(n)
     if t is Term:
         return n.args
+    if t is Mul:
+        return n._entries.keys[:n._len]
     if t is Sym or t is Const:
         return ()
     return arguments(n) if iscall(n) else ()
