@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 
 from symnum.testing import numpy_programs
@@ -110,3 +111,18 @@ def test_array_mode_equality_is_recorded_as_the_known_defect():
     rep = _replay(prog, array=True)
     assert [m for m in rep.mismatches if m[1] == "known"]
     assert not rep.genuine()
+
+
+@pytest.mark.xfail(strict=True, reason="found by the program fuzzer (2026-12-06): array-mode "
+                   "reverse mode of np.hypot / np.maximum with a reversed-slice operand x[::-1] "
+                   "gives wrong gradients (symnum/autodiff/array_*); scalar mode is right")
+def test_array_grad_of_a_binary_op_on_a_reversed_slice():
+    import symnum as sn
+
+    a, w = np.array([0.3, -0.7, 1.1]), np.array([1.0, 2.0, 3.0])
+    b = np.array([0.5, 0.2, -0.4])
+    for f in (lambda a, b: np.sum(w * np.hypot(b, a[::-1])),
+              lambda a, b: np.sum(w * np.maximum(a[::-1], a))):
+        want = sn.grad(f, argnums=(0, 1))(a, b)
+        got = sn.grad(f, argnums=(0, 1), mode="array")(a, b)
+        np.testing.assert_allclose(np.asarray(got[0], float), want[0], rtol=1e-12)
