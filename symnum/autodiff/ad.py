@@ -83,6 +83,14 @@ local_partials = Generic(_local_partials)
 
 
 @local_partials.register
+def _(n: Term) -> list:  # _local_partials for a call as written, without the interface's calls
+    op = n.op
+    if op.linearity.constant:
+        return []
+    return list(zip(n.args, op.derivatives(n.args)))
+
+
+@local_partials.register
 def _(n: Add) -> list:
     return list(n.terms.items())
 
@@ -122,6 +130,11 @@ dependencies = Generic(_dependencies)
 
 
 @dependencies.register
+def _(n: Term) -> list:
+    return [] if n.op.linearity.constant else list(n.args)
+
+
+@dependencies.register
 def _(n: Add) -> list:
     return list(n.terms)
 
@@ -131,13 +144,22 @@ def _(n: Mul) -> list:
     return list(n.bases)
 
 
-def _order_and_active(outputs: list, wrt: list) -> tuple[list, set]:
-    """The derivative-relevant DAG in topological order, and the ids that depend on `wrt`."""
-    order = postorder(outputs, dependencies)
+def _order_and_active(outputs: list, wrt: list, deps: dict | None = None) -> tuple[list, set]:
+    """The derivative-relevant DAG in topological order, and the ids that depend on `wrt`.
+    `deps`, when given, receives each node's `dependencies` by id (computed once per node)."""
+    deps = {} if deps is None else deps
+
+    def children(n):
+        d = deps[id(n)] = dependencies(n)
+        return d
+
+    order = postorder(outputs, children)  # expands each node once: one dependencies() call
     active = {id(w) for w in wrt}
     for n in order:
-        if any(id(a) in active for a in dependencies(n)):
-            active.add(id(n))
+        for a in deps[id(n)]:
+            if id(a) in active:
+                active.add(id(n))
+                break
     return order, active
 
 
@@ -203,15 +225,20 @@ def jvp_terms(outputs: Sequence[Expr], wrt: Sequence[Sym], tangents: Sequence[An
     """Σⱼ ∂outputᵢ/∂wⱼ · tangentⱼ for each output, by one forward sweep."""
     wrt = _check_wrt(wrt)
     outputs = [as_expr(o) for o in outputs]
-    order, active = _order_and_active(outputs, wrt)
+    deps: dict = {}
+    order, active = _order_and_active(outputs, wrt, deps)
     tan: dict[int, Expr] = {}
     for w, t in zip(wrt, tangents):
         if not _is_zero(t):
             tan[id(w)] = as_expr(t)
     for n in order:
-        if id(n) not in active or id(n) in tan:
+        i = id(n)
+        if i not in active or i in tan:
             continue
-        if not any(id(a) in tan for a in dependencies(n)):
+        for a in deps[i]:
+            if id(a) in tan:
+                break
+        else:
             continue
         rule = _node_rule(n)
         if rule is not None:

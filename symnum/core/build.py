@@ -7,7 +7,6 @@ variable set by `tree_mode()`, never a global switch or an environment variable.
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,10 +14,22 @@ from typing import Any
 import numpy as np
 
 from symnum.core.hooks import HOOKS
-from symnum.core.terms import Const, Expr, Term, is_number, normalize_number
+from symnum.core.terms import (
+    TREE_MODE,
+    Add,
+    Const,
+    Expr,
+    Mul,
+    Sym,
+    Term,
+    is_number,
+    normalize_number,
+)
 from symnum.errors import TracingError, UnsupportedOperationError
 
-TREE_MODE = contextvars.ContextVar("symnum_tree_mode", default=False)  # hot paths read it directly
+# TREE_MODE (a context variable, defined in terms so that the forms' own operators can read it)
+# is the mode; hot paths read it directly
+_CALLS = (Sym, Term, Add, Mul)  # non-constant scalar terms: an op on them folds nothing
 
 
 @contextmanager
@@ -95,6 +106,11 @@ def fold(op, nums: list) -> Any:
 
 def apply(op, args: tuple) -> Expr:
     """Build `op(*args)` under the current mode."""
+    if len(args) == 1 and args[0].__class__ in _CALLS and op.nargs == 1 and (
+            op.canonical is None or TREE_MODE.get()):
+        # sin(e), cos(e): nothing to fold or rearrange, the Term as written (the general path
+        # below gives the same Term with several more calls)
+        return Term._make(op, args)
     if op.nargs is not None and len(args) != op.nargs:
         raise TypeError(f"{op.name} takes {op.nargs} argument(s), got {len(args)}")
     exprs = []

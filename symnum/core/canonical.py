@@ -81,7 +81,10 @@ def _split(a: Expr) -> tuple[Expr, Number]:
     """term → (coefficient-free key, coefficient)."""
     if type(a) is Mul and a.coeff != 1:
         # the same entries under coefficient 1: O(1), however many bases the product has
-        return (make_mul(1, a.bases) if len(a) == 1 else a.with_number(1)), a.coeff
+        if len(a) == 1:
+            b, e = a._entries.keys[0], a._entries.vals[0]
+            return (b if e == 1 else make_mul(1, {b: e})), a.coeff
+        return a.with_number(1), a.coeff
     return a, 1
 
 
@@ -113,7 +116,13 @@ def _add_one(a: Expr, b: Expr) -> Expr | None:
     general path handles. Mirrors `_sum`'s arithmetic, with the larger sum's entries first."""
     ta, tb = type(a), type(b)
     if ta is Add and (tb is Sym or tb is Term):  # the loop `e = e + s`: the common case first
-        return a.appended(b, 1) if a.get(b) is None else None
+        return a.appended(b, 1) if a._absent(b) else None
+    if tb is float or tb is int:  # `t + 0.1`: a one-term sum (what _sum builds, without a dict)
+        if ta in _NON_SUMS:
+            return _term_plus(a, b)
+    elif ta is float or ta is int:
+        if tb in _NON_SUMS:
+            return _term_plus(b, a)
     if ta is not Add or (tb is Add and len(b) > len(a)):
         if tb is not Add:
             return None
@@ -146,6 +155,20 @@ def _add_one(a: Expr, b: Expr) -> Expr | None:
     if len({id(k) for k, _ in pairs}) != len(pairs):
         return None
     return a.extended(const, pairs)
+
+
+_NON_SUMS = (Sym, Term, Mul)
+
+
+def _term_plus(a: Expr, n: Number) -> Expr | None:
+    """a + n for a non-sum term a and a non-zero int or float n: Add(n, {key: c}) as _sum makes
+    it, with (key, c) = _split(a); None where _sum would do more (zero, c·(sum))."""
+    if n == 0:
+        return None
+    key, c = _split(a) if type(a) is Mul else (a, 1)
+    if type(key) is Add:
+        return None
+    return Add._single(n, key, c)
 
 
 def linear_combination(pairs: list) -> Expr:
@@ -182,6 +205,13 @@ def _sum(stack: list) -> Expr:
 
 def make_mul(coeff: Number, bases: dict) -> Expr:
     coeff = _tidy(coeff)
+    if len(bases) == 1:  # c·b^e (a sum's argument views, AD's partials): no dict to rebuild
+        ((b, e),) = bases.items()
+        if e == 0:
+            return Const(coeff)
+        if coeff == 1 and e == 1:
+            return b
+        return Mul._single(1 if coeff == 1 else coeff, b, e)
     bases = {b: e for b, e in bases.items() if e != 0}
     if not bases:
         return Const(coeff)
@@ -216,12 +246,36 @@ def mul(*args: Expr) -> Expr:
     return make_mul(coeff, bases)
 
 
+_NON_PRODUCTS = (Sym, Term, Add)
+
+
+def _term_times(a: Expr, c: Const) -> Expr | None:
+    """a·c for a non-product term a and a Const c, as mul() makes it: c itself when c is an
+    int or float zero (1·c is c), a when c is 1, else the one-base product c·a."""
+    n = c.value
+    if type(n) is not float and type(n) is not int:
+        return None
+    if n == 0:
+        return c
+    return a if n == 1 else Mul._single(n, a, 1)
+
+
 def _mul_one(a: Expr, b: Expr) -> Expr | None:
     """`product · number`, `product · new base` or `product · smaller product of new bases` in
     time independent of the larger product; None for every other case."""
     ta, tb = type(a), type(b)
     if ta is Mul and (tb is Sym or tb is Term):  # the loop `p = p * s`
-        return a.appended(b, 1) if a.get(b) is None else None
+        return a.appended(b, 1) if a._absent(b) else None
+    if tb is float or tb is int:  # `t * 0.5`: a one-base product, as mul() makes it
+        if ta in _NON_PRODUCTS and b != 0 and b != 1:
+            return Mul._single(b, a, 1)
+    elif ta is float or ta is int:
+        if tb in _NON_PRODUCTS and a != 0 and a != 1:
+            return Mul._single(a, b, 1)
+    elif tb is Const and ta in _NON_PRODUCTS:  # AD's d·t and c·t with a numeric term
+        return _term_times(a, b)
+    elif ta is Const and tb in _NON_PRODUCTS:
+        return _term_times(b, a)
     if ta is not Mul or (tb is Mul and len(b) > len(a)):
         if tb is not Mul:
             return None
@@ -231,7 +285,9 @@ def _mul_one(a: Expr, b: Expr) -> Expr | None:
         if type(n) is bool:
             return None
         coeff = _tidy(a.coeff * n)
-        if coeff == 0 or (coeff == 1 and len(a) == 1):
+        if coeff == 0:  # 0·x → 0, the zero's sign as mul()'s product of the numbers gives it
+            return Const(coeff)
+        if coeff == 1 and len(a) == 1:
             return None
         return a.with_number(1 if coeff == 1 else coeff)
     if not isinstance(b, Expr):

@@ -1,120 +1,46 @@
 """Term types: Sym, Const, Term and the polynomial forms Add and Mul.
 
-Every term is immutable and hash-consed through a weak interning table: structurally equal terms
-are the same object, so `==` is identity, hashing is O(1), and a traced program is a DAG with
-sharing for free. This module only defines representations; the canonicalising constructors live
-in `symnum.core.canonical` and the operators' meaning in `symnum.core.primitives`.
+Every term is immutable and hash-consed through a weak interning table (symnum.core.interning):
+structurally equal terms are the same object, so `==` is identity, hashing is O(1), and a traced
+program is a DAG with sharing for free. This module only defines representations; the
+canonicalising constructors live in `symnum.core.canonical` and the operators' meaning in
+`symnum.core.primitives`.
 """
 
 from __future__ import annotations
 
-import struct
-import threading
-import weakref
+import contextvars
 from collections.abc import Mapping
-from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from symnum.core.hooks import HOOKS
+from symnum.core.interning import (  # noqa: F401  (numbers' helpers and live_terms re-exported)
+    _FORMS,
+    _TABLE,
+    Number,
+    _acquire,
+    _gone,
+    _intern,
+    _Ref,
+    _register,
+    _release,
+    is_number,
+    live_terms,
+    normalize_number,
+    number_dtype,
+    numkey,
+)
 from symnum.errors import TracingError
 
-Number = int | float | Fraction
-
-# ---------------------------------------------------------------------------------------------
-# numbers: keys that distinguish 2 from 2.0 and 0.0 from -0.0 (Python's == does not)
-
-
-def is_number(v: Any) -> bool:
-    """True for the plain numbers symnum folds: bool, int, float, Fraction and numpy scalars."""
-    return isinstance(v, (int, float, Fraction, np.number, np.bool_))
-
-
-def normalize_number(v: Any) -> Number | np.floating:
-    """numpy scalars → Python numbers (float32 kept as np.float32 so its dtype survives)."""
-    if isinstance(v, np.bool_):
-        return bool(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.float32):
-        return v
-    if isinstance(v, np.floating):
-        return float(v)
-    if isinstance(v, Fraction) and v.denominator == 1:
-        return int(v.numerator)
-    return v
-
-
-def numkey(v: Number) -> tuple:
-    """An interning key for a number: by type and, for floats, by bit pattern."""
-    if isinstance(v, bool):
-        return ("b", v)
-    if isinstance(v, int):
-        return ("i", v)
-    if isinstance(v, float):
-        return ("f", struct.pack("<d", v))
-    if isinstance(v, np.float32):
-        return ("f32", v.tobytes())
-    if isinstance(v, Fraction):
-        return ("q", v.numerator, v.denominator)
-    raise TypeError(f"not a symnum number: {v!r}")
-
-
-def number_dtype(v: Number) -> str:
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
-        return "int64"
-    if isinstance(v, np.float32):
-        return "float32"
-    return "float64"  # float and Fraction (a Fraction evaluates as float64)
-
-
-# ---------------------------------------------------------------------------------------------
-# interning
-
-# key -> weakref to the live term, and weakref -> key so a dying term removes its own entry.
-# Plain dicts of C-level weakrefs: WeakValueDictionary's Python-level KeyedRef.__init__ cost
-# as much as the rest of building a term.
 # symnum.core.serial registers the graph pickler here (this module must not import it)
 PICKLERS: list = []
 
-_TABLE: dict = {}
-_KEY_OF: dict = {}
-_LOCK = threading.Lock()
-
-
-def _gone(wr: weakref.ref) -> None:
-    key = _KEY_OF.pop(wr, None)
-    if key is not None and _TABLE.get(key) is wr:
-        del _TABLE[key]
-
-
-def _intern(cls: type, key: tuple, init) -> Any:
-    """Return the unique live object for `key`, creating it with `init(obj)` when absent."""
-    wr = _TABLE.get(key)
-    if wr is not None:
-        obj = wr()
-        if obj is not None:
-            return obj
-    with _LOCK:
-        wr = _TABLE.get(key)
-        obj = wr() if wr is not None else None
-        if obj is None:
-            obj = object.__new__(cls)
-            init(obj)
-            object.__setattr__(obj, "_cache", None)
-            wr = weakref.ref(obj, _gone)
-            _KEY_OF[wr] = key
-            _TABLE[key] = wr
-    return obj
-
-
-def live_terms() -> int:
-    """Number of terms alive in the interning table (for tests and diagnostics)."""
-    return sum(1 for wr in list(_TABLE.values()) if wr() is not None)
+# Whether arithmetic builds plain Terms as written (symnum.core.build.tree_mode sets it). It lives
+# here, below build, because a sum's and a product's own `+`/`*` fast paths read it.
+TREE_MODE = contextvars.ContextVar("symnum_tree_mode", default=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,6 +296,31 @@ class Term(Expr):
         key = ("T", op, args) if meta is None else ("T", op, args, meta)
         return _intern(cls, key, init)
 
+    @classmethod
+    def _make(cls, op: Any, args: tuple) -> Term:
+        """`Term(op, args)` for a tuple of terms and no metadata, with the interning inlined:
+        symnum.core.build's hot path (sin(e), cos(e) in a loop) calls it once per term."""
+        key = ("T", op, args)
+        wr = _TABLE.get(key)
+        if wr is not None:
+            obj = wr()
+            if obj is not None:
+                return obj
+        _acquire()
+        try:
+            wr = _TABLE.get(key)
+            obj = wr() if wr is not None else None
+            if obj is None:
+                obj = object.__new__(cls)
+                _set_op(obj, op)
+                _set_args(obj, args)
+                _set_meta(obj, None)
+                _set_cache(obj, None)
+                _register(obj, key)
+        finally:
+            _release()
+        return obj
+
 
 # ---------------------------------------------------------------------------------------------
 # polynomial forms, built one entry at a time in O(1)
@@ -382,10 +333,13 @@ class Term(Expr):
 # falls back to a key holding the entries themselves).
 
 _MASK = (1 << 64) - 1
+_NK1 = ("i", 1)  # numkey(1): the coefficient (exponent) of nearly every appended entry
 
 
 def _entry_hash(k: Expr, v: Number) -> int:
-    return hash((k, numkey(v)))
+    # an entry with coefficient (exponent) 1 hashes as its term alone: no tuple to build for
+    # the common case; the interning check compares entries, so a collision costs nothing wrong
+    return hash(k) if v.__class__ is int and v == 1 else hash((k, numkey(v)))
 
 
 class _Entries:
@@ -407,6 +361,26 @@ class _Entries:
         return e, h
 
 
+def _new_form(cls: type, key: tuple, num: Number, entries: _Entries, n: int, h: int) -> Any:
+    """Create and enter a form (the caller holds _LOCK and found no live form under `key`)."""
+    obj = object.__new__(cls)
+    _set_num(obj, num)
+    _set_entries(obj, entries)
+    _set_len(obj, n)
+    _set_h(obj, h)
+    _set_cache(obj, None)
+    wr = _Ref(obj, _gone)
+    wr.key = key
+    _FORMS[key] = wr
+    return obj
+
+
+def _one_entry(k: Expr, v: Number) -> _Entries:
+    e = object.__new__(_Entries)
+    e.keys, e.vals, e.pos = [k], [v], {k: 0}
+    return e
+
+
 class _Form(Expr):
     """Base of Add and Mul: a number (const or coeff) and version `_len` of shared entries."""
 
@@ -414,27 +388,21 @@ class _Form(Expr):
     _TAG = ""
 
     @classmethod
-    def _make(cls, num: Number, entries: _Entries, n: int, h: int) -> Any:
-        # _intern's logic, inlined: this runs once per `e + s` of a loop and must stay cheap
-        key = (cls._TAG, numkey(num), h, n)
-        wr = _TABLE.get(key)
+    def _make(cls, num: Number, entries: _Entries, n: int, h: int, nk: tuple | None = None) -> Any:
+        # _intern's logic, inlined: this runs once per `e + s` of a loop and must stay cheap.
+        # `nk` is numkey(num) when the caller has it
+        key = (cls._TAG, nk or numkey(num), h, n)
+        wr = _FORMS.get(key)
         obj = wr() if wr is not None else None
         if obj is None:
-            with _LOCK:
-                wr = _TABLE.get(key)
+            _acquire()
+            try:
+                wr = _FORMS.get(key)
                 obj = wr() if wr is not None else None
                 if obj is None:
-                    obj = object.__new__(cls)
-                    setattr_ = object.__setattr__
-                    setattr_(obj, "_num", num)
-                    setattr_(obj, "_entries", entries)
-                    setattr_(obj, "_len", n)
-                    setattr_(obj, "_h", h)
-                    setattr_(obj, "_cache", None)
-                    wr = weakref.ref(obj, _gone)
-                    _KEY_OF[wr] = key
-                    _TABLE[key] = wr
-                    return obj
+                    return _new_form(cls, key, num, entries, n, h)
+            finally:
+                _release()
         if obj._same_entries(entries, n):
             return obj
         # two different forms share (number, hash, size): intern this one by its contents
@@ -445,6 +413,11 @@ class _Form(Expr):
                 object.__setattr__(o, name, v)
 
         return _intern(cls, (cls._TAG + "*", numkey(num), items), init)
+
+    @classmethod
+    def _single(cls, num: Number, k: Expr, v: Number) -> Any:
+        """The form with number `num` and the one entry k → v (`x*0.5`, `t + 0.1`): no dict."""
+        return cls._make(num, _one_entry(k, v), 1, _entry_hash(k, v) & _MASK)
 
     def _same_entries(self, entries: _Entries, n: int) -> bool:
         if n != self._len:
@@ -479,8 +452,9 @@ class _Form(Expr):
         n = self._len
         h = self._h
         for k, v in items:
-            h = (h + hash((k, numkey(v)))) & _MASK
-        with _LOCK:  # the check and the append are one step (threads may extend one chain)
+            h = (h + _entry_hash(k, v)) & _MASK
+        _acquire()  # the check and the append are one step (threads may extend one chain)
+        try:
             e = self._entries
             if n != len(e.keys):  # an older version: branch off a copy
                 e = _Entries(e.keys[:n], e.vals[:n])
@@ -488,20 +462,48 @@ class _Form(Expr):
                 e.keys.append(k)
                 e.vals.append(v)
                 e.pos[k] = i
+        finally:
+            _release()
         # if an equal form is alive, that one is returned and the entries stay unused in `e`
         return self._make(num, e, n + len(items), h)
 
     def appended(self, key: Expr, val: Number) -> Any:
-        """`extended` for one entry (the loop `e = e + s`): the same, with less overhead."""
+        """`extended` for one entry (the loop `e = e + s`): the same in one step, _make's
+        interning inlined and one lock round for the append and the table entry."""
         n = self._len
-        with _LOCK:
+        h = (self._h + (hash(key) if val.__class__ is int and val == 1
+                        else hash((key, numkey(val))))) & _MASK
+        num = self._num
+        tkey = (self._TAG, ("i", num) if num.__class__ is int else numkey(num), h, n + 1)
+        _acquire()
+        try:
             e = self._entries
-            if n != len(e.keys):
-                e = _Entries(e.keys[:n], e.vals[:n])
-            e.keys.append(key)
+            keys = e.keys
+            if n != len(keys):  # an older version: branch off a copy
+                e = _Entries(keys[:n], e.vals[:n])
+                keys = e.keys
+            keys.append(key)
             e.vals.append(val)
             e.pos[key] = n
-        return self._make(self._num, e, n + 1, (self._h + hash((key, numkey(val)))) & _MASK)
+            wr = _FORMS.get(tkey)
+            if wr is None or wr() is None:  # _new_form, inlined
+                obj = object.__new__(self.__class__)
+                _set_num(obj, num)
+                _set_entries(obj, e)
+                _set_len(obj, n + 1)
+                _set_h(obj, h)
+                _set_cache(obj, None)
+                wr = _Ref(obj, _gone)
+                wr.key = tkey
+                _FORMS[tkey] = wr
+                return obj
+        finally:
+            _release()
+        return self._make(num, e, n + 1, h)  # an equal form may be alive: _make finds it
+
+    def _absent(self, key: Expr) -> bool:
+        i = self._entries.pos.get(key)
+        return i is None or i >= self._len
 
     def with_number(self, num: Number) -> Any:
         """The same entries with another const (coeff): O(1)."""
@@ -518,6 +520,16 @@ class Add(_Form):
     def __new__(cls, const: Number, terms: Mapping[Expr, Number]):
         entries, h = _Entries.of(terms)
         return cls._make(const, entries, len(entries.keys), h)
+
+    # `e = e + s` in a loop: a new symbol or call term appended to this sum, in one step (the
+    # general path, HOOKS.add → canonical.add, gives the same form with five more calls)
+    def __add__(self, o):
+        t = o.__class__
+        if (t is Sym or t is Term) and not TREE_MODE.get():
+            i = self._entries.pos.get(o)
+            if i is None or i >= self._len:
+                return self.appended(o, 1)
+        return HOOKS.add(self, o)
 
     @property
     def const(self) -> Number:
@@ -539,6 +551,14 @@ class Mul(_Form):
         entries, h = _Entries.of(bases)
         return cls._make(coeff, entries, len(entries.keys), h)
 
+    def __mul__(self, o):  # `p = p * s`: as Add.__add__
+        t = o.__class__
+        if (t is Sym or t is Term) and not TREE_MODE.get():
+            i = self._entries.pos.get(o)
+            if i is None or i >= self._len:
+                return self.appended(o, 1)
+        return HOOKS.mul(self, o)
+
     @property
     def coeff(self) -> Number:
         return self._num
@@ -546,6 +566,13 @@ class Mul(_Form):
     @property
     def bases(self) -> Mapping[Expr, int]:
         return self._mapping()
+
+
+# slot setters (a member descriptor's __set__ is cheaper than object.__setattr__ by name)
+_set_cache = Expr._cache.__set__
+_set_op, _set_args, _set_meta = Term.op.__set__, Term.args.__set__, Term.meta.__set__
+_set_num, _set_entries = _Form._num.__set__, _Form._entries.__set__
+_set_len, _set_h = _Form._len.__set__, _Form._h.__set__
 
 
 def cached(t: Expr, slot: str, compute):

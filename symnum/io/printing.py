@@ -19,7 +19,7 @@ from typing import Any
 from symnum.core._gc import no_gc
 from symnum.core.hooks import install
 from symnum.core.interface import arguments, iscall, operation
-from symnum.core.terms import Add, Const, Mul, Sym
+from symnum.core.terms import Add, Const, Mul, Sym, Term
 from symnum.core.traversal import postorder
 
 ATOM = 1000  # precedence of leaves and calls: never parenthesised
@@ -51,6 +51,46 @@ def join(r: Rope) -> str:
 _LOCAL = threading.local()  # heads of the ropes of the str_memo run in progress, by id
 
 
+def _head(r: Rope, heads: dict | None) -> str:
+    """The first _KEY_CHARS characters of rope `r`. Pieces whose head is in `heads` (the ropes
+    of nodes already printed) are read from there, so a node's head costs the size of its own
+    pieces, however deep the rope below them; a piece that is an uncached tuple is read by
+    _head_walk (iterative, any depth)."""
+    out: list[str] = []
+    n = 0
+    get = heads.get if heads is not None else None
+    for x in r:
+        if type(x) is not str:
+            h = get(id(x)) if get is not None else None
+            x = h if h is not None else _head_walk(x, heads)
+        out.append(x)
+        n += len(x)
+        if n >= _KEY_CHARS:
+            break
+    return "".join(out)[:_KEY_CHARS]
+
+
+def _head_walk(r: Rope, heads: dict | None) -> str:
+    out: list[str] = []
+    n = 0
+    stack = [r]
+    while stack:
+        x = stack.pop()
+        if type(x) is str:
+            out.append(x)
+            n += len(x)
+        else:
+            h = heads.get(id(x)) if heads is not None else None
+            if h is None:
+                stack.extend(reversed(x))
+                continue
+            out.append(h)
+            n += len(h)
+        if n >= _KEY_CHARS:
+            break
+    return "".join(out)[:_KEY_CHARS]
+
+
 def prefix(r: Rope, k: int = _KEY_CHARS) -> str:
     """The first k ≤ 256 characters of a rope (fewer if it is shorter). Ropes made during a
     str_memo run remember their head, so a node's head is read off its children's in O(k)."""
@@ -59,17 +99,7 @@ def prefix(r: Rope, k: int = _KEY_CHARS) -> str:
     heads = getattr(_LOCAL, "heads", None)
     h = heads.get(id(r)) if heads is not None else None
     if h is None:
-        out: list[str] = []
-        n = 0
-        for piece in r:
-            s = prefix(piece, _KEY_CHARS)  # a node's own tuples nest a few levels at most
-            out.append(s)
-            n += len(s)
-            if n >= _KEY_CHARS:
-                break
-        h = "".join(out)[:_KEY_CHARS]
-        if heads is not None:
-            heads[id(r)] = h
+        h = _head(r, heads)
     return h[:k]
 
 
@@ -97,8 +127,8 @@ class TextKey:
 
     __slots__ = ("rope", "head", "full")
 
-    def __init__(self, rope: Rope) -> None:
-        self.rope, self.head = rope, prefix(rope, _KEY_CHARS)
+    def __init__(self, rope: Rope, head: str | None = None) -> None:
+        self.rope, self.head = rope, prefix(rope, _KEY_CHARS) if head is None else head
         self.full = None if len(self.head) >= _KEY_CHARS else self.head
 
     def _full(self) -> str:
@@ -191,6 +221,17 @@ def summand_order(n: Add, text: Callable[[Any], str]) -> list:
     return out
 
 
+def _one_term_order(n: Add) -> list:
+    """summand_order for a sum of one term and a constant (`0.5*sin(x) + 0.1`): nothing to
+    sort, only the positive-first rule."""
+    out = list(arguments(n))
+    if len(out) == 2 and type(out[0]) is Const:  # arguments put the constant first
+        out.reverse()
+        if _negative(out[0]) and not _negative(out[1]):
+            out.reverse()
+    return out
+
+
 def _monomial(a: Any) -> tuple[Any, dict]:
     if isinstance(a, Mul):
         return a.coeff, dict(a.bases)
@@ -242,6 +283,21 @@ def _str_power(b: Printed, e: Printed) -> Printed:
     return (_paren(b[0], b[1], POWER + 1), "^", _paren(e[0], e[1], POWER + 1)), POWER
 
 
+class _Keys(dict):
+    """memo["keys"]: each node's sort key by id, made on first use (most nodes are never
+    sorted) from the node's text and the head str_memo recorded for it."""
+
+    def __init__(self, memo: dict, heads: dict) -> None:
+        super().__init__()
+        self.memo, self.heads = memo, heads
+
+    def __missing__(self, i: int) -> TextKey:
+        rope = self.memo[i][0]
+        k = self[i] = TextKey(rope, rope[:_KEY_CHARS] if type(rope) is str
+                              else self.heads[id(rope)])
+        return k
+
+
 def _key_of(memo: dict) -> Callable[[Any], TextKey]:
     """A node's sort key (str_memo keeps one per node, in memo["keys"])."""
     keys = memo["keys"]
@@ -249,7 +305,7 @@ def _key_of(memo: dict) -> Callable[[Any], TextKey]:
 
 
 def _str_sum(n: Add, memo: dict) -> Printed:
-    items = summand_order(n, _key_of(memo))
+    items = _one_term_order(n) if len(n) == 1 else summand_order(n, _key_of(memo))
     out: list = []
     for i, a in enumerate(items):
         s, p = memo[id(a)]
@@ -263,21 +319,27 @@ def _str_sum(n: Add, memo: dict) -> Printed:
 
 
 def _str_product(n: Mul, memo: dict) -> Printed:
-    if n.coeff == 1 and len(n.bases) == 1:
-        ((b, e),) = n.bases.items()
+    if len(n) == 1:
+        b, e = n._entries.keys[0], n._entries.vals[0]
+        c = n.coeff
         if e > 0:
-            return _str_power(memo[id(b)], (number_str(e), ATOM))
+            if c == 1:
+                return _str_power(memo[id(b)], (number_str(e), ATOM))
+            if c.__class__ is float or c.__class__ is int:
+                # c·b^e (`0.5*sin(x)`): the general layout below, with nothing to sort
+                negative = c < 0
+                mag = -c if negative else c
+                f = _factor((b, e), memo)
+                if mag != 1:
+                    body, prec = (number_str(mag), "*", f), PRODUCT
+                else:
+                    body, prec = (f,), memo[id(b)][1] if e == 1 else POWER
+                return (("-", body), UNARY) if negative else (body, prec)
     negative, num, den = product_parts(n)
     text = _key_of(memo)
 
     def factor(f) -> Rope:
-        b, e = f
-        if isinstance(b, str):
-            return number_str(e)
-        s, p = memo[id(b)]
-        if e == 1:
-            return _paren(s, p, PRODUCT + 1) if not _negated(s) else ("(", s, ")")
-        return _str_power((s, p), (number_str(e), ATOM))[0]
+        return _factor(f, memo)
 
     def product(fs: list) -> Rope:
         out: list = []
@@ -297,6 +359,17 @@ def _str_product(n: Mul, memo: dict) -> Printed:
     return body, prec
 
 
+def _factor(f: tuple, memo: dict) -> Rope:
+    """A product's factor: a number's text, or a base (to a power) parenthesised as needed."""
+    b, e = f
+    if isinstance(b, str):
+        return number_str(e)
+    s, p = memo[id(b)]
+    if e == 1:
+        return _paren(s, p, PRODUCT + 1) if not _negated(s) else ("(", s, ")")
+    return _str_power((s, p), (number_str(e), ATOM))[0]
+
+
 def _single_prec(num: list, memo: dict) -> int:
     if not num:
         return ATOM
@@ -307,7 +380,7 @@ def _single_prec(num: list, memo: dict) -> int:
 
 
 def _str_as_written(n: Any, parts: list[Printed]) -> Printed:
-    op = operation(n)
+    op = n.op if type(n) is Term else operation(n)
     name = op_name(op)
     if name == "pow" and len(parts) == 2:
         return _str_power(parts[0], parts[1])
@@ -342,23 +415,45 @@ def str_memo(roots: list) -> dict:
         _LOCAL.heads = outer
 
 
+def _children(n: Any) -> Any:
+    """postorder's children: a Term's own arguments read directly (the interface's answer); a
+    product's bases, not its argument views (`b^e` products, the coefficient's Const): its
+    layout reads only the bases' texts, and building views for every product costs more than
+    printing it."""
+    t = type(n)
+    if t is Term:
+        return n.args
+    if t is Mul:
+        return n._entries.keys[:n._len]
+    if t is Sym or t is Const:
+        return ()
+    return arguments(n) if iscall(n) else ()
+
+
 def _str_memo(roots: list) -> dict:
-    keys: dict[int, TextKey] = {}
-    memo: dict = {"keys": keys}
-    for n in postorder(roots):
-        if isinstance(n, Add):
-            memo[id(n)] = _str_sum(n, memo)
-        elif isinstance(n, Mul):
-            memo[id(n)] = _str_product(n, memo)
+    heads = _LOCAL.heads
+    memo: dict = {}
+    memo["keys"] = _Keys(memo, heads)
+    for n in postorder(roots, _children):
+        t = type(n)
+        if t is Add:
+            p = _str_sum(n, memo)
+        elif t is Mul:
+            p = _str_product(n, memo)
+        elif t is Sym:
+            p = (n.name, ATOM)
+        elif t is Const:
+            p = (number_str(n.value), number_prec(n.value))
+        elif t is Term:
+            p = _str_as_written(n, [memo[id(a)] for a in n.args])
         elif iscall(n):
-            memo[id(n)] = _str_as_written(n, [memo[id(a)] for a in arguments(n)])
-        elif isinstance(n, Const):
-            memo[id(n)] = (number_str(n.value), number_prec(n.value))
-        elif isinstance(n, Sym):
-            memo[id(n)] = (n.name, ATOM)
+            p = _str_as_written(n, [memo[id(a)] for a in arguments(n)])
         else:
-            memo[id(n)] = (str(n), ATOM)
-        keys[id(n)] = TextKey(memo[id(n)][0])  # its head, while its children's are at hand
+            p = (str(n), ATOM)
+        memo[id(n)] = p
+        r = p[0]
+        if type(r) is not str:  # its head, while its children's are at hand
+            heads[id(r)] = _head(r, heads)
     return memo
 
 

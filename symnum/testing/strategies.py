@@ -36,6 +36,7 @@ from symnum.core.build import as_expr, tree_mode
 from symnum.core.evaluate import eval_many
 from symnum.core.op import PRIMITIVES, get_op
 from symnum.core.terms import Expr, Sym
+from symnum.testing.programs import numpy_programs
 
 __all__ = [
     "CONDITION_OPS",
@@ -45,6 +46,7 @@ __all__ = [
     "build",
     "expression_recipes",
     "expressions",
+    "numpy_programs",
     "points",
 ]
 

@@ -2,13 +2,13 @@
 Taylor series and every backend come from the primitives for free.
 
 det / inv / solve / slogdet by cofactor (Laplace) expansion with shared minors (O(n·2ⁿ) terms,
-sizes up to MAX_N); cholesky by its textbook recurrence (any size up to MAX_N); eigvalsh of a
-2×2 symmetric matrix in closed form; norm for vectors and for the matrix norms that need no
-singular values. No pivoting: the formulas have no branches, so they are exact as algebra but
-can round differently from LAPACK (which pivots) on ill-conditioned matrices. What needs
-iteration (eig, svd, the nuclear and 2-norms of matrices) raises a typed error instead of
-numpy's own. Registers its rules into protocols.FUNCTION_RULES when imported (by symnum's
-package __init__); never evaluates a term.
+sizes up to MAX_N); cholesky by its textbook recurrence (any size up to MAX_N); eigh and
+eigvalsh of symmetric matrices up to 3×3 in closed form (symnum.tracing.eigh); norm for vectors
+and for the matrix norms that need no singular values. No pivoting: the formulas have no
+branches, so they are exact as algebra but can round differently from LAPACK (which pivots) on
+ill-conditioned matrices. What needs iteration (eig, svd, the nuclear and 2-norms of matrices)
+raises a typed error instead of numpy's own. Registers its rules into protocols.FUNCTION_RULES
+when imported (by symnum's package __init__); never evaluates a term.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 import symnum.core.primitives as P
+import symnum.tracing.eigh as E
 from symnum.errors import ShapeError, UnsupportedOperationError
 from symnum.tracing.protocols import FUNCTION_RULES, _plain, wrap
 
@@ -123,28 +124,44 @@ def cholesky(a, upper: bool = False):
     return wrap(L.T.copy() if upper else L)
 
 
-def eigvalsh(a, UPLO: str = "L"):  # noqa: N803  (numpy's name)
-    """np.linalg.eigvalsh of a 2×2 symmetric matrix: m ∓ hypot((a - d)/2, b), ascending."""
-    m = _matrix(a, "eigvalsh")
-    if m.shape[0] > 2:
+MAX_EIGH = 3  # closed formulas for symmetric eigenproblems up to 3×3 (symnum.tracing.eigh)
+
+
+def _symmetric_matrix(a: Any, what: str, uplo: str) -> np.ndarray:
+    m = _matrix(a, what)
+    if uplo not in ("L", "U"):
+        raise ValueError(f"numpy.linalg.{what}: UPLO must be 'L' or 'U', got {uplo!r}")
+    if m.shape[0] > MAX_EIGH:
         raise UnsupportedOperationError(
-            "numpy.linalg.eigvalsh of a symbolic matrix larger than 2×2: eigenvalues of larger "
-            "matrices have no closed formula symnum uses; compute them numerically or register "
-            "a primitive with sn.register")
-    if m.shape[0] == 1:
-        return wrap(np.array([m[0, 0]], dtype=object))
-    off = m[1, 0] if UPLO == "L" else m[0, 1]
-    mid = P.div(P.add(m[0, 0], m[1, 1]), 2)
-    r = P.hypot(P.div(P.sub(m[0, 0], m[1, 1]), 2), off)
-    return wrap(np.array([P.sub(mid, r), P.add(mid, r)], dtype=object))
+            f"numpy.linalg.{what} of a symbolic {m.shape[0]}×{m.shape[0]} matrix: symnum has "
+            f"closed formulas up to 3×3 (the eigenvalues of larger matrices have no formula it "
+            "uses); compute them numerically or register a primitive with sn.register")
+    return m
+
+
+def eigvalsh(a, UPLO: str = "L"):  # noqa: N803  (numpy's name)
+    """np.linalg.eigvalsh of a symmetric matrix up to 3×3, in closed form, ascending
+    (symnum.tracing.eigh: 2×2 by hypot, 3×3 by the trigonometric formula)."""
+    m = _symmetric_matrix(a, "eigvalsh", UPLO)
+    return wrap(np.array(E.eigvalsh_formula(m, UPLO), dtype=object))
+
+
+def eigh(a, UPLO: str = "L"):  # noqa: N803
+    """np.linalg.eigh of a symmetric matrix up to 3×3: (ascending eigenvalues, unit
+    eigenvectors as columns), in closed form; the vectors' sign convention is documented in
+    symnum.tracing.eigh (compare with numpy up to each column's sign)."""
+    m = _symmetric_matrix(a, "eigh", UPLO)
+    w, v = E.eigh_formula(m, UPLO)
+    return wrap(np.array(w, dtype=object)), wrap(v)
 
 
 def _iterative(what: str):
     def refuse(*args, **kwargs):
         raise UnsupportedOperationError(
             f"numpy.linalg.{what} of a symbolic matrix has no closed formula in symnum (it needs "
-            "an iterative algorithm); use np.linalg.eigvalsh for a 2×2 symmetric matrix, compute "
-            "it numerically (sn.evaluate / scalarize), or register a primitive with sn.register")
+            "an iterative algorithm); use np.linalg.eigh / eigvalsh for a symmetric matrix up to "
+            "3×3, compute it numerically (sn.evaluate / scalarize), or register a primitive "
+            "with sn.register")
 
     return refuse
 
@@ -210,7 +227,7 @@ def _vector_norm(v, ord):  # noqa: A002
 RULES = {
     np.linalg.det: det, np.linalg.inv: inv, np.linalg.solve: solve,
     np.linalg.slogdet: slogdet, np.linalg.cholesky: cholesky, np.linalg.eigvalsh: eigvalsh,
-    np.linalg.norm: norm, np.linalg.eig: _iterative("eig"), np.linalg.eigh: _iterative("eigh"),
+    np.linalg.norm: norm, np.linalg.eig: _iterative("eig"), np.linalg.eigh: eigh,
     np.linalg.eigvals: _iterative("eigvals"), np.linalg.svd: _iterative("svd"),
     np.linalg.pinv: _iterative("pinv"), np.linalg.matrix_rank: _iterative("matrix_rank"),
     np.linalg.lstsq: _iterative("lstsq"),
