@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 import symnum.core.interface as I
-from symnum.core.terms import Expr, _intern
+from symnum.core.terms import Expr, _intern, is_number
 from symnum.errors import DTypeError, TracingError
 
 Shape = tuple[int, ...]
@@ -59,14 +59,21 @@ class ArrayExpr:
     def __setattr__(self, name, value):
         raise AttributeError(f"{type(self).__name__} terms are immutable")
 
-    # `==` is identity, so the hash is too (object's own, in C), as for scalar terms
+    # The hash is identity (object's own, in C), as for scalar terms: equal terms are one
+    # object, so dicts and sets find them before any `==`. `a == b` is numpy's elementwise
+    # equality, a symbolic comparison (np.where(a == b, ...) must see a condition: identity
+    # here once took the wrong branch at ties); its truth value is an error (see __bool__).
     __hash__ = object.__hash__
 
-    def __eq__(self, other: object) -> bool:  # structural identity (hash-consing)
-        return self is other
+    def __eq__(self, other: object) -> Any:
+        if isinstance(other, (ArrayExpr, Expr, np.ndarray)) or is_number(other):
+            return np.equal(self, other)
+        return NotImplemented
 
-    def __ne__(self, other: object) -> bool:
-        return self is not other
+    def __ne__(self, other: object) -> Any:
+        if isinstance(other, (ArrayExpr, Expr, np.ndarray)) or is_number(other):
+            return np.not_equal(self, other)
+        return NotImplemented
 
     def __reduce__(self):
         raise TypeError("symbolic array terms do not pickle yet (scalar terms, Fn and compiled "

@@ -19,8 +19,6 @@ with ties (b = a, t = s) — and checks one program's outputs, elementwise, acro
 
 Mismatch kinds: `branch` for a simplified or compiled form against the original where the
 program compares values or has kinks (rounding differences may flip a comparison at a tie);
-`known` for the recorded open defect (array mode's `==`/`!=` operators are structural identity,
-symnum/arrays/terms.py, so `np.where(x == y, ...)` on array terms takes the `!=` branch);
 a finite-difference mismatch is `branch` too when the program tests an equality (==, !=,
 np.equal): at a tie the derivative follows the branch taken, which finite differences, never
 landing on the tie, cannot see; `genuine` for everything else. Used by
@@ -94,7 +92,6 @@ class _Checker:
         self.report, self.program, self.n = report, program, n
         ops = program_ops(program)
         self.compares = bool(ops & _COMPARING)
-        self.known_eq = bool(ops & {"eq", "ne"})
         # an equality's true set has no interior: finite differences never see that branch,
         # while derivative rules follow the branch taken at the point (JAX's convention)
         self.equality = bool(ops & {"eq", "ne", "equal"})
@@ -145,7 +142,7 @@ def program_round(report: Report, seed: int, n_programs: int = 8, n_points: int 
             if array:
                 afn = trace_any(f, *ex, mode="array")
                 cols = [_flat(afn(*_point(args, i)), 1)[:, 0] for i in range(n_points)]
-                kind = "known" if check.known_eq else "genuine"
+                kind = "genuine"
                 check(("value", "array", "evaluate"), np.stack(cols, axis=1), want, kind)
                 for backend in array_backends:
                     k = lower(afn, backend, cache_dir=cache_dir)
@@ -164,7 +161,7 @@ def program_round(report: Report, seed: int, n_programs: int = 8, n_points: int 
                           want[:, :m], kind)
             if transforms:
                 _derivatives(check, program, fn, f, args, ex, rng, n_points,
-                             array and array_grad and not check.known_eq)
+                             array and array_grad)
 
 
 def _loss_weights(fn: Fn, rng) -> list:
