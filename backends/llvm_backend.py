@@ -397,6 +397,7 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
                      vecmath: bool | None = None, simd: bool | None = None,
                      inline_batched: bool | None = None, parallel: bool | None = None,
                      cache: bool = True, cache_dir: str | Path | None = None,
+                     reroll: bool | int | None = None,
                      ) -> tuple[Any, BatchedKernel, IRModule, dict]:
     """Compile a schedule to `kernel(x, out)` and `batched(X, OUT)`; also returns the IR and
     an info dict (timings, cache hit, shard count).
@@ -410,11 +411,21 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
     if opt not in (0, 1, 2, 3) or ir_opt not in (0, 1, 2, 3):
         raise CompileError(f"opt and ir_opt are optimisation levels 0-3, got {opt}, {ir_opt}")
     t0 = time.perf_counter()
-    vec = simd_target(dtype, fastmath if vecmath is None else vecmath, simd,
-                      sched.n_in <= NARROW and len(sched.outputs) <= NARROW
-                      and not any(i.op in LIBMVEC for i in sched.instrs))
-    mod = emit_ir(sched, dtype, shard=shard, fastmath=fastmath, inline_batched=inline_batched,
-                  simd=vec)
+    from symnum.backends import reroll as rr
+
+    min_group = rr.min_group_of(reroll)
+    rolled = rr.plan(sched, min_group) if min_group is not None else None
+    vec = None if rolled is not None else simd_target(
+        dtype, fastmath if vecmath is None else vecmath, simd,
+        sched.n_in <= NARROW and len(sched.outputs) <= NARROW
+        and not any(i.op in LIBMVEC for i in sched.instrs))
+    if rolled is not None:  # repeated shapes: loops over tables (symnum.backends.reroll)
+        from symnum.backends.llvm_reroll import emit_rolled_ir
+
+        mod = emit_rolled_ir(rolled, sched, dtype, shard=shard, fastmath=fastmath)
+    else:
+        mod = emit_ir(sched, dtype, shard=shard, fastmath=fastmath,
+                      inline_batched=inline_batched, simd=vec)
     t1 = time.perf_counter()
     key = cache_key(mod.text, opt, ir_opt)
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -454,7 +465,8 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
             "cache_file": str(path) if cache else None, "opt": opt, "ir_opt": ir_opt,
             "object_bytes": len(obj) if obj is not None else 0, "call": via,
             "emit_seconds": t1 - t0, "codegen_seconds": t2 - t1,
-            "load_seconds": t3 - t2, "compile_seconds": time.perf_counter() - t0}
+            "load_seconds": t3 - t2, "compile_seconds": time.perf_counter() - t0,
+            "rolled": rolled.summary() if rolled is not None else None}
     return kernel, batched, mod, info
 
 
@@ -462,7 +474,7 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
           shard: int | None = 250, fastmath: bool = False, vecmath: bool | None = None,
           simd: bool | None = None, inline_batched: bool | None = None,
           parallel: bool | None = None, cache: bool = True, cache_dir: Any = None,
-          **options: Any) -> Compiled:
+          reroll: bool | int | None = None, **options: Any) -> Compiled:
     """Compile an Fn to machine code through LLVM IR.
 
     opt: code-generator level (0 fastest to compile; 1, the default, runs ~2x faster and costs
@@ -488,16 +500,17 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
         raise CompileError(f"unknown option(s) for the llvm backend: {', '.join(options)}; "
                            "it takes dtype, opt, ir_opt, shard, fastmath, vecmath, simd, "
                            "inline_batched, "
-                           "parallel, cache, cache_dir")
+                           "parallel, cache, cache_dir, reroll")
     t0 = time.perf_counter()
     # what a pickled kernel is lowered again with (symnum.backends.compiled.relower)
     kept = {"opt": opt, "ir_opt": ir_opt, "shard": shard, "fastmath": fastmath,
             "vecmath": vecmath, "simd": simd, "inline_batched": inline_batched,
-            "parallel": parallel, "cache": cache, "cache_dir": cache_dir}
+            "parallel": parallel, "cache": cache, "cache_dir": cache_dir, "reroll": reroll}
     ikey, directory = None, Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if cache:  # the index skips scheduling and IR printing on a hit (symnum.backends.llvm_index)
         ikey = _index_key(fn, dtype, dict(opt=opt, ir_opt=ir_opt, shard=shard, fastmath=fastmath,
-                                          inline_batched=inline_batched), vecmath, simd)
+                                          inline_batched=inline_batched, reroll=reroll),
+                          vecmath, simd)
         hit = _from_index(fn, ikey, directory, dtype, parallel, t0, kept) if ikey else None
         if hit is not None:
             return _finish(hit, hit.kernel, dtype)
@@ -506,7 +519,7 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     kernel, batched, mod, info = compile_schedule(
         sched, dtype=dtype, opt=opt, ir_opt=ir_opt, shard=shard, fastmath=fastmath,
         vecmath=vecmath, simd=simd, inline_batched=inline_batched, parallel=parallel,
-        cache=cache, cache_dir=cache_dir)
+        cache=cache, cache_dir=cache_dir, reroll=reroll)
     info["schedule_seconds"] = t1 - t0
     info["compile_seconds"] = time.perf_counter() - t0
     if ikey and info["cache_file"]:
@@ -516,7 +529,7 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
             "object": Path(info["cache_file"]).name, "symbols": mod.symbols, "ir": mod.text,
             "facts": {k: info[k] for k in ("statements", "functions", "cross_values",
                                            "inlined_batched", "key", "opt", "ir_opt",
-                                           "object_bytes", "simd")}})
+                                           "object_bytes", "simd", "rolled")}})
     return _finish(Compiled(fn, kernel, source=mod.text, backend="llvm", batched=batched,
                             dtype=dtype, info=info, options=kept), kernel, dtype)
 
