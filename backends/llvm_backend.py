@@ -157,6 +157,8 @@ def _symbol_address(sym: str) -> int | None:
 # calling libm lose (scalar calls per lane, no merged sincos: 97 vs 76 ms for sin·exp + …),
 # so those stay scalar, sparing a second body's code generation.
 NARROW = 4
+ROLLED_IR_OPT = 2  # the least IR optimisation level of re-rolled kernels with small tables
+ROLLED_IR_OPT_TABLES = 1 << 15  # numbers in the tables of such a kernel, at most
 
 
 def simd_target(dtype: str, vecmath: bool, simd: bool | None,
@@ -423,6 +425,11 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
         from symnum.backends.llvm_reroll import emit_rolled_ir
 
         mod = emit_rolled_ir(rolled, sched, dtype, shard=shard, fastmath=fastmath)
+        # a few small loops: LLVM's IR passes cost little there and ran a fused stencil loop
+        # 1.3x faster (Brusselator n=32: 3.4 → 2.6 µs), but their time grows with the tables
+        # (mass action N=2,048: +70 ms for no gain; benchmarks/results_issue12.md)
+        if rolled.table_size() <= ROLLED_IR_OPT_TABLES:
+            ir_opt = max(ir_opt, ROLLED_IR_OPT)
     else:
         mod = emit_ir(sched, dtype, shard=shard, fastmath=fastmath,
                       inline_batched=inline_batched, simd=vec)

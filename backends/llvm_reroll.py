@@ -22,7 +22,8 @@ from symnum.backends.llvm_ir import (
     check_ops,
     float_hex,
 )
-from symnum.backends.reroll import Block, Loop, Plan
+from symnum.backends.reroll import Block, Plan
+from symnum.backends.reroll_loops import Loop
 from symnum.backends.schedule import Schedule
 
 from symnum.errors import CompileError
@@ -40,31 +41,45 @@ def _int_table(name: str, a: np.ndarray) -> tuple[str, str]:
     return _table(name, ety, [str(int(v)) for v in flat.tolist()]), ety
 
 
+def _affine(col: np.ndarray) -> tuple[int, int] | None:
+    """(start, step) when the column is start + step·i (computed, not loaded), else None."""
+    if len(col) < 2:
+        return (int(col[0]), 0) if len(col) else (0, 0)
+    d = np.diff(col)
+    return (int(col[0]), int(d[0])) if np.all(d == d[0]) else None
+
+
+def _index_value(lines: list[str], globals_: list[str], name: str, col: np.ndarray) -> str:
+    """An i64 SSA value holding `col[i]` in the loop: affine columns computed from %i,
+    others loaded from a constant table."""
+    aff = _affine(col)
+    if aff is not None:
+        start, step = aff
+        lines += [f"  %{name}.m = mul i64 %i, {step}", f"  %{name} = add i64 %{name}.m, {start}"]
+        return f"%{name}"
+    text, ety = _int_table(f"{name}.t", col)
+    globals_.append(text)
+    m = len(col)
+    lines += [f"  %{name}.p = getelementptr inbounds [{m} x {ety}], [{m} x {ety}]* "
+              f"@{name}.t, i64 0, i64 %i",
+              f"  %{name}.l = load {ety}, {ety}* %{name}.p"]
+    lines.append(f"  %{name} = zext i32 %{name}.l to i64" if ety == "i32"
+                 else f"  %{name} = add i64 %{name}.l, 0")
+    return f"%{name}"
+
+
 def _loop_function(j: int, lp: Loop, T: str, dtype: str, fm: str, head: str,
                    decls: set[str], globals_: list[str]) -> list[str]:
     m, nv, nq = lp.count, len(lp.sources), lp.coefs.shape[1]
     lines = [head, "entry:", "  br label %loop", "loop:",
              "  %i = phi i64 [0, %entry], [%i.next, %loop]"]
     b = _Body(lines, T, _TYPES[dtype][1], dtype, fm, "%x", "%out", lambda i: True, {}, decls)
-    if nv:
-        text, ity = _int_table(f"r{j}.idx", lp.index)
-        globals_.append(text)
-        lines.append(f"  %ib = mul i64 %i, {nv}")
-        for s, src in enumerate(lp.sources):
-            arr = "%x" if src == "x" else "%c"
-            lines += [
-                f"  %pi{s}.o = add i64 %ib, {s}",
-                f"  %pi{s} = getelementptr inbounds [{m * nv} x {ity}], [{m * nv} x {ity}]* "
-                f"@r{j}.idx, i64 0, i64 %pi{s}.o",
-                f"  %ii{s} = load {ity}, {ity}* %pi{s}",
-            ]
-            if ity == "i32":
-                lines.append(f"  %ix{s} = zext i32 %ii{s} to i64")
-            else:
-                lines.append(f"  %ix{s} = add i64 %ii{s}, 0")
-            lines += [f"  %ps{s} = getelementptr inbounds {T}, {T}* {arr}, i64 %ix{s}",
-                      f"  %s{s} = load {T}, {T}* %ps{s}"]
-            b.vals[("in", s)] = (f"%s{s}", "f")
+    for s, src in enumerate(lp.sources):  # one table per column: a column may be affine
+        ix = _index_value(lines, globals_, f"r{j}.i{s}", lp.index[:, s])
+        arr = "%x" if src == "x" else "%c"
+        lines += [f"  %ps{s} = getelementptr inbounds {T}, {T}* {arr}, i64 {ix}",
+                  f"  %s{s} = load {T}, {T}* %ps{s}"]
+        b.vals[("in", s)] = (f"%s{s}", "f")
     if nq:
         globals_.append(_table(f"r{j}.k", T, [float_hex(v, dtype)
                                                 for v in lp.coefs.ravel().tolist()]))
@@ -79,24 +94,18 @@ def _loop_function(j: int, lp: Loop, T: str, dtype: str, fm: str, head: str,
             b.vals[("in", nv + q)] = (f"%k{q}", "f")
     for ins in lp.body:
         b.instr(ins)
-    v = b.get(lp.root, "f")
-    text, dty = _int_table(f"r{j}.dst", lp.dest_index)
-    globals_.append(text)
-    arr = "%out" if lp.dest == "out" else "%c"
-    lines += [
-        f"  %pd.i = getelementptr inbounds [{m} x {dty}], [{m} x {dty}]* @r{j}.dst, i64 0, "
-        "i64 %i",
-        f"  %pd.k = load {dty}, {dty}* %pd.i",
-        "  %pd.x = zext i32 %pd.k to i64" if dty == "i32" else "  %pd.x = add i64 %pd.k, 0",
-        f"  %pd = getelementptr inbounds {T}, {T}* {arr}, i64 %pd.x",
-    ]
-    if lp.acc is None:
-        lines.append(f"  store {T} {v}, {T}* %pd")
-    else:
-        op = "fadd" if lp.acc == "add" else "fsub"
-        lines += [f"  %old = load {T}, {T}* %pd",
-                  f"  %new = {op}{fm} {T} %old, {v}",
-                  f"  store {T} %new, {T}* %pd"]
+    for r, (root, dest) in enumerate(zip(lp.roots, lp.dests)):
+        v = b.get(root, "f")
+        ix = _index_value(lines, globals_, f"r{j}.d{r}", lp.dest_index[:, r])
+        arr = "%out" if dest == "out" else "%c"
+        lines.append(f"  %pd{r} = getelementptr inbounds {T}, {T}* {arr}, i64 {ix}")
+        if lp.acc is None:
+            lines.append(f"  store {T} {v}, {T}* %pd{r}")
+        else:
+            op = "fadd" if lp.acc == "add" else "fsub"
+            lines += [f"  %old{r} = load {T}, {T}* %pd{r}",
+                      f"  %new{r} = {op}{fm} {T} %old{r}, {v}",
+                      f"  store {T} %new{r}, {T}* %pd{r}"]
     lines += ["  %i.next = add i64 %i, 1",
               f"  %more = icmp slt i64 %i.next, {m}",
               "  br i1 %more, label %loop, label %done",
@@ -130,7 +139,9 @@ def emit_rolled_ir(plan: Plan, sched: Schedule, dtype: str = "float64", *,
     """LLVM IR for a re-rolled schedule, with the same entry points as `emit_ir`."""
     if dtype not in _TYPES:
         raise CompileError(f"the llvm backend compiles float64 or float32, not {dtype!r}")
-    check_ops(sched)  # loop bodies and split sums use the schedule's ops (and add/sub/neg)
+    # loop bodies and split sums use the schedule's ops (and add/sub/neg): one of each checked
+    firsts = {ins.op: ins for ins in sched.instrs}
+    check_ops(Schedule(sched.n_in, list(firsts.values())))
     T, _, size = _TYPES[dtype]
     fm = " fast" if fastmath else ""
     steps: list = []

@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from symnum.backends.reroll_loops import Loop, fuse, tidy
 from symnum.backends.schedule import Instr, Ref, Schedule
 
 MIN_GROUP = 64  # instances of one shape before it becomes a loop
@@ -37,28 +38,6 @@ INLINE_MAX = 2  # a shared value of at most this many cheap instructions is reco
 CHEAP = frozenset({"add", "sub", "mul", "neg"})
 
 _PRIVATE, _INLINED, _ROOT = 0, 1, 2
-
-
-@dataclass
-class Loop:
-    """`for i in range(m)`: slot values from `index` rows (value slot j reads `x` or scratch
-    `c` per `sources[j]`), constants from `coefs` rows; `body` computes `root` over Refs
-    ("in", j) for value slot j and ("in", n_val + q) for coefficient q; then
-    dest[dest_index[i]] = value (acc None) or dest[...] += / -= value (acc "add" / "sub")."""
-
-    stage: int
-    body: list[Instr]
-    root: Ref
-    sources: list[str]
-    index: np.ndarray  # (m, n_val) int64
-    coefs: np.ndarray  # (m, n_coef) float64
-    dest: str  # "out" or "c"
-    dest_index: np.ndarray  # (m,) int64
-    acc: str | None = None
-
-    @property
-    def count(self) -> int:
-        return len(self.dest_index)
 
 
 @dataclass
@@ -80,9 +59,14 @@ class Plan:
     scratch: dict[int, int]
     n_tmp: int  # temporaries in use (the schedule's and the new ones)
 
+    def table_size(self) -> int:
+        """Numbers in the loops' tables (affine index columns included: an upper bound)."""
+        return sum(lp.index.size + lp.coefs.size + lp.dest_index.size for lp in self.steps
+                   if isinstance(lp, Loop))
+
     def summary(self) -> dict:
         loops = [s for s in self.steps if isinstance(s, Loop)]
-        return {"loops": len(loops), "rolled_instances": sum(lp.count for lp in loops),
+        return {"loops": len(loops), "rolled_instances": sum(lp.instances for lp in loops),
                 "loop_statements": sum(len(lp.body) for lp in loops),
                 "straight_statements": sum(len(b.instrs) for b in self.steps
                                            if isinstance(b, Block))}
@@ -102,6 +86,9 @@ def min_group_of(reroll: bool | int | None) -> int | None:
     raise CompileError(f"reroll= takes True, False or a minimum group size ≥ 2, got {reroll!r}")
 
 
+_X, _C, _K = 0, 1, 2  # shape ids of the leaves: an input, a shared value (scratch), a constant
+
+
 class _Planner:
     def __init__(self, sched: Schedule, min_group: int):
         self.sched, self.min_group = sched, min_group
@@ -115,13 +102,39 @@ class _Planner:
         for r in sched.outputs:
             if r.kind == "tmp":
                 out_uses[r.index] += 1
+        # one pass in schedule order (operands first): each temporary's kind, the size of
+        # what a user would recompute, its shape id (hash-consed: equal ids, equal shapes up
+        # to the leaves) and its stage (1 + the latest stage of the shared values it reads)
         kind = bytearray(n)
         size = [0] * n
+        self.sid = sid = [0] * n
+        self.stage = stage = [0] * n
+        self.shapes: dict[tuple, int] = {}
+        shapes = self.shapes
         for t, ins in enumerate(self.defs):
-            s = 1
+            s, dep = 1, 0
+            key = [ins.op]
             for a in ins.args:
-                if a.kind == "tmp" and kind[a.index] != _ROOT:
-                    s += size[a.index]
+                k = a.kind
+                if k == "tmp":
+                    i = a.index
+                    if kind[i] == _ROOT:
+                        key.append(_C)
+                        if stage[i] > dep:
+                            dep = stage[i]
+                    else:
+                        s += size[i]
+                        key.append(sid[i])
+                        if stage[i] - 1 > dep:
+                            dep = stage[i] - 1
+                else:
+                    key.append(_X if k == "in" else _K)
+            tk = tuple(key)
+            h = shapes.get(tk)
+            if h is None:
+                h = shapes[tk] = len(shapes) + 3
+            sid[t] = h
+            stage[t] = dep + 1
             size[t] = s
             if out_uses[t] or uses[t] == 0:
                 kind[t] = _ROOT
@@ -132,51 +145,52 @@ class _Planner:
             else:
                 kind[t] = _ROOT
         self.kind, self.uses, self.out_uses = kind, uses, out_uses
-        self.stage = [0] * n  # of roots
         # shared roots (read by instructions, or by several outputs) live in scratch
         self.scratch: dict[int, int] = {}
         for t in range(n):
             if kind[t] == _ROOT and (uses[t] or out_uses[t] > 1):
                 self.scratch[t] = len(self.scratch)
 
+    def shape(self, a: Ref, open_root: bool = False) -> tuple[int, int]:
+        """(shape id, stage) of the tree at `a`; a shared root is a leaf unless `open_root`."""
+        k = a.kind
+        if k == "in":
+            return _X, 1
+        if k == "const":
+            return _K, 1
+        t = a.index
+        if self.kind_of(t) == _ROOT and not open_root:
+            return _C, self.stage[t] + 1
+        return self.sid[t], self.stage[t]
+
     # shapes ----------------------------------------------------------------------------------
-    def walk(self, r: Ref, open_root: bool = False) -> tuple[tuple, list, int]:
-        """(shape key in preorder, leaves left to right, stage) of the tree at `r`; a shared
-        root is a leaf unless it is `r` itself and `open_root`."""
-        tokens: list = []
+    def leaves(self, r: Ref, open_root: bool = False) -> list[Ref]:
+        """The leaves of the tree at `r` left to right; a shared root is a leaf unless it is
+        `r` itself and `open_root`."""
         leaves: list = []
-        dep = 0
-        defs, kind, stage = self.defs, self.kind, self.stage
+        kind = self.kind
+        n = len(kind)
+        defs = self.defs
         stack = [r]
-        pop, push = stack.pop, stack.append
+        pop, push, add = stack.pop, stack.append, leaves.append
         while stack:
             a = pop()
-            k = a.kind
-            if k == "tmp":
+            if a.kind == "tmp":
                 t = a.index
-                if t < len(kind) and kind[t] == _ROOT and not (open_root and a is r):
-                    tokens.append("c")
-                    leaves.append(a)
-                    if stage[t] > dep:
-                        dep = stage[t]
+                if t < n and kind[t] == _ROOT and not (open_root and a is r):
+                    add(a)
                     continue
-                ins = defs[t]
-                tokens.append(ins.op)
-                args = ins.args
+                args = defs[t].args
                 for j in range(len(args) - 1, -1, -1):
                     push(args[j])
-            elif k == "in":
-                tokens.append("x")
-                leaves.append(a)
             else:
-                tokens.append("k")
-                leaves.append(a)
-        return tuple(tokens), leaves, dep + 1
+                add(a)
+        return leaves
 
     def template(self, r: Ref, open_root: bool) -> tuple[list[Instr], Ref, list[str]]:
         """The body of a loop: the tree at `r` with leaves numbered left to right (value
         slots first in their order, then constants) and temporaries renumbered from 0."""
-        _, leaves, _ = self.walk(r, open_root)
+        leaves = self.leaves(r, open_root)
         vals = [v for v in leaves if v.kind != "const"]
         n_val = len(vals)
         body: list[Instr] = []
@@ -218,6 +232,14 @@ class _Planner:
     def new(self, op: str, *args: Ref) -> Ref:
         t = len(self.defs)
         self.defs.append(Instr(t, op, tuple(args)))
+        key = [op]
+        dep = 0
+        for a in args:
+            h, st = self.shape(a)
+            key.append(h)
+            dep = max(dep, st - 1)
+        self.sid.append(self.shapes.setdefault(tuple(key), len(self.shapes) + 3))
+        self.stage.append(dep + 1)
         return Ref("tmp", t)
 
     # the plan --------------------------------------------------------------------------------
@@ -246,47 +268,46 @@ class _Planner:
 
     def plan(self) -> Plan | None:
         mg = self.min_group
-        trees = []  # (root, dest, dest index, key, leaves, stage, open)
+        trees = []  # (root, dest, dest index, shape id, stage, open)
         for root, dest, di, open_root in self.trees():
-            key, leaves, st = self.walk(root, open_root)
-            if dest == "c":
-                self.stage[root.index] = st
-            trees.append((root, dest, di, key, leaves, st, open_root))
+            h, st = self.shape(root, open_root)
+            trees.append((root, dest, di, h, st, open_root))
         counts: dict = {}
         for tr in trees:
-            k = (tr[5], tr[3])
+            k = (tr[4], tr[3])
             counts[k] = counts.get(k, 0) + 1
         # sums of a rare shape: count the shapes of their terms
         split: list = []
         keep: list = []
         term_counts: dict = {}
+        defs = self.defs
         for tr in trees:
             root = tr[0]
-            if tr[6] and counts[(tr[5], tr[3])] < mg and self.defs[root.index].op in ("add",
-                                                                                      "sub"):
+            if tr[5] and counts[(tr[4], tr[3])] < mg and defs[root.index].op in ("add", "sub"):
                 keyed = []
                 for sign, a in self._terms(root):
-                    key, leaves, _ = self.walk(a)
-                    tk = (tr[5], sign, key)
+                    tk = (tr[4], sign, self.shape(a)[0])
                     term_counts[tk] = term_counts.get(tk, 0) + 1
-                    keyed.append((sign, a, tk, leaves))
+                    keyed.append((sign, a, tk))
                 split.append((tr, keyed))
             else:
                 keep.append(tr)
         acc_groups: dict = {}
         for tr, keyed in split:
-            rolled = [x for x in keyed if term_counts[x[2]] >= mg]
-            if not rolled:
+            if not any(term_counts[tk] >= mg for _, _, tk in keyed):
                 keep.append(tr)
                 continue
-            for _, a, tk, leaves in rolled:
-                acc_groups.setdefault((tk, tr[1]), []).append((a, tr[1], tr[2], leaves, False))
-            r = self._partial([(s, a) for s, a, tk, _ in keyed if term_counts[tk] < mg])
-            key, leaves, _ = self.walk(r)
-            keep.append((r, tr[1], tr[2], key, leaves, tr[5], False))
+            rest = []
+            for sign, a, tk in keyed:
+                if term_counts[tk] >= mg:
+                    acc_groups.setdefault((tk, tr[1]), []).append((a, tr[1], tr[2], False))
+                else:
+                    rest.append((sign, a))
+            r = self._partial(rest)
+            keep.append((r, tr[1], tr[2], self.shape(r)[0], tr[4], False))
         groups: dict = {}
         for tr in keep:
-            groups.setdefault((tr[5], tr[1], tr[3]), []).append(tr)
+            groups.setdefault((tr[4], tr[1], tr[3]), []).append(tr)
         if not acc_groups and not any(len(g) >= mg for g in groups.values()):
             return None
         by_stage: dict[int, list] = {}
@@ -301,16 +322,16 @@ class _Planner:
             loops, accs = [], []
             for what, members in by_stage[st]:
                 if what == "map" and len(members) < mg:
-                    for root, dest, di, _, _, _, open_root in members:
+                    for root, dest, di, _, _, open_root in members:
                         self._straight(block, root, dest, di, open_root, emitted)
                 elif what == "map":
-                    loops.append(self._loop(st, [(m[0], m[1], m[2], m[4], m[6])
-                                                 for m in members], None))
+                    loops.append(self._loop(st, [(m[0], m[1], m[2], m[5]) for m in members],
+                                            None))
                 else:
                     accs.append(self._loop(st, members, what))
             if block.instrs or block.stores:
                 steps.append(block)
-            steps += loops + accs
+            steps += fuse(loops) + [tidy(lp) for lp in accs]
         return Plan(steps, dict(self.scratch), len(self.defs))
 
     def _terms(self, root: Ref) -> list[tuple[bool, Ref]]:
@@ -372,55 +393,38 @@ class _Planner:
         # a shared root computed here is spilled to its scratch slot by the emitter
 
     def _loop(self, stage: int, members: list, acc: str | None) -> Loop:
-        """One loop over same-shaped trees: members are (root, dest, dest index, leaves,
-        open)."""
-        body, result, sources = self.template(members[0][0], members[0][4])
+        """One loop over same-shaped trees: members are (root, dest, dest index, open)."""
+        body, result, sources = self.template(members[0][0], members[0][3])
         nv = len(sources)
         m = len(members)
-        index = np.empty((m, nv), dtype=np.int64)
-        n_coef = len(members[0][3]) - nv
-        coefs = np.empty((m, n_coef), dtype=np.float64)
-        dest_index = np.empty(m, dtype=np.int64)
-        scratch = self.scratch
-        for i, (_, _, di, leaves, _) in enumerate(members):
-            j = q = 0
-            row, crow = index[i], coefs[i]
-            for a in leaves:
-                if a.kind == "const":
-                    crow[q] = a.value
-                    q += 1
+        idx: list = []
+        cs: list = []
+        dest_index = np.fromiter((mem[2] for mem in members), dtype=np.int64, count=m)
+        scratch, kind, defs = self.scratch, self.kind, self.defs
+        n = len(kind)
+        for r, _, _, open_root in members:
+            # the leaves left to right, as in `leaves` (inlined here: it runs per instance)
+            stack = [r]
+            pop, push = stack.pop, stack.append
+            while stack:
+                a = pop()
+                k = a.kind
+                if k == "tmp":
+                    t = a.index
+                    if t < n and kind[t] == _ROOT and not (open_root and a is r):
+                        idx.append(scratch[t])
+                        continue
+                    args = defs[t].args
+                    for j in range(len(args) - 1, -1, -1):
+                        push(args[j])
+                elif k == "in":
+                    idx.append(a.index)
                 else:
-                    row[j] = a.index if a.kind == "in" else scratch[a.index]
-                    j += 1
-            dest_index[i] = di
-        dest = members[0][1]
-        body, result, coefs = _fold_uniform(body, result, nv, coefs)
-        return Loop(stage, body, result, sources, index, coefs, dest, dest_index, acc)
-
-
-def _fold_uniform(body: list[Instr], root: Ref, nv: int,
-                  coefs: np.ndarray) -> tuple[list[Instr], Ref, np.ndarray]:
-    """Coefficient columns equal in every row become literals of the body."""
-    if coefs.shape[1] == 0 or coefs.shape[0] == 0:
-        return body, root, coefs
-    first = coefs[0]
-    same = np.all((coefs == first) | (np.isnan(coefs) & np.isnan(first)), axis=0)
-    if not same.any():
-        return body, root, coefs
-    new_slot: dict[int, Ref] = {}
-    q2 = 0
-    for q in range(coefs.shape[1]):
-        if same[q]:
-            new_slot[nv + q] = Ref("const", value=float(first[q]))
-        else:
-            new_slot[nv + q] = Ref("in", nv + q2)
-            q2 += 1
-
-    def fix(a: Ref) -> Ref:
-        return new_slot.get(a.index, a) if a.kind == "in" and a.index >= nv else a
-
-    body = [Instr(ins.dst, ins.op, tuple(fix(a) for a in ins.args)) for ins in body]
-    return body, fix(root), np.ascontiguousarray(coefs[:, ~same])
+                    cs.append(a.value)
+        index = np.array(idx, dtype=np.int64).reshape(m, nv)
+        coefs = np.array(cs, dtype=np.float64).reshape(m, -1) if m else np.empty((0, 0))
+        return Loop(stage, body, [result], sources, index, coefs, [members[0][1]],
+                    dest_index.reshape(m, 1), acc)
 
 
 def plan(sched: Schedule, min_group: int = MIN_GROUP) -> Plan | None:
