@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from symnum.backends.reroll_loops import Loop, fuse, tidy
+from symnum.backends.reroll_loops import Loop, fold, fuse, tidy
 from symnum.backends.schedule import Instr, Ref, Schedule
 
 MIN_GROUP = 64  # instances of one shape before it becomes a loop
@@ -331,7 +331,7 @@ class _Planner:
                     accs.append(self._loop(st, members, what))
             if block.instrs or block.stores:
                 steps.append(block)
-            steps += fuse(loops) + [tidy(lp) for lp in accs]
+            steps += fuse(loops) + [fold(tidy(lp)) for lp in accs]
         return Plan(steps, dict(self.scratch), len(self.defs))
 
     def _terms(self, root: Ref) -> list[tuple[bool, Ref]]:

@@ -139,7 +139,7 @@ def _concat(a: Loop, b: Loop) -> Loop:
     rb = _shift(b.body, b.roots, sb, len(body), body)
     return Loop(a.stage, body, ra + rb, a.sources + b.sources,
                 np.hstack([a.index, b.index]), np.hstack([a.coefs, b.coefs]),
-                a.dests + b.dests, np.hstack([a.dest_index, b.dest_index]), None)
+                a.dests + b.dests, np.hstack([a.dest_index, b.dest_index]), a.acc)
 
 
 def _shift(src: list[Instr], roots: list[Ref], slots: dict[int, Ref], base: int,
@@ -155,6 +155,50 @@ def _shift(src: list[Instr], roots: list[Ref], slots: dict[int, Ref], base: int,
     return [fix(r) for r in roots]
 
 
+MAX_FOLD = 16  # instances per trip that `fold` tries
+MIN_TRIPS = 8  # trips a folded loop keeps
+
+
+def _affine(col: np.ndarray) -> bool:
+    return len(col) < 2 or bool(np.all(np.diff(col) == col[1] - col[0]))
+
+
+def _tables(lp: Loop) -> int:
+    """Index columns read from tables (not affine in the trip counter)."""
+    return sum(not _affine(lp.index[:, j]) for j in range(lp.index.shape[1])) + sum(
+        not _affine(lp.dest_index[:, r]) for r in range(lp.dest_index.shape[1]))
+
+
+def fold(lp: Loop) -> Loop:
+    """Several consecutive instances per trip when that makes index columns affine (computed
+    from the trip counter, not loaded): the constant entries of a stencil's Jacobian, 8 per
+    grid point, are 8 affine columns over points but one irregular column over entries."""
+    m = lp.count
+    if _tables(lp) == 0:
+        return lp
+    best = 1
+    # the least r that leaves no table at all (a partial gain is not worth r copies of the
+    # body), keeping at least MIN_TRIPS trips
+    for r in range(2, MAX_FOLD + 1):
+        if m % r or m // r < MIN_TRIPS or len(lp.body) * r > MAX_FUSED_BODY:
+            continue
+        if all(_affine(lp.index[k::r, j]) for k in range(r)
+               for j in range(lp.index.shape[1])) and all(
+                _affine(lp.dest_index[k::r, q]) for k in range(r)
+                for q in range(lp.dest_index.shape[1])):
+            best = r
+            break
+    if best == 1:
+        return lp
+    parts = [Loop(lp.stage, lp.body, lp.roots, lp.sources, lp.index[k::best],
+                  lp.coefs[k::best], lp.dests, lp.dest_index[k::best], lp.acc)
+             for k in range(best)]
+    out = parts[0]
+    for p in parts[1:]:
+        out = _concat(out, p)
+    return tidy(out)
+
+
 def fuse(loops: list[Loop]) -> list[Loop]:
     """Map loops (acc None) of one stage with equal trip counts, fused while the body stays
     under MAX_FUSED_BODY statements; then tidied. Order of the rest is kept."""
@@ -168,4 +212,4 @@ def fuse(loops: list[Loop]) -> list[Loop]:
         if lp.acc is None:
             open_[lp.count] = len(out)
         out.append(lp)
-    return [tidy(lp) for lp in out]
+    return [fold(tidy(lp)) for lp in out]

@@ -276,3 +276,24 @@ def test_plan_is_none_without_repeats():
     x, y = sn.symbols("x y")
     assert reroll.plan(schedule([x, y], [sn.sin(x) * y])) is None
     assert reroll.min_group_of(None) == reroll.MIN_GROUP and reroll.min_group_of(False) is None
+
+
+def test_fold_makes_interleaved_columns_affine():
+    xs = sn.symbols(" ".join(f"x{i}" for i in range(96)))
+    outs = []
+    for k in range(32):  # three sines per block of four outputs: dests 4k, 4k+1, 4k+2
+        outs += [sn.sin(xs[3 * k + j]) * 2.0 for j in range(3)] + [sn.exp(xs[k]) + xs[k + 1]]
+    sched = schedule(xs, outs)
+    p = reroll.plan(sched, 16)
+    sines = [s for s in p.steps if isinstance(s, Loop) and any(i.op == "sin" for i in s.body)]
+    assert len(sines) == 1 and sines[0].count == 32 and len(sines[0].roots) == 3
+    from symnum.backends.reroll_loops import _tables
+
+    assert _tables(sines[0]) == 0  # every index is computed from the trip counter
+    x = np.random.default_rng(4).random(96)
+    ref = _reference(xs, outs, x)
+    assert _close(run_plan(p, sched, x), ref)
+    arr = np.empty(len(outs), dtype=object)
+    arr[:] = outs
+    k, _ = sn.build_function(arr, np.array(xs, dtype=object), cache=False, reroll=16)
+    assert k.info["rolled"]["loops"] >= 1 and "@r0.i" not in k.source and _close(k(x), ref)
