@@ -26,6 +26,7 @@ from symnum.backends.reroll import Block, Plan
 from symnum.backends.reroll_loops import Loop
 from symnum.backends.schedule import Schedule
 
+from symnum.core._gc import no_gc
 from symnum.errors import CompileError
 
 
@@ -134,6 +135,7 @@ def _chunks(block: Block, shard: int | None) -> list[Block]:
     return out
 
 
+@no_gc
 def emit_rolled_ir(plan: Plan, sched: Schedule, dtype: str = "float64", *,
                    shard: int | None = 250, fastmath: bool = False) -> IRModule:
     """LLVM IR for a re-rolled schedule, with the same entry points as `emit_ir`."""

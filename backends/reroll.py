@@ -33,6 +33,8 @@ import numpy as np
 from symnum.backends.reroll_loops import Loop, fold, fuse, tidy
 from symnum.backends.schedule import Instr, Ref, Schedule
 
+from symnum.core._gc import no_gc
+
 MIN_GROUP = 64  # instances of one shape before it becomes a loop
 INLINE_MAX = 2  # a shared value of at most this many cheap instructions is recomputed per user
 CHEAP = frozenset({"add", "sub", "mul", "neg"})
@@ -427,6 +429,7 @@ class _Planner:
                     dest_index.reshape(m, 1), acc)
 
 
+@no_gc  # it allocates many small objects while the traced graph is alive: no GC scans
 def plan(sched: Schedule, min_group: int = MIN_GROUP) -> Plan | None:
     """A Plan with at least one loop, or None when nothing repeats `min_group` times.
 
