@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from symnum.backends.reroll_loops import Loop, fold, fuse, tidy
+from symnum.backends.reroll_loops import MAX_SCATTER, MIN_TRIPS, Loop, concat, fold, fuse, tidy
 from symnum.backends.schedule import Instr, Ref, Schedule
 
 from symnum.core._gc import no_gc
@@ -138,9 +138,9 @@ class _Planner:
             sid[t] = h
             stage[t] = dep + 1
             size[t] = s
-            if out_uses[t] or uses[t] == 0:
+            if uses[t] == 0:  # an output's value only
                 kind[t] = _ROOT
-            elif uses[t] == 1:
+            elif uses[t] == 1 and not out_uses[t]:
                 kind[t] = _PRIVATE
             elif ins.op in CHEAP and s <= INLINE_MAX:
                 kind[t] = _INLINED
@@ -330,10 +330,10 @@ class _Planner:
                     loops.append(self._loop(st, [(m[0], m[1], m[2], m[5]) for m in members],
                                             None))
                 else:
-                    accs.append(self._loop(st, members, what))
+                    accs += self._scatter(st, members, what)
             if block.instrs or block.stores:
                 steps.append(block)
-            steps += fuse(loops) + [fold(tidy(lp)) for lp in accs]
+            steps += fuse(loops) + accs
         return Plan(steps, dict(self.scratch), len(self.defs))
 
     def _terms(self, root: Ref) -> list[tuple[bool, Ref]]:
@@ -393,6 +393,43 @@ class _Planner:
         if not (dest == "c" and open_root):
             block.stores.append((dest, di, root))
         # a shared root computed here is spilled to its scratch slot by the emitter
+
+    def _scatter(self, stage: int, members: list, acc: str) -> list[Loop]:
+        """Loops adding same-shaped terms into their sums. Terms scaling one value (a
+        reaction's rate k·a·b in the three species it changes: −k·ab, −k·ab, +k·ab) are
+        computed in one trip that stores to each of their sums, as a hand-written loop over
+        reactions does: buckets of R terms per value, the r-th term of every bucket a slice,
+        the slices fused (the value is then computed once by value numbering)."""
+        buckets: dict = {}
+        for mem in members:
+            a = mem[0]
+            base = a
+            if a.kind == "tmp":
+                ins = self.defs[a.index]
+                if ins.op == "mul" and ins.args[0].kind == "const":
+                    base = ins.args[1]
+            key = (base.kind, base.index) if base.kind != "const" else ("const", id(mem))
+            buckets.setdefault(key, []).append(mem)
+        by_size: dict[int, list] = {}
+        for b in buckets.values():
+            if len(b) <= MAX_SCATTER:
+                by_size.setdefault(len(b), []).append(b)
+            else:
+                by_size.setdefault(1, []).extend([m] for m in b)
+        loops: list[Loop] = []
+        for size, bs in sorted(by_size.items()):
+            if size == 1 or len(bs) < MIN_TRIPS:
+                continue
+            slices = [self._loop(stage, [b[r] for b in bs], acc) for r in range(size)]
+            lp = slices[0]
+            for other in slices[1:]:
+                lp = concat(lp, other)
+            loops.append(fold(tidy(lp)))
+        rest = [m for size, bs in by_size.items() if size == 1 or len(bs) < MIN_TRIPS
+                for b in bs for m in b]
+        if rest:
+            loops.append(fold(tidy(self._loop(stage, rest, acc))))
+        return loops
 
     def _loop(self, stage: int, members: list, acc: str | None) -> Loop:
         """One loop over same-shaped trees: members are (root, dest, dest index, open)."""

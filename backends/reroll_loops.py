@@ -19,6 +19,7 @@ import numpy as np
 from symnum.backends.schedule import Instr, Ref
 
 MAX_FUSED_BODY = 256  # statements in one fused loop body (LLVM compiles a body once)
+MAX_SCATTER = 8  # sums one computed term is added into, in one trip
 
 
 @dataclass
@@ -126,7 +127,7 @@ def tidy(lp: Loop) -> Loop:
                 np.ascontiguousarray(lp.coefs[:, keep_q]), lp.dests, lp.dest_index, lp.acc)
 
 
-def _concat(a: Loop, b: Loop) -> Loop:
+def concat(a: Loop, b: Loop) -> Loop:
     """One loop computing both (instance i of each per trip)."""
     nva, nvb = len(a.sources), len(b.sources)
     nqa = a.coefs.shape[1]
@@ -170,33 +171,31 @@ def _tables(lp: Loop) -> int:
 
 
 def fold(lp: Loop) -> Loop:
-    """Several consecutive instances per trip when that makes index columns affine (computed
-    from the trip counter, not loaded): the constant entries of a stencil's Jacobian, 8 per
-    grid point, are 8 affine columns over points but one irregular column over entries."""
+    """Several instances per trip when that makes every index column affine (computed from
+    the trip counter, not loaded): instances i·r + k (interleaved: three outputs of each block
+    of four) or k·m/r + i (blocked: a Jacobian's u-diagonal entries, then its v-diagonal ones)
+    as the r roots of trip i."""
     m = lp.count
     if _tables(lp) == 0:
         return lp
-    best = 1
     # the least r that leaves no table at all (a partial gain is not worth r copies of the
     # body), keeping at least MIN_TRIPS trips
     for r in range(2, MAX_FOLD + 1):
         if m % r or m // r < MIN_TRIPS or len(lp.body) * r > MAX_FUSED_BODY:
             continue
-        if all(_affine(lp.index[k::r, j]) for k in range(r)
-               for j in range(lp.index.shape[1])) and all(
-                _affine(lp.dest_index[k::r, q]) for k in range(r)
-                for q in range(lp.dest_index.shape[1])):
-            best = r
-            break
-    if best == 1:
-        return lp
-    parts = [Loop(lp.stage, lp.body, lp.roots, lp.sources, lp.index[k::best],
-                  lp.coefs[k::best], lp.dests, lp.dest_index[k::best], lp.acc)
-             for k in range(best)]
-    out = parts[0]
-    for p in parts[1:]:
-        out = _concat(out, p)
-    return tidy(out)
+        h = m // r
+        for rows in ([slice(k, None, r) for k in range(r)],
+                     [slice(k * h, (k + 1) * h) for k in range(r)]):
+            if all(_affine(lp.index[s, j]) for s in rows for j in range(lp.index.shape[1])) \
+                    and all(_affine(lp.dest_index[s, q]) for s in rows
+                            for q in range(lp.dest_index.shape[1])):
+                parts = [Loop(lp.stage, lp.body, lp.roots, lp.sources, lp.index[s],
+                              lp.coefs[s], lp.dests, lp.dest_index[s], lp.acc) for s in rows]
+                out = parts[0]
+                for p in parts[1:]:
+                    out = concat(out, p)
+                return tidy(out)
+    return lp
 
 
 def fuse(loops: list[Loop]) -> list[Loop]:
@@ -204,12 +203,12 @@ def fuse(loops: list[Loop]) -> list[Loop]:
     under MAX_FUSED_BODY statements; then tidied. Order of the rest is kept."""
     out: list[Loop] = []
     open_: dict[int, int] = {}  # trip count → position in `out` of the loop still growing
-    for lp in loops:
+    for lp in [fold(tidy(lp)) for lp in loops]:
         pos = open_.get(lp.count) if lp.acc is None else None
         if pos is not None and len(out[pos].body) + len(lp.body) <= MAX_FUSED_BODY:
-            out[pos] = _concat(out[pos], lp)
+            out[pos] = concat(out[pos], lp)
             continue
         if lp.acc is None:
             open_[lp.count] = len(out)
         out.append(lp)
-    return [fold(tidy(lp)) for lp in out]
+    return [tidy(lp) for lp in out]

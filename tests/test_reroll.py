@@ -106,6 +106,8 @@ def test_mass_action_rolled_matches_straight_and_numpy():
     assert _close(rolled(c0), ref, 1e-11) and _close(rolled(c0), straight(c0), 1e-11)
     p = reroll.plan(schedule(fn.flat_inputs, fn.flat_outputs))
     assert any(isinstance(s, Loop) and s.acc is not None for s in p.steps)  # split sums
+    # a reaction's rate computed once per trip and added into several species' sums
+    assert any(isinstance(s, Loop) and s.acc and len(s.roots) >= 3 for s in p.steps)
     assert _close(run_plan(p, schedule(fn.flat_inputs, fn.flat_outputs), c0), ref, 1e-11)
 
 
@@ -286,7 +288,8 @@ def test_fold_makes_interleaved_columns_affine():
     sched = schedule(xs, outs)
     p = reroll.plan(sched, 16)
     sines = [s for s in p.steps if isinstance(s, Loop) and any(i.op == "sin" for i in s.body)]
-    assert len(sines) == 1 and sines[0].count == 32 and len(sines[0].roots) == 3
+    # folded to 32 trips of three sines, then fused with the 32 exp(x)+x outputs
+    assert len(sines) == 1 and sines[0].count == 32 and len(sines[0].roots) == 4
     from symnum.backends.reroll_loops import _tables
 
     assert _tables(sines[0]) == 0  # every index is computed from the trip counter
