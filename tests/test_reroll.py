@@ -300,3 +300,26 @@ def test_fold_makes_interleaved_columns_affine():
     arr[:] = outs
     k, _ = sn.build_function(arr, np.array(xs, dtype=object), cache=False, reroll=16)
     assert k.info["rolled"]["loops"] >= 1 and "@r0.i" not in k.source and _close(k(x), ref)
+
+
+def test_float32_batched_and_pickled_rolled_kernels():
+    import pickle
+
+    xs = sn.symbols(" ".join(f"x{i}" for i in range(70)))
+    outs = np.empty(70, dtype=object)
+    outs[:] = [sn.sin(x) * 3.0 + xs[(i + 1) % 70] * x for i, x in enumerate(xs)]
+
+    def want(b):
+        return np.sin(b) * 3.0 + np.roll(b, -1, axis=-1) * b
+
+    k32, _ = sn.build_function(outs, np.array(xs, dtype=object), cache=False, dtype="float32")
+    x = np.random.default_rng(5).random(70).astype(np.float32)
+    assert k32.info["rolled"] is not None and k32(x).dtype == np.float32
+    assert np.allclose(k32(x), want(x.astype(float)), rtol=1e-6, atol=1e-6)
+    kb, _ = sn.build_function(outs, *xs, cache=False)  # rows of a batch, on threads
+    B = np.random.default_rng(6).random((2000, 70))
+    assert kb.info["rolled"] is not None
+    assert np.allclose(kb(*B.T).T, want(B), rtol=1e-14, atol=1e-14)
+    k, _ = sn.build_function(outs, np.array(xs, dtype=object), cache=False)
+    k2 = pickle.loads(pickle.dumps(k))
+    assert np.array_equal(k2(B[0]), k(B[0])) and k2.info["rolled"] is not None
