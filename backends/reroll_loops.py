@@ -164,38 +164,57 @@ def _affine(col: np.ndarray) -> bool:
     return len(col) < 2 or bool(np.all(np.diff(col) == col[1] - col[0]))
 
 
-def _tables(lp: Loop) -> int:
-    """Index columns read from tables (not affine in the trip counter)."""
-    return sum(not _affine(lp.index[:, j]) for j in range(lp.index.shape[1])) + sum(
-        not _affine(lp.dest_index[:, r]) for r in range(lp.dest_index.shape[1]))
+def _uniform(col: np.ndarray) -> bool:
+    return len(col) < 2 or bool(np.all((col == col[0]) | (np.isnan(col) & np.isnan(col[0]))))
+
+
+def _tables(lp: Loop, rows: slice = slice(None)) -> int:
+    """Columns read from tables over these rows: index columns not affine in the trip counter,
+    coefficient columns not uniform."""
+    ix, cf, dx = lp.index[rows], lp.coefs[rows], lp.dest_index[rows]
+    return (sum(not _affine(ix[:, j]) for j in range(ix.shape[1]))
+            + sum(not _uniform(cf[:, q]) for q in range(cf.shape[1]))
+            + sum(not _affine(dx[:, r]) for r in range(dx.shape[1])))
+
+
+MAX_PARTIAL_BODY = 64  # statements of a fold that leaves some tables
 
 
 def fold(lp: Loop) -> Loop:
-    """Several instances per trip when that makes every index column affine (computed from
-    the trip counter, not loaded): instances i·r + k (interleaved: three outputs of each block
-    of four) or k·m/r + i (blocked: a Jacobian's u-diagonal entries, then its v-diagonal ones)
-    as the r roots of trip i."""
+    """Several instances per trip when that takes index columns out of tables (computed from
+    the trip counter) and coefficient columns out of them (literals): instances i·r + k
+    (interleaved: three outputs of each block of four) or k·m/r + i (blocked: a Jacobian's
+    u-diagonal entries, then its v-diagonal ones, each with its own constants) as the r
+    roots of trip i. Taken when no table is left, or when the tables per instance fall below
+    half and the body stays small."""
     m = lp.count
-    if _tables(lp) == 0:
+    base = _tables(lp)
+    if base == 0:
         return lp
-    # the least r that leaves no table at all (a partial gain is not worth r copies of the
-    # body), keeping at least MIN_TRIPS trips
+    best = None  # (tables per instance, r, rows)
     for r in range(2, MAX_FOLD + 1):
         if m % r or m // r < MIN_TRIPS or len(lp.body) * r > MAX_FUSED_BODY:
             continue
         h = m // r
         for rows in ([slice(k, None, r) for k in range(r)],
                      [slice(k * h, (k + 1) * h) for k in range(r)]):
-            if all(_affine(lp.index[s, j]) for s in rows for j in range(lp.index.shape[1])) \
-                    and all(_affine(lp.dest_index[s, q]) for s in rows
-                            for q in range(lp.dest_index.shape[1])):
-                parts = [Loop(lp.stage, lp.body, lp.roots, lp.sources, lp.index[s],
-                              lp.coefs[s], lp.dests, lp.dest_index[s], lp.acc) for s in rows]
-                out = parts[0]
-                for p in parts[1:]:
-                    out = concat(out, p)
-                return tidy(out)
-    return lp
+            cost = sum(_tables(lp, s) for s in rows)
+            if cost == 0:
+                best = (0.0, r, rows)
+                break
+            if (cost / r < base / 2 and len(lp.body) * r <= MAX_PARTIAL_BODY
+                    and (best is None or cost / r < best[0])):
+                best = (cost / r, r, rows)
+        if best is not None and best[0] == 0.0:
+            break
+    if best is None:
+        return lp
+    parts = [Loop(lp.stage, lp.body, lp.roots, lp.sources, lp.index[s], lp.coefs[s],
+                  lp.dests, lp.dest_index[s], lp.acc) for s in best[2]]
+    out = parts[0]
+    for p in parts[1:]:
+        out = concat(out, p)
+    return tidy(out)
 
 
 def fuse(loops: list[Loop]) -> list[Loop]:
