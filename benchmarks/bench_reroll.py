@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     ap.add_argument("--repeat", type=int, default=3, help="cold builds per variant (median)")
+    ap.add_argument("--rounds", type=int, default=9,
+                    help="interleaved per-call rounds (the least median of each kernel)")
     args = ap.parse_args(argv)
     print(machine_info())
     rows = []
@@ -89,9 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         bufs = [np.empty(n_out) for _ in range(3)]
         kernels = {"straight": (ks, bufs[0]), "rolled": (kr, bufs[1]), "hand": (hand, bufs[2])}
         per = {k: [] for k in kernels}
-        for _ in range(3):  # interleaved rounds: the best median of each
+        for _ in range(args.rounds):  # interleaved rounds: the best median of each
             for k, (f, b) in kernels.items():
-                per[k].append(peers.per_call(f, x, b, budget_s=1.0))
+                per[k].append(peers.per_call(f, x, b, budget_s=0.3))
         per = {k: min(v) for k, v in per.items()}
         ks(x, bufs[0])
         kr(x, bufs[1])
