@@ -36,9 +36,11 @@ def _table(name: str, ety: str, values: list[str]) -> str:
 
 
 def _int_table(name: str, a: np.ndarray) -> tuple[str, str]:
-    """A global table of integers (i32 when they fit) and its element type."""
+    """A global table of integers (i16 or i32 when they fit: less cache for the same loads)
+    and its element type."""
     flat = a.ravel()
-    ety = "i32" if flat.size == 0 or int(flat.max()) < 2**31 else "i64"
+    top = int(flat.max()) if flat.size else 0
+    ety = "i16" if top < 2**15 else "i32" if top < 2**31 else "i64"
     return _table(name, ety, [str(int(v)) for v in flat.tolist()]), ety
 
 
@@ -64,7 +66,7 @@ def _index_value(lines: list[str], globals_: list[str], name: str, col: np.ndarr
     lines += [f"  %{name}.p = getelementptr inbounds [{m} x {ety}], [{m} x {ety}]* "
               f"@{name}.t, i64 0, i64 %i",
               f"  %{name}.l = load {ety}, {ety}* %{name}.p"]
-    lines.append(f"  %{name} = zext i32 %{name}.l to i64" if ety == "i32"
+    lines.append(f"  %{name} = zext {ety} %{name}.l to i64" if ety != "i64"
                  else f"  %{name} = add i64 %{name}.l, 0")
     return f"%{name}"
 
