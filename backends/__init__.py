@@ -131,7 +131,7 @@ def lower(fn: Any, backend: str | Backend = "numpy", **options: Any) -> Callable
     array([1., 3., 5.])
     """
     be = get_backend(backend)
-    if "reroll" in options and be.name != "llvm":
+    if "reroll" in options and be.name not in ("llvm", "numba"):
         # re-rolling (symnum.backends.reroll) is the llvm backend's; the others lower
         # straight-line or loop code of their own, so the switch means nothing to them
         options = {k: v for k, v in options.items() if k != "reroll"}

@@ -324,3 +324,17 @@ def test_float32_batched_and_pickled_rolled_kernels():
     k, _ = sn.build_function(outs, np.array(xs, dtype=object), cache=False)
     k2 = pickle.loads(pickle.dumps(k))
     assert np.array_equal(k2(B[0]), k(B[0])) and k2.info["rolled"] is not None
+
+
+def test_numba_backend_rolls_too(tmp_path):
+    fn, state = _bruss(8)
+    fm, c0, net = _mass(128)
+    for f, x, ref in ((fn, state, brusselator_rhs(state, (1.0, 3.4, 10.0), 0.0)),
+                      (fm, c0, mass_action_rhs(c0, net))):
+        k, _ = sn.build_function(f.outputs, *f.inputs, backend="numba", cache_dir=tmp_path)
+        assert k.info["rolled"] is not None and "for i in range(" in k.source
+        assert _close(k(x), ref, 1e-11)
+    from symnum.backends.numba_backend import generate
+
+    src, _, rolled = generate(fn, reroll=False)  # the off switch: straight-line source
+    assert rolled is None and "for i in range(" not in src.split("_T =")[0]
