@@ -24,11 +24,17 @@ from _common import machine_info, table
 import symnum as sn
 
 
-def _build(outputs, inputs, reroll) -> tuple[float, float, object]:
+def _build(outputs, inputs, reroll, backend="llvm") -> tuple[float, float, object]:
     """(wall s, CPU s, kernel owner) of one cold build_function."""
     gc.collect()
     w, c = time.perf_counter(), time.process_time()
-    built = sn.build_function(outputs, *inputs, cache=False, reroll=reroll)
+    if backend == "numba":  # a fresh cache folder: numba compiles
+        import tempfile
+
+        built = sn.build_function(outputs, *inputs, backend="numba", reroll=reroll,
+                                  cache_dir=tempfile.mkdtemp(prefix="symnum-bench-"))
+    else:
+        built = sn.build_function(outputs, *inputs, cache=False, reroll=reroll)
     w, c = time.perf_counter() - w, time.process_time() - c
     return w, c, built
 
@@ -74,11 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     ap.add_argument("--repeat", type=int, default=3, help="cold builds per variant (median)")
+    ap.add_argument("--numba", action="store_true",
+                    help="also the numba backend's rolled kernel (one cold build; its "
+                         "straight-line build is left out: minutes at these sizes)")
     ap.add_argument("--rounds", type=int, default=9,
                     help="interleaved per-call rounds (the least median of each kernel)")
     args = ap.parse_args(argv)
     print(machine_info())
-    rows = []
+    rows, numba_rows = [], []
     for name, outputs, inputs, x, want, hand in workloads(args.quick):
         builds = {}
         for variant, rr in (("straight", False), ("rolled", True)):
@@ -90,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         n_out = len(want)
         bufs = [np.empty(n_out) for _ in range(3)]
         kernels = {"straight": (ks, bufs[0]), "rolled": (kr, bufs[1]), "hand": (hand, bufs[2])}
+        if args.numba:
+            nb = _build(outputs, inputs, True, "numba")
+            kn, cn = _kernel(nb[2])
+            kernels["numba rolled"] = (kn, np.empty(n_out))
         per = {k: [] for k in kernels}
         for _ in range(args.rounds):  # interleaved rounds: the best median of each
             for k, (f, b) in kernels.items():
@@ -110,11 +123,21 @@ def main(argv: list[str] | None = None) -> int:
             peers.fmt_us(per["straight"]), peers.fmt_us(per["rolled"]), peers.fmt_us(per["hand"]),
             f"{per['straight'] / per['hand']:.2f}x", f"{per['rolled'] / per['hand']:.2f}x",
             f"{err_s:.1e} / {err_r:.1e}"])
+        if args.numba:
+            kn(x, kernels["numba rolled"][1])
+            err_n = float(np.max(np.abs(kernels["numba rolled"][1] - want)) / scale)
+            numba_rows.append([name, f"{nb[0]:.2f} ({nb[1]:.2f})",
+                               peers.fmt_us(per["numba rolled"]),
+                               f"{per['numba rolled'] / per['hand']:.2f}x", f"{err_n:.1e}"])
         print(rows[-1], flush=True)
     print()
     print(table(["workload", "statements", "rolled plan", "build straight s (CPU)",
                  "build rolled s (CPU)", "call straight", "call rolled", "call hand numba",
                  "straight / hand", "rolled / hand", "rel. err straight / rolled"], rows))
+    if numba_rows:
+        print()
+        print(table(["workload", "numba rolled build s (CPU)", "call numba rolled",
+                     "numba rolled / hand", "rel. err"], numba_rows))
     return 0
 
 
