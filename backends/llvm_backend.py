@@ -157,8 +157,6 @@ def _symbol_address(sym: str) -> int | None:
 # calling libm lose (scalar calls per lane, no merged sincos: 97 vs 76 ms for sin·exp + …),
 # so those stay scalar, sparing a second body's code generation.
 NARROW = 4
-ROLLED_IR_OPT = 2  # the least IR optimisation level of re-rolled kernels with small tables
-ROLLED_IR_OPT_TABLES = 1 << 15  # numbers in the tables of such a kernel, at most
 
 
 def simd_target(dtype: str, vecmath: bool, simd: bool | None,
@@ -399,8 +397,7 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
                      vecmath: bool | None = None, simd: bool | None = None,
                      inline_batched: bool | None = None, parallel: bool | None = None,
                      cache: bool = True, cache_dir: str | Path | None = None,
-                     reroll: bool | int | None = None,
-                     ) -> tuple[Any, BatchedKernel, IRModule, dict]:
+                     reroll: bool | int | None = None) -> tuple[Any, BatchedKernel, IRModule, dict]:
     """Compile a schedule to `kernel(x, out)` and `batched(X, OUT)`; also returns the IR and
     an info dict (timings, cache hit, shard count).
 
@@ -413,24 +410,14 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
     if opt not in (0, 1, 2, 3) or ir_opt not in (0, 1, 2, 3):
         raise CompileError(f"opt and ir_opt are optimisation levels 0-3, got {opt}, {ir_opt}")
     t0 = time.perf_counter()
-    from symnum.backends import reroll as rr
+    from symnum.backends.llvm_reroll import rolled_ir
 
-    min_group = rr.min_group_of(reroll)
-    rolled = rr.plan(sched, min_group) if min_group is not None else None
-    vec = None if rolled is not None else simd_target(
+    mod, ir_opt, rolled = rolled_ir(sched, dtype, shard, fastmath, reroll, ir_opt)
+    vec = None if mod is not None else simd_target(
         dtype, fastmath if vecmath is None else vecmath, simd,
         sched.n_in <= NARROW and len(sched.outputs) <= NARROW
         and not any(i.op in LIBMVEC for i in sched.instrs))
-    if rolled is not None:  # repeated shapes: loops over tables (symnum.backends.reroll)
-        from symnum.backends.llvm_reroll import emit_rolled_ir
-
-        mod = emit_rolled_ir(rolled, sched, dtype, shard=shard, fastmath=fastmath)
-        # a few small loops: LLVM's IR passes cost little there and ran a fused stencil loop
-        # 1.3x faster (Brusselator n=32: 3.4 → 2.6 µs), but their time grows with the tables
-        # (mass action N=2,048: +70 ms for no gain; benchmarks/results_issue12.md)
-        if rolled.table_size() <= ROLLED_IR_OPT_TABLES:
-            ir_opt = max(ir_opt, ROLLED_IR_OPT)
-    else:
+    if mod is None:
         mod = emit_ir(sched, dtype, shard=shard, fastmath=fastmath,
                       inline_batched=inline_batched, simd=vec)
     t1 = time.perf_counter()
@@ -473,7 +460,7 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
             "object_bytes": len(obj) if obj is not None else 0, "call": via,
             "emit_seconds": t1 - t0, "codegen_seconds": t2 - t1,
             "load_seconds": t3 - t2, "compile_seconds": time.perf_counter() - t0,
-            "rolled": rolled.summary() if rolled is not None else None}
+            "rolled": rolled}
     return kernel, batched, mod, info
 
 
@@ -492,7 +479,8 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     run several rows per vector and their transcendentals through glibc's libmvec (≤ 4 ulp,
     measured in benchmarks/results_issue16.md; single-row calls and the remainder rows keep
     scalar libm); False keeps scalar libm everywhere. simd: the vector row loop without
-    libmvec too (True) or never (False); see `simd_target`.
+    libmvec too (True) or never (False); see `simd_target`. reroll: repeated shapes as loops
+    over tables (`symnum.backends.reroll`: ≥ 64 or `reroll=` n instances; False: off).
 
     >>> import numpy as np, symnum as sn
     >>> k = lower(sn.trace(lambda x, y: np.sin(x) * y, 1.0, 2.0), cache=False)
@@ -506,8 +494,7 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     if options:
         raise CompileError(f"unknown option(s) for the llvm backend: {', '.join(options)}; "
                            "it takes dtype, opt, ir_opt, shard, fastmath, vecmath, simd, "
-                           "inline_batched, "
-                           "parallel, cache, cache_dir, reroll")
+                           "inline_batched, parallel, cache, cache_dir, reroll")
     t0 = time.perf_counter()
     # what a pickled kernel is lowered again with (symnum.backends.compiled.relower)
     kept = {"opt": opt, "ir_opt": ir_opt, "shard": shard, "fastmath": fastmath,

@@ -22,12 +22,32 @@ from symnum.backends.llvm_ir import (
     check_ops,
     float_hex,
 )
-from symnum.backends.reroll import Block, Plan
+from symnum.backends.reroll import Block, Plan, min_group_of, plan
 from symnum.backends.reroll_loops import Loop
 from symnum.backends.schedule import Schedule
 
 from symnum.core._gc import no_gc
 from symnum.errors import CompileError
+
+ROLLED_IR_OPT = 2  # the least IR optimisation level of re-rolled kernels with small tables
+ROLLED_IR_OPT_TABLES = 1 << 15  # numbers in the tables of such a kernel, at most
+
+
+def rolled_ir(sched: Schedule, dtype: str, shard: int | None, fastmath: bool,
+              reroll: bool | int | None, ir_opt: int) -> tuple[IRModule | None, int, dict | None]:
+    """(IR, IR optimisation level, plan summary) of the re-rolled kernel, or (None, ir_opt,
+    None) when `reroll` is off or nothing repeats often enough."""
+    min_group = min_group_of(reroll)
+    p = plan(sched, min_group) if min_group is not None else None
+    if p is None:
+        return None, ir_opt, None
+    mod = emit_rolled_ir(p, sched, dtype, shard=shard, fastmath=fastmath)
+    # a few small loops: LLVM's IR passes cost little there and ran a fused stencil loop
+    # 1.3x faster (Brusselator n=32: 3.4 → 2.6 µs), but their time grows with the tables
+    # (mass action N=2,048: +70 ms for no gain; benchmarks/results_issue12.md)
+    if p.table_size() <= ROLLED_IR_OPT_TABLES:
+        ir_opt = max(ir_opt, ROLLED_IR_OPT)
+    return mod, ir_opt, p.summary()
 
 
 def _table(name: str, ety: str, values: list[str]) -> str:
