@@ -130,7 +130,12 @@ def lower(fn: Any, backend: str | Backend = "numpy", **options: Any) -> Callable
     >>> lower(f, "numpy")(np.array([0.0, 1.0, 2.0]))
     array([1., 3., 5.])
     """
-    return get_backend(backend).lower(fn, **options)
+    be = get_backend(backend)
+    if "reroll" in options and be.name not in ("llvm", "numba"):
+        # re-rolling (symnum.backends.reroll) is the llvm backend's; the others lower
+        # straight-line or loop code of their own, so the switch means nothing to them
+        options = {k: v for k, v in options.items() if k != "reroll"}
+    return be.lower(fn, **options)
 
 
 register_backend("numpy", "symnum.backends.numpy_backend")

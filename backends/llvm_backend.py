@@ -397,7 +397,7 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
                      vecmath: bool | None = None, simd: bool | None = None,
                      inline_batched: bool | None = None, parallel: bool | None = None,
                      cache: bool = True, cache_dir: str | Path | None = None,
-                     ) -> tuple[Any, BatchedKernel, IRModule, dict]:
+                     reroll: bool | int | None = None) -> tuple[Any, BatchedKernel, IRModule, dict]:
     """Compile a schedule to `kernel(x, out)` and `batched(X, OUT)`; also returns the IR and
     an info dict (timings, cache hit, shard count).
 
@@ -410,11 +410,16 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
     if opt not in (0, 1, 2, 3) or ir_opt not in (0, 1, 2, 3):
         raise CompileError(f"opt and ir_opt are optimisation levels 0-3, got {opt}, {ir_opt}")
     t0 = time.perf_counter()
-    vec = simd_target(dtype, fastmath if vecmath is None else vecmath, simd,
-                      sched.n_in <= NARROW and len(sched.outputs) <= NARROW
-                      and not any(i.op in LIBMVEC for i in sched.instrs))
-    mod = emit_ir(sched, dtype, shard=shard, fastmath=fastmath, inline_batched=inline_batched,
-                  simd=vec)
+    from symnum.backends.llvm_reroll import rolled_ir
+
+    mod, ir_opt, rolled = rolled_ir(sched, dtype, shard, fastmath, reroll, ir_opt)
+    vec = None if mod is not None else simd_target(
+        dtype, fastmath if vecmath is None else vecmath, simd,
+        sched.n_in <= NARROW and len(sched.outputs) <= NARROW
+        and not any(i.op in LIBMVEC for i in sched.instrs))
+    if mod is None:
+        mod = emit_ir(sched, dtype, shard=shard, fastmath=fastmath,
+                      inline_batched=inline_batched, simd=vec)
     t1 = time.perf_counter()
     key = cache_key(mod.text, opt, ir_opt)
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -454,7 +459,8 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
             "cache_file": str(path) if cache else None, "opt": opt, "ir_opt": ir_opt,
             "object_bytes": len(obj) if obj is not None else 0, "call": via,
             "emit_seconds": t1 - t0, "codegen_seconds": t2 - t1,
-            "load_seconds": t3 - t2, "compile_seconds": time.perf_counter() - t0}
+            "load_seconds": t3 - t2, "compile_seconds": time.perf_counter() - t0,
+            "rolled": rolled}
     return kernel, batched, mod, info
 
 
@@ -462,7 +468,7 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
           shard: int | None = 250, fastmath: bool = False, vecmath: bool | None = None,
           simd: bool | None = None, inline_batched: bool | None = None,
           parallel: bool | None = None, cache: bool = True, cache_dir: Any = None,
-          **options: Any) -> Compiled:
+          reroll: bool | int | None = None, **options: Any) -> Compiled:
     """Compile an Fn to machine code through LLVM IR.
 
     opt: code-generator level (0 fastest to compile; 1, the default, runs ~2x faster and costs
@@ -473,7 +479,8 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     run several rows per vector and their transcendentals through glibc's libmvec (≤ 4 ulp,
     measured in benchmarks/results_issue16.md; single-row calls and the remainder rows keep
     scalar libm); False keeps scalar libm everywhere. simd: the vector row loop without
-    libmvec too (True) or never (False); see `simd_target`.
+    libmvec too (True) or never (False); see `simd_target`. reroll: repeated shapes as loops
+    over tables (`symnum.backends.reroll`: ≥ 64 or `reroll=` n instances; False: off).
 
     >>> import numpy as np, symnum as sn
     >>> k = lower(sn.trace(lambda x, y: np.sin(x) * y, 1.0, 2.0), cache=False)
@@ -488,21 +495,21 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     if options:
         raise CompileError(f"unknown option(s) for the llvm backend: {', '.join(options)}; "
                            "it takes dtype, opt, ir_opt, shard, fastmath, vecmath, simd, "
-                           "inline_batched, "
-                           "parallel, cache, cache_dir")
+                           "inline_batched, parallel, cache, cache_dir, reroll")
     t0 = time.perf_counter()
     # what a pickled kernel is lowered again with (symnum.backends.compiled.relower)
     kept = {"opt": opt, "ir_opt": ir_opt, "shard": shard, "fastmath": fastmath,
             "vecmath": vecmath, "simd": simd, "inline_batched": inline_batched,
-            "parallel": parallel, "cache": cache, "cache_dir": cache_dir}
+            "parallel": parallel, "cache": cache, "cache_dir": cache_dir, "reroll": reroll}
     ikey, directory = None, Path(cache_dir) if cache_dir is not None else default_cache_dir()
     loops = _loop_program(fn)
-    if loops:  # loop terms (backends.llvm_loops): one function, scalar rows, no index entry
-        shard, simd, inline_batched = None, False, False
+    if loops:  # loop terms (backends.llvm_loops): one function, scalar rows, no index entry,
+        shard, simd, inline_batched, reroll = None, False, False, False  # rolled already
     # the index skips scheduling and IR printing on a hit (symnum.backends.llvm_index)
     if cache and not loops:
         ikey = _index_key(fn, dtype, dict(opt=opt, ir_opt=ir_opt, shard=shard, fastmath=fastmath,
-                                          inline_batched=inline_batched), vecmath, simd)
+                                          inline_batched=inline_batched, reroll=reroll),
+                          vecmath, simd)
         hit = _from_index(fn, ikey, directory, dtype, parallel, t0, kept) if ikey else None
         if hit is not None:
             return _finish(hit, hit.kernel, dtype)
@@ -515,7 +522,7 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     kernel, batched, mod, info = compile_schedule(
         sched, dtype=dtype, opt=opt, ir_opt=ir_opt, shard=shard, fastmath=fastmath,
         vecmath=vecmath, simd=simd, inline_batched=inline_batched, parallel=parallel,
-        cache=cache, cache_dir=cache_dir)
+        cache=cache, cache_dir=cache_dir, reroll=reroll)
     info["schedule_seconds"] = t1 - t0
     info["compile_seconds"] = time.perf_counter() - t0
     if ikey and info["cache_file"]:
@@ -525,7 +532,7 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
             "object": Path(info["cache_file"]).name, "symbols": mod.symbols, "ir": mod.text,
             "facts": {k: info[k] for k in ("statements", "functions", "cross_values",
                                            "inlined_batched", "key", "opt", "ir_opt",
-                                           "object_bytes", "simd")}})
+                                           "object_bytes", "simd", "rolled")}})
     return _finish(Compiled(fn, kernel, source=mod.text, backend="llvm", batched=batched,
                             dtype=dtype, info=info, options=kept), kernel, dtype)
 

@@ -30,7 +30,7 @@ def _code_digest() -> str:
     if not _CODE:
         h = hashlib.blake2b(digest_size=16)
         here = Path(__file__).parent
-        for name in ("schedule.py", "llvm_ir.py", "llvm_index.py"):
+        for name in ("schedule.py", "llvm_ir.py", "llvm_index.py", "reroll.py", "llvm_reroll.py"):
             h.update((here / name).read_bytes())
         _CODE.append(h.hexdigest())
     return _CODE[0]

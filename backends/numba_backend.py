@@ -84,20 +84,34 @@ def _module_path(key: str, cache_dir: Any) -> str:
     return str(Path(cache_dir or default_cache_dir()) / f"{key}.py")
 
 
-def generate(fn: Any, dtype: str = "float64", fastmath: bool = False) -> tuple[str, Any]:
-    """The module source for `fn` and its schedule."""
+def generate(fn: Any, dtype: str = "float64", fastmath: bool = False,
+             reroll: bool | int | None = None) -> tuple[str, Any, dict | None]:
+    """The module source for `fn`, its schedule, and what was re-rolled (`reroll`: repeated
+    shapes as loops over tables, symnum.backends.reroll; not in kernels calling numpy
+    fallbacks)."""
     if dtype not in ("float64", "float32"):
         raise CompileError(f"the numba backend compiles float64 or float32, not {dtype!r}")
     sched = schedule(fn.flat_inputs, fn.flat_outputs)
-    if any(type(i) is not Instr for i in sched.instrs):  # loops: drop unused table reads
+    loops = any(type(i) is not Instr for i in sched.instrs)
+    if loops:  # loops: drop unused table reads
         sched = loop_schedule.prune(sched)
-    src = _HEADER + kernel_source(sched, "kernel", dtype, fallback=True)
     # object-mode calls (primitives without a lowering) take the GIL: say so to numba
     nogil = not any(user_fallback(ins.op) for ins in sched.instrs)
+    from symnum.backends import reroll as rr
+
+    min_group = rr.min_group_of(reroll)
+    plan = (rr.plan(sched, min_group) if min_group is not None and nogil and not loops
+            else None)  # a program with loop terms is rolled already
+    if plan is not None:
+        from symnum.backends.numba_reroll import rolled_source
+
+        src = _HEADER + rolled_source(plan, sched, "kernel", dtype)
+    else:
+        src = _HEADER + kernel_source(sched, "kernel", dtype, fallback=True)
     src += _DECORATE.format(t=dtype, fastmath=bool(fastmath), cache=numba_cache(), nogil=nogil)
     if nogil:  # the call path's compiled entries (a kernel in object mode keeps the plain path)
         src += _entries(fn, sched, dtype, numba_cache())
-    return src, sched
+    return src, sched, plan.summary() if plan is not None else None
 
 
 def _entries(fn: Any, sched: Any, dtype: str, cache: bool) -> str:
@@ -131,7 +145,7 @@ def scalar_call({args}):
 
 
 def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, cache_dir: Any = None,
-          **options: Any) -> Compiled:
+          reroll: bool | int | None = None, **options: Any) -> Compiled:
     """Compile an Fn to machine code through numba.
 
     >>> import numpy as np, symnum as sn
@@ -146,7 +160,7 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, cache_dir:
     if options:
         raise CompileError(f"unknown option(s) for the numba backend: {', '.join(options)}")
     t0 = time.perf_counter()
-    src, sched = generate(fn, dtype, fastmath)
+    src, sched, rolled = generate(fn, dtype, fastmath, reroll)
     key = source_key(src)
     fresh = not is_loaded(key)
     try:
@@ -158,12 +172,12 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, cache_dir:
             f"numba could not compile the generated kernel ({type(e).__name__}: {e}); the "
             f"generated source is {_module_path(key, cache_dir)}"
         ) from e
-    info = {"statements": len(sched), "cache_hit": hit, "module": key,
+    info = {"statements": len(sched), "cache_hit": hit, "module": key, "rolled": rolled,
             "compile_seconds": time.perf_counter() - t0}
     c = Compiled(fn, mod.kernel, source=src, backend="numba",
                  batched=_batched(mod, len(sched)),
                  dtype=dtype, info=info,
-                 options={"fastmath": fastmath, "cache_dir": cache_dir})
+                 options={"fastmath": fastmath, "cache_dir": cache_dir, "reroll": reroll})
     call1 = getattr(mod, "call1", None)
     if call1 is not None:
         c.call1 = call1  # type: ignore[attr-defined]

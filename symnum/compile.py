@@ -511,6 +511,10 @@ def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str |
         shard (llvm): instructions per generated function (default 250; None: one function).
         parallel (llvm): run batches on several threads (None: decided by the work size).
         opt / ir_opt (llvm): LLVM optimisation levels of code generation and of the IR passes.
+        reroll (llvm): on by default: shapes repeated ≥ 64 times (a model written element by
+            element) become loops over index/coefficient tables (symnum.backends.reroll; sums
+            may add in another order: equal to rounding); an int sets the threshold; False:
+            straight-line code. Other backends ignore it.
 
     Called like the function: keywords, defaults, pytrees of arrays, as a method too. One kernel
     per argument signature (structure, shapes, dtypes; float32 in → float32 kernel and out,
