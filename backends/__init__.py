@@ -130,7 +130,17 @@ def lower(fn: Any, backend: str | Backend = "numpy", **options: Any) -> Callable
     >>> lower(f, "numpy")(np.array([0.0, 1.0, 2.0]))
     array([1., 3., 5.])
     """
-    return get_backend(backend).lower(fn, **options)
+    b = get_backend(backend)
+    try:
+        return b.lower(fn, **options)
+    except CompileError:
+        # a backend without array loops given an array program (sn.trace's default for array
+        # inputs): lower its scalar form when that is small, else say what to use instead
+        from symnum.arrays.auto import is_array_fn, needs_elements
+
+        if not is_array_fn(fn):
+            raise
+        return b.lower(needs_elements(fn, f"the {b.name} backend"), **options)
 
 
 register_backend("numpy", "symnum.backends.numpy_backend")
