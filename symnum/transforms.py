@@ -24,14 +24,15 @@ from typing import Any
 import numpy as np
 
 import symnum.autodiff.taylor as T
-from symnum.arrays.fn import ArrayFn, trace_arrays
+from symnum.arrays.auto import check_mode, scalar_fallback
+from symnum.arrays.fn import ArrayFn, trace_arrays, trace_sized
 from symnum.autodiff import ad, array_ad
 from symnum.call_args import is_symbolic, signature_key
 from symnum.compile import CompiledFunction
 from symnum.core.build import as_expr
 from symnum.core.terms import Expr, Sym
 from symnum.core.traversal import infer_dtype, postwalk_many
-from symnum.errors import ShapeError, TransformError
+from symnum.errors import MissingRuleError, ShapeError, TransformError, UnsupportedOperationError
 from symnum.tracing.fn import Fn, trace
 from symnum.tracing.protocols import SymArray
 from symnum.tracing.pytree import tree_flatten, tree_map, tree_unflatten
@@ -249,6 +250,8 @@ class Transformed:
 
 def _lift(f: Any, make: Callable[[Fn], Fn], name: str,
           primal_args: Callable[[tuple], tuple] = lambda args: args) -> Any:
+    if isinstance(f, ArrayFn):  # sn.trace's default for arrays; this transform needs elements
+        f = scalar_fallback(f, name)
     if isinstance(f, Fn):
         return make(f)
     check_function(f, name)
@@ -260,7 +263,7 @@ def _lift(f: Any, make: Callable[[Fn], Fn], name: str,
 
 
 def grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-         mode: str = "scalar") -> Any:
+         mode: str = "auto") -> Any:
     """Gradient of a scalar-output function with respect to argument(s) `argnums` (an int: the
     gradient shaped like that argument; a tuple: a tuple of them). `has_aux=True`: f returns
     (value, aux) and the result is (gradient, aux), aux passed through undifferentiated.
@@ -278,7 +281,10 @@ def grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 
     An ArrayFn, or `mode="array"` for a Python function, differentiates the array program
     without scalarising (symnum.autodiff.array_ad): the gradient program's size does not depend
-    on the arrays' sizes, and it runs as numba loop nests.
+    on the arrays' sizes, and it runs as numba loop nests. mode="auto" (the default) does so
+    for array programs larger than symnum.arrays.auto.SCALARIZE_LIMIT elements (smaller ones
+    and has_aux=True: scalar terms, as symnum.compile), falling back to the scalar rules where
+    an array operation has no derivative rule; mode="scalar" always uses scalar terms.
 
     >>> import numpy as np, symnum as sn
     >>> g = sn.grad(lambda x: np.sum(x ** 3))
@@ -295,13 +301,34 @@ def grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False,
     if _array_mode(f, mode):
         _no_aux(has_aux, "grad")
         return _lift_array(f, lambda fn: array_ad.grad_fn(fn, argnums), "grad")
+    if mode == "auto" and not has_aux:
+        return _lift_auto(f, make, lambda fn: array_ad.grad_fn(fn, argnums), "grad")
     return _lift(f, make, "grad")
 
 
 def _array_mode(f: Any, mode: str) -> bool:
-    if mode not in ("scalar", "array"):
-        raise ValueError(f"mode must be 'scalar' or 'array', got {mode!r}")
-    return mode == "array" or isinstance(f, ArrayFn)
+    """Array rules for this transform: mode="array", or an ArrayFn given."""
+    return check_mode(mode) == "array" or isinstance(f, ArrayFn)
+
+
+def _lift_auto(f: Any, make: Callable[[Fn], Fn], make_array: Callable[[ArrayFn], ArrayFn],
+               name: str) -> Any:
+    """mode="auto" for a Python function: traced by trace_sized (array terms for large array
+    programs), transformed by the array rules where the trace gave an ArrayFn and they cover
+    it, else by the scalar rules (on the scalarized program: symnum.arrays.auto says when)."""
+    if isinstance(f, Fn):
+        return make(f)
+    check_function(f, name)
+
+    def either(fn: Any) -> Any:
+        if not isinstance(fn, ArrayFn):
+            return make(fn)
+        try:
+            return make_array(fn)
+        except (MissingRuleError, UnsupportedOperationError, TransformError) as e:
+            return make(scalar_fallback(fn, name, e))
+
+    return Transformed(f, either, name, tracer=trace_sized)
 
 
 def _lift_array(f: Any, make: Callable[[ArrayFn], ArrayFn], name: str) -> Any:
@@ -345,7 +372,7 @@ def _grad_fn(fn: Fn, argnums) -> tuple[Any, Fn]:
 
 
 def value_and_grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-                   mode: str = "scalar") -> Any:
+                   mode: str = "auto") -> Any:
     """(value, gradient) in one Fn: the reverse sweep shares the primal's subterms. With
     `has_aux=True` f returns (value, aux) and the result is ((value, aux), gradient), as in
     JAX. An ArrayFn or mode="array": as grad. Conventions at non-differentiable points: see
@@ -359,6 +386,9 @@ def value_and_grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
         _no_aux(has_aux, "value_and_grad")
         return _lift_array(f, lambda fn: array_ad.value_and_grad_fn(fn, argnums),
                            "value_and_grad")
+    if mode == "auto" and not has_aux:
+        return _lift_auto(f, make, lambda fn: array_ad.value_and_grad_fn(fn, argnums),
+                          "value_and_grad")
     return _lift(f, make, "value_and_grad")
 
 

@@ -40,7 +40,7 @@ from symnum.tracing.pytree import tree_flatten
 SCALARIZE_LIMIT = 4096
 
 # A scalar-mode fallback on inputs with more elements than this warns (it takes seconds).
-FALLBACK_WARN = 100_000
+FALLBACK_WARN = 10_000
 
 MODES = ("auto", "array", "scalar")
 
@@ -131,4 +131,18 @@ def needs_elements(fn: Any, what: str, limit: int | None = None) -> Any:
             "silently. Use the numba backend (backend='numba' or 'auto': loop nests over the "
             "array terms), call fn.scalarize() yourself if the scalar program is really "
             "wanted, or trace with mode='scalar'")
+    return fn.scalarize()
+
+
+def scalar_fallback(fn: Any, what: str, error: Exception | None = None) -> Any:
+    """The scalar program of an ArrayFn for a stage that has no array form (or whose array
+    rules refused it: `error`): scalarized, with a ScalarFallbackWarning when it is large."""
+    if not is_array_fn(fn):
+        return fn
+    n = array_elements(fn)
+    if n > FALLBACK_WARN:
+        why = f" (the array form failed: {type(error).__name__}: {error})" if error else ""
+        warnings.warn(f"{what} scalarized an array program of {n} array elements{why}; this "
+                      "costs about a millisecond per element", ScalarFallbackWarning,
+                      stacklevel=3)
     return fn.scalarize()

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from symnum.arrays.auto import check_mode, trace_auto
+from symnum.arrays.auto import SCALARIZE_LIMIT, array_elements, check_mode, trace_auto
 from symnum.arrays.evaluate import eval_array_terms
 from symnum.arrays.ops_index import as_array_operand
 from symnum.arrays.scalarize import leaf_elements, scalarize_many
@@ -360,6 +360,22 @@ def trace(fn: Callable[..., Any], *example_args: Any, names: Sequence[str] | Non
                             f"keywords {', '.join(example_kwargs)}")
         return trace_arrays(fn, *example_args, names=names)
     return trace_auto(trace_arrays, scalar_fn.trace, fn, example_args, names, example_kwargs)
+
+
+def trace_sized(fn: Callable[..., Any], *example_args: Any,
+                names: Sequence[str] | None = None, mode: str = "auto") -> Any:
+    """The trace compile and the transforms use. mode="auto": as `trace`, except that an array
+    program with at most SCALARIZE_LIMIT array elements (symnum.arrays.auto) is traced again in
+    scalar mode — its scalar kernel compiles in milliseconds through LLVM and takes batch
+    dimensions, where an array kernel costs a numba compile of a few hundred milliseconds.
+    Larger array programs stay array terms (O(1) in the arrays' sizes)."""
+    out = trace(fn, *example_args, names=names, mode=mode)
+    if mode != "auto" or not isinstance(out, ArrayFn) or array_elements(out) > SCALARIZE_LIMIT:
+        return out
+    try:
+        return scalar_fn.trace(fn, *example_args, names=names)
+    except Exception:  # noqa: BLE001  (what only the array tracer traces stays an ArrayFn)
+        return out
 
 
 def evaluate(e: Any, env: Any = None) -> Any:
