@@ -117,7 +117,8 @@ TABLE = {
 
 # the functions whose programs the array tracer cannot represent yet: mode="auto" traces them
 # in scalar mode (mode="array" raises a typed error naming what to do)
-SCALAR_FALLBACK = {np.copyto}  # in place: an array term cannot be written into
+# copyto writes in place; empty_like has no values (scalar mode refuses to return them)
+SCALAR_FALLBACK = {np.copyto, np.empty_like}
 
 
 def _close(got, want):

@@ -2,7 +2,8 @@
 
 Sits above symnum.core, symnum.tracing and symnum.io, below autodiff and compile. Array symbols,
 constant arrays (one term each), elementwise maps over scalar IR, reductions, index maps and
-contractions; numpy code traces into them (`trace(f, x, mode="array")`), the reference
+contractions; numpy code traces into them (`trace(f, x)`: mode="auto", the default, gives array
+terms for array inputs, symnum.arrays.auto says when it does not), the reference
 interpreter evaluates them (one numpy call per operation) and `scalarize` turns them into arrays
 of scalar terms on demand.
 """

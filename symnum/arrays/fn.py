@@ -1,17 +1,17 @@
 """ArrayFn, an array program (inputs and outputs are array terms), and array-mode tracing.
 
-`trace(f, *examples, mode="array")` gives each array example an ArraySym of its shape and dtype
-(numbers stay scalar Syms, pytrees recurse) and runs `f` once: numpy calls build one term each,
-so the graph's size does not depend on the arrays' sizes. `mode="scalar"` is today's
-symnum.tracing.fn.trace (arrays of scalar terms). An ArrayFn evaluates with the array reference
-interpreter and `.scalarize()` turns it into a scalar Fn on demand. Never compiles.
+`trace(f, *examples)` (mode="auto", the default, or mode="array") gives each array example an
+ArraySym of its shape and dtype (numbers stay scalar Syms, pytrees recurse) and runs `f` once:
+numpy calls build one term each, so the graph's size does not depend on the arrays' sizes.
+`mode="scalar"` is symnum.tracing.fn.trace (arrays of scalar terms); mode="auto" falls back to
+it where array terms cannot represent the program (symnum.arrays.auto). An ArrayFn evaluates
+with the array reference interpreter and `.scalarize()` turns it into a scalar Fn on demand.
+Never compiles.
 """
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Sequence
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -299,23 +299,6 @@ def _symbolize(tree: Any, name: str) -> Any:
         return ArraySym(n, shape, dtype) if shape else Sym(n, dtype)
 
     return scalar_fn.symbolize(tree, name, leaf, (Sym, ArraySym))
-    if isinstance(tree, (ArrayExpr, Expr)):
-        raise TracingError(f"example argument {name} is an expression ({tree}), not a symbol")
-    if isinstance(tree, np.ndarray) or isinstance(tree, numbers.Number):
-        dt = np.dtype("float64") if isinstance(tree, Fraction) else np.asarray(tree).dtype
-        if dt.kind not in "biuf":
-            raise DTypeError(f"example argument {name} has dtype {dt}; symnum traces real, "
-                             "integer and boolean values")
-        if isinstance(tree, np.ndarray) and tree.ndim:
-            return ArraySym(name, tree.shape, dt.name)
-        return Sym(name, dt.name)
-    if isinstance(tree, tuple) and not hasattr(tree, "_fields"):
-        return tuple(_symbolize(t, f"{name}[{i}]") for i, t in enumerate(tree))
-    if isinstance(tree, list):
-        return [_symbolize(t, f"{name}[{i}]") for i, t in enumerate(tree)]
-    if isinstance(tree, dict):
-        return {k: _symbolize(v, f"{name}[{k!r}]") for k, v in tree.items()}
-    return tree
 
 
 @no_gc
@@ -365,17 +348,15 @@ def trace(fn: Callable[..., Any], *example_args: Any, names: Sequence[str] | Non
 def trace_sized(fn: Callable[..., Any], *example_args: Any,
                 names: Sequence[str] | None = None, mode: str = "auto") -> Any:
     """The trace compile and the transforms use. mode="auto": as `trace`, except that an array
-    program with at most SCALARIZE_LIMIT array elements (symnum.arrays.auto) is traced again in
-    scalar mode — its scalar kernel compiles in milliseconds through LLVM and takes batch
-    dimensions, where an array kernel costs a numba compile of a few hundred milliseconds.
-    Larger array programs stay array terms (O(1) in the arrays' sizes)."""
+    program with at most SCALARIZE_LIMIT array elements (symnum.arrays.auto) is scalarized —
+    its scalar kernel compiles in milliseconds through LLVM and takes batch dimensions, where
+    an array kernel costs a numba compile of a few hundred milliseconds. Larger array programs
+    stay array terms (O(1) in the arrays' sizes). The Python function runs once (twice only
+    where the array tracer cannot represent it and scalar mode traces it again)."""
     out = trace(fn, *example_args, names=names, mode=mode)
     if mode != "auto" or not isinstance(out, ArrayFn) or array_elements(out) > SCALARIZE_LIMIT:
         return out
-    try:
-        return scalar_fn.trace(fn, *example_args, names=names)
-    except Exception:  # noqa: BLE001  (what only the array tracer traces stays an ArrayFn)
-        return out
+    return out.scalarize()
 
 
 def evaluate(e: Any, env: Any = None) -> Any:

@@ -1,6 +1,6 @@
 """More numpy functions on array terms, each a composition of the existing array operations
 (concatenate, reshape, transpose, flip, broadcast, take, fancy indexing): dstack,
-column_stack, atleast_2d/3d, rot90, broadcast_arrays, empty_like, take_along_axis, append,
+column_stack, atleast_2d/3d, rot90, broadcast_arrays, take_along_axis, append,
 delete, insert, kron, meshgrid, block, result_type.
 
 Sits beside symnum.arrays.numpy_api, which merges MORE into its FUNCTIONS table. Adds no term
@@ -77,13 +77,6 @@ def broadcast_arrays(*args, subok=False):
     arrs = [_arr(a, "broadcast_arrays") for a in args]
     shape = np.broadcast_shapes(*[a.shape for a in arrs])
     return [IX.broadcast_to(a, shape) for a in arrs]
-
-
-def empty_like(a, dtype=None, order="K", subok=True, shape=None, **kw):
-    # numpy leaves the values unspecified; zeros are one choice of them
-    a = _arr(a, "empty_like")
-    return elementwise(lambda v: P.mul(v, 0.0), [a if shape is None else
-                                                 IX.broadcast_to(a, shape)], "empty_like")
 
 
 def take_along_axis(arr, indices, axis=-1):
@@ -198,7 +191,7 @@ def result_type(*args):
 MORE: dict[Any, Callable] = {
     np.atleast_2d: atleast_2d, np.atleast_3d: atleast_3d, np.dstack: dstack,
     np.column_stack: column_stack, np.rot90: rot90, np.broadcast_arrays: broadcast_arrays,
-    np.empty_like: empty_like, np.take_along_axis: take_along_axis, np.append: append,
+    np.take_along_axis: take_along_axis, np.append: append,
     np.delete: delete, np.insert: insert, np.kron: kron, np.meshgrid: meshgrid,
     np.block: block, np.result_type: result_type,
 }
