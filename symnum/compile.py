@@ -34,7 +34,7 @@ from symnum.call_args import (
     kernel_dtype,
     signature_key,
 )
-from symnum.errors import ArgumentError, CompileError, TransformError
+from symnum.errors import ArgumentError, CompileError, SerializationError, TransformError
 from symnum.tracing.fn import Fn
 
 
@@ -389,6 +389,16 @@ class CompiledFunction:
         for key, entry in list(self._entries.items()):
             c = entry.compiled
             if c is None or _has_identity(key):  # an instance of this process only
+                continue
+            if isinstance(getattr(c, "fn", None), ArrayFn):
+                # array terms do not pickle yet: the restored function traces this signature
+                # again from its Python function (kept by reference), else say so
+                if f is None:
+                    raise SerializationError(
+                        f"{self.__name__} has an array-program kernel (mode='auto' for large "
+                        "arrays) and its Python function is a lambda or closure: array terms do "
+                        "not pickle yet; define the function at module level, or compile with "
+                        "mode='scalar' to save its scalar kernels")
                 continue
             backend = getattr(c, "backend", None) or "numpy"
             options = dict(self._options) if backend != "numpy" else {}

@@ -325,3 +325,21 @@ def test_multi_array_fancy_indexing_errors_name_the_problem():
 def test_array_tracer_errors_are_typed(f, args, error, match):
     with pytest.raises(error, match=match):
         sn.trace(f, *args, mode="array")
+
+
+def _sum_sq(x):
+    return np.sum(x ** 2)
+
+
+def test_pickling_a_default_compiled_function_with_array_kernels(cache_dir):
+    import pickle
+
+    x = RNG.normal(size=2 * auto.SCALARIZE_LIMIT)
+    f = sn.compile(_sum_sq, cache_dir=cache_dir)
+    f(x)
+    g = pickle.loads(pickle.dumps(f))  # the array signature is traced again after loading
+    np.testing.assert_allclose(g(x), np.sum(x ** 2), rtol=1e-12)
+    h = sn.compile(lambda x: np.sum(x ** 2), cache_dir=cache_dir)
+    h(x)
+    with pytest.raises(sn.errors.SerializationError, match="module level"):
+        pickle.dumps(h)
