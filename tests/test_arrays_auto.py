@@ -343,3 +343,21 @@ def test_pickling_a_default_compiled_function_with_array_kernels(cache_dir):
     h(x)
     with pytest.raises(sn.errors.SerializationError, match="module level"):
         pickle.dumps(h)
+
+
+@pytest.mark.parametrize("f, args, match", [
+    (lambda x, y: x + y, (np.zeros(3), np.zeros(4)), r"add.*\(3,\).*\(4,\)"),
+    (lambda x: x.reshape(4), (np.zeros(3),), r"reshape.*\(3,\).*\(4,\)"),
+    (lambda x: x[5], (np.zeros(3),), "index 5 is out of bounds"),
+])
+def test_default_mode_reports_the_typed_error_not_numpys(f, args, match):
+    with pytest.raises(ShapeError, match=match):
+        sn.trace(f, *args)
+
+
+def test_default_mode_lets_user_exceptions_through():
+    def bad(x):
+        return {"a": 1}["b"] + x
+
+    with pytest.raises(KeyError):
+        sn.trace(bad, np.zeros(3))

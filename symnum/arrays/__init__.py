@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import symnum.arrays.numpy_api as _numpy_api
 import symnum.arrays.printing as _printing
+from symnum.arrays.auto import SCALARIZE_LIMIT, ScalarFallbackWarning
 from symnum.arrays.fn import ArrayFn, array_symbol, evaluate, trace, trace_arrays
 from symnum.arrays.scalarize import scalarize
 from symnum.arrays.terms import ArrayConst, ArrayExpr, ArraySym, ArrayTerm
@@ -21,5 +22,6 @@ ArrayExpr.__str__ = lambda self: _printing.to_str(self)
 ArrayExpr.__repr__ = lambda self: _printing.to_str(self)
 ArrayExpr._repr_latex_ = lambda self: f"${_printing.to_latex(self)}$"
 
-__all__ = ["ArrayConst", "ArrayExpr", "ArrayFn", "ArraySym", "ArrayTerm", "array_symbol",
-           "evaluate", "scalarize", "trace", "trace_arrays"]
+__all__ = ["SCALARIZE_LIMIT", "ArrayConst", "ArrayExpr", "ArrayFn", "ArraySym", "ArrayTerm",
+           "ScalarFallbackWarning", "array_symbol", "evaluate", "scalarize", "trace",
+           "trace_arrays"]

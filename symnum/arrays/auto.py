@@ -30,7 +30,7 @@ import numpy as np
 
 from symnum.arrays.terms import ArrayExpr
 from symnum.core.traversal import postorder
-from symnum.errors import SizeLimitError
+from symnum.errors import SizeLimitError, SymnumError
 from symnum.tracing.pytree import tree_flatten
 
 # At most this many array elements (summed over the array terms of a program, constants
@@ -92,8 +92,15 @@ def trace_auto(trace_array: Callable, trace_scalar: Callable, fn: Callable, exam
         return trace_array(fn, *examples, names=names)
     except Exception as array_error:  # noqa: BLE001  (any failure: the scalar tracer decides)
         # the scalar tracer is the old, complete path: what it cannot trace is an error of the
-        # program, and its error is the one to report (the array one rides along as context)
-        out = trace_scalar(fn, *examples, names=names)
+        # program. Its error is the one to report when typed (or the user's own exception);
+        # a raw numpy error there yields to the array tracer's typed one (which names shapes
+        # and the operation)
+        try:
+            out = trace_scalar(fn, *examples, names=names)
+        except Exception as scalar_error:
+            if isinstance(array_error, SymnumError) and type(scalar_error) in _RAW:
+                raise array_error from None
+            raise
         n = array_elements_in(examples)
         if n > FALLBACK_WARN:
             warnings.warn(
@@ -102,6 +109,10 @@ def trace_auto(trace_array: Callable, trace_scalar: Callable, fn: Callable, exam
                 "with array operations (np.where, np.concatenate, ...) to keep the program O(1), "
                 "or pass mode='scalar' to say this is meant", ScalarFallbackWarning, stacklevel=4)
         return out
+
+
+# numpy's own exception types, raised bare (a typed symnum error subclasses them)
+_RAW = (ValueError, TypeError, IndexError)
 
 
 def array_elements(fn: Any) -> int:
