@@ -361,3 +361,49 @@ def test_default_mode_lets_user_exceptions_through():
 
     with pytest.raises(KeyError):
         sn.trace(bad, np.zeros(3))
+
+
+# ---------------------------------------------------------------------------------------------
+# functional index updates (JAX's x.at[key].set(v)): the array form of item assignment
+
+_AT_KEYS = [(1, 2), np.s_[1:3], (np.array([0, 3]), np.array([1, 1])), np.s_[..., 0],
+            np.s_[::-2, 1:], (np.array([1, 1]), np.array([2, 2]))]
+
+
+@pytest.mark.parametrize("key", _AT_KEYS, ids=range(len(_AT_KEYS)))
+@pytest.mark.parametrize("how", ["set", "add", "multiply"])
+def test_at_updates_equal_numpys_in_place_updates(key, how):
+    a = RNG.normal(size=(4, 5))
+    shape = a[key].shape
+    v = RNG.normal(size=shape)
+    if how != "set" and key is _AT_KEYS[-1]:  # repeated positions: only set is defined
+        with pytest.raises(UnsupportedOperationError, match="repeated"):
+            getattr(sn.array_symbol("x", a.shape).at[key], how)(v)
+        return
+    fn = sn.trace(lambda x, w: getattr(x.at[key], how)(w), a, v, mode="array")
+    want = a.copy()
+    if how == "set":
+        want[key] = v
+    elif how == "add":
+        want[key] += v
+    else:
+        want[key] *= v
+    np.testing.assert_allclose(fn(a, v), want, rtol=1e-14)
+    np.testing.assert_allclose(fn.scalarize()(a, v), want, rtol=1e-14)
+
+
+def test_at_set_differentiates_and_refuses_symbolic_keys():
+    def f(a):
+        return np.sum(a.at[1:3].set(a[1:3] ** 2) ** 2)
+
+    def ref(a):
+        b = a.copy()
+        b[1:3] = a[1:3] ** 2
+        return np.sum(b ** 2)
+
+    x = RNG.normal(size=5)
+    g = sn.grad(f, mode="array")(x)
+    fd = [(ref(x + e) - ref(x - e)) / 2e-6 for e in np.eye(5) * 1e-6]
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+    with pytest.raises(TracingError, match="symbolic key"):
+        sn.trace(lambda a: a.at[a[0] > 0].set(1.0), np.zeros(3), mode="array")

@@ -18,6 +18,7 @@ import symnum.arrays.ops_gather as G
 import symnum.arrays.ops_index as IX
 import symnum.arrays.ops_reduce as R
 import symnum.core.primitives as P
+from symnum.arrays.at import at
 from symnum.arrays.numpy_more import MORE
 from symnum.arrays.ops_map import elementwise
 from symnum.arrays.terms import ArrayConst, ArrayExpr
@@ -387,6 +388,7 @@ def install() -> None:
     A.clip = lambda self, min=None, max=None, **kw: clip(self, min, max)  # noqa: A002
     A.astype = _astype
     A.copy = lambda self, *a, **kw: self
+    A.at = property(at)  # functional index updates: x.at[key].set(v) (symnum.arrays.at)
     A.item = lambda self: IX.getitem(self, (0,) * self.ndim) if self.size == 1 else \
         (_ for _ in ()).throw(ShapeError(f"item() of an array of shape {self.shape}"))
     for name, rule in UFUNC_RULES.items():  # x.sin() etc., as on scalar terms
