@@ -281,10 +281,9 @@ def grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 
     An ArrayFn, or `mode="array"` for a Python function, differentiates the array program
     without scalarising (symnum.autodiff.array_ad): the gradient program's size does not depend
-    on the arrays' sizes, and it runs as numba loop nests. mode="auto" (the default) does so
-    for array programs larger than symnum.arrays.auto.SCALARIZE_LIMIT elements (smaller ones
-    and has_aux=True: scalar terms, as symnum.compile), falling back to the scalar rules where
-    an array operation has no derivative rule; mode="scalar" always uses scalar terms.
+    on the arrays' sizes, and it runs as numba loop nests. mode="auto" (default): so for
+    programs above symnum.arrays.auto.SCALARIZE_LIMIT array elements (else, and for has_aux,
+    scalar terms), the scalar rules where an array operation has none.
 
     >>> import numpy as np, symnum as sn
     >>> g = sn.grad(lambda x: np.sum(x ** 3))
@@ -307,15 +306,13 @@ def grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 
 
 def _array_mode(f: Any, mode: str) -> bool:
-    """Array rules for this transform: mode="array", or an ArrayFn given."""
     return check_mode(mode) == "array" or isinstance(f, ArrayFn)
 
 
 def _lift_auto(f: Any, make: Callable[[Fn], Fn], make_array: Callable[[ArrayFn], ArrayFn],
                name: str) -> Any:
-    """mode="auto" for a Python function: traced by trace_sized (array terms for large array
-    programs), transformed by the array rules where the trace gave an ArrayFn and they cover
-    it, else by the scalar rules (on the scalarized program: symnum.arrays.auto says when)."""
+    """mode="auto": traced by trace_sized; the array rules for an ArrayFn where they cover it,
+    else the scalar rules (on the scalarized program)."""
     if isinstance(f, Fn):
         return make(f)
     check_function(f, name)
