@@ -130,12 +130,22 @@ def lower(fn: Any, backend: str | Backend = "numpy", **options: Any) -> Callable
     >>> lower(f, "numpy")(np.array([0.0, 1.0, 2.0]))
     array([1., 3., 5.])
     """
-    be = get_backend(backend)
-    if "reroll" in options and be.name not in ("llvm", "numba"):
-        # re-rolling (symnum.backends.reroll) is the llvm backend's; the others lower
-        # straight-line or loop code of their own, so the switch means nothing to them
+    b = get_backend(backend)
+    if "reroll" in options and b.name not in ("llvm", "numba"):
+        # re-rolling (symnum.backends.reroll) is the llvm and numba backends'; the others
+        # lower straight-line or loop code of their own, so the switch means nothing to them
         options = {k: v for k, v in options.items() if k != "reroll"}
-    return be.lower(fn, **options)
+    try:
+        return b.lower(fn, **options)
+    except CompileError:
+        # a backend without array loops (or refusing this one: the llvm loops take float64
+        # data) given an array program: lower its scalar form when that is small, else say
+        # what to use instead
+        from symnum.arrays.auto import is_array_fn, needs_elements
+
+        if not is_array_fn(fn):
+            raise
+        return b.lower(needs_elements(fn, f"the {b.name} backend"), **options)
 
 
 register_backend("numpy", "symnum.backends.numpy_backend")

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from symnum.arrays.fn import ArrayFn, trace
+from symnum.arrays.auto import check_mode
+from symnum.arrays.fn import ArrayFn, trace_sized
 from symnum.arrays.terms import ArrayExpr, ArraySym
 from symnum.built import InPlace, SparseFunction
 from symnum.call_args import (
@@ -33,7 +34,7 @@ from symnum.call_args import (
     kernel_dtype,
     signature_key,
 )
-from symnum.errors import ArgumentError, CompileError, TransformError
+from symnum.errors import ArgumentError, CompileError, SerializationError, TransformError
 from symnum.tracing.fn import Fn
 
 
@@ -158,7 +159,7 @@ class CompiledFunction:
     def __init__(self, f: Callable, *, backend: str = "auto", simplify: str | dict | None = None,
                  make_fn: Callable[[tuple], Fn] | None = None,
                  static_argnums: int | Sequence[int] = (),
-                 static_argnames: str | Sequence[str] = (), mode: str = "scalar",
+                 static_argnames: str | Sequence[str] = (), mode: str = "auto",
                  **options: Any):
         if not callable(f):
             raise TransformError(f"compile()/jit() needs a callable (a Python function or a "
@@ -168,8 +169,9 @@ class CompiledFunction:
         self._simplify = dict(simplify) if isinstance(simplify, dict) else simplify
         self._options = options
         self._custom_fn = make_fn is not None
-        # mode="array": trace to array terms (one per numpy call), lowered to loop nests
-        self._mode = mode
+        # "auto": array terms (loop nests) for large array programs, scalar terms (LLVM) for
+        # small ones and numbers (symnum.arrays.fn.trace_sized); "array" / "scalar" force one
+        self._mode = check_mode(mode)
         self._make_fn = make_fn or self._trace
         self._entries: dict = {}
         self._fast: list = []
@@ -257,7 +259,8 @@ class CompiledFunction:
                 "functions: symnum.distributed.map_blocks(f, x) runs them block by block "
                 "(stencils with depth=...); or x.compute() first")
         if not stat:
-            return trace(self._f, *dyn, names=self._dyn_names(len(dyn), ()), mode=self._mode)
+            return trace_sized(self._f, *dyn, names=self._dyn_names(len(dyn), ()),
+                               mode=self._mode)
         f, n = self._f, len(dyn) + len(stat)
 
         def with_statics(*d: Any) -> Any:
@@ -268,7 +271,8 @@ class CompiledFunction:
             return f(*full)
 
         stat = tuple((i, v.obj if type(v) is _Identity else v) for i, v in stat)
-        return trace(with_statics, *dyn, names=self._dyn_names(len(dyn), stat), mode=self._mode)
+        return trace_sized(with_statics, *dyn, names=self._dyn_names(len(dyn), stat),
+                           mode=self._mode)
 
     def _dyn_names(self, n: int, stat: tuple) -> list[str] | None:
         if not self._params:
@@ -412,6 +416,16 @@ class CompiledFunction:
             c = entry.compiled
             if c is None or _has_identity(key):  # an instance of this process only
                 continue
+            if isinstance(getattr(c, "fn", None), ArrayFn):
+                # array terms do not pickle yet: the restored function traces this signature
+                # again from its Python function (kept by reference), else say so
+                if f is None:
+                    raise SerializationError(
+                        f"{self.__name__} has an array-program kernel (mode='auto' for large "
+                        "arrays) and its Python function is a lambda or closure: array terms do "
+                        "not pickle yet; define the function at module level, or compile with "
+                        "mode='scalar' to save its scalar kernels")
+                continue
             backend = getattr(c, "backend", None) or "numpy"
             options = dict(self._options) if backend != "numpy" else {}
             if getattr(c, "dtype", None) is not None and backend != "numpy":
@@ -491,7 +505,7 @@ def _examples(fn: Fn) -> tuple:
 
 
 def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str | dict | None = None,
-            mode: str = "scalar", **options: Any) -> Any:
+            mode: str = "auto", **options: Any) -> Any:
     """Compile a numpy-style function (decorator or call): trace it on the first call of each
     argument signature (shapes, dtypes, pytree structure), optionally simplify, lower, cache.
 
@@ -503,6 +517,12 @@ def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str |
         "numpy": the reference interpreter (symnum.evaluate); nothing to compile.
     simplify: None (default), "rules", "egraph", or a dict of symnum.simplify arguments
         (e.g. {"method": "egraph", "ruleset": ...}).
+    mode: "auto" (default): an array program larger than symnum.arrays.auto.SCALARIZE_LIMIT
+        array elements is traced to array terms (one per numpy call) and lowered to loop nests
+        ("auto" backend: numba), so trace and compile cost the same at any array size;
+        smaller programs and numbers-only ones are traced to scalar terms (LLVM, milliseconds);
+        what the array tracer cannot represent (item assignment, ...) is traced in scalar mode.
+        "array" / "scalar" force one form.
     options (passed to the backend):
         cache_dir: where compiled kernels are cached (default: the user's symnum cache).
         fastmath (llvm, numba, cuda): allow reassociation and no-NaN assumptions (off: numpy's
@@ -604,7 +624,7 @@ def vectorize(f: Callable | None = None, *, backend: str = "numba",
         params = [p for p in inspect.signature(g).parameters.values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
                   and p.default is p.empty]
-        fn = _simplified(trace(g, *([1.0] * len(params))), simplify, backend)
+        fn = _simplified(trace_sized(g, *([1.0] * len(params))), simplify, backend)
         be = _backends().get_backend(backend)
         if be.elementwise is None:
             raise CompileError(f"backend '{backend}' has no elementwise kernels; use 'numba' or "

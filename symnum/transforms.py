@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 import symnum.autodiff.taylor as T
-from symnum.arrays.fn import ArrayFn, trace_arrays
+from symnum.arrays.auto import check_mode, scalar_fallback
+from symnum.arrays.fn import ArrayFn, trace_arrays, trace_sized
 from symnum.autodiff import ad, array_ad, array_jvp, array_taylor
 from symnum.autodiff import array_transforms as AT
 from symnum.call_args import is_symbolic, signature_key
@@ -32,7 +33,7 @@ from symnum.compile import CompiledFunction
 from symnum.core.build import as_expr
 from symnum.core.terms import Expr, Sym
 from symnum.core.traversal import infer_dtype, postwalk_many
-from symnum.errors import ShapeError, TransformError
+from symnum.errors import MissingRuleError, ShapeError, TransformError, UnsupportedOperationError
 from symnum.tracing.fn import Fn, trace
 from symnum.tracing.protocols import SymArray
 from symnum.tracing.pytree import tree_flatten, tree_map, tree_unflatten
@@ -255,6 +256,8 @@ class Transformed:
 
 def _lift(f: Any, make: Callable[[Fn], Fn], name: str,
           primal_args: Callable[[tuple], tuple] = lambda args: args) -> Any:
+    if isinstance(f, ArrayFn):  # sn.trace's default for arrays; this transform needs elements
+        f = scalar_fallback(f, name)
     if isinstance(f, Fn):
         return make(f)
     check_function(f, name)
@@ -266,7 +269,7 @@ def _lift(f: Any, make: Callable[[Fn], Fn], name: str,
 
 
 def grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-         mode: str = "scalar") -> Any:
+         mode: str = "auto") -> Any:
     """Gradient of a scalar-output function with respect to argument(s) `argnums` (an int: the
     gradient shaped like that argument; a tuple: a tuple of them). `has_aux=True`: f returns
     (value, aux) and the result is (gradient, aux), aux passed through undifferentiated.
@@ -284,7 +287,9 @@ def grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 
     An ArrayFn, or `mode="array"` for a Python function, differentiates the array program
     without scalarising (symnum.autodiff.array_ad): the gradient program's size does not depend
-    on the arrays' sizes, and it runs as numba loop nests.
+    on the arrays' sizes, and it runs as numba loop nests. mode="auto" (default): so for
+    programs above symnum.arrays.auto.SCALARIZE_LIMIT array elements (else, and for has_aux,
+    scalar terms), the scalar rules where an array operation has none.
 
     >>> import numpy as np, symnum as sn
     >>> g = sn.grad(lambda x: np.sum(x ** 3))
@@ -301,13 +306,32 @@ def grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False,
     if _array_mode(f, mode):
         _no_aux(has_aux, "grad")
         return _lift_array(f, lambda fn: array_ad.grad_fn(fn, argnums), "grad")
+    if mode == "auto" and not has_aux:
+        return _lift_auto(f, make, lambda fn: array_ad.grad_fn(fn, argnums), "grad")
     return _lift(f, make, "grad")
 
 
 def _array_mode(f: Any, mode: str) -> bool:
-    if mode not in ("scalar", "array"):
-        raise ValueError(f"mode must be 'scalar' or 'array', got {mode!r}")
-    return mode == "array" or isinstance(f, ArrayFn)
+    return check_mode(mode) == "array" or isinstance(f, ArrayFn)
+
+
+def _lift_auto(f: Any, make: Callable[[Fn], Fn], make_array: Callable[[ArrayFn], ArrayFn],
+               name: str) -> Any:
+    """mode="auto": traced by trace_sized; the array rules for an ArrayFn where they cover it,
+    else the scalar rules (on the scalarized program)."""
+    if isinstance(f, Fn):
+        return make(f)
+    check_function(f, name)
+
+    def either(fn: Any) -> Any:
+        if not isinstance(fn, ArrayFn):
+            return make(fn)
+        try:
+            return make_array(fn)
+        except (MissingRuleError, UnsupportedOperationError, TransformError) as e:
+            return make(scalar_fallback(fn, name, e))
+
+    return Transformed(f, either, name, tracer=trace_sized)
 
 
 def _lift_array(f: Any, make: Callable[[ArrayFn], ArrayFn], name: str,
@@ -373,7 +397,7 @@ def _grad_fn(fn: Fn, argnums) -> tuple[Any, Fn]:
 
 
 def value_and_grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-                   mode: str = "scalar") -> Any:
+                   mode: str = "auto") -> Any:
     """(value, gradient) in one Fn: the reverse sweep shares the primal's subterms. With
     `has_aux=True` f returns (value, aux) and the result is ((value, aux), gradient), as in
     JAX. An ArrayFn or mode="array": as grad. Conventions at non-differentiable points: see
@@ -387,6 +411,9 @@ def value_and_grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
         _no_aux(has_aux, "value_and_grad")
         return _lift_array(f, lambda fn: array_ad.value_and_grad_fn(fn, argnums),
                            "value_and_grad")
+    if mode == "auto" and not has_aux:
+        return _lift_auto(f, make, lambda fn: array_ad.value_and_grad_fn(fn, argnums),
+                          "value_and_grad")
     return _lift(f, make, "value_and_grad")
 
 

@@ -108,7 +108,7 @@ def _random_args(ctx: Ctx, args: tuple, batch: tuple) -> tuple:
 
 def _batched_table(ctx: Ctx, dtype: str, rtol: float, atol: float) -> None:
     for name, f, args in TABLE:
-        fn = sn.trace(f, *args)
+        fn = sn.trace(f, *args, mode="scalar")  # the scalar kernels (element statements)
         k = ctx.lower(fn, dtype=dtype)
         for batch in [(), (37,), (3, 5)]:
             xs = _random_args(ctx, args, batch)
@@ -209,7 +209,7 @@ def elementwise_multi_output(ctx: Ctx) -> None:
     close(k.elementwise(x, y), fn(*np.broadcast_arrays(x, y)), 1e-12, 1e-12, "arrays")
     close(k.elementwise(1.5, 2.5), fn(1.5, 2.5), 1e-12, 1e-12, "scalars")
     try:
-        ctx.lower(sn.trace(lambda v: v * 2, np.zeros(2))).elementwise(np.zeros(2))
+        ctx.lower(sn.trace(lambda v: v * 2, np.zeros(2), mode="scalar")).elementwise(np.zeros(2))
     except sn.errors.ShapeError as e:
         assert "all scalars" in str(e)
     else:
@@ -263,7 +263,7 @@ def device_function(ctx: Ctx) -> None:
     global cuda, _DEVICE
     from numba import cuda
 
-    fn = sn.trace(lambda s: brusselator_rhs(s), np.zeros((2, 3, 3)))
+    fn = sn.trace(lambda s: brusselator_rhs(s), np.zeros((2, 3, 3)), mode="scalar")
     _DEVICE = ctx.lower(fn).device
     X = ctx.rng.uniform(0, 2, (20, 18))
     OUT = np.zeros((20, 18))

@@ -124,7 +124,7 @@ def test_scalarize_agrees_with_array_evaluation(name, f, examples):
 def test_scalarize_matches_scalar_mode_trace():
     x = np.zeros(4)
     a = sn.trace(_rosen, x, mode="array").scalarize()
-    s = sn.trace(_rosen, x)
+    s = sn.trace(_rosen, x, mode="scalar")
     assert a.outputs is s.outputs  # same names, same canonical terms: one hash-consed term
 
 
@@ -282,9 +282,10 @@ def test_array_fn_call_checks():
     assert "x: [5]" in repr(fn)
 
 
-def test_trace_mode_default_is_scalar():
-    f = sn.trace(_rosen, np.zeros(3))
-    assert isinstance(f, sn.Fn)
+def test_trace_mode_default_is_auto():
+    assert isinstance(sn.trace(_rosen, np.zeros(3)), sn.ArrayFn)  # array inputs: array terms
+    assert isinstance(sn.trace(lambda a, b: a * b, 1.0, 2.0), sn.Fn)  # numbers: scalar terms
+    assert isinstance(sn.trace(_rosen, np.zeros(3), mode="scalar"), sn.Fn)
     with pytest.raises(ValueError, match="mode"):
         sn.trace(_rosen, np.zeros(3), mode="vector")
 

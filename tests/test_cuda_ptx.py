@@ -105,7 +105,7 @@ def _fn(name):
         a, b = sn.Sym("x; import os"), sn.Sym("__import__('os')")
         return sn.Fn([a, b], [a * sn.log(b)])
     f, args = FNS[name]
-    return sn.trace(f, *args)
+    return sn.trace(f, *args, mode="scalar")  # the scalar kernels' PTX (element statements)
 
 
 @pytest.mark.parametrize("dtype", cb.DTYPES)
@@ -122,7 +122,8 @@ def test_kernels_compile_to_an_sm90_cubin(link, cache_dir, name, dtype):
 
 
 def test_a_400_statement_kernel_compiles(link, cache_dir):
-    fn = sn.trace(brusselator_rhs, np.zeros((2, 4, 4)))  # 32 outputs, 400 statements
+    # scalar mode: 32 outputs, 400 statements
+    fn = sn.trace(brusselator_rhs, np.zeros((2, 4, 4)), mode="scalar")
     ptx = cb.kernel_ptx(fn, "batched", cc=CC, cache_dir=cache_dir)
     assert len(re.findall(r"\bst(?:\.global)?\.f64", ptx)) >= 32  # a store per output
     assert link(ptx)[:4] == b"\x7fELF"

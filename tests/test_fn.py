@@ -28,7 +28,8 @@ P0 = (1.0, 3.4, 10.0)
 
 @pytest.mark.parametrize("n", [4, 8])
 def test_brusselator_fixed_parameters(n):
-    fn = sn.trace(lambda s: brusselator_rhs(s, P0, 0.0), brusselator_init(n))
+    # element symbols are scalar mode's: the default traces arrays to array terms
+    fn = sn.trace(lambda s: brusselator_rhs(s, P0, 0.0), brusselator_init(n), mode="scalar")
     assert fn.names == ("s",) and fn.out_shapes == [(2, n, n)]
     assert len(fn.flat_inputs) == 2 * n * n and fn.flat_inputs[1].name == "s[0,0,1]"
     for _ in range(3):
@@ -73,7 +74,7 @@ def _model(x, p, cfg, opts):
 def test_pytree_inputs_and_outputs():
     x0 = np.array([0.1, 0.2, 0.3])
     p0 = {"a": 2.0, "b": [1.0, -0.5]}
-    fn = sn.trace(_model, x0, p0, "full", {"scale": 3})
+    fn = sn.trace(_model, x0, p0, "full", {"scale": 3}, mode="scalar")  # element symbols
     assert [s.name for s in fn.flat_inputs] == [
         "x[0]", "x[1]", "x[2]", "p['a']", "p['b'][0]", "p['b'][1]", "opts['scale']"]
     assert fn.inputs[2] == "full"  # a static leaf, passed through unchanged
@@ -202,7 +203,7 @@ def test_inplace_writes_to_arguments_do_not_change_inputs():
 
 def test_with_outputs_and_flat_outputs():
     u = sn.symarray("u", (2, 2))
-    f = sn.trace(lambda u: (u.T, np.sum(u)), np.ones((2, 2)))
+    f = sn.trace(lambda u: (u.T, np.sum(u)), np.ones((2, 2)), mode="scalar")  # element terms
     g = f.with_flat_outputs([e * 2 for e in f.flat_outputs])
     assert g.out_shapes == f.out_shapes and g.flat_inputs == f.flat_inputs
     assert g.outputs[0][0, 1] is 2 * u[1, 0]

@@ -223,7 +223,8 @@ def _structured(u, p, d):
 
 @pytest.fixture(scope="module")
 def structured_kernel(cache_dir):
-    fn = sn.trace(_structured, np.zeros(3), 1.0, {"a": 0.0, "b": 1.0})
+    # scalar mode: the scalar kernel's batch dimensions (array-loop kernels take none)
+    fn = sn.trace(_structured, np.zeros(3), 1.0, {"a": 0.0, "b": 1.0}, mode="scalar")
     return fn, nb.lower(fn, cache_dir=cache_dir)
 
 

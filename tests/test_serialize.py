@@ -52,8 +52,9 @@ def test_symbol_metadata_survives():
 
 
 def test_fn_roundtrips_and_evaluates_the_same(tmp_path):
+    # scalar mode: saving array programs (ArrayFn) is not supported yet
     f = sn.trace(lambda u, q: {"a": np.sin(u) * q["k"], "b": (u.sum(), None)},
-                 np.zeros(3), {"k": 1.0})
+                 np.zeros(3), {"k": 1.0}, mode="scalar")
     u, q = np.array([0.1, 0.2, 0.3]), {"k": 2.0}
     for g in (_roundtrip(f), pickle.loads(pickle.dumps(f))):
         assert g.names == f.names and g.flat_outputs == f.flat_outputs

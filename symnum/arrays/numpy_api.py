@@ -18,9 +18,11 @@ import symnum.arrays.ops_gather as G
 import symnum.arrays.ops_index as IX
 import symnum.arrays.ops_reduce as R
 import symnum.core.primitives as P
+from symnum.arrays.at import at
+from symnum.arrays.numpy_more import MORE
 from symnum.arrays.ops_map import elementwise
 from symnum.arrays.terms import ArrayConst, ArrayExpr
-from symnum.errors import ShapeError, TracingError, UnsupportedOperationError
+from symnum.errors import ShapeError, SymnumError, TracingError, UnsupportedOperationError
 from symnum.tracing.protocols import UFUNC_RULES, is_boolean, ufunc_rule
 
 _REDUCE_UFUNCS = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}
@@ -272,6 +274,9 @@ FUNCTIONS: dict[Any, Callable] = {
 }
 
 
+FUNCTIONS.update(MORE)
+
+
 def array_function(func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
     """numpy's __array_function__ for array terms."""
     rule = FUNCTIONS.get(func)
@@ -280,14 +285,17 @@ def array_function(func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
         raise UnsupportedOperationError(
             f"{name} has no symbolic-array rule in symnum; rewrite it with supported numpy "
             "functions (symnum.arrays.numpy_api.FUNCTIONS lists them), trace with "
-            "mode='scalar', or register a scalar primitive with sn.register and map it")
+            "mode='scalar' (mode='auto', the default, does so by itself) or call .scalarize() "
+            "on an ArrayFn, or register a scalar primitive with sn.register and map it")
     try:
         return rule(*args, **kwargs)
+    except SymnumError:
+        raise
     except TypeError as e:
-        if isinstance(e, (TracingError, UnsupportedOperationError)):
-            raise
         raise UnsupportedOperationError(f"numpy.{func.__name__} called with arguments symnum "
                                         f"does not support for symbolic arrays: {e}") from e
+    except (ValueError, IndexError) as e:  # numpy's own checks inside a rule: no raw leak
+        raise ShapeError(f"numpy.{func.__name__} on symbolic arrays: {e}") from e
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,6 +388,7 @@ def install() -> None:
     A.clip = lambda self, min=None, max=None, **kw: clip(self, min, max)  # noqa: A002
     A.astype = _astype
     A.copy = lambda self, *a, **kw: self
+    A.at = property(at)  # functional index updates: x.at[key].set(v) (symnum.arrays.at)
     A.item = lambda self: IX.getitem(self, (0,) * self.ndim) if self.size == 1 else \
         (_ for _ in ()).throw(ShapeError(f"item() of an array of shape {self.shape}"))
     for name, rule in UFUNC_RULES.items():  # x.sin() etc., as on scalar terms

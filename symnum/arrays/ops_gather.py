@@ -19,7 +19,7 @@ import numpy as np
 
 import symnum.core.primitives as P
 from symnum.arrays.ops_base import ArrayOp
-from symnum.arrays.ops_index import _axes, as_array_operand, getitem, reshape
+from symnum.arrays.ops_index import _axes, as_array_operand, getitem, reshape, transpose
 from symnum.arrays.ops_map import elementwise
 from symnum.arrays.terms import ArrayConst, ArrayExpr, ArrayTerm
 from symnum.core.terms import Expr
@@ -75,11 +75,8 @@ def fancy_getitem(x: ArrayExpr, key: tuple) -> ArrayExpr:
     basic (ints, slices, None): the basic part first, then one Take (numpy's placement of the
     indexed axes when there is a single index array)."""
     arrays = [j for j, k in enumerate(key) if isinstance(k, (np.ndarray, list))]
-    if len(arrays) != 1 or any(k is Ellipsis for k in key):
-        raise UnsupportedOperationError(
-            "indexing with several index arrays (or an index array and '...') has no "
-            "array-term rule yet; index with one constant array at a time, or trace with "
-            "mode='scalar'")
+    if len(arrays) != 1 or any(k is Ellipsis or _is_int(k) for k in key):
+        return multi_getitem(x, key)  # ints next to an index array are indices too (numpy)
     (p,) = arrays
     idx = np.asarray(key[p])
     if idx.dtype == bool and idx.ndim > 1:
@@ -98,6 +95,82 @@ def fancy_getitem(x: ArrayExpr, key: tuple) -> ArrayExpr:
     y = getitem(x, basic)
     axis = sum(1 for k in key[:p] if not isinstance(k, (int, np.integer)))
     return take(y, idx, axis)
+
+
+def _expand_key(x: ArrayExpr, key: tuple) -> list:
+    """The key with '...' spelled out, boolean arrays as their nonzero() integer arrays, and
+    lists as arrays (numpy's rules)."""
+    out: list = []
+    for k in key:
+        if isinstance(k, list):
+            k = np.asarray(k)
+            if k.dtype == object or (k.size == 0 and k.dtype.kind == "f"):
+                k = k.astype(np.int64)
+        if isinstance(k, np.ndarray) and k.dtype == bool:
+            out.extend(np.nonzero(k) if k.ndim else [np.asarray(int(k))])
+        else:
+            out.append(k)
+    if sum(k is Ellipsis for k in out) > 1:
+        raise ShapeError("an index can only have a single ellipsis ('...')")
+    used = sum(1 for k in out if k is not None and k is not Ellipsis)
+    if used > x.ndim:
+        raise ShapeError(f"too many indices for a symbolic array of shape {x.shape}: {used} "
+                         "given")
+    if Ellipsis in [k for k in out if not isinstance(k, np.ndarray)]:
+        j = next(i for i, k in enumerate(out) if k is Ellipsis)
+        out[j:j + 1] = [slice(None)] * (x.ndim - used)
+    return out
+
+
+def multi_getitem(x: ArrayExpr, key: tuple) -> ArrayExpr:
+    """x[key] with several constant index arrays (and ints, slices, None, '...'), numpy's
+    advanced indexing: the index arrays broadcast together to a shape B; their axes gather
+    through one linear index (a Take over those axes flattened); B takes the place of the
+    first indexed axis when the indexed axes are adjacent, else comes first."""
+    key = _expand_key(x, key)
+    adv = [j for j, k in enumerate(key) if isinstance(k, np.ndarray) or _is_int(k)]
+    for j in adv:
+        if isinstance(key[j], np.ndarray) and key[j].dtype.kind not in "iu":
+            raise UnsupportedOperationError(f"cannot index a symbolic array with an array of "
+                                            f"dtype {key[j].dtype}; use integers or booleans")
+    try:
+        idx = np.broadcast_arrays(*[np.asarray(key[j], dtype=np.int64) for j in adv])
+    except ValueError:
+        raise ShapeError("indexing: the index arrays' shapes "
+                         f"{[np.shape(key[j]) for j in adv]} do not broadcast together") from None
+    # the basic part first: every indexed axis kept whole, at its place in the result
+    y = getitem(x, tuple(slice(None) if j in adv else k for j, k in enumerate(key)))
+    axis_of, pos = {}, 0
+    for j, k in enumerate(key):
+        if j in adv:
+            axis_of[j] = pos
+        if k is None or j in adv or isinstance(k, slice):
+            pos += 1
+    front = [axis_of[j] for j in adv]
+    rest = [a for a in range(y.ndim) if a not in front]
+    sizes = [y.shape[a] for a in front]
+    for j, n, ix in zip(adv, sizes, idx):
+        if ix.size and (ix.min() < -n or ix.max() >= n):
+            raise ShapeError(f"index {int(ix.min() if ix.min() < -n else ix.max())} is out of "
+                             f"bounds for axis {sum(1 for k in key[:j] if k is not None)} with "
+                             f"size {n} (array of shape {x.shape})")
+    lin = np.ravel_multi_index(tuple(np.where(ix < 0, ix + n, ix) for ix, n in zip(idx, sizes)),
+                               sizes) if sizes else np.zeros((), np.int64)
+    y = transpose(y, tuple(front + rest)) if front + rest != list(range(y.ndim)) else y
+    flat = reshape(y, (int(np.prod(sizes)),) + tuple(y.shape[len(front):]))
+    out = take(flat, lin, 0)  # shape B + rest
+    adjacent = adv == list(range(adv[0], adv[-1] + 1))
+    before = sum(1 for a in rest if a < front[0]) if adjacent else 0
+    if before:  # B goes where the first indexed axis was
+        nb = lin.ndim
+        order = (tuple(range(nb, nb + before)) + tuple(range(nb)) +
+                 tuple(range(nb + before, out.ndim)))
+        out = transpose(out, order)
+    return out
+
+
+def _is_int(k: Any) -> bool:
+    return isinstance(k, (int, np.integer)) and not isinstance(k, bool)
 
 
 def diag(v: Any, k: int = 0) -> ArrayExpr:

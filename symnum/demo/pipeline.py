@@ -42,7 +42,7 @@ def stage_trace(ctx: Context) -> None:
     import symnum as sn
 
     u0, _ = ctx.states["initial"]
-    fn = _timed(ctx, "trace", lambda: sn.trace(model, u0, 0.0),
+    fn = _timed(ctx, "trace", lambda: sn.trace(model, u0, 0.0, mode="scalar"),
                 f"state (2, {ctx.n}, {ctx.n}) and t symbolic")
     ctx.fns["trace"] = ctx.fn = fn
 
