@@ -77,8 +77,8 @@ def lower(fn: Fn, backend: str = "auto", **options: Any) -> Any:
         fn = fn.scalarize()  # array loops compile as scalar loops (symnum.loops.arrays)
     if backend == "auto" and name == "llvm" and isinstance(fn, ArrayFn) \
             and "numba" in _backends().available_backends():
-        try:
-            return _backends().lower(fn, "llvm", **options)
+        try:  # the backend itself: backends.lower would take a small program's scalar form
+            return _backends().get_backend("llvm").lower(fn, **options)
         except CompileError as e:
             k = _backends().lower(fn, "numba", **options)
             k.info["llvm_refused"] = str(e)  # why auto chose numba

@@ -132,7 +132,8 @@ def test_float32_kernels(every_op_fn):
 
 @pytest.mark.parametrize(("inline", "parallel"), [(True, False), (False, True), (None, None)])
 def test_batched_equals_per_row(inline, parallel):
-    fn = sn.trace(lambda v, p: [np.sin(v[0]) * p + v[1] ** 2, np.exp(-v[1]) - p], np.zeros(2), 1.0)
+    fn = sn.trace(lambda v, p: [np.sin(v[0]) * p + v[1] ** 2, np.exp(-v[1]) - p], np.zeros(2), 1.0,
+                  mode="scalar")
     c = lower(fn, "llvm", inline_batched=inline, parallel=parallel, cache=False)
     assert c.info["inlined_batched"] is bool(inline is not False)
     rng = np.random.default_rng(1)

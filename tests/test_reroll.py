@@ -75,13 +75,13 @@ def _close(a, b, rtol=1e-12):
 # the workloads, small -----------------------------------------------------------------------
 def _bruss(n=8):
     state = np.random.default_rng(0).random((2, n, n)) + 0.5
-    return sn.trace(lambda s: brusselator_rhs(s, (1.0, 3.4, 10.0), 0.0), state), state
+    return sn.trace(lambda s: brusselator_rhs(s, (1.0, 3.4, 10.0), 0.0), state, mode="scalar"), state
 
 
 def _mass(n=256):
     net = reaction_network(n)
     c0 = np.random.default_rng(1).random(n) + 0.5
-    return sn.trace(lambda c: mass_action_rhs(c, net), c0), c0, net
+    return sn.trace(lambda c: mass_action_rhs(c, net), c0, mode="scalar"), c0, net
 
 
 def test_brusselator_rolled_matches_straight_and_numpy():

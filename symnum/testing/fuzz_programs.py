@@ -131,7 +131,7 @@ def program_round(report: Report, seed: int, n_programs: int = 8, n_points: int 
 
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            fn = trace_any(f, *ex)
+            fn = trace_any(f, *ex, mode="scalar")
             got = _flat(fn(*args), n_points)
             check(("value", "none", "evaluate"), got, want)
             forms = {"none": fn}
@@ -180,7 +180,7 @@ def _derivatives(check, program, fn, f, args, ex, rng, n, array: bool) -> None:
             total = total + np.sum(o * w)
         return total
 
-    lfn = trace_any(loss, *ex)
+    lfn = trace_any(loss, *ex, mode="scalar")
     syms = lfn.flat_inputs
     (out,) = lfn.flat_outputs
     env = {}
