@@ -75,7 +75,8 @@ def _close(a, b, rtol=1e-12):
 # the workloads, small -----------------------------------------------------------------------
 def _bruss(n=8):
     state = np.random.default_rng(0).random((2, n, n)) + 0.5
-    return sn.trace(lambda s: brusselator_rhs(s, (1.0, 3.4, 10.0), 0.0), state, mode="scalar"), state
+    fn = sn.trace(lambda s: brusselator_rhs(s, (1.0, 3.4, 10.0), 0.0), state, mode="scalar")
+    return fn, state
 
 
 def _mass(n=256):
