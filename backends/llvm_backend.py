@@ -14,7 +14,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
-import os
 import sys
 import tempfile
 import threading
@@ -23,11 +22,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from symnum.backends import Backend
 from symnum.backends.cache_security import private_dir, seal, unseal, write_private
-from symnum.backends.compiled import PARALLEL_WORK, Compiled
+from symnum.backends.compiled import Compiled
 from symnum.backends.kernel_cache import default_cache_dir
+from symnum.backends.llvm_batched import BatchedKernel
 from symnum.backends.llvm_fallback import callback_address
 from symnum.backends.llvm_ir import (
     CALLBACK_PREFIX,
@@ -39,7 +38,7 @@ from symnum.backends.llvm_ir import (
 )
 from symnum.backends.schedule import Schedule, schedule
 
-from symnum.errors import CacheWarning, CompileError, ShapeError
+from symnum.errors import CacheWarning, CompileError
 
 _LOCK = threading.RLock()  # LLVM objects shared here (target machines, the JIT) are not
 _STATE: dict[str, Any] = {}  # thread-safe; numba's global LLVM context is never touched
@@ -346,49 +345,6 @@ def _trampolines(dtype: str) -> tuple[tuple[Any, Any], str]:
                 _STATE[key] = (pair, via)
     return _STATE[key]
 
-
-
-def _pool() -> Any:
-    pool = _STATE.get("pool")
-    if pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with _LOCK:
-            pool = _STATE.get("pool")
-            if pool is None:
-                pool = _STATE["pool"] = ThreadPoolExecutor(
-                    max_workers=os.cpu_count() or 1, thread_name_prefix="symnum-llvm")
-    return pool
-
-
-class BatchedKernel:
-    """`batched(X, OUT)` over rows; large batches are split across threads (the machine code
-    runs without the GIL), small ones run in the calling thread."""
-
-    __slots__ = ("call", "addr", "n_in", "n_out", "work", "parallel", "library")
-
-    def __init__(self, call: Any, library: Library, n_in: int, n_out: int, work: int,
-                 parallel: bool | None):
-        self.call, self.library, self.addr = call, library, library.batched
-        self.n_in, self.n_out, self.work, self.parallel = n_in, n_out, max(1, work), parallel
-
-    def __call__(self, X: np.ndarray, OUT: np.ndarray) -> None:  # noqa: N803
-        rows = X.shape[0] if X.ndim == 2 else 0
-        threads = os.cpu_count() or 1
-        if self.parallel is None:
-            split = rows * self.work >= PARALLEL_WORK
-        else:
-            split = self.parallel
-        if not split or threads < 2 or rows < 2 or X.ndim != 2 or OUT.ndim != 2:
-            self.call(self.addr, self.n_in, self.n_out, X, OUT)
-            return
-        if OUT.shape[0] != rows:
-            raise ShapeError("X must be (rows, n_in) and OUT (rows, n_out)")
-        bounds = np.linspace(0, rows, min(threads, rows) + 1).astype(int)
-        jobs = [_pool().submit(self.call, self.addr, self.n_in, self.n_out, X[lo:hi],
-                               OUT[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
-        for j in jobs:
-            j.result()
 
 
 # the public entry points -----------------------------------------------------------------------

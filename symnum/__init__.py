@@ -18,7 +18,8 @@ import symnum.tracing.protocols as _protocols  # noqa: F401  (numpy protocols)
 from symnum.autodiff.ad import diff, gradient, jacobian
 from symnum.core.build import as_expr, tree_mode
 from symnum.core.canonical import expand
-from symnum.compile import build_function, compile, vectorize
+from symnum.builders import build_function, vectorize
+from symnum.compile import compile
 from symnum.compile import compile as jit  # JAX's name for the same thing
 from symnum.errors import (
     ArgumentError,
@@ -136,18 +137,14 @@ from symnum.tracing.protocols import SymArray
 import symnum.tracing.linalg as _linalg  # noqa: F401,E402  (registers the np.linalg rules)
 from symnum.io.graph import to_dot, to_networkx  # noqa: E402
 from symnum.transforms import (
-    derivative,
     grad,
-    hessian,
-    hvp,
     jacfwd,
     jacrev,
     jvp,
-    laplacian,
-    taylor,
     value_and_grad,
     vjp,
 )
+from symnum.transforms_higher import derivative, hessian, hvp, laplacian, taylor
 from symnum.batching import vmap
 from symnum.loops import fori_loop, scan, while_loop
 from symnum.core.traversal import count_ops, free_symbols, postorder, substitute, topological_order

@@ -32,8 +32,11 @@ def _need_dask(what: str) -> None:
 
 
 def _run_batch(solve: Any, batch: list) -> list:
+    from symnum.backends.dask_arrays import _one_thread
+
     f = solve.kernel() if hasattr(solve, "kernel") and hasattr(solve, "payload") else solve
-    return [np.asarray(f(p)) for p in batch]
+    with _one_thread():  # one member per worker thread: no kernel threads on top
+        return [np.asarray(f(p)) for p in batch]
 
 
 def ensemble(solve: Callable, params: Iterable, *, client: Any = None, batch: int | None = None,
@@ -118,7 +121,11 @@ class _LazyLower:
 
 
 def _apply(block: np.ndarray, refs: dict) -> np.ndarray:
-    return np.asarray(refs[block.shape].kernel()(np.ascontiguousarray(block)), dtype=block.dtype)
+    from symnum.backends.dask_arrays import _one_thread
+
+    k = refs[block.shape].kernel()
+    with _one_thread():  # dask runs one task per worker thread already
+        return np.asarray(k(np.ascontiguousarray(block)), dtype=block.dtype)
 
 
 def reach(f: Callable, shape: tuple) -> tuple[str, list[int], list[bool]]:
@@ -318,7 +325,11 @@ class _Plan:
                 b = ArraySym("blk", block.shape, self.dtype)
                 k = lower(ArrayFn([b], substitute(red, {x: b})), self.backend)
                 _BLOCK_KERNELS[(self.key, block.shape)] = k
-        return np.asarray(k(np.ascontiguousarray(block)), dtype=float).reshape((1,) * block.ndim)
+        from symnum.backends.dask_arrays import _one_thread
+
+        with _one_thread():
+            v = k(np.ascontiguousarray(block))
+        return np.asarray(v, dtype=float).reshape((1,) * block.ndim)
 
     def combine(self, parts: np.ndarray, axis: Any = None, keepdims: bool = True) -> np.ndarray:
         return _COMBINE[self.parts()[1].op.kind](parts, axis=axis, keepdims=True)

@@ -13,6 +13,7 @@ import pytest
 
 import symnum as sn
 from symnum import transforms as T
+from symnum import transforms_higher as TH
 from symnum.errors import MissingRuleError, ShapeError
 from symnum.tracing.fn import Fn, trace
 from symnum.tracing.pytree import tree_flatten, tree_map, tree_unflatten
@@ -223,12 +224,12 @@ def test_jacfwd_equals_jacrev_on_matrix_outputs_and_pytrees():
 
 
 def test_hessian_fn():
-    H = run(T.hessian_fn(loss), X3)
+    H = run(TH.hessian_fn(loss), X3)
     assert H.shape == (3, 3)
     assert np.allclose(H, H.T, rtol=1e-12)
     assert_tree_close(H, fd(lambda x: run(T.grad(loss), x), (X3,)), rtol=1e-6, atol=1e-7)
     t = 0.7
-    h = run(T.hessian_fn(lambda t: np.sin(t) * t ** 3), t)
+    h = run(TH.hessian_fn(lambda t: np.sin(t) * t ** 3), t)
     want = -np.sin(t) * t ** 3 + 6 * np.cos(t) * t ** 2 + 6 * t * np.sin(t)
     assert np.shape(h) == () and np.isclose(h, want, rtol=1e-12)
 
@@ -240,40 +241,40 @@ def test_hessian_fn():
     (8, lambda t: 256 * np.sin(2 * t)),
 ])
 def test_derivative(order, want):
-    d = T.derivative(lambda t: np.sin(2 * t), order=order)
+    d = TH.derivative(lambda t: np.sin(2 * t), order=order)
     assert np.isclose(run(d, 0.4), want(0.4), rtol=1e-12)
 
 
 def test_derivative_argnums_and_composite():
-    d2 = T.derivative(lambda a, t: a * np.exp(np.sin(t)), order=2, argnums=1)
+    d2 = TH.derivative(lambda a, t: a * np.exp(np.sin(t)), order=2, argnums=1)
     t = 0.3
     want = 1.5 * np.exp(np.sin(t)) * (np.cos(t) ** 2 - np.sin(t))
     assert np.isclose(run(d2, 1.5, t), want, rtol=1e-12)
 
 
 def test_taylor_fn_along_a_direction():
-    tf = T.taylor_fn(loss, 3)
+    tf = TH.taylor_fn(loss, 3)
     v = np.array([0.5, -1.0, 0.25])
     cs = run(tf, X3, v)
     assert len(cs) == 4
     assert np.isclose(cs[0], loss(X3))
     # c_k = (d/dt)^k f(x + t v) / k! at 0, from the scalar derivative transform
-    g = T.derivative(lambda t: loss(X3 + t * v), order=1)
-    g2 = T.derivative(lambda t: loss(X3 + t * v), order=2)
-    g3 = T.derivative(lambda t: loss(X3 + t * v), order=3)
+    g = TH.derivative(lambda t: loss(X3 + t * v), order=1)
+    g2 = TH.derivative(lambda t: loss(X3 + t * v), order=2)
+    g3 = TH.derivative(lambda t: loss(X3 + t * v), order=3)
     for k, d in ((1, g), (2, g2), (3, g3)):
         assert np.isclose(cs[k] * np.prod(range(1, k + 1)), run(d, 0.0), rtol=1e-11)
 
 
 def test_laplacian_fn_exact_and_stochastic():
-    exact = run(T.laplacian_fn(loss), X3)
-    assert np.isclose(exact, np.trace(run(T.hessian_fn(loss), X3)), rtol=1e-12)
-    est = run(T.laplacian_fn(loss, method="stochastic", samples=400, rng=0), X3)
-    H = run(T.hessian_fn(loss), X3)
+    exact = run(TH.laplacian_fn(loss), X3)
+    assert np.isclose(exact, np.trace(run(TH.hessian_fn(loss), X3)), rtol=1e-12)
+    est = run(TH.laplacian_fn(loss, method="stochastic", samples=400, rng=0), X3)
+    H = run(TH.hessian_fn(loss), X3)
     sd = np.sqrt(2 * (np.sum(H ** 2) - np.sum(np.diag(H) ** 2)))  # Rademacher: Var vᵀHv
     assert abs(est - exact) <= 4 * sd / np.sqrt(400)
     with pytest.raises(ValueError, match="method"):
-        T.laplacian_fn(loss, method="guess")
+        TH.laplacian_fn(loss, method="guess")
 
 
 def test_public_names_dispatch_on_expressions_and_functions():
@@ -281,11 +282,11 @@ def test_public_names_dispatch_on_expressions_and_functions():
     e = sn.sin(x) * y ** 2
     H = sn.hessian(e, [x, y])
     assert H.shape == (2, 2) and H[1, 1] is 2 * sn.sin(x)
-    assert np.allclose(run(sn.hessian(loss), X3), run(T.hessian_fn(loss), X3))
+    assert np.allclose(run(sn.hessian(loss), X3), run(TH.hessian_fn(loss), X3))
     assert len(sn.taylor(e, x, 2)) == 3
     assert len(run(sn.taylor(loss, order=2), X3, np.ones(3))) == 3
     assert sn.laplacian(e, [x, y]) is not None
-    assert np.isclose(run(sn.laplacian(loss), X3), run(T.laplacian_fn(loss), X3))
+    assert np.isclose(run(sn.laplacian(loss), X3), run(TH.laplacian_fn(loss), X3))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,11 +320,11 @@ def test_errors():
     with pytest.raises(ShapeError, match="scalar output"):
         run(T.grad(loss_vec), X3)
     with pytest.raises(ShapeError, match="scalar output"):
-        run(T.hessian_fn(loss_vec), X3)
+        run(TH.hessian_fn(loss_vec), X3)
     with pytest.raises(ShapeError, match="out of range"):
         run(T.grad(loss, argnums=3), X3)
     with pytest.raises(ShapeError, match="scalar argument"):
-        run(T.derivative(loss, order=2), X3)
+        run(TH.derivative(loss, order=2), X3)
     with pytest.raises(TypeError, match="Fn or a Python function"):
         T.grad(42)
     x = sn.Sym("x")
@@ -338,4 +339,4 @@ def test_missing_rules_name_the_primitive():
     with pytest.raises(MissingRuleError, match="tf_no_partials"):
         run(T.jacfwd(lambda t: np.array([noderiv(t[0]), t[1]])), XS)
     with pytest.raises(MissingRuleError, match="tf_no_partials"):
-        run(T.derivative(lambda t: noderiv(t), order=3), 0.3)
+        run(TH.derivative(lambda t: noderiv(t), order=3), 0.3)

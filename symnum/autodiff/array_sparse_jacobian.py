@@ -20,7 +20,7 @@ Two ways to the values, both array programs over the same inputs:
   compressed columns by an index table.
 
 Sits in the autodiff layer; builds terms and integer tables, never evaluates or compiles
-(symnum.compile.build_function lowers `values`).
+(symnum.builders.build_function lowers `values`).
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ class BrusselatorSolve:
     def __init__(self, n: int, *, t_end: float = 0.5, rtol: float = 1e-6, atol: float = 1e-8,
                  backend: str = "llvm"):
         from symnum.autodiff.sparsity import sparse_jacobian
-        from symnum.compile import build_function, lower
+        from symnum.builders import build_function
+        from symnum.compile import lower
         from symnum.tracing.fn import trace
 
         self.n, self.t_end, self.rtol, self.atol = n, t_end, rtol, atol

@@ -74,7 +74,7 @@ def stage_jacobian(ctx: Context) -> None:
 def _array_jacobian(ctx: Context) -> tuple:
     from symnum.arrays.terms import ArraySym
     from symnum.autodiff.sparsity import sparse_jacobian
-    from symnum.compile import build_function
+    from symnum.builders import build_function
     from symnum.demo.context import model
 
     u0 = ctx.states["initial"][0]
@@ -88,7 +88,7 @@ def _array_jacobian(ctx: Context) -> tuple:
 
 def _scalar_jacobian(ctx: Context) -> tuple:
     from symnum.autodiff.sparsity import sparse_jacobian
-    from symnum.compile import build_function
+    from symnum.builders import build_function
 
     fn = ctx.fn
     state_syms = fn.inputs[0]
