@@ -49,6 +49,21 @@ _MATERIAL_OPS = (Reduce, Contract, Concatenate, Pad, Scan)
 _INIT = {"sum": "0.0", "prod": "1.0", "max": "-math.inf", "min": "math.inf"}
 
 
+def _canonical_spec(spec: str) -> str:
+    """The spelling of an einsum spec, up to renaming its letters, that the BLAS table uses
+    (`i,ij->j`, the gradient's Xᵀr, is `j,jk->k`); the spec itself when none does."""
+    import itertools
+
+    seen = list(dict.fromkeys(c for c in spec if c.isalpha()))
+    if len(seen) > 3:
+        return spec
+    for perm in itertools.permutations("ijk", len(seen)):
+        renamed = spec.translate(str.maketrans(dict(zip(seen, perm))))
+        if renamed in _BLAS_SPECS:
+            return renamed
+    return spec
+
+
 def _cost(op: Map) -> float:
     """CPU cycles of one evaluation of a map's body (the Op blocks' cost table)."""
     total = 0.0
@@ -470,14 +485,15 @@ class LoopGen:
         work = 1
         for s in sizes.values():
             work *= s
-        return (n.op.spec in _BLAS_SPECS and work >= BLAS_WORK
+        return (_canonical_spec(n.op.spec) in _BLAS_SPECS and work >= BLAS_WORK
                 and all(a.dtype == n.dtype for a in n.args))
 
     def contract(self, n: ArrayTerm, name: str, top: _Block) -> None:
         op = n.op
         if self.blas(n):
             a, c = (self.names[id(x)] for x in n.args)
-            top.add(f"{name} = np.dot({_BLAS_SPECS[op.spec].format(a=a, c=c)})")
+            args = _BLAS_SPECS[_canonical_spec(op.spec)].format(a=a, c=c)
+            top.add(f"{name} = np.dot({args})")
             return
         ins, out = op.parts()
         sizes = op.sizes(n.args)

@@ -39,22 +39,23 @@ def _libc() -> dict[str, int]:
     return _LIBC
 
 
-def _dgemm() -> int:
-    """The address of BLAS's dgemm as scipy exports it to Cython (scipy.linalg.cython_blas)."""
-    if "dgemm" not in _LIBC:
+def _dgemm(routine: str = "dgemm") -> int:
+    """The address of a BLAS routine (dgemm, dgemv) as scipy exports it to Cython
+    (scipy.linalg.cython_blas)."""
+    if routine not in _LIBC:
         try:
             from scipy.linalg import cython_blas
         except ImportError as e:
             raise CompileError(f"a large matrix product calls BLAS through scipy ({e}); "
                                "install scipy, or use backend='numba'") from e
-        cap = cython_blas.__pyx_capi__["dgemm"]
+        cap = cython_blas.__pyx_capi__[routine]
         api = ctypes.pythonapi
         api.PyCapsule_GetName.restype = ctypes.c_char_p
         api.PyCapsule_GetName.argtypes = [ctypes.py_object]
         api.PyCapsule_GetPointer.restype = ctypes.c_void_p
         api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-        _LIBC["dgemm"] = api.PyCapsule_GetPointer(cap, api.PyCapsule_GetName(cap))
-    return _LIBC["dgemm"]
+        _LIBC[routine] = api.PyCapsule_GetPointer(cap, api.PyCapsule_GetName(cap))
+    return _LIBC[routine]
 
 
 def generate(fn: Any, fastmath: bool = False,
@@ -177,8 +178,8 @@ def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, vecmath: bool | 
                                             if ln.startswith("declare")))):
         if name.startswith("llvm."):
             continue
-        if name == "sn_dgemm":
-            symbols[name] = _dgemm()
+        if name in ("sn_dgemm", "sn_dgemv"):
+            symbols[name] = _dgemm(name.removeprefix("sn_"))
         elif name in ("malloc", "free"):
             symbols[name] = _libc()[name]
         elif name.startswith(lb.CALLBACK_PREFIX):

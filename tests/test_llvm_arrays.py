@@ -171,3 +171,19 @@ def test_vecmath_calls_libmvec_in_vector_loops():
     fast = lower(fn, "llvm", cache=False, vecmath=True)
     assert "vector-function-abi-variant" in fast.source and fast.info["vecmath"]
     np.testing.assert_allclose(fast(x), f(x), rtol=4e-15)  # libmvec: ≤ 4 ulp
+
+
+def test_large_matrix_vector_products_call_dgemv():
+    """A loop's dot product is a reduction LLVM does not vectorise: large gemv go to BLAS, in
+    both orientations, and the gradient's `i,ij->j` is recognised as one (any letters)."""
+    A = RNG.standard_normal((300, 200))
+    x, y = RNG.standard_normal(200), RNG.standard_normal(300)
+    for f, arg in ((lambda v: np.tanh(A @ v), x), (lambda v: np.tanh(v @ A), y),
+                   (lambda v: np.einsum("i,ij->j", v, A) * 2.0, y)):
+        fn = sn.trace(f, arg, mode="array")
+        k = lower(fn, "llvm", cache=False)
+        assert "@sn_dgemv" in k.source
+        np.testing.assert_allclose(k(arg), f(arg), rtol=1e-12, atol=1e-12)
+    small = lower(sn.trace(lambda v: A[:4, :5] @ v, x[:5], mode="array"), "llvm", cache=False)
+    assert "@sn_dgemv" not in small.source  # a few multiply-adds: loops
+    np.testing.assert_allclose(small(x[:5]), A[:4, :5] @ x[:5], rtol=1e-13)
