@@ -42,10 +42,23 @@ def hand_rosen_der(x):
     return g
 
 
+def _forget_numba_modules() -> None:
+    """A cold numba build must not find its module in this process's table (nor in
+    sys.modules): an empty cache folder alone would not make it compile."""
+    import sys
+
+    from symnum.backends import kernel_cache
+
+    for key in list(kernel_cache._LOADED):
+        sys.modules.pop(key, None)
+    kernel_cache._LOADED.clear()
+
+
 def _cold(build, repeats: int) -> tuple[float, float, object]:
     cold, warm = [], []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as d:
+            _forget_numba_modules()
             t0 = time.perf_counter()
             k = build(d)
             cold.append(time.perf_counter() - t0)
