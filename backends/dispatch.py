@@ -192,6 +192,18 @@ class _ArrayView:
 def _native_view(c: Any) -> Any:
     if _is_array_kernel(c) and getattr(c, "_fast", False) and getattr(c, "_kaddr", None):
         return _ArrayView(c)
+    if getattr(c, "backend", "") == "numba" and getattr(c, "dtype", None) == np.float64 \
+            and not _is_array_kernel(c):
+        # a numba kernel takes the front through a C entry `void kernel(double *x, double
+        # *out)` (backends.interop: a numba cfunc, one more small compile, once per kernel)
+        from symnum.backends import interop
+
+        from symnum.errors import CompileError
+
+        try:
+            interop.address(c)
+        except (CompileError, RuntimeError, TypeError, ValueError):
+            return c
     return c
 
 

@@ -102,11 +102,13 @@ def _symbols() -> dict[str, int] | None:
 
 
 def eligible(compiled: Any, specs: list) -> bool:
-    """Whether one signature can be dispatched in machine code: an llvm float64 kernel, plain
+    """Whether one signature can be dispatched in machine code: a float64 kernel with a C entry
+    `void kernel(double *x, double *out)` (llvm's own; numba's through a cfunc), plain
     float/int/float64/array arguments, a leaf or a flat tuple of leaves out, small enough to pack
     on the stack (or one array handed over as it is)."""
-    if getattr(compiled, "backend", "") != "llvm" or getattr(compiled, "dtype", None) \
-            != np.float64 or getattr(compiled, "_address", None) is None \
+    if getattr(compiled, "backend", "") not in ("llvm", "numba") \
+            or getattr(compiled, "dtype", None) != np.float64 \
+            or getattr(compiled, "_address", None) is None \
             or not hasattr(compiled, "_out_slices"):
         return False
     for s in specs:

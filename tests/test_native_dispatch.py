@@ -159,3 +159,14 @@ def test_array_programs_take_the_front():
         np.testing.assert_array_equal(out[0], [2.0, 2.0, 2.0])
         assert out[1] == 3.0
     assert "return _sn_k0(v, s)" in g._py_call.source
+
+
+def test_numba_backend_takes_the_front_through_a_cfunc():
+    cf = sn.compile(_f, backend="numba")
+    for arg in (0.5, np.linspace(0, 1, 4), np.array(0.25)):
+        first = cf(arg)
+        again = cf(arg)
+        np.testing.assert_allclose(again, _f(np.asarray(arg, float)), rtol=1e-15)
+        assert type(again) is type(first) or isinstance(again, float)
+    assert type(cf._call).__name__ == "builtin_function_or_method"
+    assert cf._last.backend == "numba" and cf._last.address  # the cfunc's entry
