@@ -167,7 +167,7 @@ def _arg_test(p: str, arg: str, s: tuple, fail: str) -> list[str]:
         return lines + [f"  %{p}.is = icmp eq i8* %{p}.ty, {ty}",
                         f"  br i1 %{p}.is, label %{ok}, label %{fail}", f"{ok}:"] + \
             _ld(f"{p}.v", arg, 16, "double", f"{p}.f")
-    if s[0] == "num":  # any real Python or numpy float64 scalar (raw kernels take all three)
+    if s[0] == "num":  # a Python float or int, a numpy float64 scalar or 0-d float64 array
         return lines + [f"  %{p}.isf = icmp eq i8* %{p}.ty, @sn_float_type",
                         f"  %{p}.isn = icmp eq i8* %{p}.ty, @sn_f64_type",
                         f"  %{p}.isfn = or i1 %{p}.isf, %{p}.isn",
@@ -175,7 +175,7 @@ def _arg_test(p: str, arg: str, s: tuple, fail: str) -> list[str]:
             _ld(f"{p}.vf", arg, 16, "double", f"{p}.ff") + [
                 f"  br label %{ok}", f"{p}.ni:",
                 f"  %{p}.isi = icmp eq i8* %{p}.ty, @sn_long_type",
-                f"  br i1 %{p}.isi, label %{p}.cv, label %{fail}", f"{p}.cv:",
+                f"  br i1 %{p}.isi, label %{p}.cv, label %{p}.nz", f"{p}.cv:",
                 f"  %{p}.vi = call double @PyLong_AsDouble(i8* {arg})",
                 f"  %{p}.m1 = fcmp oeq double %{p}.vi, -1.0",
                 f"  br i1 %{p}.m1, label %{p}.er, label %{p}.iok", f"{p}.er:",
@@ -183,8 +183,13 @@ def _arg_test(p: str, arg: str, s: tuple, fail: str) -> list[str]:
                 f"  %{p}.ise = icmp ne i8* %{p}.e, null",
                 f"  br i1 %{p}.ise, label %{p}.clr, label %{p}.iok", f"{p}.clr:",
                 "  call void @PyErr_Clear()", f"  br label %{fail}",
-                f"{p}.iok:", f"  br label %{ok}", f"{ok}:",
-                f"  %{p}.v = phi double [%{p}.vf, %{p}.fl], [%{p}.vi, %{p}.iok]"]
+                f"{p}.iok:", f"  br label %{ok}", f"{p}.nz:"] + \
+            _arg_test(f"{p}z", arg, ("array", (), np.dtype(np.float64)), fail) + [
+                f"  %{p}.zp = bitcast i8* %{p}z.data to double*",
+                f"  %{p}.vz = load double, double* %{p}.zp",
+                f"  br label %{ok}", f"{ok}:",
+                f"  %{p}.v = phi double [%{p}.vf, %{p}.fl], [%{p}.vi, %{p}.iok], "
+                f"[%{p}.vz, %{p}z.ok]"]
     if s[0] == "int":
         return lines + [f"  %{p}.is = icmp eq i8* %{p}.ty, @sn_long_type",
                         f"  br i1 %{p}.is, label %{p}.cv, label %{fail}", f"{p}.cv:",

@@ -126,6 +126,7 @@ def test_raw_kernels_take_a_front_after_a_few_calls():
         assert f(0.5, 2.0) == pytest.approx(want, rel=1e-15)
     assert type(f._call).__name__ == "builtin_function_or_method"
     assert f(np.float64(0.5), 2) == pytest.approx(want, rel=1e-15)  # any real scalar
+    assert f(np.array(0.5), 2.0) == pytest.approx(want, rel=1e-15)  # a 0-d array too
     np.testing.assert_allclose(f(np.array([0.5, 0.5]), 2.0), [want, want])  # batch: Python
     with pytest.raises(ArgumentError):
         f(None, 2.0)
