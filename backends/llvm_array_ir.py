@@ -362,7 +362,15 @@ class IRRenderer(CallsOut):
             tgt = s.target
             read = ast.Name(tgt.id, ast.Load()) if isinstance(tgt, ast.Name) else \
                 ast.Subscript(tgt.value, tgt.slice, ast.Load())
-            self.assign(tgt, ast.BinOp(read, op, s.value))
+            # a running sum or product in a scalar accumulator may be reassociated: LLVM then
+            # vectorises the loop (partial sums per lane, as numpy's pairwise sum also adds in
+            # another order than left to right) — and with it the libm calls of its body
+            outer, self.fm = self.fm, (self.fm or " reassoc") if isinstance(tgt, ast.Name) \
+                else self.fm
+            try:
+                self.assign(tgt, ast.BinOp(read, op, s.value))
+            finally:
+                self.fm = outer
         else:
             raise CompileError(f"internal error: the llvm array renderer cannot run "
                                f"{ast.unparse(s)}")
