@@ -56,50 +56,51 @@ class CallsOut:
             line = self.lines[j].replace(m.group(0), f"@sn_v_{fname}(")
             self.lines[j] = f"{line} #{self.attrs[fname]}"
 
-    def dot(self, name: str, a: str, b: str) -> None:
-        """np.dot of 2-D/1-D float64 arrays as loops (row-major: i, k, j order for matrices,
-        which LLVM vectorises over j)."""
+    def dot(self, name: str, a: str, b: str, ta: bool = False, tb: bool = False) -> None:
+        """np.dot of 2-D/1-D float64 arrays, either operand possibly transposed (`ta`, `tb`):
+        BLAS above a size, else loops (row-major: i, k, j order for matrices, which LLVM
+        vectorises over j)."""
         A, B = self.arrays[a], self.arrays[b]
         if A.dtype != "float64" or B.dtype != "float64":
             raise CompileError("the llvm array loops contract float64 arrays only")
-        shape = A.shape[:-1] + B.shape[1:]
+        sa = A.shape[::-1] if ta else A.shape
+        sb = B.shape[::-1] if tb else B.shape
+        shape = sa[:-1] + sb[1:]
         if shape:
             self.new_array(name, shape, "float64")
-        if len(A.shape) == len(B.shape) == 2 and \
-                A.shape[0] * A.shape[1] * B.shape[1] >= GEMM_WORK:
-            self.dgemm(A, B, self.arrays[name])
+        if len(sa) == len(sb) == 2 and sa[0] * sa[1] * sb[1] >= GEMM_WORK:
+            self.dgemm(A, B, self.arrays[name], ta, tb)
             return
         matrix = A if len(A.shape) == 2 else B
-        if {len(A.shape), len(B.shape)} == {1, 2} and matrix.shape[0] * matrix.shape[1] >= \
-                GEMV_WORK:
-            self.dgemv(A, B, self.arrays[name])
+        if {len(sa), len(sb)} == {1, 2} and matrix.shape[0] * matrix.shape[1] >= GEMV_WORK:
+            self.dgemv(A, B, self.arrays[name], ta, tb)
             return
-        for s in ast.parse(_dot_source(A.shape, B.shape, a, b, name)).body:
+        for s in ast.parse(_dot_source(sa, sb, a, b, name, ta, tb)).body:
             self.stmt(s)
 
-    def dgemm(self, A: Any, B: Any, C: Any) -> None:
-        """C = A @ B (row-major) through BLAS's dgemm (scipy.linalg.cython_blas's, linked as
-        @sn_dgemm): column-major Cᵀ = Bᵀ Aᵀ, i.e. dgemm('N', 'N', n, m, k, 1, B, n, A, k,
-        0, C, n)."""
-        (m, k), n = A.shape, B.shape[1]
+    def dgemm(self, A: Any, B: Any, C: Any, ta: bool = False, tb: bool = False) -> None:
+        """C = op(A) @ op(B) (row-major; op a transpose where `ta`/`tb`) through BLAS's dgemm
+        (scipy.linalg.cython_blas's, linked as @sn_dgemm). A row-major matrix is its
+        column-major transpose, so Cᵀ = op(B)ᵀ op(A)ᵀ: dgemm(tb ? 'T' : 'N', ta ? 'T' : 'N',
+        n, m, k, 1, B, ldb, A, lda, 0, C, n)."""
+        m, k = A.shape[::-1] if ta else A.shape
+        n = B.shape[0] if tb else B.shape[1]
+        lda, ldb = A.shape[1], B.shape[1]
         self.decls.add("declare void @sn_dgemm(i8*, i8*, i32*, i32*, i32*, double*, double*, "
                        "i32*, double*, i32*, double*, double*, i32*)")
-        ints = {}
-        for v in sorted({m, n, k}):
-            ptr = self.fresh("bi")
-            self.allocas.append(f"{ptr} = alloca i32")
-            self.emit(f"store i32 {v}, i32* {ptr}")
-            ints[v] = ptr
-        tr, one, zero = self.fresh("bt"), self.fresh("bd"), self.fresh("bd")
-        self.allocas += [f"{tr} = alloca i8", f"{one} = alloca double", f"{zero} = alloca double"]
-        self.emit(f"store i8 {ord('N')}, i8* {tr}")
+        ints = self._blas_ints({m, n, k, lda, ldb})
+        fa, fb, one, zero = (self.fresh("bt"), self.fresh("bt"), self.fresh("bd"),
+                             self.fresh("bd"))
+        self.allocas += [f"{fa} = alloca i8", f"{fb} = alloca i8", f"{one} = alloca double",
+                         f"{zero} = alloca double"]
+        self.emit(f"store i8 {ord('T' if ta else 'N')}, i8* {fa}")
+        self.emit(f"store i8 {ord('T' if tb else 'N')}, i8* {fb}")
         self.emit(f"store double 1.0, double* {one}")
         self.emit(f"store double 0.0, double* {zero}")
-        self.emit(f"call void @sn_dgemm(i8* {tr}, i8* {tr}, i32* {ints[n]}, i32* {ints[m]}, "
-                  f"i32* {ints[k]}, double* {one}, double* {B.ptr}, i32* {ints[n]}, "
-                  f"double* {A.ptr}, i32* {ints[k]}, double* {zero}, double* {C.ptr}, "
+        self.emit(f"call void @sn_dgemm(i8* {fb}, i8* {fa}, i32* {ints[n]}, i32* {ints[m]}, "
+                  f"i32* {ints[k]}, double* {one}, double* {B.ptr}, i32* {ints[ldb]}, "
+                  f"double* {A.ptr}, i32* {ints[lda]}, double* {zero}, double* {C.ptr}, "
                   f"i32* {ints[n]})")
-
 
     def _blas_ints(self, values: set) -> dict:
         ints = {}
@@ -110,19 +111,18 @@ class CallsOut:
             ints[v] = ptr
         return ints
 
-    def dgemv(self, A: Any, B: Any, C: Any) -> None:
-        """A @ x (A m×k) or x @ B (B k×n) through BLAS's dgemv (scipy.linalg.cython_blas's,
-        linked as @sn_dgemv). Row-major A is column-major Aᵀ (k×m, lda k): A @ x is
-        dgemv('T', k, m, 1, A, k, x, 1, 0, y, 1); x @ B is dgemv('N', n, k, 1, B, n, x, 1, 0,
-        y, 1)."""
+    def dgemv(self, A: Any, B: Any, C: Any, ta: bool = False, tb: bool = False) -> None:
+        """op(A) @ x or x @ op(B) through BLAS's dgemv (scipy.linalg.cython_blas's, linked as
+        @sn_dgemv). A row-major matrix M (r×c) is the column-major S = Mᵀ (c×r, ld c):
+        M @ x is dgemv('T', c, r, 1, M, c, x, 1, 0, y, 1), Mᵀ @ x is the same with 'N', and
+        x @ M = Mᵀ @ x."""
         self.decls.add("declare void @sn_dgemv(i8*, i32*, i32*, double*, double*, i32*, "
                        "double*, i32*, double*, double*, i32*)")
         if len(A.shape) == 2:  # matrix @ vector
-            (m, k), mat, vec, trans = A.shape, A, B, "T"
-            rows, cols, lda = k, m, k
+            mat, vec, trans = A, B, "N" if ta else "T"
         else:  # vector @ matrix
-            (k, n), mat, vec, trans = B.shape, B, A, "N"
-            rows, cols, lda = n, k, n
+            mat, vec, trans = B, A, "T" if tb else "N"
+        rows, cols, lda = mat.shape[1], mat.shape[0], mat.shape[1]
         ints = self._blas_ints({rows, cols, lda, 1})
         tr, one, zero = self.fresh("bt"), self.fresh("bd"), self.fresh("bd")
         self.allocas += [f"{tr} = alloca i8", f"{one} = alloca double", f"{zero} = alloca double"]
@@ -134,19 +134,28 @@ class CallsOut:
                   f"i32* {ints[1]}, double* {zero}, double* {C.ptr}, i32* {ints[1]})")
 
 
-def _dot_source(sa: tuple, sb: tuple, a: str, b: str, c: str) -> str:
-    """np.dot as the plan's loop subset (contraction over A's last and B's first axis)."""
+def _dot_source(sa: tuple, sb: tuple, a: str, b: str, c: str, ta: bool = False,
+                tb: bool = False) -> str:
+    """np.dot as the plan's loop subset (contraction over op(A)'s last and op(B)'s first axis;
+    `sa`, `sb` the shapes of op(A), op(B); a transposed operand is read with swapped indices,
+    each operand by its own accessor: `np.dot(a, a.T)` names one array twice)."""
+    def A(i: str, k: str) -> str:
+        return f"{a}[{k}, {i}]" if ta else f"{a}[{i}, {k}]"
+
+    def B(k: str, j: str) -> str:
+        return f"{b}[{j}, {k}]" if tb else f"{b}[{k}, {j}]"
+
     if len(sa) == 2 and len(sb) == 2:
         m, k, n = sa[0], sa[1], sb[1]
         return (f"{c}[...] = 0.0\nfor _i in range({m}):\n    for _k in range({k}):\n"
-                f"        _a = {a}[_i, _k]\n        for _j in range({n}):\n"
-                f"            {c}[_i, _j] += _a * {b}[_k, _j]\n")
+                f"        _a = {A('_i', '_k')}\n        for _j in range({n}):\n"
+                f"            {c}[_i, _j] += _a * {B('_k', '_j')}\n")
     if len(sa) == 2 and len(sb) == 1:
         m, k = sa
         return (f"for _i in range({m}):\n    _s = 0.0\n    for _k in range({k}):\n"
-                f"        _s += {a}[_i, _k] * {b}[_k]\n    {c}[_i] = _s\n")
+                f"        _s += {A('_i', '_k')} * {b}[_k]\n    {c}[_i] = _s\n")
     if len(sa) == 1 and len(sb) == 2:
         k, n = sb
         return (f"{c}[...] = 0.0\nfor _k in range({k}):\n    _a = {a}[_k]\n"
-                f"    for _j in range({n}):\n        {c}[_j] += _a * {b}[_k, _j]\n")
+                f"    for _j in range({n}):\n        {c}[_j] += _a * {B('_k', '_j')}\n")
     return f"_s = 0.0\nfor _k in range({sa[0]}):\n    _s += {a}[_k] * {b}[_k]\n{c} = _s\n"

@@ -434,7 +434,10 @@ class IRRenderer(CallsOut):
             self.new_array(name, shape, dt)
             return
         if isinstance(value, ast.Call) and ast.unparse(value.func) == "np.dot":
-            self.dot(name, value.args[0].id, value.args[1].id)
+            # operands may be used transposed (`np.dot(a.T, c)`: simplify's matrix chains)
+            ops = [(x.value.id, True) if isinstance(x, ast.Attribute) and x.attr == "T"
+                   else (x.id, False) for x in value.args]
+            self.dot(name, ops[0][0], ops[1][0], ops[0][1], ops[1][1])
             return
         v, ty = self.expr(value)
         known = self.scalars.get(name)

@@ -54,7 +54,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--quick", action="store_true", help="n = 200, 3 repeats")
     a = ap.parse_args()
+    if a.quick:
+        a.n, a.repeats = 200, 3
     n = a.n
     rng = np.random.default_rng(0)
     A, B, C = (rng.standard_normal((n, n)) / np.sqrt(n) for _ in range(3))

@@ -9,7 +9,7 @@ loops, side by side in one run (issues 10 and 11):
 numba's own start-up (its first compile in a process, ~1 s) is paid before any timing.
 Every result is checked against scipy / numpy before its figure is printed.
 
-    python benchmarks/bench_array_setup.py [--repeats 3]
+    python benchmarks/bench_array_setup.py [--repeats 3] [--quick]
 """
 
 from __future__ import annotations
@@ -127,13 +127,17 @@ def logistic_rows(shape: tuple, repeats: int) -> list:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="one repeat, n up to 10⁵")
     a = ap.parse_args()
+    if a.quick:
+        a.repeats = 1
     print(machine_info())
     lower(sn.trace(lambda x: np.sum(x * 2.0), np.zeros(8), mode="array"), "numba")  # numba up
     print("\n## Rosenbrock gradient (sn.trace → array reverse mode → lower), median of "
           f"{a.repeats}\n")
     print(table(["n", "backend", "setup cold", "setup warm", "per call", "hand numba",
-                 "vs hand"], rosen_rows([10**3, 10**5, 10**6], a.repeats)))
+                 "vs hand"], rosen_rows([10**3, 10**5] if a.quick else [10**3, 10**5, 10**6],
+                                           a.repeats)))
     print("\n## Logistic regression: value_and_grad + Hessian-vector product together\n")
     print(table(["data", "backend", "build cold", "build warm", "v&g vs numpy",
                  "hvp vs numpy"], logistic_rows((10_000, 100), a.repeats)))

@@ -128,7 +128,10 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 256])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-scalar", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="n = 16 only, one repeat")
     a = ap.parse_args()
+    if a.quick:
+        a.sizes, a.reps = [16], 1
     print(machine_info())
     import numba
 

@@ -107,7 +107,10 @@ def main() -> None:
     ap.add_argument("--backend", default="llvm")
     ap.add_argument("--only", default="", help="substring of the workloads to run")
     ap.add_argument("--cost", default="latency", help="cost table of the extraction")
+    ap.add_argument("--quick", action="store_true", help="3 rounds")
     args = ap.parse_args()
+    if args.quick:
+        args.rounds = 3
     print(machine_info())
     rng = np.random.default_rng(0)
     rows = []

@@ -187,3 +187,17 @@ def test_large_matrix_vector_products_call_dgemv():
     small = lower(sn.trace(lambda v: A[:4, :5] @ v, x[:5], mode="array"), "llvm", cache=False)
     assert "@sn_dgemv" not in small.source  # a few multiply-adds: loops
     np.testing.assert_allclose(small(x[:5]), A[:4, :5] @ x[:5], rtol=1e-13)
+
+
+@pytest.mark.parametrize("n", [20, 300])  # loops with swapped indices; dgemm / dgemv
+def test_transposed_operands_of_products(n):
+    """simplify folds transposes into contractions (np.dot(a.T, c) in the plan): the llvm
+    loops read them with swapped indices or pass BLAS its transpose flags — including one
+    array used twice, once transposed (M @ M.T)."""
+    M, N = RNG.standard_normal((n, n)), RNG.standard_normal((n, n + 3))
+    x = RNG.standard_normal(n)
+    for f in (lambda M, N, v: M.T @ N, lambda M, N, v: N.T @ M.T, lambda M, N, v: M @ M.T,
+              lambda M, N, v: M.T @ v, lambda M, N, v: v @ M.T):
+        fn = sn.simplify(sn.trace(f, M, N, x, mode="array"))
+        k = lower(fn, "llvm", cache=False)
+        np.testing.assert_allclose(k(M, N, x), f(M, N, x), rtol=1e-12, atol=1e-12)
