@@ -70,7 +70,7 @@ def scalar_build(n: int):
     """Today's scalar path: arrays of scalar terms, symbolic sparse Jacobian, LLVM kernel."""
     gc.collect()
     t0 = time.perf_counter()
-    fn = sn.trace(rhs, np.zeros((2, n, n)))
+    fn = sn.trace(rhs, np.zeros((2, n, n)), mode="scalar")
     ins = list(np.asarray(fn.inputs[0], dtype=object).reshape(-1))
     J = sn.sparse_jacobian(fn.flat_outputs, ins)
     jf = sn.build_function(J, fn.inputs[0])

@@ -30,7 +30,7 @@ def rhs(state):
 
 
 def symnum_build(n: int):
-    return sn.trace(rhs, np.zeros((2, n, n)))
+    return sn.trace(rhs, np.zeros((2, n, n)), mode="scalar")
 
 
 def symnum_simplify(fn):

@@ -115,7 +115,7 @@ def casadi_counts(built, x0: np.ndarray) -> tuple[int, int, np.ndarray]:
 
 
 def run(name: str, f, n: int, label: str, reps: int, with_casadi: bool) -> tuple[list, list]:
-    trace_t = measure(lambda: sn.trace(f, np.zeros(n)), reps)
+    trace_t = measure(lambda: sn.trace(f, np.zeros(n), mode="scalar"), reps)
     fn = trace_t.result
     outs, ins = fn.flat_outputs, fn.flat_inputs
     grad_t = measure(lambda: sn.gradient(outs[0], ins), reps)

@@ -65,7 +65,7 @@ def random_graph(n_ops: int, n_in: int = 8, seed: int = 0) -> sn.Fn:
 
 
 def brusselator_fns(n: int) -> tuple[sn.Fn, sn.Fn]:
-    fn = sn.trace(lambda s: brusselator_rhs(s), brusselator_init(n))
+    fn = sn.trace(lambda s: brusselator_rhs(s), brusselator_init(n), mode="scalar")
     jac = sn.sparse_jacobian(fn.flat_outputs, fn.flat_inputs)
     return fn, sn.Fn(fn.flat_inputs, list(jac.values))
 

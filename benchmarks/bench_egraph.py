@@ -55,19 +55,20 @@ def workloads(quick: bool) -> list[tuple[str, sn.Fn, list]]:
     out = []
     for n in (24,) if quick else (24, 64):
         net = reaction_network(n, seed=1)
-        fn = sn.trace(lambda c, net=net: mass_action_rhs(c, net), np.zeros(n))
+        fn = sn.trace(lambda c, net=net: mass_action_rhs(c, net), np.zeros(n), mode="scalar")
         out.append((f"mass action N={n}, numeric rates: RHS", fn, [(0.1, 2.0)]))
         out.append((f"mass action N={n}, numeric rates: RHS + J", rhs_and_jacobian(
             fn, list(fn.flat_inputs)), [(0.1, 2.0)]))
         nk = len(net.bi) + len(net.uni)
         fp = sn.trace(lambda c, k, net=net: mass_action_rhs_p(c, k, net), np.zeros(n),
-                      np.zeros(nk))
+                      np.zeros(nk), mode="scalar")
         out.append((f"mass action N={n}, rates as inputs: RHS", fp,
                     [(0.1, 2.0), (0.01, 10.0)]))
         out.append((f"mass action N={n}, rates as inputs: RHS + J", rhs_and_jacobian(
             fp, list(fp.flat_inputs[:n])), [(0.1, 2.0), (0.01, 10.0)]))
     for n in (4,) if quick else (4, 8):
-        fb = sn.trace(lambda s: brusselator_rhs(s, (1.0, 3.4, 10.0), 0.0), np.zeros((2, n, n)))
+        fb = sn.trace(lambda s: brusselator_rhs(s, (1.0, 3.4, 10.0), 0.0), np.zeros((2, n, n)),
+                      mode="scalar")
         out.append((f"Brusselator n={n}: RHS", fb, [(0.0, 4.0)]))
         out.append((f"Brusselator n={n}: RHS + J", rhs_and_jacobian(fb, list(fb.flat_inputs)),
                     [(0.0, 4.0)]))
@@ -199,7 +200,7 @@ def part2(quick: bool) -> None:
         (8000, 20_000)]
     for n, part in runs:
         net = reaction_network(n, seed=2)
-        fn = sn.trace(lambda c, net=net: mass_action_rhs(c, net), np.zeros(n))
+        fn = sn.trace(lambda c, net=net: mass_action_rhs(c, net), np.zeros(n), mode="scalar")
         full = rhs_and_jacobian(fn, list(fn.flat_inputs))
         nodes = sn.count_ops(list(full.flat_outputs))
         r = EgraphReport()

@@ -84,17 +84,17 @@ def loglik(m: int, seed: int):
 def workloads():
     out = []
     for n in (12, 32):
-        fn = sn.trace(mixed_network(n, seed=3), np.zeros(n + 1))
+        fn = sn.trace(mixed_network(n, seed=3), np.zeros(n + 1), mode="scalar")
         rng_ = [(0.1, 2.0)] * n + [(280.0, 350.0)]
         rng_ = [(0.1, 2.0)]  # per input array; temperature row patched below
         out.append((f"mixed kinetics N={n}: RHS", fn, rng_, n))
         out.append((f"mixed kinetics N={n}: RHS + J",
                     rhs_and_jacobian(fn, list(fn.flat_inputs)[:n]), rng_, n))
-    out.append(("polynomial degree 12", sn.trace(polynomial(12, 1, 0), np.zeros(1)),
+    out.append(("polynomial degree 12", sn.trace(polynomial(12, 1, 0), np.zeros(1), mode="scalar"),
                 [(-1.0, 1.0)], None))
-    out.append(("4 polynomials degree 8", sn.trace(polynomial(8, 4, 1), np.zeros(1)),
+    out.append(("4 polynomials degree 8", sn.trace(polynomial(8, 4, 1), np.zeros(1), mode="scalar"),
                 [(-1.0, 1.0)], None))
-    ll = sn.trace(loglik(24, 5), np.zeros(2))
+    ll = sn.trace(loglik(24, 5), np.zeros(2), mode="scalar")
     out.append(("Cauchy log-likelihood m=24", ll, [(0.5, 1.5)], None))
     out.append(("Cauchy log-likelihood m=24 + gradient",
                 rhs_and_jacobian(ll, list(ll.flat_inputs)), [(0.5, 1.5)], None))

@@ -160,7 +160,7 @@ class Bench:
         n_in = x.size
 
         t0 = time.perf_counter()
-        fn = sn.trace(p.rhs, np.zeros(p.shape))
+        fn = sn.trace(p.rhs, np.zeros(p.shape), mode="scalar")
         J = sn.sparse_jacobian(fn.flat_outputs, fn.flat_inputs)
         t_sym = time.perf_counter() - t0
         colors = sn.color_columns(J.pattern())
@@ -366,7 +366,7 @@ def latency_child(family: str, size: int, backend: str, cache_dir: str) -> None:
     times = {}
     cpu0 = time.process_time()
     t0 = time.perf_counter()
-    fn = sn.trace(rhs, np.zeros(shape))
+    fn = sn.trace(rhs, np.zeros(shape), mode="scalar")
     times["trace"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     J = sn.sparse_jacobian(fn.flat_outputs, fn.flat_inputs)
