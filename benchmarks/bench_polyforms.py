@@ -57,11 +57,11 @@ def brusselator(n: int, simplify: bool):
         return brusselator_rhs(state, P, t)
 
     def poly_build(_):
-        return sn.trace(model, np.zeros((2, n, n)), 0.0)
+        return sn.trace(model, np.zeros((2, n, n)), 0.0, mode="scalar")
 
     def tree_build(_):
         with sn.tree_mode():
-            return sn.trace(model, np.zeros((2, n, n)), 0.0)
+            return sn.trace(model, np.zeros((2, n, n)), 0.0, mode="scalar")
 
     def tree_simplify(fn):
         return _simplify_tree(list(fn.flat_outputs), expand=False)

@@ -50,7 +50,7 @@ def workloads(quick: bool) -> list[tuple]:
     out = []
     rhs_b = peers.brusselator(n)
     state = np.random.default_rng(0).random((2, n, n)) + 0.5
-    fn = sn.trace(rhs_b, state)
+    fn = sn.trace(rhs_b, state, mode="scalar")
     hand_rhs, hand_jac, rows_b, cols_b = peers.brusselator_numba(n)
     x = state.ravel().copy()
     out.append((f"Brusselator n={n} RHS", fn.outputs, fn.inputs, x, rhs_b(state).ravel(),
@@ -58,7 +58,7 @@ def workloads(quick: bool) -> list[tuple]:
     net = peers.network(N)
     rhs_m = peers.mass_action(net)
     c0 = np.random.default_rng(1).random(N) + 0.5
-    fm = sn.trace(rhs_m, c0)
+    fm = sn.trace(rhs_m, c0, mode="scalar")
     hand_rhs_m, hand_jac_m, rows_m, cols_m = peers.mass_action_numba(net)
     out.append((f"mass action N={N} RHS", fm.outputs, fm.inputs, c0, rhs_m(c0), hand_rhs_m))
     for name, f, xin, rows, cols, hand in (

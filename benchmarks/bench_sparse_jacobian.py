@@ -57,7 +57,7 @@ def problems(quick: bool) -> list[Problem]:
 
 
 def symnum_build(p: Problem):
-    return sn.trace(p.rhs, np.zeros(p.shape))
+    return sn.trace(p.rhs, np.zeros(p.shape), mode="scalar")
 
 
 def symnum_jacobian(method: str | None):
