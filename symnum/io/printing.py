@@ -202,18 +202,19 @@ def summand_order(n: Add, text: Callable[[Any], str]) -> list:
     args = arguments(n)
     const = [a for a in args if isinstance(a, Const)]
     terms = [a for a in args if not isinstance(a, Const)]
-    monos = [_monomial(a) for a in terms]
-    ranks = {b: i for i, b in enumerate(sorted({text(b) for _, m in monos for b in m}))}
-    end = (len(ranks) + 1,)
+    if len(terms) > 1:  # (one term: nothing to sort, and no text asked of it)
+        monos = [_monomial(a) for a in terms]
+        ranks = {b: i for i, b in enumerate(sorted({text(b) for _, m in monos for b in m}))}
+        end = (len(ranks) + 1,)
 
-    def key(i: int):
-        coeff, m = monos[i]
-        pos = sorted((ranks[text(b)], -e) for b, e in m.items() if e > 0)
-        neg = sorted((ranks[text(b)], e) for b, e in m.items() if e < 0)
-        return (*pos, end, *neg, text(terms[i]))
+        def key(i: int):
+            coeff, m = monos[i]
+            pos = sorted((ranks[text(b)], -e) for b, e in m.items() if e > 0)
+            neg = sorted((ranks[text(b)], e) for b, e in m.items() if e < 0)
+            return (*pos, end, *neg, text(terms[i]))
 
-    order = [terms[i] for i in sorted(range(len(terms)), key=key)]
-    out = order + const
+        terms = [terms[i] for i in sorted(range(len(terms)), key=key)]
+    out = terms + const
     if out and _negative(out[0]):
         first_pos = next((i for i, a in enumerate(out) if not _negative(a)), None)
         if first_pos is not None:
@@ -304,11 +305,46 @@ def _key_of(memo: dict) -> Callable[[Any], TextKey]:
     return lambda t: keys[id(t)]
 
 
+def _scaled_one(n: Add) -> tuple | None:
+    """(base, coefficient) of a sum `c·b + const` whose one term is a plain base (a symbol or
+    a call) times a Python number and whose constant is not zero — printed without building
+    its argument view `c·b` (a product term per sum: a third of printing a deep chain)."""
+    if n._len != 1 or n.const == 0:
+        return None
+    b, c = n._entries.keys[0], n._entries.vals[0]
+    if (type(b) is Term or type(b) is Sym) and (c.__class__ is float or c.__class__ is int):
+        return b, c
+    return None
+
+
+def _scaled(c: Any, b: Any, memo: dict) -> Printed:
+    """c·b for a Python number c ≠ 1 (the layout _str_product gives the product c·b^1)."""
+    negative = c < 0
+    mag = -c if negative else c
+    f = _factor((b, 1), memo)
+    if mag != 1:
+        body, prec = (number_str(mag), "*", f), PRODUCT
+    else:
+        body, prec = (f,), memo[id(b)][1]
+    return (("-", body), UNARY) if negative else (body, prec)
+
+
 def _str_sum(n: Add, memo: dict) -> Printed:
+    one = _scaled_one(n)
+    if one is not None:  # `c·b + const`: summand_order's layout, from the entry itself
+        b, c = one
+        term = memo[id(b)] if c == 1 else _scaled(c, b, memo)
+        k = Const(n.const)
+        const = (number_str(k.value), number_prec(k.value))
+        texts = [const, term] if c < 0 and not _negative(k) else [term, const]
+        return _join_summands(texts)
     items = _one_term_order(n) if len(n) == 1 else summand_order(n, _key_of(memo))
+    return _join_summands([memo[id(a)] for a in items])
+
+
+def _join_summands(texts: list) -> Printed:
     out: list = []
-    for i, a in enumerate(items):
-        s, p = memo[id(a)]
+    for i, (s, p) in enumerate(texts):
         if i == 0:
             out.append(_paren(s, p, SUM))
         elif p >= UNARY and _negated(s):  # -x, -2*x, -x/3: print as a subtraction
@@ -425,6 +461,10 @@ def _children(n: Any) -> Any:
         return n.args
     if t is Mul:
         return n._entries.keys[:n._len]
+    if t is Add:
+        one = _scaled_one(n)
+        if one is not None:
+            return (one[0],)
     if t is Sym or t is Const:
         return ()
     return arguments(n) if iscall(n) else ()
