@@ -230,30 +230,29 @@ def _supports_array_kernel(k: Any, specs: list) -> bool:
                for s in specs if s[0] == "static")
 
 
+def _test(expr: str, s: tuple, tag: str, g: dict) -> str:
+    """The generated test that recognises one argument (or pytree leaf) `expr` of spec `s`;
+    the objects it names go into `g` under `tag`."""
+    if s[0] == "np":
+        g[f"_sn_t{tag}"] = s[1]
+        return f"type({expr}) is _sn_t{tag}"
+    if s[0] == "array":
+        g[f"_sn_dt{tag}"] = s[2]
+        return (f"type({expr}) is _sn_ndarray and {expr}.shape == {tuple(s[1])!r} and "
+                f"{expr}.dtype is _sn_dt{tag}")
+    if s[0] == "static":  # identity for objects, equality (and the same type) for plain values
+        g[f"_sn_s{tag}"] = s[1]
+        if not s[2] and type(s[1]) in _SIMPLE_STATIC:
+            return f"type({expr}) is type(_sn_s{tag}) and {expr} == _sn_s{tag}"
+        return f"{expr} is _sn_s{tag}"
+    return f"type({expr}) is {s[0]}"  # "float", "int"
+
+
 def _array_kernel_lines(k: int, e: Signature, names: list[str], g: dict) -> list[str]:
     """Tests as for any entry, then the array kernel's own call (its checks are done)."""
-    c = e.compiled
-    g[f"_sn_k{k}"] = c
-    tests, args = [], []
-    for i, (n, s) in enumerate(zip(names, e.specs)):
-        if s[0] == "array":
-            g[f"_sn_dt{k}_{i}"] = s[2]
-            tests.append(f"type({n}) is _sn_ndarray and {n}.shape == {tuple(s[1])!r} and "
-                         f"{n}.dtype is _sn_dt{k}_{i}")
-            args.append(n)
-        elif s[0] == "float":
-            tests.append(f"type({n}) is float")
-            args.append(n)
-        elif s[0] == "np":
-            g[f"_sn_t{k}_{i}"] = s[1]
-            tests.append(f"type({n}) is _sn_t{k}_{i}")
-            args.append(n)
-        else:
-            g[f"_sn_s{k}_{i}"] = s[1]
-            if not s[2] and type(s[1]) in _SIMPLE_STATIC:
-                tests.append(f"type({n}) is type(_sn_s{k}_{i}) and {n} == _sn_s{k}_{i}")
-            else:
-                tests.append(f"{n} is _sn_s{k}_{i}")
+    g[f"_sn_k{k}"] = e.compiled
+    tests = [_test(n, s, f"{k}_{i}", g) for i, (n, s) in enumerate(zip(names, e.specs))]
+    args = [n for n, s in zip(names, e.specs) if s[0] != "static"]
     return [f"    if {' and '.join(tests) or 'True'}:",
             f"        return _sn_k{k}({', '.join(args)})"]
 
@@ -270,40 +269,15 @@ def _entry_lines(k: int, e: Signature, names: list[str], g: dict) -> list[str]:
     tests: list[str] = []
     dyn: list[tuple[str, tuple]] = []
     for i, (n, s) in enumerate(zip(names, e.specs)):
-        if s[0] == "float":
-            tests.append(f"type({n}) is float")
-        elif s[0] == "int":
-            tests.append(f"type({n}) is int")
-        elif s[0] == "np":
-            g[f"_sn_t{k}_{i}"] = s[1]
-            tests.append(f"type({n}) is _sn_t{k}_{i}")
-        elif s[0] == "array":
-            g[f"_sn_dt{k}_{i}"] = s[2]
-            tests.append(f"type({n}) is _sn_ndarray and {n}.shape == {tuple(s[1])!r} and "
-                         f"{n}.dtype is _sn_dt{k}_{i}")
-        elif s[0] == "tree":
+        if s[0] == "tree":
             t, leaves = _leaves(n, s)
-            tests += t
-            for j, (expr, leaf) in enumerate(leaves):
-                if leaf[0] == "np":
-                    g[f"_sn_t{k}_{i}_{j}"] = leaf[1]
-                    tests.append(f"type({expr}) is _sn_t{k}_{i}_{j}")
-                elif leaf[0] == "array":
-                    g[f"_sn_dt{k}_{i}_{j}"] = leaf[2]
-                    tests.append(f"type({expr}) is _sn_ndarray and {expr}.shape == "
-                                 f"{tuple(leaf[1])!r} and {expr}.dtype is _sn_dt{k}_{i}_{j}")
-                else:
-                    tests.append(f"type({expr}) is {leaf[0]}")
+            tests += t + [_test(expr, leaf, f"{k}_{i}_{j}", g)
+                          for j, (expr, leaf) in enumerate(leaves)]
             dyn += leaves
             continue
-        else:  # static: identity for objects, equality (and the same type) for plain values
-            g[f"_sn_s{k}_{i}"] = s[1]
-            if not s[2] and type(s[1]) in _SIMPLE_STATIC:
-                tests.append(f"type({n}) is type(_sn_s{k}_{i}) and {n} == _sn_s{k}_{i}")
-            else:
-                tests.append(f"{n} is _sn_s{k}_{i}")
-            continue
-        dyn.append((n, s))
+        tests.append(_test(n, s, f"{k}_{i}", g))
+        if s[0] != "static":
+            dyn.append((n, s))
     body: list[str] = []
     scalar_call = getattr(c, "scalar_call", None)  # the numba backend's own scalar entry
     if (scalar_call is not None and len(dyn) == c.n_in and d == np.float64

@@ -97,24 +97,7 @@ class ArrayKernel:
             leaves = args
         else:
             leaves = tree_flatten(args)[0]
-        if len(leaves) != len(self._specs):
-            raise ShapeError(f"this kernel takes {len(self.fn.inputs)} argument(s) "
-                             f"({', '.join(self.fn.names)}), got {len(args)}")
-        vals = []
-        for (kind, shape, dt, name), v in zip(self._specs, leaves):
-            if kind == "a":
-                if type(v) is not np.ndarray or v.dtype != dt or not v.flags.c_contiguous:
-                    v = np.ascontiguousarray(v, dtype=dt)
-                if v.shape != shape:
-                    raise ShapeError(f"argument {name!r} should have shape {shape}, got "
-                                     f"{v.shape}")
-                vals.append(v)
-            elif kind == "s":
-                if np.ndim(v):
-                    raise ShapeError(f"argument {name!r} is a scalar, got shape {np.shape(v)}")
-                vals.append(dt.type(v))
-            elif v is not shape and not _equal(v, shape):
-                raise CompileError(f"a static argument was compiled as {shape!r}, got {v!r}")
+        vals = arg_values(self._specs, leaves, self.fn, len(args), "this kernel takes")
         outs = self.kernel(*vals, *self._consts)
         if self._single:  # the kernel returns its one output bare
             return outs if type(outs) is np.ndarray else self._out_dtypes[0].type(outs)
@@ -124,6 +107,30 @@ class ArrayKernel:
 
     def __repr__(self) -> str:
         return f"<ArrayKernel numba of {self.fn!r}>"
+
+
+def arg_values(specs: list, leaves: list, fn: Any, n_given: int, what: str) -> list:
+    """The values a compiled array program is called with, checked against its input specs
+    (("a", shape, dtype, name) arrays, made C-contiguous of the dtype; ("s", _, dtype, name)
+    scalars; ("static", value, ...) compared, not passed); typed errors otherwise."""
+    if len(leaves) != len(specs):
+        raise ShapeError(f"{what} {len(fn.inputs)} argument(s) ({', '.join(fn.names)}), got "
+                         f"{n_given}")
+    vals = []
+    for (kind, shape, dt, name), v in zip(specs, leaves):
+        if kind == "a":
+            if type(v) is not np.ndarray or v.dtype != dt or not v.flags.c_contiguous:
+                v = np.ascontiguousarray(v, dtype=dt)
+            if v.shape != shape:
+                raise ShapeError(f"argument {name!r} should have shape {shape}, got {v.shape}")
+            vals.append(v)
+        elif kind == "s":
+            if np.ndim(v):
+                raise ShapeError(f"argument {name!r} is a scalar, got shape {np.shape(v)}")
+            vals.append(dt.type(v))
+        elif v is not shape and not _equal(v, shape):
+            raise CompileError(f"a static argument was compiled as {shape!r}, got {v!r}")
+    return vals
 
 
 def _equal(a: Any, b: Any) -> bool:

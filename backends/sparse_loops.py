@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from symnum.backends.kernel_cache import default_cache_dir, load_module, source_key
-from symnum.backends.numba_arrays import _signature, generate
+from symnum.backends.numba_arrays import _signature, arg_values, generate
 
 from symnum.arrays.terms import ArraySym, ArrayTerm
 from symnum.core.terms import Sym
@@ -58,24 +58,8 @@ class SparseValuesKernel:
                 self._specs.append(("static", leaf, None, None))
 
     def _args(self, args: tuple) -> list:
-        leaves = tree_flatten(args)[0]
-        if len(leaves) != len(self._specs):
-            raise ShapeError(f"the Jacobian's values take {len(self.fn.inputs)} argument(s) "
-                             f"({', '.join(self.fn.names)}), got {len(args)}")
-        vals = []
-        for (kind, shape, dt, name), v in zip(self._specs, leaves):
-            if kind == "a":
-                if type(v) is not np.ndarray or v.dtype != dt or not v.flags.c_contiguous:
-                    v = np.ascontiguousarray(v, dtype=dt)
-                if v.shape != shape:
-                    raise ShapeError(f"argument {name!r} should have shape {shape}, got "
-                                     f"{v.shape}")
-                vals.append(v)
-            elif kind == "s":
-                if np.ndim(v):
-                    raise ShapeError(f"argument {name!r} is a scalar, got shape {np.shape(v)}")
-                vals.append(dt.type(v))
-        return vals
+        return arg_values(self._specs, tree_flatten(args)[0], self.fn, len(args),
+                          "the Jacobian's values take")
 
     def call_into(self, out: np.ndarray, *args: Any) -> np.ndarray:
         if out.shape != (self.size,) or out.dtype != self.dtype or not out.flags.c_contiguous:

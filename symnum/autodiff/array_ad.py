@@ -123,21 +123,26 @@ def _grad_parts(fn: ArrayFn, argnums: Any, what: str) -> tuple[Any, Any]:
                          f"{fn.out_shapes}; use vjp_fn for array outputs")
     nums = _argnums(fn, argnums)
     wrt = [s for a in nums for s in _syms(fn.inputs[a])]
-    g = vjp_arrays(outs, wrt, [1.0])
+    parts = fill_symbols([fn.inputs[a] for a in nums], vjp_arrays(outs, wrt, [1.0]))
+    return outs[0], parts[0] if isinstance(argnums, int) else tuple(parts)
+
+
+_KEEP = object()
+
+
+def fill_symbols(trees: list, values: list, other: Any = _KEEP) -> list:
+    """Each input tree with its symbol leaves replaced, in order, by `values` (one per symbol
+    across all trees: a gradient, a cotangent, a Jacobian block), its other leaves kept (or
+    set to `other`)."""
     from symnum.tracing.pytree import tree_flatten, tree_unflatten
 
-    parts, pos = [], 0
-    for a in nums:
-        leaves, td = tree_flatten(fn.inputs[a])
-        filled = []
-        for v in leaves:
-            if isinstance(v, (ArraySym, Sym)):
-                filled.append(g[pos])
-                pos += 1
-            else:
-                filled.append(v)
-        parts.append(tree_unflatten(td, filled))
-    return outs[0], parts[0] if isinstance(argnums, int) else tuple(parts)
+    it = iter(values)
+    out = []
+    for tree in trees:
+        leaves, td = tree_flatten(tree)
+        out.append(tree_unflatten(td, [next(it) if isinstance(v, (ArraySym, Sym))
+                                       else (v if other is _KEEP else other) for v in leaves]))
+    return out
 
 
 def grad_fn(fn: ArrayFn, argnums: Any = 0) -> ArrayFn:

@@ -242,14 +242,22 @@ def _exp_series(y: Any, s: list, ctx: _Ctx) -> list:
     return ys
 
 
-def _reduce(n, cs, ctx):
-    (x,), op, c = n.args, n.op, cs[0]
-    if op.kind == "sum":
+def _sum_or_prod(n, cs, ctx):
+    """A reduction's or scan's jet when it sums (linear) or multiplies (exp of the sum of
+    logs); None for max/min."""
+    if n.op.kind == "sum":
         return _linear(n, cs, ctx)
-    if op.kind == "prod":
-        logs = _log_series(x, c, ctx)
+    if n.op.kind == "prod":
+        logs = _log_series(n.args[0], cs[0], ctx)
         s = [None] + [None if v is None else _lin(_SumOf(n), v, ctx) for v in logs[1:]]
         return [None] + _exp_series(n, s, ctx)[1:]
+    return None
+
+
+def _reduce(n, cs, ctx):
+    (x,), op, c = n.args, n.op, cs[0]
+    if op.kind in ("sum", "prod"):
+        return _sum_or_prod(n, cs, ctx)
     kshape = tuple(1 if j in op.axes else s for j, s in enumerate(x.shape))
     yk = n if op.keepdims else reshape(n, kshape)
     hit = elementwise(lambda v, y: P.ifelse(P.eq(v, y), 1.0, 0.0), [x, yk], "jet max")
@@ -276,12 +284,8 @@ class _SumOf:
 
 def _scan(n, cs, ctx):
     (x,), op, c = n.args, n.op, cs[0]
-    if op.kind == "sum":
-        return _linear(n, cs, ctx)
-    if op.kind == "prod":
-        logs = _log_series(x, c, ctx)
-        s = [None] + [None if v is None else _lin(_SumOf(n), v, ctx) for v in logs[1:]]
-        return [None] + _exp_series(n, s, ctx)[1:]
+    if op.kind in ("sum", "prod"):
+        return _sum_or_prod(n, cs, ctx)
     levels = selection_levels(x, op.kind, op.axis)
     return [None] + [None if v is None else select(levels, ctx.lift(arr(v), x.ndim),
                                                    ctx.ax(op.axis)) for v in c[1:]]

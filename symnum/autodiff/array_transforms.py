@@ -15,6 +15,7 @@ per input entry).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ import numpy as np
 from symnum.arrays.fn import ArrayFn
 from symnum.arrays.ops_index import getitem, reshape, transpose
 from symnum.arrays.terms import ArrayExpr, ArraySym, shape_of
-from symnum.autodiff.array_ad import _argnums, _grad_parts, _syms, vjp_arrays
+from symnum.autodiff.array_ad import _argnums, _grad_parts, _syms, fill_symbols, vjp_arrays
 from symnum.autodiff.array_jvp import jvp_arrays
 from symnum.autodiff.array_rules import arr
 from symnum.autodiff.array_taylor import _eye_directions, jet_arrays
@@ -77,17 +78,7 @@ def vjp_program(fn: ArrayFn) -> ArrayFn:
     the input), the cotangent having the outputs' structure (as sn.vjp of a scalar-mode Fn)."""
     cts = _output_cotangents(fn)
     gs = vjp_arrays(fn.flat_outputs, fn.flat_inputs, _syms(cts))
-    per_arg, pos = [], 0
-    for x in fn.inputs:
-        leaves, td = tree_flatten(x)
-        filled = []
-        for v in leaves:
-            if isinstance(v, (ArraySym, Sym)):
-                filled.append(gs[pos])
-                pos += 1
-            else:
-                filled.append(v)
-        per_arg.append(tree_unflatten(td, filled))
+    per_arg = fill_symbols(list(fn.inputs), gs)
     return ArrayFn(tuple(fn.inputs) + (cts,), (fn.outputs, tuple(per_arg)),
                    tuple(fn.names) + ("cotangent",))
 
@@ -95,7 +86,7 @@ def vjp_program(fn: ArrayFn) -> ArrayFn:
 def jacobian_blocks(outs: list, ws: list) -> list[list]:
     """[[∂out/∂w for w in ws] for out in outs], each block of shape out.shape + w.shape, from
     ONE batched first-order jet along the unit directions of all the w's."""
-    sizes = [max(int(_size(shape_of(w))), 0) for w in ws]
+    sizes = [math.prod(shape_of(w)) for w in ws]
     total = sum(sizes)
     if total == 0:
         from symnum.autodiff.array_rules import zeros
@@ -121,13 +112,6 @@ def jacobian_blocks(outs: list, ws: list) -> list[list]:
     return rows
 
 
-def _size(shape: tuple) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
-
-
 def jacobian_fn(fn: ArrayFn, argnums: Any = 0) -> ArrayFn:
     """The Jacobian program: for each output leaf, for each argument in `argnums`, the blocks
     out.shape + leaf.shape in the argument's structure (as sn.jacfwd of a scalar-mode Fn)."""
@@ -136,17 +120,7 @@ def jacobian_fn(fn: ArrayFn, argnums: Any = 0) -> ArrayFn:
     blocks = jacobian_blocks(fn.flat_outputs, ws)
     per_out = []
     for row in blocks:
-        parts, pos = [], 0
-        for a in nums:
-            leaves, td = tree_flatten(fn.inputs[a])
-            filled = []
-            for v in leaves:
-                if isinstance(v, (ArraySym, Sym)):
-                    filled.append(row[pos])
-                    pos += 1
-                else:
-                    filled.append(None)
-            parts.append(tree_unflatten(td, filled))
+        parts = fill_symbols([fn.inputs[a] for a in nums], row, other=None)
         per_out.append(parts[0] if isinstance(argnums, int) else tuple(parts))
     return fn.with_flat_outputs(per_out)
 

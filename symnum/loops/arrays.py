@@ -31,25 +31,12 @@ from symnum.tracing.pytree import tree_flatten, tree_unflatten
 
 
 @dataclass(frozen=True, eq=False)
-class ArraySpec:
-    """The static part of an array loop (see symnum.loops.terms.LoopSpec; counts are leaves).
-    Interned by `key`, so equal loops are one op."""
+class ArraySpec(T.LoopSpec):
+    """The static part of an array loop: symnum.loops.terms.LoopSpec's fields (counts are
+    leaves), key and accessors, with an ArrayFn body (inputs: carries, x leaves, consts, index;
+    outputs: carries, ys, cond). Interned by `key`, so equal loops are one op."""
 
-    kind: str
-    length: int
-    reverse: bool
-    lo: int
-    nc: int
-    nx: int
-    nk: int
-    ny: int
-    body: ArrayFn  # inputs: carries, x leaves, consts, index; outputs: carries, ys, cond
-    checkpoint: str = "store"
-
-    def key(self) -> tuple:
-        return (self.kind, self.length, self.reverse, self.lo, self.nc, self.nx, self.nk,
-                self.ny, self.checkpoint, tuple(self.body.flat_inputs),
-                tuple(self.body.flat_outputs))
+    body: ArrayFn
 
     def text(self) -> str:
         ins = ", ".join(getattr(s, "name", "?") for s in self.body.flat_inputs)
