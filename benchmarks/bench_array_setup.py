@@ -22,7 +22,7 @@ import time
 import numba
 import numpy as np
 from _common import fmt_ratio, fmt_time, machine_info, table
-from bench_arrays import per_call_interleaved
+from bench_arrays import logistic_problem, per_call_interleaved
 from scipy.optimize import rosen, rosen_der
 
 import symnum as sn
@@ -87,23 +87,7 @@ def rosen_rows(ns: list, repeats: int) -> list:
 
 
 def logistic_rows(shape: tuple, repeats: int) -> list:
-    rng = np.random.default_rng(1)
-    X = rng.standard_normal(shape)
-    y = np.sign(rng.standard_normal(shape[0]))
-
-    def loss(w):
-        return np.mean(np.log1p(np.exp(-y * (X @ w))))
-
-    w, v = rng.standard_normal(shape[1]) * 0.1, rng.standard_normal(shape[1])
-
-    def hand_vg(w):
-        z = -y * (X @ w)
-        s = 1.0 / (1.0 + np.exp(-z))
-        return np.mean(np.log1p(np.exp(z))), X.T @ (-y * s) / shape[0]
-
-    def hand_hvp(w, v):
-        s = 1.0 / (1.0 + np.exp(y * (X @ w)))
-        return X.T @ (s * (1 - s) * (X @ v)) / shape[0]
+    X, y, loss, w, v, hand_vg, hand_hvp = logistic_problem(shape)
 
     rows = []
     for backend in ("auto", "numba"):

@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 from _common import fmt_ratio, fmt_time, machine_info, table
-from bench_arrays import forget_loaded, make_loss, per_call_interleaved, rosen
+from bench_arrays import forget_loaded, logistic_problem, make_loss, per_call_interleaved, rosen
 from scipy.optimize import minimize, rosen_der, rosen_hess_prod
 
 import symnum as sn
@@ -102,20 +102,7 @@ def _interp_build(n: int) -> float:
 
 
 def logistic_profile(shape: tuple, reps: int) -> tuple[list, list]:
-    rng = np.random.default_rng(1)
-    X = rng.standard_normal(shape)
-    y = np.sign(rng.standard_normal(shape[0]))
-    loss = make_loss(X, y)
-    w, v = rng.standard_normal(shape[1]) * 0.1, rng.standard_normal(shape[1])
-
-    def hand_vg(w):
-        z = -y * (X @ w)
-        s = 1.0 / (1.0 + np.exp(-z))
-        return np.mean(np.log1p(np.exp(z))), X.T @ (-y * s) / shape[0]
-
-    def hand_hvp(w, v):
-        s = 1.0 / (1.0 + np.exp(y * (X @ w)))
-        return X.T @ (s * (1 - s) * (X @ v)) / shape[0]
+    X, y, loss, w, v, hand_vg, hand_hvp = logistic_problem(shape)
 
     def build(d):
         t = [time.perf_counter()]

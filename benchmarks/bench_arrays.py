@@ -43,6 +43,26 @@ def make_loss(X, y):
     return loss
 
 
+def logistic_problem(shape: tuple):
+    """The logistic-regression workload of issues 10–11: data (X, y), the loss, a point w and a
+    direction v, and numpy by hand for value_and_grad and the Hessian-vector product."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal(shape)
+    y = np.sign(rng.standard_normal(shape[0]))
+    w, v = rng.standard_normal(shape[1]) * 0.1, rng.standard_normal(shape[1])
+
+    def hand_vg(w):
+        z = -y * (X @ w)
+        s = 1.0 / (1.0 + np.exp(-z))
+        return np.mean(np.log1p(np.exp(z))), X.T @ (-y * s) / shape[0]
+
+    def hand_hvp(w, v):
+        s = 1.0 / (1.0 + np.exp(y * (X @ w)))
+        return X.T @ (s * (1 - s) * (X @ v)) / shape[0]
+
+    return X, y, make_loss(X, y), w, v, hand_vg, hand_hvp
+
+
 def hand_rosen():
     import numba
 

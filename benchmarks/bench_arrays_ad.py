@@ -111,25 +111,12 @@ def scalar_mode_setup(n):
 def logistic_rows(shape, reps):
     """value_and_grad and the Hessian-vector product of the logistic loss on constant data:
     build (trace + AD + numba compile, cold cache) and per call against numpy by hand."""
-    from bench_arrays import make_loss
+    from bench_arrays import logistic_problem
 
     from symnum.autodiff.array_ad import value_and_grad_fn
     from symnum.autodiff.array_jvp import hvp_fn
 
-    rng = np.random.default_rng(1)
-    X = rng.standard_normal(shape)
-    y = np.sign(rng.standard_normal(shape[0]))
-    loss = make_loss(X, y)
-    w, v = rng.standard_normal(shape[1]) * 0.1, rng.standard_normal(shape[1])
-
-    def hand_vg(w):
-        z = -y * (X @ w)
-        s = 1.0 / (1.0 + np.exp(-z))
-        return np.mean(np.log1p(np.exp(z))), X.T @ (-y * s) / shape[0]
-
-    def hand_hvp(w, v):
-        s = 1.0 / (1.0 + np.exp(y * (X @ w)))
-        return X.T @ (s * (1 - s) * (X @ v)) / shape[0]
+    X, y, loss, w, v, hand_vg, hand_hvp = logistic_problem(shape)
 
     builds = []
     for _ in range(reps):
