@@ -19,7 +19,7 @@ import statistics
 import tempfile
 import time
 
-import numba
+import bench_arrays_ad
 import numpy as np
 from _common import fmt_ratio, fmt_time, machine_info, table
 from bench_arrays import logistic_problem, per_call_interleaved
@@ -30,16 +30,7 @@ from symnum.autodiff.array_ad import grad_fn, value_and_grad_fn
 from symnum.autodiff.array_jvp import hvp_fn
 from symnum.compile import lower
 
-
-@numba.njit(cache=True)
-def hand_rosen_der(x):
-    n = x.size
-    g = np.zeros(n)
-    for i in range(n - 1):
-        t = x[i + 1] - x[i] * x[i]
-        g[i] += -400.0 * x[i] * t - 2.0 * (1.0 - x[i])
-        g[i + 1] += 200.0 * t
-    return g
+hand_rosen_der = bench_arrays_ad.hand_rosen_der()  # the hand loop every array-AD table uses
 
 
 def _forget_numba_modules() -> None:
