@@ -4,9 +4,6 @@ backend falls back to numba/ctypes where they are unsupported."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import numpy as np
 import pytest
 
@@ -78,38 +75,25 @@ def test_batched_checks_both_shapes(compiled, shape_x, shape_out):
 
 
 def test_batches_run_without_the_gil():
-    """The main thread keeps running Python while another thread is inside a batch: it spins
-    while the worker is between its "started" and "done" stamps and must get through a good
-    part of the spins its own rate allows in the worker's time. With the GIL held through the
-    kernel it gets only the moments around the call (measured: ~10 %, against ~65 % free)."""
+    """The batched trampoline calls the kernel between PyEval_SaveThread and
+    PyEval_RestoreThread (other Python threads run meanwhile; how much they get done is a
+    benchmark's question, not a unit test's), and the single-call one holds the GIL."""
+    if not llvm_call.supported():
+        pytest.skip("no CPython-API trampolines on this interpreter")
+    ir = llvm_call.trampoline_ir("float64")
+    batched = ir[ir.index("define i8* @sn_call_batched"):]
+    save, call, restore = (batched.index("@PyEval_SaveThread()"),
+                           batched.index("call void %fn("),
+                           batched.index("@PyEval_RestoreThread("))
+    assert save < call < restore
+    single = ir[ir.index("define i8* @sn_call_kernel"):ir.index("define i8* @sn_call_batched")]
+    assert "PyEval_SaveThread" not in single
     x = sn.Sym("x")
     c = lower(sn.Fn([x], [sn.sin(x) + 1.0]), "llvm", cache=False, parallel=False)
-    X = np.random.default_rng(1).normal(size=(4_000_000, 1))
+    X = np.random.default_rng(1).normal(size=(1000, 1))
     OUT = np.empty_like(X)
-    stamps: list[float] = []
-
-    def spin(seconds: float) -> float:
-        ticks, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            ticks += 1
-        return ticks / (time.perf_counter() - t0)
-
-    def run():
-        stamps.append(time.perf_counter())
-        c.batched(X, OUT)
-        stamps.append(time.perf_counter())
-
-    rate = spin(0.02)
-    t = threading.Thread(target=run)
-    t.start()
-    while not stamps:
-        pass
-    ticks = 0
-    while len(stamps) < 2:
-        ticks += 1
-    t.join()
+    c.batched(X, OUT)
     np.testing.assert_allclose(OUT, np.sin(X) + 1.0)
-    assert ticks > 0.25 * rate * (stamps[1] - stamps[0]), (ticks, rate * (stamps[1] - stamps[0]))
 
 
 def test_the_struct_layout_check_and_the_fallbacks(monkeypatch):
