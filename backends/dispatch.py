@@ -165,12 +165,9 @@ def native(entries: list[Signature], py_dispatch: Any, n_params: int) -> Any:
     the signatures allow one, else `py_dispatch` itself."""
     from symnum.backends import llvm_backend, native_dispatch
 
-    try:
-        front = native_dispatch.wrap([(_native_view(e.compiled), e.specs) for e in entries],
-                                     py_dispatch,
-                                     n_params, llvm_backend._cached_object, llvm_backend._link)
-    except (RuntimeError, OSError, ValueError):  # an LLVM or linker failure: stay in Python
-        front = None
+    front = native_dispatch.wrap([(_native_view(e.compiled), e.specs) for e in entries],
+                                 py_dispatch, n_params, llvm_backend._cached_object,
+                                 llvm_backend._link)
     return py_dispatch if front is None else front
 
 

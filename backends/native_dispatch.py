@@ -129,10 +129,7 @@ def raw_front(compiled: Any, compile_object: Callable, link: Callable) -> Any:
     specs = raw_specs(compiled)
     if specs is None:
         return None
-    try:
-        return wrap([(compiled, specs)], compiled._call_py, len(specs), compile_object, link)
-    except (RuntimeError, OSError, ValueError):  # an LLVM or linker failure: stay in Python
-        return None
+    return wrap([(compiled, specs)], compiled._call_py, len(specs), compile_object, link)
 
 
 def raw_specs(compiled: Any) -> list | None:
@@ -375,7 +372,7 @@ def wrap(entries: list[tuple[Any, list]], fallback: Any, n_params: int,
          compile_object: Callable[[str], bytes], link: Callable) -> Any:
     """A builtin that dispatches the eligible `(compiled, specs)` entries (in order) in
     machine code and hands every other call to `fallback`; None where this host is not
-    supported or no entry is eligible. `compile_object(ir) → object code` and `link(obj,
+    supported, no entry is eligible or LLVM fails. `compile_object(ir) → object code` and `link(obj,
     symbols, exports) → (keep-alive, {export: address})` are the llvm backend's."""
     chosen = [(c, s) for c, s in entries if eligible(c, s)]
     syms = _symbols()
@@ -384,7 +381,10 @@ def wrap(entries: list[tuple[Any, list]], fallback: Any, n_params: int,
     ir = dispatcher_ir(chosen, n_params)
     lib = _STATE.get(ir)
     if lib is None:
-        lib = _STATE[ir] = link(compile_object(ir), syms, ["sn_dispatch"])
+        try:
+            lib = _STATE[ir] = link(compile_object(ir), syms, ["sn_dispatch"])
+        except (RuntimeError, OSError, ValueError):  # an LLVM or linker failure: stay in Python
+            return None
     table = np.array([id(fallback)] + [c._address for c, _ in chosen],
                      dtype=np.uint64).view(_Table)
     md = llvm_call._MethodDef(b"compiled", lib[1]["sn_dispatch"],
