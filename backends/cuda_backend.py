@@ -3,7 +3,8 @@
 One generated module per (Fn, dtype): a device function `kernel(x, out)` for users' own kernels,
 a batched kernel (one batch element per thread, inputs as columns so neighbouring threads read
 neighbouring words) and, for Fns whose inputs are all scalars, an elementwise kernel over
-broadcast arrays. Kernels carry the body inline and call no device function (compiling such a
+broadcast arrays. Loop terms (sn.fori_loop / scan / while_loop) are a loop per thread
+(backends.cuda_loops). Kernels carry the body inline and call no device function (compiling such a
 call asks the driver for the GPU's compute capability), so PTX needs no GPU; they compile on
 first launch. Importing this module must never import numba.cuda: it is imported on first use.
 """

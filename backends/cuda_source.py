@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from symnum.backends import cuda_loops
 from symnum.backends.pysource import instr_src, ref_src
 from symnum.backends.schedule import Schedule, schedule
 
@@ -63,16 +64,33 @@ def _instr(op: str, args: list[str], dtype: str) -> str:
     return instr_src(op, args)
 
 
-def _body(sched: Schedule, dtype: str, indent: str) -> list[str]:
-    return [f"{indent}t{ins.dst} = {_instr(ins.op, [ref_src(a, dtype) for a in ins.args], dtype)}"
-            for ins in sched.instrs]
+def _plain(dtype: str) -> Any:
+    return lambda ins: _instr(ins.op, [ref_src(a, dtype) for a in ins.args], dtype)
+
+
+def _body(sched: Schedule, dtype: str, indent: str, out_at: Any = None) -> list[str]:
+    """The kernel body; loop instructions (backends.cuda_loops) become per-thread loops whose
+    ys go to the outputs by offset where they can (`out_at(index)`: the output element)."""
+    plain = _plain(dtype)
+    if not cuda_loops.has_loops(sched):
+        return [f"{indent}t{ins.dst} = {plain(ins)}" for ins in sched.instrs]
+    plans, skip, _ = cuda_loops.direct_outputs(sched)
+    return cuda_loops.body_lines(sched, dtype, indent, plain, out_at, plans, skip)
+
+
+def _outputs(sched: Schedule, dtype: str, indent: str, out_at: Any) -> list[str]:
+    """Output stores, less those the loops wrote by offset."""
+    written = cuda_loops.direct_outputs(sched)[2] if cuda_loops.has_loops(sched) else set()
+    return [f"{indent}{out_at(str(m))} = {ref_src(r, dtype)}"
+            for m, r in enumerate(sched.outputs) if m not in written]
 
 
 def _device_source(sched: Schedule, dtype: str) -> list[str]:
     lines = ["@cuda.jit(device=True)", "def kernel(x, out):"]
     lines += [f"    x{k} = x[{k}]" for k in range(sched.n_in)]
-    lines += _body(sched, dtype, "    ")
-    lines += [f"    out[{m}] = {ref_src(r, dtype)}" for m, r in enumerate(sched.outputs)]
+    out_at = "out[{}]".format
+    lines += _body(sched, dtype, "    ", out_at)
+    lines += _outputs(sched, dtype, "    ", out_at)
     return lines + ["    return", "", ""]
 
 
@@ -81,8 +99,9 @@ def _batched_source(sched: Schedule, dtype: str) -> list[str]:
     lines = ["def batched(XT, OUTT, n):",
              "    for i in range(cuda.grid(1), n, cuda.gridsize(1)):"]
     lines += [f"        x{k} = XT[{k}, i]" for k in range(sched.n_in)]
-    lines += _body(sched, dtype, "        ")
-    lines += [f"        OUTT[{m}, i] = {ref_src(r, dtype)}" for m, r in enumerate(sched.outputs)]
+    out_at = "OUTT[{}, i]".format
+    lines += _body(sched, dtype, "        ", out_at)
+    lines += _outputs(sched, dtype, "        ", out_at)
     return lines + ["", ""]
 
 
@@ -104,8 +123,9 @@ def _elementwise_source(sched: Schedule, dtype: str) -> list[str]:
               "                r = r // shape[d]"]
     lines += [f"                p{k} += q * strides[{k}, d]" for k in range(n_in)]
     lines += [f"        x{k} = a{k}[p{k}]" for k in range(n_in)]
-    lines += _body(sched, dtype, "        ")
-    lines += [f"        OUT[{m}, j] = {ref_src(r, dtype)}" for m, r in enumerate(sched.outputs)]
+    out_at = "OUT[{}, j]".format
+    lines += _body(sched, dtype, "        ", out_at)
+    lines += _outputs(sched, dtype, "        ", out_at)
     return lines + [""]
 
 
@@ -119,12 +139,24 @@ def generate(fn: Any, dtype: str = "float64") -> tuple[str, Schedule]:
     """
     if dtype not in DTYPES:
         raise CompileError(f"the cuda backend compiles float64 or float32, not {dtype!r}")
-    sched = schedule(fn.flat_inputs, fn.flat_outputs)
+    loops = _has_loop_terms(fn)
+    if loops:  # loop terms (symnum.loops): scheduled as LoopInstr (backends.loop_schedule)
+        from symnum.backends import loop_schedule
+
+        sched = loop_schedule.prune(schedule(fn.flat_inputs, fn.flat_outputs))
+    else:
+        sched = schedule(fn.flat_inputs, fn.flat_outputs)
     lines = [_HEADER.format(dtype=dtype)]
     lines += _device_source(sched, dtype) + _batched_source(sched, dtype)
     if is_scalar_fn(fn):
         lines += _elementwise_source(sched, dtype)
     return "\n".join(lines), sched
+
+
+def _has_loop_terms(fn: Any) -> bool:
+    from symnum.loops.terms import has_loops
+
+    return has_loops(list(fn.flat_outputs))
 
 
 def is_scalar_fn(fn: Any) -> bool:

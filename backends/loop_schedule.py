@@ -4,8 +4,9 @@ A loop node becomes one LoopInstr holding its body's own schedule; its carries a
 and its stacked ys one 2-D table temporary `t<dst>` (steps × ys). A projection of a y is a
 TableRead; a backward scan that reads a forward loop's stored carries reads that table in place
 (linked columns), so the adjoint of n steps is O(1) statements, not one per stored value.
-Registered into backends.schedule by importing this module (the numba backend does); the llvm
-and CUDA backends do not lower loops (symnum.compile routes loop programs to numba).
+Registered into backends.schedule by importing this module (the numba, llvm and cuda backends
+do); the llvm backend emits these instructions as IR (backends.llvm_loops), the cuda backend as
+per-thread loops in its kernels (backends.cuda_loops).
 """
 
 from __future__ import annotations

@@ -51,11 +51,7 @@ def _loops(fn: Any) -> bool:
 def resolve_backend(name: str, fn: Fn) -> str:
     """"auto" → llvm (milliseconds to compile, the same LLVM code quality as numba) when it is
     registered, else the reference interpreter."""
-    if _loops(fn):  # loop terms lower to real loops on llvm and numba (CUDA: not yet)
-        if name == "cuda":
-            raise CompileError(
-                "the cuda backend does not lower loop terms (sn.scan / fori_loop / while_loop) "
-                "yet; use backend='llvm' or 'numba' (or 'auto'), or 'numpy'")
+    if _loops(fn):  # loop terms lower to real loops on llvm, numba and cuda (per thread)
         if name == "auto":
             have = _backends().available_backends()
             return next((b for b in ("llvm", "numba") if b in have), "numpy")

@@ -356,6 +356,89 @@ def array_loops(ctx: Ctx) -> None:
     close(k(x, A), fn(x, A), 1e-12, 1e-12, "array program")
 
 
+# ---------------------------------------------------------------------------------------------
+# loop terms (sn.fori_loop / scan / while_loop): one loop per thread (backends.cuda_loops)
+
+
+def _vdp(y: Any) -> Any:
+    return np.array([y[1], 1.5 * (1 - y[0] ** 2) * y[1] - np.sin(y[0])])
+
+
+def rk4_loop(y0: Any, y1: Any, steps: int = 20, h: float = 0.05) -> Any:
+    """RK4 of the Van der Pol oscillator (a sine term: no linear shortcut), `steps` steps."""
+    def body(i: Any, y: Any) -> Any:
+        k1 = _vdp(y)
+        k2 = _vdp(y + h / 2 * k1)
+        k3 = _vdp(y + h / 2 * k2)
+        k4 = _vdp(y + h * k3)
+        return y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    return sn.fori_loop(0, steps, body, np.array([y0, y1]))
+
+
+@case
+def loop_rk4(ctx: Ctx) -> None:
+    from symnum import backends
+
+    fn = sn.trace(rk4_loop, 1.0, 0.0)
+    k = ctx.lower(fn)
+    assert "for L" in k.source and k.info["statements"] < 120  # one loop, not 20 steps unrolled
+    y0, y1 = ctx.rng.uniform(-1, 1, (2, 37))
+    want = fn(y0, y1)
+    close(k(y0, y1), want, 1e-12, 1e-12, "rk4 batched vs interpreter")
+    close(k(y0, y1), backends.lower(fn, "llvm")(y0, y1), 1e-12, 1e-12, "rk4 vs llvm")
+    close(k.elementwise(y0, 0.25), fn(y0, np.full_like(y0, 0.25)), 1e-12, 1e-12,
+          "rk4 elementwise (broadcast)")
+    k32 = ctx.lower(fn, dtype="float32")
+    close(k32(y0.astype(np.float32), y1.astype(np.float32)), want, 1e-4, 1e-4, "rk4 float32")
+    c = sn.compile(lambda a, b: rk4_loop(a, b), backend="cuda", cache_dir=ctx.cache_dir)
+    close(c(0.5, 0.2), fn(0.5, 0.2), 1e-12, 1e-12, "rk4 via sn.compile")
+
+
+@case
+def loop_scan_ys(ctx: Ctx) -> None:
+    def f(a: Any, b: Any) -> Any:  # ys returned: written to the outputs by offset in the loop
+        c, ys = sn.scan(lambda c, x: (np.sin(c) * b + x, (c * c, c + x)), a,
+                        np.linspace(0, 1, 6))
+        return c, ys
+
+    fn = sn.trace(f, 0.3, 0.7)
+    k = ctx.lower(fn)
+    # ys (6,) and (6,) after c: outputs 1 + s and 7 + s; no (6, 2) table
+    assert "OUTT[7 + 1 * L" in k.source and "local.array((6, 2)" not in k.source, k.source
+    a, b = ctx.rng.uniform(-1, 1, (2, 19))
+    close(k(a, b), fn(a, b), 1e-12, 1e-12, "scan ys by offset")
+    fr = sn.trace(lambda a: sn.scan(lambda c, x: (c * 0.5 + x, c), a, np.arange(4.0),
+                                    reverse=True), 1.0)
+    close(ctx.lower(fr)(a), fr(a), 1e-12, 1e-12, "reverse scan")
+    # a y read by other code: the table is a local array
+    fs = sn.trace(lambda a: sn.scan(lambda c, x: (c * 0.5 + x, c * c), a,
+                                    np.arange(4.0))[1].sum() * a, 1.0)
+    ks = ctx.lower(fs)
+    assert "cuda.local.array((4, 1)" in ks.source, ks.source
+    close(ks(a), fs(a), 1e-12, 1e-12, "scan ys summed")
+    # reverse mode: the stored carries (a local table) read in place by the backward loop
+    g = sn.trace(sn.grad(lambda a, b: f(a, b)[0] + f(a, b)[1][0].sum(), argnums=(0, 1)),
+                 0.3, 0.7)
+    close(ctx.lower(g)(a, b), g(a, b), 1e-12, 1e-12, "grad through scan")
+
+
+@case
+def loop_while(ctx: Ctx) -> None:
+    def f(a: Any) -> Any:
+        return sn.while_loop(lambda v: v < 10, lambda v: v * v + 1, a, max_steps=6)
+
+    fn = sn.trace(f, 1.0)
+    k = ctx.lower(fn)
+    assert "break" in k.source
+    a = np.array([0.0, 0.5, 1.0, 2.5, 11.0, -3.0, 1e-3, 3.1])
+    close(k(a), fn(a), 1e-12, 1e-12, "while_loop (early exit per thread)")
+    g = sn.trace(sn.grad(f), 1.0)  # stored carries: every step runs, select form
+    close(ctx.lower(g)(a), g(a), 1e-12, 1e-12, "grad through while_loop")
+    nested = sn.trace(lambda a: sn.fori_loop(
+        0, 3, lambda i, v: sn.fori_loop(0, 4, lambda j, w: w * 0.5 + i, v), a), 1.0)
+    close(ctx.lower(nested)(a), nested(a), 1e-12, 1e-12, "nested fori loops")
+
+
 CASES = list(_CASES)
 
 

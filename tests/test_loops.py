@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symnum as sn
-from symnum.errors import CompileError, ShapeError, TracingError
+from symnum.errors import ShapeError, TracingError
 from symnum.loops import terms as T
 
 x, p = sn.symbols("x p")
@@ -248,8 +248,6 @@ def test_errors_say_what_to_do():
         sn.scan(lambda c, v: (c, v), x, np.arange(2.0), checkpoint="sometimes")
     with pytest.raises(TracingError, match="pair"):
         sn.scan(lambda c, v: c, x, np.arange(2.0))
-    with pytest.raises(CompileError, match="cuda backend does not lower loop"):
-        sn.compile(lambda a: sn.fori_loop(0, 3, lambda i, v: v * 2, a), backend="cuda")(1.0)
 
 
 # -- compiled: a real loop in the numba kernel ---------------------------------------------
