@@ -5,6 +5,9 @@ batched: the Brusselator RHS (n×n grid, 2n² states) for many state vectors at 
 thread; the GPU figures are for device-resident data ("device") and for host arrays in and out
 ("host", transfers included). elementwise: a five-transcendental expression over 10⁶–10⁷ points,
 float32 and float64, with the effective memory bandwidth and its fraction of the GPU's peak.
+loop: sn.fori_loop RK4 of the 8-state Lorenz-96 model (bench_loops.make_model), 1,000 steps, for
+10⁵ initial states at once — one loop per GPU thread, carries in registers — against the llvm
+CPU kernel's batched call (a loop per row, its threads).
 Every result is checked against numpy before its time is printed. Needs a CUDA GPU (or, for a
 smoke run of the code paths only, NUMBA_ENABLE_CUDASIM=1 with --quick).
 
@@ -164,6 +167,44 @@ def bench_elementwise(cb: Any, nb: Any, sizes: list[int], repeats: int,
     return out
 
 
+def bench_loop(cb: Any, rows: int, steps: int, repeats: int, cache: str) -> dict:
+    """A batch of RK4 integrations as one loop per thread (backends.cuda_loops) vs llvm."""
+    from bench_loops import N, make_model
+
+    from symnum import backends
+
+    simulate, _ = make_model(steps, 0.01, scalar=True)
+    t0 = time.perf_counter()
+    fn = sn.trace(simulate, np.zeros(N), 1.0, mode="scalar")
+    trace_s = time.perf_counter() - t0
+    k = cb.lower(fn, cache_dir=cache)
+    cpu = backends.lower(fn, "llvm", cache_dir=cache)
+    rng = np.random.default_rng(2)
+    X = np.concatenate([rng.uniform(-1, 1, (rows, N)), rng.uniform(1, 3, (rows, 1))], 1)
+    XT = np.ascontiguousarray(X.T)
+    dXT, dOUTT = cuda.to_device(XT), cuda.device_array((N, rows))
+    t0 = time.perf_counter()
+    k.columns(dXT, dOUTT)
+    cuda.synchronize()
+    first = time.perf_counter() - t0
+    dev_s, _ = gpu_median(repeats, k.columns, dXT, dOUTT)
+    OUT = np.empty((rows, N))
+    t0 = time.perf_counter()
+    cpu.batched(X, OUT)
+    cpu_first = time.perf_counter() - t0
+    cpu_s, _ = cpu_median(max(1, repeats // 5), cpu.batched, X, OUT)
+    got = dOUTT.copy_to_host()
+    m = min(rows, 200)  # the reference interpreter checks a slice
+    want = np.asarray(fn(XT[:N, :m], XT[N, :m]))
+    # the GPU contracts a·b + c into fma (one rounding): compare at 1e-9, not bit for bit
+    check(got[:, :m], want, 1e-9, "loop kernel vs interpreter")
+    check(got, OUT.T, 1e-9, "loop kernel vs llvm")
+    err = float(np.max(np.abs(got - OUT.T)) / max(1.0, float(np.max(np.abs(OUT)))))
+    return dict(rows=rows, steps=steps, states=N, statements=k.info["statements"],
+                trace_s=trace_s, cuda_first_call_s=first, llvm_first_call_s=cpu_first,
+                cuda_device_s=dev_s, llvm_cpu_s=cpu_s, max_rel_diff_vs_llvm=err)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats")
@@ -185,20 +226,21 @@ def main() -> int:
     print(f"GPU: {gpu}; numba CUDA target: {cb._cuda_version()}; peak memory bandwidth "
           f"{f'{peak / 1e9:.0f} GB/s' if peak else 'unknown'}\n")
     if sim:
-        grids, rows, sizes, repeats = [2], [64], [300], 1
+        grids, rows, sizes, repeats, loop = [2], [64], [300], 1, (64, 5)
     elif opts.quick:
-        grids, rows, sizes, repeats = [4], [10**4, 10**5], [10**6], 5
+        grids, rows, sizes, repeats, loop = [4], [10**4, 10**5], [10**6], 5, (10**4, 1000)
     else:
         grids, rows, sizes, repeats = [4, 8], [10**3, 10**4, 10**5, 10**6], [10**6, 10**7], 10
+        loop = (10**5, 1000)
     cache = tempfile.mkdtemp(prefix="symnum-bench-gpu-")  # cold compiles: a fresh kernel cache
     try:
-        return _run(cb, nb, grids, rows, sizes, repeats, cache, gpu, opts.json)
+        return _run(cb, nb, grids, rows, sizes, repeats, cache, gpu, opts.json, loop)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 
 
 def _run(cb: Any, nb: Any, grids: list[int], rows: list[int], sizes: list[int], repeats: int,
-         cache: str, gpu: str, json_path: str | None) -> int:
+         cache: str, gpu: str, json_path: str | None, loop: tuple[int, int]) -> int:
     batched = bench_batched(cb, nb, grids, rows, repeats, cache)
     print("## batched Brusselator RHS (one state vector per GPU thread; medians)\n")
     print(table(
@@ -219,10 +261,21 @@ def _run(cb: Any, nb: Any, grids: list[int], rows: list[int], sizes: list[int], 
           f"{r['gbps']:.0f}", f"{r['peak_fraction']:.0%}" if r["peak_fraction"] else "-",
           fmt_ratio(r["cuda_device_s"] / r["hand_cuda_s"]),
           fmt_ratio(r["numba_cpu_s"] / r["cuda_device_s"])] for r in elem]))
+    lp = bench_loop(cb, loop[0], loop[1], repeats, cache)
+    print("\n## loop kernel: RK4 fori_loop, Lorenz-96 (8 states), one integration per GPU "
+          "thread (medians)\n")
+    print(table(
+        ["rows", "steps", "stmts", "trace", "cuda device", "llvm CPU (batched)",
+         "GPU vs llvm CPU", "first call cuda / llvm", "max rel diff"],
+        [[f"{lp['rows']:,}", f"{lp['steps']:,}", lp["statements"], fmt_time(lp["trace_s"]),
+          fmt_time(lp["cuda_device_s"]), fmt_time(lp["llvm_cpu_s"]),
+          fmt_ratio(lp["llvm_cpu_s"] / lp["cuda_device_s"]),
+          f"{fmt_time(lp['cuda_first_call_s'])} / {fmt_time(lp['llvm_first_call_s'])}",
+          f"{lp['max_rel_diff_vs_llvm']:.1e}"]]))
     if json_path:
         with open(json_path, "w") as f:
             json.dump({"machine": machine_info(), "gpu": gpu, "batched": batched,
-                       "elementwise": elem}, f, indent=1)
+                       "elementwise": elem, "loop": lp}, f, indent=1)
     return 0
 
 
