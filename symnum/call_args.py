@@ -61,6 +61,33 @@ class _Identity:
         return type(other) is _Identity and other.obj is self.obj
 
 
+STATIC_KINDS = (bool, int, str, type(None))  # Python values, never data: see static_kind
+
+
+def static_kind(v: Any) -> bool:
+    """Whether `v` is a Python int, bool, str or None, or a tuple of those (nested): the
+    kinds of default value that make a parameter static (a configuration — a step count, a
+    flag, a mode name — that decides the program's structure), and the kinds of value such a
+    parameter takes as static. Floats, numpy scalars and arrays are data: they are traced.
+
+    >>> static_kind(6), static_kind(("rk4", None, (1, True))), static_kind(0.5)
+    (True, True, False)
+    >>> static_kind(np.int64(6)), static_kind([1, 2])
+    (False, False)
+    """
+    if type(v) in STATIC_KINDS:
+        return True
+    return type(v) is tuple and all(static_kind(e) for e in v)
+
+
+def _auto_static_positions(defaults: list) -> frozenset:
+    """Parameters whose default is a static kind (static_kind): static unless the caller passes
+    data (a float, a numpy scalar, an array) for them."""
+    from symnum.backends.dispatch import MISSING
+
+    return frozenset(i for i, d in enumerate(defaults) if d is not MISSING and static_kind(d))
+
+
 def _static_positions(nums: int | Sequence[int], names: str | Sequence[str], params: list[str],
                       fname: str) -> frozenset:
     nums = (nums,) if isinstance(nums, int) else tuple(nums)

@@ -22,6 +22,7 @@ import numpy as np
 from symnum.arrays.auto import check_mode
 from symnum.arrays.fn import ArrayFn, trace_sized
 from symnum.call_args import (
+    _auto_static_positions,
     _blame_strings,
     _check_leaves,
     _has_identity,
@@ -31,6 +32,7 @@ from symnum.call_args import (
     is_symbolic,
     kernel_dtype,
     signature_key,
+    static_kind,
 )
 from symnum.errors import ArgumentError, CompileError, SerializationError, TransformError
 from symnum.tracing.fn import Fn
@@ -137,7 +139,10 @@ class CompiledFunction:
     or keyword arguments, defaults, pytrees of arrays in and out; as a method too.
 
     `static_argnums` / `static_argnames` mark arguments the function is specialised on (a
-    recompile per value, as in JAX): flags, sizes, callables. They must be hashable.
+    recompile per value, as in JAX): flags, sizes, callables. They must be hashable. A
+    parameter whose default is an int, bool, str or None (or a tuple of those) is static too
+    when it gets such a value, passed or not (call_args.static_kind); data given for it (a
+    float, a numpy scalar, an array) is traced. Float and array defaults are traced.
     `.lower(*args)` returns the backend's compiled object for such arguments (with `.source`,
     `.fn`, `.info`); `.source` / `.fn` show the most recent one.
 
@@ -181,6 +186,8 @@ class CompiledFunction:
             self._params, self._defaults, self._var, self._sig = [], [], True, None
         self._static = _static_positions(static_argnums, static_argnames, self._params,
                                          self.__name__)
+        # parameters with an int/bool/str/None default: static when given such a value
+        self._auto_static = _auto_static_positions(self._defaults) - self._static
         self._method = False  # set by __get__: argument 0 is the instance, static by identity
         self._fast_params: list[str] = []
         self._auto_dtype = "dtype" not in options
@@ -222,12 +229,14 @@ class CompiledFunction:
 
     def _split(self, args: tuple) -> tuple[tuple, tuple]:
         """(dynamic arguments, static (position, value) pairs)."""
-        if not self._static:
+        if not self._static and not self._auto_static:
             return args, ()
         dyn, stat = [], []
         for i, a in enumerate(args):
             if i == 0 and self._method:
                 stat.append((0, _Identity(a)))
+            elif i in self._auto_static and static_kind(a):
+                stat.append((i, a))
             elif i in self._static:
                 try:
                     hash(a)
@@ -533,7 +542,13 @@ def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str |
     Called like the function: keywords, defaults, pytrees of arrays, as a method too. One kernel
     per argument signature (structure, shapes, dtypes; float32 in → float32 kernel and out,
     `dtype=` forces one); `static_argnums` / `static_argnames` name arguments to specialise on
-    (one kernel per value, as in JAX). Compiled functions pickle (by graph) and `symnum.save`.
+    (one kernel per value, as in JAX; hashable, else an ArgumentError). Parameters with an int,
+    bool, str or None default (or a tuple of those) are static without being named — `def
+    f(x, steps=6)` gets `steps` as a Python int, for `range(steps)` or a fori_loop bound,
+    whether passed or not — unless the caller gives them data (a float, a numpy scalar, an
+    array: traced). Float defaults are traced, so `f(u)` and `f(u, p=2.0)` share one kernel
+    and sweeping p never recompiles (name it in static_argnames to fold it in as a constant).
+    Compiled functions pickle (by graph) and `symnum.save`.
 
     >>> import numpy as np, symnum as sn
     >>> @sn.compile(backend="numpy")
@@ -544,6 +559,11 @@ def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str |
     >>> power = sn.compile(lambda x, n: x**n, static_argnums=1)
     >>> float(power(2.0, 3))
     8.0
+    >>> @sn.compile
+    ... def decay(x, steps=4):
+    ...     return sn.fori_loop(0, steps, lambda i, v: v / 2, x)
+    >>> float(decay(16.0)), float(decay(16.0, steps=2))
+    (1.0, 4.0)
     """
     def wrap(g: Callable) -> CompiledFunction:
         # sn.compile(sn.grad(f)): a transformed function says how to make its Fn (symnum.transforms

@@ -1,0 +1,122 @@
+"""Static arguments of compiled functions (symnum.compile, symnum.call_args): static_argnums /
+static_argnames, parameters whose int/bool/str/None default makes them static, the cache key
+(a new static value is a new trace), and the typed errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import symnum as sn
+from symnum.call_args import static_kind
+from symnum.errors import ArgumentError
+
+
+def _counting(f):
+    calls = []
+
+    def wrapped(*args, **kwargs):
+        calls.append(args[1:] if len(args) > 1 else ())
+        return f(*args, **kwargs)
+
+    import functools
+
+    return functools.wraps(f)(wrapped), calls
+
+
+def _halve_and_add(i, v):
+    return v * 0.5 + 1.0
+
+
+def _euler(x, steps=6):
+    return sn.fori_loop(0, steps, _halve_and_add, x)
+
+
+def _want(x, steps):
+    for _ in range(steps):
+        x = x * 0.5 + 1.0
+    return x
+
+
+def test_an_int_default_is_a_python_value_a_fori_loop_bound_takes():
+    f, calls = _counting(_euler)
+    cf = sn.compile(f)
+    assert float(cf(1.0)) == _want(1.0, 6)
+    assert float(cf(3.0)) == _want(3.0, 6) and len(calls) == 1  # the same kernel
+    assert float(cf(1.0, 3)) == _want(1.0, 3) and len(calls) == 2  # a new value: a new trace
+    assert float(cf(2.0, steps=3)) == _want(2.0, 3) and len(calls) == 2  # keyword: same key
+    assert float(cf(1.0, 6)) == _want(1.0, 6) and len(calls) == 2  # == the default's kernel
+    for _ in range(3):  # the generated dispatcher tells the values apart
+        assert float(cf(1.0, 3)) == _want(1.0, 3) and float(cf(1.0, 4)) == _want(1.0, 4)
+    assert len(calls) == 3
+
+
+def test_data_given_for_an_int_default_parameter_is_traced():
+    f, calls = _counting(lambda x, n=2: x ** n)
+    cf = sn.compile(f)
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(cf(x, np.float64(3.0)), x ** 3)
+    np.testing.assert_allclose(cf(x, np.float64(4.0)), x ** 4)
+    assert len(calls) == 1  # a numpy scalar is data: one kernel for every value
+    np.testing.assert_allclose(cf(x), x ** 2)
+    assert len(calls) == 2
+
+
+def test_none_bool_str_and_tuple_defaults_are_static():
+    def f(x, scale=None, clip=False, kind="sq", shape=(2, 1)):
+        y = x if scale is None else x * scale
+        y = y * y if kind == "sq" else y
+        if clip:  # a Python bool: an `if` on it is fine
+            y = np.minimum(y, 1.0)
+        return np.broadcast_to(y, shape) + 0.0
+
+    cf = sn.compile(f)
+    np.testing.assert_allclose(cf(2.0), np.full((2, 1), 4.0))
+    np.testing.assert_allclose(cf(2.0, clip=True), np.full((2, 1), 1.0))
+    np.testing.assert_allclose(cf(2.0, 3.0, kind="id"), np.full((2, 1), 6.0))
+    np.testing.assert_allclose(cf(2.0, shape=(3,)), np.full(3, 4.0))
+    np.testing.assert_allclose(cf(0.5, None, True, "sq", (1, 2)), np.full((1, 2), 0.25))
+
+
+def test_float_defaults_are_traced_so_one_kernel_serves_every_value():
+    f, calls = _counting(lambda u, p=3.0: p * u ** 2 - u)
+    cf = sn.compile(f)
+    u = np.array([1.0, 2.0])
+    np.testing.assert_allclose(cf(u), 3.0 * u ** 2 - u)
+    np.testing.assert_allclose(cf(u, 2.0), 2.0 * u ** 2 - u)
+    np.testing.assert_allclose(cf(u, p=0.5), 0.5 * u ** 2 - u)
+    assert len(calls) == 1
+
+
+def test_explicit_static_argnums_and_argnames():
+    f, calls = _counting(lambda x, steps: sn.fori_loop(0, steps, _halve_and_add, x))
+    cf = sn.compile(f, static_argnums=1)
+    assert float(cf(1.0, 2)) == _want(1.0, 2) and float(cf(1.0, 5)) == _want(1.0, 5)
+    assert float(cf(7.0, 2)) == _want(7.0, 2) and len(calls) == 2
+    with pytest.raises(sn.errors.TracingError, match="upper bound is symbolic"):
+        sn.compile(lambda x, steps: sn.fori_loop(0, steps, _halve_and_add, x))(1.0, 2)
+    # a float made static by name is a constant of its kernel (a retrace per value)
+    g, gcalls = _counting(lambda x, p: x * p)
+    cg = sn.jit(g, static_argnames="p")
+    assert float(cg(2.0, 1.5)) == 3.0 and float(cg(2.0, 2.5)) == 5.0 and len(gcalls) == 2
+    assert "p" not in cg.fn.names
+
+
+def test_static_argument_errors_are_typed():
+    cf = sn.compile(lambda x, n: x * len(n), static_argnums=1)
+    with pytest.raises(ArgumentError, match="must be hashable.*pass a tuple"):
+        cf(1.0, [1, 2])
+    with pytest.raises(ArgumentError, match="has no parameter 'nope'"):
+        sn.compile(_euler, static_argnames="nope")
+    with pytest.raises(ArgumentError, match="non-negative positions"):
+        sn.compile(_euler, static_argnums=-1)
+    # a None where a number is needed, for a parameter without a static default
+    with pytest.raises(ArgumentError, match="is None.*static_argnums"):
+        sn.compile(lambda x, y: x)(1.0, None)
+
+
+def test_static_kind():
+    assert static_kind(None) and static_kind(True) and static_kind("a") and static_kind(3)
+    assert static_kind((1, ("a", None)))
+    assert not static_kind(1.0) and not static_kind(np.int64(1)) and not static_kind([1])
+    assert not static_kind((1, 2.0)) and not static_kind(np.zeros(2))
