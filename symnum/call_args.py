@@ -88,6 +88,86 @@ def _auto_static_positions(defaults: list) -> frozenset:
     return frozenset(i for i, d in enumerate(defaults) if d is not MISSING and static_kind(d))
 
 
+class StaticArg:
+    """A static argument inside a transform's trace: a leaf that is no number, so the trace
+    keeps it in the Fn's inputs (at its position: argnums keep their meaning) and the signature
+    key holds its value (a new value, a new trace); the function gets `value` itself."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __hash__(self) -> int:
+        return hash((StaticArg, type(self.value), self.value))
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is StaticArg and type(other.value) is type(self.value)
+                and other.value == self.value)
+
+    def __repr__(self) -> str:
+        return f"static({self.value!r})"
+
+
+class StaticArgs:
+    """Which arguments of `f` are static: those named (static_argnums / static_argnames) and
+    those of parameters with a static-kind default given a static-kind value (static_kind)."""
+
+    def __init__(self, f: Callable | None, nums: int | Sequence[int] = (),
+                 names: str | Sequence[str] = (), fname: str = "f", *,
+                 traced: frozenset = frozenset(), auto: bool = True):
+        """`traced`: positions that must stay traced (what grad differentiates): never static
+        by default, and an error when named static. `auto=False`: named statics only."""
+        params, defaults, _, _ = _parameters(f) if f is not None else ([], [], True, None)
+        self.params = params
+        self.explicit = _static_positions(nums, names, params, fname)
+        both = self.explicit & traced
+        if both:
+            raise ArgumentError(
+                f"{fname}: argument(s) {sorted(both)} are both differentiated (argnums) and "
+                "static (static_argnums / static_argnames); a static argument is a Python "
+                "value, not a variable: drop it from one of them")
+        self.auto = (_auto_static_positions(defaults) - self.explicit - traced if auto
+                     else frozenset())
+        self.fname = fname
+
+    def is_static(self, i: int, a: Any) -> bool:
+        return i in self.explicit or (i in self.auto and static_kind(a))
+
+    def box(self, args: tuple, extra: frozenset = frozenset()) -> tuple:
+        """`args` with each static one wrapped in a StaticArg (hashable, else ArgumentError)."""
+        out = []
+        for i, a in enumerate(args):
+            if type(a) is not StaticArg and (self.is_static(i, a) or i in extra):
+                check_hashable(a, repr(self.params[i]) if i < len(self.params) else f"#{i}",
+                               self.fname)
+                a = StaticArg(a)
+            out.append(a)
+        return tuple(out)
+
+
+def unbox(f: Callable) -> Callable:
+    """f called with StaticArg arguments replaced by their values (its signature kept, so the
+    trace names the symbols after f's parameters)."""
+    import functools
+
+    @functools.wraps(f)
+    def unboxed(*args: Any) -> Any:
+        return f(*[a.value if type(a) is StaticArg else a for a in args])
+
+    return unboxed
+
+
+def check_hashable(a: Any, name: str, fname: str) -> None:
+    try:
+        hash(a)
+    except TypeError:
+        raise ArgumentError(
+            f"static argument {name} of {fname} must be hashable (it keys the compiled "
+            f"kernels), got {type(a).__name__}; pass a tuple instead of a list, or make it a "
+            "traced argument") from None
+
+
 def _static_positions(nums: int | Sequence[int], names: str | Sequence[str], params: list[str],
                       fname: str) -> frozenset:
     nums = (nums,) if isinstance(nums, int) else tuple(nums)

@@ -29,6 +29,7 @@ from symnum.call_args import (
     _Identity,
     _parameters,
     _static_positions,
+    check_hashable,
     is_symbolic,
     kernel_dtype,
     signature_key,
@@ -180,12 +181,20 @@ class CompiledFunction:
         self.__qualname__ = getattr(f, "__qualname__", self.__name__)
         self.__doc__ = getattr(f, "__doc__", None)
         self.__wrapped__ = f
+        # a transform (symnum.transforms) boxes its static arguments itself (StaticArg: in the
+        # trace's inputs and the signature key), ours too: it takes the positions we name
+        self._box = getattr(f, "box_args", None) if make_fn is not None else None
         if make_fn is None:
             self._params, self._defaults, self._var, self._sig = _parameters(f)
+            names_of = self._params
         else:  # a transform takes more arguments than f: positional only
             self._params, self._defaults, self._var, self._sig = [], [], True, None
-        self._static = _static_positions(static_argnums, static_argnames, self._params,
+            names_of = getattr(f, "param_names", [])  # f's own, for static_argnames
+        self._static = _static_positions(static_argnums, static_argnames, names_of,
                                          self.__name__)
+        if self._static and make_fn is not None and self._box is None:
+            raise ArgumentError(f"static_argnums / static_argnames need a Python function or a "
+                                f"transform of one; {self.__name__} takes neither")
         # parameters with an int/bool/str/None default: static when given such a value
         self._auto_static = _auto_static_positions(self._defaults) - self._static
         self._method = False  # set by __get__: argument 0 is the instance, static by identity
@@ -228,7 +237,11 @@ class CompiledFunction:
         return tuple(ba.args)
 
     def _split(self, args: tuple) -> tuple[tuple, tuple]:
-        """(dynamic arguments, static (position, value) pairs)."""
+        """(dynamic arguments, static (position, value) pairs). A transform's arguments stay
+        together, its statics boxed (call_args.StaticArg: keyed by value, skipped by the
+        kernel's argument packing)."""
+        if self._box is not None:
+            return self._box(args, self._static), ()
         if not self._static and not self._auto_static:
             return args, ()
         dyn, stat = [], []
@@ -238,13 +251,7 @@ class CompiledFunction:
             elif i in self._auto_static and static_kind(a):
                 stat.append((i, a))
             elif i in self._static:
-                try:
-                    hash(a)
-                except TypeError:
-                    raise ArgumentError(
-                        f"static argument {self._name_of(i)} of {self.__name__} must be "
-                        f"hashable (it keys the compiled kernels), got {type(a).__name__}; "
-                        "pass a tuple instead of a list, or make it a traced argument") from None
+                check_hashable(a, self._name_of(i), self.__name__)
                 stat.append((i, a))
             else:
                 dyn.append(a)

@@ -27,7 +27,7 @@ from symnum.arrays.auto import check_mode, scalar_fallback
 from symnum.arrays.fn import ArrayFn, trace_arrays, trace_sized
 from symnum.autodiff import ad, array_ad
 from symnum.autodiff import array_transforms as AT
-from symnum.call_args import is_symbolic, signature_key
+from symnum.call_args import StaticArgs, is_symbolic, signature_key, unbox
 from symnum.compile import CompiledFunction
 from symnum.core.build import as_expr
 from symnum.core.terms import Expr, Sym
@@ -207,25 +207,39 @@ class Transformed:
 
     def __init__(self, f: Callable, make: Callable[[Fn], Fn], name: str,
                  primal_args: Callable[[tuple], tuple] = lambda args: args,
-                 tracer: Callable[..., Any] = trace):
+                 tracer: Callable[..., Any] = trace, static: StaticArgs | None = None):
         # primal_args: the leading arguments that belong to f (transforms that add tangents,
         # cotangents or directions take more arguments than f)
         self._f, self._make, self._primal_args = f, make, primal_args
         self._tracer = tracer  # symnum.arrays' trace_arrays for mode="array"
+        # static arguments (grad / value_and_grad): boxed (call_args.StaticArg), so the trace
+        # keeps them at their positions and the signature key holds their values
+        self._statics = static if static is not None else StaticArgs(None, fname=name)
+        self.param_names = self._statics.params or _param_names(f)
+        self._traced_f = unbox(f)
         self._cache: dict = {}
         self._lock = threading.Lock()
         self._compiled: Any = None
         functools.update_wrapper(self, f, updated=())
         self.__name__ = name
 
+    def box_args(self, args: tuple, extra: frozenset = frozenset()) -> tuple:
+        """The arguments with the static ones (ours, and the positions in `extra`: a compile
+        of this transform names them) boxed in call_args.StaticArg."""
+        if not (extra or self._statics.explicit or self._statics.auto):
+            return args
+        return self._statics.box(args, extra)
+
     def fn(self, *args: Any) -> Fn:
-        """The transformed Fn for arguments like these (traced once per signature)."""
+        """The transformed Fn for arguments like these (traced once per signature and static
+        value)."""
+        args = self.box_args(args)
         key = signature_key(args)
         with self._lock:
             got = self._cache.get(key)
             if got is None:
-                got = self._cache[key] = self._make(self._tracer(self._f,
-                                                                  *self._primal_args(args)))
+                got = self._cache[key] = self._make(self._tracer(
+                    self._traced_f, *self._primal_args(args)))
         return got
 
     def __call__(self, *args: Any) -> Any:
@@ -238,8 +252,9 @@ class Transformed:
             # an outer transform (or trace) is tracing through this function: build the
             # transformed Fn from a trace of our own function and splice it in at these terms,
             # never run the kernel
+            args = self.box_args(args)  # statics stay Python values (fresh_args_like)
             fresh = fresh_args_like(args)
-            return inline(self._make(trace(self._f, *self._primal_args(fresh))), args)
+            return inline(self._make(trace(self._traced_f, *self._primal_args(fresh))), args)
         if self._compiled is None:
             with self._lock:  # concurrent first calls must share one CompiledFunction
                 if self._compiled is None:
@@ -253,14 +268,34 @@ class Transformed:
     make_fn = fn
 
 
+def _param_names(f: Any) -> list[str]:
+    from symnum.call_args import _parameters
+
+    return _parameters(f)[0]
+
+
+def _statics(f: Any, name: str, argnums: Any, nums: Any, names: Any) -> StaticArgs | None:
+    """grad / value_and_grad's static arguments of a Python function: those named, and the
+    parameters with an int/bool/str/None default (never a differentiated one)."""
+    if isinstance(f, (Fn, ArrayFn)):
+        if nums != () or names != ():
+            raise TransformError(f"{name}: static_argnums / static_argnames apply to a Python "
+                                 "function; an Fn's inputs are all traced already")
+        return None
+    check_function(f, name)
+    traced = frozenset((argnums,) if isinstance(argnums, int) else argnums)
+    return StaticArgs(f, nums, names, getattr(f, "__name__", name), traced=traced)
+
+
 def _lift(f: Any, make: Callable[[Fn], Fn], name: str,
-          primal_args: Callable[[tuple], tuple] = lambda args: args) -> Any:
+          primal_args: Callable[[tuple], tuple] = lambda args: args,
+          static: StaticArgs | None = None) -> Any:
     if isinstance(f, ArrayFn):  # sn.trace's default for arrays; this transform needs elements
         f = scalar_fallback(f, name)
     if isinstance(f, Fn):
         return make(f)
     check_function(f, name)
-    return Transformed(f, make, name, primal_args)
+    return Transformed(f, make, name, primal_args, static=static)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,7 +303,8 @@ def _lift(f: Any, make: Callable[[Fn], Fn], name: str,
 
 
 def grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-         mode: str = "auto") -> Any:
+         mode: str = "auto", *, static_argnums: int | Sequence[int] = (),
+         static_argnames: str | Sequence[str] = ()) -> Any:
     """Gradient of a scalar-output function with respect to argument(s) `argnums` (an int: the
     gradient shaped like that argument; a tuple: a tuple of them). `has_aux=True`: f returns
     (value, aux) and the result is (gradient, aux), aux passed through undifferentiated.
@@ -283,6 +319,10 @@ def grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False,
     the FIRST argument (so relu written np.maximum(x, 0) has derivative 1 at 0, and
     np.maximum(0, x) has 0); JAX splits a tie evenly (0.5 each): write the tie you mean with
     np.where if it matters.
+
+    static_argnums / static_argnames: arguments passed to f as Python values (a step count, a
+    flag), one trace per value, as in sn.compile; a parameter with an int, bool, str or None
+    default is static when given such a value (unless it is differentiated).
 
     An ArrayFn, or `mode="array"` for a Python function, differentiates the array program
     without scalarising (symnum.autodiff.array_ad): the gradient program's size does not depend
@@ -302,12 +342,13 @@ def grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False,
         g = _grad_fn(main, argnums)[1]
         return fn.with_outputs((g.outputs, aux)) if has_aux else g
 
+    st = _statics(f, "grad", argnums, static_argnums, static_argnames)
     if _array_mode(f, mode):
         _no_aux(has_aux, "grad")
-        return _lift_array(f, lambda fn: array_ad.grad_fn(fn, argnums), "grad")
+        return _lift_array(f, lambda fn: array_ad.grad_fn(fn, argnums), "grad", static=st)
     if mode == "auto" and not has_aux:
-        return _lift_auto(f, make, lambda fn: array_ad.grad_fn(fn, argnums), "grad")
-    return _lift(f, make, "grad")
+        return _lift_auto(f, make, lambda fn: array_ad.grad_fn(fn, argnums), "grad", st)
+    return _lift(f, make, "grad", static=st)
 
 
 def _array_mode(f: Any, mode: str) -> bool:
@@ -315,7 +356,7 @@ def _array_mode(f: Any, mode: str) -> bool:
 
 
 def _lift_auto(f: Any, make: Callable[[Fn], Fn], make_array: Callable[[ArrayFn], ArrayFn],
-               name: str) -> Any:
+               name: str, static: StaticArgs | None = None) -> Any:
     """mode="auto": traced by trace_sized; the array rules for an ArrayFn where they cover it,
     else the scalar rules (on the scalarized program)."""
     if isinstance(f, Fn):
@@ -330,17 +371,18 @@ def _lift_auto(f: Any, make: Callable[[Fn], Fn], make_array: Callable[[ArrayFn],
         except (MissingRuleError, UnsupportedOperationError, TransformError) as e:
             return make(scalar_fallback(fn, name, e))
 
-    return Transformed(f, either, name, tracer=trace_sized)
+    return Transformed(f, either, name, tracer=trace_sized, static=static)
 
 
 def _lift_array(f: Any, make: Callable[[ArrayFn], ArrayFn], name: str,
-                primal_args: Callable[[tuple], tuple] = lambda args: args) -> Any:
+                primal_args: Callable[[tuple], tuple] = lambda args: args,
+                static: StaticArgs | None = None) -> Any:
     if isinstance(f, ArrayFn):
         return make(f)
     if not callable(f):
         raise TransformError(f"{name} takes an ArrayFn or a Python function, got "
                         f"{type(f).__name__}")
-    return Transformed(f, make, name, primal_args, tracer=trace_arrays)
+    return Transformed(f, make, name, primal_args, tracer=trace_arrays, static=static)
 
 
 def _array_fn_at(f: Any, primals: tuple, what: str) -> ArrayFn:
@@ -396,24 +438,26 @@ def _grad_fn(fn: Fn, argnums) -> tuple[Any, Fn]:
 
 
 def value_and_grad(f: Any, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-                   mode: str = "auto") -> Any:
+                   mode: str = "auto", *, static_argnums: int | Sequence[int] = (),
+                   static_argnames: str | Sequence[str] = ()) -> Any:
     """(value, gradient) in one Fn: the reverse sweep shares the primal's subterms. With
     `has_aux=True` f returns (value, aux) and the result is ((value, aux), gradient), as in
-    JAX. An ArrayFn or mode="array": as grad. Conventions at non-differentiable points: see
-    grad."""
+    JAX. An ArrayFn or mode="array": as grad. Conventions at non-differentiable points and
+    static arguments: see grad."""
     def make(fn: Fn) -> Fn:
         main, aux = _split_aux(fn, has_aux, "value_and_grad")
         out, gfn = _grad_fn(main, argnums)
         return fn.with_outputs(((out, aux) if has_aux else out, gfn.outputs))
 
+    st = _statics(f, "value_and_grad", argnums, static_argnums, static_argnames)
     if _array_mode(f, mode):
         _no_aux(has_aux, "value_and_grad")
         return _lift_array(f, lambda fn: array_ad.value_and_grad_fn(fn, argnums),
-                           "value_and_grad")
+                           "value_and_grad", static=st)
     if mode == "auto" and not has_aux:
         return _lift_auto(f, make, lambda fn: array_ad.value_and_grad_fn(fn, argnums),
-                          "value_and_grad")
-    return _lift(f, make, "value_and_grad")
+                          "value_and_grad", st)
+    return _lift(f, make, "value_and_grad", static=st)
 
 
 def jvp(f: Any, primals: Sequence | None = None, tangents: Sequence | None = None,

@@ -120,3 +120,59 @@ def test_static_kind():
     assert static_kind((1, ("a", None)))
     assert not static_kind(1.0) and not static_kind(np.int64(1)) and not static_kind([1])
     assert not static_kind((1, 2.0)) and not static_kind(np.zeros(2))
+
+
+# -- grad / value_and_grad, and compiled transforms ------------------------------------------
+
+
+def _power_loop(x, steps=6):
+    return sn.fori_loop(0, steps, lambda i, v: v * x, 1.0)
+
+
+def test_grad_takes_int_defaults_and_passed_ints_as_python_values():
+    g = sn.grad(_power_loop)
+    assert float(g(2.0)) == 6 * 2.0 ** 5
+    assert float(g(2.0, 3)) == 3 * 2.0 ** 2  # passed: static too, a trace of its own
+    assert float(g(2.0, 4)) == 4 * 2.0 ** 3
+    v, d = sn.value_and_grad(_power_loop)(2.0, 2)
+    assert (float(v), float(d)) == (4.0, 4.0)
+
+
+def test_named_statics_of_grad_and_of_a_compiled_grad():
+    def h(x, n):
+        return sn.fori_loop(0, n, lambda i, v: v * x, 1.0)
+
+    assert float(sn.grad(h, static_argnums=1)(2.0, 3)) == 12.0
+    assert float(sn.value_and_grad(h, static_argnames="n")(2.0, 4)[1]) == 32.0
+    # compile(grad(h)) with the statics named on compile: one kernel per value, never the
+    # kernel of another value (the static value is in the key)
+    cg = sn.compile(sn.grad(h), static_argnums=1)
+    assert [float(cg(2.0, n)) for n in (3, 4, 3)] == [12.0, 32.0, 12.0]
+    assert float(sn.compile(sn.grad(h), static_argnames="n")(2.0, 2)) == 4.0
+    assert [float(sn.compile(sn.grad(_power_loop))(2.0, n)) for n in (2, 3)] == [4.0, 12.0]
+
+
+def test_static_arguments_inside_an_outer_trace():
+    def f(x, n=3, kind="pow"):
+        return x ** n if kind == "pow" else x
+
+    assert float(sn.grad(lambda x: sn.grad(f)(x, 3) * x)(2.0)) == 36.0  # d(3x³)/dx
+    assert float(sn.compile(lambda x: sn.grad(f)(x, 2, "pow"))(5.0)) == 10.0
+    assert float(sn.grad(sn.grad(f))(2.0, 3)) == 12.0
+
+
+def test_grad_static_errors_are_typed():
+    def f(x, n=3):
+        return x ** n
+
+    with pytest.raises(ArgumentError, match="both differentiated.*and static"):
+        sn.grad(f, argnums=1, static_argnums=1)
+    with pytest.raises(ArgumentError, match="'n' of f must be hashable"):
+        sn.grad(f, static_argnums=1)(2.0, [3])
+    with pytest.raises(ArgumentError, match="has no parameter 'm'"):
+        sn.grad(f, static_argnames="m")
+    with pytest.raises(sn.errors.TransformError, match="apply to a Python function"):
+        sn.grad(sn.trace(f, 1.0), static_argnums=1)
+    # a differentiated parameter is never static by default: its float is a variable
+    d = sn.grad(f, argnums=(0, 1))(2.0, 3.0)
+    assert float(d[0]) == 12.0 and float(d[1]) == pytest.approx(8 * np.log(2.0))
