@@ -49,6 +49,7 @@ from peers import (
     sparse_entries,
     sparse_err,
     symengine_function,
+    symengine_module,
     sympy_function,
 )
 
@@ -240,6 +241,11 @@ class Bench:
             if lib == "sympy" and p.size > self.args.sympy_max.get(p.family, 0):
                 for kind in ("rhs", "jac"):
                     self.record(kind, "SymPy lambdify", p, None, None, "skipped (size)")
+                continue
+            if lib == "symengine" and symengine_module() is None:
+                for kind in ("rhs", "jac"):
+                    self.record(kind, "SymEngine Lambdify (llvm)", p, None, None,
+                                "skipped (symengine not installed)")
                 continue
             inputs, outs = object_trace(lib, p.rhs, p.shape)
             entries = sparse_entries(inputs, outs, rows, cols)

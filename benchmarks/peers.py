@@ -9,6 +9,7 @@ and `pytensor.tensor` ports. Nothing here measures the library's build steps or 
 from __future__ import annotations
 
 import gc
+import importlib
 import statistics
 import time
 from collections.abc import Callable
@@ -54,6 +55,20 @@ def per_call(f: Callable, *args: Any, repeats: int = 101, batch_s: float = 2e-4,
         if enabled:
             gc.enable()
     return statistics.median(runs)
+
+
+def optional_module(name: str) -> Any:
+    """An optional peer's module (those of the `bench` extra: SymEngine, CasADi, JAX, pytensor),
+    or None when it is not installed: the scripts then skip its rows and say so."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def symengine_module() -> Any:
+    """symengine, or None when it is not installed (pip install symengine)."""
+    return optional_module("symengine")
 
 
 def peer_versions(mods: tuple = ("numba", "llvmlite", "casadi", "jax", "pytensor")) -> str:

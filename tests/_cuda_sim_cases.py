@@ -390,8 +390,11 @@ def loop_rk4(ctx: Ctx) -> None:
           "rk4 elementwise (broadcast)")
     k32 = ctx.lower(fn, dtype="float32")
     close(k32(y0.astype(np.float32), y1.astype(np.float32)), want, 1e-4, 1e-4, "rk4 float32")
-    c = sn.compile(lambda a, b: rk4_loop(a, b), backend="cuda", cache_dir=ctx.cache_dir)
-    close(c(0.5, 0.2), fn(0.5, 0.2), 1e-12, 1e-12, "rk4 via sn.compile")
+    # the compile path: `steps` (an int default) is a Python value, each one its own kernel
+    c = sn.compile(rk4_loop, backend="cuda", cache_dir=ctx.cache_dir)
+    close(c(y0, y1), want, 1e-12, 1e-12, "rk4 via sn.compile")
+    close(c(y0, y1, steps=3), sn.trace(lambda a, b: rk4_loop(a, b, 3), 1.0, 0.0)(y0, y1),
+          1e-12, 1e-12, "rk4 via sn.compile, steps=3")
 
 
 @case
