@@ -12,6 +12,7 @@ Every result is checked against numpy before its time is printed. Needs a CUDA G
 smoke run of the code paths only, NUMBA_ENABLE_CUDASIM=1 with --quick).
 
     python benchmarks/bench_gpu.py [--quick] [--json results.json]
+    python benchmarks/bench_gpu.py --source-only   # no GPU: the loop kernel's source size
 """
 
 from __future__ import annotations
@@ -205,11 +206,37 @@ def bench_loop(cb: Any, rows: int, steps: int, repeats: int, cache: str) -> dict
                 cuda_device_s=dev_s, llvm_cpu_s=cpu_s, max_rel_diff_vs_llvm=err)
 
 
+def loop_source_sizes(steps_list: tuple = (50, 1000)) -> str:
+    """Trace + cuda source generation of the loop kernel per step count (no GPU needed): the
+    source must not grow with the step count."""
+    from bench_loops import N, make_model
+    from symnum.backends.cuda_source import generate
+
+    rows = []
+    for steps in steps_list:
+        simulate, _ = make_model(steps, 0.01, scalar=True)
+        t0 = time.process_time()
+        fn = sn.trace(simulate, np.zeros(N), 1.0, mode="scalar")
+        t1 = time.process_time()
+        src, sched = generate(fn)
+        t2 = time.process_time()
+        rows.append([f"{steps:,}", fmt_time(t1 - t0), fmt_time(t2 - t1), len(sched),
+                     len(sched.instrs[0].body), src.count("\n")])
+    return table(["steps", "trace (CPU)", "cuda source (CPU)", "schedule", "loop body",
+                  "source lines"], rows)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
+    ap.add_argument("--source-only", action="store_true",
+                    help="no GPU needed: the loop kernel's generated source per step count")
     opts = ap.parse_args()
+    if opts.source_only:
+        print(machine_info() + "\n")
+        print(loop_source_sizes())
+        return 0
     from symnum.backends import cuda_backend as cb
     from symnum.backends import numba_backend as nb
 
