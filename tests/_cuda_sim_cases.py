@@ -410,6 +410,14 @@ def loop_scan_ys(ctx: Ctx) -> None:
     assert "OUTT[7 + 1 * L" in k.source and "local.array((6, 2)" not in k.source, k.source
     a, b = ctx.rng.uniform(-1, 1, (2, 19))
     close(k(a, b), fn(a, b), 1e-12, 1e-12, "scan ys by offset")
+    global cuda, _DEVICE  # the device function writes the ys to out[off + s] too
+    from numba import cuda
+
+    _DEVICE = k.device
+    X, OUT = np.stack([a, b], 1), np.zeros((19, 13))
+    cuda.jit(_user_kernel)[3, 8](X, OUT)
+    want = np.concatenate([np.reshape(v, (-1, 19)) for v in tree_flatten(fn(a, b))[0]])
+    close(OUT, want.T, 1e-12, 1e-12, "scan ys from the device function")
     fr = sn.trace(lambda a: sn.scan(lambda c, x: (c * 0.5 + x, c), a, np.arange(4.0),
                                     reverse=True), 1.0)
     close(ctx.lower(fr)(a), fr(a), 1e-12, 1e-12, "reverse scan")
