@@ -167,3 +167,47 @@ def test_the_linear_lowering_patch_changes_no_code(nvvm, cache_dir):
         lowering.Lower._find_singly_assigned_variable = new
     unmangle = re.compile(r"B\d+v\d+")  # numba's per-compile counter in symbol names
     assert unmangle.sub("", ptx_new) == unmangle.sub("", ptx_old)
+
+
+def _vdp_rk4(y0, y1):
+    def f(y):
+        return np.array([y[1], 1.5 * (1 - y[0] ** 2) * y[1] - np.sin(y[0])])
+
+    def body(i, y):
+        h = 0.05
+        k1 = f(y)
+        k2 = f(y + h / 2 * k1)
+        k3 = f(y + h / 2 * k2)
+        k4 = f(y + h * k3)
+        return y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+
+    return sn.fori_loop(0, 1000, body, np.array([y0, y1]))
+
+
+LOOPS = {  # loop terms (backends.cuda_loops): each a loop per thread
+    "rk4_fori": lambda: sn.trace(_vdp_rk4, 1.0, 0.0),
+    "scan_ys_by_offset": lambda: sn.trace(lambda a, b: sn.scan(
+        lambda c, x: (np.sin(c) * b + x, (c * c, c + x)), a, np.linspace(0, 1, 6)), 0.3, 0.7),
+    "scan_local_table": lambda: sn.trace(lambda a: sn.scan(
+        lambda c, x: (c * 0.5 + x, c * c), a, np.arange(4.0))[1].sum() * a, 1.0),
+    "while_break": lambda: sn.trace(lambda a: sn.while_loop(
+        lambda v: v < 10, lambda v: v * v + 1, a, max_steps=6), 1.0),
+    "grad_through_scan": lambda: sn.trace(sn.grad(lambda a, b: sn.scan(
+        lambda c, x: (np.sin(c) * b + x, c), a, np.linspace(0, 1, 5))[0], argnums=(0, 1)),
+        0.3, 0.7),
+}
+
+
+@pytest.mark.parametrize("dtype", cb.DTYPES)
+@pytest.mark.parametrize("name", list(LOOPS))
+def test_loop_kernels_compile_to_an_sm90_cubin(link, cache_dir, name, dtype):
+    fn = LOOPS[name]()
+    for kind in ("batched", "elementwise"):
+        ptx = cb.kernel_ptx(fn, kind, dtype=dtype, cc=CC, cache_dir=cache_dir)
+        assert ".visible .entry" in ptx
+        # a real loop: a backward branch per loop, not steps unrolled (the RK4 body is ~200
+        # operations; 1,000 steps unrolled would be 200,000)
+        assert re.search(r"@%p\d+ bra", ptx) and ptx.count("\n") < 20_000, (name, kind)
+        if dtype == "float32":  # carries and the step index stay float32
+            assert "add.rn.f64" not in ptx and "div.rn.f64" not in ptx, (name, kind)
+        assert link(ptx)[:4] == b"\x7fELF"
