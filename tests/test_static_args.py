@@ -176,3 +176,12 @@ def test_grad_static_errors_are_typed():
     # a differentiated parameter is never static by default: its float is a variable
     d = sn.grad(f, argnums=(0, 1))(2.0, 3.0)
     assert float(d[0]) == 12.0 and float(d[1]) == pytest.approx(8 * np.log(2.0))
+
+
+def test_array_mode_grad_keeps_statics():
+    def f(x, n=2, kind="sum"):
+        return np.sum(x ** n) if kind == "sum" else np.prod(x ** n)
+
+    x = np.arange(1.0, 4.0)
+    np.testing.assert_allclose(sn.grad(f, mode="array")(x, 3), 3 * x ** 2)
+    np.testing.assert_allclose(sn.grad(f, mode="array")(x, 2, "prod"), [72.0, 36.0, 24.0])
