@@ -62,7 +62,9 @@ class Fn:
             elif isinstance(leaf, np.ndarray):
                 flat_in.extend(leaf.ravel())
         if len(set(flat_in)) != len(flat_in):
-            dup = next(s for s in flat_in if flat_in.count(s) > 1)
+            # by identity: `==` on terms builds a symbolic comparison
+            ids = [id(s) for s in flat_in]
+            dup = next(s for s in flat_in if ids.count(id(s)) > 1)
             raise TracingError(
                 f"the input symbol {dup.name!r} appears more than once among the inputs; "
                 "every input needs its own symbol"
