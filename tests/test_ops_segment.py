@@ -241,6 +241,7 @@ def test_printing_and_sparsity():
 
 def test_cuda_refuses_segment_scans():
     from symnum.backends import cuda_arrays
+
     from symnum.errors import CompileError
 
     x = ArraySym("x", (5,))
