@@ -14,12 +14,14 @@ differences (and the old one against the new) before a figure is printed. The go
 from __future__ import annotations
 
 import argparse
+import resource
+import statistics
 import subprocess
+import time
 import types
 
 import numpy as np
 from _common import ROOT, fmt_ratio, fmt_time, machine_info, table
-from bench_arrays import per_call_interleaved
 
 import symnum as sn
 import symnum.autodiff.array_rules as array_rules
@@ -57,12 +59,39 @@ def fd_check(f, g: np.ndarray, x: np.ndarray, rng) -> float:
     coords = np.concatenate([rng.choice(hits, size=min(hits.size, 3), replace=False),
                              rng.choice(x.size, size=min(x.size, 3), replace=False)])
     errs = []
+    h = 1e-4  # f is piecewise quadratic: central differences are exact but for rounding, which
+    # at n = 10⁶ (f ≈ 10⁷) is 1e-16·f/h
     for i in coords:
         e = np.zeros_like(x)
-        e[i] = 1e-6
-        fd = (f(x + e) - f(x - e)) / 2e-6
+        e[i] = h
+        fd = (f(x + e) - f(x - e)) / (2 * h)
         errs.append(abs(fd - g[i]) / max(1.0, abs(fd)))
     return max(errs)
+
+
+def interleaved(fs: list, x: np.ndarray, target_s: float = 0.3, batches: int = 9) -> list:
+    """[(wall s, CPU s, minor page faults) per call] of each f(x), medians over batches run
+    ABAB… CPU time (user + system of this process) is what a loaded machine does not inflate:
+    the wall clock also counts the time other jobs hold the cores."""
+    ks = []
+    for f in fs:
+        f(x)
+        t0 = time.perf_counter()
+        f(x)
+        ks.append(max(1, int(target_s / batches / len(fs) / max(time.perf_counter() - t0,
+                                                                   1e-7))))
+    runs: list[list[tuple]] = [[] for _ in fs]
+    for _ in range(batches):
+        for j, f in enumerate(fs):
+            r0, c0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.process_time(), \
+                time.perf_counter()
+            for _ in range(ks[j]):
+                f(x)
+            t1, c1, r1 = time.perf_counter(), time.process_time(), \
+                resource.getrusage(resource.RUSAGE_SELF)
+            runs[j].append(((t1 - t0) / ks[j], (c1 - c0) / ks[j],
+                            (r1.ru_minflt - r0.ru_minflt) / ks[j]))
+    return [tuple(statistics.median(r[i] for r in rs) for i in range(3)) for rs in runs]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,25 +114,31 @@ def main(argv: list[str] | None = None) -> int:
             gx = g(x)
             assert abs(val(x) - f(x)) <= 1e-9 * abs(f(x)), name
             err = fd_check(f, gx, x, rng)
-            assert err < 1e-5, (name, n, err)
-            ks, args = [val, g], [(x,), (x,)]
+            assert err < 1e-4, (name, n, err)
+            ks = [val, g]
             if old is not None:
                 g_old = lower(gradient(fn, old.scan_vjp))
-                np.testing.assert_allclose(g_old(x), gx, rtol=1e-12, atol=1e-12)
+                np.testing.assert_allclose(g_old(x), gx, rtol=1e-9, atol=1e-12)  # sums
+                # of up to n terms, added in another order
                 ks.append(g_old)
-                args.append((x,))
-            ts = per_call_interleaved(ks, args)
-            row = [name, f"{n:,}", fmt_time(ts[0]), fmt_time(ts[1]), fmt_ratio(ts[1] / ts[0])]
+            ts = interleaved(ks, x)
+            (wv, cv, _), (wg, cg, fg) = ts[:2]
+            row = [name, f"{n:,}", fmt_time(wv), fmt_time(wg), fmt_ratio(wg / wv),
+                   fmt_time(cv), fmt_time(cg), fmt_ratio(cg / cv), f"{fg:.0f}"]
             if old is not None:
-                row += [fmt_time(ts[2]), fmt_ratio(ts[2] / ts[0])]
+                wo, co, _ = ts[2]
+                row += [fmt_time(wo), fmt_ratio(wo / wv), fmt_ratio(co / cv)]
             rows.append(row + [f"{err:.0e}"])
-    head = ["program", "n", "value/call", "grad/call (segment scans)", "grad/value"]
+    head = ["program", "n", "value (wall)", "grad (wall)", "grad/value (wall)",
+            "value (CPU)", "grad (CPU)", "grad/value (CPU)", "grad page faults"]
     if old is not None:
-        head += [f"grad/call ({a.before})", "grad/value (before)"]
+        head += [f"grad before ({a.before}, wall)", "before: grad/value (wall)",
+                 "before: (CPU)"]
     print(table(head + ["FD rel. error"], rows))
     print("\nf(u) = sum(acc(u)**2), u ~ N(0, 1); per call of the public callables lowered with "
-          "the default backend (llvm loops); medians of 9 interleaved batches. Goal: grad/value "
-          "≤ 4.")
+          "the default backend (llvm loops); medians of 9 interleaved batches; wall = "
+          "perf_counter, CPU = process_time (user + system), page faults = minor faults per "
+          "gradient call. Goal: grad/value ≤ 4.")
     return 0
 
 
