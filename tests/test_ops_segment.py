@@ -179,6 +179,8 @@ def test_cummax_taylor_hvp_and_laplacian():
     np.testing.assert_allclose(laplacian_fn(fn)(x), np.trace(H), rtol=1e-10)
     c = taylor_fn(fn, 3)(x, v)
     np.testing.assert_allclose(2 * c[2], v @ H @ v, rtol=1e-10)
+    # the Hessian: a batched jet through the gradient's segment collect
+    np.testing.assert_allclose(sn.hessian(fn)(x), H, rtol=1e-10, atol=1e-12)
 
 
 def test_cummax_gradient_program_size_is_independent_of_n():
