@@ -114,7 +114,9 @@ def jacobian_blocks(outs: list, ws: list) -> list[list]:
     return rows
 
 
-REV_ROWS = 64  # jacrev: reverse sweeps (one per output entry) up to this many output entries
+REV_ROWS = 16  # jacrev: reverse sweeps (one per output entry) up to this many output entries
+# (each sweep adds its own loops to the program: ~0.1 s of llvm compile per sweep of a small
+# program, measured in results_issue11.md)
 
 
 def jacobian_rev_blocks(outs: list, ws: list) -> list[list]:
