@@ -8,7 +8,7 @@ log₂ n Hillis–Steele selection) is loaded from git and patched in for a seco
 so both rules run side by side in one process. Every gradient is checked against central
 differences (and the old one against the new) before a figure is printed. The goal is ≤ 4.
 
-    python benchmarks/bench_cummax_gradient.py [--quick] [--before REV]
+    python benchmarks/bench_cummax_gradient.py [--quick] [--before REV] [--sizes N ...]
 """
 
 from __future__ import annotations
@@ -98,12 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="n ≤ 10,000")
     ap.add_argument("--before", default=None, help="git revision of the old rule to compare")
+    ap.add_argument("--sizes", type=int, nargs="+", default=None, help="n values to run")
     a = ap.parse_args(argv)
     old = old_rules(a.before) if a.before else None
     print(machine_info())
     rows = []
     for name, acc in ACC.items():
-        for n in SIZES[:2] if a.quick else SIZES:
+        for n in a.sizes or (SIZES[:2] if a.quick else SIZES):
             def f(u, acc=acc):
                 return np.sum(acc(u) ** 2)
 
