@@ -26,6 +26,7 @@ from symnum.arrays.ops_gather import Take
 from symnum.arrays.ops_index import BroadcastTo, Concatenate, Index, Pad, Reshape, Roll, Transpose
 from symnum.arrays.ops_map import Map, is_placeholder, placeholder
 from symnum.arrays.ops_reduce import Contract, Reduce, Scan
+from symnum.arrays.ops_segment import SegmentScan
 from symnum.arrays.terms import ArrayConst, ArrayExpr, ArraySym, ArrayTerm
 from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Const, Expr, Sym
@@ -45,7 +46,7 @@ PEEL_BODIES = 3
 _BLAS_SPECS = {"ij,jk->ik": "{a}, {c}", "ij,j->i": "{a}, {c}", "j,jk->k": "{a}, {c}",
                "j,j->": "{a}, {c}", "ji,jk->ik": "{a}.T, {c}", "ij,kj->ik": "{a}, {c}.T",
                "ji,kj->ik": "{a}.T, {c}.T", "ji,j->i": "{a}.T, {c}", "j,kj->k": "{a}, {c}.T"}
-_MATERIAL_OPS = (Reduce, Contract, Concatenate, Pad, Scan)
+_MATERIAL_OPS = (Reduce, Contract, Concatenate, Pad, Scan, SegmentScan)
 _INIT = {"sum": "0.0", "prod": "1.0", "max": "-math.inf", "min": "math.inf"}
 
 
@@ -347,6 +348,8 @@ class LoopGen:
             self.contract(n, name, top)
         elif isinstance(op, Scan):
             self.scan(n, name, top)
+        elif isinstance(op, SegmentScan):
+            self.segment_scan(n, name, top)
         elif isinstance(op, Concatenate):
             off = 0
             for a in n.args:
@@ -479,6 +482,34 @@ class LoopGen:
         full.insert(op.axis, k)
         self._acc(op.kind, acc, self.read(a, full, inner), inner)
         inner.add(f"{name}[{', '.join(full)}] = {acc}")
+
+    def segment_scan(self, n: ArrayTerm, name: str, top: _Block) -> None:
+        """One pass along the axis with one scalar carry (ops_segment): fill keeps the last
+        segment start's value; collect runs backwards adding, and at each segment start writes
+        the sum and restarts it. An `if` either way (the CUDA lowering refuses such loops)."""
+        op, (a, s) = n.op, n.args
+        m = a.shape[op.axis]
+        others = [j for j in range(a.ndim) if j != op.axis]
+        oidx, b = self.loops([a.shape[j] for j in others], top, "o", work=a.size)
+        acc = self.fresh("acc")
+        b.add(f"{acc} = 0.0")
+        (k,), inner = self.loops([m], b)
+        if op.kind == "collect":
+            k, down = self.fresh("k"), k
+            inner.add(f"{k} = {m - 1} - {down}")
+        full = list(oidx)
+        full.insert(op.axis, k)
+        out = f"{name}[{', '.join(full)}]"
+        e, begins = self.read(a, full, inner), f"{self.read(s, full, inner)} != 0.0"
+        if op.kind == "fill":
+            inner.add(f"if {begins} or {k} == 0:")
+            inner.child().add(f"{acc} = {e}")
+            inner.add(f"{out} = {acc}")
+        else:
+            inner.add(f"{acc} = {acc} + {e}")
+            inner.add(f"{out} = {acc} if {begins} or {k} == 0 else 0.0")
+            inner.add(f"if {begins}:")
+            inner.child().add(f"{acc} = 0.0")
 
     def blas(self, n: ArrayTerm) -> bool:
         sizes = n.op.sizes(n.args)

@@ -178,7 +178,7 @@ def _programs() -> list:
          + np.sum(u ** 4), 100_000),
         ("logsumexp", lambda u: np.log(np.sum(np.exp(u - np.max(u)))) + np.max(u), 100_000),
         ("cumprod", lambda u: np.sum(np.cumprod(1 + 0.001 * u) * u), 100_000),
-        ("cummax (log₂ n selection levels)", lambda u: np.sum(np.maximum.accumulate(u) ** 2),
+        ("cummax (segment collect)", lambda u: np.sum(np.maximum.accumulate(u) ** 2),
          100_000),
     ]
 

@@ -583,8 +583,9 @@ def jacfwd(f: Any, argnums: int | Sequence[int] = 0, mode: str = "scalar") -> An
 
 def jacrev(f: Any, argnums: int | Sequence[int] = 0, mode: str = "scalar") -> Any:
     """Jacobian by reverse mode (one sweep per output's cone); blocks of shape out + in. An
-    ArrayFn or mode="array": the batched forward sweep of jacfwd (no batched reverse rules
-    yet; same values)."""
+    ArrayFn or mode="array": one reverse sweep per output entry when the outputs have fewer
+    entries than the inputs (and at most AT.REV_ROWS), else the batched forward sweep of
+    jacfwd (same values)."""
     if _array_mode(f, mode):
-        return _lift_array(f, lambda fn: AT.jacobian_fn(fn, argnums), "jacrev")
+        return _lift_array(f, lambda fn: AT.jacobian_fn(fn, argnums, reverse=True), "jacrev")
     return _lift(f, lambda fn: _jac(fn, argnums, "rev"), "jacrev")

@@ -195,3 +195,38 @@ def test_random_programs_jvp_vjp_match_scalar_path(steps, n, seed):
     np.testing.assert_allclose(gx, np.asarray(sn.vjp(h, x)[1](u)[0], float), rtol=1e-8,
                                atol=1e-8)
     np.testing.assert_allclose(np.dot(gx, v), np.dot(u, t), rtol=1e-8, atol=1e-8)
+
+
+def test_jacrev_runs_reverse_sweeps_for_few_outputs():
+    """Fewer output entries than inputs: one reverse sweep per output entry (the program has no
+    batch of n directions), the same values as the forward sweep and scalar mode."""
+    from symnum.autodiff.array_transforms import REV_ROWS, jacobian_fn
+
+    def few(x, A):
+        return {"v": np.tanh(A @ x), "s": np.sum(np.maximum.accumulate(x) * x)}
+
+    x, A = RNG.standard_normal(40), RNG.standard_normal((3, 40))
+    fn = sn.trace(few, x, A, mode="array")
+    rev, fwd = jacobian_fn(fn, (0, 1), reverse=True), jacobian_fn(fn, (0, 1))
+    got, want = rev(x, A), fwd(x, A)
+    ref = sn.jacrev(few, argnums=(0, 1))(x, A)
+    for key in ("v", "s"):
+        for k in (0, 1):
+            np.testing.assert_allclose(got[key][k], want[key][k], rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(got[key][k], np.asarray(ref[key][k], float), rtol=1e-12,
+                                       atol=1e-14)
+    np.testing.assert_allclose(sn.jacrev(few, argnums=(0, 1), mode="array")(x, A)["v"][1],
+                               want["v"][1], rtol=1e-12, atol=1e-14)
+    # the forward program carries (160 directions, ...) arrays, the reverse one none
+    from symnum.arrays.terms import ArrayExpr
+    from symnum.core.traversal import postorder
+
+    def widest(prog):
+        return max(max(n.shape, default=0) for n in postorder(prog.flat_outputs)
+                   if isinstance(n, ArrayExpr))
+
+    assert widest(rev) < 160 <= widest(fwd)
+    # more output entries than inputs, or more than REV_ROWS: the forward sweep (same program)
+    for big in (sn.trace(lambda x: np.outer(x, x), np.zeros(5), mode="array"),
+                sn.trace(lambda x: np.sin(x[:REV_ROWS + 1]), np.zeros(40), mode="array")):
+        assert jacobian_fn(big, reverse=True).count_ops() == jacobian_fn(big).count_ops()

@@ -142,8 +142,9 @@ _SCANS = {"sum": np.cumsum, "prod": np.cumprod, "max": np.maximum.accumulate,
 class Scan(ArrayOp):
     """out[..., k, ...] = reduce(in[..., 0..k, ...]) along `axis` (kind sum, prod, max, min).
 
-    Issue 11: cumsum's VJP is a reversed cumsum of the cotangent; cumprod's and cummax's follow
-    from the running values (a Map over the output)."""
+    Issue 11: cumsum's VJP is a reversed cumsum of the cotangent; cumprod's follows from the
+    running values (a Map over the output), cummax's and cummin's are segment scans over the
+    runs of one running maximum (symnum.arrays.ops_segment)."""
 
     kind: str
     axis: int

@@ -23,6 +23,7 @@ from symnum.arrays.ops_index import (
 )
 from symnum.arrays.ops_map import Map, is_placeholder
 from symnum.arrays.ops_reduce import Contract, Reduce, Scan
+from symnum.arrays.ops_segment import SegmentScan
 from symnum.arrays.terms import ArrayConst, ArrayExpr, ArraySym
 from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Expr, Sym
@@ -95,6 +96,9 @@ def _array_text(n: ArrayExpr, parts: list[Printed]) -> Printed:
         kw = f", axis={op.axis}" if args[0].ndim > 1 else ""
         name = {"sum": "cumsum", "prod": "cumprod"}.get(op.kind, f"{op.kind}imum.accumulate")
         return f"{name}({parts[0][0]}{kw})", ATOM
+    if isinstance(op, SegmentScan):
+        kw = f", axis={op.axis}" if args[0].ndim > 1 else ""
+        return f"segment_{op.kind}({parts[0][0]}, starts={parts[1][0]}{kw})", ATOM
     if isinstance(op, Roll):
         kw = f", axis={op.axis}" if args[0].ndim > 1 else ""
         return f"roll({parts[0][0]}, {op.shift}{kw})", ATOM
@@ -197,7 +201,8 @@ def _latex_op(n: ArrayExpr, parts: list[str]) -> str:
         return rf"\left({parts[0]}\right) \left({parts[1]}\right)"
     detail = {Roll: lambda: f", {op.shift}", Reshape: lambda: f", {op.shape}"}
     extra = detail.get(type(op), lambda: "")()
-    name = (f"cum{op.kind}" if isinstance(op, Scan) else getattr(op, "kind", None)
+    name = (f"cum{op.kind}" if isinstance(op, Scan) else f"segment\\_{op.kind}"
+            if isinstance(op, SegmentScan) else getattr(op, "kind", None)
             or getattr(op, "name", "op"))
     return rf"\operatorname{{{name}}}\left({', '.join(parts)}{extra}\right)"
 

@@ -29,11 +29,12 @@ from symnum.arrays.ops_index import (
 )
 from symnum.arrays.ops_map import Map, elementwise, from_body, placeholder
 from symnum.arrays.ops_reduce import Contract, Reduce, Scan, einsum, reduce
+from symnum.arrays.ops_segment import SegmentScan
 from symnum.arrays.terms import ArraySym, ArrayTerm, shape_of
 from symnum.autodiff import ad
 from symnum.autodiff.array_ad import _children, _grad_parts, _syms
 from symnum.autodiff.array_rules import arr, body_partials, reuse_output, zeros
-from symnum.autodiff.array_scan_rules import scan_jvp
+from symnum.autodiff.array_scan_rules import scan_jvp, segment_jvp
 from symnum.core._gc import no_gc
 from symnum.core.interface import iscall
 from symnum.core.terms import Expr, Sym
@@ -93,6 +94,12 @@ def _scan(n, ts):
     return _linear(n, ts)
 
 
+def _segment(n, ts):
+    if ts[0] is None:  # only the start mask varies: zero derivative
+        return zeros(n.shape)
+    return segment_jvp(n, arr(ts[0]))
+
+
 def _contract(n, ts):
     terms = []
     for k, t in enumerate(ts):
@@ -108,7 +115,8 @@ def _concatenate(n, ts):
     return ArrayTerm(Concatenate(n.op.axis), tuple(parts))
 
 
-JVP_RULES = {Map: _map, Reduce: _reduce, Scan: _scan, Contract: _contract, Index: _linear,
+JVP_RULES = {Map: _map, Reduce: _reduce, Scan: _scan, SegmentScan: _segment,
+             Contract: _contract, Index: _linear,
              Take: _linear, Roll: _linear, Transpose: _linear, Reshape: _linear,
              BroadcastTo: _linear, Concatenate: _concatenate, Pad: _pad}
 

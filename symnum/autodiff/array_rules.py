@@ -35,9 +35,10 @@ from symnum.arrays.ops_index import (
 )
 from symnum.arrays.ops_map import Map, elementwise, from_body, placeholder
 from symnum.arrays.ops_reduce import Contract, Reduce, Scan, einsum, reduce, scan
+from symnum.arrays.ops_segment import SegmentScan
 from symnum.arrays.terms import ArrayConst, ArrayExpr, shape_of
 from symnum.autodiff import ad
-from symnum.autodiff.array_scan_rules import scan_vjp
+from symnum.autodiff.array_scan_rules import scan_vjp, segment_vjp
 from symnum.core.interface import iscall
 from symnum.core.terms import Const, Expr
 from symnum.core.traversal import postorder, substitute
@@ -164,6 +165,10 @@ def _scan(n, ct, active):
     return [getitem(scan("sum", getitem(arr(ct), rev), op.axis), rev)]
 
 
+def _segment(n, ct, active):
+    return [segment_vjp(n, arr(ct)), None]  # the start mask: zero derivative
+
+
 def _contract(n, ct, active):
     ins, out = n.op.parts()
     ct = arr(ct)
@@ -282,7 +287,8 @@ def _pad(n, ct, active):
     return [getitem(arr(ct), key)]
 
 
-VJP_RULES = {Map: _map, Reduce: _reduce, Scan: _scan, Contract: _contract, Index: _index,
+VJP_RULES = {Map: _map, Reduce: _reduce, Scan: _scan, SegmentScan: _segment,
+             Contract: _contract, Index: _index,
              Take: _take, Roll: _roll, Transpose: _transpose, Reshape: _reshape,
              BroadcastTo: _broadcast, Concatenate: _concatenate, Pad: _pad}
 

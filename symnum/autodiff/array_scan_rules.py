@@ -1,4 +1,5 @@
-"""Derivative rules of the non-linear scans (issue 11): cumprod, cummax and cummin on array terms.
+"""Derivative rules of the non-linear scans (issue 11): cumprod, cummax and cummin on array
+terms, and of the segmented scans they use.
 
 cumsum is linear (array_rules / array_jvp apply it to the tangent, a reversed cumsum to the
 cotangent); the other three scans live here, beside each other, in forward, reverse and Taylor
@@ -8,24 +9,29 @@ form:
   O(n) work, undefined (nan) where x has a zero, as the prod reduction's rule.
 * cummax / cummin: ẏₖ = ẋ_{p(k)}, p(k) the FIRST position j ≤ k where x attains the running
   maximum (the scalar path's convention: maximum(acc, xₖ) sends a tie to its first argument).
-  The selection is a Hillis–Steele scan of ⌈log₂ n⌉ levels, each a shifted copy and an
-  elementwise choice: O(log n) terms and O(n log n) work, with no data-dependent gather (the
-  array IR has none). The VJP is its transpose (the levels in reverse order).
+  So the records — positions k with xₖ > y_{k−1} strictly (< for cummin), and k = 0 — cut the
+  axis into segments of one running maximum each, and ẏ is the segment fill of ẋ
+  (symnum.arrays.ops_segment), x̄ its transpose, the segment collect of ȳ: O(1) terms, O(n) work.
+  y_{k−1} is read through a roll of y (its wrapped k = 0 entry is never read: a segment always
+  begins there).
+* the segment scans themselves are linear in their values and constant in their start mask:
+  fill and collect are each other's transpose, and either applied to a tangent (or a Taylor
+  coefficient) is its tangent.
 
-Sits in the autodiff layer beside array_rules and array_jvp (which dispatch Scan here); never
-evaluates anything.
+Sits in the autodiff layer beside array_rules and array_jvp (which dispatch Scan and SegmentScan
+here); never evaluates anything.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 import symnum.core.primitives as P
-from symnum.arrays.ops_index import getitem, pad
+from symnum.arrays.ops_index import getitem, roll
 from symnum.arrays.ops_map import elementwise
 from symnum.arrays.ops_reduce import scan
+from symnum.arrays.ops_segment import SegmentScan
+from symnum.arrays.terms import ArrayTerm
 
 
 def _rev(a: Any, axis: int) -> Any:
@@ -37,58 +43,21 @@ def revcumsum(a: Any, axis: int) -> Any:
     return _rev(scan("sum", _rev(a, axis), axis), axis)
 
 
-def _padded(a: Any, s: int, axis: int, front: bool, fill: float = 0.0) -> tuple[Any, Any]:
-    """(a[k − s], a[k]) for front=True, (a[k], a[k + s]) for front=False, `fill` outside, both
-    read from ONE padded copy of a. A pad is a buffer in the loop lowering, so a level of the
-    scan reads the previous level from memory instead of re-evaluating the chain of levels
-    below it (which would cost O(levels) per element per level)."""
-    n = a.shape[axis]
-    b = pad(a, [((s, 0) if front else (0, s)) if q == axis else (0, 0) for q in range(a.ndim)],
-            constant_values=fill)
-
-    def part(lo):
-        return getitem(b, (slice(None),) * axis + (slice(lo, lo + n),))
-
-    return part(0), part(s)
+def records(n: Any) -> Any:
+    """1.0 where x_k starts a new running maximum (minimum) of the scan node n = cummax(x):
+    x_k > y_{k−1} strictly, so a tie stays with the earlier position. Entry k = 0 compares with
+    the wrapped y_{n−1} and is never read (a segment begins at 0)."""
+    (x,), op = n.args, n.op
+    cmp = P.gt if op.kind == "max" else P.lt
+    return elementwise(lambda v, p: P.ifelse(cmp(v, p), 1.0, 0.0), [x, roll(n, 1, op.axis)],
+                       f"cum{op.kind} records")
 
 
-def selection_levels(x: Any, kind: str, axis: int) -> list:
-    """[(shift, choose-earlier mask)] of the Hillis–Steele scan for cummax/cummin of x: applying
-    `t ← where(mask, t[k − shift], t)` level by level maps tᵢ to t_{p(i)}."""
-    n = x.shape[axis]
-    # the padding never wins the comparison (an input of ∓inf itself gets derivative 0 there)
-    cmp, fill = (P.ge, -np.inf) if kind == "max" else (P.le, np.inf)
-    levels, v, s = [], x, 1
-    while s < n:
-        vs, vk = _padded(v, s, axis, True, fill)
-        mask = elementwise(lambda e, later: P.ifelse(cmp(e, later), 1.0, 0.0), [vs, vk],
-                           f"cum{kind} selection")
-        v = elementwise(lambda m, e, later: P.ifelse(P.gt(m, 0.5), e, later), [mask, vs, vk],
-                        f"cum{kind} level")
-        levels.append((s, mask))
-        s *= 2
-    return levels
+def segment(kind: str, values: Any, starts: Any, axis: int) -> Any:
+    return ArrayTerm(SegmentScan(kind, axis), (values, starts))
 
 
-def select(levels: list, t: Any, axis: int) -> Any:
-    """t_{p(i)} for each i: the tangent (or a Taylor coefficient) carried through the levels."""
-    for s, mask in levels:
-        ts, tk = _padded(t, s, axis, True)
-        t = elementwise(lambda m, e, later: P.ifelse(P.gt(m, 0.5), e, later), [mask, ts, tk],
-                        "scan selection")
-    return t
-
-
-def select_transpose(levels: list, c: Any, axis: int) -> Any:
-    """The transpose of `select`: the levels in reverse, each level's
-    t_out[k] = m[k] ? t[k − s] : t[k] sending c[k]·(1 − m[k]) + c[k + s]·m[k + s] back to t[k]."""
-    for s, mask in reversed(levels):
-        mk, ms = _padded(mask, s, axis, False)
-        ck, cs = _padded(c, s, axis, False)
-        c = elementwise(lambda m0, c0, m1, c1: P.add(P.ifelse(P.gt(m0, 0.5), 0.0, c0),
-                                                     P.ifelse(P.gt(m1, 0.5), c1, 0.0)),
-                        [mk, ck, ms, cs], "scan selection transpose")
-    return c
+_TRANSPOSE = {"fill": "collect", "collect": "fill"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,7 +70,7 @@ def scan_jvp(n: Any, t: Any) -> Any:
         return elementwise(lambda y, c: P.mul(y, c),
                            [n, scan("sum", elementwise(P.div, [t, x], "jvp cumprod"), op.axis)],
                            "jvp cumprod")
-    return select(selection_levels(x, op.kind, op.axis), t, op.axis)
+    return segment("fill", t, records(n), op.axis)
 
 
 def scan_vjp(n: Any, ct: Any) -> Any:
@@ -109,4 +78,18 @@ def scan_vjp(n: Any, ct: Any) -> Any:
     if op.kind == "prod":
         w = elementwise(P.mul, [ct, n], "vjp cumprod")
         return elementwise(P.div, [revcumsum(w, op.axis), x], "vjp cumprod")
-    return select_transpose(selection_levels(x, op.kind, op.axis), ct, op.axis)
+    return segment("collect", ct, records(n), op.axis)
+
+
+# ---------------------------------------------------------------------------------------------
+# the segment scans' rules (node n = SegmentScan(kind, axis) applied to (values, starts))
+
+
+def segment_jvp(n: Any, t: Any) -> Any:
+    """The tangent of the values through the same scan (starts: zero derivative)."""
+    return segment(n.op.kind, t, n.args[1], n.op.axis)
+
+
+def segment_vjp(n: Any, ct: Any) -> Any:
+    """The values' adjoint: the transposed scan of the cotangent over the same segments."""
+    return segment(_TRANSPOSE[n.op.kind], ct, n.args[1], n.op.axis)

@@ -27,6 +27,7 @@ from symnum.arrays.ops_gather import Take
 from symnum.arrays.ops_index import BroadcastTo, Concatenate, Index, Pad, Reshape, Roll, Transpose
 from symnum.arrays.ops_map import Map
 from symnum.arrays.ops_reduce import Contract, Reduce, Scan
+from symnum.arrays.ops_segment import SegmentScan
 from symnum.arrays.terms import ArrayConst, ArrayExpr, ArraySym, ArrayTerm
 from symnum.autodiff.ad import _is_zero, dependencies
 from symnum.core.interface import iscall
@@ -158,15 +159,19 @@ def edges(n: Any) -> list[tuple[int, Any]]:
         return [(0, _incidence(rows.reshape(-1), np.arange(a.size), (n.size, a.size)))]
     if isinstance(op, Scan):
         return [(0, _scan_incidence(n.args[0], op.axis))]
+    if isinstance(op, SegmentScan):  # fill reads earlier values, collect later ones; the
+        # segments depend on the data, so every pair along the axis may (the start mask: none)
+        return [(0, _scan_incidence(n.args[0], op.axis, op.kind == "collect"))]
     if isinstance(op, Contract):
         return [(j, _contract_incidence(n, j)) for j in range(len(n.args))
                 if not isinstance(n.args[j], ArrayConst)]
     raise MissingRuleError(f"no sparsity rule for the array operation {type(op).__name__}")
 
 
-def _scan_incidence(a: ArrayExpr, axis: int) -> Any:
+def _scan_incidence(a: ArrayExpr, axis: int, later: bool = False) -> Any:
+    """out_k on in_m for m ≤ k along `axis` (m ≥ k with `later`)."""
     idx = np.moveaxis(_arange(a), axis, -1).reshape(-1, a.shape[axis])
-    k, m = np.tril_indices(a.shape[axis])
+    k, m = (np.triu_indices if later else np.tril_indices)(a.shape[axis])
     return _incidence(idx[:, k].reshape(-1), idx[:, m].reshape(-1), (a.size, a.size))
 
 

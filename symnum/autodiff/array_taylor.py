@@ -14,7 +14,8 @@ c₀ is the node itself, cₘ an array term of the node's shape. The rules, one 
 * prod and cumprod: through log-derivative series (cₘ of log x, summed or cumsummed, then the exp
   recurrence) — undefined where x has a zero, as the first-order rules.
 * max / min reductions: each coefficient routed to the positions equal to the result (ties split
-  evenly, as the JVP); cummax / cummin: the Hillis–Steele selection of array_scan_rules.
+  evenly, as the JVP); cummax / cummin: each coefficient filled over the segments of one
+  running maximum (array_scan_rules.records); the segment scans: linear in their values.
 
 `batch=B` gives every coefficient above c₀ a leading axis of B directions (one jet per direction
 in one program — the exact Laplacian's n directions, the stochastic estimator's samples): the
@@ -48,9 +49,10 @@ from symnum.arrays.ops_index import (
 )
 from symnum.arrays.ops_map import Map, elementwise, from_body, is_placeholder, placeholder
 from symnum.arrays.ops_reduce import Contract, Reduce, Scan, einsum, reduce, scan
+from symnum.arrays.ops_segment import SegmentScan
 from symnum.arrays.terms import ArrayConst, ArraySym, ArrayTerm, shape_of
 from symnum.autodiff.array_rules import arr, zeros
-from symnum.autodiff.array_scan_rules import select, selection_levels
+from symnum.autodiff.array_scan_rules import records, segment
 from symnum.autodiff.taylor import jet_terms
 from symnum.core._gc import no_gc
 from symnum.core.interface import arguments, iscall, maketerm, operation
@@ -286,12 +288,31 @@ def _scan(n, cs, ctx):
     (x,), op, c = n.args, n.op, cs[0]
     if op.kind in ("sum", "prod"):
         return _sum_or_prod(n, cs, ctx)
-    levels = selection_levels(x, op.kind, op.axis)
-    return [None] + [None if v is None else select(levels, ctx.lift(arr(v), x.ndim),
-                                                   ctx.ax(op.axis)) for v in c[1:]]
+    # y(t)_k = x(t)_{p(k)} near t = 0: every coefficient is filled over the records' segments
+    return _filled("fill", records(n), [None] + [None if v is None else
+                                                 ctx.lift(arr(v), x.ndim) for v in c[1:]],
+                   op.axis, ctx)
 
 
-RULES = {Map: _map, Reduce: _reduce, Scan: _scan, Contract: _contract, Index: _linear,
+def _filled(kind: str, starts: Any, coefs: list, axis: int, ctx: _Ctx) -> list:
+    """The segment scan `kind` applied to each coefficient (linear in the values); batched
+    coefficients get the start mask broadcast along their leading axis."""
+    if ctx.B is not None:
+        s = starts.shape
+        starts = broadcast_to(reshape(arr(starts), (1,) + s), (ctx.B,) + s)
+    return [None] + [None if v is None else segment(kind, arr(v), starts, ctx.ax(axis))
+                     for v in coefs[1:]]
+
+
+def _segment(n, cs, ctx):
+    """A segment scan: linear in its values, constant in its start mask."""
+    if cs[0] is None:
+        return [None] * (ctx.K + 1)
+    return _filled(n.op.kind, n.args[1], cs[0], n.op.axis, ctx)
+
+
+RULES = {Map: _map, Reduce: _reduce, Scan: _scan, SegmentScan: _segment, Contract: _contract,
+         Index: _linear,
          Take: _linear, Roll: _linear, Transpose: _linear, Reshape: _linear,
          BroadcastTo: _linear, Concatenate: _concatenate, Pad: _pad}
 

@@ -8,9 +8,11 @@ symnum.autodiff.array_jvp: an array of the argument's shape, never n² entries),
 of an array transform's program into an outer array trace (inline_array: jacfwd(grad(f)) with
 mode="array"). Nothing here scalarises, evaluates or compiles.
 
-Reverse mode has no batched rules yet, so `jacrev` of an array program is computed by the same
-batched forward sweep as `jacfwd` (same values; the cost is that of forward mode: one direction
-per input entry).
+`jacrev` of an array program runs reverse mode when the outputs have fewer entries than the
+inputs and at most REV_ROWS entries: one reverse sweep per output entry (a one-hot cotangent
+each; reverse mode has no batched rules, so the program grows with the output entries, hence
+the bound), each O(cost of f) — against the forward sweep's one direction per INPUT entry.
+Otherwise it is the batched forward sweep of `jacfwd` (same values).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from symnum.arrays.fn import ArrayFn
-from symnum.arrays.ops_index import getitem, reshape, transpose
-from symnum.arrays.terms import ArrayExpr, ArraySym, shape_of
+from symnum.arrays.ops_index import concatenate, getitem, reshape, transpose
+from symnum.arrays.terms import ArrayConst, ArrayExpr, ArraySym, shape_of
 from symnum.autodiff.array_ad import _argnums, _grad_parts, _syms, fill_symbols, vjp_arrays
 from symnum.autodiff.array_jvp import jvp_arrays
 from symnum.autodiff.array_rules import arr
@@ -112,12 +114,48 @@ def jacobian_blocks(outs: list, ws: list) -> list[list]:
     return rows
 
 
-def jacobian_fn(fn: ArrayFn, argnums: Any = 0) -> ArrayFn:
+REV_ROWS = 16  # jacrev: reverse sweeps (one per output entry) up to this many output entries
+# (each sweep adds its own loops to the program: ~0.1 s of llvm compile per sweep of a small
+# program, measured in results_issue11.md)
+
+
+def jacobian_rev_blocks(outs: list, ws: list) -> list[list]:
+    """jacobian_blocks by reverse mode: block (o, w) stacks the gradients of o's entries, one
+    reverse sweep per entry (a one-hot cotangent), in o's row-major order."""
+    rows = []
+    for o in outs:
+        oshape = shape_of(o)
+        size = math.prod(oshape)
+        per_w: list[list] = [[] for _ in ws]
+        for r in range(size):
+            onehot = np.zeros(size)
+            onehot[r] = 1.0
+            ct = ArrayConst(onehot.reshape(oshape)) if oshape else 1.0
+            for parts, g in zip(per_w, vjp_arrays([o], ws, [ct])):
+                parts.append(reshape(arr(g), (1,) + shape_of(g)))
+        row = []
+        for w, parts in zip(ws, per_w):
+            if not parts:  # an output with no entries
+                from symnum.autodiff.array_rules import zeros
+
+                row.append(zeros(oshape + shape_of(w)))
+                continue
+            stacked = parts[0] if len(parts) == 1 else concatenate(parts, 0)
+            row.append(reshape(stacked, oshape + shape_of(w)))
+        rows.append(row)
+    return rows
+
+
+def jacobian_fn(fn: ArrayFn, argnums: Any = 0, reverse: bool = False) -> ArrayFn:
     """The Jacobian program: for each output leaf, for each argument in `argnums`, the blocks
-    out.shape + leaf.shape in the argument's structure (as sn.jacfwd of a scalar-mode Fn)."""
+    out.shape + leaf.shape in the argument's structure (as sn.jacfwd of a scalar-mode Fn).
+    `reverse`: reverse sweeps where they are cheaper and few (module docstring)."""
     nums = _argnums(fn, argnums)
     ws = [w for a in nums for w in _syms(fn.inputs[a])]
-    blocks = jacobian_blocks(fn.flat_outputs, ws)
+    m = sum(math.prod(shape_of(o)) for o in fn.flat_outputs)
+    n = sum(math.prod(shape_of(w)) for w in ws)
+    rev = reverse and m < n and m <= REV_ROWS
+    blocks = (jacobian_rev_blocks if rev else jacobian_blocks)(fn.flat_outputs, ws)
     per_out = []
     for row in blocks:
         parts = fill_symbols([fn.inputs[a] for a in nums], row, other=None)
