@@ -211,6 +211,32 @@ def test_grad_of_fori_and_while_through_transforms():
     assert gw == pytest.approx((w(0.3 + 1e-6) - w(0.3 - 1e-6)) / 2e-6, rel=1e-6)
 
 
+@pytest.mark.parametrize("checkpoint", ["store", "recompute"])
+def test_second_derivatives_through_loops_compose(checkpoint):
+    """grad(grad(f)) through a loop differentiates the backward loop again: its body's own
+    cotangent symbols must not be reused for the new ones (they are interned by name)."""
+    def f(x0):
+        c, ys = sn.scan(lambda c, i: (sn.sin(c) * x0 + 0.1 * c * c, c * x0), x0,
+                        np.arange(3.0), checkpoint=checkpoint)
+        return c + ys.sum()
+
+    def u(x0):
+        c, tot = x0, 0.0
+        for _ in range(3):
+            c, y = np.sin(c) * x0 + 0.1 * c * c, c * x0
+            tot = tot + y
+        return c + tot
+
+    gf, gu = sn.grad(f), sn.grad(u)
+    h2 = float(sn.grad(gf)(0.7))
+    assert h2 == pytest.approx(float(sn.grad(gu)(0.7)), rel=1e-11)
+    assert h2 == pytest.approx((gf(0.7 + 1e-5) - gf(0.7 - 1e-5)) / 2e-5, rel=1e-7)
+    assert float(sn.jacfwd(gf)(0.7)) == pytest.approx(h2, rel=1e-11)
+    # third order: the derivative loop of a derivative loop of a loop
+    h3 = float(sn.grad(sn.grad(gf))(0.7))
+    assert h3 == pytest.approx(float(sn.grad(sn.grad(gu))(0.7)), rel=1e-9)
+
+
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(0, 6), a0=st.floats(-2, 2), q=st.floats(-1.5, 1.5),
        reverse=st.booleans())

@@ -26,6 +26,24 @@ def _syms(prefix: str, n: int) -> list:
     return [Sym(f"{prefix}{j}") for j in range(n)]
 
 
+_ROLES = ("rc", "rx", "ri", "rq", "rT", "cb", "kb", "yb", "ct", "xt", "kt")
+
+
+def _prefix(spec: T.LoopSpec) -> str:
+    """The prefix of the symbols a derivative loop of `spec` introduces. Symbols are interned by
+    name, so the prefix must differ from the one that made the body's own inputs: the body of a
+    backward loop already holds `%1cb0`…, and differentiating it again (grad of grad) would
+    otherwise reuse them."""
+    base = T.depth_of(spec)
+    names = {s.name for s in spec.body.flat_inputs}
+    k = 0
+    while True:
+        p = base if k == 0 else f"{base}d{k}"
+        if not any(nm.startswith(p) and nm[len(p):len(p) + 2] in _ROLES for nm in names):
+            return p
+        k += 1
+
+
 class _OutRule:
     """A projection leaves its adjoint for its loop node; its tangent is the JVP loop's."""
 
@@ -95,7 +113,7 @@ def loop_vjp(n: Any, cts: dict) -> list:
     """[(argument, cotangent)] of a loop node given its outputs' adjoints `cts`
     ({("c", k): term, ("y", j, step): term})."""
     spec, init, consts, xs = T.loop_parts(n)
-    p = T.depth_of(spec)
+    p = _prefix(spec)
     nc, nx, nk, ny, L = spec.nc, spec.nx, spec.nk, spec.ny, spec.length
     cb, kb, yb = _syms(f"{p}cb", nc), _syms(f"{p}kb", nk), _syms(f"{p}yb", ny)
     wrt = spec.carry_syms + spec.x_syms + spec.const_syms
@@ -134,7 +152,7 @@ def loop_vjp(n: Any, cts: dict) -> list:
 def loop_jvp(n: Any, tan: dict) -> Any:
     """The JVP loop of a loop node: carries (c, ċ), xs (x, ẋ), ys (y, ẏ)."""
     spec, init, consts, xs = T.loop_parts(n)
-    p = T.depth_of(spec)
+    p = _prefix(spec)
     nc, nx, nk = spec.nc, spec.nx, spec.nk
     ct, xt, kt = _syms(f"{p}ct", nc), _syms(f"{p}xt", nx), _syms(f"{p}kt", nk)
     wrt = spec.carry_syms + spec.x_syms + spec.const_syms
