@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import os
 import re
 import threading
 import time
@@ -128,6 +129,7 @@ class Upgrade:
             self.obj = obj
         except BaseException as e:  # noqa: BLE001  (the quick code stays; recorded)
             self.error = e
+        self.build = None  # the IR text it closed over
         self.seconds = time.perf_counter() - t0
         while True:  # the follow-ups (cache and index writes) before `done`: a waiter then
             with _LOCK:  # finds them on disk
@@ -189,6 +191,25 @@ def _stop() -> None:
         up.done.set()
     if worker is not None:
         worker.join(timeout=10.0)
+
+
+def _after_fork_in_child() -> None:
+    """The worker thread does not exist in a forked child: its unfinished upgrades fail there
+    (their quick code stays) instead of being waited on for ever."""
+    _LOCK._at_fork_reinit()  # type: ignore[attr-defined]  # held by no thread in the child
+    ups = list(_PENDING.values())
+    _PENDING.clear()
+    _QUEUE.clear()
+    _STATE["worker"] = None
+    for up in ups:
+        up.error = RuntimeError("forked while the optimised compile was pending")
+        up.done.set()
+
+
+if hasattr(os, "register_at_fork"):
+    # finish the compile in flight first: a child forked in the middle of LLVM's code
+    # generator (or holding llvmlite's lock) would deadlock in its first compile
+    os.register_at_fork(before=lambda: drain(10.0), after_in_child=_after_fork_in_child)
 
 
 def drain(timeout: float | None = None) -> bool:

@@ -184,3 +184,26 @@ def test_a_tiered_kernel_pickles_with_its_options():
     c = lower(fn, "llvm", cache=False, tier=False)
     again = pickle.loads(pickle.dumps(c))
     assert again.options["tier"] is False and again.info["tier"] is None
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="POSIX fork")
+def test_a_fork_waits_for_the_compile_in_flight_and_the_child_compiles():
+    import os
+
+    fn = graph(72, seed=13)
+    c = lower(fn, "llvm", cache=False)
+    x = np.random.default_rng(5).uniform(-1, 1, 5)
+    want = np.asarray(c(*x), float)
+    pid = os.fork()
+    if pid == 0:  # the child: the upgrade finished before the fork; LLVM works here
+        code = 1
+        try:
+            ok = c.info["upgrade"].done.is_set() and np.array_equal(np.asarray(c(*x), float),
+                                                                      want)
+            d = lower(graph(70, seed=14), "llvm", cache=False)
+            d.info["upgrade"].wait(30)
+            code = 0 if ok and d.info["upgrade"].error is None else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
