@@ -430,7 +430,7 @@ def compile_schedule(sched: Schedule, *, dtype: str = "float64", opt: int = 1, i
         pending = llvm_tier.pending(key)
         if pending is not None and pending.wait() and pending.obj is not None:
             obj = pending.obj  # this very kernel's optimised object, built moments ago
-        elif opt >= 1 and tier is not False and (tier or len(sched) >= llvm_tier.TIER_MIN):
+        elif llvm_tier.wanted(tier, opt, len(sched)):
             library, upgrade = _tiered(mod, _TYPES[dtype][0], opt, ir_opt, key,
                                        path if cache else None)
             obj = None

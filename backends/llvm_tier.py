@@ -40,6 +40,17 @@ _STATE: dict[str, Any] = {"worker": None, "stopping": False}
 _PENDING: dict[str, Upgrade] = {}  # object key → its upgrade, while in flight
 
 
+def wanted(tier: bool | None, opt: int, statements: int) -> bool:
+    """Whether a cold compile is tiered: `tier=True` always (at opt ≥ 1), False never; by
+    default from TIER_MIN statements on, unless the environment sets SYMNUM_LLVM_TIER=0
+    (benchmarks that time kernels right after compiling them, reproducible builds)."""
+    if opt < 1 or tier is False:
+        return False
+    if tier:
+        return True
+    return statements >= TIER_MIN and os.environ.get("SYMNUM_LLVM_TIER", "1") != "0"
+
+
 def quick_ir(text: str, T: str) -> str:  # noqa: N803  (T: the element type, as in llvm_ir)
     """The module with `kernel`/`batched` renamed and stubs in their place that call through
     two exported pointer slots (initially the renamed bodies of this very module).

@@ -207,3 +207,31 @@ def test_a_fork_waits_for_the_compile_in_flight_and_the_child_compiles():
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_environment_can_turn_the_default_off(monkeypatch):
+    fn = graph(68, seed=15)
+    monkeypatch.setenv("SYMNUM_LLVM_TIER", "0")
+    assert lower(fn, "llvm", cache=False).info["tier"] is None
+    assert lower(fn, "llvm", cache=False, tier=True).info["tier"] == "quick"  # asked for
+    llvm_tier.drain(30)
+    assert not llvm_tier.wanted(None, 1, 10 ** 6) and not llvm_tier.wanted(True, 0, 10 ** 6)
+
+
+def test_the_egraph_guard_times_the_optimised_code():
+    from symnum.backends.compiled import faster
+
+    fn = graph(74, seed=16)
+    plain = lower(fn, "llvm", cache=False, tier=False)
+    blocker = Blocker()
+    try:
+        c = lower(fn, "llvm", cache=False)
+        assert c.info["tier"] == "quick"
+        t = threading.Thread(target=faster, args=(c, plain), kwargs={"rounds": 1})
+        t.start()
+        t.join(0.2)
+        assert t.is_alive()  # waits for the upgrade before timing
+    finally:
+        blocker.release()
+    t.join(30)
+    assert not t.is_alive() and c.info["upgrade"].done.is_set()
