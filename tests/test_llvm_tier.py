@@ -235,3 +235,14 @@ def test_the_egraph_guard_times_the_optimised_code():
         blocker.release()
     t.join(30)
     assert not t.is_alive() and c.info["upgrade"].done.is_set()
+
+
+def test_back_to_back_tiered_compiles_overlap_their_background_builds_safely():
+    fns = [graph(64 + 3 * i, seed=20 + i) for i in range(6)]
+    tiered = [lower(fn, "llvm", cache=False, tier=True) for fn in fns]  # overlapping upgrades
+    assert llvm_tier.drain(60)
+    X = np.random.default_rng(6).uniform(-1, 1, (11, 5))
+    for fn, c in zip(fns, tiered):
+        assert c.info["upgrade"].error is None and c.kernel.library.upgraded is not None
+        for a, b in zip(outputs(c, X), outputs(lower(fn, "llvm", cache=False, tier=False), X)):
+            np.testing.assert_array_equal(a, b)
