@@ -537,14 +537,18 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     if loops:  # loop terms (backends.llvm_loops): one function, scalar rows, no index entry,
         shard, simd, inline_batched, reroll = None, False, False, False  # rolled already
     # the index skips scheduling and IR printing on a hit (symnum.backends.llvm_index)
+    order = None  # the terms in the schedule's walk order: one walk for the index and schedule
     if cache and not loops:
+        from symnum.backends import llvm_index
+
+        order = llvm_index.walk(list(fn.flat_outputs))
         ikey = _index_key(fn, dtype, dict(opt=opt, ir_opt=ir_opt, shard=shard, fastmath=fastmath,
                                           inline_batched=inline_batched, reroll=reroll),
-                          vecmath, simd)
+                          vecmath, simd, order)
         hit = _from_index(fn, ikey, directory, dtype, parallel, t0, kept) if ikey else None
         if hit is not None:
             return _finish(hit, hit.kernel, dtype)
-    sched = schedule(fn.flat_inputs, fn.flat_outputs)
+    sched = schedule(fn.flat_inputs, fn.flat_outputs, order)
     if loops:
         from symnum.backends import llvm_loops, loop_schedule  # noqa: F401  (registers)
 
@@ -602,7 +606,7 @@ def _raw_front(c: Compiled) -> Any:
 
 
 def _index_key(fn: Any, dtype: str, options: dict, vecmath: bool | None,
-               simd: bool | None) -> str | None:
+               simd: bool | None, order: list | None = None) -> str | None:
     from symnum.backends import llvm_index
 
     _llvm()
@@ -610,7 +614,8 @@ def _index_key(fn: Any, dtype: str, options: dict, vecmath: bool | None,
                       len(fn.flat_inputs) <= NARROW and len(fn.flat_outputs) <= NARROW)
     env = " ".join([_STATE["version"], _STATE["triple"], _STATE["cpu"], _STATE["features"],
                     repr(vec), dtype])
-    return llvm_index.index_key(list(fn.flat_inputs), list(fn.flat_outputs), env, options)
+    return llvm_index.index_key(list(fn.flat_inputs), list(fn.flat_outputs), env, options,
+                                order)
 
 
 def _from_index(fn: Any, ikey: str, directory: Path, dtype: str, parallel: bool | None,
