@@ -84,8 +84,11 @@ def emit_object_unlocked(tm: Any, module: Any) -> bytes:
     """`tm.emit_object(module)` without holding llvmlite's process-wide lock (llvmlite wraps
     every call into libLLVM in one lock, so a 15 ms background code generation would stall
     every foreground compile). Safe because the module lives in its own LLVMContext and `tm`
-    is used by this thread only (LLVM compiles concurrently in separate contexts). Falls back
-    to the locked call where llvmlite's internals differ."""
+    is used by this thread only: llvmlite's lock exists because its API assumed one global
+    context (numba/llvmlite#318, which names per-thread contexts as the alternative), and
+    LLVM compiles concurrently in separate contexts (one context per JIT thread is how other
+    JITs compile in parallel). Falls back to the locked call where llvmlite's internals
+    differ."""
     from llvmlite.binding import ffi
 
     raw = getattr(ffi.lib.LLVMPY_TargetMachineEmitToMemory, "_cfn", None)

@@ -109,6 +109,67 @@ def run_times(variants: dict, rng: tuple[float, float], n_in: int, rounds: int =
     return {v: (statistics.median(a), statistics.median(b)) for v, (a, b) in got.items()}
 
 
+def parts(runs: int) -> None:
+    """The cold path of random_graph(200), stage by stage (caller's thread CPU, medians)."""
+    from symnum.backends import llvm_backend as lb
+    from symnum.backends import llvm_index
+    from symnum.backends.llvm_ir import emit_ir
+    from symnum.backends.llvm_reroll import rolled_ir
+    from symnum.backends.schedule import schedule
+
+    fn = random_graph(200)
+    llvm = lb._llvm()
+
+    def med(work):
+        got, res = [], None
+        for _ in range(runs):
+            gc.collect()
+            t = thread_cpu()
+            res = work()
+            got.append(thread_cpu() - t)
+            llvm_tier.drain()
+        return statistics.median(got) * 1e3, res
+
+    def parse(text):
+        ctx = llvm.create_context()
+        m = llvm.parse_assembly(text, context=ctx)
+        m.verify()
+        m.close()
+        ctx.close()
+
+    opts = dict(opt=1, ir_opt=0, shard=250, fastmath=False, inline_batched=None, reroll=None)
+    rows = []
+
+    def row(name, work):
+        t, res = med(work)
+        rows.append([name, f"{t:.2f} ms"])
+        return res
+
+    row("lower(), tiered (default), empty cache",
+        lambda: lower(fn, "llvm", cache_dir=tempfile.mkdtemp(prefix="symnum-bench-")))
+    row("lower(), tier=False, empty cache",
+        lambda: lower(fn, "llvm", cache_dir=tempfile.mkdtemp(prefix="symnum-bench-"),
+                      tier=False))
+    order = row("  walk of the terms (index + schedule)",
+                lambda: llvm_index.walk(list(fn.flat_outputs)))
+    row("  index key (fingerprint)", lambda: lb._index_key(fn, "float64", opts, None, None,
+                                                           order))
+    sched = row("  schedule", lambda: schedule(fn.flat_inputs, fn.flat_outputs, order))
+    row("  re-roll plan (nothing repeats)", lambda: rolled_ir(sched, "float64", 250, False,
+                                                                None, 0))
+    mod = row("  IR text", lambda: emit_ir(sched, "float64", shard=250))
+    quick = row("  stubs (quick_ir)", lambda: llvm_tier.quick_ir(mod.text, "double"))
+    row("  parse + verify (in compile_object)", lambda: parse(quick))
+    qobj = row("  compile_object, opt=0 (quick)", lambda: lb.compile_object(quick, 0))
+    obj = row("  compile_object, opt=1 (plain; the background build)",
+              lambda: lb.compile_object(mod.text, 1))
+    row("  link the quick object", lambda: lb.Library(qobj, mod.symbols, quick=True))
+    row("  link the opt=1 object", lambda: lb.Library(obj, mod.symbols))
+    print(f"### random_graph(200), cold path by stage (caller's thread CPU, median of {runs})\n")
+    print(table(["stage", "CPU"], rows))
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=21)
@@ -116,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_info() + f"; load average at start {os.getloadavg()[0]:.1f}\n")
     lower(random_graph(100, seed=9), "llvm", cache=False, tier=True)(*np.zeros(8))
     llvm_tier.drain()
+    parts(args.runs)
     crow, rrow = [], []
     for name, (fn, rng) in kernels().items():
         for label, opts in (("tiered (default)", {}), ("tier=False (opt=1)", {"tier": False}),
