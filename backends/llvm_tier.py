@@ -34,7 +34,12 @@ TIER_MIN = 64
 WAIT_WORK = 100_000_000
 KERNEL_SLOT, BATCHED_SLOT = "symnum_tier_kernel", "symnum_tier_batched"
 
+# the worker waits this long for more work before it ends (a burst of compiles then pays
+# for one thread start, not one each)
+IDLE_S = 2.0
+
 _LOCK = threading.Lock()
+_WAKE = threading.Condition(_LOCK)
 _QUEUE: deque[Upgrade] = deque()
 _STATE: dict[str, Any] = {"worker": None, "stopping": False}
 _PENDING: dict[str, Upgrade] = {}  # object key → its upgrade, while in flight
@@ -161,11 +166,12 @@ class Upgrade:
 
 def submit(key: str, build: Callable[[], Any], slots: tuple[int, int], quick: Any) -> Upgrade:
     """Queue the optimised compile of a quick library; the worker thread starts on demand and
-    ends when the queue is empty."""
+    ends after IDLE_S seconds without work."""
     up = Upgrade(key, build, slots, quick)
     with _LOCK:
         _PENDING[key] = up
         _QUEUE.append(up)
+        _WAKE.notify()
         worker = _STATE["worker"]
         if worker is None or not worker.is_alive():
             worker = _STATE["worker"] = threading.Thread(
@@ -184,8 +190,10 @@ def pending(key: str) -> Upgrade | None:
 def _work() -> None:
     while True:
         with _LOCK:
+            if not _QUEUE and not _STATE["stopping"]:
+                _WAKE.wait(IDLE_S)
             if not _QUEUE or _STATE["stopping"]:
-                _STATE["worker"] = None
+                _STATE["worker"] = None  # a later submit starts another
                 return
             up = _QUEUE.popleft()
         up._run()
@@ -197,6 +205,7 @@ def _stop() -> None:
     torn down under a running code generator)."""
     with _LOCK:
         _STATE["stopping"] = True
+        _WAKE.notify_all()
         worker = _STATE["worker"]
         dropped = list(_QUEUE)
         _QUEUE.clear()
@@ -210,7 +219,9 @@ def _stop() -> None:
 def _after_fork_in_child() -> None:
     """The worker thread does not exist in a forked child: its unfinished upgrades fail there
     (their quick code stays) instead of being waited on for ever."""
+    global _WAKE
     _LOCK._at_fork_reinit()  # type: ignore[attr-defined]  # held by no thread in the child
+    _WAKE = threading.Condition(_LOCK)  # its waiters were the parent's threads
     ups = list(_PENDING.values())
     _PENDING.clear()
     _QUEUE.clear()
