@@ -507,10 +507,11 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     libmvec too (True) or never (False); see `simd_target`. reroll: repeated shapes as loops
     over tables (`symnum.backends.reroll`: ≥ 64 or `reroll=` n instances; False: off).
     tier (cold compiles at opt ≥ 1 of ≥ `llvm_tier.TIER_MIN` statements, by default): link an
-    opt=0 build at once (3-5x quicker to compile, 6-24 % slower to run) and swap the `opt` build
-    in from a background thread when it is ready (`info["upgrade"].wait()`; batched calls of
-    ~0.1 s or more wait for it); only the optimised object is cached. True: always; False:
-    never (one compile at `opt`, in this thread).
+    opt=0 build at once (2-3x quicker to compile; 6-10 % slower to run, ~1.5x for re-rolled
+    kernels, whose IR passes it skips) and swap the `opt` build in from a background thread
+    when it is ready (`info["upgrade"].wait()`; batched calls of ~0.1 s or more wait for it);
+    only the optimised object is cached. True: always; False: never (one compile at `opt`, in
+    this thread); SYMNUM_LLVM_TIER=0 in the environment: False by default.
 
     >>> import numpy as np, symnum as sn
     >>> k = lower(sn.trace(lambda x, y: np.sin(x) * y, 1.0, 2.0), cache=False)

@@ -1,7 +1,8 @@
 """Tiered compiles for the llvm backend: a quick object now, the optimised one swapped in later.
 
 LLVM's code generator at `opt=1` takes 11-20 ms for ~200 operations, at `opt=0` 3-5 ms for code
-that runs 6-24 % slower (benchmarks/results_issue16.md §5). A tiered compile links the `opt=0`
+that runs 6-10 % slower (~1.5x for re-rolled kernels, whose IR passes the quick build skips;
+benchmarks/results_issue16.md §5). A tiered compile links the `opt=0`
 object at once and compiles the `opt=1` object on one background thread; the quick object's
 exported `kernel` and `batched` are two-instruction stubs that jump through a pointer slot
 (`quick_ir`), so the swap is one aligned 8-byte store and every address handed out before
