@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 from symnum.backends.compiled import PARALLEL_WORK
+from symnum.backends.llvm_tier import WAIT_WORK
 
 from symnum.errors import ShapeError
 
@@ -44,6 +45,9 @@ class BatchedKernel:
 
     def __call__(self, X: np.ndarray, OUT: np.ndarray) -> None:  # noqa: N803
         rows = X.shape[0] if X.ndim == 2 else 0
+        up = getattr(self.library, "pending", None)
+        if up is not None and rows * self.work >= WAIT_WORK:  # a tiered compile's quick code:
+            up.wait()  # a long batch waits for the optimised code (≤ one compile)
         threads = os.cpu_count() or 1
         if self.parallel is None:
             split = rows * self.work >= PARALLEL_WORK

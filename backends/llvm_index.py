@@ -36,13 +36,18 @@ def _code_digest() -> str:
     return _CODE[0]
 
 
-def fingerprint(inputs: list[Any], outputs: list[Any]) -> str | None:
-    """The Fn's terms as text, in the schedule's walk order; None for anything unusual (the
-    schedule then runs and reports it)."""
+def walk(outputs: list[Any]) -> list[Any]:
+    """The schedule's walk order of the terms (`schedule(..., order=)` takes it too)."""
+    return postorder(list(outputs), _operands)
+
+
+def fingerprint(inputs: list[Any], outputs: list[Any], order: list | None = None) -> str | None:
+    """The Fn's terms as text, in the schedule's walk order (`walk(outputs)`, computed here
+    unless given); None for anything unusual (the schedule then runs and reports it)."""
     slot = {id(s): i for i, s in enumerate(inputs)}
     pos: dict[int, int] = {}
     parts: list[str] = []
-    for n in postorder(list(outputs), _operands):
+    for n in walk(outputs) if order is None else order:
         k, tp = id(n), type(n)
         if k in slot:
             tok = f"I{slot[k]}"
@@ -71,9 +76,10 @@ def fingerprint(inputs: list[Any], outputs: list[Any]) -> str | None:
     return f"{len(inputs)}\n" + "\n".join(parts) + "\n=" + ",".join(outs)
 
 
-def index_key(inputs: list[Any], outputs: list[Any], env: str, options: dict) -> str | None:
+def index_key(inputs: list[Any], outputs: list[Any], env: str, options: dict,
+              order: list | None = None) -> str | None:
     """The index entry's name for this Fn under these options and this LLVM/host `env`."""
-    fp = fingerprint(inputs, outputs)
+    fp = fingerprint(inputs, outputs, order)
     if fp is None:
         return None
     h = hashlib.blake2b(digest_size=16)

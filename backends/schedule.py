@@ -278,7 +278,8 @@ def sincos_at(instrs: Sequence[Instr], j: int) -> bool:
 
 
 @no_gc
-def schedule(inputs: Sequence[Sym], outputs: Sequence[Any]) -> Schedule:
+def schedule(inputs: Sequence[Sym], outputs: Sequence[Any],
+             order: list | None = None) -> Schedule:
     """Lower output terms over the given input symbols to SSA instructions.
 
     >>> import symnum as sn
@@ -286,9 +287,13 @@ def schedule(inputs: Sequence[Sym], outputs: Sequence[Any]) -> Schedule:
     >>> s = schedule([x, y], [sn.sin(x) * y + x**3])
     >>> [i.op for i in s.instrs]
     ['sin', 'mul', 'mul', 'mul', 'add']
+
+    `order`: `postorder(outputs, _operands)` when the caller has it already (the llvm backend's
+    index walks the same order).
     """
     low = _Lowerer(inputs)
-    order = postorder(list(outputs), _operands)
+    if order is None:
+        order = postorder(list(outputs), _operands)
     pairs = _sin_cos_pairs(order)
     for n in order:
         if id(n) in low.refs or not iscall(n):
