@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from symnum.rewrites.costs import kernel_cost as _kernel_cost
+
 # a subsumed node (a directed rewrite replaced it) is taken only if nothing else is left
 SUBSUMED_PENALTY = 1e12
 
@@ -354,10 +356,88 @@ class Extraction:
     input_cost: float = float("nan")
 
 
+def critical(g: EGraph, choice: list[int], order: list[int], roots: list[int],
+             raw: bool = False) -> float:
+    """The longest chain of a selection: each class's node cost plus its slowest child's
+    (`raw`: without the penalty on subsumed nodes)."""
+    lat = [0.0] * g.n_classes
+    for c in order:  # children first
+        i = choice[c]
+        ks = g.ukids[i]
+        own = g.cost[i]
+        if raw and own >= SUBSUMED_PENALTY:
+            own -= SUBSUMED_PENALTY
+        lat[c] = own + (max(lat[k] for k in ks) if ks else 0.0)
+    return max((lat[r] for r in roots), default=0.0)
+
+
+def kernel_cost(g: EGraph, choice: list[int], roots: list[int], width: float = 0.0,
+                raw: bool = False) -> float:
+    """The DAG cost (width 0), or max(DAG cost / width, critical path) — the critical-path-
+    aware model of rewrites/costs.py; inf for a selection that is not a valid DAG."""
+    if width <= 0:
+        return dag_cost(g, choice, roots, raw)
+    order = reachable(g, choice, roots)
+    if order is None:
+        return float("inf")
+    return _kernel_cost(dag_cost(g, choice, roots, raw), critical(g, choice, order, roots, raw),
+                        width)
+
+
+def _critical_classes(g: EGraph, choice: list[int], order: list[int],
+                      roots: list[int]) -> list[int]:
+    """The classes on the longest chain, root first."""
+    lat = [0.0] * g.n_classes
+    for c in order:
+        ks = g.ukids[choice[c]]
+        lat[c] = g.cost[choice[c]] + (max(lat[k] for k in ks) if ks else 0.0)
+    c = max(roots, key=lambda r: lat[r])
+    path = [c]
+    while g.ukids[choice[c]]:
+        c = max(g.ukids[choice[c]], key=lambda k: lat[k])
+        path.append(c)
+    return path
+
+
+def _shorten(g: EGraph, choice: list[int], roots: list[int], width: float,
+             budget: int = 2_000_000, rounds: int = 8) -> list[int]:
+    """Where the critical path decides the cost, try the other nodes of each class on it
+    (their new children as the sum-cheapest selection already chose them: an Estrin form in
+    place of Horner's chain) and keep a switch when the kernel cost falls."""
+    best = kernel_cost(g, choice, roots, width)
+    order = reachable(g, choice, roots)
+    if order is None:
+        return choice
+    checks = max(1, budget // max(1, len(order)))
+    for _ in range(rounds):
+        order = reachable(g, choice, roots)
+        if order is None:
+            break
+        if critical(g, choice, order, roots) <= dag_cost(g, choice, roots) / width:
+            break  # throughput-bound: a shorter chain cannot lower the cost
+        found = None
+        for c in _critical_classes(g, choice, order, roots):
+            for alt in g.members[c]:
+                if alt == choice[c] or g.cost[alt] >= SUBSUMED_PENALTY or checks <= 0:
+                    continue
+                checks -= 1
+                trial = list(choice)
+                trial[c] = alt
+                cost = kernel_cost(g, trial, roots, width)
+                if cost < best - 1e-9:
+                    best, found = cost, trial
+        if found is None:
+            break
+        choice = found
+    return choice
+
+
 def extract(g: EGraph, roots: list[int], original: list[int] | None = None,
-            passes: int = 3) -> Extraction:
+            passes: int = 3, width: float = 0.0) -> Extraction:
     """The cheapest selection found for `roots` (class indices); `original` (class → node of
-    the input graph, -1 unknown) is a candidate too, so the result never costs more than it."""
+    the input graph, -1 unknown) is a candidate too, so the result never costs more than it.
+    `width` > 0: costs are critical-path aware (kernel_cost) and the classes on the longest
+    chain are offered their other nodes (_shorten)."""
     cands: dict[str, list[int]] = {}
     weight = [1.0] * g.n_classes
     if original is not None:
@@ -376,13 +456,18 @@ def extract(g: EGraph, roots: list[int], original: list[int] | None = None,
             break
         uses = _uses(g, choice, order)
         weight = [1.0 / max(1, u) for u in uses]
-    costs = {k: dag_cost(g, ch, roots) for k, ch in cands.items()}
+    costs = {k: kernel_cost(g, ch, roots, width) for k, ch in cands.items()}
     best = min(costs, key=lambda k: costs[k])
     choice = _improve(g, _share(g, cands[best], roots, parents), roots)
-    cost = dag_cost(g, choice, roots)
-    if cost > costs[best]:  # cannot happen with exact deltas; keep the guarantee anyway
+    cost = kernel_cost(g, choice, roots, width)
+    if cost > costs[best]:  # sum-improving switches lengthened the chain: keep the candidate
         choice, cost = cands[best], costs[best]
+    if width > 0:
+        choice = _shorten(g, choice, roots, width)
+        cost = kernel_cost(g, choice, roots, width)
     costs["improved"] = cost
     order = reachable(g, choice, roots) or []
-    raw_in = dag_cost(g, cands["input"], roots, raw=True) if "input" in cands else float("nan")
-    return Extraction(choice, order, dag_cost(g, choice, roots, raw=True), costs, raw_in)
+    raw_in = (kernel_cost(g, cands["input"], roots, width, raw=True) if "input" in cands
+              else float("nan"))
+    return Extraction(choice, order, kernel_cost(g, choice, roots, width, raw=True), costs,
+                      raw_in)

@@ -119,7 +119,7 @@ def run_job(job: dict, progress: Callable[[dict], None] | None = None,
     with tempfile.TemporaryDirectory(prefix="symnum-eg-") as d:
         cmds = _write_tables(nodes, d)
         eg.run_program(*eg.parse_program("\n".join(cmds) + "\n(run-schedule (run load))"))
-    if job.get("unions"):  # alternatives found outside the e-graph (Horner forms)
+    if job.get("unions"):  # alternatives found outside the e-graph (Horner, Estrin, log Π)
         eg.run_program(*eg.parse_program("\n".join(
             f"(union (Node {a}) (Node {b}))" for a, b in job["unions"])))
     size = _size(eg, bindings)
@@ -187,7 +187,8 @@ def run_job(job: dict, progress: Callable[[dict], None] | None = None,
     t2 = time.perf_counter()
     root_cls = [g.loader[r] for r in roots]
     original = _original_choice(g, nodes)
-    ex = extract(g, root_cls, original)
+    width = float(job.get("width", 0.0))
+    ex = extract(g, root_cls, original, width=width)
     entry_of: dict[int, int] = {}
     entries = []
     for c in ex.order:
@@ -201,10 +202,34 @@ def run_job(job: dict, progress: Callable[[dict], None] | None = None,
             "root_classes": root_cls,
             "stop_reason": stop, "iterations": done, "sizes": sizes,
             "matches": {k: v for k, v in matches.items() if v}, "times": times,
-            "cost_before": sum(node_cost(c, lits) for c, lits, _ in nodes
-                               if c not in ("Num", "Var")),
+            "cost_before": _input_cost(nodes, roots, node_cost, width),
             "cost_after": ex.cost,
             "peak_memory_mb": max(peak, _rss_mb())}
+
+
+def _input_cost(nodes: Sequence[tuple], roots: Sequence[int], node_cost: Callable,
+                width: float) -> float:
+    """The input graph's cost under the extraction's model: the sum over the nodes the roots
+    reach (not the alternatives encoded beside them), or (width > 0) the critical-path-aware
+    cost of rewrites/costs.py. Children have smaller ids than their parents."""
+    from symnum.rewrites.costs import kernel_cost
+
+    live = [False] * len(nodes)
+    stack = list(roots)
+    while stack:
+        i = stack.pop()
+        if not live[i]:
+            live[i] = True
+            stack.extend(nodes[i][2])
+    own = [0.0 if c in ("Num", "Var") or not live[i] else node_cost(c, lits)
+           for i, (c, lits, _) in enumerate(nodes)]
+    total = sum(own)
+    if width <= 0:
+        return total
+    lat = [0.0] * len(nodes)
+    for i, (_, _, kids) in enumerate(nodes):
+        lat[i] = own[i] + max((lat[k] for k in kids), default=0.0)
+    return kernel_cost(total, max((lat[r] for r in roots), default=0.0), width)
 
 
 def _reserve(enodes: int) -> float:
@@ -460,7 +485,7 @@ def _run_partitions(roots: list, rules: EgRuleSet, model: CostModel, lim: Limits
         glim = replace(lim, time_s=max(0.5, (t_end - time.perf_counter()) * share))
         job = {"program": program(lang, used, rules), "nodes": enc.nodes, "roots": ids,
                "costs": lang.cost_table(model), "limits": glim.__dict__,
-               "export": gi < len(groups) - 1, "unions": unions}
+               "export": gi < len(groups) - 1, "unions": unions, "width": model.width}
         iso = isolate if isinstance(isolate, bool) else len(enc.nodes) > ISOLATE_ABOVE
         report.isolated |= bool(iso)
         step = progress or _logger(gi, len(groups))
@@ -500,13 +525,17 @@ def _run_partitions(roots: list, rules: EgRuleSet, model: CostModel, lim: Limits
 
 def _alternatives(enc: Encoder, roots: list, rules: EgRuleSet) -> list[tuple[int, int]]:
     """Forms found outside the e-graph, encoded next to the terms they rewrite: (node, node)
-    pairs to union. Horner forms of polynomial sums (rewrites/horner.py) for rulesets with
-    fused multiply-add (the kernels' forms)."""
+    pairs to union. For rulesets with fused multiply-add (the kernels' forms): Horner and
+    Estrin forms of polynomial sums (rewrites/horner.py, estrin.py) and guarded log-products
+    of sums of logs (rewrites/logprod.py)."""
     if "fma" not in rules.names():
         return []
+    from symnum.rewrites.estrin import estrin_forms
     from symnum.rewrites.horner import horner_forms
+    from symnum.rewrites.logprod import log_product_forms
 
-    pairs = [(t, h) for t, h in horner_forms(roots) if id(t) in enc._ids]
+    pairs = [(t, h) for forms in (horner_forms, estrin_forms, log_product_forms)
+             for t, h in forms(roots) if id(t) in enc._ids]
     if not pairs:
         return []
     ids = enc.encode([h for _, h in pairs])
