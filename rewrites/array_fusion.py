@@ -25,13 +25,14 @@ import string
 from collections.abc import Sequence
 from typing import Any
 
+from symnum.rewrites.array_chain import _matmul_shape
+
 from symnum.arrays.ops_index import BroadcastTo, Index, broadcast_to
 from symnum.arrays.ops_map import Map, from_body, is_placeholder, placeholder, placeholder_index
 from symnum.arrays.ops_reduce import Contract, Reduce, einsum, reduce
 from symnum.arrays.terms import ArrayExpr, ArrayTerm
 from symnum.core.interface import arguments, iscall, maketerm, metadata, operation
 from symnum.core.traversal import postorder
-from symnum.rewrites.array_chain import _matmul_shape
 from symnum.rules.predicates import is_literal, opname
 
 

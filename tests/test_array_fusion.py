@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from symnum.rewrites.array_fusion import fuse
 
 import symnum as sn
 from symnum.arrays.ops_reduce import Contract, Reduce
 from symnum.arrays.terms import ArraySym, ArrayTerm
 from symnum.core.traversal import postorder
-from symnum.rewrites.array_fusion import fuse
 
 
 def _ops(t):
