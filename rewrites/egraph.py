@@ -295,8 +295,11 @@ def simplify_egraph(roots: Sequence[Any], *, ruleset: Any = None, max_iter: int 
     """The "egraph" method of symnum.simplify: terms in, equivalent terms out.
 
     ruleset: a name ("default", "cpu", "algebra", "explog", "trig", "stability", "optimize"),
-    a list of names, or an EgRuleSet. cost: "latency" (measured, the default), "cpu" (measured
-    throughput), "paper", "gpu", a CostModel or {primitive: cycles}. max_iter / node_limit /
+    a list of names, or an EgRuleSet. cost: "critical" (the default: the measured latency
+    table, critical-path aware — max(sum / 2, longest chain)), "latency" (the same table
+    summed), "cpu" (measured throughput), "paper", "gpu", a CostModel or {primitive: cycles}.
+    Kernel rulesets (with fma: "cpu", "optimize") also get forms found outside the e-graph:
+    Horner and Estrin forms of polynomials and guarded log-products. max_iter / node_limit /
     time_limit / memory_limit (or limits=Limits(...)) bound each run. isolate: True, False or
     "auto" (a worker process above ISOLATE_ABOVE nodes). form "tree" returns the extracted
     shape (what backends lower);

@@ -49,7 +49,7 @@ def _recip(x: tuple) -> tuple:
 def _safe(f: Any, v: float, default: float) -> float:
     try:
         return f(v)
-    except (OverflowError, ValueError):
+    except (OverflowError, ValueError, ZeroDivisionError):  # 0.0 ** -0.5 raises in Python
         return default
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from symnum.rewrites.intervals import bounds
@@ -28,6 +29,9 @@ def test_shapes():
     lo, hi = bounds(sn.log(1 + X**2))
     assert lo == 0.0 and hi == math.inf
     assert bounds(sn.exp(X)) == (0.0, math.inf)
+    p = sn.Sym("p", nonnegative=True)
+    assert bounds(p**-0.5) == (0.0, math.inf)  # 0.0 ** -0.5 raises in Python: caught
+    assert bounds((1 + sn.exp(-p)) ** -1.5) == (pytest.approx(2**-1.5), 1.0)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
