@@ -187,8 +187,8 @@ def run_job(job: dict, progress: Callable[[dict], None] | None = None,
     t2 = time.perf_counter()
     root_cls = [g.loader[r] for r in roots]
     original = _original_choice(g, nodes)
-    width = float(job.get("width", 0.0))
-    ex = extract(g, root_cls, original, width=width)
+    width, hidden = float(job.get("width", 0.0)), float(job.get("hidden", 0.0))
+    ex = extract(g, root_cls, original, width=width, hidden=hidden)
     entry_of: dict[int, int] = {}
     entries = []
     for c in ex.order:
@@ -202,13 +202,13 @@ def run_job(job: dict, progress: Callable[[dict], None] | None = None,
             "root_classes": root_cls,
             "stop_reason": stop, "iterations": done, "sizes": sizes,
             "matches": {k: v for k, v in matches.items() if v}, "times": times,
-            "cost_before": _input_cost(nodes, roots, node_cost, width),
+            "cost_before": _input_cost(nodes, roots, node_cost, width, hidden),
             "cost_after": ex.cost,
             "peak_memory_mb": max(peak, _rss_mb())}
 
 
 def _input_cost(nodes: Sequence[tuple], roots: Sequence[int], node_cost: Callable,
-                width: float) -> float:
+                width: float, hidden: float = 0.0) -> float:
     """The input graph's cost under the extraction's model: the sum over the nodes the roots
     reach (not the alternatives encoded beside them), or (width > 0) the critical-path-aware
     cost of rewrites/costs.py. Children have smaller ids than their parents."""
@@ -229,7 +229,7 @@ def _input_cost(nodes: Sequence[tuple], roots: Sequence[int], node_cost: Callabl
     lat = [0.0] * len(nodes)
     for i, (_, _, kids) in enumerate(nodes):
         lat[i] = own[i] + max((lat[k] for k in kids), default=0.0)
-    return kernel_cost(total, max((lat[r] for r in roots), default=0.0), width)
+    return kernel_cost(total, max((lat[r] for r in roots), default=0.0), width, hidden)
 
 
 def _reserve(enodes: int) -> float:
@@ -296,7 +296,7 @@ def simplify_egraph(roots: Sequence[Any], *, ruleset: Any = None, max_iter: int 
 
     ruleset: a name ("default", "cpu", "algebra", "explog", "trig", "stability", "optimize"),
     a list of names, or an EgRuleSet. cost: "critical" (the default: the measured latency
-    table, critical-path aware — max(sum / 2, longest chain)), "latency" (the same table
+    table, critical-path aware — max(sum / 2, longest chain − 12)), "latency" (the same table
     summed), "cpu" (measured throughput), "paper", "gpu", a CostModel or {primitive: cycles}.
     Kernel rulesets (with fma: "cpu", "optimize") also get forms found outside the e-graph:
     Horner and Estrin forms of polynomials and guarded log-products. max_iter / node_limit /
@@ -488,7 +488,8 @@ def _run_partitions(roots: list, rules: EgRuleSet, model: CostModel, lim: Limits
         glim = replace(lim, time_s=max(0.5, (t_end - time.perf_counter()) * share))
         job = {"program": program(lang, used, rules), "nodes": enc.nodes, "roots": ids,
                "costs": lang.cost_table(model), "limits": glim.__dict__,
-               "export": gi < len(groups) - 1, "unions": unions, "width": model.width}
+               "export": gi < len(groups) - 1, "unions": unions,
+               "width": model.width, "hidden": model.hidden}
         iso = isolate if isinstance(isolate, bool) else len(enc.nodes) > ISOLATE_ABOVE
         report.isolated |= bool(iso)
         step = progress or _logger(gi, len(groups))
