@@ -35,6 +35,8 @@ class EGraph:
     members: list[list[int]] = field(default_factory=list)  # class → its nodes
     loader: dict[int, int] = field(default_factory=dict)  # loader id (Node i) → class
     ukids: list[tuple[int, ...]] = field(default_factory=list)  # distinct children
+    # each node's share of a dependency chain (critical-path costs); empty: its cost
+    chain: list[float] = field(default_factory=list)
     _classes: dict = field(default_factory=dict)
 
     @property
@@ -361,10 +363,11 @@ def critical(g: EGraph, choice: list[int], order: list[int], roots: list[int],
     """The longest chain of a selection: each class's node cost plus its slowest child's
     (`raw`: without the penalty on subsumed nodes)."""
     lat = [0.0] * g.n_classes
+    step = g.chain or g.cost
     for c in order:  # children first
         i = choice[c]
         ks = g.ukids[i]
-        own = g.cost[i]
+        own = step[i]
         if raw and own >= SUBSUMED_PENALTY:
             own -= SUBSUMED_PENALTY
         lat[c] = own + (max(lat[k] for k in ks) if ks else 0.0)
@@ -388,9 +391,10 @@ def _critical_classes(g: EGraph, choice: list[int], order: list[int],
                       roots: list[int]) -> list[int]:
     """The classes on the longest chain, root first."""
     lat = [0.0] * g.n_classes
+    step = g.chain or g.cost
     for c in order:
         ks = g.ukids[choice[c]]
-        lat[c] = g.cost[choice[c]] + (max(lat[k] for k in ks) if ks else 0.0)
+        lat[c] = step[choice[c]] + (max(lat[k] for k in ks) if ks else 0.0)
     c = max(roots, key=lambda r: lat[r])
     path = [c]
     while g.ukids[choice[c]]:
@@ -404,7 +408,10 @@ def _choose_latency(g: EGraph, parents: list[list[int]]) -> list[int]:
     child's): Dijkstra order with max in place of the sum, acyclic by construction."""
     best = [0.0] * g.n_classes
     choice = [-1] * g.n_classes
-    ukids, cost, cls = g.ukids, g.cost, g.cls
+    ukids, cls = g.ukids, g.cls
+    # the chain first, the node's own cost to break ties (a subsumed node stays last)
+    cost = [(s + c * 1e-6 if c < SUBSUMED_PENALTY else c) for s, c in zip(g.chain or g.cost,
+                                                                           g.cost)]
     pending = [len(k) for k in ukids]
     heap = [(cost[i], i) for i, ks in enumerate(ukids) if not ks]
     heapq.heapify(heap)

@@ -183,6 +183,7 @@ def run_job(job: dict, progress: Callable[[dict], None] | None = None,
 
     g = _read_egraph(eg, node_cost, set(costs) | {"Powi"})
     del eg
+    g.chain = [c if _is_instruction(op) else 0.0 for op, c in zip(g.op, g.cost)]
     times["read"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     root_cls = [g.loader[r] for r in roots]
@@ -227,9 +228,19 @@ def _input_cost(nodes: Sequence[tuple], roots: Sequence[int], node_cost: Callabl
     if width <= 0:
         return total
     lat = [0.0] * len(nodes)
-    for i, (_, _, kids) in enumerate(nodes):
-        lat[i] = own[i] + max((lat[k] for k in kids), default=0.0)
+    for i, (c, _, kids) in enumerate(nodes):
+        step = own[i] if _is_instruction(c) else 0.0
+        lat[i] = step + max((lat[k] for k in kids), default=0.0)
     return kernel_cost(total, max((lat[r] for r in roots), default=0.0), width, hidden)
+
+
+def _is_instruction(ctor: str) -> bool:
+    """Whether an e-graph constructor lowers to machine instructions (a chain's links), not
+    a libm call (rewrites/costs.py INSTRUCTIONS)."""
+    from symnum.rewrites.costs import INSTRUCTIONS
+
+    name = ctor.lower()
+    return name in INSTRUCTIONS or name in ("logicaland", "logicalor", "logicalnot")
 
 
 def _reserve(enodes: int) -> float:
