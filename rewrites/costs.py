@@ -43,8 +43,8 @@ class CostModel:
         than what overlapping consecutive points hide (`hidden`) cannot go faster than its
         latency (so an Estrin form, more operations on a shorter chain, can beat Horner's).
 
-        >>> CRITICAL.kernel_cost(100.0, 20.0), CRITICAL.kernel_cost(30.0, 40.0)
-        (50.05, 28.015)
+        >>> CRITICAL.kernel_cost(100.0, 20.0), CRITICAL.kernel_cost(30.0, 70.0)
+        (50.05, 30.015)
         """
         return kernel_cost(total, critical, self.width, self.hidden)
 
@@ -164,16 +164,17 @@ CPU_LATENCY_XEON = CostModel("cpu-latency-xeon", MappingProxyType({
 # The critical-path-aware model: CPU_LATENCY's figures (per operation, measured along a chain in
 # a batched kernel, where they ranked programs best: results_issue5.md §2), width 2 — two
 # floating-point operations issue per cycle (this Xeon's two FMA ports; AMD Zen likewise) — and
-# 12 cycles of a chain hidden by overlapping consecutive points. A program with plenty of
-# independent work costs its sum / 2 (reaction networks, Jacobians rank exactly as under
-# CPU_LATENCY), one with a long dependency chain costs the chain. Measured on the Xeon
-# (benchmarks/bench_estrin.py, results_issue16.md §5.1): a single degree-8 or -12 polynomial runs
-# 0.83-0.89x as fast in Estrin's form as in Horner's in the scalar loop (1.0-1.1x in the SIMD
-# loop), degree 16-24 and iterated polynomials 1.1-1.7x faster: `hidden` = 12 is the value
-# that keeps degree 12 Horner and takes Estrin from degree 16 (fitted to those rows).
+# 40 cycles of a chain hidden by overlapping consecutive points. A program with plenty of
+# independent work costs its sum / 2 (reaction networks, Jacobians rank as under CPU_LATENCY),
+# one with a long chain of instructions costs the chain. Measured on the Xeon
+# (benchmarks/bench_estrin.py, results_issue16.md §5.1): a single polynomial of degree 8-24
+# (a chain of 8-24 fmas) gains nothing from Estrin's form in the SIMD loop and loses 4-20 % in
+# the scalar loop; iterated ones (chains of 48-96 fmas) run 1.2-1.5x faster in it. `hidden` = 40
+# (≈ 17 fmas of the table) takes Estrin where the chain is ≥ ~40 fmas and keeps Horner below
+# (fitted to those rows).
 CRITICAL = CostModel("critical", CPU_LATENCY.cycles,
-                     "CPU_LATENCY's figures, cost = max(sum / 2, critical path − 12)", width=2.0,
-                     hidden=12.0)
+                     "CPU_LATENCY's figures, cost = max(sum / 2, critical path − 40)", width=2.0,
+                     hidden=40.0)
 
 # A GPU table has not been measured yet (no GPU in this session): the paper's figures stand in.
 GPU = CostModel("gpu", PAPER.cycles, "not measured: falls back to the paper's CPU table")

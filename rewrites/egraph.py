@@ -307,7 +307,7 @@ def simplify_egraph(roots: Sequence[Any], *, ruleset: Any = None, max_iter: int 
 
     ruleset: a name ("default", "cpu", "algebra", "explog", "trig", "stability", "optimize"),
     a list of names, or an EgRuleSet. cost: "critical" (the default: the measured latency
-    table, critical-path aware — max(sum / 2, longest chain − 12)), "latency" (the same table
+    table, critical-path aware — max(sum / 2, longest chain − 40)), "latency" (the same table
     summed), "cpu" (measured throughput), "paper", "gpu", a CostModel or {primitive: cycles}.
     Kernel rulesets (with fma: "cpu", "optimize") also get forms found outside the e-graph:
     Horner and Estrin forms of polynomials and guarded log-products. max_iter / node_limit /

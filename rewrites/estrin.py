@@ -24,7 +24,9 @@ from symnum.core.primitives import add_op, fma_op, mul_op, pow_op
 from symnum.core.terms import Const, Term
 from symnum.core.traversal import postorder
 
-MIN_DEGREE = 6  # below this Horner's chain is short already (measured: results_issue16.md §5)
+MIN_DEGREE = 6  # below this Horner's chain is short already; whether a longer one is worth
+#                breaking up is the cost model's decision (a chain of ≥ ~40 fmas, single or
+#                across nested polynomials: results_issue16.md §5.1)
 
 
 def _estrin(coefs: list, x: Any, powers: dict[int, Any]) -> Any | None:
