@@ -459,7 +459,7 @@ def _shorten(g: EGraph, choice: list[int], roots: list[int], width: float,
     order = reachable(g, choice, roots)
     if order is None:
         return choice
-    fast = _choose_latency(g, parents if parents is not None else g.parents())
+    fast: list[int] | None = None
     checks = max(1, budget // max(1, len(order)))
     for _ in range(rounds):
         order = reachable(g, choice, roots)
@@ -467,6 +467,8 @@ def _shorten(g: EGraph, choice: list[int], roots: list[int], width: float,
             break
         if critical(g, choice, order, roots) - hidden <= dag_cost(g, choice, roots) / width:
             break  # throughput-bound: a shorter chain cannot lower the cost
+        if fast is None:  # only where the chain decides: most large programs never get here
+            fast = _choose_latency(g, parents if parents is not None else g.parents())
         live = [False] * g.n_classes
         for k in order:
             live[k] = True
