@@ -13,6 +13,7 @@ twice — gives the noise). Speed-up = as traced / simplified.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 
 import numpy as np
@@ -81,6 +82,38 @@ def loglik(m: int, seed: int):
     return f
 
 
+def iterated_polynomial(deg: int, times: int, seed: int):
+    """p(p(…p(x))) (`times` compositions) of a degree-`deg` polynomial with Σ|cₖ| = 1, so it
+    maps [-1, 1] into itself: one long dependency chain per point (an iterated map). No linear
+    term: canonical construction distributes c·(a + b), which would flatten the inner
+    polynomial into the outer one."""
+    coef = np.random.default_rng(seed).uniform(-1, 1, deg + 1)
+    coef[1] = 0.0
+    coef /= np.abs(coef).sum()
+
+    def f(u):
+        x = u[0]
+        for _ in range(times):
+            x = sum(coef[k] * x ** k for k in range(deg + 1))
+        return np.array([x], dtype=object)
+
+    return f
+
+
+def contaminated_loglik(m: int, seed: int, eps: float = 0.05):
+    """A contaminated-normal (outlier-robust) log-likelihood Σ log(ε + (1 - ε)·exp(-(xᵢ - μ)²
+    / (2σ²))) over m data points: every factor provably in [ε, 1], so the guarded log-product
+    rule may merge the logs (chunks of ≤ 97 factors at ε = 0.05; m = 24 is one chunk)."""
+    xs = np.random.default_rng(seed).normal(0.0, 1.5, m)
+
+    def f(u):
+        mu, s = u[0], u[1]
+        ll = sum(np.log(eps + (1 - eps) * np.exp(-(x - mu) ** 2 / (2 * s ** 2))) for x in xs)
+        return np.array([ll], dtype=object)
+
+    return f
+
+
 def workloads():
     out = []
     for n in (12, 32):
@@ -94,6 +127,15 @@ def workloads():
                 [(-1.0, 1.0)], None))
     out.append(("4 polynomials degree 8", sn.trace(polynomial(8, 4, 1), np.zeros(1), mode="scalar"),
                 [(-1.0, 1.0)], None))
+    out.append(("polynomial degree 12, iterated 8x",
+                sn.trace(iterated_polynomial(12, 8, 2), np.zeros(1), mode="scalar"),
+                [(-1.0, 1.0)], None))
+    out.append(("polynomial degree 24", sn.trace(polynomial(24, 1, 4), np.zeros(1), mode="scalar"),
+                [(-1.0, 1.0)], None))
+    cl = sn.trace(contaminated_loglik(24, 6), np.zeros(2), mode="scalar")
+    out.append(("contaminated-normal log-likelihood m=24", cl, [(0.5, 1.5)], None))
+    out.append(("contaminated-normal log-likelihood m=24 + gradient",
+                rhs_and_jacobian(cl, list(cl.flat_inputs)), [(0.5, 1.5)], None))
     ll = sn.trace(loglik(24, 5), np.zeros(2), mode="scalar")
     out.append(("Cauchy log-likelihood m=24", ll, [(0.5, 1.5)], None))
     out.append(("Cauchy log-likelihood m=24 + gradient",
@@ -101,12 +143,29 @@ def workloads():
     return out
 
 
+@contextlib.contextmanager
+def without_new_forms():
+    """The e-graph without issue 16's second round of alternatives (Estrin forms, guarded log
+    products): what they add, measured against the same run."""
+    import symnum.rewrites.estrin as es
+    import symnum.rewrites.logprod as lp
+
+    saved = es.estrin_forms, lp.log_product_forms
+    es.estrin_forms = lp.log_product_forms = lambda roots: []
+    try:
+        yield
+    finally:
+        es.estrin_forms, lp.log_product_forms = saved
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--backend", default="llvm")
     ap.add_argument("--only", default="", help="substring of the workloads to run")
-    ap.add_argument("--cost", default="latency", help="cost table of the extraction")
+    ap.add_argument("--cost", default="critical", help="cost table of the extraction")
+    ap.add_argument("--compare", default="latency",
+                    help="a second cost table, its kernels timed in the same rounds ('' = none)")
     ap.add_argument("--quick", action="store_true", help="3 rounds")
     args = ap.parse_args()
     if args.quick:
@@ -126,11 +185,18 @@ def main() -> None:
         f2 = sn.simplify(fn, method="egraph", ruleset="cpu", stats=r, cost=args.cost)
         t_simp = time.perf_counter() - t0
         variants = {"as traced": fn, "control": fn, "egraph cpu": f2}
+        if args.compare:
+            variants["compare"] = sn.simplify(fn, method="egraph", ruleset="cpu",
+                                              cost=args.compare)
+        with without_new_forms():
+            variants["no new forms"] = sn.simplify(fn, method="egraph", ruleset="cpu",
+                                                   cost=args.cost)
         kernels = {k: one_thread(f, args.backend) for k, f in variants.items()}
         times, outs = time_side_by_side(kernels, X, args.rounds, clock=time.thread_time)
         base = outs["as traced"]
         err = np.max(np.abs(outs["egraph cpu"] - base) / (1.0 + np.abs(base)))
         assert err < 1e-6, f"{label}: kernels disagree (max err {err:.2e})"
+        rel = np.max(np.abs(outs["egraph cpu"] - base) / np.maximum(np.abs(base), 1e-300))
         ins = fn.flat_inputs
         rows.append([label, kernels["as traced"].info["statements"],
                      kernels["egraph cpu"].info["statements"],
@@ -138,12 +204,18 @@ def main() -> None:
                      f"{schedule_cost(list(f2.flat_outputs), ins, CPU_LATENCY):,.0f}",
                      f"{times['as traced'] * 1e9:,.1f} ns", f"{times['egraph cpu'] * 1e9:,.1f} ns",
                      fmt_ratio(times["as traced"] / times["control"]),
-                     fmt_ratio(times["as traced"] / times["egraph cpu"]), fmt_time(t_simp)])
+                     fmt_ratio(times["as traced"] / times["egraph cpu"]),
+                     fmt_ratio(times["as traced"] / times["compare"]) if args.compare else "-",
+                     fmt_ratio(times["as traced"] / times["no new forms"]),
+                     f"{rel:.1e}", fmt_time(t_simp)])
         print(rows[-1], flush=True)
     print(f"\n{args.backend} backend, one thread, thread CPU clock, median of {args.rounds} "
           f"interleaved rounds, extraction under the {args.cost!r} table\n")
     print(table(["workload", "statements before", "after", "latency cost", "as traced / point",
-                 "egraph cpu / point", "control", "speed-up", "simplify"], rows))
+                 "egraph cpu / point", "control", "speed-up",
+                 f"speed-up under {args.compare!r}" if args.compare else "-",
+                 "speed-up without Estrin / log Π",
+                 "max rel. error", "simplify"], rows))
 
 
 if __name__ == "__main__":

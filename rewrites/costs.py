@@ -31,6 +31,22 @@ class CostModel:
     source: str = ""
     fallback: float = 50.0
     _memo: dict = field(default_factory=dict, compare=False, repr=False)
+    # 0: a program costs the sum of its operations (throughput only). > 0: critical-path aware,
+    # cost = max(sum / width, longest dependency chain − hidden) — see kernel_cost
+    width: float = 0.0
+    hidden: float = 0.0
+
+    def kernel_cost(self, total: float, critical: float) -> float:
+        """What a program of operations summing to `total` whose longest dependency chain sums
+        to `critical` costs: the sum for a throughput model (width 0); else max(total / width,
+        critical − hidden) — `width` independent operations issue per step, and a chain longer
+        than what overlapping consecutive points hide (`hidden`) cannot go faster than its
+        latency (so an Estrin form, more operations on a shorter chain, can beat Horner's).
+
+        >>> CRITICAL.kernel_cost(100.0, 20.0), CRITICAL.kernel_cost(30.0, 70.0)
+        (50.05, 30.015)
+        """
+        return kernel_cost(total, critical, self.width, self.hidden)
 
     def op(self, name: str) -> float:
         """Cost of one call of primitive `name`; "sincos" is sin and cos of one argument
@@ -59,7 +75,30 @@ class CostModel:
         base = dict(self.cycles)
         if ("sin" in cycles or "cos" in cycles) and "sincos" not in cycles:
             base.pop("sincos", None)
-        return CostModel(name, MappingProxyType({**base, **cycles}), self.source, self.fallback)
+        return CostModel(name, MappingProxyType({**base, **cycles}), self.source, self.fallback,
+                         width=self.width, hidden=self.hidden)
+
+
+# What a dependency chain is made of: operations that are machine instructions. A libm call
+# (exp, sin, pow, …) counts in the sum but not in the chain: it is dozens of instructions that
+# the out-of-order window overlaps with the neighbouring points' work, so what decides between
+# `sin(x)*y + cos(x)` and `fma(sin(x), y, cos(x))` is the operation count, not whether the last
+# step after the cosine is an add or an fma (1.4 vs 2.3 in the table).
+INSTRUCTIONS = frozenset({
+    "add", "sub", "mul", "div", "neg", "fma", "sqrt", "abs", "sign", "minimum", "maximum",
+    "ifelse", "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not",
+    "copysign", "floor", "ceil", "trunc", "rint", "powi"})
+
+# Ties under max(sum / width, chain) are broken by the sum: of two programs on equally long
+# chains, the one with fewer operations wins
+TIE = 1e-3
+
+
+def kernel_cost(total: float, critical: float, width: float, hidden: float = 0.0) -> float:
+    """max(total / width, critical − hidden) + TIE·(total / width); `total` for width ≤ 0."""
+    if width <= 0:
+        return total
+    return max(total / width, critical - hidden) + TIE * total / width
 
 
 def _mults(e: int) -> int:
@@ -122,25 +161,43 @@ CPU_LATENCY_XEON = CostModel("cpu-latency-xeon", MappingProxyType({
     "minimum": 6.4, "maximum": 6.2, "ifelse": 2.3,
 }), "benchmarks/measure_op_costs.py --quick --chain, Intel Xeon guest, load 8.5, 2026-12-06")
 
+# The critical-path-aware model: CPU_LATENCY's figures (per operation, measured along a chain in
+# a batched kernel, where they ranked programs best: results_issue5.md §2), width 2 — two
+# floating-point operations issue per cycle (this Xeon's two FMA ports; AMD Zen likewise) — and
+# 40 cycles of a chain hidden by overlapping consecutive points. A program with plenty of
+# independent work costs its sum / 2 (reaction networks, Jacobians rank as under CPU_LATENCY),
+# one with a long chain of instructions costs the chain. Measured on the Xeon
+# (benchmarks/bench_estrin.py, results_issue16.md §5.1): a single polynomial of degree 8-24
+# (a chain of 8-24 fmas) gains nothing from Estrin's form in the SIMD loop and loses 4-20 % in
+# the scalar loop; iterated ones (chains of 48-96 fmas) run 1.2-1.5x faster in it. `hidden` = 40
+# (≈ 17 fmas of the table) takes Estrin where the chain is ≥ ~40 fmas and keeps Horner below
+# (fitted to those rows).
+CRITICAL = CostModel("critical", CPU_LATENCY.cycles,
+                     "CPU_LATENCY's figures, cost = max(sum / 2, critical path − 40)", width=2.0,
+                     hidden=40.0)
+
 # A GPU table has not been measured yet (no GPU in this session): the paper's figures stand in.
 GPU = CostModel("gpu", PAPER.cycles, "not measured: falls back to the paper's CPU table")
 
 MODELS: dict[str, CostModel] = {"paper": PAPER, "cpu": CPU_MEASURED, "latency": CPU_LATENCY,
-                                 "latency-xeon": CPU_LATENCY_XEON, "gpu": GPU}
+                                 "latency-xeon": CPU_LATENCY_XEON, "critical": CRITICAL,
+                                 "gpu": GPU}
 # The table used when none is named. Extracting under the latency table gave the fastest kernels
 # (geometric mean of the speed-ups over 12 workloads: numba 1.126, llvm 1.077; the paper's table
 # 1.127 / 1.075; the throughput table 1.078 / 1.038 — benchmarks/results_issue5.md §2): the
 # throughput table, measured on identical independent ops LLVM packs into SIMD lanes, makes add
-# and mul look nearly free.
-DEFAULT = CPU_LATENCY
+# and mul look nearly free. Since issue 16 the same table under the critical-path-aware cost
+# (CRITICAL: ranks sum-dominated programs exactly as CPU_LATENCY does, and prefers shorter
+# chains where a chain dominates).
+DEFAULT = CRITICAL
 
 # lowering names in backends/schedule.py → primitive names of the cost tables
 _LOWERED = {"fabs": "abs", "select": "ifelse", "min": "minimum", "max": "maximum"}
 
 
 def resolve_cost(cost: Any) -> CostModel:
-    """None → DEFAULT (the measured latency table); a name in MODELS; a CostModel; or a mapping
-    of cycles (replacing those of DEFAULT)."""
+    """None → DEFAULT (the measured latency table, critical-path aware); a name in MODELS; a
+    CostModel; or a mapping of cycles (replacing those of DEFAULT)."""
     if cost is None:
         return DEFAULT
     if isinstance(cost, CostModel):
@@ -174,9 +231,27 @@ def schedule_cost(outputs: Sequence[Any], inputs: Sequence[Any] | None = None,
     outs = list(outputs)
     ins = list(inputs) if inputs is not None else sorted(free_symbols(outs), key=_sym_key)
     sched = schedule(ins, outs)
-    total = float(sum(m.op(_LOWERED.get(i.op, i.op)) for i in sched.instrs))
+    costs = [m.op(_LOWERED.get(i.op, i.op)) for i in sched.instrs]
+    total = float(sum(costs))
     pairs = sum(sincos_at(sched.instrs, j) for j in range(len(sched.instrs)))
-    return total + pairs * (m.op("sincos") - m.op("sin") - m.op("cos"))
+    total += pairs * (m.op("sincos") - m.op("sin") - m.op("cos"))
+    if m.width <= 0:
+        return total
+    names = [_LOWERED.get(i.op, i.op) for i in sched.instrs]
+    chain = [c if n in INSTRUCTIONS else 0.0 for n, c in zip(names, costs)]
+    return m.kernel_cost(total, critical_path(sched, chain))
+
+
+def critical_path(sched: Any, costs: Sequence[float]) -> float:
+    """The longest chain of dependent instructions of a schedule, each costing `costs[i]`."""
+    done: dict[int, float] = {}
+    for ins, c in zip(sched.instrs, costs):
+        ready = 0.0
+        for a in ins.args:
+            if a.kind == "tmp":
+                ready = max(ready, done.get(a.index, 0.0))
+        done[ins.dst] = ready + c
+    return max((done.get(o.index, 0.0) for o in sched.outputs if o.kind == "tmp"), default=0.0)
 
 
 def _sym_key(s: Any) -> str:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from symnum.rewrites.costs import kernel_cost as _kernel_cost
+
 # a subsumed node (a directed rewrite replaced it) is taken only if nothing else is left
 SUBSUMED_PENALTY = 1e12
 
@@ -33,6 +35,8 @@ class EGraph:
     members: list[list[int]] = field(default_factory=list)  # class → its nodes
     loader: dict[int, int] = field(default_factory=dict)  # loader id (Node i) → class
     ukids: list[tuple[int, ...]] = field(default_factory=list)  # distinct children
+    # each node's share of a dependency chain (critical-path costs); empty: its cost
+    chain: list[float] = field(default_factory=list)
     _classes: dict = field(default_factory=dict)
 
     @property
@@ -354,10 +358,145 @@ class Extraction:
     input_cost: float = float("nan")
 
 
+def critical(g: EGraph, choice: list[int], order: list[int], roots: list[int],
+             raw: bool = False) -> float:
+    """The longest chain of a selection: each class's node cost plus its slowest child's
+    (`raw`: without the penalty on subsumed nodes)."""
+    lat = [0.0] * g.n_classes
+    step = g.chain or g.cost
+    for c in order:  # children first
+        i = choice[c]
+        ks = g.ukids[i]
+        own = step[i]
+        if raw and own >= SUBSUMED_PENALTY:
+            own -= SUBSUMED_PENALTY
+        lat[c] = own + (max(lat[k] for k in ks) if ks else 0.0)
+    return max((lat[r] for r in roots), default=0.0)
+
+
+def kernel_cost(g: EGraph, choice: list[int], roots: list[int], width: float = 0.0,
+                raw: bool = False, hidden: float = 0.0) -> float:
+    """The DAG cost (width 0), or max(DAG cost / width, critical path) — the critical-path-
+    aware model of rewrites/costs.py; inf for a selection that is not a valid DAG."""
+    if width <= 0:
+        return dag_cost(g, choice, roots, raw)
+    order = reachable(g, choice, roots)
+    if order is None:
+        return float("inf")
+    return _kernel_cost(dag_cost(g, choice, roots, raw), critical(g, choice, order, roots, raw),
+                        width, hidden)
+
+
+def _critical_classes(g: EGraph, choice: list[int], order: list[int],
+                      roots: list[int]) -> list[int]:
+    """The classes on the longest chain, root first."""
+    lat = [0.0] * g.n_classes
+    step = g.chain or g.cost
+    for c in order:
+        ks = g.ukids[choice[c]]
+        lat[c] = step[choice[c]] + (max(lat[k] for k in ks) if ks else 0.0)
+    c = max(roots, key=lambda r: lat[r])
+    path = [c]
+    while g.ukids[choice[c]]:
+        c = max(g.ukids[choice[c]], key=lambda k: lat[k])
+        path.append(c)
+    return path
+
+
+def _choose_latency(g: EGraph, parents: list[list[int]]) -> list[int]:
+    """A selection minimising each class's own chain (its node's cost plus its slowest
+    child's): Dijkstra order with max in place of the sum, acyclic by construction."""
+    best = [0.0] * g.n_classes
+    choice = [-1] * g.n_classes
+    ukids, cls = g.ukids, g.cls
+    # the chain first, the node's own cost to break ties (a subsumed node stays last)
+    cost = [(s + c * 1e-6 if c < SUBSUMED_PENALTY else c) for s, c in zip(g.chain or g.cost,
+                                                                           g.cost)]
+    pending = [len(k) for k in ukids]
+    heap = [(cost[i], i) for i, ks in enumerate(ukids) if not ks]
+    heapq.heapify(heap)
+    while heap:
+        c, i = heapq.heappop(heap)
+        cl = cls[i]
+        if choice[cl] >= 0:
+            continue
+        choice[cl], best[cl] = i, c
+        for p in parents[cl]:
+            pending[p] -= 1
+            if pending[p] == 0 and choice[cls[p]] < 0:
+                heapq.heappush(heap, (cost[p] + max(best[k] for k in ukids[p]), p))
+    return choice
+
+
+def _with_subtree(g: EGraph, choice: list[int], c: int, alt: int, live: list[bool],
+                  fill: list[int]) -> list[int]:
+    """`choice` with class c on node `alt`, the classes only `alt` brings in taken from
+    `fill` (where it has a node for them)."""
+    trial = list(choice)
+    trial[c] = alt
+    seen: set[int] = set()
+    stack = list(g.ukids[alt])
+    while stack:
+        k = stack.pop()
+        if live[k] or k in seen:
+            continue
+        seen.add(k)
+        if fill[k] >= 0:
+            trial[k] = fill[k]
+        if trial[k] >= 0:
+            stack.extend(g.ukids[trial[k]])
+    return trial
+
+
+def _shorten(g: EGraph, choice: list[int], roots: list[int], width: float,
+             hidden: float = 0.0, parents: list[list[int]] | None = None,
+             budget: int = 2_000_000, rounds: int = 8) -> list[int]:
+    """Where the critical path decides the cost, try the other nodes of each class on it —
+    their new children as the sum-cheapest pass chose them, or as the chain-shortest selection
+    does (an Estrin form in place of Horner's chain, its halves Estrin too) — and keep a switch
+    when the kernel cost falls."""
+    best = kernel_cost(g, choice, roots, width, hidden=hidden)
+    order = reachable(g, choice, roots)
+    if order is None:
+        return choice
+    fast: list[int] | None = None
+    checks = max(1, budget // max(1, len(order)))
+    for _ in range(rounds):
+        order = reachable(g, choice, roots)
+        if order is None:
+            break
+        if critical(g, choice, order, roots) - hidden <= dag_cost(g, choice, roots) / width:
+            break  # throughput-bound: a shorter chain cannot lower the cost
+        if fast is None:  # only where the chain decides: most large programs never get here
+            fast = _choose_latency(g, parents if parents is not None else g.parents())
+        live = [False] * g.n_classes
+        for k in order:
+            live[k] = True
+        found = None
+        for c in _critical_classes(g, choice, order, roots):
+            for alt in g.members[c]:
+                if g.cost[alt] >= SUBSUMED_PENALTY or checks <= 0:
+                    continue
+                for fill in (choice, fast):
+                    if alt == choice[c] and fill is choice:
+                        continue
+                    checks -= 1
+                    trial = _with_subtree(g, choice, c, alt, live, fill)
+                    cost = kernel_cost(g, trial, roots, width, hidden=hidden)
+                    if cost < best - 1e-9:
+                        best, found = cost, trial
+        if found is None:
+            break
+        choice = found
+    return choice
+
+
 def extract(g: EGraph, roots: list[int], original: list[int] | None = None,
-            passes: int = 3) -> Extraction:
+            passes: int = 3, width: float = 0.0, hidden: float = 0.0) -> Extraction:
     """The cheapest selection found for `roots` (class indices); `original` (class → node of
-    the input graph, -1 unknown) is a candidate too, so the result never costs more than it."""
+    the input graph, -1 unknown) is a candidate too, so the result never costs more than it.
+    `width` > 0: costs are critical-path aware (kernel_cost, with `hidden` cycles of a chain
+    free) and the classes on the longest chain are offered their other nodes (_shorten)."""
     cands: dict[str, list[int]] = {}
     weight = [1.0] * g.n_classes
     if original is not None:
@@ -376,13 +515,18 @@ def extract(g: EGraph, roots: list[int], original: list[int] | None = None,
             break
         uses = _uses(g, choice, order)
         weight = [1.0 / max(1, u) for u in uses]
-    costs = {k: dag_cost(g, ch, roots) for k, ch in cands.items()}
+    costs = {k: kernel_cost(g, ch, roots, width, hidden=hidden) for k, ch in cands.items()}
     best = min(costs, key=lambda k: costs[k])
     choice = _improve(g, _share(g, cands[best], roots, parents), roots)
-    cost = dag_cost(g, choice, roots)
-    if cost > costs[best]:  # cannot happen with exact deltas; keep the guarantee anyway
+    cost = kernel_cost(g, choice, roots, width, hidden=hidden)
+    if cost > costs[best]:  # sum-improving switches lengthened the chain: keep the candidate
         choice, cost = cands[best], costs[best]
+    if width > 0:
+        choice = _shorten(g, choice, roots, width, hidden, parents)
+        cost = kernel_cost(g, choice, roots, width, hidden=hidden)
     costs["improved"] = cost
     order = reachable(g, choice, roots) or []
-    raw_in = dag_cost(g, cands["input"], roots, raw=True) if "input" in cands else float("nan")
-    return Extraction(choice, order, dag_cost(g, choice, roots, raw=True), costs, raw_in)
+    raw_in = (kernel_cost(g, cands["input"], roots, width, True, hidden) if "input" in cands
+              else float("nan"))
+    return Extraction(choice, order, kernel_cost(g, choice, roots, width, True, hidden), costs,
+                      raw_in)

@@ -119,7 +119,7 @@ def run_job(job: dict, progress: Callable[[dict], None] | None = None,
     with tempfile.TemporaryDirectory(prefix="symnum-eg-") as d:
         cmds = _write_tables(nodes, d)
         eg.run_program(*eg.parse_program("\n".join(cmds) + "\n(run-schedule (run load))"))
-    if job.get("unions"):  # alternatives found outside the e-graph (Horner forms)
+    if job.get("unions"):  # alternatives found outside the e-graph (Horner, Estrin, log Π)
         eg.run_program(*eg.parse_program("\n".join(
             f"(union (Node {a}) (Node {b}))" for a, b in job["unions"])))
     size = _size(eg, bindings)
@@ -183,11 +183,13 @@ def run_job(job: dict, progress: Callable[[dict], None] | None = None,
 
     g = _read_egraph(eg, node_cost, set(costs) | {"Powi"})
     del eg
+    g.chain = [c if _is_instruction(op) else 0.0 for op, c in zip(g.op, g.cost)]
     times["read"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     root_cls = [g.loader[r] for r in roots]
     original = _original_choice(g, nodes)
-    ex = extract(g, root_cls, original)
+    width, hidden = float(job.get("width", 0.0)), float(job.get("hidden", 0.0))
+    ex = extract(g, root_cls, original, width=width, hidden=hidden)
     entry_of: dict[int, int] = {}
     entries = []
     for c in ex.order:
@@ -201,10 +203,44 @@ def run_job(job: dict, progress: Callable[[dict], None] | None = None,
             "root_classes": root_cls,
             "stop_reason": stop, "iterations": done, "sizes": sizes,
             "matches": {k: v for k, v in matches.items() if v}, "times": times,
-            "cost_before": sum(node_cost(c, lits) for c, lits, _ in nodes
-                               if c not in ("Num", "Var")),
+            "cost_before": _input_cost(nodes, roots, node_cost, width, hidden),
             "cost_after": ex.cost,
             "peak_memory_mb": max(peak, _rss_mb())}
+
+
+def _input_cost(nodes: Sequence[tuple], roots: Sequence[int], node_cost: Callable,
+                width: float, hidden: float = 0.0) -> float:
+    """The input graph's cost under the extraction's model: the sum over the nodes the roots
+    reach (not the alternatives encoded beside them), or (width > 0) the critical-path-aware
+    cost of rewrites/costs.py. Children have smaller ids than their parents."""
+    from symnum.rewrites.costs import kernel_cost
+
+    live = [False] * len(nodes)
+    stack = list(roots)
+    while stack:
+        i = stack.pop()
+        if not live[i]:
+            live[i] = True
+            stack.extend(nodes[i][2])
+    own = [0.0 if c in ("Num", "Var") or not live[i] else node_cost(c, lits)
+           for i, (c, lits, _) in enumerate(nodes)]
+    total = sum(own)
+    if width <= 0:
+        return total
+    lat = [0.0] * len(nodes)
+    for i, (c, _, kids) in enumerate(nodes):
+        step = own[i] if _is_instruction(c) else 0.0
+        lat[i] = step + max((lat[k] for k in kids), default=0.0)
+    return kernel_cost(total, max((lat[r] for r in roots), default=0.0), width, hidden)
+
+
+def _is_instruction(ctor: str) -> bool:
+    """Whether an e-graph constructor lowers to machine instructions (a chain's links), not
+    a libm call (rewrites/costs.py INSTRUCTIONS)."""
+    from symnum.rewrites.costs import INSTRUCTIONS
+
+    name = ctor.lower()
+    return name in INSTRUCTIONS or name in ("logicaland", "logicalor", "logicalnot")
 
 
 def _reserve(enodes: int) -> float:
@@ -270,8 +306,11 @@ def simplify_egraph(roots: Sequence[Any], *, ruleset: Any = None, max_iter: int 
     """The "egraph" method of symnum.simplify: terms in, equivalent terms out.
 
     ruleset: a name ("default", "cpu", "algebra", "explog", "trig", "stability", "optimize"),
-    a list of names, or an EgRuleSet. cost: "latency" (measured, the default), "cpu" (measured
-    throughput), "paper", "gpu", a CostModel or {primitive: cycles}. max_iter / node_limit /
+    a list of names, or an EgRuleSet. cost: "critical" (the default: the measured latency
+    table, critical-path aware — max(sum / 2, longest chain − 40)), "latency" (the same table
+    summed), "cpu" (measured throughput), "paper", "gpu", a CostModel or {primitive: cycles}.
+    Kernel rulesets (with fma: "cpu", "optimize") also get forms found outside the e-graph:
+    Horner and Estrin forms of polynomials and guarded log-products. max_iter / node_limit /
     time_limit / memory_limit (or limits=Limits(...)) bound each run. isolate: True, False or
     "auto" (a worker process above ISOLATE_ABOVE nodes). form "tree" returns the extracted
     shape (what backends lower);
@@ -460,7 +499,8 @@ def _run_partitions(roots: list, rules: EgRuleSet, model: CostModel, lim: Limits
         glim = replace(lim, time_s=max(0.5, (t_end - time.perf_counter()) * share))
         job = {"program": program(lang, used, rules), "nodes": enc.nodes, "roots": ids,
                "costs": lang.cost_table(model), "limits": glim.__dict__,
-               "export": gi < len(groups) - 1, "unions": unions}
+               "export": gi < len(groups) - 1, "unions": unions,
+               "width": model.width, "hidden": model.hidden}
         iso = isolate if isinstance(isolate, bool) else len(enc.nodes) > ISOLATE_ABOVE
         report.isolated |= bool(iso)
         step = progress or _logger(gi, len(groups))
@@ -500,13 +540,17 @@ def _run_partitions(roots: list, rules: EgRuleSet, model: CostModel, lim: Limits
 
 def _alternatives(enc: Encoder, roots: list, rules: EgRuleSet) -> list[tuple[int, int]]:
     """Forms found outside the e-graph, encoded next to the terms they rewrite: (node, node)
-    pairs to union. Horner forms of polynomial sums (rewrites/horner.py) for rulesets with
-    fused multiply-add (the kernels' forms)."""
+    pairs to union. For rulesets with fused multiply-add (the kernels' forms): Horner and
+    Estrin forms of polynomial sums (rewrites/horner.py, estrin.py) and guarded log-products
+    of sums of logs (rewrites/logprod.py)."""
     if "fma" not in rules.names():
         return []
+    from symnum.rewrites.estrin import estrin_forms
     from symnum.rewrites.horner import horner_forms
+    from symnum.rewrites.logprod import log_product_forms
 
-    pairs = [(t, h) for t, h in horner_forms(roots) if id(t) in enc._ids]
+    pairs = [(t, h) for forms in (horner_forms, estrin_forms, log_product_forms)
+             for t, h in forms(roots) if id(t) in enc._ids]
     if not pairs:
         return []
     ids = enc.encode([h for _, h in pairs])

@@ -35,7 +35,9 @@ _METHODS: dict[str, str | Method] = {"rules": "symnum.rewrites.classical:simplif
 
 # array-level passes run before the elementwise bodies are simplified: "module:function" paths
 # (resolved lazily, like the methods), each `fn(array roots) -> array roots`
-ARRAY_PASSES: list[str | Callable[[list], list]] = ["symnum.rewrites.array_chain:reassociate"]
+# (broadcast-and-reduce fusion first: the contractions it makes join the matrix chains)
+ARRAY_PASSES: list[str | Callable[[list], list]] = ["symnum.rewrites.array_fusion:fuse",
+                                                    "symnum.rewrites.array_chain:reassociate"]
 
 
 def _array_passes(roots: list) -> list:
