@@ -72,9 +72,16 @@ def _affine(col: np.ndarray) -> tuple[int, int] | None:
     return (int(col[0]), int(d[0])) if np.all(d == d[0]) else None
 
 
-def _index_value(lines: list[str], globals_: list[str], name: str, col: np.ndarray) -> str:
+def _index_value(lines: list[str], globals_: list[str], name: str, col: np.ndarray,
+                 seen: dict[bytes, str]) -> str:
     """An i64 SSA value holding `col[i]` in the loop: affine columns computed from %i,
-    others loaded from a constant table."""
+    others loaded from a constant table; a column equal to one already read in this trip (a
+    species' rate term `k·x[s]` stored to out[s]: the value's index is the destination's)
+    is that value, not a second table."""
+    key = col.astype(np.int64, copy=False).tobytes()
+    if key in seen:
+        return seen[key]
+    seen[key] = f"%{name}"
     aff = _affine(col)
     if aff is not None:
         start, step = aff
@@ -97,8 +104,9 @@ def _loop_function(j: int, lp: Loop, T: str, dtype: str, fm: str, head: str,
     lines = [head, "entry:", "  br label %loop", "loop:",
              "  %i = phi i64 [0, %entry], [%i.next, %loop]"]
     b = _Body(lines, T, _TYPES[dtype][1], dtype, fm, "%x", "%out", lambda i: True, {}, decls)
+    seen: dict[bytes, str] = {}
     for s, src in enumerate(lp.sources):  # one table per column: a column may be affine
-        ix = _index_value(lines, globals_, f"r{j}.i{s}", lp.index[:, s])
+        ix = _index_value(lines, globals_, f"r{j}.i{s}", lp.index[:, s], seen)
         arr = "%x" if src == "x" else "%c"
         lines += [f"  %ps{s} = getelementptr inbounds {T}, {T}* {arr}, i64 {ix}",
                   f"  %s{s} = load {T}, {T}* %ps{s}"]
@@ -119,7 +127,7 @@ def _loop_function(j: int, lp: Loop, T: str, dtype: str, fm: str, head: str,
         b.instr(ins)
     for r, (root, dest) in enumerate(zip(lp.roots, lp.dests)):
         v = b.get(root, "f")
-        ix = _index_value(lines, globals_, f"r{j}.d{r}", lp.dest_index[:, r])
+        ix = _index_value(lines, globals_, f"r{j}.d{r}", lp.dest_index[:, r], seen)
         arr = "%out" if dest == "out" else "%c"
         lines.append(f"  %pd{r} = getelementptr inbounds {T}, {T}* {arr}, i64 {ix}")
         if lp.acc is None:

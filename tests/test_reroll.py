@@ -112,6 +112,31 @@ def test_mass_action_rolled_matches_straight_and_numpy():
     assert _close(run_plan(p, schedule(fn.flat_inputs, fn.flat_outputs), c0), ref, 1e-11)
 
 
+def test_mass_action_sums_start_from_a_term_and_scatter_columns_line_up():
+    fn, c0, net = _mass(256)
+    sched = schedule(fn.flat_inputs, fn.flat_outputs)
+    p = reroll.plan(sched)
+    loops = [s for s in p.steps if isinstance(s, Loop)]
+    # no loop zeroes destinations for scatter-adds: every split sum starts from one of its terms
+    assert not any(s.acc is None and not s.body and s.roots[0].kind == "const" for s in loops)
+    # the terms of a bucket are ordered by pattern: a destination that is one of the rate's
+    # species has the same column as that species' index (the emitter reads it once)
+    lined = [s for s in loops if s.acc and any(
+        np.array_equal(s.dest_index[:, r], s.index[:, j])
+        for r in range(s.dest_index.shape[1]) for j in range(s.index.shape[1]))]
+    assert lined
+    assert _close(run_plan(p, sched, c0), mass_action_rhs(c0, net), 1e-11)
+    from symnum.backends.llvm_reroll import emit_rolled_ir
+
+    text = emit_rolled_ir(p, sched).text
+    tables = sum(1 for line in text.splitlines() if line.startswith("@r") and ".d" in
+                 line.split(" = ")[0])
+    dest_columns = sum(s.dest_index.shape[1] for s in loops if not all(
+        np.all(np.diff(s.dest_index[:, r]) == (s.dest_index[1, r] - s.dest_index[0, r]))
+        for r in range(s.dest_index.shape[1])))
+    assert tables < dest_columns  # reused index columns: no table of their own
+
+
 def test_sparse_jacobian_values_rolled():
     fn, state = _bruss(8)
     J = sn.sparse_jacobian(np.asarray(fn.outputs).ravel(), fn.inputs[0].ravel())
