@@ -23,7 +23,7 @@ from symnum.backends.llvm_ir import (
     float_hex,
 )
 from symnum.backends.reroll import Block, Plan, min_group_of, plan
-from symnum.backends.reroll_loops import Loop
+from symnum.backends.reroll_loops import Loop, accumulate
 from symnum.backends.schedule import Schedule
 
 from symnum.core._gc import no_gc
@@ -126,14 +126,15 @@ def _loop_function(j: int, lp: Loop, T: str, dtype: str, fm: str, head: str,
     for ins in lp.body:
         b.instr(ins)
     for r, (root, dest) in enumerate(zip(lp.roots, lp.dests)):
+        acc, root = accumulate(lp, root)
         v = b.get(root, "f")
         ix = _index_value(lines, globals_, f"r{j}.d{r}", lp.dest_index[:, r], seen)
         arr = "%out" if dest == "out" else "%c"
         lines.append(f"  %pd{r} = getelementptr inbounds {T}, {T}* {arr}, i64 {ix}")
-        if lp.acc is None:
+        if acc is None:
             lines.append(f"  store {T} {v}, {T}* %pd{r}")
         else:
-            op = "fadd" if lp.acc == "add" else "fsub"
+            op = "fadd" if acc == "add" else "fsub"
             lines += [f"  %old{r} = load {T}, {T}* %pd{r}",
                       f"  %new{r} = {op}{fm} {T} %old{r}, {v}",
                       f"  store {T} %new{r}, {T}* %pd{r}"]

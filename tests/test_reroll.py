@@ -364,3 +364,34 @@ def test_numba_backend_rolls_too(tmp_path):
 
     src, _, rolled = generate(fn, reroll=False)  # the off switch: straight-line source
     assert rolled is None and "for i in range(" not in src.split("_T =")[0]
+
+
+def test_opposite_coefficient_columns_read_once_bit_for_bit():
+    from symnum.backends.reroll_loops import accumulate, tidy
+    from symnum.backends.schedule import Instr, Ref
+
+    xs = sn.symbols(" ".join(f"x{i}" for i in range(64)))
+    k = np.random.default_rng(7).uniform(0.5, 2.0, 64)
+    outs = []
+    for i in range(64):  # a reactant's −k·x and a product's +k·x
+        outs += [-float(k[i]) * xs[i], float(k[i]) * xs[i]]
+    sched = schedule(xs, outs)
+    body = [Instr(0, "mul", (Ref("in", 1), Ref("in", 0))),
+            Instr(1, "mul", (Ref("in", 2), Ref("in", 0)))]
+    raw = Loop(1, body, [Ref("tmp", 0), Ref("tmp", 1)], ["x"], np.arange(64).reshape(64, 1),
+               np.stack([-k, k], axis=1), ["out", "out"],
+               np.stack([2 * np.arange(64), 2 * np.arange(64) + 1], axis=1))
+    lp = tidy(raw)
+    assert lp.coefs.shape[1] == 1  # −k is computed from +k, not a second column
+    assert [ins.op for ins in lp.body] == ["mul", "neg"]
+    x = np.random.default_rng(8).random(64)
+    straight, _ = sn.build_function(np.array(outs, dtype=object), np.array(xs, dtype=object),
+                                    cache=False, reroll=False)
+    for loop in (raw, lp):  # −(k·x) is (−k)·x exactly
+        assert np.array_equal(run_plan(reroll.Plan([loop], {}, len(sched.instrs)), sched, x),
+                              straight(x))
+    # as a scatter-add, adding −(k·x) is subtracting k·x
+    acc = Loop(lp.stage, lp.body, lp.roots, lp.sources, lp.index, lp.coefs, lp.dests,
+               lp.dest_index, "add")
+    assert accumulate(acc, acc.roots[0]) == ("add", acc.roots[0])
+    assert accumulate(acc, acc.roots[1]) == ("sub", Ref("tmp", 0))
