@@ -31,6 +31,7 @@ from symnum.errors import CompileError
 
 ROLLED_IR_OPT = 2  # the least IR optimisation level of re-rolled kernels with small tables
 ROLLED_IR_OPT_TABLES = 1 << 15  # numbers in the tables of such a kernel, at most
+ROLLED_IR_OPT_LOOPS = 4  # and loops in it, at most
 
 
 def rolled_ir(sched: Schedule, dtype: str, shard: int | None, fastmath: bool,
@@ -43,9 +44,11 @@ def rolled_ir(sched: Schedule, dtype: str, shard: int | None, fastmath: bool,
         return None, ir_opt, None
     mod = emit_rolled_ir(p, sched, dtype, shard=shard, fastmath=fastmath)
     # a few small loops: LLVM's IR passes cost little there and ran a fused stencil loop
-    # 1.3x faster (Brusselator n=32: 3.4 → 2.6 µs), but their time grows with the tables
-    # (mass action N=2,048: +70 ms for no gain; benchmarks/results_issue12.md)
-    if p.table_size() <= ROLLED_IR_OPT_TABLES:
+    # 1.3x faster (Brusselator n=32: 3.4 → 2.6 µs), but their time grows with the tables and
+    # the loops (mass action N=2,048, 22 loops over 31.8k table numbers: +85 ms of build for
+    # 1–4% per call; benchmarks/results_issue12.md)
+    if p.table_size() <= ROLLED_IR_OPT_TABLES and \
+            p.summary()["loops"] <= ROLLED_IR_OPT_LOOPS:
         ir_opt = max(ir_opt, ROLLED_IR_OPT)
     return mod, ir_opt, p.summary()
 

@@ -296,7 +296,7 @@ class _Planner:
             else:
                 keep.append(tr)
         acc_groups: dict = {}
-        bases = self._base_counts(split, term_counts)
+        bases = self._base_counts(split, term_counts)  # (only read to pick a sum's first term)
         for tr, keyed in split:
             if not any(term_counts[tk] >= mg for _, _, tk in keyed):
                 keep.append(tr)
@@ -305,7 +305,7 @@ class _Planner:
             rolled = []
             for sign, a, tk in keyed:
                 if term_counts[tk] >= mg:
-                    rolled.append((sign, a, tk))
+                    rolled.append((sign, a, tk, _base_key(defs, a)))
                 else:
                     rest.append((sign, a))
             if not rest:
@@ -314,12 +314,11 @@ class _Planner:
                 # zeroed by a loop of its own and added into (mass action N=2,048: 1,055
                 # zeroing stores and 898 read-modify-writes fewer). The term taken is one whose
                 # base no other term scales (it leaves no reaction's rate computed twice).
-                pick = min(range(len(rolled)), key=lambda q: bases.get(
-                    _base_key(self.defs, rolled[q][1]), 0))
-                sign, a, _ = rolled.pop(pick)
+                pick = min(range(len(rolled)), key=lambda q: bases.get(rolled[q][3], 0))
+                sign, a, _, _ = rolled.pop(pick)
                 rest.append((sign, a))
-            for _, a, tk in rolled:
-                acc_groups.setdefault((tk, tr[1]), []).append((a, tr[1], tr[2], False))
+            for _, a, tk, bk in rolled:
+                acc_groups.setdefault((tk, tr[1]), []).append((a, tr[1], tr[2], False, bk))
             r = self._partial(rest)
             keep.append((r, tr[1], tr[2], self.shape(r)[0], tr[4], False))
         groups: dict = {}
@@ -426,28 +425,29 @@ class _Planner:
         reactions does: buckets of R terms per value, the r-th term of every bucket a slice,
         the slices fused (the value is then computed once by value numbering)."""
         buckets: dict = {}
-        for mem in members:
-            key = _base_key(self.defs, mem[0])
+        for mem in members:  # (term, dest, dest index, open, base key)
+            key = mem[4]
             buckets.setdefault(key if key is not None else ("const", id(mem)), []).append(mem)
-        by_size: dict[int, list] = {}
-        for b in buckets.values():
+        # (a constant term's key is unique to it: a bucket of one)
+        by_size: dict[int, list] = {}  # size → [(bucket in canonical order, its pattern)]
+        for key, b in buckets.items():
             if len(b) <= MAX_SCATTER:
-                by_size.setdefault(len(b), []).append(sorted(b, key=self._order))
+                by_size.setdefault(len(b), []).append(self._ordered(key, b))
             else:
-                by_size.setdefault(1, []).extend([m] for m in b)
+                by_size.setdefault(1, []).extend(([m], None) for m in b)
         loops: list[Loop] = []
         rest: list = []
         for size, bs in sorted(by_size.items()):
             if size == 1 or len(bs) < MIN_TRIPS:
-                rest += [m for b in bs for m in b]
+                rest += [m for b, _ in bs for m in b]
                 continue
             # buckets of one pattern (which of the value's leaves each term's destination is,
             # and the signs of the terms' constants) make a loop of their own: its columns
             # then line up, so a destination equal to a leaf reuses that leaf's index and
             # coefficients equal or opposite to another are read once (`tidy`)
             by_pattern: dict[tuple, list] = {}
-            for b in bs:
-                by_pattern.setdefault(tuple(self._order(m) for m in b), []).append(b)
+            for b, pattern in bs:
+                by_pattern.setdefault(pattern, []).append(b)
             mixed = [b for p in by_pattern.values() if len(p) < MIN_TRIPS for b in p]
             groups = [p for p in by_pattern.values() if len(p) >= MIN_TRIPS]
             if len(mixed) >= MIN_TRIPS:
@@ -464,25 +464,29 @@ class _Planner:
             loops.append(fold(tidy(self._loop(stage, rest, acc))))
         return loops
 
-    def _order(self, mem: tuple) -> tuple[int, bool]:
-        """A term's place in its bucket: (the first of its value leaves whose index is its
-        destination's, or one past them; whether its constant is negative)."""
-        a, _, di, _ = mem
-        pos = 0
-        found = None
-        for leaf in self.leaves(a):
-            if leaf.kind == "const":
-                continue
-            ix = leaf.index if leaf.kind == "in" else self.scratch.get(leaf.index, -1)
-            if ix == di and found is None:
-                found = pos
-            pos += 1
-        neg = False
-        if a.kind == "tmp":
-            ins = self.defs[a.index]
-            if ins.op == "mul" and ins.args[0].kind == "const":
-                neg = math.copysign(1.0, ins.args[0].value) < 0
-        return (pos if found is None else found, neg)
+    def _ordered(self, key: tuple | None, bucket: list) -> tuple[list, tuple | None]:
+        """(the bucket's terms in a canonical order, the pattern of that order): each term
+        keyed by the first of the value leaves of the value it scales that is its
+        destination's index (or one past them), then by whether its constant is negative."""
+        if len(bucket) == 1 or key is None:
+            return bucket, None
+        if key[0] == "tmp":
+            vals = [self.scratch.get(a.index, -1) if a.kind == "tmp" else a.index
+                    for a in self.leaves(Ref("tmp", key[1])) if a.kind != "const"]
+        else:
+            vals = [key[1]]
+        defs = self.defs
+        keyed = []
+        for m in bucket:
+            a, di = m[0], m[2]
+            neg = False
+            if a.kind == "tmp":
+                ins = defs[a.index]
+                if ins.op == "mul" and ins.args[0].kind == "const":
+                    neg = math.copysign(1.0, ins.args[0].value) < 0
+            keyed.append(((vals.index(di) if di in vals else len(vals), neg), m))
+        keyed.sort(key=lambda km: km[0])
+        return [m for _, m in keyed], tuple(k for k, _ in keyed)
 
     def _loop(self, stage: int, members: list, acc: str | None) -> Loop:
         """One loop over same-shaped trees: members are (root, dest, dest index, open)."""
@@ -494,7 +498,8 @@ class _Planner:
         dest_index = np.fromiter((mem[2] for mem in members), dtype=np.int64, count=m)
         scratch, kind, defs = self.scratch, self.kind, self.defs
         n = len(kind)
-        for r, _, _, open_root in members:
+        for mem in members:
+            r, open_root = mem[0], mem[3]
             # the leaves left to right, as in `leaves` (inlined here: it runs per instance)
             stack = [r]
             pop, push = stack.pop, stack.append

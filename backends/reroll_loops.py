@@ -190,21 +190,20 @@ MAX_FOLD = 16  # instances per trip that `fold` tries
 MIN_TRIPS = 8  # trips a folded loop keeps
 
 
-def _affine(col: np.ndarray) -> bool:
-    return len(col) < 2 or bool(np.all(np.diff(col) == col[1] - col[0]))
-
-
-def _uniform(col: np.ndarray) -> bool:
-    return len(col) < 2 or bool(np.all((col == col[0]) | (np.isnan(col) & np.isnan(col[0]))))
-
-
 def _tables(lp: Loop, rows: slice = slice(None)) -> int:
     """Columns read from tables over these rows: index columns not affine in the trip counter,
-    coefficient columns not uniform."""
+    coefficient columns not uniform (all columns of a kind at once: `fold` asks this for every
+    candidate fold of every loop)."""
     ix, cf, dx = lp.index[rows], lp.coefs[rows], lp.dest_index[rows]
-    return (sum(not _affine(ix[:, j]) for j in range(ix.shape[1]))
-            + sum(not _uniform(cf[:, q]) for q in range(cf.shape[1]))
-            + sum(not _affine(dx[:, r]) for r in range(dx.shape[1])))
+    n = 0
+    for a in (ix, dx):
+        if a.shape[0] > 2 and a.shape[1]:
+            d = np.diff(a, axis=0)
+            n += int(np.count_nonzero(np.any(d != d[0], axis=0)))
+    if cf.shape[0] > 1 and cf.shape[1]:
+        n += int(np.count_nonzero(np.any((cf != cf[0]) & ~(np.isnan(cf) & np.isnan(cf[0])),
+                                         axis=0)))
+    return n
 
 
 MAX_PARTIAL_BODY = 64  # statements of a fold that leaves some tables
