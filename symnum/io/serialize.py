@@ -1,7 +1,7 @@
 """`symnum.save(obj, path)` / `symnum.load(path)`: expressions, Fns and compiled functions in a
 documented, versioned JSON file that holds data only — loading it never runs code.
 
-The file (format "symnum", version 1) is one JSON object:
+The file (format "symnum", version 1 or 2) is one JSON object:
 
     {"format": "symnum", "version": 1, "kind": KIND, ...}
 
