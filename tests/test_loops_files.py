@@ -149,6 +149,7 @@ def _edit(d, f):
         0, n[2]["body"]["outputs"][0]), "inputs must be symbols|distinct"),
     (lambda n, d: n[2]["body"]["nodes"].append(["pickle", "cos\nsystem"]), "unknown kind"),
     (lambda n, d: n[3].append(10**6), "not an earlier node"),
+    (lambda n, d: n[2]["body"]["nodes"].append({"op": "system"}), "malformed"),
     (lambda n, d: d.__setitem__("version", 1), "version-1 file"),
 ])
 def test_tampered_loop_records_are_refused(edit, message):

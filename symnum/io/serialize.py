@@ -196,7 +196,7 @@ def dec_nodes(nodes: Any) -> list:
                 out.append(_dec_opterm(k, n, out))
             else:
                 raise SerializationError(f"node {k} has the unknown kind {kind!r}")
-        except (IndexError, TypeError, ValueError) as e:
+        except (IndexError, KeyError, TypeError, ValueError) as e:
             raise SerializationError(f"node {k} is malformed ({n!r:.80}): {e}") from None
     return out
 
@@ -254,7 +254,7 @@ def dec_tree(t: Any) -> tuple:
             return ("dict", [[dec_value(k), dec_tree(v)] for k, v in t[1]])
         if kind == "static":
             return ("static", dec_value(t[1]))
-    except (IndexError, TypeError, ValueError) as e:
+    except (IndexError, KeyError, TypeError, ValueError) as e:
         raise SerializationError(f"malformed tree {t!r:.80}: {e}") from None
     raise SerializationError(f"unknown tree kind {t!r:.80}")
 
