@@ -356,8 +356,13 @@ def _str_sum(n: Add, memo: dict) -> Printed:
     one = _scaled_one(n)
     if one is not None:  # `c·b + const`: summand_order's layout, from the entry itself
         b, c = one
-        term = memo[id(b)] if c == 1 else _scaled(c, b, memo)
         k = n.const
+        if c > 0 and c != 1 and (k.__class__ is float or k.__class__ is int):
+            # the deep chain's `0.5*sin(…) + 0.1`: the layout below, written out flat
+            ks = number_str(k)
+            tail = (" - ", ks[1:]) if ks[0] == "-" else (" + ", ks)
+            return (number_str(c), "*", _factor((b, 1), memo), *tail), SUM
+        term = memo[id(b)] if c == 1 else _scaled(c, b, memo)
         if k.__class__ is not float and k.__class__ is not int:
             k = Const(k).value  # (normalised as a Const's value would be)
         const = (number_str(k), number_prec(k))
