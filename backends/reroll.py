@@ -18,7 +18,10 @@ constants; a column equal in every row becomes a literal of the body).
 Sums whose shape is rare (the species of a reaction network: each a sum of a different mix of
 rate terms) are split into their terms: terms of one shape across all such sums become one
 loop that adds into the sums' destinations (a scatter-add, as a hand-written loop does), and
-what is left of each sum is a tree of its own. Rolled sums add in another order than the
+what is left of each sum is a tree of its own (a sum whose terms all roll keeps one of them:
+it is stored first, not zeroed and added to). The terms scaling one value are ordered by a
+pattern so that their loops' columns line up (reroll_loops.tidy then reads equal and
+opposite columns once). Rolled sums add in another order than the
 straight-line code: results agree to rounding, not bit for bit.
 
 Everything that is not repeated often enough (fewer than `min_group` instances) stays
