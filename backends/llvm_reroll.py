@@ -23,7 +23,7 @@ from symnum.backends.llvm_ir import (
     float_hex,
 )
 from symnum.backends.reroll import Block, Plan, min_group_of, plan
-from symnum.backends.reroll_loops import Loop
+from symnum.backends.reroll_loops import Loop, accumulate
 from symnum.backends.schedule import Schedule
 
 from symnum.core._gc import no_gc
@@ -31,6 +31,7 @@ from symnum.errors import CompileError
 
 ROLLED_IR_OPT = 2  # the least IR optimisation level of re-rolled kernels with small tables
 ROLLED_IR_OPT_TABLES = 1 << 15  # numbers in the tables of such a kernel, at most
+ROLLED_IR_OPT_LOOPS = 4  # and loops in it, at most
 
 
 def rolled_ir(sched: Schedule, dtype: str, shard: int | None, fastmath: bool,
@@ -43,9 +44,11 @@ def rolled_ir(sched: Schedule, dtype: str, shard: int | None, fastmath: bool,
         return None, ir_opt, None
     mod = emit_rolled_ir(p, sched, dtype, shard=shard, fastmath=fastmath)
     # a few small loops: LLVM's IR passes cost little there and ran a fused stencil loop
-    # 1.3x faster (Brusselator n=32: 3.4 → 2.6 µs), but their time grows with the tables
-    # (mass action N=2,048: +70 ms for no gain; benchmarks/results_issue12.md)
-    if p.table_size() <= ROLLED_IR_OPT_TABLES:
+    # 1.3x faster (Brusselator n=32: 3.4 → 2.6 µs), but their time grows with the tables and
+    # the loops (mass action N=2,048, 22 loops over 31.8k table numbers: +85 ms of build for
+    # 1–4% per call; benchmarks/results_issue12.md)
+    if p.table_size() <= ROLLED_IR_OPT_TABLES and \
+            p.summary()["loops"] <= ROLLED_IR_OPT_LOOPS:
         ir_opt = max(ir_opt, ROLLED_IR_OPT)
     return mod, ir_opt, p.summary()
 
@@ -72,9 +75,16 @@ def _affine(col: np.ndarray) -> tuple[int, int] | None:
     return (int(col[0]), int(d[0])) if np.all(d == d[0]) else None
 
 
-def _index_value(lines: list[str], globals_: list[str], name: str, col: np.ndarray) -> str:
+def _index_value(lines: list[str], globals_: list[str], name: str, col: np.ndarray,
+                 seen: dict[bytes, str]) -> str:
     """An i64 SSA value holding `col[i]` in the loop: affine columns computed from %i,
-    others loaded from a constant table."""
+    others loaded from a constant table; a column equal to one already read in this trip (a
+    species' rate term `k·x[s]` stored to out[s]: the value's index is the destination's)
+    is that value, not a second table."""
+    key = col.astype(np.int64, copy=False).tobytes()
+    if key in seen:
+        return seen[key]
+    seen[key] = f"%{name}"
     aff = _affine(col)
     if aff is not None:
         start, step = aff
@@ -97,8 +107,9 @@ def _loop_function(j: int, lp: Loop, T: str, dtype: str, fm: str, head: str,
     lines = [head, "entry:", "  br label %loop", "loop:",
              "  %i = phi i64 [0, %entry], [%i.next, %loop]"]
     b = _Body(lines, T, _TYPES[dtype][1], dtype, fm, "%x", "%out", lambda i: True, {}, decls)
+    seen: dict[bytes, str] = {}
     for s, src in enumerate(lp.sources):  # one table per column: a column may be affine
-        ix = _index_value(lines, globals_, f"r{j}.i{s}", lp.index[:, s])
+        ix = _index_value(lines, globals_, f"r{j}.i{s}", lp.index[:, s], seen)
         arr = "%x" if src == "x" else "%c"
         lines += [f"  %ps{s} = getelementptr inbounds {T}, {T}* {arr}, i64 {ix}",
                   f"  %s{s} = load {T}, {T}* %ps{s}"]
@@ -118,14 +129,15 @@ def _loop_function(j: int, lp: Loop, T: str, dtype: str, fm: str, head: str,
     for ins in lp.body:
         b.instr(ins)
     for r, (root, dest) in enumerate(zip(lp.roots, lp.dests)):
+        acc, root = accumulate(lp, root)
         v = b.get(root, "f")
-        ix = _index_value(lines, globals_, f"r{j}.d{r}", lp.dest_index[:, r])
+        ix = _index_value(lines, globals_, f"r{j}.d{r}", lp.dest_index[:, r], seen)
         arr = "%out" if dest == "out" else "%c"
         lines.append(f"  %pd{r} = getelementptr inbounds {T}, {T}* {arr}, i64 {ix}")
-        if lp.acc is None:
+        if acc is None:
             lines.append(f"  store {T} {v}, {T}* %pd{r}")
         else:
-            op = "fadd" if lp.acc == "add" else "fsub"
+            op = "fadd" if acc == "add" else "fsub"
             lines += [f"  %old{r} = load {T}, {T}* %pd{r}",
                       f"  %new{r} = {op}{fm} {T} %old{r}, {v}",
                       f"  store {T} %new{r}, {T}* %pd{r}"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from symnum.backends.pysource import instr_src, ref_src, user_fallback
 from symnum.backends.reroll import Block, Plan
-from symnum.backends.reroll_loops import Loop
+from symnum.backends.reroll_loops import Loop, accumulate
 from symnum.backends.schedule import Ref, Schedule
 
 from symnum.errors import CompileError
@@ -85,8 +85,9 @@ def _loop_lines(j: int, lp: Loop, dtype: str, tables: list[str]) -> list[str]:
     for ins in lp.body:
         lines.append(f"        u{ins.dst} = {instr_src(ins.op, [ref(a) for a in ins.args])}")
     for r, (root, dest) in enumerate(zip(lp.roots, lp.dests)):
+        acc, root = accumulate(lp, root)
         ix = _index(f"_R{j}_D{r}", lp.dest_index[:, r], tables)
         arr = "out" if dest == "out" else "c"
-        op = "=" if lp.acc is None else "+=" if lp.acc == "add" else "-="
+        op = "=" if acc is None else "+=" if acc == "add" else "-="
         lines.append(f"        {arr}[{ix}] {op} {ref(root)}")
     return lines

@@ -18,7 +18,10 @@ constants; a column equal in every row becomes a literal of the body).
 Sums whose shape is rare (the species of a reaction network: each a sum of a different mix of
 rate terms) are split into their terms: terms of one shape across all such sums become one
 loop that adds into the sums' destinations (a scatter-add, as a hand-written loop does), and
-what is left of each sum is a tree of its own. Rolled sums add in another order than the
+what is left of each sum is a tree of its own (a sum whose terms all roll keeps one of them:
+it is stored first, not zeroed and added to). The terms scaling one value are ordered by a
+pattern so that their loops' columns line up (reroll_loops.tidy then reads equal and
+opposite columns once). Rolled sums add in another order than the
 straight-line code: results agree to rounding, not bit for bit.
 
 Everything that is not repeated often enough (fewer than `min_group` instances) stays
@@ -27,6 +30,7 @@ straight-line code, in stage order between the loops.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -295,16 +299,29 @@ class _Planner:
             else:
                 keep.append(tr)
         acc_groups: dict = {}
+        bases = self._base_counts(split, term_counts)  # (only read to pick a sum's first term)
         for tr, keyed in split:
             if not any(term_counts[tk] >= mg for _, _, tk in keyed):
                 keep.append(tr)
                 continue
             rest = []
+            rolled = []
             for sign, a, tk in keyed:
                 if term_counts[tk] >= mg:
-                    acc_groups.setdefault((tk, tr[1]), []).append((a, tr[1], tr[2], False))
+                    rolled.append((sign, a, tk, _base_key(defs, a)))
                 else:
                     rest.append((sign, a))
+            if not rest:
+                # a sum with every term rolled starts from one of them, not from 0: its
+                # destination is then stored by a map loop (`k·x[s]` over species) instead of
+                # zeroed by a loop of its own and added into (mass action N=2,048: 1,055
+                # zeroing stores and 898 read-modify-writes fewer). The term taken is one whose
+                # base no other term scales (it leaves no reaction's rate computed twice).
+                pick = min(range(len(rolled)), key=lambda q: bases.get(rolled[q][3], 0))
+                sign, a, _, _ = rolled.pop(pick)
+                rest.append((sign, a))
+            for _, a, tk, bk in rolled:
+                acc_groups.setdefault((tk, tr[1]), []).append((a, tr[1], tr[2], False, bk))
             r = self._partial(rest)
             keep.append((r, tr[1], tr[2], self.shape(r)[0], tr[4], False))
         groups: dict = {}
@@ -335,6 +352,16 @@ class _Planner:
                 steps.append(block)
             steps += fuse(loops) + accs
         return Plan(steps, dict(self.scratch), len(self.defs))
+
+    def _base_counts(self, split: list, term_counts: dict) -> dict:
+        """How many rolled terms scale each base value (`_base_key`)."""
+        counts: dict = {}
+        for _, keyed in split:
+            for _, a, tk in keyed:
+                if term_counts[tk] >= self.min_group:
+                    k = _base_key(self.defs, a)
+                    counts[k] = counts.get(k, 0) + 1
+        return counts
 
     def _terms(self, root: Ref) -> list[tuple[bool, Ref]]:
         """The terms of an add/sub chain (left-deep through private temporaries), each with
@@ -401,35 +428,68 @@ class _Planner:
         reactions does: buckets of R terms per value, the r-th term of every bucket a slice,
         the slices fused (the value is then computed once by value numbering)."""
         buckets: dict = {}
-        for mem in members:
-            a = mem[0]
-            base = a
-            if a.kind == "tmp":
-                ins = self.defs[a.index]
-                if ins.op == "mul" and ins.args[0].kind == "const":
-                    base = ins.args[1]
-            key = (base.kind, base.index) if base.kind != "const" else ("const", id(mem))
-            buckets.setdefault(key, []).append(mem)
-        by_size: dict[int, list] = {}
-        for b in buckets.values():
+        for mem in members:  # (term, dest, dest index, open, base key)
+            key = mem[4]
+            buckets.setdefault(key if key is not None else ("const", id(mem)), []).append(mem)
+        # (a constant term's key is unique to it: a bucket of one)
+        by_size: dict[int, list] = {}  # size → [(bucket in canonical order, its pattern)]
+        for key, b in buckets.items():
             if len(b) <= MAX_SCATTER:
-                by_size.setdefault(len(b), []).append(b)
+                by_size.setdefault(len(b), []).append(self._ordered(key, b))
             else:
-                by_size.setdefault(1, []).extend([m] for m in b)
+                by_size.setdefault(1, []).extend(([m], None) for m in b)
         loops: list[Loop] = []
+        rest: list = []
         for size, bs in sorted(by_size.items()):
             if size == 1 or len(bs) < MIN_TRIPS:
+                rest += [m for b, _ in bs for m in b]
                 continue
-            slices = [self._loop(stage, [b[r] for b in bs], acc) for r in range(size)]
-            lp = slices[0]
-            for other in slices[1:]:
-                lp = concat(lp, other)
-            loops.append(fold(tidy(lp)))
-        rest = [m for size, bs in by_size.items() if size == 1 or len(bs) < MIN_TRIPS
-                for b in bs for m in b]
+            # buckets of one pattern (which of the value's leaves each term's destination is,
+            # and the signs of the terms' constants) make a loop of their own: its columns
+            # then line up, so a destination equal to a leaf reuses that leaf's index and
+            # coefficients equal or opposite to another are read once (`tidy`)
+            by_pattern: dict[tuple, list] = {}
+            for b, pattern in bs:
+                by_pattern.setdefault(pattern, []).append(b)
+            mixed = [b for p in by_pattern.values() if len(p) < MIN_TRIPS for b in p]
+            groups = [p for p in by_pattern.values() if len(p) >= MIN_TRIPS]
+            if len(mixed) >= MIN_TRIPS:
+                groups.append(mixed)
+            else:
+                rest += [m for b in mixed for m in b]
+            for g in groups:
+                slices = [self._loop(stage, [b[r] for b in g], acc) for r in range(size)]
+                lp = slices[0]
+                for other in slices[1:]:
+                    lp = concat(lp, other)
+                loops.append(fold(tidy(lp)))
         if rest:
             loops.append(fold(tidy(self._loop(stage, rest, acc))))
         return loops
+
+    def _ordered(self, key: tuple | None, bucket: list) -> tuple[list, tuple | None]:
+        """(the bucket's terms in a canonical order, the pattern of that order): each term
+        keyed by the first of the value leaves of the value it scales that is its
+        destination's index (or one past them), then by whether its constant is negative."""
+        if len(bucket) == 1 or key is None:
+            return bucket, None
+        if key[0] == "tmp":
+            vals = [self.scratch.get(a.index, -1) if a.kind == "tmp" else a.index
+                    for a in self.leaves(Ref("tmp", key[1])) if a.kind != "const"]
+        else:
+            vals = [key[1]]
+        defs = self.defs
+        keyed = []
+        for m in bucket:
+            a, di = m[0], m[2]
+            neg = False
+            if a.kind == "tmp":
+                ins = defs[a.index]
+                if ins.op == "mul" and ins.args[0].kind == "const":
+                    neg = math.copysign(1.0, ins.args[0].value) < 0
+            keyed.append(((vals.index(di) if di in vals else len(vals), neg), m))
+        keyed.sort(key=lambda km: km[0])
+        return [m for _, m in keyed], tuple(k for k, _ in keyed)
 
     def _loop(self, stage: int, members: list, acc: str | None) -> Loop:
         """One loop over same-shaped trees: members are (root, dest, dest index, open)."""
@@ -441,7 +501,8 @@ class _Planner:
         dest_index = np.fromiter((mem[2] for mem in members), dtype=np.int64, count=m)
         scratch, kind, defs = self.scratch, self.kind, self.defs
         n = len(kind)
-        for r, _, _, open_root in members:
+        for mem in members:
+            r, open_root = mem[0], mem[3]
             # the leaves left to right, as in `leaves` (inlined here: it runs per instance)
             stack = [r]
             pop, push = stack.pop, stack.append
@@ -464,6 +525,17 @@ class _Planner:
         coefs = np.array(cs, dtype=np.float64).reshape(m, -1) if m else np.empty((0, 0))
         return Loop(stage, body, [result], sources, index, coefs, [members[0][1]],
                     dest_index.reshape(m, 1), acc)
+
+
+def _base_key(defs: list[Instr], a: Ref) -> tuple | None:
+    """The value a term scales (`b` of `k·b`, else the term itself) as a key; None for a
+    constant (no two constant terms share a computation)."""
+    base = a
+    if a.kind == "tmp":
+        ins = defs[a.index]
+        if ins.op == "mul" and ins.args[0].kind == "const":
+            base = ins.args[1]
+    return (base.kind, base.index) if base.kind != "const" else None
 
 
 @no_gc  # it allocates many small objects while the traced graph is alive: no GC scans

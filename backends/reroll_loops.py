@@ -8,7 +8,9 @@ After grouping, loops are tidied as a person would write them by hand:
   u′ and v′ loops become one loop over grid points, as in a hand-written kernel;
 * a table column equal in every row becomes a literal (a coefficient shared by all instances);
 * columns equal to another column are read once (u read three times by u′ = A + u²v − (B+1)u
-  + …), and the body is value-numbered (u²v computed once for u′ and v′ after fusion).
+  + …), a coefficient column that is another's negation too (−k and +k of a reaction's
+  reactant and product: the product `(−k)·r` is computed as `−(k·r)`, which is exact), and the
+  body is value-numbered (u²v computed once for u′ and v′ after fusion).
 """
 
 from __future__ import annotations
@@ -50,28 +52,45 @@ class Loop:
         return self.dest_index.size
 
 
-def _rewrite(body: list[Instr], roots: list[Ref], slots: dict[int, Ref]) -> tuple[list, list]:
+def _rewrite(body: list[Instr], roots: list[Ref], slots: dict[int, Ref],
+             negs: dict[int, Ref] | None = None) -> tuple[list, list]:
     """The body with slot refs mapped through `slots` (a missing one stays), temporaries
-    renumbered and value-numbered (an (op, operands) pair computed once), dead code dropped."""
+    renumbered and value-numbered (an (op, operands) pair computed once), dead code dropped.
+    A slot in `negs` is the negation of the Ref it maps to: `mul(slot, b)` becomes
+    `neg(mul(ref, b))` (exact: rounding is symmetric), elsewhere `neg(ref)`."""
     tmp: dict[int, Ref] = {}
     seen: dict[tuple, Ref] = {}
     out: list[Instr] = []
+    negs = negs or {}
+
+    def emit(op: str, args: tuple) -> Ref:
+        key = (op, args)
+        hit = seen.get(key)
+        if hit is None:
+            hit = seen[key] = Ref("tmp", len(out))
+            out.append(Instr(len(out), op, args))
+        return hit
 
     def fix(a: Ref) -> Ref:
         if a.kind == "in":
+            if a.index in negs:
+                return emit("neg", (negs[a.index],))
             return slots.get(a.index, a)
         if a.kind == "tmp":
             return tmp[a.index]
         return a
 
     for ins in body:
-        args = tuple(fix(a) for a in ins.args)
-        key = (ins.op, args)
-        hit = seen.get(key)
-        if hit is None:
-            hit = seen[key] = Ref("tmp", len(out))
-            out.append(Instr(len(out), ins.op, args))
-        tmp[ins.dst] = hit
+        flip = False
+        args = []
+        for a in ins.args:
+            if ins.op == "mul" and not flip and a.kind == "in" and a.index in negs:
+                flip = True
+                args.append(negs[a.index])
+            else:
+                args.append(fix(a))
+        hit = emit(ins.op, tuple(args))
+        tmp[ins.dst] = emit("neg", (hit,)) if flip else hit
     new_roots = [fix(r) for r in roots]
     # drop what no root needs (a value numbered away leaves nothing dead, but be exact)
     live = {r.index for r in new_roots if r.kind == "tmp"}
@@ -88,6 +107,14 @@ def _rewrite(body: list[Instr], roots: list[Ref], slots: dict[int, Ref]) -> tupl
             kept.append(Instr(len(kept), ins.op, tuple(
                 renum[a.index] if a.kind == "tmp" else a for a in ins.args)))
     return kept, [renum[r.index] if r.kind == "tmp" else r for r in new_roots]
+
+
+def accumulate(lp: Loop, root: Ref) -> tuple[str | None, Ref]:
+    """(acc, value) of a root as an emitter writes it: adding `neg(v)` is subtracting `v`
+    (and the reverse), which is the same IEEE operation without the negation."""
+    if lp.acc is not None and root.kind == "tmp" and lp.body[root.index].op == "neg":
+        return ("sub" if lp.acc == "add" else "add"), lp.body[root.index].args[0]
+    return lp.acc, root
 
 
 def tidy(lp: Loop) -> Loop:
@@ -109,6 +136,7 @@ def tidy(lp: Loop) -> Loop:
     nv2 = len(keep_v)
     keep_q: list[int] = []
     firstq: dict[bytes, int] = {}
+    negs: dict[int, Ref] = {}
     for q in range(nq):
         col = lp.coefs[:, q]
         if m and np.all((col == col[0]) | (np.isnan(col) & np.isnan(col[0]))):
@@ -117,11 +145,13 @@ def tidy(lp: Loop) -> Loop:
         key = col.tobytes()
         if key in firstq:
             slots[nv + q] = Ref("in", nv2 + firstq[key])
+        elif (-col).tobytes() in firstq:  # a reactant's −k beside a product's +k: read once
+            negs[nv + q] = Ref("in", nv2 + firstq[(-col).tobytes()])
         else:
             firstq[key] = len(keep_q)
             slots[nv + q] = Ref("in", nv2 + len(keep_q))
             keep_q.append(q)
-    body, roots = _rewrite(lp.body, lp.roots, slots)
+    body, roots = _rewrite(lp.body, lp.roots, slots, negs)
     return Loop(lp.stage, body, roots, [lp.sources[j] for j in keep_v],
                 np.ascontiguousarray(lp.index[:, keep_v]),
                 np.ascontiguousarray(lp.coefs[:, keep_q]), lp.dests, lp.dest_index, lp.acc)
@@ -160,21 +190,20 @@ MAX_FOLD = 16  # instances per trip that `fold` tries
 MIN_TRIPS = 8  # trips a folded loop keeps
 
 
-def _affine(col: np.ndarray) -> bool:
-    return len(col) < 2 or bool(np.all(np.diff(col) == col[1] - col[0]))
-
-
-def _uniform(col: np.ndarray) -> bool:
-    return len(col) < 2 or bool(np.all((col == col[0]) | (np.isnan(col) & np.isnan(col[0]))))
-
-
 def _tables(lp: Loop, rows: slice = slice(None)) -> int:
     """Columns read from tables over these rows: index columns not affine in the trip counter,
-    coefficient columns not uniform."""
+    coefficient columns not uniform (all columns of a kind at once: `fold` asks this for every
+    candidate fold of every loop)."""
     ix, cf, dx = lp.index[rows], lp.coefs[rows], lp.dest_index[rows]
-    return (sum(not _affine(ix[:, j]) for j in range(ix.shape[1]))
-            + sum(not _uniform(cf[:, q]) for q in range(cf.shape[1]))
-            + sum(not _affine(dx[:, r]) for r in range(dx.shape[1])))
+    n = 0
+    for a in (ix, dx):
+        if a.shape[0] > 2 and a.shape[1]:
+            d = np.diff(a, axis=0)
+            n += int(np.count_nonzero(np.any(d != d[0], axis=0)))
+    if cf.shape[0] > 1 and cf.shape[1]:
+        n += int(np.count_nonzero(np.any((cf != cf[0]) & ~(np.isnan(cf) & np.isnan(cf[0])),
+                                         axis=0)))
+    return n
 
 
 MAX_PARTIAL_BODY = 64  # statements of a fold that leaves some tables

@@ -401,17 +401,15 @@ def test_taylor_mode_through_loops_matches_unrolled():
         sn.evaluate(sn.laplacian(cu + yu[2], [x, p]), ENV), rel=1e-12)
 
 
-def test_loops_pickle_and_files_say_not_yet():
+def test_loops_pickle_and_save(tmp_path):
     import pickle
-
-    from symnum.errors import SerializationError
 
     f = sn.trace(_nested, 0.3, 1.1)
     g = pickle.loads(pickle.dumps(f))
     assert float(g(0.4, 0.9)) == pytest.approx(float(f(0.4, 0.9)), rel=1e-15)
     assert g.outputs is f.outputs  # interned again: the same terms
-    with pytest.raises(SerializationError, match="not written to files yet"):
-        sn.save(f, "/tmp/should-not-exist.symnum")
+    sn.save(f, tmp_path / "nested.symnum")  # (file records: tests/test_loops_files.py)
+    assert sn.load(tmp_path / "nested.symnum").outputs is f.outputs
 
 
 def test_array_mode_reverse_mode_is_one_reverse_array_scan():

@@ -78,6 +78,10 @@ STR_TABLE = [
     (lambda: sn.Const(True), "True"),
     (lambda: sn.Const(F(-2, 3)), "-2/3"),
     (lambda: sn.Sym("flow rate") * 2, "2*flow rate"),
+    # monomials equal up to their negative powers (these raised a TypeError in sorting)
+    (lambda: x + x / y, "x + x/y"),
+    (lambda: x / y + x / z + x, "x + x/y + x/z"),
+    (lambda: x * y / z + x * y, "x*y + x*y/z"),
 ]
 
 
@@ -133,6 +137,19 @@ def test_str_of_a_deep_graph_does_not_recurse():
     for i in range(5000):
         e = sn.sin(e) if i % 2 else e * y + 1
     assert str(e).startswith("sin(")
+
+
+def test_deep_scaled_chain_prints_its_text():
+    # the construction benchmark's chain, shallower: `c·b + k` sums print from their entries
+    e = x
+    for _ in range(2000):
+        e = sn.sin(e) * 0.5 + 0.1
+    text = str(e)
+    assert text == "0.5*sin(" * 2000 + "x" + ") + 0.1" * 2000
+    e2 = x
+    for _ in range(50):
+        e2 = sn.sin(e2) * -2 + 3  # a negative coefficient: the constant first
+    assert str(e2) == "3 - 2*sin(" * 50 + "x" + ")" * 50
 
 
 def test_str_is_deterministic_and_shares_subterms():

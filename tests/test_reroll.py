@@ -112,6 +112,31 @@ def test_mass_action_rolled_matches_straight_and_numpy():
     assert _close(run_plan(p, schedule(fn.flat_inputs, fn.flat_outputs), c0), ref, 1e-11)
 
 
+def test_mass_action_sums_start_from_a_term_and_scatter_columns_line_up():
+    fn, c0, net = _mass(256)
+    sched = schedule(fn.flat_inputs, fn.flat_outputs)
+    p = reroll.plan(sched)
+    loops = [s for s in p.steps if isinstance(s, Loop)]
+    # no loop zeroes destinations for scatter-adds: every split sum starts from one of its terms
+    assert not any(s.acc is None and not s.body and s.roots[0].kind == "const" for s in loops)
+    # the terms of a bucket are ordered by pattern: a destination that is one of the rate's
+    # species has the same column as that species' index (the emitter reads it once)
+    lined = [s for s in loops if s.acc and any(
+        np.array_equal(s.dest_index[:, r], s.index[:, j])
+        for r in range(s.dest_index.shape[1]) for j in range(s.index.shape[1]))]
+    assert lined
+    assert _close(run_plan(p, sched, c0), mass_action_rhs(c0, net), 1e-11)
+    from symnum.backends.llvm_reroll import emit_rolled_ir
+
+    text = emit_rolled_ir(p, sched).text
+    tables = sum(1 for line in text.splitlines() if line.startswith("@r") and ".d" in
+                 line.split(" = ")[0])
+    dest_columns = sum(s.dest_index.shape[1] for s in loops if not all(
+        np.all(np.diff(s.dest_index[:, r]) == (s.dest_index[1, r] - s.dest_index[0, r]))
+        for r in range(s.dest_index.shape[1])))
+    assert tables < dest_columns  # reused index columns: no table of their own
+
+
 def test_sparse_jacobian_values_rolled():
     fn, state = _bruss(8)
     J = sn.sparse_jacobian(np.asarray(fn.outputs).ravel(), fn.inputs[0].ravel())
@@ -339,3 +364,34 @@ def test_numba_backend_rolls_too(tmp_path):
 
     src, _, rolled = generate(fn, reroll=False)  # the off switch: straight-line source
     assert rolled is None and "for i in range(" not in src.split("_T =")[0]
+
+
+def test_opposite_coefficient_columns_read_once_bit_for_bit():
+    from symnum.backends.reroll_loops import accumulate, tidy
+    from symnum.backends.schedule import Instr, Ref
+
+    xs = sn.symbols(" ".join(f"x{i}" for i in range(64)))
+    k = np.random.default_rng(7).uniform(0.5, 2.0, 64)
+    outs = []
+    for i in range(64):  # a reactant's −k·x and a product's +k·x
+        outs += [-float(k[i]) * xs[i], float(k[i]) * xs[i]]
+    sched = schedule(xs, outs)
+    body = [Instr(0, "mul", (Ref("in", 1), Ref("in", 0))),
+            Instr(1, "mul", (Ref("in", 2), Ref("in", 0)))]
+    raw = Loop(1, body, [Ref("tmp", 0), Ref("tmp", 1)], ["x"], np.arange(64).reshape(64, 1),
+               np.stack([-k, k], axis=1), ["out", "out"],
+               np.stack([2 * np.arange(64), 2 * np.arange(64) + 1], axis=1))
+    lp = tidy(raw)
+    assert lp.coefs.shape[1] == 1  # −k is computed from +k, not a second column
+    assert [ins.op for ins in lp.body] == ["mul", "neg"]
+    x = np.random.default_rng(8).random(64)
+    straight, _ = sn.build_function(np.array(outs, dtype=object), np.array(xs, dtype=object),
+                                    cache=False, reroll=False)
+    for loop in (raw, lp):  # −(k·x) is (−k)·x exactly
+        assert np.array_equal(run_plan(reroll.Plan([loop], {}, len(sched.instrs)), sched, x),
+                              straight(x))
+    # as a scatter-add, adding −(k·x) is subtracting k·x
+    acc = Loop(lp.stage, lp.body, lp.roots, lp.sources, lp.index, lp.coefs, lp.dests,
+               lp.dest_index, "add")
+    assert accumulate(acc, acc.roots[0]) == ("add", acc.roots[0])
+    assert accumulate(acc, acc.roots[1]) == ("sub", Ref("tmp", 0))

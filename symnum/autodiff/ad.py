@@ -91,8 +91,9 @@ def _(n: Term) -> list:  # _local_partials for a call as written, without the in
 
 
 @local_partials.register
-def _(n: Add) -> list:
-    return list(n.terms.items())
+def _(n: Add) -> list:  # (the sum's own entries: no mapping view built per node)
+    e = n._entries
+    return list(zip(e.keys[:n._len], e.vals[:n._len]))
 
 
 _DIRECT_PRODUCT = 8  # beyond this many bases, prefix/suffix products keep the work O(n)
@@ -136,12 +137,12 @@ def _(n: Term) -> list:
 
 @dependencies.register
 def _(n: Add) -> list:
-    return list(n.terms)
+    return n._entries.keys[:n._len]
 
 
 @dependencies.register
 def _(n: Mul) -> list:
-    return list(n.bases)
+    return n._entries.keys[:n._len]
 
 
 def _order_and_active(outputs: list, wrt: list, deps: dict | None = None) -> tuple[list, set]:

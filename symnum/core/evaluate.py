@@ -54,16 +54,17 @@ def _inputs(n: Any) -> Any:
     t = type(n)
     if t is Term:
         return n.args
-    if t is Add:
-        return n.terms.keys()
-    if t is Mul:
-        return n.bases.keys()
+    if t is Add or t is Mul:  # the form's own entries (no mapping view built)
+        return n._entries.keys[:n._len]
     if t is Sym or t is Const:
         return ()
     return arguments(n) if iscall(n) else ()
 
 
 def _num(v: Any) -> Any:
+    c = v.__class__
+    if c is float or c is int:
+        return v
     return float(v) if isinstance(v, Fraction) else v
 
 
@@ -73,14 +74,16 @@ def _value(n: Any, vals: dict) -> Any:
         return n.op.impl(*[vals[id(a)] for a in n.args])
     if t is Add:  # const + Σ c·term, left to right
         acc = None if n.const == 0 else _num(n.const)
-        for k, c in n.terms.items():
+        e = n._entries
+        for k, c in zip(e.keys[:n._len], e.vals[:n._len]):
             x = vals[id(k)] if c == 1 else np.multiply(_num(c), vals[id(k)])
             acc = x if acc is None else np.add(acc, x)
         return acc
     if t is Mul:  # coeff · Π base^exponent, left to right
         acc = None if n.coeff == 1 else _num(n.coeff)
-        for b, e in n.bases.items():
-            x = vals[id(b)] if e == 1 else pow_op.impl(vals[id(b)], e)
+        e = n._entries
+        for b, p in zip(e.keys[:n._len], e.vals[:n._len]):
+            x = vals[id(b)] if p == 1 else pow_op.impl(vals[id(b)], p)
             acc = x if acc is None else np.multiply(acc, x)
         return acc
     return operation(n).impl(*[vals[id(a)] for a in arguments(n)])
@@ -93,18 +96,21 @@ def eval_many(roots: list, env: Mapping) -> list:
     vals: dict[int, Any] = {}
     missing: list[str] = []
     order = postorder(roots, _inputs)
+    ins = [_inputs(n) for n in order]  # (once: the counts and the freeing below read them)
     # free each value after its last use: memory stays at the DAG's live width, not its size
     uses: dict[int, int] = {}
-    for n in order:
-        for a in _inputs(n):
-            uses[id(a)] = uses.get(id(a), 0) + 1
+    get = uses.get
+    for kids in ins:
+        for a in kids:
+            uses[id(a)] = get(id(a), 0) + 1
     keep = {id(r) for r in roots}
     with np.errstate(all="ignore"):
-        for n in order:
+        for n, kids in zip(order, ins):
             tn = type(n)
             if tn is Const:
                 vals[id(n)] = _const_value(n)
-            elif tn is Sym or not iscall(n):
+            elif tn is not Term and tn is not Add and tn is not Mul and (
+                    tn is Sym or not iscall(n)):
                 if n in env:
                     vals[id(n)] = env[n]
                 elif isinstance(n, Sym) and n.name in env:
@@ -114,7 +120,7 @@ def eval_many(roots: list, env: Mapping) -> list:
                     vals[id(n)] = np.nan
             else:
                 vals[id(n)] = _value(n, vals)
-                for a in _inputs(n):
+                for a in kids:
                     k = id(a)
                     uses[k] -= 1
                     if uses[k] == 0 and k not in keep:

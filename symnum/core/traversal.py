@@ -36,23 +36,28 @@ def postorder(roots: Iterable[Any], children: Callable[[Any], list] | None = Non
     """
     kids = children or _call_arguments
     seen: set[int] = set()
+    mark = seen.add
     out: list = []
+    emit = out.append
     for root in roots:
         if id(root) in seen:
             continue
-        stack = [(root, False)]
+        mark(id(root))
+        # a stack of (node, iterator over its children): the loop resumes a node's children
+        # where it left them (one entry per node, not two; a 10⁵-deep chain is walked by
+        # printing, evaluation and differentiation alike)
+        stack = [(root, iter(kids(root)))]
+        push, pop = stack.append, stack.pop
         while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                out.append(node)
-                continue
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            stack.append((node, True))
-            for a in reversed(kids(node)):
+            node, it = stack[-1]
+            for a in it:
                 if id(a) not in seen:
-                    stack.append((a, False))
+                    mark(id(a))
+                    push((a, iter(kids(a))))
+                    break
+            else:
+                pop()
+                emit(node)
     return out
 
 

@@ -158,8 +158,27 @@ def op_name(op: Any) -> str:
 # numbers
 
 
+_NUMBER_TEXTS: dict = {}  # (type, value) → text of plain ints and non-zero floats seen lately
+_NUMBER_TEXTS_MAX = 4096
+
+
 def number_str(v: Any) -> str:
     """Shortest text that reads back as the number: 2, 0.5, 1/3, -inf, nan, True."""
+    cls = v.__class__
+    if cls is float or cls is int:  # the common case, memoised (a deep chain's 0.5 and 0.1)
+        key = (cls, v)
+        s = _NUMBER_TEXTS.get(key)
+        if s is None:
+            s = _number_str(v)
+            if v and v == v:  # (0.0 and -0.0: equal keys, two texts; NaN: never found)
+                if len(_NUMBER_TEXTS) >= _NUMBER_TEXTS_MAX:
+                    _NUMBER_TEXTS.clear()
+                _NUMBER_TEXTS[key] = s
+        return s
+    return _number_str(v)
+
+
+def _number_str(v: Any) -> str:
     if isinstance(v, bool):
         return str(v)
     if isinstance(v, Fraction):
@@ -188,6 +207,8 @@ def _paren(s: Rope, prec: int, need: int) -> Rope:
 
 
 def _negated(s: Rope) -> bool:
+    if type(s) is str:  # most texts a sign is asked of are a number's or a symbol's
+        return s[:1] == "-"
     return prefix(s, 1) == "-"
 
 
@@ -211,7 +232,9 @@ def summand_order(n: Add, text: Callable[[Any], str]) -> list:
             coeff, m = monos[i]
             pos = sorted((ranks[text(b)], -e) for b, e in m.items() if e > 0)
             neg = sorted((ranks[text(b)], e) for b, e in m.items() if e < 0)
-            return (*pos, end, *neg, text(terms[i]))
+            # (-1,) closes the negative powers: two monomials equal up to there compare a
+            # tuple, never a power with a text (`x + x/y`: the one with fewer comes first)
+            return (*pos, end, *neg, (-1,), text(terms[i]))
 
         terms = [terms[i] for i in sorted(range(len(terms)), key=key)]
     out = terms + const
@@ -333,11 +356,25 @@ def _str_sum(n: Add, memo: dict) -> Printed:
     one = _scaled_one(n)
     if one is not None:  # `c·b + const`: summand_order's layout, from the entry itself
         b, c = one
+        k = n.const
+        if c > 0 and c != 1 and (k.__class__ is float or k.__class__ is int):
+            # the deep chain's `0.5*sin(…) + 0.1`: the layout below, written out flat
+            ks = number_str(k)
+            tail = (" - ", ks[1:]) if ks[0] == "-" else (" + ", ks)
+            return (number_str(c), "*", _factor((b, 1), memo), *tail), SUM
         term = memo[id(b)] if c == 1 else _scaled(c, b, memo)
-        k = Const(n.const)
-        const = (number_str(k.value), number_prec(k.value))
-        texts = [const, term] if c < 0 and not _negative(k) else [term, const]
-        return _join_summands(texts)
+        if k.__class__ is not float and k.__class__ is not int:
+            k = Const(k).value  # (normalised as a Const's value would be)
+        const = (number_str(k), number_prec(k))
+        if c < 0 and not (not isinstance(k, bool) and k < 0):
+            return _join_summands([const, term])
+        rope, prec = _join_summands([term, const])
+        if c != 1 and type(rope[0]) is tuple:
+            # `_scaled`'s own tuple (`0.5`, `*`, f) spliced in: no rope piece without a
+            # recorded head between this sum and its term's base (its head is then read off
+            # the base's in a few steps)
+            rope = (*rope[0], *rope[1:])
+        return rope, prec
     items = _one_term_order(n) if len(n) == 1 else summand_order(n, _key_of(memo))
     return _join_summands([memo[id(a)] for a in items])
 

@@ -1,7 +1,7 @@
 """`symnum.save(obj, path)` / `symnum.load(path)`: expressions, Fns and compiled functions in a
 documented, versioned JSON file that holds data only — loading it never runs code.
 
-The file (format "symnum", version 1) is one JSON object:
+The file (format "symnum", version 1 or 2) is one JSON object:
 
     {"format": "symnum", "version": 1, "kind": KIND, ...}
 
@@ -12,12 +12,21 @@ KIND "fn": {"fn": FN} with FN = {"nodes": [...], "inputs": TREE, "outputs": TREE
 Further kinds are registered by the layers that own the objects (`register_kind`):
 "compiled_function" and "kernel" by `symnum.compile`.
 
+Version 2 adds loop terms (sn.scan / fori_loop / while_loop); a file without them is still
+written as version 1, which older readers read.
+
 NODES (children before parents, referred to by index):
     ["sym", name, META]              META: {"dtype": "float64", "shape": [], "role": ...}
     ["const", NUM]
     ["term", primitive_name, [i, ...], VALUE]     (VALUE: the term's metadata, usually null)
     ["add", NUM, [[i, NUM], ...]]    const + Σ coeff·node_i
     ["mul", NUM, [[i, NUM], ...]]    coeff × Π node_i^exponent
+    ["opterm", TAG, RECORD, [i, ...], VALUE]   (version 2) an operation that is data, not a
+                                     registered primitive: a loop (TAG "loop") or a loop's
+                                     output (TAG "loop_out"); RECORD is the JSON object the
+                                     owner of TAG registered (`register_opterm`,
+                                     symnum.loops.files documents the loop records), checked
+                                     field by field when read; an unknown TAG is an error
 NUM, exactly: {"int": "12"}, {"float": "0x1.8000000000000p+0"} (float.hex: also "inf",
     "-0x0.0p+0", "nan"), {"float32": hex of its exact float64 value}, {"bool": true},
     {"fraction": ["1", "3"]}.
@@ -36,6 +45,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
@@ -47,7 +57,8 @@ from symnum.tracing.fn import Fn, fn_from_data
 from symnum.tracing.serial import fn_to_data, trees_from_data, trees_to_data
 
 FORMAT = "symnum"
-VERSION = 1
+VERSION = 2  # the newest version this module reads and writes
+LOOP_VERSION = 2  # the first version with loop terms (opterm nodes)
 
 # kind → (predicate, to_json(obj, enc) -> dict, from_json(dict, dec) -> obj)
 _KINDS: dict[str, tuple[Callable, Callable, Callable]] = {}
@@ -57,6 +68,21 @@ def register_kind(kind: str, is_kind: Callable[[Any], bool], to_json: Callable,
                   from_json: Callable) -> None:
     """Teach save/load another kind of object (the compile layer registers its own)."""
     _KINDS[kind] = (is_kind, to_json, from_json)
+
+
+# tag → (to_json(data) -> JSON object, from_json(JSON object, argument nodes) -> data): ops
+# that are data (symnum.core.serial.OP_CODECS) in the file; registered by the layers that own
+# them (symnum.loops.files), since this layer never imports them
+_OPTERMS: dict[str, tuple[Callable, Callable]] = {}
+_STATE = threading.local()  # `loops`: whether the file being written holds loop terms;
+# `version`: the version of the file being read
+
+
+def register_opterm(tag: str, to_json: Callable, from_json: Callable) -> None:
+    """Teach save/load an op that is data (an OP_CODECS tag). `from_json(record, args)` gets
+    the record and the decoded nodes of the term's arguments; it must check every field and
+    raise SerializationError on anything it does not expect."""
+    _OPTERMS[tag] = (to_json, from_json)
 
 
 # numbers and values ----------------------------------------------------------------------------
@@ -139,9 +165,13 @@ def enc_nodes(nodes: list) -> list:
         elif kind == "term":
             out.append(["term", n[1], list(n[2]), enc_value(n[3])])
         elif kind == "opterm":
-            raise SerializationError(
-                "loop terms (sn.scan / fori_loop / while_loop) are not written to files yet "
-                "(they pickle); keep the Python function and trace it again, or pickle it")
+            codec = _OPTERMS.get(n[1])
+            if codec is None:
+                raise SerializationError(
+                    f"an operation of kind {n[1]!r} has no file form (import the module that "
+                    "defines it, or pickle instead)")
+            _STATE.loops = True
+            out.append(["opterm", n[1], codec[0](n[2]), list(n[3]), enc_value(n[4])])
         else:  # add / mul
             out.append([kind, enc_num(n[1]), [[i, enc_num(c)] for i, c in n[2]]])
     return out
@@ -162,11 +192,36 @@ def dec_nodes(nodes: Any) -> list:
                 out.append(("term", n[1], tuple(int(i) for i in n[2]), dec_value(n[3])))
             elif kind in ("add", "mul"):
                 out.append((kind, dec_num(n[1]), tuple((int(i), dec_num(c)) for i, c in n[2])))
+            elif kind == "opterm":
+                out.append(_dec_opterm(k, n, out))
             else:
                 raise SerializationError(f"node {k} has the unknown kind {kind!r}")
-        except (IndexError, TypeError, ValueError) as e:
+        except (IndexError, KeyError, TypeError, ValueError) as e:
             raise SerializationError(f"node {k} is malformed ({n!r:.80}): {e}") from None
     return out
+
+
+def _dec_opterm(k: int, n: Any, done: list) -> tuple:
+    """An opterm node, its record checked by the decoder registered for its tag."""
+    version = getattr(_STATE, "version", VERSION)
+    if version < LOOP_VERSION:
+        raise SerializationError(f"node {k} is a loop record, which a version-{version} file "
+                                 "cannot hold (the file is damaged or was edited)")
+    if len(n) != 5 or not isinstance(n[1], str) or not isinstance(n[3], list):
+        raise SerializationError(f"node {k} is a malformed operation record ({n!r:.80})")
+    codec = _OPTERMS.get(n[1])
+    if codec is None:
+        raise SerializationError(
+            f"node {k} is an operation of the unknown kind {n[1]!r} (known: "
+            f"{', '.join(sorted(_OPTERMS)) or 'none'}); this symnum does not read it")
+    args = []
+    for i in n[3]:
+        if type(i) is not int or not 0 <= i < k:
+            raise SerializationError(f"node {k} refers to node {i!r}, which is not an "
+                                     "earlier node")
+        args.append(i)
+    data = codec[1](n[2], [done[i] for i in args])
+    return ("opterm", n[1], data, tuple(args), dec_value(n[4]))
 
 
 def enc_tree(t: Any) -> list:
@@ -199,7 +254,7 @@ def dec_tree(t: Any) -> tuple:
             return ("dict", [[dec_value(k), dec_tree(v)] for k, v in t[1]])
         if kind == "static":
             return ("static", dec_value(t[1]))
-    except (IndexError, TypeError, ValueError) as e:
+    except (IndexError, KeyError, TypeError, ValueError) as e:
         raise SerializationError(f"malformed tree {t!r:.80}: {e}") from None
     raise SerializationError(f"unknown tree kind {t!r:.80}")
 
@@ -236,13 +291,23 @@ def _terms_from_json(d: dict) -> Any:
 # the public entry points -----------------------------------------------------------------------
 def to_json(obj: Any) -> dict:
     """The file's JSON object for `obj` (what `save` writes)."""
-    head = {"format": FORMAT, "version": VERSION}
+    outer = getattr(_STATE, "loops", None)
+    _STATE.loops = False
+    try:
+        body = _body_json(obj)
+        version = LOOP_VERSION if _STATE.loops else 1  # readable by the oldest reader it can
+    finally:
+        _STATE.loops = outer
+    return {"format": FORMAT, "version": version, **body}
+
+
+def _body_json(obj: Any) -> dict:
     if isinstance(obj, Fn):
-        return {**head, "kind": "fn", "fn": enc_fn(obj)}
+        return {"kind": "fn", "fn": enc_fn(obj)}
     for kind, (is_kind, to_js, _) in _KINDS.items():
         if is_kind(obj):
-            return {**head, "kind": kind, **to_js(obj)}
-    return {**head, "kind": "terms", **_terms_to_json(obj)}
+            return {"kind": kind, **to_js(obj)}
+    return {"kind": "terms", **_terms_to_json(obj)}
 
 
 def from_json(d: Any) -> Any:
@@ -250,10 +315,19 @@ def from_json(d: Any) -> Any:
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise SerializationError("not a symnum file (no \"format\": \"symnum\" entry)")
     version = d.get("version")
-    if not isinstance(version, int) or version > VERSION:
+    if type(version) is not int or not 1 <= version <= VERSION:
         raise SerializationError(
             f"this file has format version {version!r}; this symnum reads versions up to "
             f"{VERSION}: upgrade symnum to load it")
+    outer = getattr(_STATE, "version", None)
+    _STATE.version = version
+    try:
+        return _body_from_json(d)
+    finally:
+        _STATE.version = outer if outer is not None else VERSION
+
+
+def _body_from_json(d: dict) -> Any:
     kind = d.get("kind")
     if kind == "fn":
         return dec_fn(d["fn"])
