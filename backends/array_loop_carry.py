@@ -54,11 +54,8 @@ def plan(n: ArrayTerm, must: set) -> None:
 def _refuse(spec: Any) -> str | None:
     """Why this loop has no loop plan (None: it has one)."""
     outs = spec.body.flat_outputs
-    if spec.kind == "while":
-        if _shape(outs[-1]):
-            return "a while loop's condition is an array (use np.any / np.all in cond_fun)"
-        if spec.reverse:
-            return "a reversed while loop"
+    if spec.kind == "while" and spec.reverse:
+        return "a reversed while loop"
     for v in list(spec.body.flat_inputs[:spec.nc]) + list(outs[:spec.nc + spec.ny]):
         dt = getattr(v, "dtype", "float64")
         if dt not in ("float64", "float32"):
@@ -167,15 +164,20 @@ def materialise(gen: Any, n: ArrayTerm, top: Any) -> None:
             b.add(f"{y}[{', '.join([step] + idx)}] = {child.read(o, idx, b)}")
         else:
             loop.add(f"{y}[{step}] = {child.read(o, [], loop)}")
-    cond = child.read(outs[-1], [], loop) if spec.kind == "while" else None
-    if cond is not None:
-        p = gen.fresh("go")
-        loop.add(f"{p} = {cond}")
+    p = gen.fresh("go") if spec.kind == "while" else None
+    if p is not None:  # go on while the condition holds (anywhere, for an array condition)
+        c = outs[-1]
+        if _shape(c):
+            loop.add(f"{p} = False")
+            idx, b = gen.loops(_shape(c), loop)
+            b.add(f"{p} = {p} | (({child.read(c, idx, b)}) != 0)")
+        else:
+            loop.add(f"{p} = {child.read(c, [], loop)}")
     for c, v in new_scalars:
         loop.add(f"{c} = {v}")
     for c, name in swaps:
         loop.add(f"{c}, {name} = {name}, {c}")
-    if cond is not None:
+    if p is not None:
         loop.add(f"if {p} == 0:")
         stop = loop.child()
         for o, y in zip(outs[nc:nc + ny], ys):  # the steps not taken repeat the last ys

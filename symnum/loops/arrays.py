@@ -24,6 +24,7 @@ from symnum.arrays.ops_index import as_array_operand
 from symnum.arrays.scalarize import leaf_elements, scalarize_many
 from symnum.arrays.terms import ArrayExpr, ArraySym, ArrayTerm
 from symnum.core.build import as_expr
+from symnum.core.primitives import logical_or
 from symnum.core.terms import Expr, Sym
 from symnum.core.traversal import postorder
 from symnum.errors import ShapeError, TracingError
@@ -163,10 +164,16 @@ def _scalar_loop(spec: ArraySpec, elems: list) -> Any:
     for s in range(spec.length):
         for a in x_el:
             xs.extend(np.asarray(a[s], dtype=object).ravel())
+    cond = None
+    if spec.kind == "while":  # the loop goes on while any element of its condition holds
+        elems = list(np.asarray(scal[-1], dtype=object).ravel())
+        cond = elems[0]
+        for e in elems[1:]:
+            cond = logical_or(cond, e)
     return T.build_loop(
         spec.kind, spec.length, carry_syms=c_syms, x_syms=x_syms, index_sym=ins[-1],
         carry_outs=outs[:n_c], y_outs=outs[n_c:n_c + n_y], init=init, xs=xs,
-        cond=outs[-1] if spec.kind == "while" else None, reverse=spec.reverse, lo=spec.lo,
+        cond=cond, reverse=spec.reverse, lo=spec.lo,
         bind=dict(zip(k_syms, k_vals)), checkpoint=spec.checkpoint)
 
 
@@ -277,3 +284,22 @@ def out_term(node: ArrayTerm, index: int, stacked: bool) -> ArrayTerm:
 def _dt(v: Any) -> str:
     dt = getattr(v, "dtype", "float64")
     return "bool" if dt == "bool" else "float32" if dt == "float32" else "float64"
+
+
+# array loops whose carries hold at most this many elements in all compile as scalar loops
+# (scalarize): their unrolled bodies are small and the scalar loop schedule keeps every carry
+# in registers. Above it, as one loop around the body's loop plan (backends.array_loop_carry),
+# whose compile time does not grow with the arrays (benchmarks/results_issue12.md)
+SCALAR_CARRY_LIMIT = 64
+
+
+def carry_elements(roots: list) -> int:
+    """The largest number of carried scalars (carries and stacked ys per step) of any array
+    loop in `roots` (0 without array loops): what decides between the two lowerings."""
+    most = 0
+    for n in postorder(roots):
+        if isinstance(n, ArrayTerm) and isinstance(n.op, ArrayLoop):
+            s = n.op.spec
+            outs = s.body.flat_outputs[:s.nc + s.ny]
+            most = max(most, sum(int(np.prod(_shape(v), dtype=np.int64)) for v in outs))
+    return most
