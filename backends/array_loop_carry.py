@@ -29,6 +29,10 @@ from symnum.errors import CompileError
 from symnum.loops.arrays import ArrayLoop, ArrayLoopOut
 
 _EMPTY = re.compile(r"(m\d+) = np\.empty\(")
+# a loop body's periodic stencils are peeled (backends.array_loops.nest) on numba too, whose
+# array kernels otherwise keep a conditional index per element (numba_arrays.PEEL_NUMBA): the
+# body runs once per step, so its speed outweighs the extra compile time of its copies
+BODY_PEEL = 3
 
 
 def _shape(v: Any) -> tuple:
@@ -74,7 +78,7 @@ def materialise(gen: Any, n: ArrayTerm, top: Any) -> None:
     nc, nx, nk, ny, L = spec.nc, spec.nx, spec.nk, spec.ny, spec.length
     ins, outs = body.flat_inputs, body.flat_outputs
     init, consts, xs = n.args[:nc], n.args[nc:nc + nk], n.args[nc + nk:]
-    child = type(gen)(body, gen.parallel, gen.op_src, gen.peel, parent=gen)
+    child = type(gen)(body, gen.parallel, gen.op_src, max(gen.peel, BODY_PEEL), parent=gen)
     # the carries: a buffer each (arrays, filled from init) or a scalar variable
     cur: list[str] = []
     for ph, a in zip(ins[:nc], init):

@@ -290,7 +290,7 @@ def _dt(v: Any) -> str:
 # (scalarize): their unrolled bodies are small and the scalar loop schedule keeps every carry
 # in registers. Above it, as one loop around the body's loop plan (backends.array_loop_carry),
 # whose compile time does not grow with the arrays (benchmarks/results_issue12.md)
-SCALAR_CARRY_LIMIT = 64
+SCALAR_CARRY_LIMIT = 32
 
 
 def carry_elements(roots: list) -> int:
