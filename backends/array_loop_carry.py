@@ -161,8 +161,14 @@ def materialise(gen: Any, n: ArrayTerm, top: Any) -> None:
         idx, b = gen.loops(_shape(ph), loop, work=_size(_shape(ph)))
         b.add(f"{nxt}[{', '.join(idx)}] = {child.read(o, idx, b)}")
         swaps.append((c, nxt))
+    direct: list[tuple[str, str]] = []  # body buffers that become their ys' rows
     for o, y in zip(outs[nc:nc + ny], ys):
         sh = _shape(o)
+        name = child.names.get(id(o)) if isinstance(o, ArrayTerm) else None
+        if sh and name in own and name not in taken:
+            taken.add(name)
+            direct.append((name, y))
+            continue
         if sh:
             idx, b = gen.loops(sh, loop, work=_size(sh))
             b.add(f"{y}[{', '.join([step] + idx)}] = {child.read(o, idx, b)}")
@@ -190,11 +196,28 @@ def materialise(gen: Any, n: ArrayTerm, top: Any) -> None:
             idx, b = gen.loops(_shape(o), stop.child())
             b.add(f"{y}[{', '.join([r] + idx)}] = {y}[{', '.join([t] + idx)}]")
         stop.add("break")
+    _write_rows(top, t, L, step, direct)
     # the projections
     for m in gen.order:
         if isinstance(m, ArrayTerm) and isinstance(m.op, ArrayLoopOut) and m.args[0] is n:
             gen.names[id(m)] = ys[m.op.index] if m.op.stacked else cur[m.op.index]
     gen.names[id(n)] = cur[0] if cur else "0.0"
+
+
+def _write_rows(top: Any, t: str, L: int, step: str, direct: list) -> None:
+    """A y the body computes into a buffer of its own is written straight into its row of the
+    stacked ys (`m5[i]` → `ys3[t, i]`), where every use of the buffer is an element access."""
+    at = top.lines.index(f"{top.indent}for {t} in range({L}):")
+    for m, y in direct:
+        alloc = f"{top.indent}{m} = np.empty("
+        body = top.lines[at + 1:]
+        text = "\n".join(body)
+        if re.search(rf"\b{m}\b(?!\[)", text) or f"{m}[...]" in text:
+            continue  # read whole (np.dot) or filled: keep the buffer and copy its rows
+        top.lines[at + 1:] = [re.sub(rf"\b{m}\[", f"{y}[{step}, ", ln) for ln in body]
+        drop = next(k for k in range(at) if top.lines[k].startswith(alloc))
+        del top.lines[drop]
+        at -= 1
 
 
 def _name_of(gen: Any, a: Any, top: Any) -> str:
