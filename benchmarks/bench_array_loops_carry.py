@@ -57,33 +57,39 @@ def hand_numba(k: float, steps: int = STEPS):
     return run
 
 
-def per_call(f, u, budget: float = 1.0) -> float:
+def side_by_side(f, ref, u, budget: float = 1.0) -> tuple[float, float]:
+    """Per-call seconds of `f` and `ref` on u, in alternating batches (7 rounds); the fastest
+    batch of each, so that other jobs on the machine inflate neither ratio side alone."""
     f(u)
+    ref(u)
     t0 = time.perf_counter()
     f(u)
     one = max(time.perf_counter() - t0, 1e-7)
-    reps = max(1, min(2000, int(budget / 5 / one)))
-    runs = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            f(u)
-        runs.append((time.perf_counter() - t0) / reps)
-    return statistics.median(runs)
+    reps = max(1, min(2000, int(budget / 14 / one)))
+    a, b = [], []
+    for _ in range(7):
+        for fun, out in ((f, a), (ref, b)):
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                fun(u)
+            out.append((time.perf_counter() - t0) / reps)
+    return min(a), min(b)
 
 
-def first_call(n: int, backend: str, how: str, repeat: int, salt: int) -> tuple[float, object]:
-    """Median of trace + compile + first call; returns it and the last compiled function."""
+def first_call(n: int, backend: str, how: str, repeat: int, salt: int) -> tuple:
+    """Medians of trace + compile + first call (wall, CPU seconds of this process) and the
+    last compiled function."""
     u = np.random.default_rng(n).standard_normal(n)
-    runs, f = [], None
+    runs, cpu, f = [], [], None
     for r in range(repeat):
         kk = 0.1 * (1 + 1e-12 * (salt * 100 + r + 1))
         opts = {"cache": False} if backend == "llvm" else {"cache_dir": tempfile.mkdtemp()}
         f = sn.compile(heat(kk), mode="array", backend=backend, array_loops=how, **opts)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         f(u)
         runs.append(time.perf_counter() - t0)
-    return statistics.median(runs), f
+        cpu.append(time.process_time() - c0)
+    return statistics.median(runs), statistics.median(cpu), f
 
 
 def main() -> None:
@@ -104,54 +110,54 @@ def main() -> None:
         t0 = time.perf_counter()
         ref(u)
         t_hand_compile = time.perf_counter() - t0
-        t_hand = per_call(ref, u)
         for how, backend in runs:
             if how == "scalar" and n > a.before_max:
-                rows.append((n, how, backend, None, None, t_hand, None))
+                rows.append((n, how, backend, None, None, None, None, None))
                 print(f"n={n} {how} {backend}: skipped (n > --before-max {a.before_max})",
                       flush=True)
                 continue
             rep = 1 if (how == "scalar" or backend == "numba") else a.repeat
-            t_first, f = first_call(n, backend, how, rep, len(rows))
+            t_first, c_first, f = first_call(n, backend, how, rep, len(rows))
             info = f.lower(u).info
             f = sn.compile(heat(0.1), mode="array", backend=backend, array_loops=how)
             err = float(np.max(np.abs(f(u) - ref(u))))
-            t_call = per_call(f, u)
-            rows.append((n, how, backend, t_first, t_call, t_hand, err))
-            print(f"n={n} {how} {backend}: trace+compile+first call {t_first:.3f} s, call "
-                  f"{t_call * 1e3:.3f} ms vs hand numba {t_hand * 1e3:.3f} ms "
-                  f"({t_call / t_hand:.2f}x), max |diff| {err:.1e} "
+            t_call, t_hand = side_by_side(f, ref, u)
+            rows.append((n, how, backend, t_first, c_first, t_call, t_hand, err))
+            print(f"n={n} {how} {backend}: trace+compile+first call {t_first:.3f} s "
+                  f"(CPU {c_first:.3f} s), call {t_call * 1e3:.3f} ms vs hand numba "
+                  f"{t_hand * 1e3:.3f} ms ({t_call / t_hand:.2f}x), max |diff| {err:.1e} "
                   f"[{info.get('array_loops')}; hand numba compile {t_hand_compile:.2f} s]",
                   flush=True)
     print()
-    print("| n | lowering | backend | trace + compile + 1st call | per call | hand numba | "
+    print("| n | lowering | backend | trace + compile + 1st call (CPU) | per call | hand numba | "
           "ratio | max abs diff |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for n, how, be, tf, tc, th, err in rows:
+    for n, how, be, tf, cf, tc, th, err in rows:
         name = "before (scalarised)" if how == "scalar" else "after (loop plan)"
         if tf is None:
-            print(f"| {n:,} | {name} | {be} | skipped | | {th * 1e3:.3f} ms | | |")
+            print(f"| {n:,} | {name} | {be} | skipped | | | | |")
             continue
-        print(f"| {n:,} | {name} | {be} | {tf:.3f} s | {tc * 1e3:.3f} ms | {th * 1e3:.3f} ms "
-              f"| {tc / th:.2f}x | {err:.1e} |")
+        print(f"| {n:,} | {name} | {be} | {tf:.3f} s ({cf:.3f} s) | {tc * 1e3:.3f} ms | "
+              f"{th * 1e3:.3f} ms | {tc / th:.2f}x | {err:.1e} |")
     if a.crossover:
         crossover(a.repeat)
 
 
 def crossover(repeat: int) -> None:
     print()
-    print("| n | scalarised: compile | per call | loop plan: compile | per call | "
-          "scalar / plan |")
+    print("| n | scalarised: trace + compile (CPU) | per call | loop plan: trace + compile (CPU) "
+          "| per call | plan / scalar per call |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for j, n in enumerate((8, 16, 32, 64, 128, 256, 512)):
+    for j, n in enumerate((8, 16, 24, 32, 48, 64, 128, 256, 512)):
         u = np.random.default_rng(n).standard_normal(n)
-        out = []
+        comp, fs = [], []
         for how in ("scalar", "native"):
-            tf, _ = first_call(n, "llvm", how, repeat, 1000 + 2 * j + (how == "native"))
-            f = sn.compile(heat(0.1), mode="array", backend="llvm", array_loops=how)
-            out += [tf, per_call(f, u, 0.5)]
-        print(f"| {n} | {out[0]:.3f} s | {out[1] * 1e6:.2f} µs | {out[2]:.3f} s | "
-              f"{out[3] * 1e6:.2f} µs | {out[1] / out[3]:.2f}x |", flush=True)
+            _, cf, _ = first_call(n, "llvm", how, repeat, 1000 + 2 * j + (how == "native"))
+            comp.append(cf)
+            fs.append(sn.compile(heat(0.1), mode="array", backend="llvm", array_loops=how))
+        t_s, t_p = side_by_side(fs[0], fs[1], u, 0.5)
+        print(f"| {n} | {comp[0]:.3f} s | {t_s * 1e6:.2f} µs | {comp[1]:.3f} s | "
+              f"{t_p * 1e6:.2f} µs | {t_p / t_s:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

@@ -238,3 +238,15 @@ def test_numba_renders_the_same_plan():
     k = lower(fn, "numba", array_loops="native")
     assert k.backend == "numba" and k.info["array_loops"] == "native"
     _close(k(*args), fn(*args))
+
+
+def test_auto_mode_counts_the_loop_body_when_deciding_to_scalarize():
+    from symnum.arrays.auto import SCALARIZE_LIMIT, array_elements
+
+    fn = sn.trace(heat(100), np.zeros(1000), mode="array")
+    assert array_elements(fn) > SCALARIZE_LIMIT  # the body's ~7 arrays of 1000 count
+    f = sn.compile(heat(100))  # mode="auto": stays an array program, one native loop
+    u = RNG.standard_normal(1000)
+    np.testing.assert_allclose(f(u), fn(u), rtol=1e-12)
+    assert isinstance(f.fn, sn.ArrayFn) and f.lower(u).info["array_loops"] == "native"
+    assert not isinstance(sn.compile(heat(100)).lower(u[:8]).fn, sn.ArrayFn)  # small: scalar

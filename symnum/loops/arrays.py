@@ -66,6 +66,11 @@ class ArrayLoop(ArrayOp):
     def infer(self, args):
         return (), "float64"
 
+    def inner_roots(self) -> list:
+        """The body's outputs: what scalarizing the loop scalarizes too (arrays.auto counts
+        their elements when it decides whether a program is small enough to scalarize)."""
+        return list(self.spec.body.flat_outputs)
+
     def impl(self, *vals):
         s = self.spec
         init, consts, xs = vals[:s.nc], vals[s.nc:s.nc + s.nk], vals[s.nc + s.nk:]
