@@ -103,15 +103,20 @@ def materialise(gen: Any, n: ArrayTerm, top: Any) -> None:
     iv = gen.fresh("iv")
     for ph, c in zip(ins[:nc], cur):
         child.names[id(ph)] = c
+    # (an enclosing loop's x slice is read through that loop's step index too)
     for ph, a in zip(ins[nc:nc + nx], xs):
-        name = _name_of(gen, a, top)
+        name, pre = _name_of(gen, a), gen.offsets.get(id(a), [])
         if _shape(ph):
             child.names[id(ph)] = name
-            child.offsets[id(ph)] = [step]
+            child.offsets[id(ph)] = pre + [step]
         else:
-            child.names[id(ph)] = f"{name}[{step}]"
+            child.names[id(ph)] = f"{name}[{', '.join(pre + [step])}]"
     for ph, a in zip(ins[nc + nx:-1], consts):
-        child.names[id(ph)] = _name_of(gen, a, top) if _shape(a) else gen.read(a, [], top)
+        if _shape(a):
+            child.names[id(ph)] = _name_of(gen, a)
+            child.offsets[id(ph)] = gen.offsets.get(id(a), [])
+        else:
+            child.names[id(ph)] = gen.read(a, [], top)
     child.names[id(ins[-1])] = iv
     # the loop
     top.add(f"for {t} in range({L}):")
@@ -220,16 +225,13 @@ def _write_rows(top: Any, t: str, L: int, step: str, direct: list) -> None:
         at -= 1
 
 
-def _name_of(gen: Any, a: Any, top: Any) -> str:
+def _name_of(gen: Any, a: Any) -> str:
     """The variable holding array `a` of the enclosing plan (an input, a constant, or a buffer
     its plan materialised first)."""
     name = gen.names.get(id(a))
     if name is None:
         raise CompileError(f"internal error: the loop's array argument {type(a).__name__} has "
                            "no buffer")
-    if gen.offsets.get(id(a)):
-        raise CompileError("a loop nested in another loop's body reads the outer loop's xs "
-                           "slice as an array; not in the loop plan yet")
     return name
 
 

@@ -150,10 +150,20 @@ def _nested(u0):
     return sn.fori_loop(0, 4, outer, u0)
 
 
+def _nested_xs(xs, c0):
+    def outer(c, x):  # x is a (5, 40) slice: the inner scan runs over its rows
+        c2, ys = sn.scan(lambda d, r: (d * 0.5 + r, np.sum(d * x[0])), c, x)
+        return c2, ys
+    return sn.scan(outer, c0, xs)
+
+
 def test_nested_loops():
     u = RNG.standard_normal(66)
     fn = sn.trace(_nested, u, mode="array")
     _close(_llvm(fn)(u), fn(u))
+    args = (RNG.standard_normal((3, 5, 40)), RNG.standard_normal(40))
+    fn = sn.trace(_nested_xs, *args, mode="array")
+    _close(_llvm(fn)(*args), fn(*args))
 
 
 def test_gradient_through_array_loop_is_native_and_matches_fd():
