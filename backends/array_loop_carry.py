@@ -74,6 +74,13 @@ def materialise(gen: Any, n: ArrayTerm, top: Any) -> None:
     why = _refuse(spec)
     if why is not None:
         raise CompileError(f"no loop plan for this array loop: {why}")
+    big = _superset(gen, n)
+    if big is not None:  # reverse mode's augmented forward loop computes this one's values too
+        if id(big) not in gen.names:
+            materialise(gen, big, top)
+        cur, ys = gen.loop_buffers[id(big)]
+        _name_projections(gen, n, cur, ys)
+        return
     body = spec.body
     nc, nx, nk, ny, L = spec.nc, spec.nx, spec.nk, spec.ny, spec.length
     ins, outs = body.flat_inputs, body.flat_outputs
@@ -202,11 +209,41 @@ def materialise(gen: Any, n: ArrayTerm, top: Any) -> None:
             b.add(f"{y}[{', '.join([r] + idx)}] = {y}[{', '.join([t] + idx)}]")
         stop.add("break")
     _write_rows(top, t, L, step, direct)
-    # the projections
+    _name_projections(gen, n, cur, ys)
+
+
+def _name_projections(gen: Any, n: ArrayTerm, cur: list, ys: list) -> None:
+    """The loop's final carries and stacked ys are the variables `cur` and `ys` hold."""
+    if not hasattr(gen, "loop_buffers"):
+        gen.loop_buffers = {}
+    gen.loop_buffers[id(n)] = (cur, ys)
     for m in gen.order:
         if isinstance(m, ArrayTerm) and isinstance(m.op, ArrayLoopOut) and m.args[0] is n:
             gen.names[id(m)] = ys[m.op.index] if m.op.stacked else cur[m.op.index]
     gen.names[id(n)] = cur[0] if cur else "0.0"
+
+
+def _superset(gen: Any, n: ArrayTerm) -> ArrayTerm | None:
+    """Another loop node of the plan on the same arguments whose body computes this body's
+    carries and ys as its first outputs (array_ad's augmented forward loop: the same loop with
+    each step's incoming carries as extra ys) — one loop then serves both."""
+    s = n.op.spec
+    so = s.body.flat_outputs
+    key = (s.kind, s.length, s.reverse, s.lo, s.nc, s.nx, s.nk)
+    for m in gen.order:
+        if m is n or not (isinstance(m, ArrayTerm) and isinstance(m.op, ArrayLoop)):
+            continue
+        t = m.op.spec
+        to = t.body.flat_outputs
+        if (t.kind, t.length, t.reverse, t.lo, t.nc, t.nx, t.nk) != key or t.ny <= s.ny \
+                or len(m.args) != len(n.args) \
+                or any(a is not b for a, b in zip(m.args, n.args)) \
+                or any(a is not b for a, b in zip(t.body.flat_inputs, s.body.flat_inputs)) \
+                or any(a is not b for a, b in zip(to[:s.nc + s.ny], so[:s.nc + s.ny])) \
+                or (s.kind == "while" and to[-1] is not so[-1]):
+            continue
+        return m
+    return None
 
 
 def _write_rows(top: Any, t: str, L: int, step: str, direct: list) -> None:

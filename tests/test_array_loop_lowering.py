@@ -175,7 +175,10 @@ def test_gradient_through_array_loop_is_native_and_matches_fd():
     u, kk = RNG.standard_normal(80), 0.1
     g = sn.compile(sn.grad(loss, argnums=(0, 1), mode="array"), array_loops="native")
     gu, gk = g(u, kk)
-    assert g.lower(u, kk).info["array_loops"] == "native"
+    k = g.lower(u, kk)
+    assert k.info["array_loops"] == "native"
+    # one forward loop (the augmented one serves the primal too) and one reverse scan
+    assert len(re.findall(r"^ *for t\d+ in range\(12\):", k.plan, re.M)) == 2
     f = sn.compile(loss, mode="array")
     h = 1e-6
     for j in (0, 17, 79):
