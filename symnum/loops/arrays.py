@@ -5,7 +5,9 @@ array term whatever the trip count and the arrays' sizes.
 value-holder of shape ()); `ArrayTerm(ArrayLoopOut(...), (node,))` reads a final carry leaf or a
 stacked y leaf. The reference interpreter runs the body with the array interpreter each step;
 `scalarize` turns the node into a scalar-mode loop (symnum.loops.terms) over the body's
-scalarized Fn, which is how array programs with loops compile. Never lowers anything itself.
+scalarized Fn, which is how loops with small carries (SCALAR_CARRY_LIMIT) and loops the loop
+plan refuses compile; the others lower as one loop around the body's loop plan
+(backends.array_loop_carry, chosen in symnum.compile). Never lowers anything itself.
 """
 
 from __future__ import annotations
