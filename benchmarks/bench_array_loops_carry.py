@@ -10,10 +10,12 @@ against a hand-written numba loop (two buffers swapped per step, the same arithm
 * after: one loop around the body's loop plan (`array_loops="native"`), llvm and numba.
 
 `--crossover` times small n (8 … 512) both ways on llvm: where the scalar loop stops being
-faster (symnum.loops.arrays.SCALAR_CARRY_LIMIT).
+faster (symnum.loops.arrays.SCALAR_CARRY_LIMIT). `--grad` compiles the gradient of
+sum(u_100²) with respect to u0 and the diffusion number (array mode: a forward loop storing the
+carries and a reverse scan, both through the loop plan) for n = 10³ and 10⁵.
 
     python benchmarks/bench_array_loops_carry.py [--quick] [--repeat N] [--before-max N]
-                                                 [--crossover]
+                                                 [--crossover] [--grad]
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ def main() -> None:
     ap.add_argument("--before-max", type=int, default=10**4,
                     help="largest n the scalarised (before) lowering is run for")
     ap.add_argument("--crossover", action="store_true")
+    ap.add_argument("--grad", action="store_true")
     a = ap.parse_args()
     print(machine_info())
     sizes = (10**3, 10**4) if a.quick else (10**3, 10**4, 10**5, 10**6)
@@ -141,6 +144,8 @@ def main() -> None:
               f"{th * 1e3:.3f} ms | {tc / th:.2f}x | {err:.1e} |")
     if a.crossover:
         crossover(a.repeat)
+    if a.grad:
+        gradient()
 
 
 def crossover(repeat: int) -> None:
@@ -158,6 +163,28 @@ def crossover(repeat: int) -> None:
         t_s, t_p = side_by_side(fs[0], fs[1], u, 0.5)
         print(f"| {n} | {comp[0]:.3f} s | {t_s * 1e6:.2f} µs | {comp[1]:.3f} s | "
               f"{t_p * 1e6:.2f} µs | {t_p / t_s:.2f}x |", flush=True)
+
+
+def gradient() -> None:
+    def loss(u0, k):
+        return np.sum(heat(k)(u0) ** 2)
+
+    print()
+    print("| n | grad trace + compile + 1st call (CPU) | per call | lowering |")
+    print("| --- | --- | --- | --- |")
+    for n in (10**3, 10**5):
+        u = np.random.default_rng(n).standard_normal(n)
+        t0, c0 = time.perf_counter(), time.process_time()
+        g = sn.compile(sn.grad(loss, argnums=(0, 1), mode="array"), cache=False)
+        g(u, 0.1)
+        tf, cf = time.perf_counter() - t0, time.process_time() - c0
+        runs = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            g(u, 0.1)
+            runs.append(time.perf_counter() - t0)
+        print(f"| {n:,} | {tf:.3f} s ({cf:.3f} s) | {min(runs) * 1e3:.3f} ms | "
+              f"{g.lower(u, 0.1).info['array_loops']} |", flush=True)
 
 
 if __name__ == "__main__":
