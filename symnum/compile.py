@@ -72,7 +72,7 @@ def lower(fn: Fn, backend: str = "auto", **options: Any) -> Any:
         raise CompileError(f"lower() takes an Fn (from symnum.trace), got {type(fn).__name__}")
     name = resolve_backend(backend, fn)
     if isinstance(fn, ArrayFn) and name != "numpy" and _loops(fn):
-        return _lower_array_loops(fn, name, options)
+        return _lower_array_loops(fn, name, options, backend == "auto")
     options.pop("array_loops", None)  # the choice for array loops; nothing to choose here
     if backend == "auto" and name == "llvm" and isinstance(fn, ArrayFn) \
             and "numba" in _backends().available_backends():
@@ -85,13 +85,15 @@ def lower(fn: Fn, backend: str = "auto", **options: Any) -> Any:
     return _backends().lower(fn, name, **options)
 
 
-def _lower_array_loops(fn: ArrayFn, name: str, options: dict) -> Any:
+def _lower_array_loops(fn: ArrayFn, name: str, options: dict, auto: bool = False) -> Any:
     """An array program with loop terms: on llvm and numba each loop is one sequential loop
     around its body's loop plan (backends.array_loop_carry) — compile time flat in the arrays'
     sizes — unless its carries are small (symnum.loops.arrays.SCALAR_CARRY_LIMIT scalars: the
     scalar loop is faster there) or the plan cannot express it; then the program is
     scalarised into scalar loops (symnum.loops.terms), and `.info["array_loops"]` says why.
-    `array_loops=` ("auto", "native", "scalar") overrides the choice."""
+    `array_loops=` ("auto", "native", "scalar") overrides the choice. backend="auto" tries
+    numba's loop plan where llvm's refuses (float32 data), as for array programs without
+    loops."""
     from symnum.loops.arrays import SCALAR_CARRY_LIMIT, carry_elements
 
     options = dict(options)
@@ -109,7 +111,14 @@ def _lower_array_loops(fn: ArrayFn, name: str, options: dict) -> Any:
                "faster there")
     if why is None:
         try:
-            k = _backends().get_backend(name).lower(fn, **options)
+            try:
+                k = _backends().get_backend(name).lower(fn, **options)
+            except CompileError as e:
+                if not (auto and name == "llvm"
+                        and "numba" in _backends().available_backends()):
+                    raise
+                k = _backends().lower(fn, "numba", **options)
+                k.info["llvm_refused"] = str(e)  # why auto chose numba
         except CompileError as e:
             if how == "native":
                 raise

@@ -263,3 +263,13 @@ def test_auto_mode_counts_the_loop_body_when_deciding_to_scalarize():
     np.testing.assert_allclose(f(u), fn(u), rtol=1e-12)
     assert isinstance(f.fn, sn.ArrayFn) and f.lower(u).info["array_loops"] == "native"
     assert not isinstance(sn.compile(heat(100)).lower(u[:8]).fn, sn.ArrayFn)  # small: scalar
+
+
+def test_auto_backend_takes_numbas_loop_plan_where_llvm_refuses():
+    pytest.importorskip("numba")
+    u = RNG.standard_normal(100).astype(np.float32)  # the llvm array loops take float64 data
+    fn = sn.trace(heat(5), u, mode="array")
+    k = lower(fn, "auto")
+    assert k.backend == "numba" and k.info["array_loops"] == "native"
+    assert "float32" in k.info["llvm_refused"]
+    np.testing.assert_allclose(k(u), fn(u), rtol=1e-5)
