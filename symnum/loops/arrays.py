@@ -298,7 +298,7 @@ def _dt(v: Any) -> str:
 # in registers. Above it, as one loop around the body's loop plan (backends.array_loop_carry),
 # whose compile time does not grow with the arrays. Measured crossover (heat equation, 100
 # steps, llvm; benchmarks/results_issue12.md): the scalar loop is faster per call up to 24
-# points (1.4x at 24), the loop plan from 32 (0.9x) on, and compiles faster from 128
+# points (1.1-1.4x at 24), the loop plan from 32 (0.9x) on, and compiles faster from 128
 SCALAR_CARRY_LIMIT = 24
 
 
