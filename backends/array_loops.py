@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from symnum.backends import array_loop_carry as carry
 from symnum.backends.pysource import instr_src
 from symnum.backends.schedule import Ref, float_literal, schedule
 
@@ -32,6 +33,7 @@ from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Const, Expr, Sym
 from symnum.core.traversal import free_symbols, postorder
 from symnum.errors import CompileError
+from symnum.loops.arrays import ArrayLoop, ArrayLoopOut
 
 # a map read k times is recomputed in each reader unless (k − 1) × its body's cost exceeds this
 # (cycles): u·u·v read by two outputs is cheaper twice than through a buffer (memory traffic)
@@ -130,8 +132,10 @@ class LoopGen:
     """Generates `kernel(<inputs>, <constants>)` returning the outputs as a tuple."""
 
     def __init__(self, fn: Any, parallel: bool = False, op_src: Any = instr_src,
-                 peel: int = PEEL_BODIES):
+                 peel: int = PEEL_BODIES, parent: LoopGen | None = None):
         self.fn = fn
+        # a loop body's plan (backends.array_loop_carry) shares its kernel's constants and names
+        self.parent = parent
         self.peel = peel  # body copies a peeled stencil nest may have (1: no peeling)
         self.op_src = op_src  # how one scalar op is spelled: numba's Python, or neutral calls
         self.parallel = parallel  # outer loops of large nests as numba.prange (opt-in)
@@ -139,7 +143,8 @@ class LoopGen:
         self.n = 0
         self.params: list[str] = []
         self.names: dict[int, str] = {}  # leaf or materialised node → its variable
-        self.consts: list[ArrayConst] = []
+        self.offsets: dict[int, list[str]] = {}  # leaf read with leading indices (a scan's x)
+        self.consts: list[ArrayConst] = parent.consts if parent is not None else []
         self.keep: list = []
         outs = fn.flat_outputs
         for k, leaf in enumerate(fn.flat_inputs):
@@ -149,15 +154,20 @@ class LoopGen:
         self.order = postorder(outs)
         for n in self.order:
             if isinstance(n, ArrayConst) and n.ndim:
-                self.names[id(n)] = f"c{len(self.consts)}"
-                self.consts.append(n)
-        self.params += [self.names[id(c)] for c in self.consts]
+                k = next((j for j, c in enumerate(self.consts) if c is n), None)
+                if k is None:
+                    k = len(self.consts)
+                    self.consts.append(n)
+                self.names[id(n)] = f"c{k}"
         self.accumulated: set[int] = set()  # zero pads added into a sum's buffer
         self.breaks: dict[str, set] | None = None  # a nest's dry run: loop index → roll shifts
         self.seg: dict[str, tuple[int, int]] = {}  # loop index → the segment being emitted
         self.material = self._plan(outs)
+        self.n_inputs = len(self.params)
 
     def fresh(self, prefix: str) -> str:
+        if self.parent is not None:  # one counter per kernel: names never collide
+            return self.parent.fresh(prefix)
         self.n += 1
         return f"{prefix}{self.n}"
 
@@ -172,6 +182,8 @@ class LoopGen:
                 continue
             if isinstance(n.op, _MATERIAL_OPS) or (n.shape == () and not isinstance(n.op, Index)):
                 must.add(id(n))
+            if isinstance(n.op, (ArrayLoop, ArrayLoopOut)):
+                carry.plan(n, must)
             if isinstance(n.op, Contract):  # np.dot needs arrays; loops re-read operands
                 blas = self.blas(n)
                 for a in n.args:
@@ -220,7 +232,8 @@ class LoopGen:
             return float_literal(float(n.value))
         if not inline and id(n) in self.names:
             name = self.names[id(n)]
-            return f"{name}[{', '.join(idx)}]" if n.shape else name
+            idx = self.offsets.get(id(n), []) + idx
+            return f"{name}[{', '.join(idx)}]" if idx else name
         key = (id(n), tuple(idx))
         hit = b.memo.get(key)
         if hit is not None:
@@ -350,6 +363,9 @@ class LoopGen:
             self.scan(n, name, top)
         elif isinstance(op, SegmentScan):
             self.segment_scan(n, name, top)
+        elif isinstance(op, ArrayLoop):
+            carry.materialise(self, n, top)
+            return
         elif isinstance(op, Concatenate):
             off = 0
             for a in n.args:
@@ -575,5 +591,7 @@ class LoopGen:
                 rets.append(self.read(o, [], top) if not isinstance(o, ArrayTerm) else
                             self.names[id(o)])
         ret = rets[0] if self.fn.out_tree.kind == "leaf" else f"({', '.join(rets)},)"
-        lines = [f"def kernel({', '.join(self.params)}):", *top.lines, f"    return {ret}"]
+        # constants of loop bodies are planned with the body, so the list is complete only now
+        params = self.params[:self.n_inputs] + [f"c{k}" for k in range(len(self.consts))]
+        lines = [f"def kernel({', '.join(params)}):", *top.lines, f"    return {ret}"]
         return "\n".join(lines) + "\n"

@@ -97,9 +97,10 @@ class CallsOut:
         self.emit(f"store i8 {ord('T' if tb else 'N')}, i8* {fb}")
         self.emit(f"store double 1.0, double* {one}")
         self.emit(f"store double 0.0, double* {zero}")
+        pa, pb, pc = self.base(A), self.base(B), self.base(C)
         self.emit(f"call void @sn_dgemm(i8* {fb}, i8* {fa}, i32* {ints[n]}, i32* {ints[m]}, "
-                  f"i32* {ints[k]}, double* {one}, double* {B.ptr}, i32* {ints[ldb]}, "
-                  f"double* {A.ptr}, i32* {ints[lda]}, double* {zero}, double* {C.ptr}, "
+                  f"i32* {ints[k]}, double* {one}, double* {pb}, i32* {ints[ldb]}, "
+                  f"double* {pa}, i32* {ints[lda]}, double* {zero}, double* {pc}, "
                   f"i32* {ints[n]})")
 
     def _blas_ints(self, values: set) -> dict:
@@ -129,9 +130,10 @@ class CallsOut:
         self.emit(f"store i8 {ord(trans)}, i8* {tr}")
         self.emit(f"store double 1.0, double* {one}")
         self.emit(f"store double 0.0, double* {zero}")
+        pm, pv, pc = self.base(mat), self.base(vec), self.base(C)
         self.emit(f"call void @sn_dgemv(i8* {tr}, i32* {ints[rows]}, i32* {ints[cols]}, "
-                  f"double* {one}, double* {mat.ptr}, i32* {ints[lda]}, double* {vec.ptr}, "
-                  f"i32* {ints[1]}, double* {zero}, double* {C.ptr}, i32* {ints[1]})")
+                  f"double* {one}, double* {pm}, i32* {ints[lda]}, double* {pv}, "
+                  f"i32* {ints[1]}, double* {zero}, double* {pc}, i32* {ints[1]})")
 
 
 def _dot_source(sa: tuple, sb: tuple, a: str, b: str, c: str, ta: bool = False,

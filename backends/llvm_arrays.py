@@ -182,8 +182,8 @@ def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, vecmath: bool | 
             continue
         if name in ("sn_dgemm", "sn_dgemv"):
             symbols[name] = _dgemm(name.removeprefix("sn_"))
-        elif name in ("malloc", "free"):
-            symbols[name] = _libc()[name]
+        elif name in ("malloc", "free", "sn_malloc"):  # sn_malloc: malloc (llvm_array_ir)
+            symbols[name] = _libc()[name.removeprefix("sn_")]
         elif name.startswith(lb.CALLBACK_PREFIX):
             symbols[name] = lb.callback_address(name)
         else:  # libm (sn_v_exp: libm's exp under a name LLVM leaves alone), libmvec

@@ -71,7 +71,8 @@ def lower(fn: Fn, backend: str = "auto", **options: Any) -> Any:
         raise CompileError(f"lower() takes an Fn (from symnum.trace), got {type(fn).__name__}")
     name = resolve_backend(backend, fn)
     if isinstance(fn, ArrayFn) and name != "numpy" and _loops(fn):
-        fn = fn.scalarize()  # array loops compile as scalar loops (symnum.loops.arrays)
+        return _lower_array_loops(fn, name, options, backend == "auto")
+    options.pop("array_loops", None)  # the choice for array loops; nothing to choose here
     if backend == "auto" and name == "llvm" and isinstance(fn, ArrayFn) \
             and "numba" in _backends().available_backends():
         try:  # the backend itself: backends.lower would take a small program's scalar form
@@ -81,6 +82,54 @@ def lower(fn: Fn, backend: str = "auto", **options: Any) -> Any:
             k.info["llvm_refused"] = str(e)  # why auto chose numba
             return k
     return _backends().lower(fn, name, **options)
+
+
+def _lower_array_loops(fn: ArrayFn, name: str, options: dict, auto: bool = False) -> Any:
+    """An array program with loop terms: on llvm and numba each loop is one sequential loop
+    around its body's loop plan (backends.array_loop_carry) — compile time flat in the arrays'
+    sizes — unless its carries are small (symnum.loops.arrays.SCALAR_CARRY_LIMIT scalars: the
+    scalar loop is faster there) or the plan cannot express it; then the program is
+    scalarised into scalar loops (symnum.loops.terms), and `.info["array_loops"]` says why.
+    `array_loops=` ("auto", "native", "scalar") overrides the choice. backend="auto" tries
+    numba's loop plan where llvm's refuses (float32 data), as for array programs without
+    loops."""
+    from symnum.loops.arrays import SCALAR_CARRY_LIMIT, carry_elements
+
+    options = dict(options)
+    how = options.pop("array_loops", "auto")
+    if how not in ("auto", "native", "scalar"):
+        raise CompileError(f"array_loops must be 'auto', 'native' or 'scalar', got {how!r}")
+    size = carry_elements(list(fn.flat_outputs))
+    why = None
+    if how == "scalar":
+        why = "array_loops='scalar' was asked for"
+    elif name not in ("llvm", "numba"):
+        why = f"the {name} backend has no loop plan for array loops"
+    elif how == "auto" and size <= SCALAR_CARRY_LIMIT:
+        why = (f"the loops carry {size} scalars (≤ {SCALAR_CARRY_LIMIT}): scalar loops are "
+               "faster there")
+    if why is None:
+        try:
+            try:
+                k = _backends().get_backend(name).lower(fn, **options)
+            except CompileError as e:
+                if not (auto and name == "llvm"
+                        and "numba" in _backends().available_backends()):
+                    raise
+                k = _backends().lower(fn, "numba", **options)
+                k.info["llvm_refused"] = str(e)  # why auto chose numba
+        except CompileError as e:
+            if how == "native":
+                raise
+            why = str(e)
+        else:
+            if isinstance(getattr(k, "info", None), dict):
+                k.info["array_loops"] = "native"
+            return k
+    k = _backends().lower(fn.scalarize(), name, **options)
+    if isinstance(getattr(k, "info", None), dict):
+        k.info["array_loops"] = f"scalarised: {why}"
+    return k
 
 
 def _simplified(fn: Fn, method: str | dict | None, backend: str = "auto") -> Fn:

@@ -119,7 +119,14 @@ def array_elements(fn: Any) -> int:
     """Elements summed over every array term of an ArrayFn (or list of roots): about the number
     of scalar terms `scalarize` would build."""
     roots = fn.flat_outputs if hasattr(fn, "flat_outputs") else list(fn)
-    return sum(n.size for n in postorder(roots) if isinstance(n, ArrayExpr))
+    total = 0
+    for n in postorder(roots):
+        if isinstance(n, ArrayExpr):
+            total += n.size
+            inner = getattr(getattr(n, "op", None), "inner_roots", None)
+            if inner is not None:  # a loop's body is scalarized with it (symnum.loops.arrays)
+                total += array_elements(inner())
+    return total
 
 
 def is_array_fn(fn: Any) -> bool:

@@ -5,7 +5,9 @@ array term whatever the trip count and the arrays' sizes.
 value-holder of shape ()); `ArrayTerm(ArrayLoopOut(...), (node,))` reads a final carry leaf or a
 stacked y leaf. The reference interpreter runs the body with the array interpreter each step;
 `scalarize` turns the node into a scalar-mode loop (symnum.loops.terms) over the body's
-scalarized Fn, which is how array programs with loops compile. Never lowers anything itself.
+scalarized Fn, which is how loops with small carries (SCALAR_CARRY_LIMIT) and loops the loop
+plan refuses compile; the others lower as one loop around the body's loop plan
+(backends.array_loop_carry, chosen in symnum.compile). Never lowers anything itself.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from symnum.arrays.ops_index import as_array_operand
 from symnum.arrays.scalarize import leaf_elements, scalarize_many
 from symnum.arrays.terms import ArrayExpr, ArraySym, ArrayTerm
 from symnum.core.build import as_expr
+from symnum.core.primitives import logical_or
 from symnum.core.terms import Expr, Sym
 from symnum.core.traversal import postorder
 from symnum.errors import ShapeError, TracingError
@@ -64,6 +67,11 @@ class ArrayLoop(ArrayOp):
 
     def infer(self, args):
         return (), "float64"
+
+    def inner_roots(self) -> list:
+        """The body's outputs: what scalarizing the loop scalarizes too (arrays.auto counts
+        their elements when it decides whether a program is small enough to scalarize)."""
+        return list(self.spec.body.flat_outputs)
 
     def impl(self, *vals):
         s = self.spec
@@ -163,10 +171,16 @@ def _scalar_loop(spec: ArraySpec, elems: list) -> Any:
     for s in range(spec.length):
         for a in x_el:
             xs.extend(np.asarray(a[s], dtype=object).ravel())
+    cond = None
+    if spec.kind == "while":  # the loop goes on while any element of its condition holds
+        elems = list(np.asarray(scal[-1], dtype=object).ravel())
+        cond = elems[0]
+        for e in elems[1:]:
+            cond = logical_or(cond, e)
     return T.build_loop(
         spec.kind, spec.length, carry_syms=c_syms, x_syms=x_syms, index_sym=ins[-1],
         carry_outs=outs[:n_c], y_outs=outs[n_c:n_c + n_y], init=init, xs=xs,
-        cond=outs[-1] if spec.kind == "while" else None, reverse=spec.reverse, lo=spec.lo,
+        cond=cond, reverse=spec.reverse, lo=spec.lo,
         bind=dict(zip(k_syms, k_vals)), checkpoint=spec.checkpoint)
 
 
@@ -277,3 +291,24 @@ def out_term(node: ArrayTerm, index: int, stacked: bool) -> ArrayTerm:
 def _dt(v: Any) -> str:
     dt = getattr(v, "dtype", "float64")
     return "bool" if dt == "bool" else "float32" if dt == "float32" else "float64"
+
+
+# array loops whose carries hold at most this many elements in all compile as scalar loops
+# (scalarize): their unrolled bodies are small and the scalar loop schedule keeps every carry
+# in registers. Above it, as one loop around the body's loop plan (backends.array_loop_carry),
+# whose compile time does not grow with the arrays. Measured crossover (heat equation, 100
+# steps, llvm; benchmarks/results_issue12.md): the scalar loop is faster per call up to 24
+# points (1.1-1.4x at 24), the loop plan from 32 (0.9x) on, and compiles faster from 128
+SCALAR_CARRY_LIMIT = 24
+
+
+def carry_elements(roots: list) -> int:
+    """The largest number of carried scalars (carries and stacked ys per step) of any array
+    loop in `roots` (0 without array loops): what decides between the two lowerings."""
+    most = 0
+    for n in postorder(roots):
+        if isinstance(n, ArrayTerm) and isinstance(n.op, ArrayLoop):
+            s = n.op.spec
+            outs = s.body.flat_outputs[:s.nc + s.ny]
+            most = max(most, sum(int(np.prod(_shape(v), dtype=np.int64)) for v in outs))
+    return most
