@@ -14,7 +14,7 @@
    N points, against numpy and the compiled array function in one process.
 
 Run: python benchmarks/bench_dask.py [--quick] [--members M] [--first] [--elementwise]
-[--n N] [--chunk C] [--reps R] [--no-profiler]. Only measures and prints.
+[--n N] [--chunk C] [--reps R] [--no-profiler] [--worker-sessions]. Only measures and prints.
 """
 
 from __future__ import annotations
@@ -309,9 +309,41 @@ def first_kernel(cache_home, backend):
         c.close()
 
 
+def busy_sessions():
+    """Linux's autogroup scheduling (`kernel.sched_autogroup_enabled`) shares the cores between
+    sessions first, then between a session's processes: a LocalCluster started from one session
+    (its workers included) gets one session's share, the same as a one-process run. Returns
+    whether it is on and how many other sessions have a runnable process now."""
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as fh:
+            on = fh.read().strip() == "1"
+        with open("/proc/self/autogroup") as fh:
+            mine = fh.read().split()[0]
+    except OSError:
+        return False, 0
+    busy = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                state = fh.read().rsplit(")", 1)[1].split()[0]
+            with open(f"/proc/{pid}/autogroup") as fh:
+                group = fh.read().split()[:1]  # empty for kernel threads
+        except OSError:
+            continue
+        if state == "R" and group and group[0] != mine:
+            busy.add(group[0])
+    return on, len(busy)
+
+
 def run_cluster(N, chunk, members, n, reps, only_elementwise):
     c, client = cluster()
     try:
+        on, busy = busy_sessions()
+        print(f"autogroup scheduling: {on}; other sessions running now: {busy}")
+        if "--worker-sessions" in sys.argv:
+            # a diagnostic: each worker in its own session, so that under autogroup it gets a
+            # session's share of the cores (as a worker on its own machine gets its cores)
+            client.run(os.setsid)
         elementwise(client, N, chunk, reps)
         print(f"load: {os.getloadavg()}")
         if only_elementwise:
