@@ -79,6 +79,19 @@ def test_vectorize_blocks_run_serially_on_workers_and_match_one_process_bit_for_
     assert client.run(_parallel_ufuncs_built_here) == {w: [] for w in client.run(lambda: 0)}
 
 
+def test_kernel_is_pickled_once_per_kernel_not_per_call(monkeypatch):
+    from symnum.backends import dask_arrays
+
+    made = []
+    real = dask_arrays.KernelRef
+    monkeypatch.setattr(dask_arrays, "KernelRef", lambda k: made.append(k) or real(k))
+    f = sn.vectorize(lambda x, y: np.cos(x) * y + 0.25)
+    x = da.linspace(0, 1, 8, chunks=4)
+    a, b = f(x, 1.0), f(x * 2, 3.0)
+    assert made == [f] and a.name != b.name
+    assert np.array_equal(b.compute(scheduler="sync"), f((x * 2).compute(), 3.0))
+
+
 def test_vectorize_dask_is_lazy():
     calls = []
 
