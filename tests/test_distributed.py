@@ -58,6 +58,40 @@ def test_vectorize_dask_broadcast_float32_and_two_outputs(client):
     assert a.dtype == np.float64 and np.array_equal(ra, ea) and np.array_equal(rb, eb)
 
 
+def _parallel_ufuncs_built_here():
+    """On a worker: the (dtype, parallel) keys of the OpenMP ufuncs its kernels have built."""
+    from symnum.backends.dask_arrays import _LOADED
+
+    return sorted(key for k in _LOADED.values() for key in getattr(k, "_ufuncs", {}) if key[1])
+
+
+def test_vectorize_blocks_run_serially_on_workers_and_match_one_process_bit_for_bit(client):
+    from symnum.backends.numba_backend import PARALLEL_THRESHOLD
+
+    f = sn.vectorize(lambda x: np.exp(-x * x) * np.sin(3 * x) + np.sqrt(1 + x * x) * np.cos(x))
+    # blocks large enough for numba's parallel ufunc, had the task not been on one thread
+    x = da.linspace(-3, 3, 3 * PARALLEL_THRESHOLD + 7, chunks=PARALLEL_THRESHOLD + 1)
+    y = f(x)
+    got = client.compute(y).result()
+    assert np.array_equal(got, f(x.compute()))  # here: numba's threads on the whole array
+    # the same graph on one thread in this process sums in the same order: the same bits
+    assert client.compute(y.sum()).result() == y.sum().compute(scheduler="sync")
+    assert client.run(_parallel_ufuncs_built_here) == {w: [] for w in client.run(lambda: 0)}
+
+
+def test_kernel_is_pickled_once_per_kernel_not_per_call(monkeypatch):
+    from symnum.backends import dask_arrays
+
+    made = []
+    real = dask_arrays.KernelRef
+    monkeypatch.setattr(dask_arrays, "KernelRef", lambda k: made.append(k) or real(k))
+    f = sn.vectorize(lambda x, y: np.cos(x) * y + 0.25)
+    x = da.linspace(0, 1, 8, chunks=4)
+    a, b = f(x, 1.0), f(x * 2, 3.0)
+    assert made == [f] and a.name != b.name
+    assert np.array_equal(b.compute(scheduler="sync"), f((x * 2).compute(), 3.0))
+
+
 def test_vectorize_dask_is_lazy():
     calls = []
 
