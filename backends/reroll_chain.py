@@ -42,6 +42,7 @@ MIN_STEPS = 4  # steps of a chain before it is rolled
 MIN_STATEMENTS = 512  # statements of a chain before it is rolled (default threshold)
 CANDIDATES = 6  # candidate periods tried per pass
 MAX_PASSES = 8  # chains rolled in one schedule (a gradient: the forward and the reverse sweep)
+MAX_ARGS = 4  # operands of an instruction that may be part of a chain (n-ary ones are not)
 MAX_YS_VALUES = 1 << 19  # stacked per-step outputs (steps × columns) a rolled chain may store
 
 _NONE, _IN, _TMP, _CONST = 0, 1, 2, 3
@@ -66,8 +67,7 @@ class _Arrays:
             for d in getattr(ins, "carry_dsts", ()):
                 pos[d] = k
         self.pos = pos
-        width = max((len(ins.args) for ins in instrs), default=0)
-        width = max(width, 1)
+        width = max(1, min(MAX_ARGS, max((len(ins.args) for ins in instrs), default=0)))
         ops: dict = {}
         op = np.empty(n, dtype=np.int64)
         kind = np.zeros((n, width), dtype=np.int8)
@@ -75,7 +75,7 @@ class _Arrays:
         val = np.zeros((n, width), dtype=np.float64)
         plain = Instr
         for k, ins in enumerate(instrs):
-            if type(ins) is plain:
+            if type(ins) is plain and len(ins.args) <= width:
                 key = (ins.op, len(ins.args))
                 o = ops.get(key)
                 if o is None:
@@ -83,7 +83,7 @@ class _Arrays:
                 op[k] = o
             else:  # a loop or a table read never matches anything
                 op[k] = -1 - k
-            for j, a in enumerate(ins.args):
+            for j, a in enumerate(ins.args[:width]):
                 ak = a.kind
                 if ak == "tmp":
                     kind[k, j] = _TMP
