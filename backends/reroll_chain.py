@@ -165,11 +165,50 @@ def _regions(arr: _Arrays, min_steps: int, min_statements: int) -> list[tuple[in
             cons = code[: m - P] == code[P:]
             ok[: m - P] &= cons | ~match[P:]
         for a, b in _runs(ok):
+            if (b - a + P) // P >= 3:
+                a = _align(arr, code, a, b, P)
             steps = (b - a + P) // P
             if steps >= min_steps and steps * P >= min_statements:
                 found.append((steps * P, -P, a, steps))
     found.sort(reverse=True)
     return [(a, -negp, steps) for _, negp, a, steps in found]
+
+
+def _align(arr: _Arrays, code: np.ndarray, a: int, b: int, P: int) -> int:
+    """Where in [a, a + P) the steps of the run [a, b + P) should start: the offset that
+    carries the fewest values (with their lags) across a step boundary. A value at r read last
+    at distance D crosses every boundary in (r, r + D]: D // P of them at every offset, and one
+    more at the offsets of (r, r + D mod P]."""
+    lo, hi = a + P, a + 2 * P  # a whole step with a step before it
+    width = arr.kind.shape[1]
+    reach: dict[int, int] = {}
+    for i in range(lo, hi):
+        c = int(code[i])
+        for j in range(width):
+            if (c >> (2 * (width - 1 - j))) & 3 == _REL:
+                r = int(arr.idx[i, j])
+                if r >= a and i - r > reach.get(r, 0):
+                    reach[r] = i - r
+    if not reach:
+        return a
+    diff = np.zeros(P + 1, dtype=np.int64)
+    for r, d in reach.items():
+        diff[0] += d // P
+        diff[P] -= d // P
+        m = d % P
+        if m:  # offsets o (boundary positions mod P) in (r, r + m], circularly
+            first, last = (r + 1) % P, (r + m) % P
+            if first <= last:
+                diff[first] += 1
+                diff[last + 1] -= 1
+            else:
+                diff[first] += 1
+                diff[P] -= 1
+                diff[0] += 1
+                diff[last + 1] -= 1
+    cost = np.cumsum(diff)[:P]
+    best = int(np.argmin(cost))  # boundary offset mod P
+    return a + (best - a) % P
 
 
 class _Chain:
@@ -261,8 +300,8 @@ class _Chain:
                     if p not in ys:
                         ys[p] = len(ys)
                     outside[(p, st)] = ("y", ys[p])
-        if not carries or len(ys) * K > MAX_YS_VALUES:
-            return None
+        if not carries or len(ys) * K > MAX_YS_VALUES or len(xs_cols) >= P:
+            return None  # (a step that only reads its per-step values: nothing to gain)
         nc, nx, nk, ny = len(carries), len(xs_cols), len(const_refs), len(ys)
         cslot = {key: v for key, v in carries.items()}
         for q in range(P):  # the body: the first step's instructions, operands renamed
@@ -346,8 +385,8 @@ def roll_chains(sched: Schedule, min_group: int | None = 64) -> tuple[Schedule, 
     >>> for _ in range(1000):
     ...     e = sn.sin(e) * 0.5 + 0.1
     >>> s, info = roll_chains(schedule([x], [e]))
-    >>> len(s.instrs), info[0]["steps"], info[0]["carries"]
-    (1, 999, 1)
+    >>> len(s.instrs), info[0]["steps"], info[0]["carries"]  # 2 statements, the loop, 1
+    (4, 999, 1)
     """
     if min_group is None:
         return sched, []
