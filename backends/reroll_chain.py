@@ -303,6 +303,8 @@ class _Chain:
         if not carries or len(ys) * K > MAX_YS_VALUES or len(xs_cols) >= P:
             return None  # (a step that only reads its per-step values: nothing to gain)
         nc, nx, nk, ny = len(carries), len(xs_cols), len(const_refs), len(ys)
+        if nc > 2 * P + 2:  # values passed along for many steps (lags): not a step's state
+            return None
         cslot = {key: v for key, v in carries.items()}
         for q in range(P):  # the body: the first step's instructions, operands renamed
             args = []

@@ -167,6 +167,22 @@ def test_rk4_python_loop_multi_carry():
     assert info["carries"] >= n and info["steps"] >= 25
 
 
+def test_gradient_of_a_python_loop_chain_rolls_both_sweeps():
+    """Reverse mode through a Python loop (traced in tree mode): the forward sweep and the
+    reversed adjoint chain are each one loop; the forward values the adjoint reads are the
+    forward loop's stacked outputs."""
+
+    def loss(a, b, w):
+        for _ in range(40):
+            a, b = sn.sin(a) * 0.9 - b * w + 0.01, a * w + b * 0.99
+        return a * b
+
+    with sn.tree_mode():
+        fn = sn.trace(sn.grad(loss, argnums=(0, 1, 2)), 1.0, 0.5, 0.3)
+    info = check_rolled(fn, (1.0, 0.5, 0.3), chains=2)
+    assert all(c["steps"] >= 36 for c in info) and info[0]["ys"] >= 1
+
+
 def test_deep_chain_compiles():
     x = sn.Sym("x")
     fn = sn.Fn((x,), sin_chain(x, 20_000))
