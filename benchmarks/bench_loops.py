@@ -133,7 +133,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--only-pyloop", action="store_true", help="only the Python-loop rows")
+    ap.add_argument("--only-pyloop", action="store_true",
+                    help="only the Python-loop rows and the scalar fori_loop row on llvm")
     ap.add_argument("--no-grad", action="store_true", help="skip the gradients")
     ap.add_argument("--pyloop-grad", action="store_true",
                     help="the Python-loop gradient at 1,000 steps too (minutes: a traced "
@@ -168,7 +169,7 @@ def main() -> None:
                             return inner(x0, F)
                 return sn.compile(g, mode=tmode, backend=backend, cache_dir=tempfile.mkdtemp())
 
-            if a.only_pyloop and mode != "pyloop":
+            if a.only_pyloop and mode != "pyloop" and (mode, backend) != ("scalar", "auto"):
                 continue
             rep = a.repeat if backend == "auto" else 1
             t_first, got = first_call(make, (x0, F), rep)
@@ -177,7 +178,8 @@ def main() -> None:
             err = float(np.max(np.abs(np.asarray(got) - want)))
             t_call = per_call(f, (x0, F))
             t_gfirst = t_gcall = math.nan
-            if not a.no_grad and not (mode == "pyloop" and steps > 100 and not a.pyloop_grad):
+            skip = mode == "pyloop" and (backend == "numba" or steps > 100 and not a.pyloop_grad)
+            if not a.no_grad and not skip:  # (numba: minutes for the gradient's epilogue)
                 t_gfirst, g = first_call(lambda r, make=make: make(r + 20, grad=True), (x0, F),
                                          rep)
                 gf = make(20, grad=True)
