@@ -550,6 +550,14 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
         if hit is not None:
             return _finish(hit, hit.kernel, dtype)
     sched = schedule(fn.flat_inputs, fn.flat_outputs, order)
+    chains: list = []
+    if not loops:  # a chain of isomorphic steps (a Python loop) → one loop (reroll_chain)
+        from symnum.backends.reroll_chain import roll_for
+
+        sched, chains = roll_for(sched, reroll)
+        if chains:
+            loops = True
+            shard, simd, inline_batched, reroll = None, False, False, False
     if loops:
         from symnum.backends import llvm_loops, loop_schedule  # noqa: F401  (registers)
 
@@ -560,6 +568,8 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
         vecmath=vecmath, simd=simd, inline_batched=inline_batched, parallel=parallel,
         cache=cache, cache_dir=cache_dir, reroll=reroll, tier=tier)
     info["schedule_seconds"] = t1 - t0
+    if chains:
+        info["rolled"] = {"chains": chains}
     info["compile_seconds"] = time.perf_counter() - t0
     if ikey and info["cache_file"]:
         from symnum.backends import llvm_index

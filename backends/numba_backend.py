@@ -93,6 +93,12 @@ def generate(fn: Any, dtype: str = "float64", fastmath: bool = False,
         raise CompileError(f"the numba backend compiles float64 or float32, not {dtype!r}")
     sched = schedule(fn.flat_inputs, fn.flat_outputs)
     loops = any(type(i) is not Instr for i in sched.instrs)
+    chains: list = []
+    if not loops:  # a chain of isomorphic steps (a Python loop) → one loop (reroll_chain)
+        from symnum.backends.reroll_chain import roll_for
+
+        sched, chains = roll_for(sched, reroll)
+        loops = bool(chains)
     if loops:  # loops: drop unused table reads
         sched = loop_schedule.prune(sched)
     # object-mode calls (primitives without a lowering) take the GIL: say so to numba
@@ -111,7 +117,8 @@ def generate(fn: Any, dtype: str = "float64", fastmath: bool = False,
     src += _DECORATE.format(t=dtype, fastmath=bool(fastmath), cache=numba_cache(), nogil=nogil)
     if nogil:  # the call path's compiled entries (a kernel in object mode keeps the plain path)
         src += _entries(fn, sched, dtype, numba_cache())
-    return src, sched, plan.summary() if plan is not None else None
+    return src, sched, ({"chains": chains} if chains else
+                        plan.summary() if plan is not None else None)
 
 
 def _entries(fn: Any, sched: Any, dtype: str, cache: bool) -> str:

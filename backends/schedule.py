@@ -219,7 +219,8 @@ class _Lowerer:
             return self.lower_expansion(n)
         args = [self.ref(a) for a in arguments(n)]
         name = op.lowering_name()
-        if name in ("add", "mul") and len(args) > 2:  # tree-mode n-ary
+        if name in ("add", "mul") and len(args) != 2 and args:  # tree-mode n-ary (or unary:
+            # tree-mode AD builds one-term sums)
             acc = args[0]
             for a in args[1:]:
                 acc = self.sched.emit(name, acc, a)

@@ -1,5 +1,7 @@
 """Loop terms (issue 12, item 1): RK4 of an 8-state model (Lorenz-96, F as a parameter) for 50
-and 1,000 steps written with sn.fori_loop, in scalar mode and in array mode.
+and 1,000 steps written with sn.fori_loop, in scalar mode and in array mode; and the same model
+stepped by a plain Python for-loop (mode "pyloop": traced in tree mode into straight-line code of
+one copy of the step per step, which compile re-rolls into one loop, backends/reroll_chain.py).
 
 Per step count, mode and backend (llvm, which `auto` picks for loop programs, and numba):
 trace + compile of the forward function (goal ≤ 0.5 s, flat in the step count),
@@ -14,6 +16,7 @@ is not installed here: no `lax.scan` + `grad` peer.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import tempfile
 import time
@@ -25,7 +28,8 @@ import symnum as sn
 
 N = 8
 # (mode, backend): "auto" picks llvm for loop programs
-RUNS = [("scalar", "auto"), ("array", "auto"), ("scalar", "numba")]
+RUNS = [("scalar", "auto"), ("array", "auto"), ("scalar", "numba"), ("pyloop", "auto"),
+        ("pyloop", "numba")]
 
 
 def rhs(x, F):
@@ -37,7 +41,7 @@ def rhs_scalar(x, F):
     return np.array([(x[(i + 1) % N] - x[i - 2]) * x[i - 1] - x[i] + F for i in range(N)])
 
 
-def make_model(steps: int, h: float, scalar: bool):
+def make_model(steps: int, h: float, scalar: bool, pyloop: bool = False):
     f = rhs_scalar if scalar else rhs
 
     def step(i, x, F):
@@ -48,6 +52,14 @@ def make_model(steps: int, h: float, scalar: bool):
         return x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
 
     def simulate(x0, F):
+        if pyloop:  # a Python for-loop: one traced copy of the step per step
+            # tree mode: canonical forms would flatten x + h/6·(…) into sums that grow with
+            # every step (an O(steps²) graph whose steps are not alike)
+            with sn.tree_mode():
+                x = x0
+                for i in range(steps):
+                    x = step(i, x, F)
+                return x
         return sn.fori_loop(0, steps, lambda i, x: step(i, x, F), x0)
 
     def loss(x0, F):
@@ -85,6 +97,16 @@ def hand_numba(steps: int, h: float):
     return simulate
 
 
+def rolled_of(compiled) -> str:
+    """What re-rolling did to a compiled kernel (chains: steps × period statements)."""
+    r = compiled.info.get("rolled") if isinstance(compiled.info, dict) else None
+    if not r:
+        return "nothing"
+    if "chains" in r:
+        return ", ".join(f"{c['steps']} steps × {c['period']}" for c in r["chains"])
+    return str(r)
+
+
 def per_call(f, args, n: int = 2000) -> float:
     f(*args)
     runs = []
@@ -111,6 +133,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only-pyloop", action="store_true",
+                    help="only the Python-loop rows and the scalar fori_loop row on llvm")
+    ap.add_argument("--no-grad", action="store_true", help="skip the gradients")
+    ap.add_argument("--pyloop-grad", action="store_true",
+                    help="the Python-loop gradient at 1,000 steps too (minutes: a traced "
+                    "graph of ~600k operations)")
     a = ap.parse_args()
     print(machine_info())
     rng = np.random.default_rng(0)
@@ -129,22 +157,40 @@ def main() -> None:
                 # a step size of its own per compile, mode and backend, and an empty kernel
                 # cache directory: no cache (in memory or on disk) can be hit
                 salt = r + 1 + 50 * RUNS.index((mode, backend))
-                sim, loss = make_model(steps, h * (1 + 1e-12 * salt), mode == "scalar")
-                return sn.compile(sn.grad(loss, argnums=(0, 1), mode=mode) if grad else sim,
-                                  mode=mode,
-                                  backend=backend, cache_dir=tempfile.mkdtemp())
+                sim, loss = make_model(steps, h * (1 + 1e-12 * salt), mode != "array",
+                                       mode == "pyloop")
+                tmode = "scalar" if mode == "pyloop" else mode
+                g = sn.grad(loss, argnums=(0, 1), mode=tmode) if grad else sim
+                if grad and mode == "pyloop":  # the adjoint sweep in tree mode too
+                    inner = g
 
+                    def g(x0, F, inner=inner):
+                        with sn.tree_mode():
+                            return inner(x0, F)
+                return sn.compile(g, mode=tmode, backend=backend, cache_dir=tempfile.mkdtemp())
+
+            if a.only_pyloop and mode != "pyloop" and (mode, backend) != ("scalar", "auto"):
+                continue
             rep = a.repeat if backend == "auto" else 1
             t_first, got = first_call(make, (x0, F), rep)
             f = make(0)
             f(x0, F)
             err = float(np.max(np.abs(np.asarray(got) - want)))
             t_call = per_call(f, (x0, F))
-            t_gfirst, g = first_call(lambda r, make=make: make(r + 20, grad=True), (x0, F), rep)
-            gf = make(20, grad=True)
-            gf(x0, F)
-            t_gcall = per_call(gf, (x0, F), n=200 if steps > 100 else 2000)
-            be = f.lower(x0, F).backend
+            t_gfirst = t_gcall = math.nan
+            skip = mode == "pyloop" and (backend == "numba" or steps > 100 and not a.pyloop_grad)
+            if not a.no_grad and not skip:  # (numba: minutes for the gradient's epilogue)
+                t_gfirst, g = first_call(lambda r, make=make: make(r + 20, grad=True), (x0, F),
+                                         rep)
+                gf = make(20, grad=True)
+                gf(x0, F)
+                t_gcall = per_call(gf, (x0, F), n=200 if steps > 100 else 2000)
+                if mode == "pyloop":
+                    print(f"  grad re-rolled: {rolled_of(gf.lower(x0, F))}")
+            low = f.lower(x0, F)
+            be = low.backend
+            if mode == "pyloop":
+                print(f"  re-rolled: {rolled_of(low)}")
             rows.append((steps, mode, be, t_first, t_call, t_hand, t_call / t_hand, err,
                          t_gfirst, t_gcall))
             print(f"steps={steps} {mode} {be}: trace+compile {t_first:.3f} s, call "
@@ -152,7 +198,6 @@ def main() -> None:
                   f"({t_call / t_hand:.2f}x), max |diff| {err:.1e}; grad trace+compile "
                   f"{t_gfirst:.3f} s, call {t_gcall * 1e6:.1f} µs (hand numba compile "
                   f"{hand_compile:.2f} s)", flush=True)
-            _ = g
     print()
     print("| steps | mode | backend | trace + compile | per call | hand numba | ratio | "
           "grad trace + compile | grad per call |")

@@ -592,8 +592,10 @@ def compile(f: Callable | None = None, *, backend: str = "auto", simplify: str |
         opt / ir_opt (llvm): LLVM optimisation levels of code generation and of the IR passes.
         reroll (llvm): on by default: shapes repeated ≥ 64 times (a model written element by
             element) become loops over index/coefficient tables (symnum.backends.reroll; sums
-            may add in another order: equal to rounding); an int sets the threshold; False:
-            straight-line code. Other backends ignore it.
+            may add in another order: equal to rounding), and a chain of ≥ 512 statements of
+            isomorphic steps each reading the last (a Python loop over time steps) becomes one
+            loop with carries (symnum.backends.reroll_chain; bit-identical); an int sets the
+            thresholds; False: straight-line code. llvm and numba; other backends ignore it.
 
     Called like the function: keywords, defaults, pytrees of arrays, as a method too. One kernel
     per argument signature (structure, shapes, dtypes; float32 in → float32 kernel and out,

@@ -1,0 +1,427 @@
+"""Loop-carried re-rolling: a chain of isomorphic steps in a schedule → one loop (issue 12).
+
+Sits beside `symnum.backends.reroll` (which rolls *independent* repeated shapes into loops over
+tables) and before the emitters: it reads a Schedule and returns a Schedule in which the chain is
+one `backends.loop_schedule.LoopInstr` — the instruction a loop term (symnum.loops) lowers to, so
+the llvm and numba backends emit it as a real loop with the carries in phi nodes / locals. It
+writes no code and never imports llvmlite or numba.
+
+A Python for-loop over time steps (`for _ in range(n): x = step(x)`) traces into n copies of one
+step, each reading the previous one's results. The scheduler emits them in dependency order,
+so the instruction stream is periodic: instruction i + P does what instruction i does, its
+operands shifted by one period (a value of the step before: a carry, or of the same step), or
+equal (a parameter, an input, a value computed before the chain), or varying (a constant or an
+input of its own per step: a column of per-step values, the loop's xs). Detection is on arrays
+of the instructions' operands (numpy, O(n) per candidate period; candidate periods are the most
+common distances between equal instruction fingerprints), never recursive.
+
+The rolled body is the first period's instructions, unchanged: the same operations in the same
+order, so the loop's results are bit-identical to the straight-line code's. What is computed
+before the chain (prologue) and what reads it afterwards (epilogue) stays straight-line; a value
+of the chain read afterwards is the loop's final carry when it is the last step's (or, for lagged
+carries, one of the last steps'), else a stacked per-step output (a y column, read back by a
+TableRead): a trajectory costs one table of steps × columns.
+
+Rolled when a chain has at least MIN_STEPS steps and MIN_STATEMENTS statements (scaled by the
+`reroll=` threshold, see `thresholds`), and carries at least one value (steps with nothing
+carried are independent repeats: `symnum.backends.reroll`'s tables handle those better).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from symnum.backends.loop_schedule import LoopInstr, TableRead
+from symnum.backends.schedule import Instr, Ref, Schedule
+
+from symnum.core._gc import no_gc
+from symnum.loops.terms import LoopSpec
+
+MIN_STEPS = 4  # steps of a chain before it is rolled
+MIN_STATEMENTS = 512  # statements of a chain before it is rolled (default threshold)
+CANDIDATES = 6  # candidate periods tried per pass
+MAX_PASSES = 8  # chains rolled in one schedule (a gradient: the forward and the reverse sweep)
+MAX_ARGS = 4  # operands of an instruction that may be part of a chain (n-ary ones are not)
+MAX_YS_VALUES = 1 << 19  # stacked per-step outputs (steps × columns) a rolled chain may store
+
+_NONE, _IN, _TMP, _CONST = 0, 1, 2, 3
+_SAME, _REL, _VARY = 0, 1, 2  # relation of an operand slot between a step and the next
+
+
+def thresholds(min_group: int) -> tuple[int, int]:
+    """(min steps, min statements) for the `reroll=` threshold `min_group` (64 by default:
+    512 statements; `reroll=2`, as tests use, rolls chains of 16 statements and 2 steps)."""
+    return max(2, min(MIN_STEPS, min_group)), max(16, MIN_STATEMENTS * min_group // 64)
+
+
+class _Arrays:
+    """The schedule's instructions as operand arrays, by position (not temporary number)."""
+
+    def __init__(self, sched: Schedule):
+        instrs = sched.instrs
+        n = len(instrs)
+        self.n = n
+        pos = {ins.dst: k for k, ins in enumerate(instrs)}
+        for k, ins in enumerate(instrs):  # a loop's other results are defined at its position
+            for d in getattr(ins, "carry_dsts", ()):
+                pos[d] = k
+        self.pos = pos
+        width = max(1, min(MAX_ARGS, max((len(ins.args) for ins in instrs), default=0)))
+        ops: dict = {}
+        op = np.empty(n, dtype=np.int64)
+        kind = np.zeros((n, width), dtype=np.int8)
+        idx = np.zeros((n, width), dtype=np.int64)
+        val = np.zeros((n, width), dtype=np.float64)
+        plain = Instr
+        for k, ins in enumerate(instrs):
+            if type(ins) is plain and len(ins.args) <= width:
+                key = (ins.op, len(ins.args))
+                o = ops.get(key)
+                if o is None:
+                    o = ops[key] = len(ops)
+                op[k] = o
+            else:  # a loop or a table read never matches anything
+                op[k] = -1 - k
+            for j, a in enumerate(ins.args[:width]):
+                ak = a.kind
+                if ak == "tmp":
+                    kind[k, j] = _TMP
+                    idx[k, j] = pos[a.index]
+                elif ak == "in":
+                    kind[k, j] = _IN
+                    idx[k, j] = a.index
+                else:
+                    kind[k, j] = _CONST
+                    val[k, j] = a.value
+        self.op, self.kind, self.idx, self.val = op, kind, idx, val
+
+    def periods(self) -> list[int]:
+        """Candidate periods: the most common distances between consecutive instructions of
+        one local fingerprint (op, operand kinds, distances back of temporaries, input slots;
+        constants by kind only)."""
+        n = self.n
+        if n < 4:
+            return []
+        pos = np.arange(n, dtype=np.int64)[:, None]
+        part = np.where(self.kind == _TMP, pos - self.idx,
+                        np.where(self.kind == _IN, self.idx, 0))
+        h = self.op * 1_000_003
+        for j in range(self.kind.shape[1]):
+            h = h * 31 + self.kind[:, j].astype(np.int64)
+            h = h * 1_000_033 + part[:, j]
+        order = np.lexsort((np.arange(n), h))
+        hs = h[order]
+        same = hs[1:] == hs[:-1]
+        gaps = (order[1:] - order[:-1])[same]
+        gaps = gaps[gaps > 0]
+        if not gaps.size:
+            return []
+        vals, counts = np.unique(gaps, return_counts=True)
+        best = np.argsort(-counts, kind="stable")[:CANDIDATES]
+        return [int(vals[b]) for b in best if counts[b] >= 2]
+
+    def relation(self, P: int) -> tuple[np.ndarray, np.ndarray]:
+        """match[i]: instruction i + P is instruction i one period on; code[i]: each slot's
+        relation (SAME, REL or VARY; packed two bits per slot)."""
+        n = self.n
+        a, b = slice(0, n - P), slice(P, n)
+        k1, k2 = self.kind[a], self.kind[b]
+        i1, i2 = self.idx[a], self.idx[b]
+        match = (self.op[a] == self.op[b]) & (self.op[a] >= 0) & np.all(k1 == k2, axis=1)
+        same = ((k1 == _NONE) | ((k1 == _IN) & (i1 == i2)) | ((k1 == _TMP) & (i1 == i2))
+                | ((k1 == _CONST) & ((self.val[a] == self.val[b])
+                                     | (np.isnan(self.val[a]) & np.isnan(self.val[b])))))
+        rel = (k1 == _TMP) & (i2 - i1 == P)
+        code = np.where(same, _SAME, np.where(rel, _REL, _VARY)).astype(np.int64)
+        packed = np.zeros(n - P, dtype=np.int64)
+        for j in range(code.shape[1]):
+            packed = packed * 4 + code[:, j]
+        return match, packed
+
+
+def _runs(ok: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs [a, b) of True."""
+    if not ok.size:
+        return []
+    d = np.diff(np.concatenate(([0], ok.astype(np.int8), [0])))
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1)
+    return list(zip(starts.tolist(), ends.tolist()))
+
+
+def _regions(arr: _Arrays, min_steps: int, min_statements: int) -> list[tuple[int, int, int]]:
+    """Candidate chains (start, period, steps), the largest first."""
+    found = []
+    n = arr.n
+    for P in arr.periods():
+        if P * min_steps > n:
+            continue
+        match, code = arr.relation(P)
+        m = n - P
+        ok = match.copy()
+        # a slot's relation must stay the same from step to step (else the "step" is not one)
+        if m > P:
+            cons = code[: m - P] == code[P:]
+            ok[: m - P] &= cons | ~match[P:]
+        for a, b in _runs(ok):
+            if (b - a + P) // P >= 3:
+                a = _align(arr, code, a, b, P)
+            steps = (b - a + P) // P
+            if steps >= min_steps and steps * P >= min_statements:
+                found.append((steps * P, -P, a, steps))
+    found.sort(reverse=True)
+    return [(a, -negp, steps) for _, negp, a, steps in found]
+
+
+def _align(arr: _Arrays, code: np.ndarray, a: int, b: int, P: int) -> int:
+    """Where in [a, a + P) the steps of the run [a, b + P) should start: the offset that
+    carries the fewest values (with their lags) across a step boundary. A value at r read last
+    at distance D crosses every boundary in (r, r + D]: D // P of them at every offset, and one
+    more at the offsets of (r, r + D mod P]."""
+    lo, hi = a + P, a + 2 * P  # a whole step with a step before it
+    width = arr.kind.shape[1]
+    reach: dict[int, int] = {}
+    for i in range(lo, hi):
+        c = int(code[i])
+        for j in range(width):
+            if (c >> (2 * (width - 1 - j))) & 3 == _REL:
+                r = int(arr.idx[i, j])
+                if r >= a and i - r > reach.get(r, 0):
+                    reach[r] = i - r
+    if not reach:
+        return a
+    diff = np.zeros(P + 1, dtype=np.int64)
+    for r, d in reach.items():
+        diff[0] += d // P
+        diff[P] -= d // P
+        m = d % P
+        if m:  # offsets o (boundary positions mod P) in (r, r + m], circularly
+            first, last = (r + 1) % P, (r + m) % P
+            if first <= last:
+                diff[first] += 1
+                diff[last + 1] -= 1
+            else:
+                diff[first] += 1
+                diff[P] -= 1
+                diff[0] += 1
+                diff[last + 1] -= 1
+    cost = np.cumsum(diff)[:P]
+    best = int(np.argmin(cost))  # boundary offset mod P
+    return a + (best - a) % P
+
+
+class _Chain:
+    """One chain [s, s + K·P) of a schedule, as a loop instruction (or a reason it is not)."""
+
+    def __init__(self, sched: Schedule, arr: _Arrays, s: int, P: int, K: int):
+        self.sched, self.arr, self.s, self.P, self.K = sched, arr, s, P, K
+
+    def build(self) -> Schedule | None:
+        sched, arr, s, P, K = self.sched, self.arr, self.s, self.P, self.K
+        instrs = sched.instrs
+        end = s + K * P
+        _, code = arr.relation(P)
+        width = arr.kind.shape[1]
+        carries: dict[tuple[int, int], int] = {}  # (position in step, lag) → carry slot
+        consts: dict[tuple, int] = {}  # invariant operand → const slot
+        const_refs: list[Ref] = []
+        xs_cols: list[tuple[int, int]] = []  # (position, operand) varying per step
+        body: list[Instr] = []
+        slots: list[list] = []  # per template instruction: per operand a body-ref recipe
+        for q in range(P):
+            i = s + q
+            ins = instrs[i]
+            c = int(code[i]) if i < len(code) else 0
+            recipe = []
+            for j, a in enumerate(ins.args):
+                rel = (c >> (2 * (width - 1 - j))) & 3
+                k = arr.kind[i, j]
+                if rel == _VARY:
+                    if k == _TMP:  # another value per step: it must exist before the chain
+                        for st in range(K):
+                            if arr.idx[i + st * P, j] >= s:
+                                return None
+                    recipe.append(("x", len(xs_cols)))
+                    xs_cols.append((q, j))
+                elif rel == _REL:
+                    p = int(arr.idx[i, j]) - s
+                    if p >= 0:
+                        recipe.append(("t", p))
+                    else:
+                        lag = (-p + P - 1) // P
+                        p += lag * P
+                        recipe.append(("c", (p, lag)))
+                        for lg in range(1, lag + 1):
+                            carries.setdefault((p, lg), len(carries))
+                elif k == _TMP:  # the same value every step: computed before the chain
+                    if arr.idx[i, j] >= s:
+                        return None
+                    key = ("t", a.index)
+                    if key not in consts:
+                        consts[key] = len(const_refs)
+                        const_refs.append(a)
+                    recipe.append(("k", consts[key]))
+                elif k == _IN:
+                    key = ("in", a.index)
+                    if key not in consts:
+                        consts[key] = len(const_refs)
+                        const_refs.append(a)
+                    recipe.append(("k", consts[key]))
+                else:
+                    recipe.append(("lit", a))
+            slots.append(recipe)
+        if not carries:  # nothing carried from step to step: independent repeats
+            return None
+        # values of the chain read after it: by position and step
+        readers: dict[int, set[int]] = {}
+
+        def note(r: Ref) -> None:
+            if r.kind == "tmp":
+                k = arr.pos[r.index]
+                if s <= k < end:
+                    readers.setdefault((k - s) % P, set()).add((k - s) // P)
+
+        for ins in instrs[end:]:
+            for a in ins.args:
+                note(a)
+        for r in sched.outputs:
+            note(r)
+        ys: dict[int, int] = {}
+        outside: dict[tuple[int, int], tuple] = {}  # (position, step) → ("c", slot) / ("y", col)
+        for p, steps in readers.items():
+            for st in steps:
+                lag = K - st
+                if lag == 1 or (p, lag) in carries:
+                    for lg in range(1, lag + 1):
+                        carries.setdefault((p, lg), len(carries))
+                    outside[(p, st)] = ("c", (p, lag))
+                else:
+                    if p not in ys:
+                        ys[p] = len(ys)
+                    outside[(p, st)] = ("y", ys[p])
+        if not carries or len(ys) * K > MAX_YS_VALUES or len(xs_cols) >= P:
+            return None  # (a step that only reads its per-step values: nothing to gain)
+        nc, nx, nk, ny = len(carries), len(xs_cols), len(const_refs), len(ys)
+        if nc > 2 * P + 2:  # values passed along for many steps (lags): not a step's state
+            return None
+        cslot = {key: v for key, v in carries.items()}
+        for q in range(P):  # the body: the first step's instructions, operands renamed
+            args = []
+            for how, what in slots[q]:
+                if how == "t":
+                    args.append(Ref("tmp", what))
+                elif how == "c":
+                    args.append(Ref("in", cslot[what]))
+                elif how == "x":
+                    args.append(Ref("in", nc + what))
+                elif how == "k":
+                    args.append(Ref("in", nc + nx + what))
+                else:
+                    args.append(what)
+            body.append(Instr(q, instrs[s + q].op, tuple(args)))
+        order = sorted(carries, key=carries.get)
+        new_vals = [Ref("tmp", p) if lg == 1 else Ref("in", cslot[(p, lg - 1)])
+                    for p, lg in order]
+        y_order = sorted(ys, key=ys.get)
+        body_sched = Schedule(nc + nx + nk + 1, body, new_vals + [Ref("tmp", p) for p in y_order],
+                              P)
+        # the first step's carried-in values: what it reads (never read: 0.0)
+        init: list[Ref] = []
+        for p, lg in order:
+            k = s + p - lg * P
+            init.append(Ref("tmp", instrs[k].dst) if k >= 0 and _defines(instrs[k])
+                        else Ref("const", value=0.0))
+        explicit: list[Ref] = []
+        for st in range(K):
+            for q, j in xs_cols:
+                explicit.append(instrs[s + st * P + q].args[j])
+        spec = LoopSpec("scan", K, False, 0, nc, nx, nk, ny, None)
+        dst = sched.n_tmp
+        carry_dsts = tuple(range(dst + 1, dst + 1 + nc))
+        n_tmp = dst + 1 + nc
+        loop = LoopInstr(dst, "loop", tuple(init + const_refs + explicit), body=body_sched,
+                         spec=spec, carry_dsts=carry_dsts,
+                         xcols=tuple(("xs", c) for c in range(nx)), n_explicit=nx)
+        reads: list[Instr] = []
+        remap: dict[int, Ref] = {}
+        for (p, st), (how, what) in sorted(outside.items()):
+            old = instrs[s + st * P + p].dst
+            if how == "c":
+                remap[old] = Ref("tmp", carry_dsts[cslot[what]])
+            else:
+                reads.append(TableRead(n_tmp, "table_read", (Ref("tmp", dst),), table=dst,
+                                       step=st, col=what))
+                remap[old] = Ref("tmp", n_tmp)
+                n_tmp += 1
+
+        def fix(r: Ref) -> Ref:
+            return remap.get(r.index, r) if r.kind == "tmp" else r
+
+        tail = []
+        for ins in instrs[end:]:
+            if any(a.kind == "tmp" and a.index in remap for a in ins.args):
+                ins = dataclasses.replace(ins, args=tuple(fix(a) for a in ins.args))
+            tail.append(ins)
+        out = Schedule(sched.n_in, instrs[:s] + [loop] + reads + tail,
+                       [fix(r) for r in sched.outputs], n_tmp)
+        self.info = {"start": s, "period": P, "steps": K, "carries": nc, "xs": nx,
+                     "consts": nk, "ys": ny}
+        return out
+
+
+def _defines(ins: Instr) -> bool:
+    return type(ins) is Instr or type(ins) is TableRead
+
+
+@no_gc
+def roll_chains(sched: Schedule, min_group: int | None = 64) -> tuple[Schedule, list[dict]]:
+    """The schedule with its chains of isomorphic steps as loops, and what was rolled (one dict
+    per chain: start, period, steps, carries, xs, consts, ys); unchanged (and []) when there is
+    none or `min_group` is None (re-rolling off).
+
+    >>> import symnum as sn
+    >>> from symnum.backends.schedule import schedule
+    >>> x = sn.Sym("x")
+    >>> e = x
+    >>> for _ in range(1000):
+    ...     e = sn.sin(e) * 0.5 + 0.1
+    >>> s, info = roll_chains(schedule([x], [e]))
+    >>> len(s.instrs), info[0]["steps"], info[0]["carries"]  # 2 statements, the loop, 1
+    (4, 999, 1)
+    """
+    if min_group is None:
+        return sched, []
+    min_steps, min_statements = thresholds(min_group)
+    rolled: list[dict] = []
+    for _ in range(MAX_PASSES):
+        if len(sched.instrs) < min_statements:
+            break
+        arr = _Arrays(sched)
+        new = None
+        for s, P, K in _regions(arr, min_steps, min_statements)[:CANDIDATES]:
+            # a value the first steps compute and later ones reuse (hash-consed: computed
+            # once) makes the first step another shape: start a step or two later
+            for shift in range(3):
+                if K - shift < min_steps:
+                    break
+                ch = _Chain(sched, arr, s + shift * P, P, K - shift)
+                new = ch.build()
+                if new is not None:
+                    break
+            if new is not None:
+                rolled.append(ch.info)
+                break
+        if new is None:
+            break
+        sched = new
+    return sched, rolled
+
+
+
+def roll_for(sched: Schedule, reroll: bool | int | None) -> tuple[Schedule, list[dict]]:
+    """`roll_chains` under a backend's `reroll=` option (None/True: on, False: off, an int:
+    the threshold, as `symnum.backends.reroll.min_group_of` reads it)."""
+    from symnum.backends.reroll import min_group_of
+
+    return roll_chains(sched, min_group_of(reroll))

@@ -1,0 +1,258 @@
+"""Loop-carried re-rolling (backends.reroll_chain): a chain of isomorphic steps → one loop whose
+results are bit-identical to the straight-line kernel's (the same operations in the same order)."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from symnum.backends.loop_schedule import LoopInstr
+from symnum.backends.numba_backend import _HEADER
+from symnum.backends.pysource import kernel_source
+from symnum.backends.reroll_chain import roll_chains, thresholds
+from symnum.backends.schedule import schedule
+
+import symnum as sn
+from symnum.compile import lower
+
+
+def py_kernel(sched):
+    """The schedule's numba source run as plain Python (no numba): an interpreter of rolled
+    schedules, independent of both compilers."""
+    ns: dict = {}
+    exec(_HEADER + kernel_source(sched, "kernel", "float64", fallback=False), ns)  # noqa: S102
+    k = ns["kernel"]
+
+    def run(*xs):
+        x = np.array(xs, dtype=np.float64)
+        out = np.empty(len(sched.outputs))
+        k(x, out)
+        return out
+
+    return run
+
+
+def compiled(fn, backend, reroll=None):
+    opts = {"cache_dir": tempfile.mkdtemp()}
+    if reroll is not None:
+        opts["reroll"] = reroll
+    return lower(fn, backend, **opts)
+
+
+def sin_chain(x, n, c=0.1):
+    e = x
+    for _ in range(n):
+        e = sn.sin(e) * 0.5 + c
+    return e
+
+
+def rotation(a, b, w, n):
+    """Two carried scalars and a shared parameter w. Traced in tree mode: canonical forms would
+    flatten the linear recurrence into sums growing with every step (an O(n²) graph whose steps
+    are not isomorphic)."""
+    with sn.tree_mode():
+        for _ in range(n):
+            a, b = a * 0.99 - b * w + 0.01, a * w + b * 0.99
+    return a, b
+
+
+def loops_of(sched):
+    return [i for i in sched.instrs if type(i) is LoopInstr]
+
+
+def check_rolled(fn, args, backends=("llvm",), reroll=2, chains=1):
+    """Rolled == unrolled (bit for bit) on the given backends and on the Python run of the
+    rolled schedule; both ≈ the reference interpreter."""
+    sched = schedule(fn.flat_inputs, fn.flat_outputs)
+    rolled, info = roll_chains(sched, reroll if reroll is not True else 64)
+    assert len(info) == chains and len(loops_of(rolled)) == chains
+    plain = py_kernel(sched)(*args)
+    np.testing.assert_array_equal(py_kernel(rolled)(*args), plain)
+    ref = np.ravel(np.asarray(fn.evaluate(args), dtype=np.float64))
+    np.testing.assert_allclose(plain, ref, rtol=1e-12, atol=1e-14)
+    for be in backends:
+        k = compiled(fn, be, reroll)
+        assert k.info["rolled"] and k.info["rolled"]["chains"] == info
+        got = np.ravel(np.asarray(k(*args), dtype=np.float64))
+        straight = compiled(fn, be, False)
+        assert not straight.info.get("rolled")
+        np.testing.assert_array_equal(got, np.ravel(np.asarray(straight(*args))))
+        np.testing.assert_array_equal(got, plain)
+    return info
+
+
+def test_one_scalar_carry_llvm_and_numba():
+    x = sn.Sym("x")
+    fn = sn.Fn((x,), sin_chain(x, 100))  # small: numba compiles the straight-line one too
+    (info,) = check_rolled(fn, (0.3,), backends=("llvm", "numba"))
+    assert info["carries"] == 1 and info["steps"] >= 98 and info["period"] == 3
+
+
+def test_multi_scalar_carry_with_a_shared_parameter():
+    a, b, w = sn.symbols("a b w")
+    fn = sn.Fn((a, b, w), list(rotation(a, b, w, 200)))
+    (info,) = check_rolled(fn, (1.0, 0.5, 0.02))
+    assert info["carries"] >= 2 and info["consts"] >= 1  # w: one value read by every step
+
+
+def test_per_step_constants_become_a_column():
+    x = sn.Sym("x")
+    e = x
+    for k in range(200):
+        e = sn.sin(e) * 0.5 + (0.1 + 1e-3 * k)
+    fn = sn.Fn((x,), e)
+    (info,) = check_rolled(fn, (0.3,))
+    assert info["xs"] == 1
+
+
+def test_non_repeating_prefix_and_suffix_stay_straight_line():
+    x, y = sn.symbols("x y")
+    e = sn.exp(x) * y + sn.cos(y)  # prologue
+    e = sin_chain(e, 200)
+    fn = sn.Fn((x, y), [e * e + sn.log(y), sn.tanh(x) - y])  # epilogue + an output apart
+    sched = schedule(fn.flat_inputs, fn.flat_outputs)
+    rolled, (info,) = roll_chains(sched, 2)
+    k = rolled.instrs.index(loops_of(rolled)[0])
+    assert 0 < k < len(rolled.instrs) - 1  # code before and after the loop
+    check_rolled(fn, (0.2, 1.5))
+
+
+def test_trajectory_outputs_are_stacked_per_step_values():
+    x = sn.Sym("x")
+    e, traj = x, []
+    for k in range(60):
+        e = sn.sin(e) * 0.5 + 0.1
+        if k % 10 == 3:
+            traj.append(e)
+    fn = sn.Fn((x,), traj + [e])
+    (info,) = check_rolled(fn, (0.3,), backends=("llvm", "numba"))
+    assert info["ys"] == 1  # one stacked column; the final value is the carry
+
+
+def test_every_step_an_output():
+    a0, b0, w = sn.symbols("a b w")
+    a, b, outs = a0, b0, []
+    for _ in range(80):
+        a, b = rotation(a, b, w, 1)
+        outs += [a, b]
+    fn = sn.Fn((a0, b0, w), outs)
+    info = check_rolled(fn, (1.0, 0.5, 0.02))
+    assert info[0]["ys"] >= 1
+
+
+def test_rk4_python_loop_multi_carry():
+    n = 4
+
+    def rhs(x, F):
+        return [(x[(i + 1) % n] - x[i - 2]) * x[i - 1] - x[i] + F for i in range(n)]
+
+    def sim(x, F, steps=30, h=1e-2):
+        for _ in range(steps):
+            k1 = rhs(x, F)
+            k2 = rhs([a + h / 2 * b for a, b in zip(x, k1)], F)
+            k3 = rhs([a + h / 2 * b for a, b in zip(x, k2)], F)
+            k4 = rhs([a + h * b for a, b in zip(x, k3)], F)
+            x = [a + h / 6 * (p + 2 * q + 2 * r + s)
+                 for a, p, q, r, s in zip(x, k1, k2, k3, k4)]
+        return x
+
+    syms = sn.symbols("x0 x1 x2 x3 F")
+    with sn.tree_mode():
+        outs = sim(list(syms[:4]), syms[4])
+    fn = sn.Fn(tuple(syms), outs)
+    (info,) = check_rolled(fn, (1.0, 2.0, 0.5, -1.0, 8.0), reroll=True)
+    assert info["carries"] >= n and info["steps"] >= 25
+
+
+def test_gradient_of_a_python_loop_chain_rolls_both_sweeps():
+    """Reverse mode through a Python loop (traced in tree mode): the forward sweep and the
+    reversed adjoint chain are each one loop; the forward values the adjoint reads are the
+    forward loop's stacked outputs."""
+
+    def loss(a, b, w):
+        for _ in range(40):
+            a, b = sn.sin(a) * 0.9 - b * w + 0.01, a * w + b * 0.99
+        return a * b
+
+    with sn.tree_mode():
+        fn = sn.trace(sn.grad(loss, argnums=(0, 1, 2)), 1.0, 0.5, 0.3)
+    info = check_rolled(fn, (1.0, 0.5, 0.3), chains=2)
+    assert all(c["steps"] >= 36 for c in info) and info[0]["ys"] >= 1
+
+
+def test_deep_chain_compiles():
+    x = sn.Sym("x")
+    fn = sn.Fn((x,), sin_chain(x, 20_000))
+    k = compiled(fn, "llvm")
+    v = 0.3
+    for _ in range(20_000):
+        v = math.sin(v) * 0.5 + 0.1
+    assert float(k(0.3)) == v  # libm's sin, the same operations in the same order
+    (info,) = k.info["rolled"]["chains"]
+    assert info["steps"] >= 19_998
+
+
+def test_reroll_false_gives_the_straight_line_kernel():
+    x = sn.Sym("x")
+    fn = sn.Fn((x,), sin_chain(x, 400))
+    k = compiled(fn, "llvm", False)
+    assert not k.info.get("rolled") and k.info["statements"] == 1200
+    assert ".head:" not in k.source  # no loop block (the batched row loop aside)
+
+
+def test_short_or_independent_repeats_are_not_chains():
+    x = sn.Sym("x")
+    sched = schedule([x], [sin_chain(x, 10)])  # 30 statements: below the default threshold
+    assert roll_chains(sched)[1] == []
+    xs = sn.symbols(" ".join(f"x{i}" for i in range(300)))  # repeats with nothing carried
+    sched = schedule(xs, [sn.sin(v) * 2 + 1 for v in xs])
+    assert roll_chains(sched, 2)[1] == []
+    assert thresholds(64) == (4, 512)
+
+
+OPS = [lambda e, c: sn.sin(e) * c + 0.1, lambda e, c: e * e * c - 0.25,
+       lambda e, c: sn.cos(e + c), lambda e, c: e / (1.0 + e * e) + c,
+       lambda e, c: sn.exp(-e * e) * c]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(0, len(OPS) - 1), min_size=1, max_size=3), st.integers(8, 60),
+       st.floats(0.1, 0.9), st.booleans(), st.integers(0, 3))
+def test_random_step_shapes_roll_bit_identically(shape, n, c, vary, every):
+    """Random step shapes, one or two carries, constant or per-step coefficients, optional
+    trajectory outputs: the rolled schedule (run as Python) equals the straight-line one."""
+    x, y = sn.symbols("x y")
+    a, b, outs = x, y, []
+    with sn.tree_mode():
+        for k in range(n):
+            ck = c + (1e-3 * k if vary else 0.0)
+            for o in shape:
+                a = OPS[o](a, ck)
+            a, b = a + 0.5 * b, b * 0.9 + 0.01 * a
+            if every and k % (every + 2) == 1:
+                outs.append(b)
+    fn = sn.Fn((x, y), outs + [a, b])
+    sched = schedule(fn.flat_inputs, fn.flat_outputs)
+    rolled, info = roll_chains(sched, 2)
+    args = (0.3, -0.2)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(py_kernel(rolled)(*args), py_kernel(sched)(*args))
+    assert info, "a chain of ≥ 8 isomorphic steps was not rolled"
+
+
+def test_detection_is_iterative():
+    """A 20,000-step chain analysed under a recursion limit of 150 frames: nothing recurses."""
+    import sys
+
+    x = sn.Sym("x")
+    sched = schedule([x], [sin_chain(x, 20_000)])
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(150)
+    try:
+        rolled, (info,) = roll_chains(sched)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert info["steps"] >= 19_998 and len(rolled.instrs) <= 4
