@@ -133,3 +133,15 @@ def test_concrete_loop_in_array_trace_runs_in_python():
     fa = sn.trace(conc, X, mode="array")
     assert not _loops(fa)
     assert float(fa(X)) == pytest.approx(8 * np.sum(X))
+
+
+def test_scalar_loop_in_large_program_compiles_natively():
+    # a scalar carry is small, but scalarising would take the 5000-element program along
+    xb = np.linspace(0.0, 1.0, 5000)
+    fn = sn.trace(sn.grad(_fori, argnums=(0, 1), mode="array"), xb, 0.3, mode="array")
+    k = lower(fn, "llvm", cache=False)
+    assert k.info["array_loops"] == "native"
+    for got, want in zip(k(xb, 0.4), fn(xb, 0.4)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    small = sn.trace(sn.grad(_fori, argnums=(0, 1), mode="array"), X, 0.3, mode="array")
+    assert lower(small, "llvm", cache=False).info["array_loops"].startswith("scalarised")

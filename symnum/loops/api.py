@@ -4,7 +4,9 @@ the loop is one term (symnum.loops.terms), whatever the trip count.
 On concrete values (no symbol among the carries, the xs or the body's closure) the loop simply
 runs in Python, as JAX's loops do with jit disabled. Inside traced code the carries may be
 scalars or arrays of scalar terms (scalar mode) or symbolic arrays (array mode: the body is an
-array program, symnum.loops.arrays). Never compiles or differentiates anything.
+array program, symnum.loops.arrays). While the array tracer runs (symnum.tracing.mode), every
+symbolic loop is an array loop, scalar carries too: array-mode AD has rules for those only.
+Never compiles or differentiates anything.
 """
 
 from __future__ import annotations
