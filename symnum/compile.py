@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from symnum.arrays.auto import check_mode
+from symnum.arrays.auto import SCALARIZE_LIMIT, array_elements, check_mode
 from symnum.arrays.fn import ArrayFn, trace_sized
 from symnum.call_args import (
     _auto_static_positions,
@@ -88,7 +88,8 @@ def _lower_array_loops(fn: ArrayFn, name: str, options: dict, auto: bool = False
     """An array program with loop terms: on llvm and numba each loop is one sequential loop
     around its body's loop plan (backends.array_loop_carry) — compile time flat in the arrays'
     sizes — unless its carries are small (symnum.loops.arrays.SCALAR_CARRY_LIMIT scalars: the
-    scalar loop is faster there) or the plan cannot express it; then the program is
+    scalar loop is faster there) in a small program (symnum.arrays.auto.SCALARIZE_LIMIT
+    elements) or the plan cannot express it; then the program is
     scalarised into scalar loops (symnum.loops.terms), and `.info["array_loops"]` says why.
     `array_loops=` ("auto", "native", "scalar") overrides the choice. backend="auto" tries
     numba's loop plan where llvm's refuses (float32 data), as for array programs without
@@ -105,7 +106,10 @@ def _lower_array_loops(fn: ArrayFn, name: str, options: dict, auto: bool = False
         why = "array_loops='scalar' was asked for"
     elif name not in ("llvm", "numba"):
         why = f"the {name} backend has no loop plan for array loops"
-    elif how == "auto" and size <= SCALAR_CARRY_LIMIT:
+    elif how == "auto" and size <= SCALAR_CARRY_LIMIT and array_elements(fn) <= SCALARIZE_LIMIT:
+        # small carries alone do not decide it: scalarising takes the whole program along, and
+        # a scalar loop in a large array program (a scalar argument's loop) would cost
+        # O(elements) terms to trace and compile
         why = (f"the loops carry {size} scalars (≤ {SCALAR_CARRY_LIMIT}): scalar loops are "
                "faster there")
     if why is None:

@@ -27,6 +27,7 @@ from symnum.core.terms import Const, Expr, Sym, is_number
 from symnum.core.traversal import postwalk_many, substitute
 from symnum.errors import DTypeError, ShapeError, TracingError
 from symnum.tracing import fn as scalar_fn
+from symnum.tracing.mode import tracing as tracing_mode
 from symnum.tracing.protocols import SymArray
 from symnum.tracing.pytree import tree_flatten, tree_unflatten
 
@@ -309,7 +310,9 @@ def trace_arrays(fn: Callable[..., Any], *example_args: Any,
         raise TypeError(f"trace() needs a callable, got {type(fn).__name__}")
     arg_names = scalar_fn._arg_names(fn, len(example_args), names)
     inputs = tuple(_symbolize(a, n) for a, n in zip(example_args, arg_names))
-    return ArrayFn(inputs, fn(*inputs), arg_names)
+    with tracing_mode("array"):  # scalar-carry loops become array loops (symnum.loops.api)
+        outputs = fn(*inputs)
+    return ArrayFn(inputs, outputs, arg_names)
 
 
 def trace(fn: Callable[..., Any], *example_args: Any, names: Sequence[str] | None = None,

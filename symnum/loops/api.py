@@ -4,7 +4,9 @@ the loop is one term (symnum.loops.terms), whatever the trip count.
 On concrete values (no symbol among the carries, the xs or the body's closure) the loop simply
 runs in Python, as JAX's loops do with jit disabled. Inside traced code the carries may be
 scalars or arrays of scalar terms (scalar mode) or symbolic arrays (array mode: the body is an
-array program, symnum.loops.arrays). Never compiles or differentiates anything.
+array program, symnum.loops.arrays). While the array tracer runs (symnum.tracing.mode), every
+symbolic loop is an array loop, scalar carries too: array-mode AD has rules for those only.
+Never compiles or differentiates anything.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from symnum.core.build import as_expr
 from symnum.core.primitives import ifelse
 from symnum.core.terms import Expr, Sym
 from symnum.errors import ShapeError, TracingError
+from symnum.tracing.mode import current as current_mode
 from symnum.tracing.protocols import SymArray
 from symnum.tracing.pytree import tree_flatten, tree_unflatten
 
@@ -93,11 +96,9 @@ def _loop(kind: str, step: Callable, init: Any, xs: Any, length: int, *, reverse
     Returns (final carry pytree, stacked ys pytree), or None when nothing is symbolic."""
     c_leaves, c_tree = tree_flatten(init)
     x_leaves, x_tree = tree_flatten(xs)
-    if any(_is_array_term(v) for v in c_leaves + x_leaves):
-        from symnum.loops.arrays import array_loop
-
-        return array_loop(kind, step, init, xs, length, reverse=reverse, lo=lo,
-                          checkpoint=checkpoint)
+    if current_mode() == "array" or any(_is_array_term(v) for v in c_leaves + x_leaves):
+        return _array_loop(kind, step, init, xs, length, c_leaves + x_leaves, reverse=reverse,
+                           lo=lo, checkpoint=checkpoint)
     c_parts = [_elements(v, f"the carry (leaf {k})") for k, v in enumerate(c_leaves)]
     x_parts = [_elements(v, f"xs (leaf {k})") for k, v in enumerate(x_leaves)]
     for (_, shape), k in zip(x_parts, range(len(x_parts))):
@@ -161,6 +162,29 @@ def _loop(kind: str, step: Callable, init: Any, xs: Any, length: int, *, reverse
         y_out.append(a.reshape((length,) + shape).view(SymArray))
         j0 += m
     return tree_unflatten(c_tree, carries), tree_unflatten(y_tree, y_out)
+
+
+def _array_loop(kind: str, step: Callable, init: Any, xs: Any, length: int, leaves: list,
+                **kw: Any) -> tuple[Any, Any] | None:
+    """The array loop (symnum.loops.arrays) — also for scalar carries while the array tracer
+    runs: array AD, JVP and Taylor have rules for array loops, not for scalar loop nodes, and a
+    0-d carry is a plain Sym in both. None, as in `_loop`, when nothing is symbolic: neither
+    the carries, the xs nor the body's closure (then the loop runs in Python)."""
+    from symnum.loops.arrays import ArrayLoopOut, array_loop
+
+    concrete = not any(_symbolic(v) for v in leaves)
+    try:
+        out = array_loop(kind, step, init, xs, length, **kw)
+    except Exception:
+        if concrete:  # a body that needs concrete values (Python branches): run it in Python
+            return None
+        raise
+    if concrete:
+        outs = [v for v in tree_flatten(out)[0] if isinstance(getattr(v, "op", None),
+                                                                ArrayLoopOut)]
+        if not outs or not outs[0].args[0].op.spec.nk:
+            return None
+    return out
 
 
 def _length(xs: Any, length: int | None) -> int:

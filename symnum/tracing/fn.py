@@ -20,6 +20,7 @@ from symnum.core.build import as_expr
 from symnum.core.evaluate import assemble, bind, eval_many
 from symnum.core.terms import Const, Expr, Sym, is_number
 from symnum.errors import DTypeError, ShapeError, TracingError, UnsupportedOperationError
+from symnum.tracing.mode import tracing as tracing_mode
 from symnum.tracing.protocols import SymArray
 from symnum.tracing.pytree import TreeDef, tree_flatten, tree_unflatten
 
@@ -388,7 +389,8 @@ def trace(fn: Callable[..., Any], *example_args: Any, names: Sequence[str] | Non
     inputs = tuple(_symbolize(a, n) for a, n in zip(example_args, arg_names))
     # the function gets its own copies: in-place writes to an argument must not alter inputs
     call_args = [_copy_arrays(a) for a in inputs]
-    outputs = fn(*call_args)
+    with tracing_mode("scalar"):
+        outputs = fn(*call_args)
     return Fn(inputs, outputs, arg_names)
 
 
