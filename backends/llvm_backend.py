@@ -39,6 +39,7 @@ from symnum.backends.llvm_ir import (
 )
 from symnum.backends.schedule import Schedule, schedule
 
+from symnum.core._gc import no_gc
 from symnum.errors import CacheWarning, CompileError
 
 _LOCK = threading.RLock()  # LLVM objects shared here (target machines, the JIT) are not
@@ -488,6 +489,7 @@ def _tiered(mod: IRModule, T: str, opt: int, ir_opt: int, key: str,  # noqa: N80
     return library, up
 
 
+@no_gc  # a cold compile of a 10⁵-node graph allocates ~10⁶ objects beside it: no full GC scans
 def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
           shard: int | None = 250, fastmath: bool = False, vecmath: bool | None = None,
           simd: bool | None = None, inline_batched: bool | None = None,

@@ -18,6 +18,7 @@ from typing import Any
 
 from symnum.backends.schedule import _operands
 
+from symnum.core._gc import no_gc
 from symnum.core.terms import Add, Const, Mul, Term, numkey
 from symnum.core.traversal import postorder
 
@@ -36,11 +37,13 @@ def _code_digest() -> str:
     return _CODE[0]
 
 
+@no_gc  # walks of 10⁵-node graphs allocate while the graph is alive: no full GC scans
 def walk(outputs: list[Any]) -> list[Any]:
     """The schedule's walk order of the terms (`schedule(..., order=)` takes it too)."""
     return postorder(list(outputs), _operands)
 
 
+@no_gc
 def fingerprint(inputs: list[Any], outputs: list[Any], order: list | None = None) -> str | None:
     """The Fn's terms as text, in the schedule's walk order (`walk(outputs)`, computed here
     unless given); None for anything unusual (the schedule then runs and reports it)."""
@@ -55,10 +58,10 @@ def fingerprint(inputs: list[Any], outputs: list[Any], order: list | None = None
             tok = f"C{numkey(n.value)!r}"
         elif tp is Add:
             tok = f"A{numkey(n.const)!r}|" + ";".join(
-                f"{pos[id(t)]}:{numkey(c)!r}" for t, c in n.terms.items())
+                f"{pos[id(t)]}:{numkey(c)!r}" for t, c in n.entry_items())
         elif tp is Mul:
             tok = f"M{numkey(n.coeff)!r}|" + ";".join(
-                f"{pos[id(b)]}:{e!r}" for b, e in n.bases.items())
+                f"{pos[id(b)]}:{e!r}" for b, e in n.entry_items())
         elif tp is Term and n.meta is None:  # (the interface's view of a Term is its args)
             op = n.op
             tok = f"F{op.name}/{op.lowering_name()}|" + ",".join(

@@ -69,31 +69,37 @@ class _Arrays:
         self.pos = pos
         width = max(1, min(MAX_ARGS, max((len(ins.args) for ins in instrs), default=0)))
         ops: dict = {}
-        op = np.empty(n, dtype=np.int64)
-        kind = np.zeros((n, width), dtype=np.int8)
-        idx = np.zeros((n, width), dtype=np.int64)
-        val = np.zeros((n, width), dtype=np.float64)
+        # filled as Python lists, converted once (numpy item assignment is ~10x a list's)
+        op = [0] * n
+        kind = [[0] * n for _ in range(width)]
+        idx = [[0] * n for _ in range(width)]
+        val = [[0.0] * n for _ in range(width)]
         plain = Instr
         for k, ins in enumerate(instrs):
-            if type(ins) is plain and len(ins.args) <= width:
-                key = (ins.op, len(ins.args))
+            args = ins.args
+            if type(ins) is plain and len(args) <= width:
+                key = (ins.op, len(args))
                 o = ops.get(key)
                 if o is None:
                     o = ops[key] = len(ops)
                 op[k] = o
             else:  # a loop or a table read never matches anything
                 op[k] = -1 - k
-            for j, a in enumerate(ins.args[:width]):
+            for j, a in enumerate(args[:width]):
                 ak = a.kind
                 if ak == "tmp":
-                    kind[k, j] = _TMP
-                    idx[k, j] = pos[a.index]
+                    kind[j][k] = _TMP
+                    idx[j][k] = pos[a.index]
                 elif ak == "in":
-                    kind[k, j] = _IN
-                    idx[k, j] = a.index
+                    kind[j][k] = _IN
+                    idx[j][k] = a.index
                 else:
-                    kind[k, j] = _CONST
-                    val[k, j] = a.value
+                    kind[j][k] = _CONST
+                    val[j][k] = a.value
+        op = np.array(op, dtype=np.int64)
+        kind = np.array(kind, dtype=np.int8).T.copy()
+        idx = np.array(idx, dtype=np.int64).T.copy()
+        val = np.array(val, dtype=np.float64).T.copy()
         self.op, self.kind, self.idx, self.val = op, kind, idx, val
 
     def periods(self) -> list[int]:

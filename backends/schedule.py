@@ -17,7 +17,7 @@ from typing import Any
 
 from symnum.core._gc import no_gc
 from symnum.core.interface import arguments, iscall, operation
-from symnum.core.terms import Add, Const, Mul, Sym
+from symnum.core.terms import Add, Const, Mul, Sym, Term
 from symnum.core.traversal import postorder
 from symnum.errors import CompileError
 
@@ -78,7 +78,18 @@ SPECIAL: dict = {}
 MAX_CHAIN = 64  # integer powers up to this exponent become multiplication chains
 
 
+_CONSTS: dict = {}  # float → its Ref (Refs are immutable; a deep chain asks for 0.5 10⁵ times)
+
+
 def _const(v: Any) -> Ref:
+    if v.__class__ is float and v != 0.0:  # (0.0 and -0.0 are one dict key)
+        r = _CONSTS.get(v)
+        if r is None and v == v:  # (NaN is not a key that finds itself)
+            if len(_CONSTS) > 4096:
+                _CONSTS.clear()
+            r = _CONSTS[v] = Ref("const", value=v)
+        if r is not None:
+            return r
     if isinstance(v, Fraction):
         v = v.numerator / v.denominator
     try:
@@ -161,7 +172,7 @@ class _Lowerer:
     def lower_add(self, n: Add) -> Ref:
         acc: Ref | None = None
         # start from a term with coefficient 1 when there is one: x - y is one sub, not neg + add
-        items = sorted(n.terms.items(), key=lambda tc: (tc[1] == -1, tc[1] != 1))
+        items = sorted(n.entry_items(), key=lambda tc: (tc[1] == -1, tc[1] != 1))
         for t, c in items:
             r = self.ref(t)
             if acc is None:
@@ -179,7 +190,7 @@ class _Lowerer:
     def lower_mul(self, n: Mul) -> Ref:
         num: Ref | None = None
         den: Ref | None = None
-        for b, e in n.bases.items():
+        for b, e in n.entry_items():
             p = self.ipow(self.ref(b), abs(e))
             if e > 0:
                 num = p if num is None else self.sched.emit("mul", num, p)
@@ -211,13 +222,13 @@ class _Lowerer:
         return self.ref(e)
 
     def lower_call(self, n: Any) -> Ref:
-        op = operation(n)
+        op, n_args = _op_args(n)
         special = SPECIAL.get(type(op)) if SPECIAL else None
         if special is not None:
             return special(self, n)
         if getattr(op, "expand", None) is not None:
             return self.lower_expansion(n)
-        args = [self.ref(a) for a in arguments(n)]
+        args = [self.ref(a) for a in n_args]
         name = op.lowering_name()
         if name in ("add", "mul") and len(args) != 2 and args:  # tree-mode n-ary (or unary:
             # tree-mode AD builds one-term sums)
@@ -236,13 +247,29 @@ class _Lowerer:
         return self.sched.emit(name, *args)
 
 
+def _is_call(n: Any) -> bool:
+    """iscall(n), without the interface's dispatch for symnum's own term types (scheduling a
+    300,000-node graph asks this for every node)."""
+    tp = type(n)
+    if tp is Term or tp is Add or tp is Mul:
+        return True
+    if tp is Sym or tp is Const:
+        return False
+    return iscall(n)
+
+
+def _op_args(n: Any) -> tuple[Any, Any]:
+    """(operation(n), arguments(n)), read directly from a Term."""
+    if type(n) is Term:
+        return n.op, n.args
+    return operation(n), arguments(n)
+
+
 def _operands(n: Any) -> list:
     """What lowering `n` reads: the polynomial forms' dict keys, never their argument views."""
     tp = type(n)
-    if tp is Add:
-        return list(n.terms)
-    if tp is Mul:
-        return list(n.bases)
+    if tp is Add or tp is Mul:
+        return n.entry_keys()
     return arguments(n) if iscall(n) else []
 
 
@@ -256,12 +283,14 @@ def _sin_cos_pairs(order: list) -> dict[int, Any]:
     seen: dict[tuple[str, int], Any] = {}
     pairs: dict[int, Any] = {}
     for n in order:
-        if type(n) is Add or type(n) is Mul or not iscall(n):
+        tp = type(n)
+        if tp is Add or tp is Mul or tp is Sym or tp is Const or not _is_call(n):
             continue
-        name = operation(n).lowering_name()
+        op, args = _op_args(n)
+        name = op.lowering_name()
         if name not in ("sin", "cos"):
             continue
-        (a,) = arguments(n)
+        (a,) = args
         other = seen.get(("cos" if name == "sin" else "sin", id(a)))
         if other is not None:
             pairs[id(n)], pairs[id(other)] = other, n
@@ -297,7 +326,7 @@ def schedule(inputs: Sequence[Sym], outputs: Sequence[Any],
         order = postorder(list(outputs), _operands)
     pairs = _sin_cos_pairs(order)
     for n in order:
-        if id(n) in low.refs or not iscall(n):
+        if id(n) in low.refs or not _is_call(n):
             continue
         r = low.lower_node(n)
         if type(n) is not Add and type(n) is not Mul:

@@ -92,8 +92,7 @@ def _(n: Term) -> list:  # _local_partials for a call as written, without the in
 
 @local_partials.register
 def _(n: Add) -> list:  # (the sum's own entries: no mapping view built per node)
-    e = n._entries
-    return list(zip(e.keys[:n._len], e.vals[:n._len]))
+    return n.entry_items()
 
 
 _DIRECT_PRODUCT = 8  # beyond this many bases, prefix/suffix products keep the work O(n)
@@ -137,12 +136,12 @@ def _(n: Term) -> list:
 
 @dependencies.register
 def _(n: Add) -> list:
-    return n._entries.keys[:n._len]
+    return n.entry_keys()
 
 
 @dependencies.register
 def _(n: Mul) -> list:
-    return n._entries.keys[:n._len]
+    return n.entry_keys()
 
 
 def _order_and_active(outputs: list, wrt: list, deps: dict | None = None) -> tuple[list, set]:

@@ -55,7 +55,7 @@ def _inputs(n: Any) -> Any:
     if t is Term:
         return n.args
     if t is Add or t is Mul:  # the form's own entries (no mapping view built)
-        return n._entries.keys[:n._len]
+        return n.entry_keys()
     if t is Sym or t is Const:
         return ()
     return arguments(n) if iscall(n) else ()
@@ -74,15 +74,13 @@ def _value(n: Any, vals: dict) -> Any:
         return n.op.impl(*[vals[id(a)] for a in n.args])
     if t is Add:  # const + Σ c·term, left to right
         acc = None if n.const == 0 else _num(n.const)
-        e = n._entries
-        for k, c in zip(e.keys[:n._len], e.vals[:n._len]):
+        for k, c in n.entry_items():
             x = vals[id(k)] if c == 1 else np.multiply(_num(c), vals[id(k)])
             acc = x if acc is None else np.add(acc, x)
         return acc
     if t is Mul:  # coeff · Π base^exponent, left to right
         acc = None if n.coeff == 1 else _num(n.coeff)
-        e = n._entries
-        for b, p in zip(e.keys[:n._len], e.vals[:n._len]):
+        for b, p in n.entry_items():
             x = vals[id(b)] if p == 1 else pow_op.impl(vals[id(b)], p)
             acc = x if acc is None else np.multiply(acc, x)
         return acc

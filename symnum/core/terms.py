@@ -439,6 +439,16 @@ class _Form(Expr):
     def __len__(self) -> int:
         return self._len
 
+    def entry_keys(self) -> list:
+        """The terms (bases) in insertion order, without building the mapping view: walks over
+        large graphs (scheduling, evaluation, differentiation) read forms through this."""
+        return self._entries.keys[: self._len]
+
+    def entry_items(self) -> list:
+        """[(term, coefficient)] ([(base, exponent)]) in insertion order, without the mapping."""
+        e, n = self._entries, self._len
+        return list(zip(e.keys[:n], e.vals[:n]))
+
     def _mapping(self) -> Mapping:
         def build(t):
             e = t._entries

@@ -332,9 +332,9 @@ def _scaled_one(n: Add) -> tuple | None:
     """(base, coefficient) of a sum `c·b + const` whose one term is a plain base (a symbol or
     a call) times a Python number and whose constant is not zero — printed without building
     its argument view `c·b` (a product term per sum: a third of printing a deep chain)."""
-    if n._len != 1 or n.const == 0:
+    if len(n) != 1 or n.const == 0:
         return None
-    b, c = n._entries.keys[0], n._entries.vals[0]
+    ((b, c),) = n.entry_items()
     if (type(b) is Term or type(b) is Sym) and (c.__class__ is float or c.__class__ is int):
         return b, c
     return None
@@ -393,7 +393,7 @@ def _join_summands(texts: list) -> Printed:
 
 def _str_product(n: Mul, memo: dict) -> Printed:
     if len(n) == 1:
-        b, e = n._entries.keys[0], n._entries.vals[0]
+        ((b, e),) = n.entry_items()
         c = n.coeff
         if e > 0:
             if c == 1:
@@ -497,7 +497,7 @@ def _children(n: Any) -> Any:
     if t is Term:
         return n.args
     if t is Mul:
-        return n._entries.keys[:n._len]
+        return n.entry_keys()
     if t is Add:
         one = _scaled_one(n)
         if one is not None:
