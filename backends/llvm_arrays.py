@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from symnum.backends import llvm_objfile
 from symnum.backends.array_loops import LoopGen
 from symnum.backends.cache_security import private_dir
 from symnum.backends.kernel_cache import default_cache_dir
@@ -168,12 +169,12 @@ def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, vecmath: bool | 
     if cache:
         directory = private_dir(directory)
     path = directory / f"{key}.o"
-    obj = lb._read_cached(path) if cache else None
+    obj = llvm_objfile.read_cached(path) if cache else None
     hit = obj is not None
     if obj is None:
         obj = lb.compile_object(ir, opt, ir_opt, key=key, cache_dir=directory if cache else None)
         if cache:
-            lb._write_cached(path, obj)
+            llvm_objfile.write_cached(path, obj)
     t2 = time.perf_counter()
     symbols: dict[str, int] = {}
     for name in set(_DECL.findall("\n".join(ln for ln in ir.splitlines()
@@ -195,7 +196,7 @@ def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, vecmath: bool | 
     try:
         library, addrs = lb._link(obj, symbols, ["kernel", "table"])
     except RuntimeError as e:
-        lb._fail("linking the object code", e, ir, key, directory if cache else None)
+        llvm_objfile.fail("linking the object code", e, ir, key, directory if cache else None)
     (call, _), via = lb._trampolines("float64")
     info = {"cache_hit": hit, "key": key, "materialised": len(gen.material), "call": via,
             "opt": opt, "ir_opt": ir_opt, "vecmath": [f"{i}{n}" for i, n in isas],

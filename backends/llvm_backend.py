@@ -15,15 +15,13 @@ import ctypes
 import functools
 import hashlib
 import sys
-import tempfile
 import threading
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
-from symnum.backends import Backend, llvm_tier
-from symnum.backends.cache_security import private_dir, seal, unseal, write_private
+from symnum.backends import Backend, llvm_libm, llvm_tier
+from symnum.backends.cache_security import private_dir
 from symnum.backends.compiled import Compiled
 from symnum.backends.kernel_cache import default_cache_dir
 from symnum.backends.llvm_batched import BatchedKernel
@@ -35,16 +33,18 @@ from symnum.backends.llvm_ir import (
     IRModule,
     SimdTarget,
     emit_ir,
-    libm_symbols,
 )
+from symnum.backends.llvm_objfile import fail as _fail
+from symnum.backends.llvm_objfile import read_cached as _read_cached
+from symnum.backends.llvm_objfile import unlink as _unlink
+from symnum.backends.llvm_objfile import write_cached as _write_cached
 from symnum.backends.schedule import Schedule, schedule
 
 from symnum.core._gc import no_gc
-from symnum.errors import CacheWarning, CompileError
+from symnum.errors import CompileError
 
 _LOCK = threading.RLock()  # LLVM objects shared here (target machines, the JIT) are not
 _STATE: dict[str, Any] = {}  # thread-safe; numba's global LLVM context is never touched
-_MAGIC = b"symnum-llvm-object 2\n"
 
 
 # LLVM set-up -----------------------------------------------------------------------------------
@@ -73,7 +73,7 @@ def _llvm() -> Any:
         _STATE["triple"] = binding.get_process_triple()
         _STATE["version"] = f"llvmlite {llvmlite.__version__} llvm {binding.llvm_version_info}"
         _STATE["jit"] = binding.create_lljit_compiler(_target_machine_for(1))
-        _STATE["libm"] = _libm_addresses()
+        _STATE["libm"] = llvm_libm.libm_addresses()
         _STATE["count"] = 0
         _STATE["llvm"] = binding
         return binding
@@ -93,58 +93,11 @@ def _target_machine(opt: int) -> Any:
     return tm
 
 
-def _libm_addresses() -> dict[str, int]:
-    """Addresses of the libm functions kernels call, handed to the JIT explicitly."""
-    def names():  # ctypes.util (~10 ms to import) only where the usual names fail
-        yield from (["libm.so.6", "libm.dylib"] if sys.platform != "win32"
-                    else ["ucrtbase.dll", "msvcrt.dll"])
-        if sys.platform != "win32":
-            import ctypes.util
-
-            yield ctypes.util.find_library("m")
-
-    for name in names():
-        if not name:
-            continue
-        try:
-            lib = ctypes.CDLL(name)
-        except OSError:
-            continue
-        found = {}
-        for dtype in ("float64", "float32"):
-            for sym in libm_symbols(dtype):
-                try:
-                    found[sym] = ctypes.cast(getattr(lib, sym), ctypes.c_void_p).value
-                except AttributeError:
-                    pass
-        return found
-    return {}  # the JIT then resolves symbols through the process itself
-
-
-def _libmvec() -> Any:
-    """glibc's vector math library (ctypes handle), or None (not glibc, or glibc < 2.35)."""
-    if "mvec" not in _STATE:
-        lib = None
-        if sys.platform.startswith("linux"):
-            for name in ("libmvec.so.1", "libmvec.so"):
-                try:
-                    lib = ctypes.CDLL(name)
-                except OSError:
-                    continue
-                # tan, tanh, log1p, … arrived in glibc 2.35; older libmvec: scalar libm instead
-                if lib is not None and not hasattr(lib, "_ZGVdN4v_tanh"):
-                    lib = None
-                if lib is not None:
-                    break
-        _STATE["mvec"] = lib
-    return _STATE["mvec"]
-
-
 def _symbol_address(sym: str) -> int | None:
     addr = _STATE["libm"].get(sym)
-    if addr is None and sym.startswith("_ZGV") and _libmvec() is not None:
+    if addr is None and sym.startswith("_ZGV") and llvm_libm.libmvec() is not None:
         try:
-            addr = _STATE["libm"][sym] = ctypes.cast(getattr(_libmvec(), sym),
+            addr = _STATE["libm"][sym] = ctypes.cast(getattr(llvm_libm.libmvec(), sym),
                                                      ctypes.c_void_p).value
         except AttributeError:
             return None
@@ -167,7 +120,7 @@ def simd_target(dtype: str, vecmath: bool, simd: bool | None,
     when libmvec is used or the kernel is `narrow` (≤ NARROW inputs and outputs, no libm
     calls); True always; False never."""
     _llvm()
-    mvec = bool(vecmath) and _libmvec() is not None
+    mvec = bool(vecmath) and llvm_libm.libmvec() is not None
     if simd is False or (simd is None and not mvec and not narrow):
         return None
     feats = _STATE["features"].split(",")
@@ -189,20 +142,6 @@ def cache_key(ir_text: str, opt: int, ir_opt: int) -> str:
         h.update(part.encode())
         h.update(b"\0")
     return "llvm_" + h.hexdigest()
-
-
-def _fail(what: str, err: Exception, ir_text: str, key: str, cache_dir: Path | None) -> None:
-    try:  # a private folder: a fixed name in a shared /tmp could be a planted symlink
-        directory = private_dir(cache_dir) if cache_dir is not None else \
-            Path(tempfile.mkdtemp(prefix="symnum-failed-"))
-        path = directory / f"{key}.failed.ll"
-        write_private(path, ir_text.encode())
-        where = f"the generated IR is in {path}"
-    except OSError:
-        head = "\n".join(ir_text.splitlines()[:40])
-        where = f"the generated IR starts:\n{head}"
-    raise CompileError(f"LLVM {what} failed ({type(err).__name__}: {str(err).strip()}); "
-                       f"{where}") from err
 
 
 def compile_object(ir_text: str, opt: int = 1, ir_opt: int = 0, *, key: str = "",
@@ -259,38 +198,6 @@ def _compile_background(ir_text: str, opt: int, ir_opt: int) -> bytes:
         if mod is not None:
             mod.close()
         ctx.close()
-
-
-def _read_cached(path: Path) -> bytes | None:
-    """The object stored at `path` if symnum wrote it for exactly this key (the file's name);
-    anything else (damaged, foreign, another entry's object) is deleted."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    key = path.name.removesuffix(".o")
-    obj = unseal(key, data[len(_MAGIC):]) if data.startswith(_MAGIC) else None
-    if obj is not None:
-        return obj
-    warnings.warn(f"symnum: refused cached object {path}: it does not carry this user's MAC "
-                  "for this key (foreign, swapped or damaged); compiling again.", CacheWarning,
-                  stacklevel=3)
-    _unlink(path)
-    return None
-
-
-def _write_cached(path: Path, obj: bytes) -> None:
-    try:  # atomic (temporary + os.replace), 0600: a concurrent reader sees old or new
-        write_private(path, _MAGIC + seal(path.name.removesuffix(".o"), obj))
-    except OSError:
-        pass  # a read-only cache is a slow cache, not an error
-
-
-def _unlink(path: Path) -> None:
-    try:
-        path.unlink()
-    except OSError:
-        pass
 
 
 class Library:

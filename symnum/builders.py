@@ -1,7 +1,7 @@
 """Compiling expressions (not Python functions): `build_function` over given inputs, as
 Symbolics.jl's, and `vectorize`, a scalar function as a numpy-broadcasting array kernel.
 
-Beside symnum.compile (same layer), through its lowering (`_lower_simplified`); imports the
+Beside symnum.compile (same layer), through symnum.lowering (`_lower_simplified`); imports the
 backends lazily, as compile does.
 """
 
@@ -15,8 +15,8 @@ import numpy as np
 from symnum.arrays.fn import ArrayFn, trace_sized
 from symnum.arrays.terms import ArrayExpr, ArraySym
 from symnum.built import InPlace, SparseFunction
-from symnum.compile import _backends, _lower_simplified, _simplified
 from symnum.errors import CompileError
+from symnum.lowering import _backends, _lower_simplified, _simplified
 from symnum.tracing.fn import Fn
 
 

@@ -23,8 +23,9 @@ LAYERS = [
     ["symnum.io"],
     ["symnum.arrays"],
     ["symnum.autodiff", "symnum.loops"],
-    ["symnum.simplify", "symnum.call_args", "symnum.built", "symnum.compile", "symnum.builders",
-     "symnum.transforms", "symnum.transforms_higher", "symnum.batching", "symnum.persist"],
+    ["symnum.simplify", "symnum.call_args", "symnum.built", "symnum.lowering", "symnum.compile",
+     "symnum.builders", "symnum.transforms", "symnum.transforms_higher", "symnum.batching",
+     "symnum.persist"],
     ["symnum.rewrites", "symnum.backends"],
     ["symnum.testing", "symnum.distributed"],
     ["symnum"],  # the public API (symnum/__init__.py)

@@ -156,7 +156,7 @@ def test_llvm_movement_property(data):
 
 
 def test_vecmath_calls_libmvec_in_vector_loops():
-    from symnum.backends import llvm_backend
+    from symnum.backends import llvm_libm
 
     def f(x):
         return np.tanh(x) * np.exp(-x * x) + np.log1p(x * x) + x ** 2.5
@@ -166,7 +166,7 @@ def test_vecmath_calls_libmvec_in_vector_loops():
     exact = lower(fn, "llvm", cache=False, vecmath=False)
     assert "_ZGV" not in exact.source and exact.info["vecmath"] == []
     np.testing.assert_allclose(exact(x), f(x), rtol=1e-15)
-    if llvm_backend._libmvec() is None:
+    if llvm_libm.libmvec() is None:
         pytest.skip("no libmvec (glibc ≥ 2.35) here")
     fast = lower(fn, "llvm", cache=False)  # the default for array loops, as numpy's SIMD
     assert "vector-function-abi-variant" in fast.source and fast.info["vecmath"]

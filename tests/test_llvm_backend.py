@@ -14,8 +14,9 @@ pytest.importorskip("llvmlite")
 
 import symnum.backends.llvm_ir as llvm_ir  # noqa: E402
 from symnum.backends import get_backend, lower  # noqa: E402
-from symnum.backends.llvm_backend import _read_cached, compile_object  # noqa: E402
+from symnum.backends.llvm_backend import compile_object  # noqa: E402
 from symnum.backends.llvm_ir import _segments, emit_ir, float_hex, known_ops  # noqa: E402
+from symnum.backends.llvm_objfile import read_cached as _read_cached  # noqa: E402
 from symnum.backends.schedule import schedule  # noqa: E402
 
 import symnum as sn  # noqa: E402
