@@ -17,13 +17,12 @@ Python-loop chain goes, and what the gradient of one becomes.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 
 import numpy as np
 from _common import machine_info
-from bench_loops import N, make_model
+from bench_loops import N, make_model, per_call
 from symnum.backends.reroll_chain import roll_chains
 from symnum.backends.schedule import schedule
 
@@ -35,17 +34,6 @@ def cpu(f):
     t0 = time.process_time()
     out = f()
     return time.process_time() - t0, out
-
-
-def per_call(f, args, n: int) -> float:
-    f(*args)
-    runs = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            f(*args)
-        runs.append((time.perf_counter() - t0) / n)
-    return statistics.median(runs)
 
 
 def deep_chain(n: int) -> None:

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from symnum.rewrites.horner import MAX_MONOMIALS, _monomial
+from symnum.rewrites.horner import monomials
 
 from symnum.core.build import tree_mode
-from symnum.core.interface import arguments, iscall, maketerm, operation
+from symnum.core.interface import maketerm
 from symnum.core.primitives import add_op, fma_op, mul_op, pow_op
 from symnum.core.terms import Const, Term
 from symnum.core.traversal import postorder
@@ -59,18 +59,10 @@ def estrin_form(t: Any, min_degree: int = MIN_DEGREE) -> Any | None:
     >>> print(estrin_form(sum((k + 1) * x**k for k in range(7))))
     fma(fma(7, x^2, fma(6, x, 5)), x^4, fma(fma(4, x, 3), x^2, fma(2, x, 1)))
     """
-    if not (iscall(t) and operation(t) is add_op):
+    found = monomials(t)
+    if found is None:
         return None
-    args = arguments(t)
-    if not 3 <= len(args) <= MAX_MONOMIALS:
-        return None
-    var: dict[int, Any] = {}
-    ms = []
-    for a in args:
-        m = _monomial(a, var)
-        if m is None:
-            return None
-        ms.append(m)
+    ms, var = found
     if len(var) != 1:
         return None
     (vid, x), = var.items()

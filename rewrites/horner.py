@@ -117,15 +117,10 @@ def _horner(ms: list, var: dict[int, Any], prefer: int | None = None) -> Any:
     return maketerm(Term, fma_op, [x, inner, rest], None)
 
 
-def horner_form(t: Any) -> Any | None:
-    """The Horner form of a canonical sum of monomials, or None when it has none worth offering
-    (fewer than three monomials, no variable of degree ≥ 2 overall, or too many monomials).
-
-    >>> import symnum as sn
-    >>> x = sn.symbols("x")
-    >>> print(horner_form(3*x**3 + 2*x**2 + x + 5))
-    fma(x, fma(x, fma(x, 3, 2), 1), 5)
-    """
+def monomials(t: Any) -> tuple[list, dict[int, Any]] | None:
+    """A sum of 3 … MAX_MONOMIALS monomials as ([(coefficient, {variable id: power})],
+    {variable id: variable}), or None (not a sum, too few or many terms, a term that is not a
+    monomial). Horner's and Estrin's forms both start here."""
     if not (iscall(t) and operation(t) is add_op):
         return None
     args = arguments(t)
@@ -138,6 +133,22 @@ def horner_form(t: Any) -> Any | None:
         if m is None:
             return None
         ms.append(m)
+    return ms, var
+
+
+def horner_form(t: Any) -> Any | None:
+    """The Horner form of a canonical sum of monomials, or None when it has none worth offering
+    (fewer than three monomials, no variable of degree ≥ 2 overall, or too many monomials).
+
+    >>> import symnum as sn
+    >>> x = sn.symbols("x")
+    >>> print(horner_form(3*x**3 + 2*x**2 + x + 5))
+    fma(x, fma(x, fma(x, 3, 2), 1), 5)
+    """
+    found = monomials(t)
+    if found is None:
+        return None
+    ms, var = found
     if max((k for _, p in ms for k in p.values()), default=0) < 2:
         return None  # linear in every variable: nothing to nest
     with tree_mode():
