@@ -18,7 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from symnum.backends.loop_schedule import LoopInstr, TableRead, _renamer
+from symnum.backends.loop_schedule import (
+    LoopInstr,
+    TableRead,
+    _renamer,
+    carry_update,
+    loop_prologue,
+    loop_step_header,
+)
 from symnum.backends.pysource import ref_src
 from symnum.backends.schedule import Schedule
 
@@ -138,27 +145,17 @@ def loop_lines(ins: LoopInstr, dtype: str, indent: str, plain: Callable[[Any], s
                out_at: Callable[[str], str] | None, plan: dict | None) -> list[str]:
     """One loop: its carries as locals, a `for` over the steps, the body inline."""
     spec, body = ins.spec, ins.body
-    nc, nx, nk, ny, n = spec.nc, spec.nx, spec.nk, spec.ny, spec.length
+    nc, ny, n = spec.nc, spec.ny, spec.length
     p = f"L{ins.dst}_"
-    init = ins.args[:nc]
-    consts = ins.args[nc:nc + nk]
-    explicit = ins.args[nc + nk:]
-    out = [f"{indent}{p}x{k} = {ref_src(r, dtype)}" for k, r in enumerate(init)]
-    out += [f"{indent}{p}x{nc + nx + k} = {ref_src(r, dtype)}" for k, r in enumerate(consts)]
-    if ins.n_explicit:
-        m = ins.n_explicit
-        out.append(f"{indent}{p}xs = {_local(n, m, dtype, 'xs table', spec.kind)}")
-        out += [f"{indent}{p}xs[{e // m}, {e % m}] = {ref_src(r, dtype)}"
-                for e, r in enumerate(explicit)]
+
+    def alloc(rows: int, cols: int, what: str) -> str:
+        return _local(rows, cols, dtype, what, spec.kind)
+
+    out = loop_prologue(ins, dtype, indent, alloc)
     if ny and plan is None:
-        out.append(f"{indent}t{ins.dst} = {_local(n, ny, dtype, 'ys table', spec.kind)}")
+        out.append(f"{indent}t{ins.dst} = {alloc(n, ny, 'ys table')}")
     ind = indent + "    "
-    out.append(f"{indent}for {p}it in range({n}):")
-    out.append(f"{ind}{p}s = {n - 1} - {p}it" if spec.reverse else f"{ind}{p}s = {p}it")
-    for j, col in enumerate(ins.xcols):
-        src = f"{p}xs[{p}s, {col[1]}]" if col[0] == "xs" else f"t{col[1]}[{p}s, {col[2]}]"
-        out.append(f"{ind}{p}x{nc + j} = {src}")
-    out.append(f"{ind}{p}x{nc + nx + nk} = np.{dtype}({spec.lo} + {p}s)")
+    out += loop_step_header(ins, dtype, indent)
     ren = _renamer(p)
     inner_plans, inner_skip, _ = direct_outputs(_no_outputs(body))
     try:
@@ -174,9 +171,7 @@ def loop_lines(ins: LoopInstr, dtype: str, indent: str, plain: Callable[[Any], s
             out.append(f"{ind}{out_at(where)} = {refs[nc + j]}")
     else:  # ys first: a y may be an incoming carry (the stored carries of reverse mode)
         out += [f"{ind}t{ins.dst}[{p}s, {j}] = {refs[nc + j]}" for j in range(ny)]
-    if nc:
-        out.append(f"{ind}{', '.join(f'{p}x{k}' for k in range(nc))}, = "
-                   f"({', '.join(refs[:nc])},)")
+    out += carry_update(ins, ind, refs)
     if spec.has_cond and not ny:  # the select form makes the carry a fixed point: leave now
         out.append(f"{ind}if not ({refs[-1]}):")
         out.append(f"{ind}    break")

@@ -47,36 +47,24 @@ class LoopInstr(S.Instr):
 
     def source_lines(self, dtype: str, indent: str, fallback: bool) -> list[str]:
         spec, body = self.spec, self.body
-        nc, nx, nk, ny, n = spec.nc, spec.nx, spec.nk, spec.ny, spec.length
+        nc, ny, n = spec.nc, spec.ny, spec.length
         p = f"L{self.dst}_"
         np_dt = f"np.{dtype}"
-        init = self.args[:nc]
-        consts = self.args[nc:nc + nk]
-        explicit = self.args[nc + nk:]
-        out = [f"{indent}{p}x{k} = {ref_src(r, dtype)}" for k, r in enumerate(init)]
-        out += [f"{indent}{p}x{nc + nx + k} = {ref_src(r, dtype)}" for k, r in enumerate(consts)]
-        if self.n_explicit:
-            m = self.n_explicit
-            out.append(f"{indent}{p}xs = np.empty(({n}, {m}), dtype={np_dt})")
-            out += [f"{indent}{p}xs[{e // m}, {e % m}] = {ref_src(r, dtype)}"
-                    for e, r in enumerate(explicit)]
+
+        def alloc(rows: int, cols: int, what: str) -> str:
+            return f"np.empty(({rows}, {cols}), dtype={np_dt})"
+
+        out = loop_prologue(self, dtype, indent, alloc)
         if ny:
-            out.append(f"{indent}t{self.dst} = np.empty(({n}, {ny}), dtype={np_dt})")
+            out.append(f"{indent}t{self.dst} = {alloc(n, ny, 'ys table')}")
         ind = indent + "    "
-        out.append(f"{indent}for {p}it in range({n}):")
-        out.append(f"{ind}{p}s = {n - 1} - {p}it" if spec.reverse else f"{ind}{p}s = {p}it")
-        for j, col in enumerate(self.xcols):
-            src = f"{p}xs[{p}s, {col[1]}]" if col[0] == "xs" else f"t{col[1]}[{p}s, {col[2]}]"
-            out.append(f"{ind}{p}x{nc + j} = {src}")
-        out.append(f"{ind}{p}x{nc + nx + nk} = {np_dt}({spec.lo} + {p}s)")
+        out += loop_step_header(self, dtype, indent)
         ren = _renamer(p)
         out += [ren(line) for line in body_lines(body, dtype, ind, fallback)]
         refs = [ren(ref_src(r, dtype)) for r in body.outputs]
         # ys first: a y may be an incoming carry (the stored carries of reverse mode)
         out += [f"{ind}t{self.dst}[{p}s, {j}] = {refs[nc + j]}" for j in range(ny)]
-        if nc:
-            out.append(f"{ind}{', '.join(f'{p}x{k}' for k in range(nc))}, = "
-                       f"({', '.join(refs[:nc])},)")
+        out += carry_update(self, ind, refs)
         if spec.has_cond:
             out.append(f"{ind}if not {refs[-1]}:")
             if ny:  # the carry is a fixed point from here: so are the ys (as run_loop)
@@ -86,6 +74,47 @@ class LoopInstr(S.Instr):
             out.append(f"{ind}    break")
         out += [f"{indent}t{d} = {p}x{k}" for k, d in enumerate(self.carry_dsts)]
         return out
+
+
+def loop_prologue(ins: LoopInstr, dtype: str, indent: str, alloc) -> list[str]:
+    """Source lines before a loop (numba's and CUDA's renderers share them): its carries and
+    consts as locals `L<dst>_x<k>`, and the table of explicit xs, allocated by
+    `alloc(rows, cols, "xs table")` (np.empty on the CPU, a local array per GPU thread)."""
+    spec = ins.spec
+    nc, nx, nk, n = spec.nc, spec.nx, spec.nk, spec.length
+    p = f"L{ins.dst}_"
+    out = [f"{indent}{p}x{k} = {ref_src(r, dtype)}" for k, r in enumerate(ins.args[:nc])]
+    out += [f"{indent}{p}x{nc + nx + k} = {ref_src(r, dtype)}"
+            for k, r in enumerate(ins.args[nc:nc + nk])]
+    if ins.n_explicit:
+        m = ins.n_explicit
+        out.append(f"{indent}{p}xs = {alloc(n, m, 'xs table')}")
+        out += [f"{indent}{p}xs[{e // m}, {e % m}] = {ref_src(r, dtype)}"
+                for e, r in enumerate(ins.args[nc + nk:])]
+    return out
+
+
+def loop_step_header(ins: LoopInstr, dtype: str, indent: str) -> list[str]:
+    """The `for` over the steps, the step number (reversed for a reverse scan), each x of this
+    step and the index variable: the first lines of every rendered loop."""
+    spec = ins.spec
+    nc, nx, nk, n = spec.nc, spec.nx, spec.nk, spec.length
+    p, ind = f"L{ins.dst}_", indent + "    "
+    out = [f"{indent}for {p}it in range({n}):",
+           f"{ind}{p}s = {n - 1} - {p}it" if spec.reverse else f"{ind}{p}s = {p}it"]
+    for j, col in enumerate(ins.xcols):
+        src = f"{p}xs[{p}s, {col[1]}]" if col[0] == "xs" else f"t{col[1]}[{p}s, {col[2]}]"
+        out.append(f"{ind}{p}x{nc + j} = {src}")
+    out.append(f"{ind}{p}x{nc + nx + nk} = np.{dtype}({spec.lo} + {p}s)")
+    return out
+
+
+def carry_update(ins: LoopInstr, ind: str, refs: list[str]) -> list[str]:
+    """The carries' new values, assigned at once (a carry may read another's old value)."""
+    nc, p = ins.spec.nc, f"L{ins.dst}_"
+    if not nc:
+        return []
+    return [f"{ind}{', '.join(f'{p}x{k}' for k in range(nc))}, = ({', '.join(refs[:nc])},)"]
 
 
 _NAME = re.compile(r"\b([xt]\d+|L\d+_\w+)\b")
