@@ -135,12 +135,16 @@ def from_frozen(functions: dict, literal: Callable[[str, Any], Any],
     return g
 
 
-def _choose(g: EGraph, weight: list[float], parents: list[list[int]]) -> list[int]:
-    """One selection (class → node, -1 where none): Dijkstra order on weighted costs."""
+def _select(g: EGraph, cost: list[float], parents: list[list[int]],
+            combine: Callable[[int, list[float]], float], prune: bool) -> list[int]:
+    """One selection (class → node, -1 where none) in Dijkstra order: a node becomes a
+    candidate once all its children's classes are chosen, at `combine(node, best)` (best: the
+    chosen cost per class); `prune` pushes a candidate only when it beats the class's cheapest
+    pending one."""
     best = [0.0] * g.n_classes
     tentative = [float("inf")] * g.n_classes  # cheapest candidate pushed so far, per class
     choice = [-1] * g.n_classes
-    ukids, cost, cls = g.ukids, g.cost, g.cls
+    ukids, cls = g.ukids, g.cls
     pending = [len(k) for k in ukids]
     heap = [(cost[i], i) for i, ks in enumerate(ukids) if not ks]
     heapq.heapify(heap)
@@ -154,13 +158,26 @@ def _choose(g: EGraph, weight: list[float], parents: list[list[int]]) -> list[in
         for p in parents[cl]:
             pending[p] -= 1
             if pending[p] == 0 and choice[cls[p]] < 0:
-                pc = cost[p]
-                for k in ukids[p]:
-                    pc += weight[k] * best[k]
-                if pc < tentative[cls[p]]:
+                pc = combine(p, best)
+                if not prune:
+                    push(heap, (pc, p))
+                elif pc < tentative[cls[p]]:
                     tentative[cls[p]] = pc
                     push(heap, (pc, p))
     return choice
+
+
+def _choose(g: EGraph, weight: list[float], parents: list[list[int]]) -> list[int]:
+    """One selection on weighted costs: a node's cost plus its children's, each weighted."""
+    ukids, cost = g.ukids, g.cost
+
+    def combine(p: int, best: list[float]) -> float:
+        pc = cost[p]
+        for k in ukids[p]:
+            pc += weight[k] * best[k]
+        return pc
+
+    return _select(g, cost, parents, combine, prune=True)
 
 
 def reachable(g: EGraph, choice: list[int], roots: list[int]) -> list[int] | None:
@@ -406,26 +423,12 @@ def _critical_classes(g: EGraph, choice: list[int], order: list[int],
 def _choose_latency(g: EGraph, parents: list[list[int]]) -> list[int]:
     """A selection minimising each class's own chain (its node's cost plus its slowest
     child's): Dijkstra order with max in place of the sum, acyclic by construction."""
-    best = [0.0] * g.n_classes
-    choice = [-1] * g.n_classes
-    ukids, cls = g.ukids, g.cls
+    ukids = g.ukids
     # the chain first, the node's own cost to break ties (a subsumed node stays last)
     cost = [(s + c * 1e-6 if c < SUBSUMED_PENALTY else c) for s, c in zip(g.chain or g.cost,
                                                                            g.cost)]
-    pending = [len(k) for k in ukids]
-    heap = [(cost[i], i) for i, ks in enumerate(ukids) if not ks]
-    heapq.heapify(heap)
-    while heap:
-        c, i = heapq.heappop(heap)
-        cl = cls[i]
-        if choice[cl] >= 0:
-            continue
-        choice[cl], best[cl] = i, c
-        for p in parents[cl]:
-            pending[p] -= 1
-            if pending[p] == 0 and choice[cls[p]] < 0:
-                heapq.heappush(heap, (cost[p] + max(best[k] for k in ukids[p]), p))
-    return choice
+    return _select(g, cost, parents,
+                   lambda p, best: cost[p] + max(best[k] for k in ukids[p]), prune=False)
 
 
 def _with_subtree(g: EGraph, choice: list[int], c: int, alt: int, live: list[bool],
