@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 from _common import machine_info
+from bench_construction import chain_of
 from bench_loops import N, make_model, per_call
 from symnum.backends.reroll_chain import roll_chains
 from symnum.backends.schedule import schedule
@@ -38,14 +39,7 @@ def cpu(f):
 
 def deep_chain(n: int) -> None:
     x = sn.Sym("x")
-
-    def build():
-        e = x
-        for _ in range(n):
-            e = sn.sin(e) * 0.5 + 0.1
-        return e
-
-    t_build, e = cpu(build)
+    t_build, e = cpu(lambda: chain_of(x, n))
     t_sched, sched = cpu(lambda: schedule([x], [e]))
     t_roll, (rolled, info) = cpu(lambda: roll_chains(sched))
     t_bf, k = cpu(lambda: sn.build_function(e, x, backend="llvm", cache_dir=tempfile.mkdtemp()))
