@@ -6,8 +6,10 @@ gradient program is O(1) terms in the trip count and the arrays' sizes.
 
 A loop has several outputs; its projections pass their cotangents on as `CtSlot` markers (0-d
 placeholders that are never evaluated), which the loop's rule collects from the sum the sweep
-built over them. Checkpointing: carries stored ("store"; "recompute" is scalar-mode only — an
-array loop differentiates with stored carries). Never evaluates or lowers anything.
+built over them. Checkpointing: checkpoint="store" keeps every step's incoming carries (the
+augmented loop's ys, length × carry); "recompute" keeps none — the backward body recomputes them
+by an inner loop (symnum.loops.array_checkpoint; a reversed loop stores, as in scalar mode).
+Never evaluates or lowers anything.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from symnum.autodiff.array_jvp import JVP_RULES, jvp_arrays
 from symnum.autodiff.array_rules import VJP_RULES, arr, zeros
 from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Sym
+from symnum.core.traversal import substitute
+from symnum.loops.array_checkpoint import recomputed
 
 
 @dataclass(frozen=True)
@@ -92,15 +96,25 @@ def _loop_vjp(n: Any, ct: Any, active: list) -> list:
     args = n.args
     consts, xs = args[nc:nc + nk], args[nc + nk:]
     p = ins[-1].name[:-1]
-    # the forward loop again, each step's incoming carries as extra ys (stacked whole)
-    aug_outs = list(c_out) + list(y_out) + list(c_ph) + list(outs[nc + ny:])
-    aug = LA.make_array_loop(spec, ArrayFn(tuple(ins), aug_outs), ny + nc, args)
-    stored = [LA.out_term(aug, ny + k, True) for k in range(nc)]
     cb = [_ph(f"{p}cb{k}", v) for k, v in enumerate(c_ph)]
     yb = [_ph(f"{p}yb{j}", v) for j, v in enumerate(y_out)]
     kb = [_ph(f"{p}kb{j}", v) for j, v in enumerate(k_in)]
     grads = vjp_arrays(list(c_out) + list(y_out), list(c_ph) + list(x_ph) + list(k_in),
                        cb + yb)
+    bind = dict(zip(k_in, consts))
+    if spec.checkpoint == "recompute" and not spec.reverse:
+        # nothing stored: the backward body recomputes its step's carries (array_checkpoint)
+        now, more = recomputed(spec, args)
+        grads = [substitute(g, now) for g in grads]
+        bind.update(more)
+        stored: list = []
+        c_x: list = []
+    else:
+        # the forward loop again, each step's incoming carries as extra ys (stacked whole)
+        aug_outs = list(c_out) + list(y_out) + list(c_ph) + list(outs[nc + ny:])
+        aug = LA.make_array_loop(spec, ArrayFn(tuple(ins), aug_outs), ny + nc, args)
+        stored = [LA.out_term(aug, ny + k, True) for k in range(nc)]
+        c_x = list(c_ph)
     b_carry = grads[:nc] + [a + g for a, g in zip(kb, grads[nc + nx:])]
     b_ys = grads[nc:nc + nx]
     b_xs = stored + list(xs) + [cts.get((True, j), zeros((L,) + _shape(v)))
@@ -108,9 +122,9 @@ def _loop_vjp(n: Any, ct: Any, active: list) -> list:
     b_init = [cts.get((False, k), zeros(_shape(v))) for k, v in enumerate(c_ph)] + \
         [zeros(_shape(v)) for v in k_in]
     back = LA.build_array_loop(
-        "scan", L, carry_in=cb + kb, x_in=list(c_ph) + list(x_ph) + yb, index=ins[-1],
+        "scan", L, carry_in=cb + kb, x_in=c_x + list(x_ph) + yb, index=ins[-1],
         carry_out=b_carry, y_out=b_ys, init=b_init, xs=b_xs, reverse=not spec.reverse,
-        lo=spec.lo, bind=dict(zip(k_in, consts)))
+        lo=spec.lo, bind=bind)
     res: list = []
     for k in range(nc):
         res.append(LA.out_term(back, k, False) if active[k] else None)
