@@ -7,8 +7,10 @@ becomes one kernel; each of its leaf boxes (a peeled stencil nest has several: i
 boundary segments) one grid-stride loop over the box's flat index, which is decomposed into the
 loop indices. Only nests whose leaves store elements qualify (elementwise maps, stencils,
 index maps, concatenation, pads): reductions, scans and contractions (accumulators) are refused
-with a CompileError naming the backends that lower them. Buffers live on the device; the host
-side allocates them and launches the kernels in order. `generate` is pure Python (tested without
+with a CompileError naming the backends that lower them; consecutive nests that share no
+written buffer (a peeled stencil's boxes) are one kernel. Loops carrying arrays are a host loop
+of launches per step (backends.cuda_step_loops). Buffers live on the device; the host side
+allocates them and launches the kernels in order. `generate` is pure Python (tested without
 numba.cuda); nothing here imports numba.cuda before a kernel is built.
 """
 
@@ -19,6 +21,7 @@ import time
 from typing import Any
 
 import numpy as np
+from symnum.backends import cuda_step_loops as SL
 from symnum.backends.array_loops import PEEL_BODIES, LoopGen
 from symnum.backends.cuda_source import _instr
 from symnum.backends.kernel_cache import load_module, source_key
@@ -67,14 +70,27 @@ def _boxes(node: ast.For, outer: list) -> list:
 def generate(fn: Any, peel: int = PEEL_BODIES) -> tuple[str, list, LoopGen]:
     """(module source, host steps, plan). Steps: ("alloc", name, shape, dtype),
     ("fill", kernel, name, size), ("launch", kernel, size, argument names),
-    ("return", [output expressions])."""
+    ("return", [output expressions]); for loops carrying arrays (backends.cuda_step_loops)
+    ("loop", step variable, trip count, steps), ("int", name, expression), ("swap", targets,
+    sources)."""
     gen = LoopGen(fn, op_src=_op, peel=peel)
     gen.plan = gen.source()
     fdef = ast.parse(gen.plan).body[0]
     names = [a.arg for a in fdef.args.args]
     lines, steps = [_HEADER], []
-    for s in fdef.body:
-        if isinstance(s, ast.Return):
+    _emit(fdef.body, lines, steps, names, None, [0])
+    return "\n".join(lines), steps, gen
+
+
+def _emit(stmts: list, lines: list, steps: list, names: list, ints: list | None,
+          count: list) -> None:
+    """Host steps and kernels of the plan statements `stmts`; `ints` are the host integers in
+    scope inside a loop over steps (None at the top level), `count` numbers the kernels."""
+    i = 0
+    while i < len(stmts):
+        s = stmts[i]
+        i += 1
+        if isinstance(s, ast.Return) and ints is None:
             v = s.value
             outs = v.elts if isinstance(v, ast.Tuple) else [v]
             steps.append(("return", [ast.unparse(o) for o in outs]))
@@ -84,19 +100,31 @@ def generate(fn: Any, peel: int = PEEL_BODIES) -> tuple[str, list, LoopGen]:
             steps.append(("alloc", name, ast.literal_eval(s.value.args[0]),
                           ast.unparse(s.value.args[1]).removeprefix("np.")))
             names.append(name)
-        elif isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Subscript):
-            k = f"k{len(steps)}"  # m[...] = value: a fill kernel
+        elif isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Subscript) \
+                and ints is None:
+            k = f"k{count[0]}"  # m[...] = value: a fill kernel
+            count[0] += 1
             name = s.targets[0].value.id
             lines += [f"def {k}(out, n):",
                       "    for t in range(cuda.grid(1), n, cuda.gridsize(1)):",
                       f"        out[t] = {ast.unparse(s.value)}", "", ""]
             steps.append(("fill", k, name))
+        elif isinstance(s, ast.For) and SL.is_step_loop(s):
+            inner: list = []
+            scope = list(ints or []) + [s.target.id]
+            _emit(s.body, lines, inner, names, scope, count)
+            steps.append(("loop", s.target.id, SL.trip_count(s), inner))
         elif isinstance(s, ast.For):
-            k = f"k{len(steps)}"
-            args = ", ".join(names)
-            lines.append(f"def {k}({args}):")
+            group = [s]  # a peeled nest's boxes and independent nests: one kernel
+            while i < len(stmts) and SL.joins(group, stmts[i]):
+                group.append(stmts[i])
+                i += 1
+            k = f"k{count[0]}"
+            count[0] += 1
+            args = list(names) + list(ints or [])
+            lines.append(f"def {k}({', '.join(args)}):")
             size = 0
-            for box, body in _boxes(s, []):
+            for box, body in [b for g in group for b in _boxes(g, [])]:
                 n = 1
                 for _, lo, hi in box:
                     n *= hi - lo
@@ -113,10 +141,13 @@ def generate(fn: Any, peel: int = PEEL_BODIES) -> tuple[str, list, LoopGen]:
                     lines.append(f"        {var} = {lo} + {q}" if lo else f"        {var} = {q}")
                 lines += ["        " + ast.unparse(b) for b in body]
             lines += ["", ""]
-            steps.append(("launch", k, size, list(names)))
+            steps.append(("launch", k, size, args))
+        elif ints is not None and (st := SL.host_step(s, ints)) is not None:
+            steps.append(st)
+        elif ints is not None:
+            raise CompileError(SL.REFUSE.format(what=ast.unparse(s).splitlines()[0][:60]))
         else:
             raise CompileError(_REFUSE.format(what=f"a scalar step ({ast.unparse(s)[:40]})"))
-    return "\n".join(lines), steps, gen
 
 
 class CudaArrayKernel(ArrayKernel):
@@ -128,7 +159,8 @@ class CudaArrayKernel(ArrayKernel):
         self._cb, self._cuda = cb, cb._cuda()
         self._steps, self._threads, self._max_blocks = steps, threads, max_blocks
         self._jitted: dict[str, Any] = {}
-        for st in steps:
+        self._configured: dict[tuple, Any] = {}
+        for st in SL.flat_steps(steps):
             if st[0] in ("launch", "fill"):
                 self._jitted[st[1]] = self._cuda.jit(fastmath=fastmath)(getattr(mod, st[1]))
         self._dconsts = {f"c{k}": self._cuda.to_device(c.value) for k, c in
@@ -140,9 +172,12 @@ class CudaArrayKernel(ArrayKernel):
         self._one = None  # no fast path: every call goes through the checks
 
     def _launch(self, name: str, n: int, *args: Any) -> None:
-        blocks, threads = self._cb.launch_config(
-            n, self._threads, self._max_blocks or self._cb._max_blocks())
-        self._jitted[name][blocks, threads](*args)
+        k = self._configured.get((name, n))
+        if k is None:  # configured once: a loop launches the same kernels every step
+            blocks, threads = self._cb.launch_config(
+                n, self._threads, self._max_blocks or self._cb._max_blocks())
+            k = self._configured[(name, n)] = self._jitted[name][blocks, threads]
+        k(*args)
 
     def _run(self, *vals: Any) -> Any:
         env: dict[str, Any] = dict(self._dconsts)
@@ -151,7 +186,11 @@ class CudaArrayKernel(ArrayKernel):
             host[name] = v
             env[name] = self._cuda.to_device(v) if name[0] == "a" else float(v)
         outs: list = []
-        for st in self._steps:
+        self._exec(self._steps, env, host, outs)
+        return outs[0] if self._single else tuple(outs)
+
+    def _exec(self, steps: list, env: dict, host: dict, outs: list) -> None:
+        for st in steps:
             if st[0] == "alloc":
                 env[st[1]] = self._cuda.device_array(st[2], np.dtype(st[3]))
             elif st[0] == "fill":
@@ -160,13 +199,18 @@ class CudaArrayKernel(ArrayKernel):
                 self._launch(st[1], buf.size, flat, buf.size)
             elif st[0] == "launch":
                 self._launch(st[1], st[2], *[env[a] for a in st[3]])
+            elif st[0] == "loop":  # a loop carrying arrays: its steps launched once per step
+                for v in range(st[2]):
+                    env[st[1]] = v
+                    self._exec(st[3], env, host, outs)
+            elif st[0] in ("int", "swap"):
+                SL.run_host_step(st, env)
             else:
                 for o in st[1]:
                     if o.endswith(".copy()"):
                         outs.append(np.array(host[o[:-7]], copy=True))
                     else:
                         outs.append(env[o].copy_to_host())
-        return outs[0] if self._single else tuple(outs)
 
     def __repr__(self) -> str:
         return f"<ArrayKernel cuda of {self.fn!r}>"
@@ -190,7 +234,42 @@ def lower_array_fn(fn: Any, cb: Any, *, fastmath: bool = False, threads: int = 1
                            f"({type(e).__name__}: {e})") from e
     if cb.simulating():
         mod.math, mod.libdevice = cb.SIM_MATH, cb.SIM_LIBDEVICE
-    kernels = sum(s[0] in ("launch", "fill") for s in steps)
+    kernels = sum(s[0] in ("launch", "fill") for s in SL.flat_steps(steps))
     info = {"module": key, "cache_hit": hit, "kernels": kernels,
+            "launches": SL.launches(steps),
             "simulator": cb.simulating(), "compile_seconds": time.perf_counter() - t0}
     return CudaArrayKernel(fn, cb, mod, steps, gen, src, info, threads, max_blocks, fastmath)
+
+
+def _array_type(dtype: str, ndim: int) -> str:
+    return f"{dtype}[{', '.join([':'] * (ndim - 1) + ['::1'])}]" if ndim else dtype
+
+
+def array_kernel_ptx(fn: Any, cb: Any, *, cc: tuple[int, int] = (9, 0),
+                     cache_dir: Any = None) -> dict:
+    """{kernel name: PTX} of an ArrayFn's kernels for compute capability `cc`, with the types
+    the host passes them (C-contiguous arrays, float64 scalars, int64 step indices); needs
+    NVVM, not a GPU. `cb` is backends.cuda_backend, as for lower_array_fn."""
+    src, steps, gen = generate(fn)
+    mod, _ = load_module(src, source_key(src, "cuda-arrays", cb._cuda_version()), cache_dir)
+    types: dict[str, str] = {}
+    for k, leaf in enumerate(fn.flat_inputs):
+        nd = len(getattr(leaf, "shape", ()))
+        types[f"a{k}" if nd else f"s{k}"] = _array_type(
+            str(getattr(leaf, "dtype", "float64")), nd)
+    for k, c in enumerate(gen.consts):
+        v = np.asarray(c.value)
+        types[f"c{k}"] = _array_type(str(v.dtype), v.ndim)
+    out: dict[str, str] = {}
+    for st in SL.flat_steps(steps):
+        if st[0] == "alloc":
+            types[st[1]] = _array_type(st[3], len(st[2]))
+        elif st[0] in ("int", "loop"):
+            types[st[1]] = "int64"
+        elif st[0] == "fill":
+            sig = f"void({_array_type(types[st[2]].split('[')[0], 1)}, int64)"
+            out[st[1]] = cb._cuda().compile_ptx(getattr(mod, st[1]), sig, cc=cc)[0]
+        elif st[0] == "launch":
+            sig = f"void({', '.join(types[a] for a in st[3])})"
+            out[st[1]] = cb._cuda().compile_ptx(getattr(mod, st[1]), sig, cc=cc)[0]
+    return out

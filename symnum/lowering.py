@@ -65,6 +65,8 @@ def _lower_array_loops(fn: ArrayFn, name: str, options: dict, auto: bool = False
     scalar loop is faster there) in a small program (symnum.arrays.auto.SCALARIZE_LIMIT
     elements) or the plan cannot express it; then the program is
     scalarised into scalar loops (symnum.loops.terms), and `.info["array_loops"]` says why.
+    On cuda a loop's plan is a host loop of kernel launches per step (backends.cuda_step_loops);
+    what it cannot launch is scalarised when small, else a CompileError says why.
     `array_loops=` ("auto", "native", "scalar") overrides the choice. backend="auto" tries
     numba's loop plan where llvm's refuses (float32 data), as for array programs without
     loops."""
@@ -78,7 +80,7 @@ def _lower_array_loops(fn: ArrayFn, name: str, options: dict, auto: bool = False
     why = None
     if how == "scalar":
         why = "array_loops='scalar' was asked for"
-    elif name not in ("llvm", "numba"):
+    elif name not in ("llvm", "numba", "cuda"):
         why = f"the {name} backend has no loop plan for array loops"
     elif how == "auto" and size <= SCALAR_CARRY_LIMIT and array_elements(fn) <= SCALARIZE_LIMIT:
         # small carries alone do not decide it: scalarising takes the whole program along, and
@@ -100,6 +102,11 @@ def _lower_array_loops(fn: ArrayFn, name: str, options: dict, auto: bool = False
             if how == "native":
                 raise
             why = str(e)
+            if name == "cuda" and array_elements(fn) > SCALARIZE_LIMIT:
+                # the scalar form of a large program would be one thread's straight-line code
+                raise CompileError(f"{why} (its scalar form, {array_elements(fn)} elements, is "
+                                   f"beyond symnum.arrays.auto.SCALARIZE_LIMIT = "
+                                   f"{SCALARIZE_LIMIT})") from e
         else:
             if isinstance(getattr(k, "info", None), dict):
                 k.info["array_loops"] = "native"

@@ -450,6 +450,64 @@ def loop_while(ctx: Ctx) -> None:
     close(ctx.lower(nested)(a), nested(a), 1e-12, 1e-12, "nested fori loops")
 
 
+# ---------------------------------------------------------------------------------------------
+# loops carrying arrays: a host loop of kernel launches per step (backends.cuda_step_loops)
+
+
+def heat_loop(u0: Any, k: Any, steps: int = 6) -> Any:
+    """Explicit Euler heat equation, periodic: every point reads its neighbours' last step."""
+    return sn.fori_loop(0, steps, lambda i, u: u + k * (np.roll(u, 1) - 2 * u + np.roll(u, -1)),
+                        u0)
+
+
+def _scan_arrays(u0: Any, xs: Any) -> Any:  # xs read and ys written at the step, reversed
+    return sn.scan(lambda c, x: (np.sin(c) * 0.9 + x, (c * 2.0, c[1:] - c[:-1])), u0, xs,
+                   reverse=True)
+
+
+def _nested_arrays(u0: Any) -> Any:  # an inner array loop per outer step
+    return sn.fori_loop(0, 3, lambda i, u: sn.fori_loop(
+        0, 2, lambda j, v: 0.5 * (np.roll(v, 1) + v) + i, u), u0)
+
+
+@case
+def array_carry_loops(ctx: Ctx) -> None:
+    from symnum.errors import CompileError
+
+    u, k = ctx.rng.standard_normal(40), 0.1
+    c = sn.compile(heat_loop, backend="cuda", mode="array", cache_dir=ctx.cache_dir)
+    want = sn.trace(heat_loop, u, k, mode="array")(u, k)
+    close(c(u, k), want, 1e-12, 1e-12, "heat fori_loop")
+    info = c.lower(u, k).info
+    # one launch copies the init in, then one launch per step (the peeled stencil's three
+    # boxes are one kernel); nothing scalarised
+    assert info["array_loops"] == "native" and info["launches"] == 1 + 6, info
+    close(c(u, k, steps=2), sn.trace(lambda a, b: heat_loop(a, b, 2), u, k, mode="array")(u, k),
+          1e-12, 1e-12, "heat fori_loop, steps=2")
+    xs = ctx.rng.standard_normal((5, 30))
+    for f, args in [(_scan_arrays, (ctx.rng.standard_normal(30), xs)),
+                    (_nested_arrays, (ctx.rng.standard_normal(33),))]:
+        fn = sn.trace(f, *args, mode="array")
+        kern = sn.compile(f, backend="cuda", mode="array", cache_dir=ctx.cache_dir)
+        close(kern(*args), fn(*args), 1e-12, 1e-12, f.__name__)
+        assert kern.lower(*args).info["array_loops"] == "native"
+    # a while loop's condition would be read back every step: refused by name, scalarised
+    # when small, a CompileError when large
+    def wl(v):
+        return sn.while_loop(lambda w: np.sum(w) < 50.0, lambda w: w * 1.5 + 0.1, v,
+                             max_steps=8)
+    small = np.abs(ctx.rng.standard_normal(30))
+    kw = sn.compile(wl, backend="cuda", mode="array", cache_dir=ctx.cache_dir)
+    close(kw(small), sn.trace(wl, small, mode="array")(small), 1e-12, 1e-12, "while, scalarised")
+    assert "scalarised: the cuda backend runs loops" in kw.lower(small).info["array_loops"]
+    big = np.ones(5000)
+    try:
+        sn.compile(wl, backend="cuda", mode="array", cache_dir=ctx.cache_dir)(big)
+        raise AssertionError("a large while loop was scalarised for cuda")
+    except CompileError as e:
+        assert "backend='llvm' or 'numba'" in str(e) and "SCALARIZE_LIMIT" in str(e), e
+
+
 CASES = list(_CASES)
 
 

@@ -211,3 +211,25 @@ def test_loop_kernels_compile_to_an_sm90_cubin(link, cache_dir, name, dtype):
         if dtype == "float32":  # carries and the step index stay float32
             assert "add.rn.f64" not in ptx and "div.rn.f64" not in ptx, (name, kind)
         assert link(ptx)[:4] == b"\x7fELF"
+
+
+def _heat(u0, k):  # a loop carrying an array: a host loop of launches (cuda_step_loops)
+    return sn.fori_loop(0, 500, lambda i, u: u + k * (np.roll(u, 1) - 2 * u + np.roll(u, -1)),
+                        u0)
+
+
+def _scan_arrays(u0, xs):
+    return sn.scan(lambda c, x: (np.sin(c) * 0.9 + x, c * 2.0), u0, xs, reverse=True)
+
+
+@pytest.mark.parametrize("name", ["heat", "scan"])
+def test_array_carry_loop_kernels_compile_to_an_sm90_cubin(link, cache_dir, name):
+    from symnum.backends.cuda_arrays import array_kernel_ptx
+
+    fn = (sn.trace(_heat, np.zeros(4096), 0.1, mode="array") if name == "heat" else
+          sn.trace(_scan_arrays, np.zeros(300), np.zeros((20, 300)), mode="array"))
+    ptxs = array_kernel_ptx(fn, cb, cc=CC, cache_dir=cache_dir)
+    assert len(ptxs) == 2  # the copy of the init, and the step's one kernel
+    for ptx in ptxs.values():
+        assert ".target sm_90" in ptx and ".visible .entry" in ptx
+        assert link(ptx)[:4] == b"\x7fELF"
