@@ -28,7 +28,7 @@ from symnum.arrays.terms import ArrayExpr, ArrayTerm
 from symnum.errors import CompileError
 from symnum.loops.arrays import ArrayLoop, ArrayLoopOut
 
-_EMPTY = re.compile(r"((?:m|cc|cn)\d+) = np\.empty\(")
+_EMPTY = re.compile(r"((?:m|cc|cn|ys)\d+) = np\.empty\(")
 # a loop body's periodic stencils are peeled (backends.array_loops.nest) on numba too, whose
 # array kernels otherwise keep a conditional index per element (numba_arrays.PEEL_NUMBA): the
 # body runs once per step, so its speed outweighs the extra compile time of its copies
@@ -137,7 +137,7 @@ def materialise(gen: Any, n: ArrayTerm, top: Any) -> None:
         if id(m) in child.material and id(m) not in child.names:
             child.materialise(m, loop)
     # buffers the body allocates at its top level, its own (m…) and a nested loop's carries
-    # (cc…, cn…; refilled from their init every step): allocated once, before the loop — an
+    # and ys (cc…, cn…, ys…; refilled every step): allocated once, before the loop — an
     # allocation inside it would cost a malloc per step, and llvm frees only on return
     hoisted = []
     for k in range(mark, len(top.lines)):
@@ -145,7 +145,7 @@ def materialise(gen: Any, n: ArrayTerm, top: Any) -> None:
         if line.startswith(loop.indent) and _EMPTY.match(line[len(loop.indent):]):
             hoisted.append(k)
     own = {_EMPTY.match(top.lines[k][len(loop.indent):]).group(1) for k in hoisted}
-    own = {m for m in own if m.startswith("m")}  # a nested loop's carries are copied (below)
+    own = {m for m in own if m.startswith("m")}  # a nested loop's values are copied (below)
     moved = [top.lines[k] for k in hoisted]
     keep = [ln for k, ln in enumerate(top.lines[mark:], mark) if k not in set(hoisted)]
     head = top.lines[:mark]

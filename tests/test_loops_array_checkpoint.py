@@ -1,6 +1,8 @@
-"""checkpoint="recompute" in array-mode reverse mode (symnum.loops.array_checkpoint): the gradient
-equals the stored policy's (bit for bit on the interpreter) and finite differences, and the
-derivative graph holds no table of stored carries — only the inner loop that recomputes them."""
+"""Checkpointing in array-mode reverse mode: checkpoint="recompute" (symnum.loops.array_checkpoint)
+and checkpoint=k / "sqrt" (symnum.loops.array_segments). Gradients equal the stored policy's (bit
+for bit on the interpreter; a const's cotangent, summed per segment, within reassociation) and
+finite differences, and the derivative graph holds the tables the policy says: none for
+recompute, (segments, k and remainder) × carry for k."""
 
 from __future__ import annotations
 
@@ -40,9 +42,24 @@ def _grad(f, *args):
     return sn.grad(f, argnums=tuple(range(len(args))), mode="array")
 
 
+def _nodes(roots: list) -> list:
+    """Every node of a program, those of loop bodies (at any depth) included."""
+    out, todo, seen = [], [list(roots)], set()
+    while todo:
+        for n in postorder(todo.pop()):
+            if id(n) in seen:
+                continue
+            seen.add(id(n))
+            out.append(n)
+            if isinstance(n, ArrayTerm) and isinstance(n.op, ArrayLoop):
+                todo.append(list(n.op.spec.body.flat_outputs))
+    return out
+
+
 def _stored_tables(fn) -> list:
-    """Shapes of the stacked ys the derivative program reads (the stored carries among them)."""
-    return [n.shape for n in postorder(list(fn.flat_outputs))
+    """Shapes of the stacked ys the derivative program reads, in loop bodies too (the stored
+    carries among them)."""
+    return [n.shape for n in _nodes(list(fn.flat_outputs))
             if isinstance(n, ArrayTerm) and isinstance(n.op, ArrayLoopOut) and n.op.stacked]
 
 
@@ -168,3 +185,76 @@ def test_second_order_through_recompute():
     hr = sn.hessian(f, mode="array")(u)
     hs = sn.hessian(g, mode="array")(u)
     np.testing.assert_allclose(hr, hs, rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoint=k / "sqrt": every k-th carry kept, the segments recomputed (array_segments)
+
+
+@pytest.mark.parametrize("cp", [1, 3, 4, "sqrt", 9, 20])
+def test_segments_heat_gradient_equals_store(cp):
+    u, k = RNG.standard_normal(30), 0.1
+    gs = _grad(heat_loss("store"), u, k)(u, k)
+    g = _grad(heat_loss(cp), u, k)(u, k)
+    assert np.array_equal(gs[0], g[0])  # the carry's cotangent: the same steps, same order
+    # the const's is summed per segment first: the same terms, reassociated
+    assert float(g[1]) == pytest.approx(float(gs[1]), rel=1e-13)
+
+
+@pytest.mark.parametrize("cp, tables", [
+    (3, [(3, 30), (3, 30)]),          # 9 steps = 3 segments of 3: segment starts, one segment
+    (4, [(2, 30), (4, 30), (1, 30)]),  # 2 segments of 4 and a remainder step
+    ("sqrt", [(3, 30), (3, 30)]),     # ⌈√9⌉ = 3
+])
+def test_segments_store_what_the_policy_says(cp, tables):
+    u, k = np.zeros(30), 0.1
+    fn = sn.trace(_grad(heat_loss(cp), u, k), u, k, mode="array")
+    got = [t for t in _stored_tables(fn) if t[1:] == (30,)]
+    assert sorted(got) == sorted(tables) and (9, 30) not in got
+
+
+@pytest.mark.parametrize("cp", [2, "sqrt"])
+def test_segments_scan_with_xs_and_ys(cp):
+    u, w, xs = RNG.standard_normal(6), RNG.standard_normal(6), RNG.standard_normal((5, 6))
+    gs = _grad(scan_loss("store"), u, w, xs)(u, w, xs)
+    g = _grad(scan_loss(cp), u, w, xs)(u, w, xs)
+    assert np.array_equal(gs[0], g[0]) and np.array_equal(gs[2], g[2])
+    np.testing.assert_allclose(g[1], gs[1], rtol=1e-13, atol=1e-14)
+    f = sn.trace(scan_loss("store"), u, w, xs, mode="array")
+    np.testing.assert_allclose(np.asarray(g[2]).reshape(-1)[[0, 15, 29]],
+                               _fd(f, (u, w, xs), 2), rtol=1e-6, atol=1e-8)
+
+
+def test_segments_while_loop_and_compiled():
+    def loss(cp):
+        def f(c0, q):
+            c = sn.while_loop(lambda v: np.sum(v) < 40.0, lambda v: v * (1.0 + q) + 0.1, c0,
+                              max_steps=30, checkpoint=cp)
+            return np.sum(c ** 2)
+        return f
+
+    c0, q = np.abs(RNG.standard_normal(40)), 0.2
+    gs = _grad(loss("store"), c0, q)(c0, q)
+    g = _grad(loss(4), c0, q)(c0, q)
+    assert np.array_equal(gs[0], g[0])
+    assert float(g[1]) == pytest.approx(float(gs[1]), rel=1e-13)
+    ker = lower(sn.trace(_grad(heat_loss("sqrt", 30), c0, q), c0, q, mode="array"), "llvm",
+                cache=False, array_loops="native")
+    want = _grad(heat_loss("store", 30), c0, q)(c0, q)
+    got = ker(c0, q)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-13, atol=1e-15)
+    assert float(got[1]) == pytest.approx(float(want[1]), rel=1e-13)
+    for line in ker.plan.splitlines():  # tables allocated once, none of (30, 40)
+        if "np.empty(" in line:
+            assert not line.startswith("     ") and "(30, 40)" not in line, line
+
+
+def test_policies_are_checked():
+    u = np.zeros(4)
+    with pytest.raises(ValueError, match="k must be ≥ 1"):
+        sn.fori_loop(0, 3, lambda i, v: v * 2, u, checkpoint=0)
+    with pytest.raises(ValueError, match="'sqrt' or an int"):
+        sn.fori_loop(0, 3, lambda i, v: v * 2, u, checkpoint="sometimes")
+    with pytest.raises(ValueError, match="scalar-mode loop takes 'store' or 'recompute'"):
+        sn.trace(lambda x: sn.fori_loop(0, 3, lambda i, v: v * x, x, checkpoint=2), 1.0,
+                 mode="scalar")

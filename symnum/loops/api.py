@@ -84,14 +84,22 @@ def _rebuild(elems: list, shapes: list) -> list:
     return out
 
 
-def _check_policy(checkpoint: str) -> None:
-    if checkpoint not in T.POLICIES:
-        raise ValueError(f"checkpoint must be one of {', '.join(map(repr, T.POLICIES))}, got "
-                         f"{checkpoint!r}")
+def _check_policy(checkpoint: Any) -> Any:
+    """The policy, validated: "store", "recompute", or (loops in array programs) "sqrt" or an
+    int k ≥ 1 — keep every k-th carry (symnum.loops.array_segments)."""
+    if isinstance(checkpoint, (int, np.integer)) and not isinstance(checkpoint, bool):
+        if checkpoint < 1:
+            raise ValueError(f"checkpoint=k keeps every k-th carry: k must be ≥ 1, got "
+                             f"{checkpoint}")
+        return int(checkpoint)
+    if checkpoint not in T.POLICIES + ("sqrt",):
+        raise ValueError(f"checkpoint must be one of {', '.join(map(repr, T.POLICIES))}, "
+                         f"'sqrt' or an int k ≥ 1 (keep every k-th carry), got {checkpoint!r}")
+    return checkpoint
 
 
 def _loop(kind: str, step: Callable, init: Any, xs: Any, length: int, *, reverse: bool = False,
-          lo: int = 0, checkpoint: str = "store") -> tuple[Any, Any]:
+          lo: int = 0, checkpoint: str | int = "store") -> tuple[Any, Any]:
     """Trace `step(carry, x, i) -> (carry, y, cond)` once; build the loop term and its outputs.
     Returns (final carry pytree, stacked ys pytree), or None when nothing is symbolic."""
     c_leaves, c_tree = tree_flatten(init)
@@ -99,6 +107,10 @@ def _loop(kind: str, step: Callable, init: Any, xs: Any, length: int, *, reverse
     if current_mode() == "array" or any(_is_array_term(v) for v in c_leaves + x_leaves):
         return _array_loop(kind, step, init, xs, length, c_leaves + x_leaves, reverse=reverse,
                            lo=lo, checkpoint=checkpoint)
+    if checkpoint not in T.POLICIES:
+        raise ValueError(f"checkpoint={checkpoint!r} (keep every k-th carry) is implemented for "
+                         "loops in array programs (mode='array', the default for array "
+                         "arguments); a scalar-mode loop takes 'store' or 'recompute'")
     c_parts = [_elements(v, f"the carry (leaf {k})") for k, v in enumerate(c_leaves)]
     x_parts = [_elements(v, f"xs (leaf {k})") for k, v in enumerate(x_leaves)]
     for (_, shape), k in zip(x_parts, range(len(x_parts))):
@@ -215,17 +227,20 @@ def _stack(ys: list) -> Any:
 
 
 def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
-         reverse: bool = False, *, checkpoint: str = "store") -> tuple[Any, Any]:
+         reverse: bool = False, *, checkpoint: str | int = "store") -> tuple[Any, Any]:
     """JAX's `lax.scan`: `carry, y = f(carry, x)` for each x along xs' leading axis; returns
     (final carry, stacked ys). The body is traced once: the loop is one term of the IR.
 
-    checkpoint ("store" or "recompute") says what reverse mode keeps of the forward pass.
+    checkpoint says what reverse mode keeps of the forward pass: "store" (every step's carry),
+    "recompute" (none: each step's carry recomputed from the start, O(n²) steps), and in array
+    programs an int k or "sqrt" (every k-th carry, k = ⌈√n⌉: the rest recomputed per segment,
+    memory O(n/k + k) carries, three forward passes).
 
     >>> import numpy as np, symnum as sn
     >>> sn.scan(lambda c, x: (c + x, 2 * c), 0.0, np.arange(3.0))
     (np.float64(3.0), array([0., 0., 2.]))
     """
-    _check_policy(checkpoint)
+    checkpoint = _check_policy(checkpoint)
     n = _length(xs, length)
 
     def step(c, x, i):
@@ -264,7 +279,7 @@ def _static_int(v: Any, what: str) -> int:
 
 
 def fori_loop(lower: int, upper: int, body_fun: Callable, init_val: Any, *,
-              checkpoint: str = "store") -> Any:
+              checkpoint: str | int = "store") -> Any:
     """JAX's `lax.fori_loop`: `val = body_fun(i, val)` for i in range(lower, upper); the bounds
     are Python ints. Traced once: one loop term whatever the trip count.
 
@@ -272,7 +287,7 @@ def fori_loop(lower: int, upper: int, body_fun: Callable, init_val: Any, *,
     >>> float(sn.fori_loop(0, 4, lambda i, v: v * 2 + i, 1.0))
     27.0
     """
-    _check_policy(checkpoint)
+    checkpoint = _check_policy(checkpoint)
     lo, hi = _static_int(lower, "lower"), _static_int(upper, "upper")
     n = max(0, hi - lo)
 
@@ -289,7 +304,7 @@ def fori_loop(lower: int, upper: int, body_fun: Callable, init_val: Any, *,
 
 
 def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any, *,
-               max_steps: int | None = None, checkpoint: str = "store") -> Any:
+               max_steps: int | None = None, checkpoint: str | int = "store") -> Any:
     """JAX's `lax.while_loop`, bounded: `val = body_fun(val)` while `cond_fun(val)`, at most
     `max_steps` times (needed when the values are symbolic; the loop stops there, cond or not).
     Its derivative is that of the steps actually taken.
@@ -298,7 +313,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any, *,
     >>> float(sn.while_loop(lambda v: v < 10, lambda v: v * 2, 1.0, max_steps=100))
     16.0
     """
-    _check_policy(checkpoint)
+    checkpoint = _check_policy(checkpoint)
     if max_steps is not None:
         max_steps = _static_int(max_steps, "max_steps")
         if max_steps < 0:

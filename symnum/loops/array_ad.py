@@ -8,7 +8,8 @@ A loop has several outputs; its projections pass their cotangents on as `CtSlot`
 placeholders that are never evaluated), which the loop's rule collects from the sum the sweep
 built over them. Checkpointing: checkpoint="store" keeps every step's incoming carries (the
 augmented loop's ys, length × carry); "recompute" keeps none — the backward body recomputes them
-by an inner loop (symnum.loops.array_checkpoint; a reversed loop stores, as in scalar mode).
+by an inner loop (symnum.loops.array_checkpoint); an int k or "sqrt" keeps every k-th
+(symnum.loops.array_segments). A reversed loop stores, as in scalar mode.
 Never evaluates or lowers anything.
 """
 
@@ -28,6 +29,7 @@ from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Sym
 from symnum.core.traversal import substitute
 from symnum.loops.array_checkpoint import recomputed
+from symnum.loops.array_segments import segment_length, segmented_vjp
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ def _loop_vjp(n: Any, ct: Any, active: list) -> list:
     for m in _markers(ct):
         cts.setdefault((m.op.stacked, m.op.index), []).append(m.args[0])
     cts = {k: _total(v) for k, v in cts.items()}
+    every = segment_length(spec.checkpoint, L)
+    if every is not None and not spec.reverse:  # keep every k-th carry (array_segments)
+        return segmented_vjp(n, cts, every, active)
     ins = spec.body.flat_inputs
     outs = spec.body.flat_outputs
     c_ph, x_ph, k_in = ins[:nc], ins[nc:nc + nx], ins[nc + nx:-1]

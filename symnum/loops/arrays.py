@@ -181,7 +181,9 @@ def _scalar_loop(spec: ArraySpec, elems: list) -> Any:
         spec.kind, spec.length, carry_syms=c_syms, x_syms=x_syms, index_sym=ins[-1],
         carry_outs=outs[:n_c], y_outs=outs[n_c:n_c + n_y], init=init, xs=xs,
         cond=cond, reverse=spec.reverse, lo=spec.lo,
-        bind=dict(zip(k_syms, k_vals)), checkpoint=spec.checkpoint)
+        bind=dict(zip(k_syms, k_vals)),
+        # a segmented policy is array mode's (its derivative was taken before scalarising)
+        checkpoint=spec.checkpoint if spec.checkpoint in T.POLICIES else "store")
 
 
 def _operand(v: Any, what: str) -> Any:
@@ -199,7 +201,7 @@ def _operand(v: Any, what: str) -> Any:
 
 
 def array_loop(kind: str, step: Any, init: Any, xs: Any, length: int, *, reverse: bool = False,
-               lo: int = 0, checkpoint: str = "store") -> tuple[Any, Any]:
+               lo: int = 0, checkpoint: str | int = "store") -> tuple[Any, Any]:
 
     c_leaves, c_tree = tree_flatten(init)
     x_leaves, x_tree = tree_flatten(xs)
@@ -247,7 +249,7 @@ def array_loop(kind: str, step: Any, init: Any, xs: Any, length: int, *, reverse
 def build_array_loop(kind: str, length: int, *, carry_in: list, x_in: list, index: Sym,
                      carry_out: list, y_out: list, init: list, xs: list, cond: Any = None,
                      reverse: bool = False, lo: int = 0, bind: dict | None = None,
-                     checkpoint: str = "store") -> ArrayTerm:
+                     checkpoint: str | int = "store") -> ArrayTerm:
     """An array loop node from a body given as terms over its input placeholders; the body's
     other symbols become consts bound to `bind[sym]` (default: the symbol, a closure)."""
     outs = list(carry_out) + list(y_out) + ([_operand(cond, "the loop's condition")]

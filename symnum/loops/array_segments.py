@@ -1,0 +1,119 @@
+"""Reverse mode through an array loop keeping every k-th carry (checkpoint=k, or "sqrt" for
+k = ⌈√length⌉): two-level checkpointing as a rewrite into loops the other policies handle.
+
+The loop of L steps is the same computation as an outer loop of S = L // k segments whose body
+runs an inner loop of k steps, followed by a plain loop of the r = L − S·k steps left:
+
+    outer: scan over S segments, carry c, x = xs[g·k:(g+1)·k]      (stores S carries)
+        inner: scan over k steps, index lo + g·k + j               (stores k carries)
+    tail:  scan over r steps from lo + S·k                         (stores r carries)
+    ys = concatenate(outer ys reshaped to (S·k, ...), tail ys)
+
+and its VJP — every loop with the stored policy — is the two-level scheme: the outer backward
+scan reads the S segment carries, and its body reruns that segment's inner loop (storing its k
+carries) before the inner backward scan. Memory: (S + k + r) carries instead of L (at
+k = ⌈√L⌉ about 2√L); time: the forward steps run three times (primal, outer, and again
+inside the backward segments) instead of once. The per-step derivative is the same expression
+on the same values, so gradients agree with the stored policy bit for bit on the interpreter.
+Used by symnum.loops.array_ad (a reversed loop stores, as for "recompute"); never evaluates or
+lowers anything.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import symnum.loops.arrays as LA
+from symnum.arrays.ops_index import concatenate, reshape
+from symnum.arrays.terms import ArraySym
+from symnum.autodiff.array_ad import vjp_arrays
+from symnum.core.terms import Sym
+from symnum.core.traversal import substitute
+
+
+def segment_length(policy: Any, length: int) -> int | None:
+    """k of a segmented policy (an int k ≥ 1, or "sqrt": ⌈√length⌉); None for the others."""
+    if policy == "sqrt":
+        return max(1, math.isqrt(max(length - 1, 0)) + 1)
+    if isinstance(policy, int) and not isinstance(policy, bool):
+        return policy
+    return None
+
+
+def _shape(v: Any) -> tuple:
+    return tuple(getattr(v, "shape", ()))
+
+
+def _like(name: str, v: Any, shape: tuple | None = None) -> Any:
+    sh = _shape(v) if shape is None else shape
+    return ArraySym(name, sh, getattr(v, "dtype", "float64")) if sh else Sym(name)
+
+
+def _prefixes(spec: Any) -> tuple[str, str, str]:
+    """Prefixes for the rewrite's symbols (interned by name) that none of the body's own inputs
+    start with: the placeholders of the loop's arguments, the inner and the outer loop's."""
+    base = spec.body.flat_inputs[-1].name[:-1]
+    names = [getattr(s, "name", "") for s in spec.body.flat_inputs]
+    k = 0
+    while True:
+        p = f"{base}s{k}"
+        if not any(nm.startswith(p) for nm in names):
+            return p + "a", p + "n", p + "o"
+        k += 1
+
+
+def segmented_vjp(n: Any, cts: dict, k: int, active: list) -> list:
+    """Cotangents of the arguments of the array loop node `n` (init, consts, xs; None where
+    `active` says not needed) given its outputs' `cts` ({(stacked, index): term})."""
+    spec = n.op.spec
+    nc, nx, nk, ny, L = spec.nc, spec.nx, spec.nk, spec.ny, spec.length
+    ins, outs = spec.body.flat_inputs, spec.body.flat_outputs
+    c_ph, x_ph, k_in, index = ins[:nc], ins[nc:nc + nx], ins[nc + nx:-1], ins[-1]
+    args = n.args
+    pa, pn, po = _prefixes(spec)
+    p_args = [_like(f"{pa}{j}", a) for j, a in enumerate(args)]
+    p_init, p_k, p_x = p_args[:nc], p_args[nc:nc + nk], p_args[nc + nk:]
+    k = max(1, min(k, L))
+    S, r = divmod(L, k)
+    kind = "fori" if spec.kind == "while" else spec.kind  # select-form steps: a scan of them
+    bind = dict(zip(k_in, p_k))
+    carries, ys_parts = list(p_init), [[] for _ in range(ny)]
+    if S:
+        j, g = Sym(f"{pn}i"), Sym(f"{po}i")
+        sub = [substitute(o, {index: spec.lo + g * k + j}) for o in outs[:nc + ny]]
+        co = [_like(f"{po}c{m}", v) for m, v in enumerate(c_ph)]
+        xo = [_like(f"{po}x{m}", v, (k,) + _shape(v)) for m, v in enumerate(x_ph)]
+        inner = LA.build_array_loop(
+            kind, k, carry_in=list(c_ph), x_in=list(x_ph), index=j, carry_out=sub[:nc],
+            y_out=sub[nc:], init=co, xs=xo)
+        outer = LA.build_array_loop(
+            kind, S, carry_in=co, x_in=xo, index=g,
+            carry_out=[LA.out_term(inner, m, False) for m in range(nc)],
+            y_out=[LA.out_term(inner, m, True) for m in range(ny)], init=carries,
+            xs=[reshape(x[:S * k], (S, k) + _shape(v)) for x, v in zip(p_x, x_ph)],
+            bind=bind)
+        carries = [LA.out_term(outer, m, False) for m in range(nc)]
+        for m, v in enumerate(outs[nc:nc + ny]):
+            ys_parts[m].append(reshape(LA.out_term(outer, m, True), (S * k,) + _shape(v)))
+    if r:
+        tail = LA.build_array_loop(
+            kind, r, carry_in=list(c_ph), x_in=list(x_ph), index=index,
+            carry_out=list(outs[:nc]), y_out=list(outs[nc:nc + ny]), init=carries,
+            xs=[x[S * k:] for x in p_x], lo=spec.lo + S * k, bind=bind)
+        carries = [LA.out_term(tail, m, False) for m in range(nc)]
+        for m in range(ny):
+            ys_parts[m].append(LA.out_term(tail, m, True))
+    ys = [p[0] if len(p) == 1 else concatenate(p) for p in ys_parts]
+    o_list, ct_list = [], []
+    for (stacked, m), ct in cts.items():
+        o_list.append(ys[m] if stacked else carries[m])
+        ct_list.append(ct)
+    wanted = [p for p, a in zip(p_args, active) if a]
+    grads = iter(vjp_arrays(o_list, wanted, ct_list))
+    back = dict(zip(p_args, args))
+    res = []
+    for a in active:
+        g = next(grads) if a else None
+        res.append(None if g is None else substitute(g, back))
+    return res
