@@ -7,12 +7,15 @@ thread; the GPU figures are for device-resident data ("device") and for host arr
 float32 and float64, with the effective memory bandwidth and its fraction of the GPU's peak.
 loop: sn.fori_loop RK4 of the 8-state Lorenz-96 model (bench_loops.make_model), 1,000 steps, for
 10⁵ initial states at once — one loop per GPU thread, carries in registers — against the llvm
-CPU kernel's batched call (a loop per row, its threads).
+CPU kernel's batched call (a loop per row, its threads). array_carry: the heat equation stepped
+by sn.fori_loop over a whole grid of 10⁵–10⁷ points, 100 and 1,000 steps — a host loop of one
+kernel launch per step (backends.cuda_step_loops) — against the same launches written by hand in
+numba-cuda and the llvm CPU kernel.
 Every result is checked against numpy before its time is printed. Needs a CUDA GPU (or, for a
 smoke run of the code paths only, NUMBA_ENABLE_CUDASIM=1 with --quick).
 
     python benchmarks/bench_gpu.py [--quick] [--json results.json]
-    python benchmarks/bench_gpu.py --source-only   # no GPU: the loop kernel's source size
+    python benchmarks/bench_gpu.py --source-only   # no GPU: the loop kernels' source sizes
 """
 
 from __future__ import annotations
@@ -206,6 +209,87 @@ def bench_loop(cb: Any, rows: int, steps: int, repeats: int, cache: str) -> dict
                 cuda_device_s=dev_s, llvm_cpu_s=cpu_s, max_rel_diff_vs_llvm=err)
 
 
+def _heat(steps: int):
+    def run(u0, k):
+        return sn.fori_loop(0, steps, lambda i, u: u + k * (np.roll(u, 1) - 2 * u
+                                                            + np.roll(u, -1)), u0)
+    return run
+
+
+def _hand_heat_kernel():
+    """The hand-written peer: one numba-cuda launch per step, two buffers swapped."""
+    @cuda.jit
+    def step(u, v, k):
+        n = u.size
+        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+            left = u[i - 1] if i > 0 else u[n - 1]
+            right = u[i + 1] if i < n - 1 else u[0]
+            v[i] = u[i] + k * (left - 2 * u[i] + right)
+
+    return step
+
+
+def bench_array_carry(cb: Any, pairs: list[tuple[int, int]], repeats: int,
+                      cache: str) -> list[dict]:
+    """A loop carrying an array (the heat equation stepped by sn.fori_loop over the whole grid):
+    a host loop of one kernel launch per step (backends.cuda_step_loops), host arrays in and
+    out, against the same launches written by hand (device data) and the llvm CPU kernel."""
+    from symnum import backends
+
+    hand = _hand_heat_kernel()
+    out = []
+    for n, steps in pairs:
+        u = np.random.default_rng(n).standard_normal(n)
+        fn = sn.trace(_heat(steps), u, 0.1, mode="array")
+        t0 = time.perf_counter()
+        k = cb.lower(fn, cache_dir=cache)
+        k(u, 0.1)
+        cuda.synchronize()
+        first = time.perf_counter() - t0
+        cpu = backends.lower(fn, "llvm", cache_dir=cache)
+        cuda_s, got = gpu_median(repeats, k, u, 0.1)
+        # the CPU kernel takes seconds at 10⁹ element-steps: time it once there
+        cpu_s, want = cpu_median(1 if n * steps > 10**9 else max(1, repeats // 2), cpu,
+                                 u, 0.1)
+        blocks, threads = cb.launch_config(n, 128, cb._max_blocks())
+        bufs = [cuda.to_device(u), cuda.device_array(n)]
+
+        def by_hand(bufs=bufs, steps=steps, blocks=blocks, threads=threads):
+            a, b = bufs
+            for _ in range(steps):
+                hand[blocks, threads](a, b, 0.1)
+                a, b = b, a
+            return a
+
+        hand_s, _ = gpu_median(repeats, by_hand)
+        bufs[0].copy_to_device(u)  # the timed calls ran from their own last state
+        check(by_hand().copy_to_host(), want, 1e-9, f"hand heat kernel n={n}")
+        check(got, want, 1e-9, f"array-carry loop n={n} steps={steps} vs llvm")
+        out.append(dict(n=n, steps=steps, launches=k.info["launches"],
+                        cuda_first_call_s=first, cuda_host_s=cuda_s, hand_cuda_s=hand_s,
+                        llvm_cpu_s=cpu_s, per_step_s=cuda_s / steps))
+    return out
+
+
+def array_carry_sources(steps_list: tuple = (100, 10_000), n: int = 10**6) -> str:
+    """The array-carry loop's generated module and host steps per step count (no GPU needed):
+    the source is the same for any step count, the launches grow with it."""
+    from symnum.backends.cuda_arrays import generate
+    from symnum.backends.cuda_step_loops import launches
+
+    rows = []
+    for steps in steps_list:
+        t0 = time.process_time()
+        fn = sn.trace(_heat(steps), np.zeros(n), 0.1, mode="array")
+        src, host, _ = generate(fn)
+        rows.append([f"{n:,}", f"{steps:,}", fmt_time(time.process_time() - t0),
+                     src.count("\n"), sum(s[0] == "launch" for s in host) + sum(
+                         st[0] == "launch" for s in host if s[0] == "loop" for st in s[3]),
+                     f"{launches(host):,}"])
+    return table(["n", "steps", "trace + generate (CPU)", "source lines", "kernels",
+                  "launches per call"], rows)
+
+
 def loop_source_sizes(steps_list: tuple = (50, 1000)) -> str:
     """Trace + cuda source generation of the loop kernel per step count (no GPU needed): the
     source must not grow with the step count."""
@@ -236,6 +320,8 @@ def main() -> int:
     if opts.source_only:
         print(machine_info() + "\n")
         print(loop_source_sizes())
+        print()
+        print(array_carry_sources())
         return 0
     from symnum.backends import cuda_backend as cb
     from symnum.backends import numba_backend as nb
@@ -254,20 +340,24 @@ def main() -> int:
           f"{f'{peak / 1e9:.0f} GB/s' if peak else 'unknown'}\n")
     if sim:
         grids, rows, sizes, repeats, loop = [2], [64], [300], 1, (64, 5)
+        carry = [(64, 3)]
     elif opts.quick:
         grids, rows, sizes, repeats, loop = [4], [10**4, 10**5], [10**6], 5, (10**4, 1000)
+        carry = [(10**6, 100)]
     else:
         grids, rows, sizes, repeats = [4, 8], [10**3, 10**4, 10**5, 10**6], [10**6, 10**7], 10
         loop = (10**5, 1000)
+        carry = [(10**5, 100), (10**5, 1000), (10**6, 100), (10**6, 1000), (10**7, 100)]
     cache = tempfile.mkdtemp(prefix="symnum-bench-gpu-")  # cold compiles: a fresh kernel cache
     try:
-        return _run(cb, nb, grids, rows, sizes, repeats, cache, gpu, opts.json, loop)
+        return _run(cb, nb, grids, rows, sizes, repeats, cache, gpu, opts.json, loop, carry)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 
 
 def _run(cb: Any, nb: Any, grids: list[int], rows: list[int], sizes: list[int], repeats: int,
-         cache: str, gpu: str, json_path: str | None, loop: tuple[int, int]) -> int:
+         cache: str, gpu: str, json_path: str | None, loop: tuple[int, int],
+         carry: list[tuple[int, int]]) -> int:
     batched = bench_batched(cb, nb, grids, rows, repeats, cache)
     print("## batched Brusselator RHS (one state vector per GPU thread; medians)\n")
     print(table(
@@ -299,10 +389,21 @@ def _run(cb: Any, nb: Any, grids: list[int], rows: list[int], sizes: list[int], 
           fmt_ratio(lp["llvm_cpu_s"] / lp["cuda_device_s"]),
           f"{fmt_time(lp['cuda_first_call_s'])} / {fmt_time(lp['llvm_first_call_s'])}",
           f"{lp['max_rel_diff_vs_llvm']:.1e}"]]))
+    ac = bench_array_carry(cb, carry, repeats, cache)
+    print("\n## loop carrying an array: heat equation, sn.fori_loop over the whole grid, one "
+          "kernel launch per step (medians; symnum's call includes the host↔device copies)\n")
+    print(table(
+        ["n", "steps", "launches", "cuda (host arrays)", "per step", "hand cuda (device)",
+         "llvm CPU", "GPU vs llvm CPU", "vs hand", "first call"],
+        [[f"{r['n']:,}", f"{r['steps']:,}", f"{r['launches']:,}", fmt_time(r["cuda_host_s"]),
+          fmt_time(r["per_step_s"]), fmt_time(r["hand_cuda_s"]), fmt_time(r["llvm_cpu_s"]),
+          fmt_ratio(r["llvm_cpu_s"] / r["cuda_host_s"]),
+          fmt_ratio(r["cuda_host_s"] / r["hand_cuda_s"]), fmt_time(r["cuda_first_call_s"])]
+         for r in ac]))
     if json_path:
         with open(json_path, "w") as f:
             json.dump({"machine": machine_info(), "gpu": gpu, "batched": batched,
-                       "elementwise": elem, "loop": lp}, f, indent=1)
+                       "elementwise": elem, "loop": lp, "array_carry": ac}, f, indent=1)
     return 0
 
 
