@@ -172,10 +172,11 @@ def test_compiled_recompute_gradient_is_native_and_allocates_outside_the_loops()
             assert "(12, 40)" not in line
 
 
-def test_second_order_through_recompute():
+@pytest.mark.parametrize("cp", ["recompute", 3, "sqrt"])
+def test_second_order_through_checkpointed_loops(cp):
     def f(u0):
         return np.sum(sn.fori_loop(0, 4, lambda i, u: np.sin(u) * 0.9 + 0.1 * np.roll(u, 1),
-                                   u0, checkpoint="recompute") ** 2)
+                                   u0, checkpoint=cp) ** 2)
 
     def g(u0):
         return np.sum(sn.fori_loop(0, 4, lambda i, u: np.sin(u) * 0.9 + 0.1 * np.roll(u, 1),
@@ -258,3 +259,15 @@ def test_policies_are_checked():
     with pytest.raises(ValueError, match="scalar-mode loop takes 'store' or 'recompute'"):
         sn.trace(lambda x: sn.fori_loop(0, 3, lambda i, v: v * x, x, checkpoint=2), 1.0,
                  mode="scalar")
+
+
+def test_the_policy_is_printed_with_the_loop():
+    def f(cp):
+        return lambda u: sn.fori_loop(0, 5, lambda i, v: v * 0.5, u, checkpoint=cp)
+
+    text = {cp: str(_loops(sn.trace(f(cp), np.zeros(3), mode="array"))[0].op.name)
+            for cp in ("store", "recompute", 2, "sqrt")}
+    assert text["store"].startswith("fori[5](")
+    assert text["recompute"].startswith("fori[5, recompute](")
+    assert text[2].startswith("fori[5, checkpoint=2](")
+    assert text["sqrt"].startswith("fori[5, checkpoint='sqrt'](")

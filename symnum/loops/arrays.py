@@ -46,8 +46,11 @@ class ArraySpec(T.LoopSpec):
         ops = self.body.count_ops()
         outs = "; ".join(str(o) for o in self.body.flat_outputs) if ops <= T.TEXT_OPS else \
             f"<{len(self.body.flat_outputs)} outputs, {ops} operations>"
-        return f"{self.kind}[{self.length}{', reverse' if self.reverse else ''}](({ins}) -> " \
-               f"({outs}))"
+        flags = ", reverse" if self.reverse else ""
+        if self.checkpoint != "store":  # the policy shapes the derivative: printed
+            flags += ", recompute" if self.checkpoint == "recompute" else \
+                f", checkpoint={self.checkpoint!r}"
+        return f"{self.kind}[{self.length}{flags}](({ins}) -> ({outs}))"
 
 
 _OPS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
