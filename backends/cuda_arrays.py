@@ -10,7 +10,8 @@ index maps, concatenation, pads): reductions, scans and contractions (accumulato
 with a CompileError naming the backends that lower them; consecutive nests that share no
 written buffer (a peeled stencil's boxes) are one kernel. Loops carrying arrays are a host loop
 of launches per step (backends.cuda_step_loops). Buffers live on the device; the host side
-allocates them and launches the kernels in order. `generate` is pure Python (tested without
+allocates them, computes the scalars that need no array element (step indices, a scalar carry)
+and launches the kernels in order. `generate` is pure Python (tested without
 numba.cuda); nothing here imports numba.cuda before a kernel is built.
 """
 
@@ -70,29 +71,36 @@ def _boxes(node: ast.For, outer: list) -> list:
 def generate(fn: Any, peel: int = PEEL_BODIES) -> tuple[str, list, LoopGen]:
     """(module source, host steps, plan). Steps: ("alloc", name, shape, dtype),
     ("fill", kernel, name, size), ("launch", kernel, size, argument names),
-    ("return", [output expressions]); for loops carrying arrays (backends.cuda_step_loops)
-    ("loop", step variable, trip count, steps), ("int", name, expression), ("swap", targets,
+    ("return", [output expressions]); scalars the host computes ("int"/"scalar", name,
+    expression: step indices, a scalar carry such as the time); for loops carrying arrays
+    (backends.cuda_step_loops) ("loop", step variable, trip count, steps), ("swap", targets,
     sources)."""
     gen = LoopGen(fn, op_src=_op, peel=peel)
     gen.plan = gen.source()
     fdef = ast.parse(gen.plan).body[0]
     names = [a.arg for a in fdef.args.args]
     lines, steps = [_HEADER], []
-    _emit(fdef.body, lines, steps, names, None, [0])
+    scope = {n: "float" for n in names if n.startswith("s")}  # scalar parameters
+    _emit(fdef.body, lines, steps, names, scope, True, [0])
     return "\n".join(lines), steps, gen
 
 
-def _emit(stmts: list, lines: list, steps: list, names: list, ints: list | None,
+def _emit(stmts: list, lines: list, steps: list, names: list, scope: dict, top: bool,
           count: list) -> None:
-    """Host steps and kernels of the plan statements `stmts`; `ints` are the host integers in
-    scope inside a loop over steps (None at the top level), `count` numbers the kernels."""
+    """Host steps and kernels of the plan statements `stmts`; `scope` holds the host scalars
+    ({name: "int" | "float"}: scalar parameters, step indices, scalar carries), `top` says
+    whether this is the plan's top level (else a loop over steps), `count` numbers kernels."""
     i = 0
     while i < len(stmts):
         s = stmts[i]
         i += 1
-        if isinstance(s, ast.Return) and ints is None:
+        if isinstance(s, ast.Return) and top:
             v = s.value
             outs = v.elts if isinstance(v, ast.Tuple) else [v]
+            for o in outs:  # a buffer, an input's copy, or a scalar the host computed
+                if not (isinstance(o, ast.Name) and (o.id in names or o.id in scope)
+                        or ast.unparse(o).endswith(".copy()")):
+                    raise CompileError(_REFUSE.format(what=f"an output {ast.unparse(o)[:40]}"))
             steps.append(("return", [ast.unparse(o) for o in outs]))
         elif isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) \
                 and ast.unparse(s.value.func) == "np.empty":
@@ -100,8 +108,7 @@ def _emit(stmts: list, lines: list, steps: list, names: list, ints: list | None,
             steps.append(("alloc", name, ast.literal_eval(s.value.args[0]),
                           ast.unparse(s.value.args[1]).removeprefix("np.")))
             names.append(name)
-        elif isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Subscript) \
-                and ints is None:
+        elif isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Subscript) and top:
             k = f"k{count[0]}"  # m[...] = value: a fill kernel
             count[0] += 1
             name = s.targets[0].value.id
@@ -111,8 +118,7 @@ def _emit(stmts: list, lines: list, steps: list, names: list, ints: list | None,
             steps.append(("fill", k, name))
         elif isinstance(s, ast.For) and SL.is_step_loop(s):
             inner: list = []
-            scope = list(ints or []) + [s.target.id]
-            _emit(s.body, lines, inner, names, scope, count)
+            _emit(s.body, lines, inner, names, scope | {s.target.id: "int"}, False, count)
             steps.append(("loop", s.target.id, SL.trip_count(s), inner))
         elif isinstance(s, ast.For):
             group = [s]  # a peeled nest's boxes and independent nests: one kernel
@@ -121,7 +127,8 @@ def _emit(stmts: list, lines: list, steps: list, names: list, ints: list | None,
                 i += 1
             k = f"k{count[0]}"
             count[0] += 1
-            args = list(names) + list(ints or [])
+            refs = {n.id for g in group for n in ast.walk(g) if isinstance(n, ast.Name)}
+            args = [a for a in dict.fromkeys(list(names) + list(scope)) if a in refs]
             lines.append(f"def {k}({', '.join(args)}):")
             size = 0
             for box, body in [b for g in group for b in _boxes(g, [])]:
@@ -142,9 +149,9 @@ def _emit(stmts: list, lines: list, steps: list, names: list, ints: list | None,
                 lines += ["        " + ast.unparse(b) for b in body]
             lines += ["", ""]
             steps.append(("launch", k, size, args))
-        elif ints is not None and (st := SL.host_step(s, ints)) is not None:
+        elif (st := SL.host_step(s, scope)) is not None:
             steps.append(st)
-        elif ints is not None:
+        elif not top:
             raise CompileError(SL.REFUSE.format(what=ast.unparse(s).splitlines()[0][:60]))
         else:
             raise CompileError(_REFUSE.format(what=f"a scalar step ({ast.unparse(s)[:40]})"))
@@ -160,6 +167,12 @@ class CudaArrayKernel(ArrayKernel):
         self._steps, self._threads, self._max_blocks = steps, threads, max_blocks
         self._jitted: dict[str, Any] = {}
         self._configured: dict[tuple, Any] = {}
+        # host scalars: evaluated with numpy's stand-ins for the device's math (as under the
+        # simulator); the kernels get them as arguments
+        self._host_ns = {"math": cb.SIM_MATH, "libdevice": cb.SIM_LIBDEVICE, "np": np}
+        self._scalars = {st[1] for st in SL.flat_steps(steps) if st[0] in ("int", "scalar")}
+        self._scalars |= {f"s{k}" for k, leaf in enumerate(fn.flat_inputs)
+                          if not getattr(leaf, "shape", ())}
         for st in SL.flat_steps(steps):
             if st[0] in ("launch", "fill"):
                 self._jitted[st[1]] = self._cuda.jit(fastmath=fastmath)(getattr(mod, st[1]))
@@ -203,12 +216,14 @@ class CudaArrayKernel(ArrayKernel):
                 for v in range(st[2]):
                     env[st[1]] = v
                     self._exec(st[3], env, host, outs)
-            elif st[0] in ("int", "swap"):
-                SL.run_host_step(st, env)
+            elif st[0] in ("int", "scalar", "swap"):
+                SL.run_host_step(st, env, self._host_ns)
             else:
                 for o in st[1]:
                     if o.endswith(".copy()"):
                         outs.append(np.array(host[o[:-7]], copy=True))
+                    elif o in self._scalars:
+                        outs.append(np.float64(env[o]))
                     else:
                         outs.append(env[o].copy_to_host())
 
@@ -223,9 +238,6 @@ def lower_array_fn(fn: Any, cb: Any, *, fastmath: bool = False, threads: int = 1
     simulator's stand-ins), so that this module never imports it back."""
     t0 = time.perf_counter()
     src, steps, gen = generate(fn)
-    for o in fn.flat_outputs:
-        if not getattr(o, "shape", ()):
-            raise CompileError(_REFUSE.format(what="a scalar output"))
     key = source_key(src, "cuda-arrays", cb._cuda_version())
     try:
         mod, hit = load_module(src, key, cache_dir)
@@ -266,6 +278,8 @@ def array_kernel_ptx(fn: Any, cb: Any, *, cc: tuple[int, int] = (9, 0),
             types[st[1]] = _array_type(st[3], len(st[2]))
         elif st[0] in ("int", "loop"):
             types[st[1]] = "int64"
+        elif st[0] == "scalar":
+            types[st[1]] = "float64"
         elif st[0] == "fill":
             sig = f"void({_array_type(types[st[2]].split('[')[0], 1)}, int64)"
             out[st[1]] = cb._cuda().compile_ptx(getattr(mod, st[1]), sig, cc=cc)[0]

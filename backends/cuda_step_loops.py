@@ -13,10 +13,13 @@ offset) becomes host steps that backends.cuda_arrays runs:
         ("launch", "k1", n, [..., "t4", "iv5"]),    <the body's nests>  to the kernels)
         ("swap", ["cc2", "m6"], ["m6", "cc2"])])    cc2, m6 = m6, cc2  (device buffers renamed)
 
-Buffers are allocated once, before the loop; nothing is copied between steps. What the plan
-holds besides — a scalar carry or y, a while loop's condition (a value the host would have to
-read back every step), a reduction in the body — raises CompileError (REFUSE) naming the
-backends that run it. Pure Python over the plan's AST: never imports numba.cuda.
+Buffers are allocated once, before the loop; nothing is copied between steps. Scalars computed
+from host scalars only (a scalar carry such as the time, its sin) are computed by the host
+("scalar" steps, with numpy's stand-ins for the device's math) and passed to the kernels as
+arguments. What the plan holds besides — a scalar y, a while loop's condition, a scalar that
+needs an array's elements (a reduction: the host would read it back every step) — raises
+CompileError (REFUSE, or cuda_arrays' own) naming the backends that run it. Pure Python over
+the plan's AST: never imports numba.cuda.
 """
 
 from __future__ import annotations
@@ -24,10 +27,13 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+import numpy as np
+
 REFUSE = ("the cuda backend runs loops whose carries and ys are arrays as one round of kernel "
-          "launches per step; this loop's body has a step it cannot launch ({what}: a scalar "
-          "carry or y, a while loop's condition or a reduction): use backend='llvm' or 'numba' "
-          "for it")
+          "launches per step; this loop's body has a step it cannot launch ({what}: a scalar y "
+          "or a while loop's condition): use backend='llvm' or 'numba' for it")
+_HOST_MODULES = {"math", "libdevice", "np"}
+_CODE: dict = {}  # compiled host scalar expressions, by source
 _INT_NODES = (ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod, ast.UnaryOp,
               ast.USub, ast.Name, ast.Load, ast.Constant)
 
@@ -69,19 +75,31 @@ def _arrays(s: ast.AST, ctx: type) -> set:
             if isinstance(n, ast.Subscript) and isinstance(n.ctx, ctx)}
 
 
-def host_step(s: ast.stmt, ints: list) -> tuple | None:
-    """A statement of a step loop the host runs itself: an integer from the step variables
-    (`iv5 = t4`, `s6 = 99 - t5`) or a swap of buffers (`cc2, m6 = m6, cc2`); else None."""
+def host_step(s: ast.stmt, scope: dict) -> tuple | None:
+    """A plan statement the host runs itself, adding what it defines to `scope` ({name: "int" |
+    "float"}): an integer from the step variables (`iv5 = t4`, `s6 = 99 - t5`), a scalar from
+    host scalars (`v7 = cs2 + s1`, `v8 = math.sin(cs2)`: a scalar carry such as the time, passed
+    to the kernels as an argument), or a swap of buffers (`cc2, m6 = m6, cc2`); else None — a
+    statement reading an array element (a reduction's result) is the device's."""
     if not (isinstance(s, ast.Assign) and len(s.targets) == 1):
         return None
     tgt, v = s.targets[0], s.value
     if isinstance(tgt, ast.Name):
-        ok = all(isinstance(n, _INT_NODES) for n in ast.walk(v)) and all(
-            n.id in ints for n in ast.walk(v) if isinstance(n, ast.Name)) and all(
-            type(n.value) is int for n in ast.walk(v) if isinstance(n, ast.Constant))
-        if ok:
-            ints.append(tgt.id)
+        nodes = list(ast.walk(v))
+        names = {n.id for n in nodes if isinstance(n, ast.Name)}
+        if all(isinstance(n, _INT_NODES) for n in nodes) \
+                and all(scope.get(n) == "int" for n in names) \
+                and all(type(n.value) is int for n in nodes if isinstance(n, ast.Constant)):
+            scope[tgt.id] = "int"
             return ("int", tgt.id, ast.unparse(v))
+        calls = {ast.unparse(n.func) for n in nodes if isinstance(n, ast.Call)}
+        modules = {n.value.id for n in nodes if isinstance(n, ast.Attribute)
+                   and isinstance(n.value, ast.Name)}
+        if not any(isinstance(n, (ast.Subscript, ast.Lambda, ast.NamedExpr)) for n in nodes) \
+                and all(c.split(".")[0] in _HOST_MODULES and "." in c for c in calls) \
+                and modules <= _HOST_MODULES and names - modules <= set(scope):
+            scope[tgt.id] = "float"
+            return ("scalar", tgt.id, ast.unparse(v))
         return None
     if isinstance(tgt, ast.Tuple) and isinstance(v, ast.Tuple) \
             and all(isinstance(e, ast.Name) for e in tgt.elts + v.elts) \
@@ -90,10 +108,18 @@ def host_step(s: ast.stmt, ints: list) -> tuple | None:
     return None
 
 
-def run_host_step(st: tuple, env: dict) -> None:
-    """Run an "int" or "swap" step on `env` (names → device arrays and host integers)."""
+def run_host_step(st: tuple, env: dict, ns: dict | None = None) -> None:
+    """Run an "int", "scalar" or "swap" step on `env` (names → device arrays and host
+    scalars); `ns` binds the modules a scalar expression calls (math, libdevice, np: numpy
+    stand-ins for the device's, backends.cuda_backend.SIM_MATH / SIM_LIBDEVICE)."""
     if st[0] == "int":
         env[st[1]] = _int_value(ast.parse(st[2], mode="eval").body, env)
+    elif st[0] == "scalar":
+        code = _CODE.get(st[2])
+        if code is None:
+            code = _CODE[st[2]] = compile(st[2], "<host scalar>", "eval")
+        with np.errstate(all="ignore"):
+            env[st[1]] = np.float64(eval(code, dict(ns or {}, __builtins__={}), env))
     else:
         vals = [env[v] for v in st[2]]
         for t, v in zip(st[1], vals):

@@ -222,12 +222,23 @@ def _scan_arrays(u0, xs):
     return sn.scan(lambda c, x: (np.sin(c) * 0.9 + x, c * 2.0), u0, xs, reverse=True)
 
 
-@pytest.mark.parametrize("name", ["heat", "scan"])
+def _timed(u0, h):  # a scalar carry computed on the host, passed as a float64 argument
+    return sn.fori_loop(0, 50, lambda i, c: (c[0] + h, c[1] + h * np.cos(c[0]) * (
+        np.roll(c[1], 1) - c[1])), (0.0, u0))
+
+
+ARRAY_LOOPS = {
+    "heat": lambda: sn.trace(_heat, np.zeros(4096), 0.1, mode="array"),
+    "scan": lambda: sn.trace(_scan_arrays, np.zeros(300), np.zeros((20, 300)), mode="array"),
+    "timed": lambda: sn.trace(_timed, np.zeros(1000), 0.01, mode="array"),
+}
+
+
+@pytest.mark.parametrize("name", list(ARRAY_LOOPS))
 def test_array_carry_loop_kernels_compile_to_an_sm90_cubin(link, cache_dir, name):
     from symnum.backends.cuda_arrays import array_kernel_ptx
 
-    fn = (sn.trace(_heat, np.zeros(4096), 0.1, mode="array") if name == "heat" else
-          sn.trace(_scan_arrays, np.zeros(300), np.zeros((20, 300)), mode="array"))
+    fn = ARRAY_LOOPS[name]()
     ptxs = array_kernel_ptx(fn, cb, cc=CC, cache_dir=cache_dir)
     assert len(ptxs) == 2  # the copy of the init, and the step's one kernel
     for ptx in ptxs.values():

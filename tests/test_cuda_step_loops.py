@@ -72,27 +72,50 @@ def test_scan_reads_xs_and_writes_ys_at_the_step():
     assert _kinds(loop[3]).count("launch") == 1  # the carry and the y nests share a kernel
 
 
+def test_a_scalar_carry_is_computed_on_the_host():
+    def timed(u0, h):  # (time, field): the time is a host scalar, passed to the kernel
+        return sn.fori_loop(0, 4, lambda i, c: (c[0] + h, c[1] + h * np.sin(c[0]) * (
+            np.roll(c[1], 1) - c[1])), (0.0, u0))
+
+    src, steps, _ = generate(sn.trace(timed, np.zeros(40), 0.1, mode="array"))
+    assert steps[0][0] == "scalar"  # the initial time
+    loop = next(s for s in steps if s[0] == "loop")
+    assert _kinds(loop[3]).count("launch") == 1
+    assert [s[2] for s in loop[3] if s[0] == "scalar"][:2] == ["cs2 + s1", "math.sin(cs2)"]
+    launch = next(s for s in loop[3] if s[0] == "launch")
+    assert not any(a.startswith("cs") for a in launch[3])  # only what the kernel reads
+    assert steps[-1][1][0] == "cs2"  # the final time is returned by the host
+
+
 def test_what_cannot_be_launched_is_refused_by_name():
-    def mixed(u0):  # a scalar carry beside the array one
-        return sn.fori_loop(0, 3, lambda i, c: (c[0] * 0.5, c[1] + 1.0), (u0, 0.0))
+    def summed(u0):  # a scalar carry that needs a reduction over the array, every step
+        return sn.fori_loop(0, 3, lambda i, c: (c[0] + np.sum(c[1]), c[1] * 0.5), (0.0, u0))
 
     with pytest.raises(CompileError, match="backend='llvm' or 'numba'"):
-        generate(sn.trace(mixed, np.zeros(40), mode="array"))
+        generate(sn.trace(summed, np.zeros(40), mode="array"))
 
     def wl(v):
         return sn.while_loop(lambda w: np.sum(w) < 50.0, lambda w: w * 1.5, v, max_steps=8)
 
-    with pytest.raises(CompileError, match="one round of kernel launches per step"):
+    with pytest.raises(CompileError, match="backend='llvm' or 'numba'"):
         generate(sn.trace(wl, np.zeros(40), mode="array"))
 
 
 def test_host_steps():
-    st = SL.host_step(ast.parse("s6 = 99 - t5").body[0], ["t5"])
+    scope = {"t5": "int", "s1": "float"}
+    st = SL.host_step(ast.parse("s6 = 99 - t5").body[0], scope)
     env = {"t5": 4}
     SL.run_host_step(st, env)
-    assert st[:2] == ("int", "s6") and env["s6"] == 95
-    assert SL.host_step(ast.parse("v = 1.5 - t5").body[0], ["t5"]) is None  # not an integer
-    assert SL.host_step(ast.parse("v = q - t5").body[0], ["t5"]) is None  # q: not a host int
+    assert st[:2] == ("int", "s6") and env["s6"] == 95 and scope["s6"] == "int"
+    st = SL.host_step(ast.parse("v = 1.5 - t5").body[0], scope)  # a float: a scalar step
+    assert st[0] == "scalar"
+    st = SL.host_step(ast.parse("w = math.log(s1) * v").body[0], scope)
+    env.update(s1=np.e, v=2.0)
+    SL.run_host_step(st, env, {"math": np})
+    assert env["w"] == pytest.approx(2.0)
+    assert SL.host_step(ast.parse("v = q - t5").body[0], scope) is None  # q: not a host value
+    assert SL.host_step(ast.parse("v = m3[0] + 1.0").body[0], scope) is None  # a device read
+    assert SL.host_step(ast.parse("v = cuda.fma(s1, s1, s1)").body[0], scope) is None
     env = {"a": 1, "b": 2}
-    SL.run_host_step(SL.host_step(ast.parse("a, b = b, a").body[0], []), env)
+    SL.run_host_step(SL.host_step(ast.parse("a, b = b, a").body[0], {}), env)
     assert env == {"a": 2, "b": 1}
