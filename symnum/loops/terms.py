@@ -60,7 +60,9 @@ class LoopSpec:
     body:       flat Fn, inputs [carries (nc), x (nx), consts (nk), index], outputs
                 [new carries (nc), y (ny), condition (while only)].
     checkpoint: what reverse mode keeps of the forward pass: "store" (every carry, O(n) memory)
-                or "recompute" (none: each step's carry recomputed from the start, O(n²) time).
+                or "recompute" (none: each step's carry recomputed from the start, O(n²) time);
+                array loops (symnum.loops.arrays) also take an int k or "sqrt" (every k-th
+                carry, symnum.loops.array_segments).
     """
 
     kind: str
