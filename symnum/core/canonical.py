@@ -5,11 +5,19 @@ construction (the Symbolics.jl paper's 113x). Integers and fractions stay exact;
 numpy (inf/nan, never an exception). Only integer exponents enter Mul, so x^0.5·x^0.5 is never
 silently turned into x. Known, documented liberty: x·x⁻¹ → 1 (as SymPy and Symbolics.jl do);
 tree mode keeps such expressions as written.
+
+Merging is bounded (MERGE_LIMIT, see "the merge policy" below): a sum with more than B entries,
+or one that already holds such a sum, is kept as one entry of another sum instead of being
+copied into it, so a Python loop whose step reuses the last step's sums (RK4) builds O(1) new
+entries per step. Sums built from sums of at most B entries are exactly as without the bound.
 """
 
 from __future__ import annotations
 
+import contextvars
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 
 import numpy as np
@@ -18,8 +26,9 @@ from symnum.core._gc import no_gc
 from symnum.core.build import as_number
 from symnum.core.op import get_op
 from symnum.core.terms import Add, Const, Expr, Mul, Number, Sym, Term
+from symnum.core.terms import cached
 from symnum.core.traversal import postwalk
-from symnum.errors import SizeLimitError
+from symnum.errors import ArgumentError, SizeLimitError
 
 # ---------------------------------------------------------------------------------------------
 # exact-where-possible number arithmetic
@@ -71,6 +80,97 @@ def _tidy(v: Number) -> Number:
     if isinstance(v, Fraction) and v.denominator == 1:
         return int(v.numerator)
     return v
+
+
+# ---------------------------------------------------------------------------------------------
+# the merge policy
+#
+# Flattening a sum operand into another sum copies its entries. That is what makes x + y + z one
+# form, and it is free when the operand is used once; but a program that reuses a sum (an RK4
+# step reads the state x in k1…k4 and in x + h/6·(…)) copies it into every user, each step's
+# sums are longer than the last, and a Python loop of n steps builds and lowers O(n²) entries
+# (1.6k/5.7k/21.7k/84k/332k statements at 2/4/8/16/32 Lorenz-96 steps). So, in a merge of several
+# operands (add(a, b), _sum, linear_combination), a sum operand stays ONE ENTRY of the result (an
+# "opaque" sum, keyed by itself with its scale as coefficient) when
+#   * it has more than MERGE_LIMIT entries, or
+#   * it is "layered": it already holds an opaque sum among its entries,
+# unless it is the only sum among the operands and enters with scale 1 (`e + s`, `e + 2·t`,
+# `e + 1`: the sum is extended, as the O(1) append of a loop sum needs). Layering is what makes
+# a loop's steps alike once its state first passes the limit: the next state holds the old one
+# opaque, so it is itself kept opaque by the step after, and every step adds O(1) entries of the
+# same shape (the chain re-roller can then roll it).
+#
+# What holds: the result is a function of the operands alone (never of history or sharing);
+# an Add's entry is never a number, never has a zero coefficient, and is an Add only when that
+# Add had more than the limit in force at construction entries, or was layered. Uniqueness: two
+# sums built from the same leaves are the same object when no sum operand on the way was opaque
+# (every sum involved had at most MERGE_LIMIT entries and none was layered) — exactly as before
+# the bound. Above it, groupings may give different (equal-valued) forms: for sums b1, b2 over
+# the limit, ((b1 + b2) + x) + y is {b1, b2, x, y} (each step extends) but (b1 + b2) + (x + y)
+# is {(b1 + b2), x, y} (two sum operands, the first layered). `flatten` rebuilds the unbounded
+# canonical form (unique again); `expand` multiplies out and flattens as well.
+
+# Sums with at most this many entries are merged into other sums as before; chosen by measurement
+# (benchmarks/results_issue12.md, "Session 4"): the suite's canonical forms stay as they were, and
+# a Lorenz-96 RK4 state passes the limit after a few steps.
+DEFAULT_MERGE_LIMIT = 8
+MERGE_LIMIT: contextvars.ContextVar = contextvars.ContextVar("symnum_merge_limit",
+                                                            default=DEFAULT_MERGE_LIMIT)
+
+
+@contextmanager
+def merge_limit(limit: int | None) -> Iterator[None]:
+    """Within this block, sums with more than `limit` entries (or holding such a sum) are kept
+    as one entry when merged into another sum; None merges everything (unbounded, O(n²) for
+    loops that reuse sums).
+
+    >>> import symnum as sn
+    >>> a, b, c, d = sn.symbols("a b c d")
+    >>> with merge_limit(2):
+    ...     e = (a + b + c) + 2 * (b + d)
+    >>> len(e), len(flatten(e)), flatten(e) is a + 3*b + c + 2*d
+    (3, 4, True)
+    """
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
+                              or limit < 1):
+        raise ArgumentError(f"merge_limit needs a positive int (the largest sum that is "
+                            f"merged into another) or None (no bound), got {limit!r}")
+    token = MERGE_LIMIT.set(limit)
+    try:
+        yield
+    finally:
+        MERGE_LIMIT.reset(token)
+
+
+def _has_sum_entry(t: Add) -> bool:
+    return any(type(k) is Add for k in t.entry_keys())
+
+
+def _opaque(s: Add, limit: int) -> bool:
+    """Whether the sum `s` is kept as one entry when merged with another sum operand."""
+    return len(s) > limit or cached(s, "layered", _has_sum_entry)
+
+
+def _sum_operand(a: Expr) -> Add | None:
+    """The sum inside a sum operand (s or c·s), else None."""
+    if type(a) is Add:
+        return a
+    if type(a) is Mul and a._len == 1 and type(a._entries.keys[0]) is Add \
+            and a._entries.vals[0] == 1:
+        return a._entries.keys[0]
+    return None
+
+
+def _opaque_operands(stack: list, limit: int) -> set:
+    """ids of the sum operands of a merge that stay one entry each (the policy above)."""
+    sums = []
+    for a, scale in stack:
+        s = _sum_operand(a)
+        if s is not None:
+            sums.append((s, scale if s is a else scale * a.coeff))
+    if not sums or (len(sums) == 1 and sums[0][1] == 1):
+        return set()
+    return {id(s) for s, _ in sums if _opaque(s, limit)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,6 +241,9 @@ def _add_one(a: Expr, b: Expr) -> Expr | None:
     if not isinstance(b, Expr):  # arrays, numpy scalars: the general path
         return None
     if tb is Add:
+        limit = MERGE_LIMIT.get()
+        if limit is not None and (_opaque(a, limit) or _opaque(b, limit)):
+            return None  # one of them stays one entry: the general path
         const = _tidy(const + b.const)
         if const == 0:
             const = 0
@@ -178,6 +281,8 @@ def linear_combination(pairs: list) -> Expr:
 
 
 def _sum(stack: list) -> Expr:
+    limit = MERGE_LIMIT.get()
+    opaque = _opaque_operands(stack, limit) if limit is not None and len(stack) > 1 else ()
     const: Number = 0
     terms: dict = {}
     while stack:
@@ -187,12 +292,15 @@ def _sum(stack: list) -> Expr:
             const = const + scale * n
             continue
         if type(a) is Add:
+            if opaque and id(a) in opaque:  # kept as one entry (the merge policy)
+                terms[a] = terms.get(a, 0) + scale
+                continue
             const = const + scale * a.const
             for t, c in a.terms.items():
                 terms[t] = terms.get(t, 0) + scale * c
             continue
         key, c = _split(a)
-        if type(key) is Add:  # c·(x + y + …) inside a sum: flatten it
+        if type(key) is Add:  # c·(x + y + …) inside a sum: flatten it (or keep it, above)
             stack.append((key, scale * c))
             continue
         terms[key] = terms.get(key, 0) + scale * c
@@ -428,14 +536,16 @@ def _from_poly(p: Poly) -> Expr:
 def _expand_node(t: Expr, limit: int) -> Expr:
     if type(t) is Mul and any(type(b) is Add and e > 0 for b, e in t.bases.items()):
         return _from_poly(_poly(t, limit))
-    if type(t) is Add and any(type(k) is Mul for k in t.terms):
+    if type(t) is Add and any(type(k) is Mul or type(k) is Add for k in t.terms):
+        # (sums kept as one entry by the merge policy are multiplied out and flattened too)
         return _from_poly(_poly(t, limit))
     return t
 
 
 @no_gc
 def expand(e: Expr, max_terms: int = MAX_EXPAND_TERMS) -> Expr:
-    """Multiply out products and positive integer powers of sums (every node, bottom up).
+    """Multiply out products and positive integer powers of sums (every node, bottom up); the
+    result's sums are flat (no merge bound: see `flatten`).
 
     Raises SizeLimitError, before doing the work, when one expanded node would have more than
     `max_terms` monomials.
@@ -445,4 +555,32 @@ def expand(e: Expr, max_terms: int = MAX_EXPAND_TERMS) -> Expr:
     >>> sn.expand((a + b) ** 2) is a**2 + 2*a*b + b**2
     True
     """
-    return postwalk(e, lambda t: _expand_node(t, max_terms))
+    with merge_limit(None):
+        return postwalk(e, lambda t: _expand_node(t, max_terms))
+
+
+def _flatten_node(t: Expr, limit: int) -> Expr | None:
+    if type(t) is not Add or not cached(t, "layered", _has_sum_entry):
+        return None
+    n = sum(len(k) if type(k) is Add else 1 for k in t.entry_keys())
+    if n > limit:
+        raise SizeLimitError(
+            f"flatten would build a sum of up to {n:,} entries (the limit is {limit:,}); pass "
+            "max_terms=... if you really want it")
+    return _sum([(Const(t.const), 1)] + [(k, c) for k, c in reversed(t.entry_items())])
+
+
+@no_gc
+def flatten(e: Expr, max_terms: int = MAX_EXPAND_TERMS) -> Expr:
+    """Rebuild every sum with no merge bound (MERGE_LIMIT): sums kept as one entry of another
+    sum are merged into it, giving the unique canonical form whatever the grouping. Sums of a
+    program that reuses them (a Python-loop RK4) grow quadratically when flattened: a sum over
+    `max_terms` entries raises SizeLimitError before it is built.
+
+    >>> import symnum as sn
+    >>> a, b = sn.symbols("a b")
+    >>> flatten(a + b) is a + b
+    True
+    """
+    with merge_limit(None):
+        return postwalk(e, lambda t: _flatten_node(t, max_terms))
