@@ -26,7 +26,6 @@ from symnum.core._gc import no_gc
 from symnum.core.build import as_number
 from symnum.core.op import get_op
 from symnum.core.terms import Add, Const, Expr, Mul, Number, Sym, Term
-from symnum.core.terms import cached
 from symnum.core.traversal import postwalk
 from symnum.errors import ArgumentError, SizeLimitError
 
@@ -143,12 +142,17 @@ def merge_limit(limit: int | None) -> Iterator[None]:
 
 
 def _has_sum_entry(t: Add) -> bool:
-    return any(type(k) is Add for k in t.entry_keys())
+    keys = t._entries.keys
+    for i in range(t._len):
+        if type(keys[i]) is Add:
+            return True
+    return False
 
 
 def _opaque(s: Add, limit: int) -> bool:
-    """Whether the sum `s` is kept as one entry when merged with another sum operand."""
-    return len(s) > limit or cached(s, "layered", _has_sum_entry)
+    """Whether the sum `s` is kept as one entry when merged with another sum operand (the scan
+    for a sum entry only runs on sums of at most `limit` entries, whose merge copies as many)."""
+    return s._len > limit or _has_sum_entry(s)
 
 
 def _sum_operand(a: Expr) -> Add | None:
@@ -560,7 +564,7 @@ def expand(e: Expr, max_terms: int = MAX_EXPAND_TERMS) -> Expr:
 
 
 def _flatten_node(t: Expr, limit: int) -> Expr | None:
-    if type(t) is not Add or not cached(t, "layered", _has_sum_entry):
+    if type(t) is not Add or not _has_sum_entry(t):
         return None
     n = sum(len(k) if type(k) is Add else 1 for k in t.entry_keys())
     if n > limit:
