@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -206,12 +207,48 @@ def make_add(const: Number, terms: dict) -> Expr:
 
 
 def add(*args: Expr) -> Expr:
-    """Canonical sum; flattens nested sums (also c·(sum), distributing the number c)."""
+    """Canonical sum; flattens nested sums (also c·(sum), distributing the number c) up to the
+    merge policy's bound."""
     if len(args) == 2:
         r = _add_one(args[0], args[1])
+        if r is None:
+            r = _two_entries(args[0], args[1])
         if r is not None:
             return r
     return _sum([(a, 1) for a in reversed(args)])
+
+
+def _entry_of(a: Any) -> tuple | None:
+    """(key, coefficient, whether the key is a sum) of a non-number term as _sum enters it."""
+    ta = type(a)
+    if ta is Add:
+        return a, 1, True
+    if ta is Mul:
+        key, c = _split(a)
+        return key, 0 + 1 * c, type(key) is Add
+    if ta is Sym or ta is Term:
+        return a, 1, False
+    return None
+
+
+def _two_entries(a: Any, b: Any) -> Expr | None:
+    """`a + b` where the merge policy keeps each operand one entry of the result (a sum kept
+    whole, or a term) and the two keys differ: the two-entry sum _sum would build, without its
+    general loop (an RK4 step past the bound is mostly these). None for every other case."""
+    ea, eb = _entry_of(a), _entry_of(b)
+    if ea is None or eb is None or ea[0] is eb[0] or not (ea[2] or eb[2]):
+        return None
+    limit = MERGE_LIMIT.get()
+    if limit is None:
+        return None
+    if ea[2] and eb[2]:
+        if not (_opaque(ea[0], limit) and _opaque(eb[0], limit)):
+            return None
+    else:
+        s, c = (ea[0], ea[1]) if ea[2] else (eb[0], eb[1])
+        if c == 1 or not _opaque(s, limit):  # extended, or flattened: the general path
+            return None
+    return Add(0, {ea[0]: _tidy(ea[1]), eb[0]: _tidy(eb[1])})
 
 
 def _add_one(a: Expr, b: Expr) -> Expr | None:
