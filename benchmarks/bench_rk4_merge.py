@@ -31,7 +31,7 @@ from symnum.backends.reroll_chain import roll_chains
 from symnum.backends.schedule import schedule
 
 import symnum as sn
-from symnum.core.canonical import MERGE_LIMIT, merge_limit
+from symnum.core.merge import MERGE_LIMIT, merge_limit
 
 MAIN_MAX_STEPS = 32  # "main" beyond this is minutes of tracing and millions of statements
 

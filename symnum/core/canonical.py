@@ -6,7 +6,7 @@ numpy (inf/nan, never an exception). Only integer exponents enter Mul, so x^0.5�
 silently turned into x. Known, documented liberty: x·x⁻¹ → 1 (as SymPy and Symbolics.jl do);
 tree mode keeps such expressions as written.
 
-Merging is bounded (MERGE_LIMIT, see "the merge policy" below): a sum with more than B entries,
+Merging is bounded (MERGE_LIMIT, symnum.core.merge): a sum with more than B entries,
 or one that already holds such a sum, is kept as one entry of another sum instead of being
 copied into it, so a Python loop whose step reuses the last step's sums (RK4) builds O(1) new
 entries per step. Sums built from sums of at most B entries are exactly as without the bound.
@@ -14,10 +14,7 @@ entries per step. Sums built from sums of at most B entries are exactly as witho
 
 from __future__ import annotations
 
-import contextvars
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from fractions import Fraction
 from typing import Any
 
@@ -25,10 +22,11 @@ import numpy as np
 
 from symnum.core._gc import no_gc
 from symnum.core.build import as_number
+from symnum.core.merge import MERGE_LIMIT, has_sum_entry, kept_whole, merge_limit, opaque_operands
 from symnum.core.op import get_op
 from symnum.core.terms import Add, Const, Expr, Mul, Number, Sym, Term
 from symnum.core.traversal import postwalk
-from symnum.errors import ArgumentError, SizeLimitError
+from symnum.errors import SizeLimitError
 
 # ---------------------------------------------------------------------------------------------
 # exact-where-possible number arithmetic
@@ -80,102 +78,6 @@ def _tidy(v: Number) -> Number:
     if isinstance(v, Fraction) and v.denominator == 1:
         return int(v.numerator)
     return v
-
-
-# ---------------------------------------------------------------------------------------------
-# the merge policy
-#
-# Flattening a sum operand into another sum copies its entries. That is what makes x + y + z one
-# form, and it is free when the operand is used once; but a program that reuses a sum (an RK4
-# step reads the state x in k1…k4 and in x + h/6·(…)) copies it into every user, each step's
-# sums are longer than the last, and a Python loop of n steps builds and lowers O(n²) entries
-# (1.6k/5.7k/21.7k/84k/332k statements at 2/4/8/16/32 Lorenz-96 steps). So, in a merge of several
-# operands (add(a, b), _sum, linear_combination), a sum operand stays ONE ENTRY of the result (an
-# "opaque" sum, keyed by itself with its scale as coefficient) when
-#   * it has more than MERGE_LIMIT entries, or
-#   * it is "layered": it already holds an opaque sum among its entries,
-# unless it is the only sum among the operands and enters with scale 1 (`e + s`, `e + 2·t`,
-# `e + 1`: the sum is extended, as the O(1) append of a loop sum needs). Layering is what makes
-# a loop's steps alike once its state first passes the limit: the next state holds the old one
-# opaque, so it is itself kept opaque by the step after, and every step adds O(1) entries of the
-# same shape (the chain re-roller can then roll it).
-#
-# What holds: the result is a function of the operands alone (never of history or sharing);
-# an Add's entry is never a number, never has a zero coefficient, and is an Add only when that
-# Add had more than the limit in force at construction entries, or was layered. Uniqueness: two
-# sums built from the same leaves are the same object when no sum operand on the way was opaque
-# (every sum involved had at most MERGE_LIMIT entries and none was layered) — exactly as before
-# the bound. Above it, groupings may give different (equal-valued) forms: for sums b1, b2 over
-# the limit, ((b1 + b2) + x) + y is {b1, b2, x, y} (each step extends) but (b1 + b2) + (x + y)
-# is {(b1 + b2), x, y} (two sum operands, the first layered). `flatten` rebuilds the unbounded
-# canonical form (unique again); `expand` multiplies out and flattens as well.
-
-# Sums with at most this many entries are merged into other sums as before; chosen by measurement
-# (benchmarks/results_issue12.md, "Session 4"): the suite's canonical forms stay as they were, and
-# a Lorenz-96 RK4 state passes the limit after a few steps.
-DEFAULT_MERGE_LIMIT = 8
-MERGE_LIMIT: contextvars.ContextVar = contextvars.ContextVar("symnum_merge_limit",
-                                                            default=DEFAULT_MERGE_LIMIT)
-
-
-@contextmanager
-def merge_limit(limit: int | None) -> Iterator[None]:
-    """Within this block, sums with more than `limit` entries (or holding such a sum) are kept
-    as one entry when merged into another sum; None merges everything (unbounded, O(n²) for
-    loops that reuse sums).
-
-    >>> import symnum as sn
-    >>> a, b, c, d = sn.symbols("a b c d")
-    >>> with merge_limit(2):
-    ...     e = (a + b + c) + 2 * (b + d)
-    >>> len(e), len(flatten(e)), flatten(e) is a + 3*b + c + 2*d
-    (3, 4, True)
-    """
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
-                              or limit < 1):
-        raise ArgumentError(f"merge_limit needs a positive int (the largest sum that is "
-                            f"merged into another) or None (no bound), got {limit!r}")
-    token = MERGE_LIMIT.set(limit)
-    try:
-        yield
-    finally:
-        MERGE_LIMIT.reset(token)
-
-
-def _has_sum_entry(t: Add) -> bool:
-    keys = t._entries.keys
-    for i in range(t._len):
-        if type(keys[i]) is Add:
-            return True
-    return False
-
-
-def _opaque(s: Add, limit: int) -> bool:
-    """Whether the sum `s` is kept as one entry when merged with another sum operand (the scan
-    for a sum entry only runs on sums of at most `limit` entries, whose merge copies as many)."""
-    return s._len > limit or _has_sum_entry(s)
-
-
-def _sum_operand(a: Expr) -> Add | None:
-    """The sum inside a sum operand (s or c·s), else None."""
-    if type(a) is Add:
-        return a
-    if type(a) is Mul and a._len == 1 and type(a._entries.keys[0]) is Add \
-            and a._entries.vals[0] == 1:
-        return a._entries.keys[0]
-    return None
-
-
-def _opaque_operands(stack: list, limit: int) -> set:
-    """ids of the sum operands of a merge that stay one entry each (the policy above)."""
-    sums = []
-    for a, scale in stack:
-        s = _sum_operand(a)
-        if s is not None:
-            sums.append((s, scale if s is a else scale * a.coeff))
-    if not sums or (len(sums) == 1 and sums[0][1] == 1):
-        return set()
-    return {id(s) for s, _ in sums if _opaque(s, limit)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,11 +144,11 @@ def _two_entries(a: Any, b: Any) -> Expr | None:
     if limit is None:
         return None
     if ea[2] and eb[2]:
-        if not (_opaque(ea[0], limit) and _opaque(eb[0], limit)):
+        if not (kept_whole(ea[0], limit) and kept_whole(eb[0], limit)):
             return None
     else:
         s, c = (ea[0], ea[1]) if ea[2] else (eb[0], eb[1])
-        if c == 1 or not _opaque(s, limit):  # extended, or flattened: the general path
+        if c == 1 or not kept_whole(s, limit):  # extended, or flattened: the general path
             return None
     return Add(0, {ea[0]: _tidy(ea[1]), eb[0]: _tidy(eb[1])})
 
@@ -283,7 +185,7 @@ def _add_one(a: Expr, b: Expr) -> Expr | None:
         return None
     if tb is Add:
         limit = MERGE_LIMIT.get()
-        if limit is not None and (_opaque(a, limit) or _opaque(b, limit)):
+        if limit is not None and (kept_whole(a, limit) or kept_whole(b, limit)):
             return None  # one of them stays one entry: the general path
         const = _tidy(const + b.const)
         if const == 0:
@@ -323,7 +225,7 @@ def linear_combination(pairs: list) -> Expr:
 
 def _sum(stack: list) -> Expr:
     limit = MERGE_LIMIT.get()
-    opaque = _opaque_operands(stack, limit) if limit is not None and len(stack) > 1 else ()
+    opaque = opaque_operands(stack, limit) if limit is not None and len(stack) > 1 else ()
     const: Number = 0
     terms: dict = {}
     while stack:
@@ -601,7 +503,7 @@ def expand(e: Expr, max_terms: int = MAX_EXPAND_TERMS) -> Expr:
 
 
 def _flatten_node(t: Expr, limit: int) -> Expr | None:
-    if type(t) is not Add or not _has_sum_entry(t):
+    if type(t) is not Add or not has_sum_entry(t):
         return None
     n = sum(len(k) if type(k) is Add else 1 for k in t.entry_keys())
     if n > limit:
