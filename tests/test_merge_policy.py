@@ -176,3 +176,34 @@ def test_small_sums_are_canonical_as_without_the_bound(ops):
     with merge_limit(None):
         unbounded = run(ops)
     assert all(a is b for a, b in zip(bounded, unbounded))
+
+
+def euler(steps: int, x, rhs):
+    for _ in range(steps):
+        x = x + 0.01 * rhs(x)
+    return x
+
+
+@pytest.mark.parametrize("rhs", [sn.sin, lambda x: x * (1 - x)], ids=["sin", "logistic"])
+def test_euler_with_a_one_term_rhs_grows_linearly(rhs):
+    # x + h·f(x) with f(x) one term that reads x: past the bound x is kept whole, not extended
+    x = sn.Sym("x")
+    ops = {n: count_ops(euler(n, x, rhs)) for n in (50, 100, 150)}
+    assert ops[150] - ops[100] == ops[100] - ops[50] > 0
+    assert len(euler(100, x, rhs)) == 2
+    with merge_limit(None):
+        assert count_ops(euler(40, x, rhs)) > 3 * count_ops(euler(20, x, rhs)) / 2
+    env = {"x": 0.3}
+    with sn.tree_mode():
+        want = sn.evaluate(euler(60, x, rhs), env)
+    np.testing.assert_allclose(sn.evaluate(euler(60, x, rhs), env), want, rtol=1e-13)
+
+
+def test_a_bare_term_that_reads_the_sum_extends_it_on_every_path():
+    # Add.__add__ appends a bare term without the policy; canonical.add must build the same form
+    s = sn.symbols(" ".join(f"a{i}" for i in range(12)))
+    big = sum(s, 0)
+    assert big + sn.sin(big) is sn.core.canonical.add(big, sn.sin(big))
+    assert len(big + sn.sin(big)) == 13
+    scaled = big + 0.5 * sn.sin(big)
+    assert len(scaled) == 2 and scaled is sn.core.canonical.add(big, 0.5 * sn.sin(big))

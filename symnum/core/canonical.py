@@ -22,7 +22,14 @@ import numpy as np
 
 from symnum.core._gc import no_gc
 from symnum.core.build import as_number
-from symnum.core.merge import MERGE_LIMIT, has_sum_entry, kept_whole, merge_limit, opaque_operands
+from symnum.core.merge import (
+    MERGE_LIMIT,
+    has_sum_entry,
+    kept_whole,
+    merge_limit,
+    opaque_operands,
+    product_reads,
+)
 from symnum.core.op import get_op
 from symnum.core.terms import Add, Const, Expr, Mul, Number, Sym, Term
 from symnum.core.traversal import postwalk
@@ -147,9 +154,9 @@ def _two_entries(a: Any, b: Any) -> Expr | None:
         if not (kept_whole(ea[0], limit) and kept_whole(eb[0], limit)):
             return None
     else:
-        s, c = (ea[0], ea[1]) if ea[2] else (eb[0], eb[1])
-        if c == 1 or not kept_whole(s, limit):  # extended, or flattened: the general path
-            return None
+        (s, c), other = ((ea[0], ea[1]), b) if ea[2] else ((eb[0], eb[1]), a)
+        if not kept_whole(s, limit) or c == 1 and not product_reads(other, s):
+            return None  # flattened or extended: the general path
     return Add(0, {ea[0]: _tidy(ea[1]), eb[0]: _tidy(eb[1])})
 
 
@@ -197,6 +204,10 @@ def _add_one(a: Expr, b: Expr) -> Expr | None:
         pairs = [(b, 1)]
     for key, c in pairs:
         if type(key) is Add or a.get(key) is not None or c == 0:  # c·(sum) is flattened
+            return None
+    if tb is Mul:  # a product that reads the sum may keep it whole (the merge policy)
+        limit = MERGE_LIMIT.get()
+        if limit is not None and kept_whole(a, limit) and product_reads(b, a):
             return None
     if len({id(k) for k, _ in pairs}) != len(pairs):
         return None

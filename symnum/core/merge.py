@@ -18,8 +18,9 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from symnum.core.terms import Add, Expr, Mul
+from symnum.core.terms import Add, Expr, Mul, Term
 from symnum.errors import ArgumentError
 
 # In a merge of several operands (add(a, b), _sum, linear_combination), a sum operand stays ONE
@@ -27,7 +28,11 @@ from symnum.errors import ArgumentError
 #   * it has more than MERGE_LIMIT entries, or
 #   * it is "layered": it already holds an opaque sum among its entries,
 # unless it is the only sum among the operands and enters with scale 1 (`e + s`, `e + 2·t`,
-# `e + 1`: the sum is extended, as the O(1) append of a loop sum needs). Layering is what makes
+# `e + 1`: the sum is extended, as the O(1) append of a loop sum needs) and no product operand
+# reads it directly (`x + h·sin(x)`, `x + h·x·y`: the sum is then certainly used twice, and
+# extending it would make an Euler loop's n sums hold 1, 2, …, n entries). A bare term that
+# reads it (`x + sin(x)`) still extends it: Add.__add__ appends bare terms without asking the
+# policy, and the two paths must build one form. Layering is what makes
 # a loop's steps alike once its state first passes the limit: the next state holds the old one
 # opaque, so it is itself kept opaque by the step after, and every step adds O(1) entries of the
 # same shape (the chain re-roller can then roll it).
@@ -98,6 +103,19 @@ def sum_operand(a: Expr) -> Add | None:
     return None
 
 
+def product_reads(p: Any, s: Add) -> bool:
+    """Whether the product or scaled term `p` reads the sum `s` directly: `s` is one of its
+    bases (h·x·y, h·x²) or an argument of one (h·sin(x))."""
+    if type(p) is not Mul:
+        return False
+    if p.get(s) is not None:
+        return True
+    for b in p.entry_keys():
+        if type(b) is Term and any(a is s for a in b.args):
+            return True
+    return False
+
+
 def opaque_operands(stack: list, limit: int) -> set:
     """ids of the sum operands of a merge that stay one entry each (the policy above)."""
     sums = []
@@ -105,6 +123,11 @@ def opaque_operands(stack: list, limit: int) -> set:
         s = sum_operand(a)
         if s is not None:
             sums.append((s, scale if s is a else scale * a.coeff))
-    if not sums or (len(sums) == 1 and sums[0][1] == 1):
+    if not sums:
+        return set()
+    if len(sums) == 1 and sums[0][1] == 1:  # extended, unless a product operand reads it
+        s = sums[0][0]
+        if kept_whole(s, limit) and any(a is not s and product_reads(a, s) for a, _ in stack):
+            return {id(s)}
         return set()
     return {id(s) for s, _ in sums if kept_whole(s, limit)}
