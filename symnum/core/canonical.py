@@ -5,17 +5,31 @@ construction (the Symbolics.jl paper's 113x). Integers and fractions stay exact;
 numpy (inf/nan, never an exception). Only integer exponents enter Mul, so x^0.5·x^0.5 is never
 silently turned into x. Known, documented liberty: x·x⁻¹ → 1 (as SymPy and Symbolics.jl do);
 tree mode keeps such expressions as written.
+
+Merging is bounded (MERGE_LIMIT, symnum.core.merge): a sum with more than B entries,
+or one that already holds such a sum, is kept as one entry of another sum instead of being
+copied into it, so a Python loop whose step reuses the last step's sums (RK4) builds O(1) new
+entries per step. Sums built from sums of at most B entries are exactly as without the bound.
 """
 
 from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
 from symnum.core._gc import no_gc
 from symnum.core.build import as_number
+from symnum.core.merge import (
+    MERGE_LIMIT,
+    has_sum_entry,
+    kept_whole,
+    merge_limit,
+    opaque_operands,
+    product_reads,
+)
 from symnum.core.op import get_op
 from symnum.core.terms import Add, Const, Expr, Mul, Number, Sym, Term
 from symnum.core.traversal import postwalk
@@ -102,12 +116,48 @@ def make_add(const: Number, terms: dict) -> Expr:
 
 
 def add(*args: Expr) -> Expr:
-    """Canonical sum; flattens nested sums (also c·(sum), distributing the number c)."""
+    """Canonical sum; flattens nested sums (also c·(sum), distributing the number c) up to the
+    merge policy's bound."""
     if len(args) == 2:
         r = _add_one(args[0], args[1])
+        if r is None:
+            r = _two_entries(args[0], args[1])
         if r is not None:
             return r
     return _sum([(a, 1) for a in reversed(args)])
+
+
+def _entry_of(a: Any) -> tuple | None:
+    """(key, coefficient, whether the key is a sum) of a non-number term as _sum enters it."""
+    ta = type(a)
+    if ta is Add:
+        return a, 1, True
+    if ta is Mul:
+        key, c = _split(a)
+        return key, 0 + 1 * c, type(key) is Add
+    if ta is Sym or ta is Term:
+        return a, 1, False
+    return None
+
+
+def _two_entries(a: Any, b: Any) -> Expr | None:
+    """`a + b` where the merge policy keeps each operand one entry of the result (a sum kept
+    whole, or a term) and the two keys differ: the two-entry sum _sum would build, without its
+    general loop (an RK4 step past the bound is mostly these). None for every other case."""
+    ea, eb = _entry_of(a), _entry_of(b)
+    if ea is None or eb is None or ea[0] is eb[0] or not (ea[2] or eb[2]):
+        return None
+    limit = MERGE_LIMIT.get()
+    if limit is None:
+        return None
+    if ea[2] and eb[2]:
+        if not (kept_whole(ea[0], limit) and kept_whole(eb[0], limit)):
+            return None
+    else:
+        (s, c), other = ((ea[0], ea[1]), b) if ea[2] else ((eb[0], eb[1]), a)
+        if not kept_whole(s, limit) or c == 1 and not product_reads(other, s):
+            return None  # flattened or extended: the general path
+    return Add(0, {ea[0]: _tidy(ea[1]), eb[0]: _tidy(eb[1])})
 
 
 def _add_one(a: Expr, b: Expr) -> Expr | None:
@@ -141,6 +191,9 @@ def _add_one(a: Expr, b: Expr) -> Expr | None:
     if not isinstance(b, Expr):  # arrays, numpy scalars: the general path
         return None
     if tb is Add:
+        limit = MERGE_LIMIT.get()
+        if limit is not None and (kept_whole(a, limit) or kept_whole(b, limit)):
+            return None  # one of them stays one entry: the general path
         const = _tidy(const + b.const)
         if const == 0:
             const = 0
@@ -151,6 +204,10 @@ def _add_one(a: Expr, b: Expr) -> Expr | None:
         pairs = [(b, 1)]
     for key, c in pairs:
         if type(key) is Add or a.get(key) is not None or c == 0:  # c·(sum) is flattened
+            return None
+    if tb is Mul:  # a product that reads the sum may keep it whole (the merge policy)
+        limit = MERGE_LIMIT.get()
+        if limit is not None and kept_whole(a, limit) and product_reads(b, a):
             return None
     if len({id(k) for k, _ in pairs}) != len(pairs):
         return None
@@ -178,6 +235,8 @@ def linear_combination(pairs: list) -> Expr:
 
 
 def _sum(stack: list) -> Expr:
+    limit = MERGE_LIMIT.get()
+    opaque = opaque_operands(stack, limit) if limit is not None and len(stack) > 1 else ()
     const: Number = 0
     terms: dict = {}
     while stack:
@@ -187,12 +246,15 @@ def _sum(stack: list) -> Expr:
             const = const + scale * n
             continue
         if type(a) is Add:
+            if opaque and id(a) in opaque:  # kept as one entry (the merge policy)
+                terms[a] = terms.get(a, 0) + scale
+                continue
             const = const + scale * a.const
             for t, c in a.terms.items():
                 terms[t] = terms.get(t, 0) + scale * c
             continue
         key, c = _split(a)
-        if type(key) is Add:  # c·(x + y + …) inside a sum: flatten it
+        if type(key) is Add:  # c·(x + y + …) inside a sum: flatten it (or keep it, above)
             stack.append((key, scale * c))
             continue
         terms[key] = terms.get(key, 0) + scale * c
@@ -428,14 +490,16 @@ def _from_poly(p: Poly) -> Expr:
 def _expand_node(t: Expr, limit: int) -> Expr:
     if type(t) is Mul and any(type(b) is Add and e > 0 for b, e in t.bases.items()):
         return _from_poly(_poly(t, limit))
-    if type(t) is Add and any(type(k) is Mul for k in t.terms):
+    if type(t) is Add and any(type(k) is Mul or type(k) is Add for k in t.terms):
+        # (sums kept as one entry by the merge policy are multiplied out and flattened too)
         return _from_poly(_poly(t, limit))
     return t
 
 
 @no_gc
 def expand(e: Expr, max_terms: int = MAX_EXPAND_TERMS) -> Expr:
-    """Multiply out products and positive integer powers of sums (every node, bottom up).
+    """Multiply out products and positive integer powers of sums (every node, bottom up); the
+    result's sums are flat (no merge bound: see `flatten`).
 
     Raises SizeLimitError, before doing the work, when one expanded node would have more than
     `max_terms` monomials.
@@ -445,4 +509,32 @@ def expand(e: Expr, max_terms: int = MAX_EXPAND_TERMS) -> Expr:
     >>> sn.expand((a + b) ** 2) is a**2 + 2*a*b + b**2
     True
     """
-    return postwalk(e, lambda t: _expand_node(t, max_terms))
+    with merge_limit(None):
+        return postwalk(e, lambda t: _expand_node(t, max_terms))
+
+
+def _flatten_node(t: Expr, limit: int) -> Expr | None:
+    if type(t) is not Add or not has_sum_entry(t):
+        return None
+    n = sum(len(k) if type(k) is Add else 1 for k in t.entry_keys())
+    if n > limit:
+        raise SizeLimitError(
+            f"flatten would build a sum of up to {n:,} entries (the limit is {limit:,}); pass "
+            "max_terms=... if you really want it")
+    return _sum([(Const(t.const), 1)] + [(k, c) for k, c in reversed(t.entry_items())])
+
+
+@no_gc
+def flatten(e: Expr, max_terms: int = MAX_EXPAND_TERMS) -> Expr:
+    """Rebuild every sum with no merge bound (MERGE_LIMIT): sums kept as one entry of another
+    sum are merged into it, giving the unique canonical form whatever the grouping. Sums of a
+    program that reuses them (a Python-loop RK4) grow quadratically when flattened: a sum over
+    `max_terms` entries raises SizeLimitError before it is built.
+
+    >>> import symnum as sn
+    >>> a, b = sn.symbols("a b")
+    >>> flatten(a + b) is a + b
+    True
+    """
+    with merge_limit(None):
+        return postwalk(e, lambda t: _flatten_node(t, max_terms))

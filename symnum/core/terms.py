@@ -521,8 +521,9 @@ class _Form(Expr):
 
 
 class Add(_Form):
-    """const + Σ coeff·term, with non-numeric, non-Add, coefficient-free terms and non-zero
-    coefficients. Build it with symnum.core.canonical.add, never directly."""
+    """const + Σ coeff·term, with non-numeric, coefficient-free terms and non-zero
+    coefficients; a term is an Add only where the merge policy kept a sum whole
+    (symnum.core.merge). Build it with symnum.core.canonical.add, never directly."""
 
     __slots__ = ()
     _TAG = "A"
