@@ -33,6 +33,7 @@ import dataclasses
 
 import numpy as np
 from symnum.backends.loop_schedule import LoopInstr, TableRead
+from symnum.backends.reroll_link import link_tables
 from symnum.backends.schedule import Instr, Ref, Schedule
 
 from symnum.core._gc import no_gc
@@ -96,6 +97,13 @@ class _Arrays:
                 else:
                     kind[j][k] = _CONST
                     val[j][k] = a.value
+        reads = [-1] * n  # per position: (table, column) code of a table read, else -1
+        any_reads = False
+        for k, ins in enumerate(instrs):
+            if type(ins) is TableRead:
+                reads[k] = ins.table * 4099 + ins.col
+                any_reads = True
+        self.reads = np.array(reads, dtype=np.int64) if any_reads else None
         op = np.array(op, dtype=np.int64)
         kind = np.array(kind, dtype=np.int8).T.copy()
         idx = np.array(idx, dtype=np.int64).T.copy()
@@ -110,8 +118,12 @@ class _Arrays:
         if n < 4:
             return []
         pos = np.arange(n, dtype=np.int64)[:, None]
-        part = np.where(self.kind == _TMP, pos - self.idx,
-                        np.where(self.kind == _IN, self.idx, 0))
+        dist = pos - self.idx
+        if self.reads is not None:  # a stored value of a loop: by table and column (its
+            # position among the table reads is no distance that repeats from step to step)
+            code = self.reads[np.clip(self.idx, 0, n - 1)]
+            dist = np.where(code >= 0, code + (1 << 40), dist)
+        part = np.where(self.kind == _TMP, dist, np.where(self.kind == _IN, self.idx, 0))
         h = self.op * 1_000_003
         for j in range(self.kind.shape[1]):
             h = h * 31 + self.kind[:, j].astype(np.int64)
@@ -306,8 +318,13 @@ class _Chain:
                     if p not in ys:
                         ys[p] = len(ys)
                     outside[(p, st)] = ("y", ys[p])
-        if not carries or len(ys) * K > MAX_YS_VALUES or len(xs_cols) >= P:
-            return None  # (a step that only reads its per-step values: nothing to gain)
+        # a step that only reads its per-step values gains nothing, unless they are another
+        # loop's stored values, which the loop will read in place (backends.reroll_link)
+        mid = s + (K // 2) * P
+        own = sum(1 for q, j in xs_cols
+                  if not _stored(instrs, arr, instrs[mid + q].args[j]))
+        if not carries or len(ys) * K > MAX_YS_VALUES or own >= P:
+            return None
         nc, nx, nk, ny = len(carries), len(xs_cols), len(const_refs), len(ys)
         if nc > 2 * P + 2:  # values passed along for many steps (lags): not a step's state
             return None
@@ -373,7 +390,13 @@ class _Chain:
                        [fix(r) for r in sched.outputs], n_tmp)
         self.info = {"start": s, "period": P, "steps": K, "carries": nc, "xs": nx,
                      "consts": nk, "ys": ny}
+        self.dst = dst
         return out
+
+
+def _stored(instrs: list, arr: _Arrays, r: Ref) -> bool:
+    """Whether `r` is a loop's stored value (a table read)."""
+    return r.kind == "tmp" and type(instrs[arr.pos[r.index]]) is TableRead
 
 
 def _defines(ins: Instr) -> bool:
@@ -400,6 +423,7 @@ def roll_chains(sched: Schedule, min_group: int | None = 64) -> tuple[Schedule, 
         return sched, []
     min_steps, min_statements = thresholds(min_group)
     rolled: list[dict] = []
+    by_dst: dict[int, dict] = {}
     for _ in range(MAX_PASSES):
         if len(sched.instrs) < min_statements:
             break
@@ -417,10 +441,17 @@ def roll_chains(sched: Schedule, min_group: int | None = 64) -> tuple[Schedule, 
                     break
             if new is not None:
                 rolled.append(ch.info)
+                by_dst[ch.dst] = ch.info
                 break
         if new is None:
             break
         sched = new
+    if rolled:
+        sched, linked = link_tables(sched)
+        for dst, what in linked.items():
+            if dst in by_dst:
+                c = by_dst[dst]
+                c.update(what, steps=c["steps"] - sum(what["peeled"]))
     return sched, rolled
 
 
