@@ -320,9 +320,10 @@ class _Chain:
                     outside[(p, st)] = ("y", ys[p])
         # a step that only reads its per-step values gains nothing, unless they are another
         # loop's stored values, which the loop will read in place (backends.reroll_link)
-        mid = s + (K // 2) * P
+        mid = s + (K // 2 - 1) * P
         own = sum(1 for q, j in xs_cols
-                  if not _stored(instrs, arr, instrs[mid + q].args[j]))
+                  if not _stored(instrs, arr, instrs[mid + q].args[j],
+                                 instrs[mid + P + q].args[j]))
         if not carries or len(ys) * K > MAX_YS_VALUES or own >= P:
             return None
         nc, nx, nk, ny = len(carries), len(xs_cols), len(const_refs), len(ys)
@@ -394,9 +395,14 @@ class _Chain:
         return out
 
 
-def _stored(instrs: list, arr: _Arrays, r: Ref) -> bool:
-    """Whether `r` is a loop's stored value (a table read)."""
-    return r.kind == "tmp" and type(instrs[arr.pos[r.index]]) is TableRead
+def _stored(instrs: list, arr: _Arrays, r: Ref, r1: Ref) -> bool:
+    """Whether `r` and `r1` (one operand at two consecutive steps) are stored values of one
+    column of one loop (table reads): a column the loop can read in place."""
+    if r.kind != "tmp" or r1.kind != "tmp":
+        return False
+    a, b = instrs[arr.pos[r.index]], instrs[arr.pos[r1.index]]
+    return (type(a) is TableRead and type(b) is TableRead
+            and (a.table, a.col) == (b.table, b.col))
 
 
 def _defines(ins: Instr) -> bool:
