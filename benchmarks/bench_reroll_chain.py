@@ -7,11 +7,13 @@ Python-loop chain goes, and what the gradient of one becomes.
    the Python loop itself; schedule includes the kernel index's fingerprint of the graph);
 3. the gradient of sum(final state) through a Python-loop RK4 (Lorenz-96, 8 states; traced in
    tree mode) of `--steps` steps: trace, schedule, roll, compile, per call, and what was rolled,
-   against the same gradient through `sn.fori_loop`.
+   against the same gradient through `sn.fori_loop` (trace + compile, per call). "compile" is
+   the whole llvm lowering: the kernel index's fingerprint, schedule and roll again, LLVM.
 
     python benchmarks/bench_reroll_chain.py [--steps 50] [--skip-grad]
 
-(`--steps 1000`: the gradient did not finish in 22 CPU minutes; results_issue12.md says why.)
+(`--steps 50 200 1000`: the adjoint loop reads the forward loop's table in place,
+backends/reroll_link.py; results_issue12.md, "Session 4".)
 """
 
 from __future__ import annotations
@@ -51,6 +53,15 @@ def deep_chain(n: int) -> None:
           flush=True)
 
 
+def timed(f):
+    """(wall seconds, process CPU seconds, result): on a shared machine the CPU time is the
+    steadier figure (the process's threads only; the tiered compile's background thread
+    included)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = f()
+    return time.perf_counter() - t0, time.process_time() - c0, out
+
+
 def gradient(steps: int) -> None:
     h = 1e-3
     rng = np.random.default_rng(0)
@@ -58,30 +69,36 @@ def gradient(steps: int) -> None:
     _, loss_py = make_model(steps, h, True, pyloop=True)
     _, loss_fori = make_model(steps, h, True)
     g_py = sn.grad(loss_py, argnums=(0, 1))
-    t0 = time.perf_counter()
-    with sn.tree_mode():  # the adjoint sweep in tree mode too (canonical sums would grow)
-        fn = sn.trace(g_py, x0, F)
-    t_trace = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    sched = schedule(fn.flat_inputs, fn.flat_outputs)
-    t_sched = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    rolled, info = roll_chains(sched)
-    t_roll = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    k = lower(fn, "llvm", cache_dir=tempfile.mkdtemp())
-    t_comp = time.perf_counter() - t0
+
+    def trace_py():
+        with sn.tree_mode():  # the adjoint sweep in tree mode too (canonical sums would grow)
+            return sn.trace(g_py, x0, F)
+
+    w_trace, c_trace, fn = timed(trace_py)
+    w_sched, c_sched, sched = timed(lambda: schedule(fn.flat_inputs, fn.flat_outputs))
+    w_roll, c_roll, (rolled, info) = timed(lambda: roll_chains(sched))
+    # the whole llvm lowering: the kernel index's fingerprint, schedule and roll again, LLVM
+    w_comp, c_comp, k = timed(lambda: lower(fn, "llvm", cache_dir=tempfile.mkdtemp()))
     got = np.concatenate([np.ravel(v) for v in k(x0, F)])
-    kf = sn.compile(sn.grad(loss_fori, argnums=(0, 1)), cache_dir=tempfile.mkdtemp())
+    g_fori = sn.grad(loss_fori, argnums=(0, 1))
+    w_fori, c_fori, kf = timed(lambda: lower(sn.trace(g_fori, x0, F), "llvm",
+                                             cache_dir=tempfile.mkdtemp()))
     want = np.concatenate([np.ravel(v) for v in kf(x0, F)])
-    n = 20 if steps > 100 else 500
-    t_py, t_fori = per_call(k, (x0, F), n), per_call(kf, (x0, F), n)
-    chains = ", ".join(f"{c['steps']} × {c['period']} (carries {c['carries']}, xs {c['xs']}, "
-                       f"ys {c['ys']})" for c in info)
-    print(f"| {steps:,} | {len(sched.instrs):,} → {len(rolled.instrs):,} | {t_trace:.2f} s | "
-          f"{t_sched:.2f} s | {t_roll:.2f} s | {t_comp:.2f} s | {t_py * 1e6:.1f} µs | "
-          f"{t_fori * 1e6:.1f} µs | {float(np.max(np.abs(got - want))):.1e} | {chains} |",
-          flush=True)
+    for c in (k, kf):  # per call with the optimised code (tiered compiles swap it in)
+        up = c.info.get("upgrade")
+        if up is not None:
+            up.wait(60)
+    n = 100 if steps > 100 else 500
+    call_py, call_fori = per_call(k, (x0, F), n), per_call(kf, (x0, F), n)
+    chains = ", ".join(f"{c['steps']} × {c['period']} (carries {c['carries']}, xs {c['xs']}"
+                       + (f" linked, peeled {c['peeled'][0]}+{c['peeled'][1]}"
+                          if c.get("linked") else "") + f", ys {c['ys']})" for c in info)
+    print(f"| {steps:,} | {len(sched.instrs):,} → {len(rolled.instrs):,} | "
+          f"{c_trace:.2f} ({w_trace:.2f}) | {c_sched:.2f} ({w_sched:.2f}) | "
+          f"{c_roll:.2f} ({w_roll:.2f}) | {c_comp:.2f} ({w_comp:.2f}) | "
+          f"{c_trace + c_comp:.2f} ({w_trace + w_comp:.2f}) | {c_fori:.2f} ({w_fori:.2f}) | "
+          f"{call_py * 1e6:.1f} µs | {call_fori * 1e6:.1f} µs | "
+          f"{float(np.max(np.abs(got - want))):.1e} | {chains} |", flush=True)
 
 
 def main() -> None:
@@ -94,9 +111,10 @@ def main() -> None:
     deep_chain(a.depth)
     if a.skip_grad:
         return
-    print("\n| steps | statements → rolled | trace | schedule | roll | compile (llvm) | "
-          "per call | fori_loop grad per call | max diff | chains (steps × period) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("\nseconds: CPU (wall)\n\n| steps | statements → rolled | trace | schedule | roll | "
+          "compile (llvm) | trace + compile | fori_loop grad trace + compile | per call | "
+          "fori_loop grad per call | max diff | chains (steps × period) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for steps in a.steps:
         gradient(steps)
 
