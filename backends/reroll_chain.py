@@ -296,7 +296,8 @@ class _Chain:
 
         def note(r: Ref) -> None:
             if r.kind == "tmp":
-                k = arr.pos[r.index]
+                # (a loop rolled after `arr` was made, later in the schedule: not in pos)
+                k = arr.pos.get(r.index, -1)
                 if s <= k < end:
                     readers.setdefault((k - s) % P, set()).add((k - s) // P)
 
@@ -434,10 +435,13 @@ def roll_chains(sched: Schedule, min_group: int | None = 64) -> tuple[Schedule, 
         if len(sched.instrs) < min_statements:
             break
         arr = _Arrays(sched)
-        new = None
+        limit = arr.n  # chains rolled in this pass start at or after this position
         for s, P, K in _regions(arr, min_steps, min_statements)[:CANDIDATES]:
+            if s + K * P > limit:  # overlaps (or follows) a chain rolled in this pass
+                continue
             # a value the first steps compute and later ones reuse (hash-consed: computed
             # once) makes the first step another shape: start a step or two later
+            new = None
             for shift in range(3):
                 if K - shift < min_steps:
                     break
@@ -446,12 +450,14 @@ def roll_chains(sched: Schedule, min_group: int | None = 64) -> tuple[Schedule, 
                 if new is not None:
                     break
             if new is not None:
+                # `arr` still describes every position before this chain: a chain wholly
+                # before it is rolled from the same arrays (a gradient's forward sweep and
+                # its adjoint in one pass)
                 rolled.append(ch.info)
                 by_dst[ch.dst] = ch.info
-                break
-        if new is None:
+                sched, limit = new, ch.s
+        if limit == arr.n:
             break
-        sched = new
     if rolled:
         sched, linked = link_tables(sched)
         for dst, what in linked.items():
