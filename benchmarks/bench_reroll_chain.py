@@ -19,6 +19,7 @@ backends/reroll_link.py; results_issue12.md, "Session 4".)
 from __future__ import annotations
 
 import argparse
+import gc
 import tempfile
 import time
 
@@ -69,21 +70,30 @@ def gradient(steps: int) -> None:
     _, loss_py = make_model(steps, h, True, pyloop=True)
     _, loss_fori = make_model(steps, h, True)
     g_py = sn.grad(loss_py, argnums=(0, 1))
+    g_fori = sn.grad(loss_fori, argnums=(0, 1))
+    # the fori_loop gradient first: its figures must not pay for collecting the Python loop's
+    # graph (a 1,000-step one is ~600,000 live terms)
+    w_fori, c_fori, kf = timed(lambda: lower(g_fori.fn(x0, F), "llvm",
+                                             cache_dir=tempfile.mkdtemp()))
+    want = np.concatenate([np.ravel(v) for v in kf(x0, F)])
 
     def trace_py():
-        with sn.tree_mode():  # the adjoint sweep in tree mode too (canonical sums would grow)
-            return sn.trace(g_py, x0, F)
+        # the trace a call or sn.compile of the gradient makes (Transformed.fn: the loss traced
+        # at the gradient's own input symbols; sn.trace(g_py, …) would trace at fresh symbols
+        # and substitute the whole graph once more, symnum.transforms.inline: ~2x the trace);
+        # the adjoint sweep in tree mode too (canonical sums would grow)
+        with sn.tree_mode():
+            return g_py.fn(x0, F)
 
     w_trace, c_trace, fn = timed(trace_py)
     w_sched, c_sched, sched = timed(lambda: schedule(fn.flat_inputs, fn.flat_outputs))
-    w_roll, c_roll, (rolled, info) = timed(lambda: roll_chains(sched))
+    w_roll, c_roll, (rolled, info) = timed(lambda s=sched: roll_chains(s))
+    sizes = (len(sched.instrs), len(rolled.instrs))
+    del sched, rolled
+    gc.collect()
     # the whole llvm lowering: the kernel index's fingerprint, schedule and roll again, LLVM
     w_comp, c_comp, k = timed(lambda: lower(fn, "llvm", cache_dir=tempfile.mkdtemp()))
     got = np.concatenate([np.ravel(v) for v in k(x0, F)])
-    g_fori = sn.grad(loss_fori, argnums=(0, 1))
-    w_fori, c_fori, kf = timed(lambda: lower(sn.trace(g_fori, x0, F), "llvm",
-                                             cache_dir=tempfile.mkdtemp()))
-    want = np.concatenate([np.ravel(v) for v in kf(x0, F)])
     for c in (k, kf):  # per call with the optimised code (tiered compiles swap it in)
         up = c.info.get("upgrade")
         if up is not None:
@@ -93,7 +103,7 @@ def gradient(steps: int) -> None:
     chains = ", ".join(f"{c['steps']} × {c['period']} (carries {c['carries']}, xs {c['xs']}"
                        + (f" linked, peeled {c['peeled'][0]}+{c['peeled'][1]}"
                           if c.get("linked") else "") + f", ys {c['ys']})" for c in info)
-    print(f"| {steps:,} | {len(sched.instrs):,} → {len(rolled.instrs):,} | "
+    print(f"| {steps:,} | {sizes[0]:,} → {sizes[1]:,} | "
           f"{c_trace:.2f} ({w_trace:.2f}) | {c_sched:.2f} ({w_sched:.2f}) | "
           f"{c_roll:.2f} ({w_roll:.2f}) | {c_comp:.2f} ({w_comp:.2f}) | "
           f"{c_trace + c_comp:.2f} ({w_trace + w_comp:.2f}) | {c_fori:.2f} ({w_fori:.2f}) | "
@@ -101,12 +111,51 @@ def gradient(steps: int) -> None:
           f"{float(np.max(np.abs(got - want))):.1e} | {chains} |", flush=True)
 
 
+def unlinked(steps: int) -> None:
+    """The same gradient lowered with and without backends.reroll_link, side by side: what the
+    O(steps) plumbing between the two sweeps cost (without linking the adjoint's per-step
+    values go through the explicit xs table, as before session 4)."""
+    import symnum.backends.reroll_chain as rc
+
+    rng = np.random.default_rng(0)
+    x0, F = 8.0 + rng.normal(size=N), 8.0
+    _, loss_py = make_model(steps, 1e-3, True, pyloop=True)
+    with sn.tree_mode():
+        fn = sn.grad(loss_py, argnums=(0, 1)).fn(x0, F)
+    row = [f"{steps:,}"]
+    outs = []
+    for link in (True, False):
+        saved = rc.link_tables
+        if not link:
+            rc.link_tables = lambda sched: (sched, {})
+        try:
+            _, c, k = timed(lambda: lower(fn, "llvm", cache_dir=tempfile.mkdtemp(), tier=False))
+        finally:
+            rc.link_tables = saved
+        outs.append(np.concatenate([np.ravel(v) for v in k(x0, F)]))
+        i = k.info
+        row += [f"{i['statements']:,}", f"{c:.2f}", f"{i['codegen_seconds']:.2f}"]
+    row.append("yes" if np.array_equal(outs[0], outs[1]) else "NO")
+    print("| " + " | ".join(row) + " |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, nargs="*", default=[50])
     ap.add_argument("--skip-grad", action="store_true")
     ap.add_argument("--depth", type=int, default=100_000)
+    ap.add_argument("--unlinked", type=int, nargs="*", default=[],
+                    help="step counts to lower with and without reroll_link, side by side")
     a = ap.parse_args()
+    if a.unlinked:
+        print(machine_info())
+        print("\nllvm lowering (tier=False: one opt=1 compile), CPU seconds\n\n| steps | "
+              "statements (linked) | lower | LLVM | statements (unlinked) | lower | LLVM | "
+              "bit-identical |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for steps in a.unlinked:
+            unlinked(steps)
+        return
     print(machine_info())
     deep_chain(a.depth)
     if a.skip_grad:
