@@ -33,7 +33,7 @@ import dataclasses
 
 import numpy as np
 from symnum.backends.loop_schedule import LoopInstr, TableRead
-from symnum.backends.reroll_link import link_tables
+from symnum.backends.reroll_link import link_tables, sink
 from symnum.backends.schedule import Instr, Ref, Schedule
 
 from symnum.core._gc import no_gc
@@ -244,7 +244,7 @@ class _Chain:
         carries: dict[tuple[int, int], int] = {}  # (position in step, lag) → carry slot
         consts: dict[tuple, int] = {}  # invariant operand → const slot
         const_refs: list[Ref] = []
-        xs_cols: list[tuple[int, int]] = []  # (position, operand) varying per step
+        xs_cols: list[tuple] = []  # (position, operand[, sunk operand]) varying per step
         body: list[Instr] = []
         slots: list[list] = []  # per template instruction: per operand a body-ref recipe
         for q in range(P):
@@ -255,11 +255,33 @@ class _Chain:
             for j, a in enumerate(ins.args):
                 rel = (c >> (2 * (width - 1 - j))) & 3
                 k = arr.kind[i, j]
+                if rel == _REL and arr.idx[i + (K - 1) * P, j] < s:
+                    rel = _VARY  # every step's value computed before the chain: per-step
                 if rel == _VARY:
                     if k == _TMP:  # another value per step: it must exist before the chain
                         for st in range(K):
                             if arr.idx[i + st * P, j] >= s:
                                 return None
+                        # one statement of stored values per step: computed in the body
+                        sunk = (sink(instrs, arr.pos, [instrs[i + st * P].args[j]
+                                                       for st in range(K)])
+                                if arr.reads is not None else None)
+                        if sunk is not None:
+                            ops = []
+                            for how, what in sunk[1]:
+                                if how == "x":
+                                    ops.append(("x", len(xs_cols)))
+                                    xs_cols.append((q, j, what))
+                                elif what.kind == "const":
+                                    ops.append(("lit", what))
+                                else:
+                                    key = ("t" if what.kind == "tmp" else "in", what.index)
+                                    if key not in consts:
+                                        consts[key] = len(const_refs)
+                                        const_refs.append(what)
+                                    ops.append(("k", consts[key]))
+                            recipe.append(("s", (sunk[0], ops)))
+                            continue
                     recipe.append(("x", len(xs_cols)))
                     xs_cols.append((q, j))
                 elif rel == _REL:
@@ -322,19 +344,32 @@ class _Chain:
         # a step that only reads its per-step values gains nothing, unless they are another
         # loop's stored values, which the loop will read in place (backends.reroll_link)
         mid = s + (K // 2 - 1) * P
-        own = sum(1 for q, j in xs_cols
-                  if not _stored(instrs, arr, instrs[mid + q].args[j],
-                                 instrs[mid + P + q].args[j]))
+        own = sum(1 for col in xs_cols
+                  if not _stored(instrs, arr, _xref(instrs, arr, mid, col),
+                                 _xref(instrs, arr, mid + P, col)))
         if not carries or len(ys) * K > MAX_YS_VALUES or own >= P:
             return None
         nc, nx, nk, ny = len(carries), len(xs_cols), len(const_refs), len(ys)
         if nc > 2 * P + 2:  # values passed along for many steps (lags): not a step's state
             return None
         cslot = {key: v for key, v in carries.items()}
+        extra = P  # sunk statements' temporaries follow the step's own
+
+        def operand(how: str, what) -> Ref:
+            if how == "x":
+                return Ref("in", nc + what)
+            if how == "k":
+                return Ref("in", nc + nx + what)
+            return what
+
         for q in range(P):  # the body: the first step's instructions, operands renamed
             args = []
             for how, what in slots[q]:
-                if how == "t":
+                if how == "s":
+                    body.append(Instr(extra, what[0], tuple(operand(h, w) for h, w in what[1])))
+                    args.append(Ref("tmp", extra))
+                    extra += 1
+                elif how == "t":
                     args.append(Ref("tmp", what))
                 elif how == "c":
                     args.append(Ref("in", cslot[what]))
@@ -350,7 +385,7 @@ class _Chain:
                     for p, lg in order]
         y_order = sorted(ys, key=ys.get)
         body_sched = Schedule(nc + nx + nk + 1, body, new_vals + [Ref("tmp", p) for p in y_order],
-                              P)
+                              extra)
         # the first step's carried-in values: what it reads (never read: 0.0)
         init: list[Ref] = []
         for p, lg in order:
@@ -359,8 +394,8 @@ class _Chain:
                         else Ref("const", value=0.0))
         explicit: list[Ref] = []
         for st in range(K):
-            for q, j in xs_cols:
-                explicit.append(instrs[s + st * P + q].args[j])
+            for col in xs_cols:
+                explicit.append(_xref(instrs, arr, s + st * P, col))
         spec = LoopSpec("scan", K, False, 0, nc, nx, nk, ny, None)
         dst = sched.n_tmp
         carry_dsts = tuple(range(dst + 1, dst + 1 + nc))
@@ -394,6 +429,13 @@ class _Chain:
                      "consts": nk, "ys": ny}
         self.dst = dst
         return out
+
+
+def _xref(instrs: list, arr: _Arrays, at: int, col: tuple) -> Ref:
+    """The value of xs column `col` in the step starting at position `at`: operand j of the
+    step's statement q, or operand m of the statement defining it (a sunk statement)."""
+    r = instrs[at + col[0]].args[col[1]]
+    return r if len(col) == 2 else instrs[arr.pos[r.index]].args[col[2]]
 
 
 def _stored(instrs: list, arr: _Arrays, r: Ref, r1: Ref) -> bool:

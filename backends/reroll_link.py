@@ -34,6 +34,59 @@ from symnum.backends.schedule import Instr, Ref, Schedule
 MIN_LINKED_STEPS = 2  # steps a linked loop keeps
 
 
+def sink(instrs: list, pos: dict, refs: list[Ref]) -> tuple | None:
+    """(op, operands) when the per-step values `refs` of a chain's operand are each one plain
+    statement of one operation over per-step temporaries (("x", operand index); stored values,
+    table reads, in the middle step) and step-invariant operands (("same", Ref)): a cotangent
+    term x·λ of a parameter that enters multiplicatively, computed after both sweeps. The
+    chain computes it in its body (the same operation on the same values: bit-identical) and
+    reads the stored values in place (linking peels the steps whose values are no table
+    rows); the straight-line copies die (`dead_code`). None otherwise."""
+    defs = []
+    for r in refs:
+        if r.kind != "tmp":
+            return None
+        d = instrs[pos[r.index]]
+        if type(d) is not Instr:
+            return None
+        defs.append(d)
+    d0 = defs[0]
+    n = len(d0.args)
+    if any(d.op != d0.op or len(d.args) != n for d in defs):
+        return None
+    ops: list[tuple] = []
+    stored = False
+    for m, a0 in enumerate(d0.args):
+        col = [d.args[m] for d in defs]
+        if all(c == a0 for c in col):
+            ops.append(("same", a0))
+        elif all(c.kind == "tmp" for c in col):
+            # (the first and last steps may read straight-line values: linking peels them)
+            ops.append(("x", m))
+            mid = col[len(col) // 2]
+            stored = stored or type(instrs[pos[mid.index]]) is TableRead
+        else:
+            return None
+    return (d0.op, ops) if stored else None
+
+
+def dead_code(sched: Schedule) -> Schedule:
+    """Without the plain statements nobody reads (the straight-line copies of what `sink`
+    moved into a loop), then without the table reads nobody reads."""
+    live = {r.index for r in sched.outputs if r.kind == "tmp"}
+    keep: list = []
+    for ins in reversed(sched.instrs):
+        if type(ins) is Instr and ins.dst not in live:
+            continue
+        keep.append(ins)
+        live.update(r.index for r in ins.args if r.kind == "tmp")
+        if type(ins) is LoopInstr:  # tables read in place
+            live.update(c[1] for c in ins.xcols if c[0] == "table")
+    if len(keep) < len(sched.instrs):
+        sched = Schedule(sched.n_in, keep[::-1], list(sched.outputs), sched.n_tmp)
+    return prune(sched)
+
+
 def link_tables(sched: Schedule) -> tuple[Schedule, dict[int, dict]]:
     """The schedule with each loop's explicit xs columns that are linear in one table read in
     place (steps peeled where needed), and per linked loop (by dst) what was done: columns
@@ -52,7 +105,7 @@ def link_tables(sched: Schedule) -> tuple[Schedule, dict[int, dict]]:
         done[ins.dst] = what
         k = next(j for j, i in enumerate(sched.instrs) if i.dst == ins.dst) + 1
     if done:
-        sched = prune(sched)
+        sched = dead_code(sched)
     return sched, done
 
 
