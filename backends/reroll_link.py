@@ -89,8 +89,8 @@ def dead_code(sched: Schedule) -> Schedule:
 
 def link_tables(sched: Schedule) -> tuple[Schedule, dict[int, dict]]:
     """The schedule with each loop's explicit xs columns that are linear in one table read in
-    place (steps peeled where needed), and per linked loop (by dst) what was done: columns
-    linked, steps peeled before and after."""
+    place (steps peeled where needed) and without what that (or `sink`) left unread, and per
+    linked loop (by dst) what was done: columns linked, steps peeled before and after."""
     done: dict[int, dict] = {}
     k = 0
     while k < len(sched.instrs):
@@ -104,9 +104,7 @@ def link_tables(sched: Schedule) -> tuple[Schedule, dict[int, dict]]:
         sched, what = _apply(sched, ins, *plan)
         done[ins.dst] = what
         k = next(j for j, i in enumerate(sched.instrs) if i.dst == ins.dst) + 1
-    if done:
-        sched = dead_code(sched)
-    return sched, done
+    return dead_code(sched), done
 
 
 def _plan(sched: Schedule, L: LoopInstr) -> tuple | None:
