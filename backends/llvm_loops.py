@@ -16,7 +16,7 @@ from typing import Any
 
 from symnum.backends import llvm_ir as IR
 from symnum.backends.llvm_ops import EMITTERS, check_ops
-from symnum.backends.loop_schedule import LoopInstr, TableRead
+from symnum.backends.loop_schedule import LoopInstr, TableRead, table_col
 
 from symnum.errors import CompileError
 
@@ -95,13 +95,14 @@ def emit_loop(b: IR._Body, ins: LoopInstr) -> None:
         out.append(f"  {st} = sub i64 {n - 1}, {lp}.s")
     inputs = {k: f"{lp}.c{k}" for k in range(nc)}
     for j, col in enumerate(ins.xcols):
+        off, stride = 0, 1
         if col[0] == "xs":
             tab, width, c = f"{lp}.xs", m, col[1]
         else:
-            tab, c = _tables(b)[col[1]], col[2]
-            width = _width(b, col[1])
-        out.append(f"  {lp}.xo{j} = mul i64 {st}, {width}")
-        out.append(f"  {lp}.xq{j} = add i64 {lp}.xo{j}, {c}")
+            t, c, off, stride = table_col(col)  # row off + stride·s (reroll_link)
+            tab, width = _tables(b)[t], _width(b, t)
+        out.append(f"  {lp}.xo{j} = mul i64 {st}, {width * stride}")
+        out.append(f"  {lp}.xq{j} = add i64 {lp}.xo{j}, {off * width + c}")
         out.append(f"  {lp}.xr{j} = getelementptr inbounds {T}, {T}* {tab}, i64 {lp}.xq{j}")
         out.append(f"  {lp}.x{j} = load {T}, {T}* {lp}.xr{j}")
         inputs[nc + j] = f"{lp}.x{j}"

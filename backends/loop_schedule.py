@@ -37,7 +37,8 @@ class TableRead(S.Instr):
 class LoopInstr(S.Instr):
     """A loop: `args` are the init, const and explicit-xs refs; `body` the step's schedule
     (inputs: carries, x, consts, index); `xcols[j]` says where x j comes from: ("xs", column of
-    the explicit table) or ("table", tmp of another loop's table, its column)."""
+    the explicit table) or ("table", tmp of another loop's table, its column[, row offset, row
+    stride]) — see `table_col`."""
 
     body: Any = None
     spec: Any = None
@@ -103,10 +104,22 @@ def loop_step_header(ins: LoopInstr, dtype: str, indent: str) -> list[str]:
     out = [f"{indent}for {p}it in range({n}):",
            f"{ind}{p}s = {n - 1} - {p}it" if spec.reverse else f"{ind}{p}s = {p}it"]
     for j, col in enumerate(ins.xcols):
-        src = f"{p}xs[{p}s, {col[1]}]" if col[0] == "xs" else f"t{col[1]}[{p}s, {col[2]}]"
+        if col[0] == "xs":
+            src = f"{p}xs[{p}s, {col[1]}]"
+        else:
+            t, c, off, stride = table_col(col)
+            row = f"{p}s" if (off, stride) == (0, 1) else f"{off} + {stride} * {p}s"
+            src = f"t{t}[{row}, {c}]"
         out.append(f"{ind}{p}x{nc + j} = {src}")
     out.append(f"{ind}{p}x{nc + nx + nk} = np.{dtype}({spec.lo} + {p}s)")
     return out
+
+
+def table_col(col: tuple) -> tuple[int, int, int, int]:
+    """(table tmp, column, row offset, row stride) of a "table" xs column: step s reads row
+    off + stride·s (a reverse-mode scan's 3-tuple reads row s; a rolled chain linked to
+    another loop's table, backends.reroll_link, may read it from an offset or backwards)."""
+    return (col[1], col[2], 0, 1) if len(col) == 3 else (col[1], col[2], col[3], col[4])
 
 
 def carry_update(ins: LoopInstr, ind: str, refs: list[str]) -> list[str]:

@@ -33,6 +33,7 @@ import dataclasses
 
 import numpy as np
 from symnum.backends.loop_schedule import LoopInstr, TableRead
+from symnum.backends.reroll_link import link_tables, sink
 from symnum.backends.schedule import Instr, Ref, Schedule
 
 from symnum.core._gc import no_gc
@@ -96,6 +97,13 @@ class _Arrays:
                 else:
                     kind[j][k] = _CONST
                     val[j][k] = a.value
+        reads = [-1] * n  # per position: (table, column) code of a table read, else -1
+        any_reads = False
+        for k, ins in enumerate(instrs):
+            if type(ins) is TableRead:
+                reads[k] = ins.table * 4099 + ins.col
+                any_reads = True
+        self.reads = np.array(reads, dtype=np.int64) if any_reads else None
         op = np.array(op, dtype=np.int64)
         kind = np.array(kind, dtype=np.int8).T.copy()
         idx = np.array(idx, dtype=np.int64).T.copy()
@@ -110,8 +118,12 @@ class _Arrays:
         if n < 4:
             return []
         pos = np.arange(n, dtype=np.int64)[:, None]
-        part = np.where(self.kind == _TMP, pos - self.idx,
-                        np.where(self.kind == _IN, self.idx, 0))
+        dist = pos - self.idx
+        if self.reads is not None:  # a stored value of a loop: by table and column (its
+            # position among the table reads is no distance that repeats from step to step)
+            code = self.reads[np.clip(self.idx, 0, n - 1)]
+            dist = np.where(code >= 0, code + (1 << 40), dist)
+        part = np.where(self.kind == _TMP, dist, np.where(self.kind == _IN, self.idx, 0))
         h = self.op * 1_000_003
         for j in range(self.kind.shape[1]):
             h = h * 31 + self.kind[:, j].astype(np.int64)
@@ -232,7 +244,7 @@ class _Chain:
         carries: dict[tuple[int, int], int] = {}  # (position in step, lag) → carry slot
         consts: dict[tuple, int] = {}  # invariant operand → const slot
         const_refs: list[Ref] = []
-        xs_cols: list[tuple[int, int]] = []  # (position, operand) varying per step
+        xs_cols: list[tuple] = []  # (position, operand[, sunk operand]) varying per step
         body: list[Instr] = []
         slots: list[list] = []  # per template instruction: per operand a body-ref recipe
         for q in range(P):
@@ -243,11 +255,33 @@ class _Chain:
             for j, a in enumerate(ins.args):
                 rel = (c >> (2 * (width - 1 - j))) & 3
                 k = arr.kind[i, j]
+                if rel == _REL and arr.idx[i + (K - 1) * P, j] < s:
+                    rel = _VARY  # every step's value computed before the chain: per-step
                 if rel == _VARY:
                     if k == _TMP:  # another value per step: it must exist before the chain
                         for st in range(K):
                             if arr.idx[i + st * P, j] >= s:
                                 return None
+                        # one statement of stored values per step: computed in the body
+                        sunk = (sink(instrs, arr.pos, [instrs[i + st * P].args[j]
+                                                       for st in range(K)])
+                                if arr.reads is not None else None)
+                        if sunk is not None:
+                            ops = []
+                            for how, what in sunk[1]:
+                                if how == "x":
+                                    ops.append(("x", len(xs_cols)))
+                                    xs_cols.append((q, j, what))
+                                elif what.kind == "const":
+                                    ops.append(("lit", what))
+                                else:
+                                    key = ("t" if what.kind == "tmp" else "in", what.index)
+                                    if key not in consts:
+                                        consts[key] = len(const_refs)
+                                        const_refs.append(what)
+                                    ops.append(("k", consts[key]))
+                            recipe.append(("s", (sunk[0], ops)))
+                            continue
                     recipe.append(("x", len(xs_cols)))
                     xs_cols.append((q, j))
                 elif rel == _REL:
@@ -284,7 +318,8 @@ class _Chain:
 
         def note(r: Ref) -> None:
             if r.kind == "tmp":
-                k = arr.pos[r.index]
+                # (a loop rolled after `arr` was made, later in the schedule: not in pos)
+                k = arr.pos.get(r.index, -1)
                 if s <= k < end:
                     readers.setdefault((k - s) % P, set()).add((k - s) // P)
 
@@ -306,16 +341,35 @@ class _Chain:
                     if p not in ys:
                         ys[p] = len(ys)
                     outside[(p, st)] = ("y", ys[p])
-        if not carries or len(ys) * K > MAX_YS_VALUES or len(xs_cols) >= P:
-            return None  # (a step that only reads its per-step values: nothing to gain)
+        # a step that only reads its per-step values gains nothing, unless they are another
+        # loop's stored values, which the loop will read in place (backends.reroll_link)
+        mid = s + (K // 2 - 1) * P
+        own = sum(1 for col in xs_cols
+                  if not _stored(instrs, arr, _xref(instrs, arr, mid, col),
+                                 _xref(instrs, arr, mid + P, col)))
+        if not carries or len(ys) * K > MAX_YS_VALUES or own >= P:
+            return None
         nc, nx, nk, ny = len(carries), len(xs_cols), len(const_refs), len(ys)
         if nc > 2 * P + 2:  # values passed along for many steps (lags): not a step's state
             return None
         cslot = {key: v for key, v in carries.items()}
+        extra = P  # sunk statements' temporaries follow the step's own
+
+        def operand(how: str, what) -> Ref:
+            if how == "x":
+                return Ref("in", nc + what)
+            if how == "k":
+                return Ref("in", nc + nx + what)
+            return what
+
         for q in range(P):  # the body: the first step's instructions, operands renamed
             args = []
             for how, what in slots[q]:
-                if how == "t":
+                if how == "s":
+                    body.append(Instr(extra, what[0], tuple(operand(h, w) for h, w in what[1])))
+                    args.append(Ref("tmp", extra))
+                    extra += 1
+                elif how == "t":
                     args.append(Ref("tmp", what))
                 elif how == "c":
                     args.append(Ref("in", cslot[what]))
@@ -331,7 +385,7 @@ class _Chain:
                     for p, lg in order]
         y_order = sorted(ys, key=ys.get)
         body_sched = Schedule(nc + nx + nk + 1, body, new_vals + [Ref("tmp", p) for p in y_order],
-                              P)
+                              extra)
         # the first step's carried-in values: what it reads (never read: 0.0)
         init: list[Ref] = []
         for p, lg in order:
@@ -340,8 +394,8 @@ class _Chain:
                         else Ref("const", value=0.0))
         explicit: list[Ref] = []
         for st in range(K):
-            for q, j in xs_cols:
-                explicit.append(instrs[s + st * P + q].args[j])
+            for col in xs_cols:
+                explicit.append(_xref(instrs, arr, s + st * P, col))
         spec = LoopSpec("scan", K, False, 0, nc, nx, nk, ny, None)
         dst = sched.n_tmp
         carry_dsts = tuple(range(dst + 1, dst + 1 + nc))
@@ -373,7 +427,25 @@ class _Chain:
                        [fix(r) for r in sched.outputs], n_tmp)
         self.info = {"start": s, "period": P, "steps": K, "carries": nc, "xs": nx,
                      "consts": nk, "ys": ny}
+        self.dst = dst
         return out
+
+
+def _xref(instrs: list, arr: _Arrays, at: int, col: tuple) -> Ref:
+    """The value of xs column `col` in the step starting at position `at`: operand j of the
+    step's statement q, or operand m of the statement defining it (a sunk statement)."""
+    r = instrs[at + col[0]].args[col[1]]
+    return r if len(col) == 2 else instrs[arr.pos[r.index]].args[col[2]]
+
+
+def _stored(instrs: list, arr: _Arrays, r: Ref, r1: Ref) -> bool:
+    """Whether `r` and `r1` (one operand at two consecutive steps) are stored values of one
+    column of one loop (table reads): a column the loop can read in place."""
+    if r.kind != "tmp" or r1.kind != "tmp":
+        return False
+    a, b = instrs[arr.pos[r.index]], instrs[arr.pos[r1.index]]
+    return (type(a) is TableRead and type(b) is TableRead
+            and (a.table, a.col) == (b.table, b.col))
 
 
 def _defines(ins: Instr) -> bool:
@@ -400,14 +472,18 @@ def roll_chains(sched: Schedule, min_group: int | None = 64) -> tuple[Schedule, 
         return sched, []
     min_steps, min_statements = thresholds(min_group)
     rolled: list[dict] = []
+    by_dst: dict[int, dict] = {}
     for _ in range(MAX_PASSES):
         if len(sched.instrs) < min_statements:
             break
         arr = _Arrays(sched)
-        new = None
+        limit = arr.n  # chains rolled in this pass start at or after this position
         for s, P, K in _regions(arr, min_steps, min_statements)[:CANDIDATES]:
+            if s + K * P > limit:  # overlaps (or follows) a chain rolled in this pass
+                continue
             # a value the first steps compute and later ones reuse (hash-consed: computed
             # once) makes the first step another shape: start a step or two later
+            new = None
             for shift in range(3):
                 if K - shift < min_steps:
                     break
@@ -416,11 +492,20 @@ def roll_chains(sched: Schedule, min_group: int | None = 64) -> tuple[Schedule, 
                 if new is not None:
                     break
             if new is not None:
+                # `arr` still describes every position before this chain: a chain wholly
+                # before it is rolled from the same arrays (a gradient's forward sweep and
+                # its adjoint in one pass)
                 rolled.append(ch.info)
-                break
-        if new is None:
+                by_dst[ch.dst] = ch.info
+                sched, limit = new, ch.s
+        if limit == arr.n:
             break
-        sched = new
+    if rolled:
+        sched, linked = link_tables(sched)
+        for dst, what in linked.items():
+            if dst in by_dst:
+                c = by_dst[dst]
+                c.update(what, steps=c["steps"] - sum(what["peeled"]))
     return sched, rolled
 
 

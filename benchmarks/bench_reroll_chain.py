@@ -7,16 +7,19 @@ Python-loop chain goes, and what the gradient of one becomes.
    the Python loop itself; schedule includes the kernel index's fingerprint of the graph);
 3. the gradient of sum(final state) through a Python-loop RK4 (Lorenz-96, 8 states; traced in
    tree mode) of `--steps` steps: trace, schedule, roll, compile, per call, and what was rolled,
-   against the same gradient through `sn.fori_loop`.
+   against the same gradient through `sn.fori_loop` (trace + compile, per call). "compile" is
+   the whole llvm lowering: the kernel index's fingerprint, schedule and roll again, LLVM.
 
     python benchmarks/bench_reroll_chain.py [--steps 50] [--skip-grad]
 
-(`--steps 1000`: the gradient did not finish in 22 CPU minutes; results_issue12.md says why.)
+(`--steps 50 200 1000`: the adjoint loop reads the forward loop's table in place,
+backends/reroll_link.py; results_issue12.md, "Session 4".)
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import tempfile
 import time
 
@@ -51,6 +54,15 @@ def deep_chain(n: int) -> None:
           flush=True)
 
 
+def timed(f):
+    """(wall seconds, process CPU seconds, result): on a shared machine the CPU time is the
+    steadier figure (the process's threads only; the tiered compile's background thread
+    included)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = f()
+    return time.perf_counter() - t0, time.process_time() - c0, out
+
+
 def gradient(steps: int) -> None:
     h = 1e-3
     rng = np.random.default_rng(0)
@@ -58,30 +70,73 @@ def gradient(steps: int) -> None:
     _, loss_py = make_model(steps, h, True, pyloop=True)
     _, loss_fori = make_model(steps, h, True)
     g_py = sn.grad(loss_py, argnums=(0, 1))
-    t0 = time.perf_counter()
-    with sn.tree_mode():  # the adjoint sweep in tree mode too (canonical sums would grow)
-        fn = sn.trace(g_py, x0, F)
-    t_trace = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    sched = schedule(fn.flat_inputs, fn.flat_outputs)
-    t_sched = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    rolled, info = roll_chains(sched)
-    t_roll = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    k = lower(fn, "llvm", cache_dir=tempfile.mkdtemp())
-    t_comp = time.perf_counter() - t0
-    got = np.concatenate([np.ravel(v) for v in k(x0, F)])
-    kf = sn.compile(sn.grad(loss_fori, argnums=(0, 1)), cache_dir=tempfile.mkdtemp())
+    g_fori = sn.grad(loss_fori, argnums=(0, 1))
+    # the fori_loop gradient first: its figures must not pay for collecting the Python loop's
+    # graph (a 1,000-step one is ~600,000 live terms)
+    w_fori, c_fori, kf = timed(lambda: lower(g_fori.fn(x0, F), "llvm",
+                                             cache_dir=tempfile.mkdtemp()))
     want = np.concatenate([np.ravel(v) for v in kf(x0, F)])
-    n = 20 if steps > 100 else 500
-    t_py, t_fori = per_call(k, (x0, F), n), per_call(kf, (x0, F), n)
-    chains = ", ".join(f"{c['steps']} × {c['period']} (carries {c['carries']}, xs {c['xs']}, "
-                       f"ys {c['ys']})" for c in info)
-    print(f"| {steps:,} | {len(sched.instrs):,} → {len(rolled.instrs):,} | {t_trace:.2f} s | "
-          f"{t_sched:.2f} s | {t_roll:.2f} s | {t_comp:.2f} s | {t_py * 1e6:.1f} µs | "
-          f"{t_fori * 1e6:.1f} µs | {float(np.max(np.abs(got - want))):.1e} | {chains} |",
-          flush=True)
+
+    def trace_py():
+        # the trace a call or sn.compile of the gradient makes (Transformed.fn: the loss traced
+        # at the gradient's own input symbols; sn.trace(g_py, …) would trace at fresh symbols
+        # and substitute the whole graph once more, symnum.transforms.inline: ~2x the trace);
+        # the adjoint sweep in tree mode too (canonical sums would grow)
+        with sn.tree_mode():
+            return g_py.fn(x0, F)
+
+    w_trace, c_trace, fn = timed(trace_py)
+    w_sched, c_sched, sched = timed(lambda: schedule(fn.flat_inputs, fn.flat_outputs))
+    w_roll, c_roll, (rolled, info) = timed(lambda s=sched: roll_chains(s))
+    sizes = (len(sched.instrs), len(rolled.instrs))
+    del sched, rolled
+    gc.collect()
+    # the whole llvm lowering: the kernel index's fingerprint, schedule and roll again, LLVM
+    w_comp, c_comp, k = timed(lambda: lower(fn, "llvm", cache_dir=tempfile.mkdtemp()))
+    got = np.concatenate([np.ravel(v) for v in k(x0, F)])
+    for c in (k, kf):  # per call with the optimised code (tiered compiles swap it in)
+        up = c.info.get("upgrade")
+        if up is not None:
+            up.wait(60)
+    n = 100 if steps > 100 else 500
+    call_py, call_fori = per_call(k, (x0, F), n), per_call(kf, (x0, F), n)
+    chains = ", ".join(f"{c['steps']} × {c['period']} (carries {c['carries']}, xs {c['xs']}"
+                       + (f" linked, peeled {c['peeled'][0]}+{c['peeled'][1]}"
+                          if c.get("linked") else "") + f", ys {c['ys']})" for c in info)
+    print(f"| {steps:,} | {sizes[0]:,} → {sizes[1]:,} | "
+          f"{c_trace:.2f} ({w_trace:.2f}) | {c_sched:.2f} ({w_sched:.2f}) | "
+          f"{c_roll:.2f} ({w_roll:.2f}) | {c_comp:.2f} ({w_comp:.2f}) | "
+          f"{c_trace + c_comp:.2f} ({w_trace + w_comp:.2f}) | {c_fori:.2f} ({w_fori:.2f}) | "
+          f"{call_py * 1e6:.1f} µs | {call_fori * 1e6:.1f} µs | "
+          f"{float(np.max(np.abs(got - want))):.1e} | {chains} |", flush=True)
+
+
+def unlinked(steps: int) -> None:
+    """The same gradient lowered with and without backends.reroll_link, side by side: what the
+    O(steps) plumbing between the two sweeps cost (without linking the adjoint's per-step
+    values go through the explicit xs table, as before session 4)."""
+    import symnum.backends.reroll_chain as rc
+
+    rng = np.random.default_rng(0)
+    x0, F = 8.0 + rng.normal(size=N), 8.0
+    _, loss_py = make_model(steps, 1e-3, True, pyloop=True)
+    with sn.tree_mode():
+        fn = sn.grad(loss_py, argnums=(0, 1)).fn(x0, F)
+    row = [f"{steps:,}"]
+    outs = []
+    for link in (True, False):
+        saved = rc.link_tables
+        if not link:
+            rc.link_tables = lambda sched: (sched, {})
+        try:
+            _, c, k = timed(lambda: lower(fn, "llvm", cache_dir=tempfile.mkdtemp(), tier=False))
+        finally:
+            rc.link_tables = saved
+        outs.append(np.concatenate([np.ravel(v) for v in k(x0, F)]))
+        i = k.info
+        row += [f"{i['statements']:,}", f"{c:.2f}", f"{i['codegen_seconds']:.2f}"]
+    row.append("yes" if np.array_equal(outs[0], outs[1]) else "NO")
+    print("| " + " | ".join(row) + " |", flush=True)
 
 
 def main() -> None:
@@ -89,14 +144,26 @@ def main() -> None:
     ap.add_argument("--steps", type=int, nargs="*", default=[50])
     ap.add_argument("--skip-grad", action="store_true")
     ap.add_argument("--depth", type=int, default=100_000)
+    ap.add_argument("--unlinked", type=int, nargs="*", default=[],
+                    help="step counts to lower with and without reroll_link, side by side")
     a = ap.parse_args()
+    if a.unlinked:
+        print(machine_info())
+        print("\nllvm lowering (tier=False: one opt=1 compile), CPU seconds\n\n| steps | "
+              "statements (linked) | lower | LLVM | statements (unlinked) | lower | LLVM | "
+              "bit-identical |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for steps in a.unlinked:
+            unlinked(steps)
+        return
     print(machine_info())
     deep_chain(a.depth)
     if a.skip_grad:
         return
-    print("\n| steps | statements → rolled | trace | schedule | roll | compile (llvm) | "
-          "per call | fori_loop grad per call | max diff | chains (steps × period) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("\nseconds: CPU (wall)\n\n| steps | statements → rolled | trace | schedule | roll | "
+          "compile (llvm) | trace + compile | fori_loop grad trace + compile | per call | "
+          "fori_loop grad per call | max diff | chains (steps × period) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for steps in a.steps:
         gradient(steps)
 
