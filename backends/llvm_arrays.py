@@ -61,14 +61,14 @@ def _dgemm(routine: str = "dgemm") -> int:
 
 
 def generate(fn: Any, fastmath: bool = False, vector_isas: tuple = (),
-             arena: bool = True) -> tuple[str, LoopGen, str, int]:
+             scratch: bool = True) -> tuple[str, LoopGen, str, int]:
     """(IR text, the plan, the plan's text, scratch bytes) of an ArrayFn; `vector_isas`: the
     libmvec variants ((isa, lanes), …) the loop vectoriser may call for libm functions
-    (vecmath); `arena`: temporaries in one block kept across calls (backends.llvm_scratch),
+    (vecmath); `scratch`: temporaries in one block kept across calls (backends.llvm_scratch),
     else malloc'd per call."""
     gen = LoopGen(fn, op_src=neutral_op)
     plan = gen.source()
-    r = IRRenderer(gen, plan, fastmath, vector_isas, arena)
+    r = IRRenderer(gen, plan, fastmath, vector_isas, scratch)
     ir = r.render()
     return ir, gen, plan, r.scratch.size if r.scratch is not None else 0
 
@@ -145,7 +145,7 @@ class LlvmArrayKernel(ArrayKernel):
 
 def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, vecmath: bool | None = None,
                    opt: int = 2, ir_opt: int = 2, cache: bool = True, cache_dir: Any = None,
-                   parallel: bool | None = None, arena: bool = True,
+                   parallel: bool | None = None, scratch: bool = True,
                    **options: Any) -> LlvmArrayKernel:
     """Compile an ArrayFn into loop nests through LLVM IR. `lb` is backends.llvm_backend, which
     passes itself in (its compiler, object cache, linker and trampolines), so that this module
@@ -153,8 +153,8 @@ def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, vecmath: bool | 
     glibc's libmvec (≤ 4 ulp, benchmarks/results_issue16.md), as numpy's own SIMD ufuncs are
     vectorised approximations too; vecmath=False keeps exact scalar libm (2x slower on
     transcendental-heavy loops: the 10,000 × 100 logistic loss ran 2.0x numpy, 0.9x with it).
-    arena (default True): the kernel's temporaries live in one block allocated by its first call
-    and kept (`.arena`, backends.llvm_scratch; a concurrent call allocates its own); False
+    scratch (default True): the kernel's temporaries live in one block allocated by its first
+    call and kept (`.arena`, backends.llvm_scratch; a concurrent call allocates its own); False
     mallocs and frees them per call (glibc then hands large blocks back to the system: page
     faults on every call, benchmarks/results_issue11.md, session 4).
 
@@ -167,13 +167,13 @@ def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, vecmath: bool | 
     if options:
         raise CompileError(f"unknown option(s) for the llvm backend's array loops: "
                            f"{', '.join(options)}; it takes fastmath, opt, ir_opt, cache, "
-                           "cache_dir, vecmath, arena")
+                           "cache_dir, vecmath, scratch")
     if parallel:
         raise CompileError("the llvm backend's array loops run on one thread; for parallel "
                            "outer loops use backend='numba' with parallel=True")
     t0 = time.perf_counter()
     isas = vector_isas(lb, True if vecmath is None else vecmath)
-    ir, gen, plan, scratch = generate(fn, fastmath, isas, arena)
+    ir, gen, plan, nbytes = generate(fn, fastmath, isas, scratch)
     t1 = time.perf_counter()
     key = lb.cache_key(ir, opt, ir_opt)
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -204,7 +204,7 @@ def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, vecmath: bool | 
                 symbols[name] = addr
     for k, c in enumerate(gen.consts):
         symbols[f"sn_c{k}"] = c.value.ctypes.data
-    slot = Arena(scratch) if scratch else None
+    slot = Arena(nbytes) if nbytes else None
     if slot is not None:
         symbols["sn_arena"] = slot.address
     try:
@@ -213,7 +213,7 @@ def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, vecmath: bool | 
         llvm_objfile.fail("linking the object code", e, ir, key, directory if cache else None)
     (call, _), via = lb._trampolines("float64")
     info = {"cache_hit": hit, "key": key, "materialised": len(gen.material), "call": via,
-            "opt": opt, "ir_opt": ir_opt, "scratch_bytes": scratch,
+            "opt": opt, "ir_opt": ir_opt, "scratch_bytes": nbytes,
             "vecmath": [f"{i}{n}" for i, n in isas],
             "plan_seconds": t1 - t0, "codegen_seconds": t2 - t1,
             "compile_seconds": time.perf_counter() - t0,

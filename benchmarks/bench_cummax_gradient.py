@@ -8,7 +8,7 @@ log₂ n Hillis–Steele selection) is loaded from git and patched in for a seco
 so both rules run side by side in one process. Every gradient is checked against central
 differences (and the old one against the new) before a figure is printed. The goal is ≤ 4.
 
-`--no-arena` lowers with arena=False (temporaries malloc'd and freed per call, as before issue
+`--no-arena` lowers with scratch=False (temporaries malloc'd and freed per call, as before issue
 11's session 4) for a before/after run in separate processes (glibc's heap state is per process).
 
     python benchmarks/bench_cummax_gradient.py [--quick] [--before REV] [--sizes N ...]
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     old = old_rules(a.before) if a.before else None
     print(machine_info())
-    opts = {"arena": False} if a.no_arena else {}
+    opts = {"scratch": False} if a.no_arena else {}
     rows = []
     for name, acc in ACC.items():
         for n in a.sizes or (SIZES[:2] if a.quick else SIZES):

@@ -1,11 +1,11 @@
 """Scratch memory of llvm array kernels (issue 11, session 4): temporaries in one block kept
-across calls (`arena=True`, the default) against malloc/free per call (`arena=False`), side by
+across calls (`scratch=True`, the default) against malloc/free per call (`scratch=False`), side by
 side in one process, batches interleaved ABAB… (bench_cummax_gradient.interleaved).
 
 Per program and n: value and gradient kernels lowered both ways (llvm loops), wall and CPU time
 per call, minor page faults per call (getrusage ru_minflt), and the cheap-gradient ratio
-grad/value of each. `--numba` adds the numba backend's gradient (its plan allocates every
-temporary with np.empty per call) for the same programs.
+grad/value of each. `--numba` adds the numba backend's gradient with its temporaries kept by the
+kernel object (`scratch=True`, the default) and allocated by np.empty per call (`scratch=False`).
 
     python benchmarks/bench_scratch.py [--quick] [--numba] [--programs NAME ...]
 """
@@ -46,7 +46,7 @@ PROGRAMS = {
 }
 
 
-MODES = ("arena", "malloc", "numba")
+MODES = ("arena", "malloc", "numba", "numba-empty")
 
 
 def child(mode: str, name: str, n: int, batches: int) -> None:
@@ -56,10 +56,8 @@ def child(mode: str, name: str, n: int, batches: int) -> None:
     x = np.random.default_rng(5).standard_normal(n) * (0.1 if name.startswith("heat") else 1.0)
     fn = sn.trace(f, np.zeros(n), mode="array")
     g = grad_fn(fn)
-    if mode == "numba":
-        ks = [lower(fn, "numba"), lower(g, "numba")]
-    else:
-        ks = [lower(k, "llvm", arena=mode == "arena") for k in (fn, g)]
+    backend = "numba" if mode.startswith("numba") else "llvm"
+    ks = [lower(k, backend, scratch=mode in ("arena", "numba")) for k in (fn, g)]
     (wv, cv, fv), (wg, cg, fg) = interleaved(ks, x, batches=batches)
     # checked after the timing: the interpreter's large numpy temporaries, freed, move glibc's
     # mmap and trim thresholds up, after which per-call mallocs of this size stop faulting
@@ -104,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
                    fmt_ratio(A[3] / A[0]), fmt_ratio(M[3] / M[0]), fmt_ratio(A[4] / A[1]),
                    fmt_ratio(M[4] / M[1])]
             if a.numba:
-                N = med["numba"]
-                row += [fmt_time(N[3]), f"{N[5]:.0f}", fmt_ratio(N[3] / N[0])]
+                N, E = med["numba"], med["numba-empty"]
+                row += [fmt_time(N[3]), fmt_time(E[3]), fmt_ratio(E[4] / N[4]),
+                        f"{N[5]:.0f} / {E[5]:.0f}", fmt_ratio(N[4] / N[1]), fmt_ratio(E[4] / E[1])]
             rows.append(row)
             print(" | ".join(row), flush=True)
     head = ["program", "n", "grad scratch bytes", "grad arena (wall)", "grad malloc (wall)",
@@ -113,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             "value faults arena / malloc", "grad/value arena (wall)", "grad/value malloc (wall)",
             "grad/value arena (CPU)", "grad/value malloc (CPU)"]
     if a.numba:
-        head += ["numba grad (wall)", "numba grad faults", "numba grad/value (wall)"]
+        head += ["numba grad kept (wall)", "numba grad np.empty (wall)",
+                 "np.empty/kept (CPU)", "numba grad faults kept / np.empty",
+                 "numba grad/value kept (CPU)", "numba grad/value np.empty (CPU)"]
     print(table(head, rows))
     print(f"\nload average at end: {os.getloadavg()}. Each configuration in its own process "
           f"(glibc's heap state is per process: a kernel's parked block changes whether the "

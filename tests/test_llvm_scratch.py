@@ -1,6 +1,6 @@
 """The llvm array kernels' scratch block (backends.llvm_scratch): temporaries in one block per
 kernel kept across calls, checked out atomically, freed with the kernel — results against the
-reference interpreter (an ArrayFn's own call) and against the per-call malloc (arena=False)."""
+reference interpreter (an ArrayFn's own call) and against the per-call malloc (scratch=False)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_several_temporaries_share_one_block_and_match_the_interpreter():
     n = 300
     fn = sn.trace(several, np.zeros(n), np.zeros((40, 60)), mode="array")
     k = lower(fn, "llvm", cache=False)
-    off = lower(fn, "llvm", cache=False, arena=False)
+    off = lower(fn, "llvm", cache=False, scratch=False)
     temps = re.findall(r"i8\*(?: noalias)? %sc\d+", k.source.split("@sn_body(")[1].split("{")[0])
     assert len(temps) >= 3 and k.info["scratch_bytes"] >= 2 * 8 * n
     assert k.info["scratch_bytes"] % llvm_scratch.ALIGN == 0
@@ -83,7 +83,7 @@ def test_ping_pong_buffers_are_not_noalias_and_loops_match():
 def test_gradients_bitwise_equal_with_and_without_the_block():
     for f, n in ((rosen, 1000), (lambda u: np.sum(np.maximum.accumulate(u) ** 2), 5000)):
         g = grad_fn(sn.trace(f, np.zeros(n), mode="array"))
-        on, off = lower(g, "llvm", cache=False), lower(g, "llvm", cache=False, arena=False)
+        on, off = lower(g, "llvm", cache=False), lower(g, "llvm", cache=False, scratch=False)
         x = RNG.standard_normal(n)
         assert np.array_equal(on(x), off(x))
         _close(on(x), g(x))
