@@ -23,14 +23,14 @@ from symnum.backends.array_loops import LoopGen
 from symnum.backends.cache_security import private_dir
 from symnum.backends.kernel_cache import default_cache_dir
 from symnum.backends.llvm_array_ir import IRRenderer, neutral_op
-from symnum.backends.llvm_scratch import Arena
+from symnum.backends.llvm_scratch import RUNTIME, Arena
 from symnum.backends.numba_arrays import ArrayKernel
 
 from symnum.arrays.terms import ArraySym
 from symnum.errors import CompileError
 
 _DECL = re.compile(r"@([A-Za-z_][\w.]*)\(")
-_LIBC: dict[str, int] = {}
+_LIBC: dict[str, Any] = {}
 
 
 def _libc() -> dict[str, int]:
@@ -38,6 +38,16 @@ def _libc() -> dict[str, int]:
         lib = ctypes.CDLL(None)
         for s in ("malloc", "free", "aligned_alloc"):
             _LIBC[s] = ctypes.cast(getattr(lib, s), ctypes.c_void_p).value
+    return _LIBC
+
+
+def _scratch_runtime(lb: Any) -> dict[str, int]:
+    """Addresses of sn_take/sn_give (llvm_scratch.RUNTIME), compiled once (disk cache) and
+    linked once per process."""
+    if "sn_take" not in _LIBC:
+        _LIBC["runtime"], addrs = lb._link(lb._cached_object(RUNTIME), {},
+                                           ["sn_take", "sn_give"])
+        _LIBC.update(addrs)
     return _LIBC
 
 
@@ -196,6 +206,8 @@ def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, vecmath: bool | 
             symbols[name] = _dgemm(name.removeprefix("sn_"))
         elif name in ("malloc", "free", "sn_malloc", "aligned_alloc"):  # sn_malloc: malloc
             symbols[name] = _libc()[name.removeprefix("sn_")]
+        elif name in ("sn_take", "sn_give"):
+            symbols[name] = _scratch_runtime(lb)[name]
         elif name.startswith(lb.CALLBACK_PREFIX):
             symbols[name] = lb.callback_address(name)
         else:  # libm (sn_v_exp: libm's exp under a name LLVM leaves alone), libmvec

@@ -18,10 +18,12 @@ and the block (or an empty slot if a thread held the block: it allocates one). T
 ctypes word owned by the kernel object (linked as the external global @sn_arena, so object code
 stays cacheable across processes); a finaliser frees the parked block when the kernel goes.
 
-Aliasing: the body is a separate, never-inlined function whose temporaries are `noalias`
-arguments, so LLVM knows them apart from each other and from the caller's arrays, as it knew
-malloc's results apart. Ping-pong buffers of loops are passed without `noalias` (LLVM must not
-prove a swapped pair apart, see llvm_array_ir.IRRenderer.new_array).
+Aliasing: the body is a separate, never-inlined function taking the temporaries as arguments;
+each (but a loop's ping-pong buffers) is passed through `sn_take` at its entry and `sn_give` at
+its exit, declared as an allocator pair (allockind), so LLVM knows what it knew of malloc/free:
+a temporary aliases nothing else and its contents die at the end (dead stores into it go).
+Ping-pong buffers are plain arguments (LLVM must not prove a swapped pair apart, see
+Buffers.temporary).
 """
 
 from __future__ import annotations
@@ -147,7 +149,17 @@ class Buffers:
         # into a recurrence across iterations that the vectoriser realises with permutes
         # (heat loop 1.2-1.7x a hand numba loop; 1.0x without)
         if self.scratch is not None:
-            return self.scratch.add(nbytes, noalias=not swapped)
+            arg = self.scratch.add(nbytes, noalias=not swapped)
+            if swapped:
+                return arg
+            # taken and given back through allocator-kind calls (see RUNTIME): LLVM treats the
+            # temporary as a fresh allocation that dies at the end, as it did malloc/free —
+            # stores nothing reads before the end go (a loop's carry table its linear adjoint
+            # never reads: 16 MB of stores per call of the heat gradient, 2.2x its time)
+            raw = self.fresh("tk")
+            self.allocas.append(f"{raw} = call i8* @sn_take(i8* {arg})")
+            self.frees.append(raw)
+            return raw
         raw = self.fresh("mal")
         # inside a loop: allocated once, on entry; ping-pong buffers from malloc under another
         # name (sn_malloc), which LLVM does not know returns fresh memory
@@ -157,17 +169,20 @@ class Buffers:
         return raw
 
     def free_temporaries(self) -> None:
+        give = "sn_give" if self.scratch is not None else "free"
         for f in self.frees:
-            self.emit(f"call void @free(i8* {f})")
+            self.emit(f"call void @{give}(i8* {f})")
 
     def buffer_globals(self) -> list[str]:
         out = []
-        if self.frees:
+        if self.scratch is None and self.frees:
             out += ["declare i8* @malloc(i64)", "declare void @free(i8*)"]
-        if self.frees and self.swapped:
-            out.append("declare i8* @sn_malloc(i64)")
+            if self.swapped:
+                out.append("declare i8* @sn_malloc(i64)")
         if self.scratch is not None and self.scratch.entries:
             out += self.scratch.declarations()
+        if self.scratch is not None and self.frees:
+            out += TAKE_GIVE
         return out
 
     def entry_points(self, body: list[str]) -> list[str]:
@@ -191,6 +206,23 @@ class Buffers:
                 "  %t = bitcast i8* %x to i8**", "  call void @run(i8** %t)",
                 "  ret void", "}", ""]
 
+
+# the allocator-kind pair of the temporaries: `sn_take(p)` returns p, `sn_give(p)` does nothing
+# (RUNTIME, linked in once per process); their attributes tell LLVM what malloc/free told it —
+# the result aliases nothing else, its contents are undefined until written and dead at give —
+# while neither touches memory LLVM can see
+TAKE_GIVE = [
+    'declare noalias i8* @sn_take(i8*) nounwind willreturn memory(inaccessiblemem: readwrite) '
+    'allockind("alloc,uninitialized") "alloc-family"="sn_scratch"',
+    'declare void @sn_give(i8* allocptr) nounwind willreturn memory(inaccessiblemem: readwrite) '
+    'allockind("free") "alloc-family"="sn_scratch"']
+RUNTIME = """define i8* @sn_take(i8* %p) {
+  ret i8* %p
+}
+define void @sn_give(i8* %p) {
+  ret void
+}
+"""
 
 _FREE: list = []
 

@@ -55,6 +55,9 @@ def test_several_temporaries_share_one_block_and_match_the_interpreter():
     assert len(temps) >= 3 and k.info["scratch_bytes"] >= 2 * 8 * n
     assert k.info["scratch_bytes"] % llvm_scratch.ALIGN == 0
     assert "@malloc" not in k.source and "@free" in k.source  # free: a concurrent call's block
+    # each temporary taken and given back through the allocator pair (dead stores removable)
+    assert k.source.count("call i8* @sn_take(") == len(temps) == \
+        k.source.count("call void @sn_give(")
     assert "@malloc" in off.source and off.arena is None and "@sn_arena" not in off.source
     assert k.arena.parked is None  # allocated by the first call
     block = None
@@ -75,6 +78,7 @@ def test_ping_pong_buffers_are_not_noalias_and_loops_match():
     # the swapped pair: plain pointers (LLVM must not prove them apart), see Buffers.temporary
     assert params and all(p.startswith("i8* %sc") for p in params)
     assert " noinline " in k.source.split("define void @sn_body(")[1].split("\n")[0]
+    assert "@sn_take(" not in k.source  # not allocations to LLVM either
     u = RNG.standard_normal(64)
     for _ in range(2):
         _close(k(u), fn(u))
