@@ -43,6 +43,8 @@ PROGRAMS = {
     "cummin": (lambda u: np.sum(np.minimum.accumulate(u) ** 2), (10**3, 10**4, 10**5, 10**6)),
     "rosenbrock": (rosen, (10**5, 10**6)),
     "heat 20 steps": (heat, (10**5,)),
+    "log cumsum exp": (lambda u: np.sum(np.log(np.cumsum(np.exp(0.01 * u))) * np.roll(u, 1)),
+                       (10**5, 10**6)),
 }
 
 
