@@ -7,12 +7,17 @@ per call, minor page faults per call (getrusage ru_minflt), and the cheap-gradie
 grad/value of each. `--numba` adds the numba backend's gradient with its temporaries kept by the
 kernel object (`scratch=True`, the default) and allocated by np.empty per call (`scratch=False`).
 
-    python benchmarks/bench_scratch.py [--quick] [--numba] [--programs NAME ...]
+`--output` instead times the output allocation: the cummax gradient's public call (numpy
+allocates the output per call) against its table entry writing into one reused output (ctypes),
+n = 10⁵, 10⁶, 10⁷.
+
+    python benchmarks/bench_scratch.py [--quick] [--numba] [--programs NAME ...] [--output]
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import statistics
@@ -68,6 +73,27 @@ def child(mode: str, name: str, n: int, batches: int) -> None:
     print(json.dumps([wv, cv, fv, wg, cg, fg, info]))
 
 
+def output_allocation(sizes: tuple = (10**5, 10**6, 10**7), batches: int = 7) -> None:
+    """CPU and faults per call: a new output per call against one reused output buffer."""
+    rows = []
+    for n in sizes:
+        g = grad_fn(sn.trace(PROGRAMS["cummax"][0], np.zeros(n), mode="array"))
+        k = lower(g, "llvm")
+        x = np.random.default_rng(1).standard_normal(n)
+        out = np.empty(n)
+        tab = np.array([x.ctypes.data, out.ctypes.data, 0], dtype=np.int64)
+        entry = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(k._taddr)
+
+        def reused(_, entry=entry, tab=tab):  # x and out are in the table
+            entry(tab.ctypes.data, None)
+        reused(x)
+        assert np.array_equal(out, k(x))
+        (_, cp, fp), (_, cr, _) = interleaved([k, reused], x, batches=batches)
+        rows.append([f"{n:,}", fmt_time(cp), fmt_time(cr), fmt_ratio(cp / cr), f"{fp:.0f}"])
+    print(table(["n", "public call (CPU)", "reused output (CPU)", "ratio",
+                 "faults per public call"], rows))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="n ≤ 10⁵")
@@ -75,8 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--programs", nargs="+", default=list(PROGRAMS), choices=list(PROGRAMS))
     ap.add_argument("--rounds", type=int, default=3, help="processes per configuration")
     ap.add_argument("--batches", type=int, default=7)
+    ap.add_argument("--output", action="store_true", help="time the output allocation")
     ap.add_argument("--child", nargs=3, default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.output:
+        print(machine_info())
+        output_allocation(batches=a.batches)
+        return 0
     if a.child:
         child(a.child[0], a.child[1], int(a.child[2]), a.batches)
         return 0
