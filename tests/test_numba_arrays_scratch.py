@@ -33,25 +33,32 @@ PLAN = """def kernel(a0, c0):
         cc5, m6 = m6, cc5
     m7 = np.empty((4,), np.float64)
     p8 = m7
-    return cc5, m1[0], p8
+    m9 = np.empty((3,), np.float64)
+    s10 = 0.0
+    s11 = 1.0
+    for t in range(3):
+        s10, s11 = s11, s10
+    return (cc5, m1[0], p8, m9, s10,)
 """
 
 
-def test_scratch_plan_keeps_outputs_and_their_swap_partners_fresh():
+def test_scratch_plan_keeps_temporaries_and_returns_no_kept_buffer():
     src, specs = scratch_plan(PLAN)
-    assert src.splitlines()[0] == "def kernel(a0, c0, _s0, _s1, _s2, _s3):"
-    assert specs == [((4,), "float64"), ((4,), "float64"), ((4,), "float64"),
-                     ((2, 4), "bool_")]
-    # m1 (read by the returned expression m1[0], a scalar), the loop's own pair, a bool table
-    for line in ("    m1 = _s0", "    cc2 = _s1", "    m3 = _s2", "    t4 = _s3"):
-        assert line in src.splitlines()
-    # the returned array and the buffer swapped with it stay fresh, as does a loop's np.empty
-    for line in ("    cc5 = np.empty((4,), np.float64)", "    m6 = np.empty((4,), np.float64)",
-                 "    m7 = np.empty((4,), np.float64)",
-                 "        w = np.empty((4,), np.float64)"):
-        assert line in src.splitlines()
+    lines = src.splitlines()
+    assert lines[0] == "def kernel(a0, c0, _s0, _s1, _s2, _s3, _s4, _s5, _s6):"
+    assert specs == [((4,), "float64")] * 3 + [((2, 4), "bool_")] + [((4,), "float64")] * 3
+    shapes = ["(4,)", "(4,)", "(4,)", "(2, 4)", "(4,)", "(4,)", "(4,)"]
+    for k, name in enumerate(["m1", "cc2", "m3", "t4", "cc5", "m6", "m7"]):
+        assert f"    {name} = _s{k}.reshape({shapes[k]})" in lines  # literal extents
+    # a returned array a loop swaps (or an alias) is copied out; a plain one stays np.empty,
+    # as does a loop's own np.empty
+    assert lines[-1] == "    return (cc5.copy(), m1[0], p8.copy(), m9, s10)"  # s10: a scalar
+    assert "    m9 = np.empty((3,), np.float64)" in lines
+    assert "        w = np.empty((4,), np.float64)" in lines
     assert scratch_plan("def kernel():\n    m = np.empty((2,), np.float64)\n    return 1.0\n"
                         )[0].startswith("def kernel(_s0):")
+    plain = "def kernel(a0):\n    m = np.empty((2,), np.float64)\n    return m\n"
+    assert scratch_plan(plain) == (plain, [])
 
 
 def heat(u0):
