@@ -14,7 +14,9 @@ them; the IR pipeline runs for array kernels). Writes text only; never imports l
 The function: `void @run(i8** %p)` with p[k] the data of argument k (inputs: arrays, or a
 pointer to a scalar; then one buffer per flat output); `void @kernel(i8* x, i8* out)` calls
 run with (x, out) for the llvm_call trampoline; constants are external globals `@sn_c<k>`
-resolved at link time (the object code stays cacheable across processes).
+resolved at link time (the object code stays cacheable across processes). Where arrays live
+(output buffers, temporaries in the kernel's scratch block, whose `@run` checks the block out
+and calls the loops as `@sn_body`) is backends.llvm_scratch's.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from typing import Any
 from symnum.backends.llvm_array_calls import CallsOut
 from symnum.backends.llvm_ir import LIBMVEC, _Body
 from symnum.backends.llvm_ops import float_hex
+from symnum.backends.llvm_scratch import ELEM as _ELEM
+from symnum.backends.llvm_scratch import Arr as _Arr
+from symnum.backends.llvm_scratch import Buffers
 from symnum.backends.schedule import Instr, Ref
 
 from symnum.arrays.terms import ArraySym
 from symnum.errors import CompileError
 
-_ELEM = {"float64": "double", "int64": "i64", "int32": "i32", "bool": "i8"}
 _NPDT = {"np.float64": "float64", "np.int64": "int64", "np.int32": "int32",
          "np.bool_": "bool"}
 _FBIN = {ast.Add: "fadd", ast.Sub: "fsub", ast.Mult: "fmul", ast.Div: "fdiv"}
@@ -47,27 +51,13 @@ def neutral_op(op: str, args: list[str]) -> str:
     return f"_op_{op}({', '.join(args)})"
 
 
-class _Arr:
-    __slots__ = ("ptr", "shape", "dtype", "slot")
-
-    def __init__(self, ptr: str, shape: tuple, dtype: str, slot: str | None = None):
-        self.ptr, self.shape, self.dtype = ptr, tuple(shape), dtype
-        self.slot = slot  # an alloca holding the pointer: arrays a loop swaps (`a, b = b, a`)
-
-    @property
-    def size(self) -> int:
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
-
-
-class IRRenderer(CallsOut):
+class IRRenderer(CallsOut, Buffers):
     """One kernel's IR from LoopGen's plan (`gen`, after `gen.source()` gave `src`)."""
 
     def __init__(self, gen: Any, src: str, fastmath: bool = False,
-                 vector_isas: tuple = ()):
+                 vector_isas: tuple = (), arena: bool = True):
         self.gen, self.fn = gen, gen.fn
+        self.init_buffers(arena)
         # (isa letter, lanes) of libmvec variants the loop vectoriser may call (vecmath)
         self.vector_isas = vector_isas
         self.attrs: dict[str, int] = {}  # libm function → its call sites' attribute group
@@ -77,7 +67,6 @@ class IRRenderer(CallsOut):
         self.lines: list[str] = []
         self.allocas: list[str] = []
         self.decls: set[str] = set()
-        self.frees: list[str] = []
         self.arrays: dict[str, _Arr] = {}
         self.scalars: dict[str, tuple[str, str]] = {}  # name → (alloca, type)
         self.n = 0
@@ -138,36 +127,18 @@ class IRRenderer(CallsOut):
             self.stmt(s)
         for k, o in enumerate(outs):
             self.store_output(k, o)
-        for f in self.frees:
-            self.emit(f"call void @free(i8* {f})")
+        self.free_temporaries()
         self.emit("ret void")
-        head = ["define void @run(i8** noalias %p) {", "entry:"]
         if self.attrs:  # libm without side effects: vectorisable (vecmath)
             self.attr_lines.append("attributes #0 = { nounwind willreturn memory(none) }")
             self.attr_lines.append(f"@llvm.compiler.used = appending global [{len(self.used)} "
                                    f"x i8*] [{', '.join(self.used)}], section "
                                    '"llvm.metadata"')
-        text = [*sorted(self.decls), *self.globals(), "", *head,
-                *["  " + a for a in self.allocas], *self.lines, "}", "",
-                "define void @kernel(i8* %x, i8* %o) {", "entry:",
-                "  %t = alloca [2 x i8*]",
-                "  %t0 = getelementptr [2 x i8*], [2 x i8*]* %t, i64 0, i64 0",
-                "  store i8* %x, i8** %t0",
-                "  %t1 = getelementptr [2 x i8*], [2 x i8*]* %t, i64 0, i64 1",
-                "  store i8* %o, i8** %t1",
-                "  call void @run(i8** %t0)", "  ret void", "}", "",
-                "define void @table(i8* %x, i8* %o) {", "entry:",
-                "  %t = bitcast i8* %x to i8**", "  call void @run(i8** %t)",
-                "  ret void", "}", "", *self.attr_lines, ""]
+        consts = [f"@sn_c{k} = external global i8" for k in range(len(self.gen.consts))]
+        text = [*sorted(self.decls), *consts, *self.buffer_globals(), "",
+                *self.entry_points(["  " + a for a in self.allocas] + self.lines),
+                *self.attr_lines, ""]
         return "\n".join(text)
-
-    def globals(self) -> list[str]:
-        out = [f"@sn_c{k} = external global i8" for k in range(len(self.gen.consts))]
-        if self.frees:
-            out += ["declare i8* @malloc(i64)", "declare void @free(i8*)"]
-        if self.swapped:
-            out.append("declare i8* @sn_malloc(i64)")
-        return out
 
     def arg_ptr(self, k: int) -> str:
         a = self.fresh("pa")
@@ -511,36 +482,6 @@ class IRRenderer(CallsOut):
                 v = w
         self.emit(f"store {E} {v}, {E}* {addr}")
 
-    def new_array(self, name: str, shape: tuple, dt: str) -> None:
-        E = _ELEM[dt]
-        k = self.out_bind.get(name)
-        if k is not None and self.fn.flat_outputs[k].dtype == dt:
-            raw = self.out_ptrs[k]
-            self.inplace[name] = k
-        else:
-            nbytes = max(1, int(_bytes(dt)) * _prod(shape))
-            raw = self.fresh("mal")
-            # inside a loop (a loop body's buffer, a product in it): allocated once, on entry
-            at = self.allocas if self.depth else None
-            # a loop's ping-pong buffers come from malloc under another name: LLVM, knowing
-            # two mallocs never alias, would prove the swapped pair apart and turn a stencil's
-            # neighbouring loads into a recurrence across iterations that the vectoriser
-            # realises with permutes (heat loop 1.2-1.7x a hand numba loop; 1.0x without)
-            alloc = "sn_malloc" if name in self.swapped else "malloc"
-            self.emit(f"{raw} = call i8* @{alloc}(i64 {nbytes})", at)
-            self.frees.append(raw)
-        ptr = self.fresh("ap")
-        at = self.allocas if self.depth and k is None else None
-        self.emit(f"{ptr} = bitcast i8* {raw} to {E}*", at)
-        if name in self.swapped:
-            slot = f"%slot.{name}"
-            if name not in self.arrays:
-                self.allocas.append(f"{slot} = alloca {E}*")
-            self.emit(f"store {E}* {ptr}, {E}** {slot}", at)
-            self.arrays[name] = _Arr(ptr, shape, dt, slot)
-            return
-        self.arrays[name] = _Arr(ptr, shape, dt)
-
     def flat_loop(self, n: int, body: Any) -> None:
         """for k in range(n): body(k) over a flat index."""
         self.counted(f"flat{self.label('')}", "0", str(n), body)
@@ -590,13 +531,3 @@ class IRRenderer(CallsOut):
         v, ty = self.expr(o)
         self.store(dest, optr, v, ty)
 
-
-def _prod(shape: tuple) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
-
-
-def _bytes(dt: str) -> int:
-    return {"float64": 8, "int64": 8, "int32": 4, "bool": 1}[dt]

@@ -23,20 +23,31 @@ from symnum.backends.array_loops import LoopGen
 from symnum.backends.cache_security import private_dir
 from symnum.backends.kernel_cache import default_cache_dir
 from symnum.backends.llvm_array_ir import IRRenderer, neutral_op
+from symnum.backends.llvm_scratch import RUNTIME, Arena
 from symnum.backends.numba_arrays import ArrayKernel
 
 from symnum.arrays.terms import ArraySym
 from symnum.errors import CompileError
 
 _DECL = re.compile(r"@([A-Za-z_][\w.]*)\(")
-_LIBC: dict[str, int] = {}
+_LIBC: dict[str, Any] = {}
 
 
 def _libc() -> dict[str, int]:
     if "malloc" not in _LIBC:
         lib = ctypes.CDLL(None)
-        for s in ("malloc", "free"):
+        for s in ("malloc", "free", "aligned_alloc"):
             _LIBC[s] = ctypes.cast(getattr(lib, s), ctypes.c_void_p).value
+    return _LIBC
+
+
+def _scratch_runtime(lb: Any) -> dict[str, int]:
+    """Addresses of sn_take/sn_give (llvm_scratch.RUNTIME), compiled once (disk cache) and
+    linked once per process."""
+    if "sn_take" not in _LIBC:
+        _LIBC["runtime"], addrs = lb._link(lb._cached_object(RUNTIME), {},
+                                           ["sn_take", "sn_give"])
+        _LIBC.update(addrs)
     return _LIBC
 
 
@@ -59,13 +70,17 @@ def _dgemm(routine: str = "dgemm") -> int:
     return _LIBC[routine]
 
 
-def generate(fn: Any, fastmath: bool = False,
-             vector_isas: tuple = ()) -> tuple[str, LoopGen, str]:
-    """(IR text, the plan, the plan's text) of an ArrayFn; `vector_isas`: the libmvec variants
-    ((isa, lanes), …) the loop vectoriser may call for libm functions (vecmath)."""
+def generate(fn: Any, fastmath: bool = False, vector_isas: tuple = (),
+             scratch: bool = True) -> tuple[str, LoopGen, str, int]:
+    """(IR text, the plan, the plan's text, scratch bytes) of an ArrayFn; `vector_isas`: the
+    libmvec variants ((isa, lanes), …) the loop vectoriser may call for libm functions
+    (vecmath); `scratch`: temporaries in one block kept across calls (backends.llvm_scratch),
+    else malloc'd per call."""
     gen = LoopGen(fn, op_src=neutral_op)
     plan = gen.source()
-    return IRRenderer(gen, plan, fastmath, vector_isas).render(), gen, plan
+    r = IRRenderer(gen, plan, fastmath, vector_isas, scratch)
+    ir = r.render()
+    return ir, gen, plan, r.scratch.size if r.scratch is not None else 0
 
 
 def vector_isas(lb: Any, vecmath: bool) -> tuple:
@@ -83,8 +98,9 @@ class LlvmArrayKernel(ArrayKernel):
     `.plan` the loop plan both backends render, `.info` what was built."""
 
     def __init__(self, fn: Any, call: Any, library: Any, addrs: dict, consts: list, source: str,
-                 plan: str, info: dict):
+                 plan: str, info: dict, arena: Arena | None = None):
         self._call, self._library, self._addrs = call, library, addrs
+        self.arena = arena  # the slot of its scratch block (None: no temporaries, or malloc)
         self._keep = [c.value for c in consts]  # their addresses are linked into the code
         super().__init__(fn, self._table_call, [], source, info, plan)
         self.backend = "llvm"
@@ -139,13 +155,18 @@ class LlvmArrayKernel(ArrayKernel):
 
 def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, vecmath: bool | None = None,
                    opt: int = 2, ir_opt: int = 2, cache: bool = True, cache_dir: Any = None,
-                   parallel: bool | None = None, **options: Any) -> LlvmArrayKernel:
+                   parallel: bool | None = None, scratch: bool = True,
+                   **options: Any) -> LlvmArrayKernel:
     """Compile an ArrayFn into loop nests through LLVM IR. `lb` is backends.llvm_backend, which
     passes itself in (its compiler, object cache, linker and trampolines), so that this module
     never imports it back. vecmath (default True): transcendentals in vectorised loops through
     glibc's libmvec (≤ 4 ulp, benchmarks/results_issue16.md), as numpy's own SIMD ufuncs are
     vectorised approximations too; vecmath=False keeps exact scalar libm (2x slower on
     transcendental-heavy loops: the 10,000 × 100 logistic loss ran 2.0x numpy, 0.9x with it).
+    scratch (default True): the kernel's temporaries live in one block allocated by its first
+    call and kept (`.arena`, backends.llvm_scratch; a concurrent call allocates its own); False
+    mallocs and frees them per call (glibc then hands large blocks back to the system: page
+    faults on every call, benchmarks/results_issue11.md, session 4).
 
     >>> import numpy as np, symnum as sn
     >>> from symnum.compile import lower
@@ -156,13 +177,13 @@ def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, vecmath: bool | 
     if options:
         raise CompileError(f"unknown option(s) for the llvm backend's array loops: "
                            f"{', '.join(options)}; it takes fastmath, opt, ir_opt, cache, "
-                           "cache_dir, vecmath")
+                           "cache_dir, vecmath, scratch")
     if parallel:
         raise CompileError("the llvm backend's array loops run on one thread; for parallel "
                            "outer loops use backend='numba' with parallel=True")
     t0 = time.perf_counter()
     isas = vector_isas(lb, True if vecmath is None else vecmath)
-    ir, gen, plan = generate(fn, fastmath, isas)
+    ir, gen, plan, nbytes = generate(fn, fastmath, isas, scratch)
     t1 = time.perf_counter()
     key = lb.cache_key(ir, opt, ir_opt)
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -183,8 +204,10 @@ def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, vecmath: bool | 
             continue
         if name in ("sn_dgemm", "sn_dgemv"):
             symbols[name] = _dgemm(name.removeprefix("sn_"))
-        elif name in ("malloc", "free", "sn_malloc"):  # sn_malloc: malloc (llvm_array_ir)
+        elif name in ("malloc", "free", "sn_malloc", "aligned_alloc"):  # sn_malloc: malloc
             symbols[name] = _libc()[name.removeprefix("sn_")]
+        elif name in ("sn_take", "sn_give"):
+            symbols[name] = _scratch_runtime(lb)[name]
         elif name.startswith(lb.CALLBACK_PREFIX):
             symbols[name] = lb.callback_address(name)
         else:  # libm (sn_v_exp: libm's exp under a name LLVM leaves alone), libmvec
@@ -193,14 +216,18 @@ def lower_array_fn(fn: Any, lb: Any, *, fastmath: bool = False, vecmath: bool | 
                 symbols[name] = addr
     for k, c in enumerate(gen.consts):
         symbols[f"sn_c{k}"] = c.value.ctypes.data
+    slot = Arena(nbytes) if nbytes else None
+    if slot is not None:
+        symbols["sn_arena"] = slot.address
     try:
         library, addrs = lb._link(obj, symbols, ["kernel", "table"])
     except RuntimeError as e:
         llvm_objfile.fail("linking the object code", e, ir, key, directory if cache else None)
     (call, _), via = lb._trampolines("float64")
     info = {"cache_hit": hit, "key": key, "materialised": len(gen.material), "call": via,
-            "opt": opt, "ir_opt": ir_opt, "vecmath": [f"{i}{n}" for i, n in isas],
+            "opt": opt, "ir_opt": ir_opt, "scratch_bytes": nbytes,
+            "vecmath": [f"{i}{n}" for i, n in isas],
             "plan_seconds": t1 - t0, "codegen_seconds": t2 - t1,
             "compile_seconds": time.perf_counter() - t0,
             "inputs": [leaf.name for leaf in fn.flat_inputs if isinstance(leaf, ArraySym)]}
-    return LlvmArrayKernel(fn, call, library, addrs, gen.consts, ir, plan, info)
+    return LlvmArrayKernel(fn, call, library, addrs, gen.consts, ir, plan, info, slot)

@@ -8,6 +8,7 @@ re-specialises per shape. Never imported by `import symnum`.
 
 from __future__ import annotations
 
+import ast
 import time
 from typing import Any
 
@@ -45,12 +46,78 @@ PEEL_NUMBA = 1
 
 
 def generate(fn: Any, fastmath: bool = False, parallel: bool = False,
-             peel: int = PEEL_NUMBA) -> tuple[str, LoopGen]:
+             peel: int = PEEL_NUMBA, scratch: bool = False) -> tuple[str, LoopGen]:
+    """(module source, the plan); `scratch=True`: the plan's top-level temporaries come in as
+    parameters after the constants (`gen.scratch`: their (shape, dtype), see scratch_plan)."""
     gen = LoopGen(fn, parallel, peel=peel)
     body = gen.plan = gen.source()
+    gen.scratch = []
+    if scratch:
+        body, gen.scratch = scratch_plan(body)
     # numba's disk cache only where its pickles are authenticated (backends.cache_security)
     return _HEADER + body + _DECORATE.format(fastmath=bool(fastmath), cache=numba_cache(),
                                              parallel=gen.used_prange), gen
+
+
+def scratch_plan(plan: str) -> tuple[str, list[tuple[tuple, str]]]:
+    """The plan with each top-level `m = np.empty(shape, dtype)` of a temporary replaced by a
+    parameter `_s<k>` (appended to the kernel's), and those temporaries' (shape, dtype).
+
+    numba allocates an np.empty per call through NRT's malloc; above glibc's trim threshold
+    freed blocks go back to the system, and every call faults them in again (the n = 10⁵
+    cummax gradient: 356 minor faults a call). ArrayKernel keeps the buffers across calls
+    instead. An array the kernel returns stays np.empty; one that a loop swaps with others
+    (after the swaps any of them may be the one returned) or that aliases another is returned
+    as a copy, and its partners are kept (one pass over the output against two fresh buffers:
+    freeing the partner each call made glibc trim, 359 faults a call of the heat gradient)."""
+    fdef = next(s for s in ast.parse(plan).body if isinstance(s, ast.FunctionDef))
+    ret = fdef.body[-1]
+    elts = ret.value.elts if isinstance(ret.value, ast.Tuple) else [ret.value]
+    groups = [{e.id for e in s.targets[0].elts} for s in ast.walk(fdef)
+              if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Tuple)]
+    groups += [{s.targets[0].id, s.value.id} for s in ast.walk(fdef)  # `a = b`: an alias
+               if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)
+               and isinstance(s.value, ast.Name)]
+    # arrays: the np.empty/np.dot names and whatever is swapped with or aliased to one (loops
+    # swap scalar carries too)
+    arrays = {s.targets[0].id for s in ast.walk(fdef) if isinstance(s, ast.Assign)
+              and isinstance(s.targets[0], ast.Name) and isinstance(s.value, ast.Call)
+              and ast.unparse(s.value.func) in ("np.empty", "np.dot")}
+    linked: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for group in groups:
+            if group & (arrays | linked) and not group <= linked:
+                linked |= group
+                grew = True
+    fresh = {e.id for e in elts if isinstance(e, ast.Name)} - linked
+    lines, specs = plan.splitlines(), []
+    for st in fdef.body:
+        v = st.value if isinstance(st, ast.Assign) else None
+        if isinstance(v, ast.Call) and ast.unparse(v.func) == "np.empty" \
+                and isinstance(st.targets[0], ast.Name) and st.targets[0].id not in fresh:
+            name = st.targets[0].id
+            # reshaped to its literal shape: numba then knows the extents as constants, as it
+            # knows those of an np.empty (an argument's are loaded at run time: the heat
+            # gradient's 2-D carry table ran 0.87x without)
+            lines[st.lineno - 1] = f"    {name} = _s{len(specs)}.reshape({ast.unparse(v.args[0])})"
+            specs.append((ast.literal_eval(v.args[0]), ast.unparse(v.args[1]).removeprefix("np.")))
+    if not specs:
+        return plan, specs
+    copies = [ast.parse(f"{e.id}.copy()", mode="eval").body
+              if isinstance(e, ast.Name) and e.id in linked else e for e in elts]
+    value = ast.Tuple(copies, ast.Load()) if isinstance(ret.value, ast.Tuple) else copies[0]
+    lines[ret.lineno - 1] = f"    return {ast.unparse(value)}"
+    head = lines[fdef.lineno - 1]
+    extra = ", ".join(f"_s{k}" for k in range(len(specs)))
+    lines[fdef.lineno - 1] = head.replace("):", f"{', ' if fdef.args.args else ''}{extra}):")
+    return "\n".join(lines) + "\n", specs
+
+
+# sets of temporaries a numba array kernel keeps between calls (one per thread calling it at
+# once, up to this many; more concurrent calls allocate theirs and drop them)
+POOL = 4
 
 
 class ArrayKernel:
@@ -59,8 +126,13 @@ class ArrayKernel:
     tuple)."""
 
     def __init__(self, fn: Any, kernel: Any, consts: list, source: str, info: dict,
-                 plan: str = ""):
+                 plan: str = "", scratch: list | tuple = ()):
         self.fn, self.kernel, self.source, self.info = fn, kernel, source, info
+        # (shape, dtype) of the temporaries the kernel takes after its constants (scratch_plan)
+        # and free sets of them: a call pops one (list.pop is atomic under the GIL; the kernel
+        # itself runs without it) or allocates a set when all are in use, and pushes it back
+        self._temps = tuple((tuple(sh), np.dtype(dt)) for sh, dt in scratch)
+        self._pool: list[tuple] = []
         self.plan = plan  # the loop plan (backends.array_loops) every renderer reads
         self.backend = "numba"
         self._consts = tuple(c.value for c in consts)
@@ -88,22 +160,37 @@ class ArrayKernel:
         if one is not None and len(args) == 1:  # the common call, with the fewest checks
             v = args[0]
             if type(v) is np.ndarray and v.dtype is one[0] and v.shape == one[1]:
-                try:  # the kernel takes C-contiguous arrays only (compiling is disabled)
-                    out = self.kernel(v, *self._consts)
-                except TypeError:
-                    out = self.kernel(np.ascontiguousarray(v), *self._consts)
+                if self._temps:
+                    out = self._with_scratch(np.ascontiguousarray(v))
+                else:
+                    try:  # the kernel takes C-contiguous arrays only (compiling is disabled)
+                        out = self.kernel(v, *self._consts)
+                    except TypeError:
+                        out = self.kernel(np.ascontiguousarray(v), *self._consts)
                 return out if self._out_array else self._out_type(out)
         if self._flat and len(args) == len(self._specs):
             leaves = args
         else:
             leaves = tree_flatten(args)[0]
         vals = arg_values(self._specs, leaves, self.fn, len(args), "this kernel takes")
-        outs = self.kernel(*vals, *self._consts)
+        outs = self._with_scratch(*vals) if self._temps else self.kernel(*vals, *self._consts)
         if self._single:  # the kernel returns its one output bare
             return outs if type(outs) is np.ndarray else self._out_dtypes[0].type(outs)
         res = [o if isinstance(o, np.ndarray) else dt.type(o)
                for o, dt in zip(outs, self._out_dtypes)]
         return tree_unflatten(self._out_tree, res)
+
+    def _with_scratch(self, *vals: Any) -> Any:
+        pool = self._pool
+        try:
+            bufs = pool.pop()
+        except IndexError:  # the first call, or every set is in use by another thread
+            bufs = tuple(np.empty(sh, dt) for sh, dt in self._temps)
+        try:
+            return self.kernel(*vals, *self._consts, *bufs)
+        finally:
+            if len(pool) < POOL:
+                pool.append(bufs)
 
     def __repr__(self) -> str:
         return f"<ArrayKernel numba of {self.fn!r}>"
@@ -141,13 +228,14 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 def lower_array_fn(fn: Any, *, fastmath: bool = False, cache_dir: Any = None,
-                   parallel: bool = False, peel: int = PEEL_NUMBA,
+                   parallel: bool = False, peel: int = PEEL_NUMBA, scratch: bool = True,
                    **options: Any) -> ArrayKernel:
     """Compile an ArrayFn into numba loop nests. `parallel=True`: the outer loop of each nest
     visiting ≥ array_loops.PARALLEL_ELEMENTS elements runs as numba.prange (opt-in: a parallel
     region costs compile time, and numba's OpenMP workers spin after it, FIELD-NOTES).
     `peel=3`: periodic stencils loop over the interior with peeled boundary segments (see
-    PEEL_NUMBA for why this is off by default here).
+    PEEL_NUMBA for why this is off by default here). `scratch` (default True): temporaries kept
+    by the kernel object across calls (scratch_plan); False: np.empty per call.
 
     >>> import numpy as np, symnum as sn
     >>> f = sn.trace(lambda x: np.sum(x[1:] * x[:-1]), np.zeros(4), mode="array")
@@ -158,7 +246,7 @@ def lower_array_fn(fn: Any, *, fastmath: bool = False, cache_dir: Any = None,
         raise CompileError(f"unknown option(s) for the numba backend's array loops: "
                            f"{', '.join(options)}")
     t0 = time.perf_counter()
-    src, gen = generate(fn, fastmath, parallel, peel)
+    src, gen = generate(fn, fastmath, parallel, peel, scratch=scratch)
     key = source_key(src)
     try:
         mod, hit = load_module(src, key, cache_dir)
@@ -168,7 +256,7 @@ def lower_array_fn(fn: Any, *, fastmath: bool = False, cache_dir: Any = None,
                            f"({type(e).__name__}: {e}); the generated source is {path}") from e
     try:  # compile now (or load numba's cached machine code), not on the first call
         if not mod.kernel.signatures:  # a module loaded before holds its compiled kernel
-            mod.kernel.compile(_signature(fn, gen.consts))
+            mod.kernel.compile(_signature(fn, gen.consts, gen.scratch))
             mod.kernel.disable_compile()  # other layouts or dtypes: a TypeError, never a compile
     except Exception as e:  # noqa: BLE001  (numba's typing/lowering errors)
         path = f"{cache_dir or default_cache_dir()}/{key}.py"
@@ -176,12 +264,12 @@ def lower_array_fn(fn: Any, *, fastmath: bool = False, cache_dir: Any = None,
                            f"({type(e).__name__}: {e}); the generated source is {path}") from e
     info = {"module": key, "cache_hit": hit, "materialised": len(gen.material),
             "compile_seconds": time.perf_counter() - t0}
-    return ArrayKernel(fn, mod.kernel, gen.consts, src, info, gen.plan)
+    return ArrayKernel(fn, mod.kernel, gen.consts, src, info, gen.plan, gen.scratch)
 
 
-def _signature(fn: Any, consts: list) -> tuple:
+def _signature(fn: Any, consts: list, scratch: list = ()) -> tuple:
     """numba argument types: C-contiguous arrays of the inputs' shapes and dtypes, scalars,
-    then the constants (read-only arrays)."""
+    then the constants (read-only arrays), then the temporaries (scratch_plan)."""
     import numba
 
     sig = []
@@ -192,4 +280,5 @@ def _signature(fn: Any, consts: list) -> tuple:
         else:
             sig.append(numba.from_dtype(dt))
     sig += [numba.typeof(c.value) for c in consts]
+    sig += [numba.types.Array(numba.from_dtype(np.dtype(dt)), len(sh), "C") for sh, dt in scratch]
     return tuple(sig)

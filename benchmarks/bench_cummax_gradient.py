@@ -8,7 +8,11 @@ log₂ n Hillis–Steele selection) is loaded from git and patched in for a seco
 so both rules run side by side in one process. Every gradient is checked against central
 differences (and the old one against the new) before a figure is printed. The goal is ≤ 4.
 
+`--no-arena` lowers with scratch=False (temporaries malloc'd and freed per call, as before issue
+11's session 4) for a before/after run in separate processes (glibc's heap state is per process).
+
     python benchmarks/bench_cummax_gradient.py [--quick] [--before REV] [--sizes N ...]
+                                               [--no-arena]
 """
 
 from __future__ import annotations
@@ -99,9 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="n ≤ 10,000")
     ap.add_argument("--before", default=None, help="git revision of the old rule to compare")
     ap.add_argument("--sizes", type=int, nargs="+", default=None, help="n values to run")
+    ap.add_argument("--no-arena", action="store_true", help="malloc temporaries per call")
     a = ap.parse_args(argv)
     old = old_rules(a.before) if a.before else None
     print(machine_info())
+    opts = {"scratch": False} if a.no_arena else {}
     rows = []
     for name, acc in ACC.items():
         for n in a.sizes or (SIZES[:2] if a.quick else SIZES):
@@ -111,14 +117,14 @@ def main(argv: list[str] | None = None) -> int:
             rng = np.random.default_rng(5)
             x = rng.standard_normal(n)
             fn = sn.trace(f, np.zeros(n), mode="array")
-            val, g = lower(fn), lower(gradient(fn))
+            val, g = lower(fn, **opts), lower(gradient(fn), **opts)
             gx = g(x)
             assert abs(val(x) - f(x)) <= 1e-9 * abs(f(x)), name
             err = fd_check(f, gx, x, rng)
             assert err < 1e-4, (name, n, err)
             ks = [val, g]
             if old is not None:
-                g_old = lower(gradient(fn, old.scan_vjp))
+                g_old = lower(gradient(fn, old.scan_vjp), **opts)
                 np.testing.assert_allclose(g_old(x), gx, rtol=1e-9, atol=1e-12)  # sums
                 # of up to n terms, added in another order
                 ks.append(g_old)
