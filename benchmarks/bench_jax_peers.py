@@ -345,6 +345,10 @@ def main() -> None:
               f"x64 {jax.config.jax_enable_x64}, XLA_FLAGS={os.environ.get('XLA_FLAGS')!r}; "
               f"CPU ticks of the 4 busiest threads over 20 calls of a 2e6 exp∘sin sum: "
               f"{pj.busy_threads(probe, z)}")
+        floor = pj.blocked(jax.jit(lambda z: z + 1.0))
+        z8 = jax.device_put(np.zeros(8))
+        print("JAX dispatch floor (jit(x + 1) on 8 elements, blocked):",
+              fmt_time(per_call_interleaved([floor], [(z8,)])[0]))
     lower(sn.trace(lambda x: np.sum(x * 2.0), np.zeros(8), mode="array"), "numba")  # numba up
     if a.only in (None, "11"):
         ns = [10**3, 10**5] if a.quick else [10**3, 10**5, 10**6]
