@@ -11,7 +11,8 @@
   hand-written numba backpropagation (peers.mlp_grad_numba);
 * the cheap-gradient ratio of array programs: raw gradient kernel time / raw value kernel time.
 
-JAX and pytensor are not installed in this environment: their columns are absent (printed).
+JAX and pytensor columns (MLP, Newton-CG, logistic, Rosenbrock) are in bench_jax_peers.py, which
+pins the process to one core and one BLAS thread first; this script prints which are installed.
 Every result is checked (scipy's derivatives, numpy by hand, finite differences) before a figure
 is printed.
 

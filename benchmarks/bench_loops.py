@@ -7,8 +7,8 @@ Per step count, mode and backend (llvm, which `auto` picks for loop programs, an
 trace + compile of the forward function (goal ≤ 0.5 s, flat in the step count),
 its per-call time against a hand-written numba loop (goal ≤ 1.2x), and the gradient of
 sum(final state) with respect to the initial state and F (trace + compile, per call). Each
-compile gets a fresh kernel (the step size differs in the last digits), so no cache is hit. JAX
-is not installed here: no `lax.scan` + `grad` peer.
+compile gets a fresh kernel (the step size differs in the last digits), so no cache is hit. The
+JAX `lax.fori_loop` / `lax.scan` + `grad` peer of the array rows is in bench_jax_peers.py.
 
     python benchmarks/bench_loops.py [--quick] [--repeat N]
 """
