@@ -379,6 +379,12 @@ class _Form(Expr):
                 return obj
         _acquire()
         try:
+            if _FORMS.get(key) is None:  # a new form under a free key: the common case
+                obj = _new_form(cls, num, entries, n, key)
+                wr = _Ref(obj, _form_gone)
+                wr.key = key
+                _FORMS[key] = wr
+                return obj
             return intern_form(key, lambda o: o._is(cls, num, entries, n),
                                lambda: _new_form(cls, num, entries, n, key))
         finally:
