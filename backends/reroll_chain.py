@@ -292,10 +292,14 @@ class _Chain:
                         recipe.append(("t", p))
                     else:
                         lag = (-p + P - 1) // P
+                        if lag > 2 * P + 2:  # more carries than the check below allows
+                            return None
                         p += lag * P
                         recipe.append(("c", (p, lag)))
                         for lg in range(1, lag + 1):
                             carries.setdefault((p, lg), len(carries))
+                        if len(carries) > 2 * P + 2:  # (carries only grow: give up early)
+                            return None
                 elif k == _TMP:  # the same value every step: computed before the chain
                     if arr.idx[i, j] >= s:
                         return None
