@@ -200,6 +200,15 @@ def _may_chain(instrs: list, min_steps: int, min_statements: int) -> bool:
     w = (min(f(q), f(q + 1)) + 1) // 2
     if w < 16 or n < 2 * w:
         return True
+    # a chain usually starts early (a Python loop is most of its program): look at a prefix
+    # first, so that a long chain pays for a few thousand instructions, not all of them
+    head = min(n, 32 * w)
+    return _recurs(instrs[:head], w) or (head < n and _recurs(instrs, w))
+
+
+def _recurs(instrs: list, w: int) -> bool:
+    """Whether some aligned block of w ops recurs later (by a window hash: see _may_chain)."""
+    n = len(instrs)
     # ops by their strings' hashes (equal ops, equal codes; unequal ones collide harmlessly)
     c = np.fromiter(map(hash, [ins.op for ins in instrs]), dtype=np.int64, count=n)
     c = c.view(np.uint64) | np.uint64(1)
