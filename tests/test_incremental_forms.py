@@ -5,6 +5,7 @@ grow with the form's size, and walks of deep chains that never recurse."""
 from __future__ import annotations
 
 import math
+import sys
 from fractions import Fraction as F
 
 import pytest
@@ -123,3 +124,78 @@ def test_printing_orders_long_texts_by_their_whole_text():
     p, q = sn.Sym(long + "b"), sn.Sym(long + "a")
     assert str(p + q) == f"{long}a + {long}b"
     assert str(sn.Sym("-neg") * 2 + 1).endswith(" + 1")
+
+
+def test_intermediate_forms_that_escape_are_the_interned_forms():
+    # the loop's intermediate sums and products are interned like any form: one kept from the
+    # loop is the very object a fresh build of the same value returns, in any order
+    xs = sn.symbols(" ".join(f"esc{i}" for i in range(60)))
+    kept, e, p = {}, 0, 1
+    for i, s in enumerate(xs):
+        e, p = e + s, p * s
+        if i % 7 == 1:
+            kept[i + 1] = (e, p)
+    del e, p
+    for k, (e, p) in kept.items():
+        assert sn.add(*reversed(xs[:k])) is e
+        assert sn.mul(*xs[:k][::-1]) is p
+        f = 0
+        for s in xs[:k][::-1]:  # another chain, the other order
+            f = f + s
+        assert f is e and (e + xs[k] if k < len(xs) else e) is not e
+
+
+def test_threads_extending_one_chain_get_the_canonical_interned_forms():
+    import threading
+
+    base_syms = sn.symbols(" ".join(f"tb{i}" for i in range(40)))
+    base = sum(base_syms[1:], base_syms[0])
+    extra = sn.symbols(" ".join(f"tx{i}" for i in range(24)))
+    results: dict = {}
+    barrier = threading.Barrier(6)
+
+    def work(t):
+        barrier.wait()
+        out = []
+        for r in range(40):
+            e = base
+            order = extra[t % 3::2] if r % 2 else extra[::-1]  # chains that branch and meet
+            for s in order:
+                e = e + s
+            out.append((tuple(order), e))
+        results[t] = out
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(6)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads between nearly every few bytecodes
+    try:
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        sys.setswitchinterval(interval)
+    seen: dict = {}
+    for out in results.values():
+        for order, e in out:
+            want = sn.add(*base_syms, *order)
+            assert e is want and dict(e.terms) == {s: 1 for s in (*base_syms, *order)}
+            assert seen.setdefault(frozenset(order), e) is e
+    assert dict(base.terms) == {s: 1 for s in base_syms}  # the shared prefix is intact
+
+
+def test_forms_under_one_key_come_and_go(monkeypatch):
+    # every form's key collides (mask 0): the table keeps a bucket, drops the dead from it and
+    # still returns the one live form of each value
+    monkeypatch.setattr(T, "_MASK", 0)
+    xs = sn.symbols("ka kb kc kd ke")
+    forms = [xs[i] + xs[j] for i in range(5) for j in range(i + 1, 5)]
+    before = T.live_terms()
+    del forms[::2]
+    assert T.live_terms() == before - 5
+    for f in forms:
+        (s, t) = f.entry_keys()
+        assert t + s is f and sn.add(s, t) is f
+    again = [xs[i] + xs[j] for i in range(5) for j in range(i + 1, 5)]
+    assert all(again[k] is forms[(k - 1) // 2] for k in range(1, 10, 2))
+    assert len({id(f) for f in again}) == 10

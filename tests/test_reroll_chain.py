@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import math
 import tempfile
+from unittest import mock
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from symnum.backends import reroll_chain
 from symnum.backends.loop_schedule import LoopInstr
 from symnum.backends.numba_backend import _HEADER
 from symnum.backends.pysource import kernel_source
-from symnum.backends.reroll_chain import roll_chains, thresholds
+from symnum.backends.reroll_chain import _may_chain, roll_chains, thresholds
 from symnum.backends.schedule import schedule
 
 import symnum as sn
@@ -372,3 +374,43 @@ def test_random_gradients_roll_and_link_bit_identically(shape, n, c):
     with np.errstate(all="ignore"):
         np.testing.assert_array_equal(py_kernel(rolled)(*args), py_kernel(sched)(*args))
     assert len(info) >= 2
+def _network(n_species: int, n_reactions: int, seed: int):
+    """A random mass-action right-hand side, element by element: no chain in it."""
+    rng = np.random.default_rng(seed)
+    c = sn.symbols(" ".join(f"c{i}" for i in range(n_species)))
+    rhs = [0] * n_species
+    for _ in range(n_reactions):
+        a, b, p = rng.integers(0, n_species, 3)
+        rate = float(rng.random()) * (c[a] if rng.random() < 0.4 else c[a] * c[b])
+        rhs[a] = rhs[a] - rate
+        rhs[p] = rhs[p] + rate
+    return c, [r for r in rhs if isinstance(r, sn.Expr)]
+
+
+def test_precheck_rejects_a_reaction_network_cheaply():
+    c, rhs = _network(300, 1500, 0)
+    sched = schedule(c, rhs)
+    assert len(sched.instrs) > 4000
+    assert not _may_chain(sched.instrs, *thresholds(64))
+    assert roll_chains(sched) == (sched, [])
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.integers(0, len(OPS) - 1), min_size=1, max_size=3), st.integers(60, 300),
+       st.integers(0, 400), st.integers(0, 2**31))
+def test_precheck_never_hides_a_chain(shape, n, n_noise, seed):
+    """At the default threshold, with a network's code before and after a chain: the
+    detection finds the same chains with the precheck as without it."""
+    c, rhs = _network(40, n_noise, seed)
+    x = sn.Sym("x")
+    a = x + rhs[0] if rhs else x
+    with sn.tree_mode():
+        for _ in range(n):
+            for o in shape:
+                a = OPS[o](a, 0.7)
+    sched = schedule([x, *c], [a, *rhs])
+    found = roll_chains(sched)[1]
+    with mock.patch.object(reroll_chain, "_may_chain", lambda *args: True):
+        assert roll_chains(sched)[1] == found
+    if found:
+        assert _may_chain(sched.instrs, *thresholds(64))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 import threading
 import weakref
+from _weakref import _remove_dead_weakref
 from fractions import Fraction
 from typing import Any
 
@@ -74,15 +75,16 @@ def number_dtype(v: Number) -> str:
 # KeyedRef.__init__ cost as much as the rest of building a term.
 
 _TABLE: dict = {}
-# the sums' and products' own table (keys tagged "A" / "M"): the loop `e = e + s` looks up and
-# replaces one entry per term, and a table holding only the live forms stays in cache where
-# the table of every symbol (10⁶ of them) would not
+# the sums' and products' own table, int key → reference (symnum.core.terms._Form): the loop
+# `e = e + s` looks up and replaces one entry per term, and a table holding only the live forms
+# stays in cache where the table of every symbol (10⁶ of them) would not. Keys are 64-bit
+# hashes of a form's contents; the forms under one key are compared before one is returned,
+# and keys that two live forms share hold a _Bucket of their references instead of one.
 _FORMS: dict = {}
 _LOCK = threading.Lock()
 # bound methods: `_acquire(); try: … finally: _release()` costs half of `with _LOCK:` (0.15 µs
 # against 0.3 on CPython 3.11), and the forms' hot paths take the lock once per term
 _acquire, _release = _LOCK.acquire, _LOCK.release
-
 
 
 class _Ref(weakref.ref):
@@ -93,11 +95,45 @@ class _Ref(weakref.ref):
     __slots__ = ("key",)
 
 
+class _Bucket(list):
+    """References to the live forms whose table keys collide (a 64-bit collision: rare)."""
+
+    __slots__ = ()
+
+
+# Callbacks never take _LOCK (a term may die while its thread holds it) and must not delete a
+# newer entry put under the same key meanwhile: _remove_dead_weakref deletes the entry only if
+# it still holds a dead reference, in one C call (what WeakValueDictionary uses).
+
+
 def _gone(wr: _Ref) -> None:
-    key = wr.key
-    table = _FORMS if key[0] == "A" or key[0] == "M" else _TABLE
-    if table.get(key) is wr:
-        del table[key]
+    _remove_dead_weakref(_TABLE, wr.key)
+
+
+def _form_gone(wr: _Ref) -> None:
+    try:
+        _remove_dead_weakref(_FORMS, wr.key)
+    except TypeError:  # a _Bucket: its dead references are dropped when it is next used
+        pass
+
+
+def intern_form(key: int, same, create) -> Any:
+    """The live form under `key` that `same(form)` accepts, else a new one from `create()`,
+    entered under `key` (the forms' general path; the caller holds _LOCK)."""
+    cur = _FORMS.get(key)
+    refs = [] if cur is None else (cur if cur.__class__ is _Bucket else [cur])
+    live = []
+    for r in refs:
+        obj = r()
+        if obj is not None:
+            if same(obj):
+                return obj
+            live.append(r)
+    obj = create()
+    wr = _Ref(obj, _form_gone)
+    wr.key = key
+    _FORMS[key] = _Bucket([*live, wr]) if live else wr
+    return obj
 
 
 def _register(obj: Any, key: tuple) -> None:
@@ -130,4 +166,7 @@ def _intern(cls: type, key: tuple, init) -> Any:
 
 def live_terms() -> int:
     """Number of terms alive in the interning table (for tests and diagnostics)."""
-    return sum(1 for t in (_TABLE, _FORMS) for wr in list(t.values()) if wr() is not None)
+    refs = [*_TABLE.values()]
+    for r in list(_FORMS.values()):
+        refs.extend(r if r.__class__ is _Bucket else [r])
+    return sum(1 for wr in refs if wr() is not None)

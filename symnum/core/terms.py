@@ -16,17 +16,20 @@ from typing import Any
 
 import numpy as np
 
+from symnum.core.form_entries import _Entries, _entry_hash, _one_entry
 from symnum.core.hooks import HOOKS
 from symnum.core.interning import (  # noqa: F401  (numbers' helpers and live_terms re-exported)
     _FORMS,
     _TABLE,
     Number,
     _acquire,
+    _form_gone,
     _gone,
     _intern,
     _Ref,
     _register,
     _release,
+    intern_form,
     is_number,
     live_terms,
     normalize_number,
@@ -327,97 +330,79 @@ class Term(Expr):
 #
 # `e = e + s` in a loop must not copy e's n entries (that made a 10⁴-term sum take minutes). The
 # forms of such a chain share one append-only `_Entries`: version L of a form is its first L
-# entries, so appending to the newest version is O(1) and older versions stay valid. Interning
-# keys on an order-independent hash of the entries, updated in O(1) per entry, and a candidate
-# found under that key is compared entry by entry before it is returned (a 64-bit collision
-# falls back to a key holding the entries themselves).
+# entries, so appending to the newest version is O(1) and older versions stay valid. A form's
+# table key is one 64-bit int: an order-independent sum of its entries' hashes, its size times
+# _STEP and a salt for its type and number, updated in O(1) per entry (an int costs less to
+# build, hash and compare than a tuple key: ~10 % of the loop). Forms found under a key are
+# compared entry by entry before one is returned (symnum.core.interning.intern_form), so a
+# collision costs time, never a wrong answer.
 
 _MASK = (1 << 64) - 1
-_NK1 = ("i", 1)  # numkey(1): the coefficient (exponent) of nearly every appended entry
+_STEP = 0x9E3779B97F4A7C15  # added once per entry, so that the size enters the key
 
 
-def _entry_hash(k: Expr, v: Number) -> int:
-    # an entry with coefficient (exponent) 1 hashes as its term alone: no tuple to build for
-    # the common case; the interning check compares entries, so a collision costs nothing wrong
-    return hash(k) if v.__class__ is int and v == 1 else hash((k, numkey(v)))
+def _salt(tag: str, num: Number) -> int:
+    """The key's part for the form's type and number: a function of (tag, numkey(num))."""
+    return hash((tag, num) if num.__class__ is int else (tag, numkey(num)))
 
 
-class _Entries:
-    """Append-only entries (term → coefficient, or base → exponent) shared by a chain of forms."""
-
-    __slots__ = ("keys", "vals", "pos")
-
-    def __init__(self, keys: list, vals: list) -> None:
-        self.keys, self.vals = keys, vals
-        self.pos = {k: i for i, k in enumerate(keys)}
-
-    @classmethod
-    def of(cls, d: Mapping) -> tuple[_Entries, int]:
-        """Fresh entries for a mapping, and their hash."""
-        e = cls(list(d.keys()), list(d.values()))
-        h = 0
-        for k, v in zip(e.keys, e.vals):
-            h = (h + _entry_hash(k, v)) & _MASK
-        return e, h
+def _entries_of(d: Mapping) -> tuple[_Entries, int]:
+    """Fresh entries for a mapping, and their hash."""
+    e = _Entries(list(d.keys()), list(d.values()))
+    return e, sum(map(_entry_hash, e.keys, e.vals)) & _MASK
 
 
-def _new_form(cls: type, key: tuple, num: Number, entries: _Entries, n: int, h: int) -> Any:
-    """Create and enter a form (the caller holds _LOCK and found no live form under `key`)."""
+def _new_form(cls: type, num: Number, entries: _Entries, n: int, key: int) -> Any:
+    """A new form, not yet entered in the table."""
     obj = object.__new__(cls)
     _set_num(obj, num)
     _set_entries(obj, entries)
     _set_len(obj, n)
-    _set_h(obj, h)
+    _set_key(obj, key)
     _set_cache(obj, None)
-    wr = _Ref(obj, _gone)
-    wr.key = key
-    _FORMS[key] = wr
     return obj
-
-
-def _one_entry(k: Expr, v: Number) -> _Entries:
-    e = object.__new__(_Entries)
-    e.keys, e.vals, e.pos = [k], [v], {k: 0}
-    return e
 
 
 class _Form(Expr):
     """Base of Add and Mul: a number (const or coeff) and version `_len` of shared entries."""
 
-    __slots__ = ("_num", "_entries", "_len", "_h")
+    __slots__ = ("_num", "_entries", "_len", "_key")
     _TAG = ""
 
     @classmethod
-    def _make(cls, num: Number, entries: _Entries, n: int, h: int, nk: tuple | None = None) -> Any:
-        # _intern's logic, inlined: this runs once per `e + s` of a loop and must stay cheap.
-        # `nk` is numkey(num) when the caller has it
-        key = (cls._TAG, nk or numkey(num), h, n)
+    def _make(cls, num: Number, entries: _Entries, n: int, key: int) -> Any:
+        """The interned form of `num` and the first n entries; `key` is its table key."""
         wr = _FORMS.get(key)
-        obj = wr() if wr is not None else None
-        if obj is None:
-            _acquire()
-            try:
-                wr = _FORMS.get(key)
-                obj = wr() if wr is not None else None
-                if obj is None:
-                    return _new_form(cls, key, num, entries, n, h)
-            finally:
-                _release()
-        if obj._same_entries(entries, n):
-            return obj
-        # two different forms share (number, hash, size): intern this one by its contents
-        items = frozenset((entries.keys[i], numkey(entries.vals[i])) for i in range(n))
+        if wr.__class__ is _Ref:  # an equal form alive: found without the lock
+            obj = wr()
+            if obj is not None and obj._is(cls, num, entries, n):
+                return obj
+        _acquire()
+        try:
+            if _FORMS.get(key) is None:  # a new form under a free key: the common case
+                obj = _new_form(cls, num, entries, n, key)
+                wr = _Ref(obj, _form_gone)
+                wr.key = key
+                _FORMS[key] = wr
+                return obj
+            return intern_form(key, lambda o: o._is(cls, num, entries, n),
+                               lambda: _new_form(cls, num, entries, n, key))
+        finally:
+            _release()
 
-        def init(o):
-            for name, v in (("_num", num), ("_entries", entries), ("_len", n), ("_h", h)):
-                object.__setattr__(o, name, v)
-
-        return _intern(cls, (cls._TAG + "*", numkey(num), items), init)
+    @classmethod
+    def _of(cls, num: Number, entries: _Entries, n: int, h: int) -> Any:
+        """`_make` for entries whose hash is h."""
+        return cls._make(num, entries, n, (h + n * _STEP + _salt(cls._TAG, num)) & _MASK)
 
     @classmethod
     def _single(cls, num: Number, k: Expr, v: Number) -> Any:
         """The form with number `num` and the one entry k → v (`x*0.5`, `t + 0.1`): no dict."""
-        return cls._make(num, _one_entry(k, v), 1, _entry_hash(k, v) & _MASK)
+        return cls._of(num, _one_entry(k, v), 1, _entry_hash(k, v))
+
+    def _is(self, cls: type, num: Number, entries: _Entries, n: int) -> bool:
+        return (self.__class__ is cls and (self._num is num or numkey(self._num) == numkey(num))
+                and self._same_entries(entries, n))
 
     def _same_entries(self, entries: _Entries, n: int) -> bool:
         if n != self._len:
@@ -460,14 +445,16 @@ class _Form(Expr):
         """This form with number `num` and more entries (keys absent from it): O(len(items))
         when this is the newest version of its entries, else one copy of its entries first."""
         n = self._len
-        h = self._h
+        key = self._key + len(items) * _STEP
         for k, v in items:
-            h = (h + _entry_hash(k, v)) & _MASK
+            key += _entry_hash(k, v)
+        if num is not self._num:
+            key += _salt(self._TAG, num) - _salt(self._TAG, self._num)
         _acquire()  # the check and the append are one step (threads may extend one chain)
         try:
             e = self._entries
             if n != len(e.keys):  # an older version: branch off a copy
-                e = _Entries(e.keys[:n], e.vals[:n])
+                e = e.branch(n)
             for i, (k, v) in enumerate(items, n):
                 e.keys.append(k)
                 e.vals.append(v)
@@ -475,41 +462,48 @@ class _Form(Expr):
         finally:
             _release()
         # if an equal form is alive, that one is returned and the entries stay unused in `e`
-        return self._make(num, e, n + len(items), h)
+        return self._make(num, e, n + len(items), key & _MASK)
 
     def appended(self, key: Expr, val: Number) -> Any:
-        """`extended` for one entry (the loop `e = e + s`): the same in one step, _make's
-        interning inlined and one lock round for the append and the table entry."""
+        """`extended` for one entry `key` absent from this form."""
+        return self.extended(self._num, [(key, val)])
+
+    def _push(self, key: Expr) -> Any:
+        """This form with one more entry key → 1 (the loop `e = e + s`, `p = p * s`), or None
+        when `key` is in it already. One lock round covers the membership check, the append
+        and the table entry: _make's interning, inlined, as this runs once per term."""
         n = self._len
-        h = (self._h + (hash(key) if val.__class__ is int and val == 1
-                        else hash((key, numkey(val))))) & _MASK
-        num = self._num
-        tkey = (self._TAG, ("i", num) if num.__class__ is int else numkey(num), h, n + 1)
+        tkey = (self._key + hash(key) + _STEP) & _MASK
         _acquire()
         try:
             e = self._entries
             keys = e.keys
-            if n != len(keys):  # an older version: branch off a copy
-                e = _Entries(keys[:n], e.vals[:n])
+            if n == len(keys):  # the newest version: check and claim the key in one dict call
+                if e.pos.setdefault(key, n) != n:
+                    return None
+            else:  # an older version: branch off a copy
+                i = e.pos.get(key)
+                if i is not None and i < n:
+                    return None
+                e = e.branch(n)
                 keys = e.keys
+                e.pos[key] = n
             keys.append(key)
-            e.vals.append(val)
-            e.pos[key] = n
-            wr = _FORMS.get(tkey)
-            if wr is None or wr() is None:  # _new_form, inlined
-                obj = object.__new__(self.__class__)
-                _set_num(obj, num)
+            e.vals.append(1)
+            if _FORMS.get(tkey) is None:
+                obj = object.__new__(self.__class__)  # _new_form, inlined
+                _set_num(obj, self._num)
                 _set_entries(obj, e)
                 _set_len(obj, n + 1)
-                _set_h(obj, h)
+                _set_key(obj, tkey)
                 _set_cache(obj, None)
-                wr = _Ref(obj, _gone)
+                wr = _Ref(obj, _form_gone)
                 wr.key = tkey
                 _FORMS[tkey] = wr
                 return obj
         finally:
             _release()
-        return self._make(num, e, n + 1, h)  # an equal form may be alive: _make finds it
+        return self._make(self._num, e, n + 1, tkey)  # an equal form may be alive
 
     def _absent(self, key: Expr) -> bool:
         i = self._entries.pos.get(key)
@@ -517,7 +511,8 @@ class _Form(Expr):
 
     def with_number(self, num: Number) -> Any:
         """The same entries with another const (coeff): O(1)."""
-        return type(self)._make(num, self._entries, self._len, self._h)
+        key = self._key + _salt(self._TAG, num) - _salt(self._TAG, self._num)
+        return type(self)._make(num, self._entries, self._len, key & _MASK)
 
 
 class Add(_Form):
@@ -529,17 +524,17 @@ class Add(_Form):
     _TAG = "A"
 
     def __new__(cls, const: Number, terms: Mapping[Expr, Number]):
-        entries, h = _Entries.of(terms)
-        return cls._make(const, entries, len(entries.keys), h)
+        entries, h = _entries_of(terms)
+        return cls._of(const, entries, len(entries.keys), h)
 
     # `e = e + s` in a loop: a new symbol or call term appended to this sum, in one step (the
     # general path, HOOKS.add → canonical.add, gives the same form with five more calls)
     def __add__(self, o):
         t = o.__class__
         if (t is Sym or t is Term) and not TREE_MODE.get():
-            i = self._entries.pos.get(o)
-            if i is None or i >= self._len:
-                return self.appended(o, 1)
+            r = self._push(o)
+            if r is not None:
+                return r
         return HOOKS.add(self, o)
 
     @property
@@ -559,15 +554,15 @@ class Mul(_Form):
     _TAG = "M"
 
     def __new__(cls, coeff: Number, bases: Mapping[Expr, int]):
-        entries, h = _Entries.of(bases)
-        return cls._make(coeff, entries, len(entries.keys), h)
+        entries, h = _entries_of(bases)
+        return cls._of(coeff, entries, len(entries.keys), h)
 
     def __mul__(self, o):  # `p = p * s`: as Add.__add__
         t = o.__class__
         if (t is Sym or t is Term) and not TREE_MODE.get():
-            i = self._entries.pos.get(o)
-            if i is None or i >= self._len:
-                return self.appended(o, 1)
+            r = self._push(o)
+            if r is not None:
+                return r
         return HOOKS.mul(self, o)
 
     @property
@@ -583,7 +578,7 @@ class Mul(_Form):
 _set_cache = Expr._cache.__set__
 _set_op, _set_args, _set_meta = Term.op.__set__, Term.args.__set__, Term.meta.__set__
 _set_num, _set_entries = _Form._num.__set__, _Form._entries.__set__
-_set_len, _set_h = _Form._len.__set__, _Form._h.__set__
+_set_len, _set_key = _Form._len.__set__, _Form._key.__set__
 
 
 def cached(t: Expr, slot: str, compute):
