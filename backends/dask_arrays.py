@@ -138,7 +138,11 @@ def elementwise(kernel: Any, args: tuple) -> Any:
     fn = kernel.fn
     n_out = len(fn.flat_outputs)
     is_arr = [isinstance(a, (da.Array, np.ndarray)) and np.ndim(a) > 0 for a in args]
-    arrays = [da.asarray(a) for a, arr in zip(args, is_arr) if arr]
+    from symnum.backends.dask_roots import lift_root
+
+    # a creation layer (da.linspace, …) as Blockwise: then making a block, the kernel and a
+    # reduction's partial step fuse into one task per block (no Alias task per block)
+    arrays = [lift_root(da.asarray(a)) for a, arr in zip(args, is_arr) if arr]
     arrays = da.broadcast_arrays(*arrays) if len(arrays) > 1 else arrays
     # the dtype (and the kernel's errors) now, on one element per input
     it = iter(arrays)

@@ -136,29 +136,50 @@ def spread(ts):
     return f"median {np.median(ts):.3f}s (min {min(ts):.3f}, max {max(ts):.3f}, n={len(ts)})"
 
 
+def _without_lifting(build):
+    """`build()` as the previous session's graphs were built: the input's creation layer left
+    materialised (dask then adds an Alias task per block; backends/dask_roots.py)."""
+    from symnum.backends import dask_roots
+
+    real = dask_roots.lift_root
+    dask_roots.lift_root = lambda a: a
+    try:
+        return build()
+    finally:
+        dask_roots.lift_root = real
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    s = fn()
+    return s, time.perf_counter() - t0
+
+
 def elementwise(client, N, chunk, reps):
     """The cluster against one process doing the same work on one thread: the same graph (input
     made block by block with `da.linspace`, the kernel, the sum) run by dask's synchronous
     scheduler in this process, so both sides make the same inputs, call the same kernel (one
-    numba thread: `_one_thread` in the task) and sum in the same order. Also, for reference, one
-    process using both cores the numba way: the whole array through the parallel ufunc. Timed
-    runs interleaved (cluster, one thread, whole array; `reps` times after a warm-up of each) so
-    load from other jobs falls on all three alike; then instrumented runs (task stream, CPU
-    seconds and page faults of every process) say where the cluster's time went."""
+    numba thread: `_one_thread` in the task) and sum in the same order. The cluster runs two
+    shapes of that graph: today's (one task per block) and the previous session's (the creation
+    layer left materialised: two tasks per block), built on a linspace of float bounds so that
+    no key is shared. Also, for reference, one process using both cores the numba way: the
+    whole array through the parallel ufunc. Timed runs interleaved (`reps` times after a
+    warm-up of each) so load from other jobs falls on all alike; then instrumented runs (task
+    stream, CPU seconds and page faults of every process) say where the cluster's time went."""
     from symnum.backends.dask_arrays import KernelRef
 
     k = sn.vectorize(f)
     k(np.zeros(4))
     x = da.linspace(-3, 3, N, chunks=chunk)
     y = k(x).sum()
-
-    def timed(fn):
-        t0 = time.perf_counter()
-        s = fn()
-        return s, time.perf_counter() - t0
+    y_old = _without_lifting(lambda: k(da.linspace(-3.0, 3.0, N, chunks=chunk)).sum())
+    n_new, n_old = (len(dask.optimize(g)[0].__dask_graph__()) for g in (y, y_old))
 
     def on_cluster():
         return client.compute(y).result()
+
+    def on_cluster_old():
+        return client.compute(y_old).result()
 
     def one_thread():
         return y.compute(scheduler="sync")
@@ -166,25 +187,28 @@ def elementwise(client, N, chunk, reps):
     def whole():
         return float(k(np.linspace(-3, 3, N)).sum())
 
-    for fn in (on_cluster, one_thread, whole):  # warm-up: workers load the kernel, numba's
-        fn()  # parallel ufuncs are built
-    t = {fn: [] for fn in (on_cluster, one_thread, whole)}
+    runs = (on_cluster, on_cluster_old, one_thread, whole)
+    for fn in runs:  # warm-up: workers load the kernel, numba's parallel ufuncs are built
+        fn()
+    t = {fn: [] for fn in runs}
     sums = {}
     for _ in range(reps):
-        for fn in t:
-            sums[fn], dt = timed(fn)
+        for fn in runs:
+            sums[fn], dt = _timed(fn)
             t[fn].append(dt)
-    t_dask, t_one, t_whole = t[on_cluster], t[one_thread], t[whole]
+    t_dask, t_old, t_one, t_whole = (t[fn] for fn in runs)
     ratio = float(np.median(t_one)) / float(np.median(t_dask))
     print(f"elementwise N={N:,}, {len(x.chunks[0])} blocks of {chunk:,}, {reps} interleaved runs "
           f"after a warm-up:")
-    print(f"  cluster 2x1:                         {spread(t_dask)}")
-    print(f"  one process, one thread, same graph: {spread(t_one)}  -> cluster speed-up "
-          f"{ratio:.2f}x (per run: {', '.join(f'{a / b:.2f}' for a, b in zip(t_one, t_dask))})")
+    print(f"  cluster 2x1, {n_new} tasks (one per block):      {spread(t_dask)}")
+    print(f"  cluster 2x1, {n_old} tasks (previous graph):     {spread(t_old)}")
+    print(f"  one process, one thread, same graph: {spread(t_one)}")
+    for label, tt in (("one task per block", t_dask), ("previous graph", t_old)):
+        print(f"    -> cluster speed-up, {label}: {np.median(t_one) / np.median(tt):.2f}x (per "
+              f"run: {', '.join(f'{a / b:.2f}' for a, b in zip(t_one, tt))})")
     print(f"  one process, whole array, numba's parallel ufunc on {numba.get_num_threads()} "
           f"threads (input made with np.linspace): {spread(t_whole)} -> cluster "
           f"{np.median(t_whole) / np.median(t_dask):.2f}x")
-    s_dask, s_one, s_whole = sums[on_cluster], sums[one_thread], sums[whole]
 
     # the event loops' cost that goes with time, not tasks (heartbeats, dask's profiler and
     # memory monitor): CPU of the idle cluster over 2 s
@@ -196,40 +220,9 @@ def elementwise(client, N, chunk, reps):
     rate = idle / 2.0
     print(f"  idle cluster: {rate * 1e3:.0f} ms CPU per second (workers' event loops, scheduler,"
           f" client)")
-    # where the time went: instrumented runs (the task stream costs the scheduler a little)
     for i in range(min(reps, 3)):
-        w0, c0 = client.run(_usage), _usage()
-        with distributed.get_task_stream(client) as ts:
-            s, wall = timed(on_cluster)
-        w1, c1 = client.run(_usage), _usage()
-        st = stream_stats(ts.data, wall)
-        w = [_diff(w1[k], w0[k]) for k in w0]
-        cc = _diff(c1, c0)
-        o0 = _usage()
-        _, t1 = timed(one_thread)
-        co = _diff(_usage(), o0)
-        tasks = [x["tasks"] for x in w]
-        loops = sum(x["main"] + x["other"] for x in w)
-        sched = cc["other"] + cc["main"]  # this process waits in `result()` meanwhile
-        total = sum(tasks) + loops + sched
-        # what dask's machinery costs beyond its idle rate (which grows with the wall time, so
-        # with the load): per task, and the bound it leaves on 2 otherwise idle cores
-        per_task = max(0.0, loops + sched - rate * wall) / st["tasks"]
-        quiet = (sum(tasks) + per_task * st["tasks"]) / (2 - rate)
-        print(f"  instrumented run {i}: wall {wall:.3f}s = span {st['span']:.3f}s + "
-              f"{wall - st['span']:.3f}s submit/result; {st['tasks']} tasks, sum of task times "
-              f"{st['compute']:.3f}s (one thread same graph: {t1:.3f}s wall, ratio "
-              f"{st['compute'] / t1:.2f}); idle inside the span {st['idle']:.3f}s over 2 "
-              f"workers; blocks per worker {st['blocks']}, median block {st['block_ms']:.0f} ms;"
-              f" transfers {st['transfer'] * 1e3:.0f} ms")
-        print(f"      CPU s: workers' task threads {' + '.join(f'{t:.2f}' for t in tasks)} = "
-              f"{sum(tasks):.2f} (one thread same graph: {co['main']:.2f}, ratio "
-              f"{sum(tasks) / co['main']:.2f}); workers' event loops {loops:.2f}; scheduler + "
-              f"client {sched:.2f} (beyond the idle rate: {per_task * 1e3:.1f} ms per task); "
-              f"all {total:.2f} -> on 2 otherwise idle cores at best "
-              f"{co['main'] / max(quiet, max(tasks)):.2f}x; system "
-              f"{sum(x['system'] for x in w):.2f} vs {co['system']:.2f}; page faults "
-              f"{sum(x['faults'] for x in w):.0f} vs {co['faults']:.0f}")
+        for label, run in (("one task per block", on_cluster), ("previous graph", on_cluster_old)):
+            _instrumented(client, run, one_thread, rate, f"{label}, run {i}")
     # (a) the kernel alone on each worker, one at a time (no contention), and here
     ref = KernelRef(k)
     here = _kernel_ms(k, chunk)
@@ -242,10 +235,49 @@ def elementwise(client, N, chunk, reps):
     n_small = min(N, 10_000_000)
     ys = k(da.linspace(-3, 3, n_small, chunks=chunk))
     same = np.array_equal(client.compute(ys).result(), ys.compute(scheduler="sync"))
-    print(f"  sums: cluster {s_dask!r}, one thread {s_one!r}, whole array {s_whole!r}; "
-          f"cluster == one thread: {s_dask == s_one}; arrays bit-identical at {n_small:,}: "
-          f"{same}")
+    s_dask, s_old, s_one = sums[on_cluster], sums[on_cluster_old], sums[one_thread]
+    print(f"  sums: cluster {s_dask!r}, previous graph {s_old!r}, one thread {s_one!r}, whole "
+          f"array {sums[whole]!r}; cluster == previous == one thread: "
+          f"{s_dask == s_old == s_one}; arrays bit-identical at {n_small:,}: {same}")
     return ratio
+
+
+def _instrumented(client, on_cluster, one_thread, rate, label):
+    """One cluster run under dask's task stream (which costs the scheduler a little) with the
+    CPU seconds and page faults of every process, then the one-thread run; prints where the
+    cluster's time went and the bound dask's CPU leaves on 2 otherwise idle cores."""
+    w0, c0 = client.run(_usage), _usage()
+    with distributed.get_task_stream(client) as ts:
+        _, wall = _timed(on_cluster)
+    w1, c1 = client.run(_usage), _usage()
+    st = stream_stats(ts.data, wall)
+    w = [_diff(w1[k], w0[k]) for k in w0]
+    cc = _diff(c1, c0)
+    o0 = _usage()
+    _, t1 = _timed(one_thread)
+    co = _diff(_usage(), o0)
+    tasks = [x["tasks"] for x in w]
+    loops = sum(x["main"] + x["other"] for x in w)
+    sched = cc["other"] + cc["main"]  # this process waits in `result()` meanwhile
+    total = sum(tasks) + loops + sched
+    # what dask's machinery costs beyond its idle rate (which grows with the wall time, so with
+    # the load): per task, and the bound it leaves on 2 otherwise idle cores
+    per_task = max(0.0, loops + sched - rate * wall) / st["tasks"]
+    quiet = (sum(tasks) + per_task * st["tasks"]) / (2 - rate)
+    print(f"  instrumented, {label}: wall {wall:.3f}s = span {st['span']:.3f}s + "
+          f"{wall - st['span']:.3f}s submit/result; {st['tasks']} tasks, sum of task times "
+          f"{st['compute']:.3f}s (one thread same graph: {t1:.3f}s wall, ratio "
+          f"{st['compute'] / t1:.2f}); idle inside the span {st['idle']:.3f}s over 2 "
+          f"workers; blocks per worker {st['blocks']}, median block {st['block_ms']:.0f} ms;"
+          f" transfers {st['transfer'] * 1e3:.0f} ms")
+    print(f"      CPU s: workers' task threads {' + '.join(f'{t:.2f}' for t in tasks)} = "
+          f"{sum(tasks):.2f} (one thread same graph: {co['main']:.2f}, ratio "
+          f"{sum(tasks) / co['main']:.2f}); workers' event loops {loops:.2f}; scheduler + "
+          f"client {sched:.2f} (dask's CPU beyond the idle rate: {per_task * 1e3:.1f} ms per "
+          f"task, {per_task * st['tasks']:.2f} s in all); all {total:.2f} -> on 2 otherwise "
+          f"idle cores at best {co['main'] / max(quiet, max(tasks)):.2f}x; system "
+          f"{sum(x['system'] for x in w):.2f} vs {co['system']:.2f}; page faults "
+          f"{sum(x['faults'] for x in w):.0f} vs {co['faults']:.0f}")
 
 
 def ensemble(client, n, members, t_end):

@@ -181,6 +181,9 @@ def map_blocks(f: Callable, x: Any, *, depth: Any = None, backend: str = "numba"
     if not isinstance(x, da.Array):
         raise ArgumentError(f"map_blocks takes a dask array, got {type(x).__name__}; call the "
                             "compiled function directly on numpy arrays")
+    from symnum.backends.dask_roots import lift_root
+
+    x = lift_root(x)  # a creation layer fuses into the blocks' tasks (one task per block)
     probe_shape = tuple(min(n, probe) for n in x.shape)
     kind, reaches, wraps = reach(f, probe_shape)
     one_chunk = all(len(c) == 1 for c in x.chunks)

@@ -177,3 +177,21 @@ def test_ensemble_of_bdf_solves_matches_serial(client):
 def test_ensemble_without_client_runs_here():
     assert sn.ensemble(lambda p: np.array([p, 2 * p]), [1.0, 2.0]).tolist() == [[1, 2], [2, 4]]
     assert sn.ensemble(lambda p: p, []).shape == (0,)
+
+
+def test_elementwise_sum_runs_one_task_per_block_on_the_cluster(client):
+    """`k(da.linspace(..)).sum()` on the cluster: the workers run one task per block (make the
+    block, the kernel, its partial sum) plus dask's tree reduction — no Alias task per block —
+    and the sum equals the same graph run in one process, bit for bit."""
+    k = sn.vectorize(lambda x: np.exp(-x * x) * np.sin(3 * x) + np.sqrt(1 + x * x) * np.cos(x))
+    x = da.linspace(-3, 3, 200_000, chunks=10_000)
+    y = k(x).sum()
+    (opt,) = __import__("dask").optimize(y)
+    tasks = dict(opt.__dask_graph__())
+    with distributed.get_task_stream(client) as ts:
+        got = client.compute(y).result()
+    ran = [r["key"] for r in ts.data]
+    assert len(ran) in (len(tasks), len(tasks) + 1)  # + the collection's finalize task
+    assert len(tasks) < x.npartitions + 10  # 20 blocks: 20 + dask's tree (was 2 x 20 + tree)
+    assert not any(type(t).__name__ == "Alias" for t in tasks.values())
+    assert got == y.compute(scheduler="sync")
