@@ -22,6 +22,7 @@ import numpy as np
 from symnum.arrays.auto import check_mode
 from symnum.arrays.fn import ArrayFn, trace_sized
 from symnum.call_args import (
+    StaticArg,
     _auto_static_positions,
     _blame_strings,
     _check_leaves,
@@ -261,7 +262,9 @@ class CompiledFunction:
         full, it, fixed = [], iter(dyn), dict(stat)
         for i in range(len(dyn) + len(stat)):
             if i not in fixed:
-                full.append(dispatch.leaf_spec(next(it)))
+                a = next(it)  # a transform's own static argument comes boxed (StaticArg)
+                full.append(("static", a.value, False) if type(a) is StaticArg
+                            else dispatch.leaf_spec(a))
             elif type(fixed[i]) is _Identity:
                 full.append(("static", fixed[i].obj, True))
             else:
@@ -275,7 +278,7 @@ class CompiledFunction:
             self._fast = [dispatch.Signature(full, compiled)] + [
                 e for e in self._fast if e.specs != full][:dispatch.MAX_SIGNATURES - 1]
             self._py_call = dispatch.build(params, self._var, self._fast, self._dispatch,
-                                           self.__name__)
+                                           self.__name__, self._defaults)
             self._call = dispatch.native(self._fast, self._py_call, len(params))
 
     def _dispatch(self, *args: Any, **kwargs: Any) -> Any:
