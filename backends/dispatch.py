@@ -123,11 +123,12 @@ def supports(compiled: Any, specs: list) -> bool:
     if len(ins) == len(specs) and len(dyn) < len(specs):
         # a transform's trace keeps its static arguments among the inputs (call_args.StaticArg,
         # no symbol: the kernel's packing skips them): pair them position by position
-        from symnum.call_args import StaticArg
+        from symnum.arrays.terms import ArrayExpr
+        from symnum.core.terms import Expr
 
         pairs = []
         for s, c, t in zip(specs, td.children, ins):
-            if (s[0] == "static") != (type(t) is StaticArg):
+            if (s[0] == "static") == isinstance(t, (Expr, ArrayExpr)):
                 return False
             if s[0] != "static":
                 pairs.append((s, c, t))
