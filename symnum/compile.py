@@ -38,6 +38,7 @@ from symnum.call_args import (
 )
 from symnum.errors import ArgumentError, CompileError, SerializationError, TransformError
 from symnum.lowering import _backends, _lower_simplified, _simplified, lower, resolve_backend  # noqa: F401  (re-exported: symnum.compile.lower is public)
+from symnum.lowering_options import check_options
 from symnum.tracing.fn import Fn
 
 
@@ -84,6 +85,7 @@ class CompiledFunction:
         if not callable(f):
             raise TransformError(f"compile()/jit() needs a callable (a Python function or a "
                                  f"transformed one), got {type(f).__name__} ({f!r:.60})")
+        check_options(backend, options, "compile")  # a misspelt option, before any trace
         self._f = f
         self._backend = backend
         self._simplify = dict(simplify) if isinstance(simplify, dict) else simplify
