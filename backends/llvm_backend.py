@@ -444,8 +444,9 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
             "tier": tier}
     ikey, directory = None, Path(cache_dir) if cache_dir is not None else default_cache_dir()
     loops = _loop_program(fn)
-    if loops:  # loop terms (backends.llvm_loops): one function, scalar rows, no index entry,
-        shard, simd, inline_batched, reroll = None, False, False, False  # rolled already
+    if loops:  # loop terms (backends.llvm_loops): scalar rows, no index entry, sharded
+        # straight-line code (a loop stays in one function with its table's readers)
+        simd, inline_batched, reroll = False, False, False  # rolled already
     # the index skips scheduling and IR printing on a hit (symnum.backends.llvm_index)
     order = None  # the terms in the schedule's walk order: one walk for the index and schedule
     if cache and not loops:
@@ -466,7 +467,7 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
         sched, chains = roll_for(sched, reroll)
         if chains:
             loops = True
-            shard, simd, inline_batched, reroll = None, False, False, False
+            simd, inline_batched, reroll = False, False, False
     if loops:
         from symnum.backends import llvm_loops, loop_schedule  # noqa: F401  (registers)
 

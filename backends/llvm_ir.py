@@ -190,6 +190,9 @@ class _Body:
         emit = EMITTERS.get(type(ins)) if EMITTERS else None
         if emit is not None:  # a loop (backends.llvm_loops): several blocks
             emit(self, ins)
+            for d in (ins.dst, *getattr(ins, "carry_dsts", ())):  # read by a later shard
+                if d in self.scratch and ("tmp", d) in self.vals:
+                    self.spill(d)
             return
         op, T, fm, out = _RENAME.get(ins.op, ins.op), self.ty, self.fm, self.out
         B, Z = self.bty, self.zero
@@ -260,10 +263,14 @@ class _Body:
             raise CompileError(f"internal error: no emitter for '{op}'")
         self.vals[("tmp", ins.dst)] = (d, kind)
         if ins.dst in self.scratch:  # needed by a later shard: spill as a float
-            v = self.get(Ref("tmp", ins.dst), "f")
-            out.append(f"  %qc{ins.dst} = getelementptr inbounds {T}, {T}* %c, i64 "
-                       f"{self.scratch[ins.dst]}")
-            out.append(f"  store {T} {v}, {T}* %qc{ins.dst}")
+            self.spill(ins.dst)
+
+    def spill(self, dst: int) -> None:
+        T = self.ty
+        v = self.get(Ref("tmp", dst), "f")
+        self.out.append(f"  %qc{dst} = getelementptr inbounds {T}, {T}* %c, i64 "
+                        f"{self.scratch[dst]}")
+        self.out.append(f"  store {T} {v}, {T}* %qc{dst}")
 
     def lanewise(self, d: str, fname: str, args: list[str]) -> None:
         """d = fname(args) lane by lane through the scalar libm function (exact)."""
@@ -298,6 +305,23 @@ class _Body:
 Segment = tuple[list[Instr], list[int]]  # instructions, and the outputs stored after them
 
 
+def _table_spans(instrs: list) -> dict[int, int]:
+    """Loop programs (backends.llvm_loops): position of each loop with a table → position of
+    the last instruction reading that table (a TableRead, or a later loop reading its rows)."""
+    where: dict[int, int] = {}  # table tmp → position of its loop
+    last: dict[int, int] = {}
+    for j, ins in enumerate(instrs):
+        if hasattr(ins, "xcols"):
+            where[ins.dst] = j
+            for col in ins.xcols:
+                if col[0] == "table" and col[1] in where:
+                    last[where[col[1]]] = j
+        t = getattr(ins, "table", None)
+        if t is not None and t in where:
+            last[where[t]] = j
+    return last
+
+
 def _segments(sched: Schedule, shard: int | None, skip: set[int]) -> list[Segment]:
     """Split the work into functions of about `shard` items (an instruction or an output store
     each: LLVM's instruction selection and scheduling are superlinear in either). Outputs in
@@ -313,14 +337,20 @@ def _segments(sched: Schedule, shard: int | None, skip: set[int]) -> list[Segmen
             users.setdefault(r.index, []).append(k)
         else:
             loose.append(k)
+    held = _table_spans(sched.instrs)
     segs: list[Segment] = []
     instrs: list[Instr] = []
     outs: list[int] = []
+    until = -1  # the last reader of a table (a loop's stack array) defined in this segment
     for j, ins in enumerate(sched.instrs):
         instrs.append(ins)
-        outs.extend(users.get(ins.dst, ()))
-        # never between a sine and its cosine: a cut would cost LLVM's merged sincos call
-        if len(instrs) + len(outs) >= shard and not sincos_at(sched.instrs, j):
+        for d in dict.fromkeys((ins.dst, *getattr(ins, "carry_dsts", ()))):  # a loop's too
+            outs.extend(users.get(d, ()))
+        until = max(until, held.get(j, -1))
+        # never between a sine and its cosine: a cut would cost LLVM's merged sincos call;
+        # never between a loop and a reader of its table (it lives in the loop's function)
+        if len(instrs) + len(outs) >= shard and not sincos_at(sched.instrs, j) \
+                and j >= until:
             segs.append((instrs, outs))
             instrs, outs = [], []
     for k in loose:

@@ -7,6 +7,8 @@
    right-hand-side call and per solve, compiled RHS + Jacobian vs plain numpy.
 3. numba-compiled code calling a symnum kernel in a loop (`k.numba`) vs calling an njit function.
 4. save/load round trip of the Brusselator n = 32 RHS + sparse Jacobian values kernel.
+5. Static arguments (a fori_loop bound): the same kernel called with a static default omitted,
+   passed, named in static_argnums, and through sn.jit(sn.grad(f)), vs the plain function.
 
     python benchmarks/bench_calls.py [--quick]
 """
@@ -81,6 +83,35 @@ def section_overhead(calls: int, repeats: int) -> str:
                      fmt_ratio(t["sn llvm"] / t["njit"]), fmt_ratio(t["sn numba"] / t["njit"])])
     return table(["arguments", "sn.compile llvm", "sn.compile numba", "raw Compiled (llvm)",
                   "numba njit", "llvm / njit", "numba / njit"], rows)
+
+
+def _step(i, y):
+    return y * 0.5 + np.sin(y)
+
+
+def f_static(x, steps=6):
+    return sn.fori_loop(0, steps, _step, x)
+
+
+def f_plain(x):
+    return sn.fori_loop(0, 6, _step, x)
+
+
+def section_static(calls: int, repeats: int) -> str:
+    """Each static row interleaved with its plain twin (one kernel, statics aside)."""
+    rows = []
+    for label, st, plain, args in [
+        ("default omitted f(x)", sn.jit(f_static), sn.jit(f_plain), (0.3,)),
+        ("default passed f(x, 6)", sn.jit(f_static), sn.jit(f_plain), (0.3, 6)),
+        ("static_argnums=1", sn.jit(lambda x, s: sn.fori_loop(0, s, _step, x),
+                                    static_argnums=1), sn.jit(f_plain), (0.3, 6)),
+        ("jit(grad(f))(x, 6)", sn.jit(sn.grad(f_static)), sn.jit(sn.grad(f_plain)),
+         (0.3, 6)),
+    ]:
+        t = per_call({"static": lambda *a, st=st: st(*a), "plain": lambda *a, p=plain: p(a[0])},
+                     args, calls, repeats)
+        rows.append([label, us(t["static"]), us(t["plain"]), fmt_ratio(t["static"] / t["plain"])])
+    return table(["static argument", "call with static", "plain f(x)", "static / plain"], rows)
 
 
 # stiff models -----------------------------------------------------------------------------------
@@ -212,7 +243,7 @@ def section_save(repeats: int) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--sections", default="1234", help="which sections to run, e.g. 12")
+    ap.add_argument("--sections", default="12345", help="which sections to run, e.g. 12")
     a = ap.parse_args()
     calls, repeats = (2000, 5) if a.quick else (10000, 9)
     print(machine_info())
@@ -228,6 +259,10 @@ def main() -> None:
     if "4" in a.sections:
         print("\n## 4. Save / load of the Brusselator n = 32 RHS and Jacobian\n")
         print(section_save(3 if a.quick else 7))
+    if "5" in a.sections:
+        print(f"\n## 5. Static arguments (best of {repeats} interleaved rounds of {calls} calls, "
+              "each through a Python lambda)\n")
+        print(section_static(calls, repeats))
 
 
 if __name__ == "__main__":

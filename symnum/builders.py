@@ -37,7 +37,9 @@ def build_function(outputs: Any, *inputs: Any, backend: str = "auto",
     """
     from symnum.autodiff.array_sparse_jacobian import ArraySparseJacobian
     from symnum.autodiff.sparsity import SparseJacobian
+    from symnum.lowering_options import check_options
 
+    check_options(backend, options, "build_function")
     if isinstance(outputs, ArraySparseJacobian):  # an array program's: values as loops
         from symnum.backends.sparse_loops import lower_sparse_values
 

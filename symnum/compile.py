@@ -22,6 +22,7 @@ import numpy as np
 from symnum.arrays.auto import check_mode
 from symnum.arrays.fn import ArrayFn, trace_sized
 from symnum.call_args import (
+    StaticArg,
     _auto_static_positions,
     _blame_strings,
     _check_leaves,
@@ -37,6 +38,7 @@ from symnum.call_args import (
 )
 from symnum.errors import ArgumentError, CompileError, SerializationError, TransformError
 from symnum.lowering import _backends, _lower_simplified, _simplified, lower, resolve_backend  # noqa: F401  (re-exported: symnum.compile.lower is public)
+from symnum.lowering_options import check_options
 from symnum.tracing.fn import Fn
 
 
@@ -83,6 +85,7 @@ class CompiledFunction:
         if not callable(f):
             raise TransformError(f"compile()/jit() needs a callable (a Python function or a "
                                  f"transformed one), got {type(f).__name__} ({f!r:.60})")
+        check_options(backend, options, "compile")  # a misspelt option, before any trace
         self._f = f
         self._backend = backend
         self._simplify = dict(simplify) if isinstance(simplify, dict) else simplify
@@ -261,7 +264,9 @@ class CompiledFunction:
         full, it, fixed = [], iter(dyn), dict(stat)
         for i in range(len(dyn) + len(stat)):
             if i not in fixed:
-                full.append(dispatch.leaf_spec(next(it)))
+                a = next(it)  # a transform's own static argument comes boxed (StaticArg)
+                full.append(("static", a.value, False) if type(a) is StaticArg
+                            else dispatch.leaf_spec(a))
             elif type(fixed[i]) is _Identity:
                 full.append(("static", fixed[i].obj, True))
             else:
@@ -275,7 +280,7 @@ class CompiledFunction:
             self._fast = [dispatch.Signature(full, compiled)] + [
                 e for e in self._fast if e.specs != full][:dispatch.MAX_SIGNATURES - 1]
             self._py_call = dispatch.build(params, self._var, self._fast, self._dispatch,
-                                           self.__name__)
+                                           self.__name__, self._defaults)
             self._call = dispatch.native(self._fast, self._py_call, len(params))
 
     def _dispatch(self, *args: Any, **kwargs: Any) -> Any:

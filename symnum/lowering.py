@@ -10,6 +10,7 @@ from typing import Any
 from symnum.arrays.auto import SCALARIZE_LIMIT, array_elements
 from symnum.arrays.fn import ArrayFn
 from symnum.errors import CompileError
+from symnum.lowering_options import check_options
 from symnum.tracing.fn import Fn
 
 
@@ -43,6 +44,7 @@ def lower(fn: Fn, backend: str = "auto", **options: Any) -> Any:
     llvm renderer refuses (float32 data, numba-only options such as parallel=True)."""
     if not isinstance(fn, (Fn, ArrayFn)):
         raise CompileError(f"lower() takes an Fn (from symnum.trace), got {type(fn).__name__}")
+    check_options(backend, options, "lower")  # before any fallback can swallow the refusal
     name = resolve_backend(backend, fn)
     if isinstance(fn, ArrayFn) and name != "numpy" and _loops(fn):
         return _lower_array_loops(fn, name, options, backend == "auto")

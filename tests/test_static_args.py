@@ -185,3 +185,57 @@ def test_array_mode_grad_keeps_statics():
     x = np.arange(1.0, 4.0)
     np.testing.assert_allclose(sn.grad(f, mode="array")(x, 3), 3 * x ** 2)
     np.testing.assert_allclose(sn.grad(f, mode="array")(x, 2, "prod"), [72.0, 36.0, 24.0])
+
+
+def _slow_path_counter(monkeypatch):
+    """Counts calls that miss the generated dispatcher (backends.dispatch) and take
+    CompiledFunction._dispatch, the slow path (it asks is_symbolic on every call)."""
+    import sys
+
+    C = sys.modules["symnum.compile"]  # the module (sn.compile is the function)
+
+    hits = []
+    real = C.is_symbolic
+
+    def counting(args):
+        hits.append(1)
+        return real(args)
+
+    monkeypatch.setattr(C, "is_symbolic", counting)
+    return hits
+
+
+@pytest.mark.parametrize("call", [(), (6,), ("kw",)])
+def test_a_static_default_call_reuses_the_kernel_on_the_fast_path(monkeypatch, call):
+    """`f(x)` with `steps=6` omitted, passed, or given by keyword: one trace, one kernel,
+    and after the first call no slow path (an omitted default used to fail the dispatcher's
+    `steps == 6` test and take the slow path on every call: ~25x the plain call)."""
+    f, traces = _counting(_euler)
+    cf = sn.jit(f)
+    args = {(): ((1.5,), {}), (6,): ((1.5, 6), {}), ("kw",): ((1.5,), {"steps": 6})}[call]
+    assert cf(*args[0], **args[1]) == pytest.approx(_want(1.5, 6))
+    slow = _slow_path_counter(monkeypatch)
+    for v in (0.25, 1.5, -2.0):
+        assert cf(v, *args[0][1:], **args[1]) == pytest.approx(_want(v, 6))
+    assert len(traces) == 1 and len(cf._entries) == 1
+    if call != ("kw",):  # a keyword call binds through the slow path by design
+        assert slow == []
+    assert cf(1.5, 3) == pytest.approx(_want(1.5, 3))  # another value: another kernel
+    assert len(traces) == 2 and len(cf._entries) == 2
+
+
+def test_a_compiled_grad_with_a_passed_static_takes_the_fast_path(monkeypatch):
+    """A transform boxes its statics (call_args.StaticArg) among the kernel's inputs: the
+    dispatcher tests their values and skips them when packing (was: slow path every call)."""
+    def h(x, steps=6):
+        return _euler(x, steps) * x
+
+    g = sn.jit(sn.grad(h))
+    want = [g(v, 6) for v in (0.5, 1.5)]  # the first call compiles
+    slow = _slow_path_counter(monkeypatch)
+    assert [g(v, 6) for v in (0.5, 1.5)] == pytest.approx(want)
+    assert slow == []
+    d = 1e-6
+    fd = (h(1.5 + d, 6) - h(1.5 - d, 6)) / (2 * d)
+    assert want[1] == pytest.approx(fd, rel=1e-6)
+    assert g(1.5, 2) != pytest.approx(want[1])  # another static value is another kernel
