@@ -31,8 +31,10 @@ from symnum.backends.llvm_ops import (  # noqa: F401  (re-exported: llvm_ir is t
     known_ops,
     libm_symbols,
 )
+from symnum.backends.llvm_segments import Segment
+from symnum.backends.llvm_segments import segments as _segments
 from symnum.backends.pysource import user_fallback
-from symnum.backends.schedule import Instr, Ref, Schedule, sincos_at
+from symnum.backends.schedule import Instr, Ref, Schedule
 
 from symnum.errors import CompileError
 
@@ -300,67 +302,6 @@ class _Body:
             self.out.append(f"  {p}po{k}.{lane} = getelementptr inbounds {E}, {E}* {self.o}, "
                             f"i64 {k + self.n_out * lane}")
             self.out.append(f"  store {E} {p}o{k}.{lane}, {E}* {p}po{k}.{lane}")
-
-
-Segment = tuple[list[Instr], list[int]]  # instructions, and the outputs stored after them
-
-
-def _table_spans(instrs: list) -> dict[int, int]:
-    """Loop programs (backends.llvm_loops): position of each loop with a table → position of
-    the last instruction reading that table (a TableRead, or a later loop reading its rows)."""
-    where: dict[int, int] = {}  # table tmp → position of its loop
-    last: dict[int, int] = {}
-    for j, ins in enumerate(instrs):
-        if hasattr(ins, "xcols"):
-            where[ins.dst] = j
-            for col in ins.xcols:
-                if col[0] == "table" and col[1] in where:
-                    last[where[col[1]]] = j
-        t = getattr(ins, "table", None)
-        if t is not None and t in where:
-            last[where[t]] = j
-    return last
-
-
-def _segments(sched: Schedule, shard: int | None, skip: set[int]) -> list[Segment]:
-    """Split the work into functions of about `shard` items (an instruction or an output store
-    each: LLVM's instruction selection and scheduling are superlinear in either). Outputs in
-    `skip` are stored elsewhere."""
-    wanted = [k for k in range(len(sched.outputs)) if k not in skip]
-    if not shard or len(sched.instrs) + len(wanted) <= shard:
-        return [(sched.instrs, wanted)]
-    users: dict[int, list[int]] = {}  # tmp → the outputs equal to it
-    loose: list[int] = []  # outputs that are inputs or constants: stored after everything
-    for k in wanted:
-        r = sched.outputs[k]
-        if r.kind == "tmp":
-            users.setdefault(r.index, []).append(k)
-        else:
-            loose.append(k)
-    held = _table_spans(sched.instrs)
-    segs: list[Segment] = []
-    instrs: list[Instr] = []
-    outs: list[int] = []
-    until = -1  # the last reader of a table (a loop's stack array) defined in this segment
-    for j, ins in enumerate(sched.instrs):
-        instrs.append(ins)
-        for d in dict.fromkeys((ins.dst, *getattr(ins, "carry_dsts", ()))):  # a loop's too
-            outs.extend(users.get(d, ()))
-        until = max(until, held.get(j, -1))
-        # never between a sine and its cosine: a cut would cost LLVM's merged sincos call;
-        # never between a loop and a reader of its table (it lives in the loop's function)
-        if len(instrs) + len(outs) >= shard and not sincos_at(sched.instrs, j) \
-                and j >= until:
-            segs.append((instrs, outs))
-            instrs, outs = [], []
-    for k in loose:
-        outs.append(k)
-        if len(instrs) + len(outs) >= shard:
-            segs.append((instrs, outs))
-            instrs, outs = [], []
-    if instrs or outs:
-        segs.append((instrs, outs))
-    return segs
 
 
 def emit_ir(sched: Schedule, dtype: str = "float64", *, shard: int | None = 250,
