@@ -528,10 +528,11 @@ class Add(_Form):
         return cls._of(const, entries, len(entries.keys), h)
 
     # `e = e + s` in a loop: a new symbol or call term appended to this sum, in one step (the
-    # general path, HOOKS.add → canonical.add, gives the same form with five more calls)
+    # general path, HOOKS.add → canonical.add, gives the same form with five more calls); a term
+    # that may read the sum (`x + sin(x)`, `x + sin(2·x)`) goes there to ask the merge policy
     def __add__(self, o):
         t = o.__class__
-        if (t is Sym or t is Term) and not TREE_MODE.get():
+        if (t is Sym or t is Term and not _may_read(o.args, self)) and not TREE_MODE.get():
             r = self._push(o)
             if r is not None:
                 return r
@@ -572,6 +573,14 @@ class Mul(_Form):
     @property
     def bases(self) -> Mapping[Expr, int]:
         return self._mapping()
+
+
+def _may_read(args: tuple, s: Add) -> bool:
+    """Add.__add__'s O(1) screen: `s` or a form among a call's arguments (merge.term_reads)."""
+    for a in args:
+        if a is s or a.__class__ is Mul or a.__class__ is Add:
+            return True
+    return False
 
 
 # slot setters (a member descriptor's __set__ is cheaper than object.__setattr__ by name)
