@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from symnum.core.terms import Add, Expr, Mul, Term
+from symnum.core.terms import Add, Expr, Mul, Term, holds, term_reads
 from symnum.errors import ArgumentError
 
 # In a merge of several operands (add(a, b), _sum, linear_combination), a sum operand stays ONE
@@ -33,7 +33,7 @@ from symnum.errors import ArgumentError
 # and extending it would make an Euler loop's n sums hold 1, 2, …, n entries). "Reads" looks
 # one level below a call's arguments (`product_reads`: sin(2·x), sin(x + 1), exp(-x·x)) and
 # no deeper, so that the check stays O(1) per operand: Add.__add__ screens every appended call
-# term (terms._may_read) and sends the ones that may read the sum here, so that `+` and
+# term (terms.term_reads) and sends the ones that read the sum here, so that `+` and
 # canonical.add build one form. Deeper reads (sin(2·sin(2·x))) still extend the sum (measured:
 # benchmarks/results_issue12.md, "Session 4: merge policy, remaining cases"). Layering makes
 # a loop's steps alike once its state first passes the limit: the next state holds the old one
@@ -104,30 +104,6 @@ def sum_operand(a: Expr) -> Add | None:
             and a._entries.vals[0] == 1:
         return a._entries.keys[0]
     return None
-
-
-def holds(a: Any, s: Add) -> bool:
-    """Whether the argument `a` is the sum `s` or holds it one level down: a product with `s`
-    among its bases (2·x, x·y, x²), a sum with `s` among its entries, or `s` with another
-    constant (x + 1: the same entries, found by one interning look-up). O(1): dict and table
-    look-ups only, never a walk (Add.__add__ asks this for every term appended to a sum)."""
-    if a is s:
-        return True
-    ta = type(a)
-    if ta is Mul:
-        return a.get(s) is not None
-    if ta is Add:
-        return a.get(s) is not None or (a._len == s._len and a._num != s._num
-                                         and a.with_number(s._num) is s)
-    return False
-
-
-def term_reads(t: Term, s: Add) -> bool:
-    """Whether the call term `t` reads the sum `s`: an argument of it holds `s` (see `holds`)."""
-    for a in t.args:
-        if holds(a, s):
-            return True
-    return False
 
 
 def product_reads(p: Any, s: Add) -> bool:

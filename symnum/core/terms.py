@@ -532,7 +532,7 @@ class Add(_Form):
     # that may read the sum (`x + sin(x)`, `x + sin(2·x)`) goes there to ask the merge policy
     def __add__(self, o):
         t = o.__class__
-        if (t is Sym or t is Term and not _may_read(o.args, self)) and not TREE_MODE.get():
+        if (t is Sym or t is Term and not term_reads(o, self)) and not TREE_MODE.get():
             r = self._push(o)
             if r is not None:
                 return r
@@ -575,10 +575,26 @@ class Mul(_Form):
         return self._mapping()
 
 
-def _may_read(args: tuple, s: Add) -> bool:
-    """Add.__add__'s O(1) screen: `s` or a form among a call's arguments (merge.term_reads)."""
-    for a in args:
-        if a is s or a.__class__ is Mul or a.__class__ is Add:
+def holds(a: Any, s: Add) -> bool:
+    """Whether `a` is the sum `s` or holds it one level down: a form with `s` among its entries
+    (2·x, x·y, x², y + x kept whole) or `s` with another constant (x + 1: one interning look-up).
+    O(1), never a walk: the merge policy's notion of "reads" (symnum.core.merge)."""
+    if a is s:
+        return True
+    ta = a.__class__
+    if ta is Mul or ta is Add:
+        i = a._entries.pos.get(s)
+        if i is not None and i < a._len:
+            return True
+        return ta is Add and a._len == s._len and a._num != s._num \
+            and a.with_number(s._num) is s
+    return False
+
+
+def term_reads(t: Term, s: Add) -> bool:
+    """Whether the call term `t` reads the sum `s`: one of its arguments `holds` it."""
+    for a in t.args:
+        if a is s or a.__class__ is not Sym and holds(a, s):
             return True
     return False
 
