@@ -582,19 +582,28 @@ def holds(a: Any, s: Add) -> bool:
     if a is s:
         return True
     ta = a.__class__
-    if ta is Mul or ta is Add:
+    if ta is Mul:
+        i = a._entries.pos.get(s)
+        return i is not None and i < a._len
+    if ta is Add:
         i = a._entries.pos.get(s)
         if i is not None and i < a._len:
             return True
-        return ta is Add and a._len == s._len and a._num != s._num \
-            and a.with_number(s._num) is s
+        return a._len == s._len and a._num != s._num and a.with_number(s._num) is s
     return False
 
 
 def term_reads(t: Term, s: Add) -> bool:
     """Whether the call term `t` reads the sum `s`: one of its arguments `holds` it."""
     for a in t.args:
-        if a is s or a.__class__ is not Sym and holds(a, s):
+        if a is s:
+            return True
+        ta = a.__class__
+        if ta is Mul:  # holds(a, s), inlined: Add.__add__ asks this for every appended term
+            i = a._entries.pos.get(s)
+            if i is not None and i < a._len:
+                return True
+        elif ta is Add and holds(a, s):
             return True
     return False
 
