@@ -9,6 +9,7 @@ the Euler loops the table also gives the statements a lowering would emit (an n-
 arguments counts k - 1): linear in the steps with the policy, quadratic without.
 
     python benchmarks/bench_merge_reads.py --base /tmp/base [--rounds 3] [--repeat 3]
+    python benchmarks/bench_merge_reads.py --depth   (statements at 50/100/150 steps, this tree)
 """
 
 from __future__ import annotations
@@ -66,12 +67,40 @@ def one(tree: Path | None, n: int, repeat: int, kind: str) -> tuple[float, int]:
     return float(out[0]), int(out[1])
 
 
+DEPTH = {  # how deep the step reads the state x, and whether the policy sees it
+    "x + h*sin(2x) (one level below the argument)": "x + 1e-3 * sn.sin(2 * x)",
+    "x + h*sin(x)**2 (a base reads x)": "x + 1e-3 * sn.sin(x) ** 2",
+    "x + h*sin(2*sin(2x)) (two levels)": "x + 1e-3 * sn.sin(2 * sn.sin(2 * x))",
+    "x + h*sin(sin(x) + 1) (two levels)": "x + 1e-3 * sn.sin(sn.sin(x) + 1)",
+}
+
+
+def depth() -> None:
+    import symnum as sn
+    from symnum.core.traversal import arguments, iscall, postorder
+
+    print("| step | statements at 50 / 100 / 150 steps |\n| --- | --- |")
+    for name, src in DEPTH.items():
+        row = []
+        for n in (50, 100, 150):
+            x = sn.Sym("x")
+            for _ in range(n):
+                x = eval(src, {"sn": sn, "x": x})
+            row.append(sum(max(1, len(arguments(m)) - 1) for m in postorder([x]) if iscall(m)))
+        print(f"| {name} | {' / '.join(f'{v:,}' for v in row)} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--base", type=Path, required=True, help="the other checkout's root")
+    ap.add_argument("--base", type=Path, help="the other checkout's root")
+    ap.add_argument("--depth", action="store_true", help="only the depth table, this tree")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
+    if a.depth:
+        return depth()
+    if a.base is None:
+        ap.error("--base is required (or --depth)")
     print(machine_info())
     print(f"\nthis tree: {ROOT}   base: {a.base}\n")
     print("| workload | round | base s | this s | this / base | base statements | "
