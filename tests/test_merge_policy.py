@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symnum as sn
-from symnum.core.canonical import flatten
+from symnum.core.canonical import add, flatten
 from symnum.core.merge import MERGE_LIMIT, merge_limit
 from symnum.core.terms import Add
-from symnum.core.traversal import count_ops, postorder
+from symnum.core.traversal import arguments, count_ops, iscall, postorder
 from symnum.errors import ArgumentError, SizeLimitError
 
 N = 8
@@ -199,11 +199,104 @@ def test_euler_with_a_one_term_rhs_grows_linearly(rhs):
     np.testing.assert_allclose(sn.evaluate(euler(60, x, rhs), env), want, rtol=1e-13)
 
 
-def test_a_bare_term_that_reads_the_sum_extends_it_on_every_path():
-    # Add.__add__ appends a bare term without the policy; canonical.add must build the same form
-    s = sn.symbols(" ".join(f"a{i}" for i in range(12)))
-    big = sum(s, 0)
-    assert big + sn.sin(big) is sn.core.canonical.add(big, sn.sin(big))
-    assert len(big + sn.sin(big)) == 13
-    scaled = big + 0.5 * sn.sin(big)
-    assert len(scaled) == 2 and scaled is sn.core.canonical.add(big, 0.5 * sn.sin(big))
+BIG = sum(sn.symbols(" ".join(f"a{i}" for i in range(12))), 0)  # over the limit, not layered
+A0 = sn.Sym("a0")
+
+
+def three_ways(a, b):
+    """a + b by Add.__add__ (its fast path), by canonical.add and in the other order."""
+    r = a + b
+    assert r is add(a, b) is b + a is add(b, a)
+    return r
+
+
+@pytest.mark.parametrize("rhs", [
+    lambda x: sn.sin(x), lambda x: sn.sin(2 * x), lambda x: sn.sin(x + 1),
+    lambda x: sn.sin(x * A0), lambda x: sn.exp(-x * x), lambda x: 0.5 * sn.sin(2 * x),
+    lambda x: 0.5 * sn.sin(x) * sn.cos(2 * x), lambda x: sn.atan2(x - 2, A0)],
+    ids=["sin(x)", "sin(2x)", "sin(x+1)", "sin(x*a0)", "exp(-x*x)", "h*sin(2x)",
+         "h*sin(x)*cos(2x)", "atan2(x-2,a0)"])
+def test_a_term_that_reads_the_sum_keeps_it_whole_on_every_path(rhs):
+    r = three_ways(BIG, rhs(BIG))
+    assert len(r) == 2 and any(k is BIG for k in r.entry_keys())
+    small = A0 + sn.Sym("b")  # below the limit: extended, as without the bound
+    r = three_ways(small, rhs(small))
+    assert not any(type(k) is Add for k in r.entry_keys()) and len(r) >= 3
+
+
+@pytest.mark.parametrize("term", [sn.sin(A0), sn.sin(2 * A0), sn.sin(A0 + 1),
+                                  sn.sin(sn.Sym("z")), sn.sin(2 * sn.Sym("z"))],
+                         ids=["sin(a0)", "sin(2a0)", "sin(a0+1)", "sin(z)", "sin(2z)"])
+def test_a_term_that_does_not_read_the_sum_extends_it_on_every_path(term):
+    r = three_ways(BIG, term)
+    assert len(r) == 13 and not any(type(k) is Add for k in r.entry_keys())
+
+
+def statements(e):
+    """Operations a lowering emits: an n-ary node of k arguments is k - 1 (sums, products)."""
+    return sum(max(1, len(arguments(n)) - 1) for n in postorder([e]) if iscall(n))
+
+
+STEPS = {
+    "x+sin(x)": lambda x: x + sn.sin(x),
+    "x+sin(2x)": lambda x: x + sn.sin(2 * x),
+    "x+h*sin(2x)": lambda x: x + H * sn.sin(2 * x),
+    "x+h*sin(x+1)": lambda x: x + H * sn.sin(x + 1),
+    "x+h*exp(-x*x)": lambda x: x + H * sn.exp(-x * x),
+    "x+h*sin(x)*cos(2x)": lambda x: x + H * sn.sin(x) * sn.cos(2 * x),
+}
+
+
+def loop(steps, step, x):
+    for _ in range(steps):
+        x = step(x)
+    return x
+
+
+@pytest.mark.parametrize("name", list(STEPS))
+def test_euler_loops_that_read_the_sum_grow_linearly(name):
+    step, x = STEPS[name], sn.Sym("x")
+    size = {n: statements(loop(n, step, x)) for n in (50, 100, 150)}
+    assert size[150] - size[100] == size[100] - size[50] > 0
+    with merge_limit(None):  # what the policy removes: n sums of 1, 2, …, n entries
+        grow = [statements(loop(n, step, x)) for n in (20, 40, 60)]
+    assert grow[2] - grow[1] > grow[1] - grow[0] + 100
+    env = {"x": 0.3}
+    got = sn.evaluate(loop(60, step, x), env)
+    with sn.tree_mode():
+        want = sn.evaluate(loop(60, step, x), env)
+    with merge_limit(None):
+        flat = sn.evaluate(loop(60, step, x), env)
+    np.testing.assert_allclose([got, flat], [want, want], rtol=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda s: s, sn.sin, lambda s: sn.sin(2 * s),
+                                  lambda s: 3 * sn.cos(s + 1)],
+                         ids=["s", "sin(s)", "sin(2s)", "3cos(s+1)"])
+def test_loop_sums_of_fresh_terms_stay_flat_and_unique(make):
+    syms = sn.symbols(" ".join(f"q{i}" for i in range(200)))
+    terms = [make(s) for s in syms]
+    e = 0
+    for t in terms:
+        e = e + t
+    assert type(e) is Add and len(e) == 200
+    assert not any(type(k) is Add for k in e.entry_keys())
+    assert e is sn.add(*terms) is add(*terms)
+
+
+POOL2 = list(sn.symbols("r0 r1 r2"))
+UNARY = [lambda v: v, sn.sin, lambda v: sn.sin(2 * v), lambda v: sn.cos(v + 1),
+         lambda v: 0.5 * sn.exp(-v * v), lambda v: 2 * v]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60),
+                          st.integers(0, len(UNARY) - 1)), min_size=1, max_size=16),
+       st.sampled_from([1, 2, 8]))
+def test_plus_and_canonical_add_build_one_form(ops, limit):
+    # a + f(b), with f(b) reading a or not, below and above a small bound: every path, one form
+    with merge_limit(limit):
+        vals = list(POOL2)
+        for i, j, k in ops:
+            a, b = vals[i % len(vals)], vals[j % len(vals)]
+            vals.append(three_ways(a, UNARY[k](b)))

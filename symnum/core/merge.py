@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from symnum.core.terms import Add, Expr, Mul, Term
+from symnum.core.terms import Add, Expr, Mul, Term, holds, term_reads
 from symnum.errors import ArgumentError
 
 # In a merge of several operands (add(a, b), _sum, linear_combination), a sum operand stays ONE
@@ -28,11 +28,14 @@ from symnum.errors import ArgumentError
 #   * it has more than MERGE_LIMIT entries, or
 #   * it is "layered": it already holds an opaque sum among its entries,
 # unless it is the only sum among the operands and enters with scale 1 (`e + s`, `e + 2·t`,
-# `e + 1`: the sum is extended, as the O(1) append of a loop sum needs) and no product operand
-# reads it directly (`x + h·sin(x)`, `x + h·x·y`: the sum is then certainly used twice, and
-# extending it would make an Euler loop's n sums hold 1, 2, …, n entries). A bare term that
-# reads it (`x + sin(x)`) still extends it: Add.__add__ appends bare terms without asking the
-# policy, and the two paths must build one form. Layering is what makes
+# `e + 1`: the sum is extended, as the O(1) append of a loop sum needs) and no other operand
+# reads it (`x + sin(x)`, `x + h·sin(x)`, `x + h·x·y`: the sum is then certainly used twice,
+# and extending it would make an Euler loop's n sums hold 1, 2, …, n entries). "Reads" looks
+# one level below a call's arguments (`product_reads`: sin(2·x), sin(x + 1), exp(-x·x)) and
+# no deeper, so that the check stays O(1) per operand: Add.__add__ screens every appended call
+# term (terms.term_reads) and sends the ones that read the sum here, so that `+` and
+# canonical.add build one form. Deeper reads (sin(2·sin(2·x))) still extend the sum (measured:
+# benchmarks/results_issue12.md, "Session 4: merge policy, remaining cases"). Layering makes
 # a loop's steps alike once its state first passes the limit: the next state holds the old one
 # opaque, so it is itself kept opaque by the step after, and every step adds O(1) entries of the
 # same shape (the chain re-roller can then roll it).
@@ -104,14 +107,23 @@ def sum_operand(a: Expr) -> Add | None:
 
 
 def product_reads(p: Any, s: Add) -> bool:
-    """Whether the product or scaled term `p` reads the sum `s` directly: `s` is one of its
-    bases (h·x·y, h·x²) or an argument of one (h·sin(x))."""
-    if type(p) is not Mul:
+    """Whether the operand `p` of a merge with the sum `s` reads `s`: a call term whose argument
+    holds it (sin(x), sin(2·x), sin(x + 1)), or a product with `s` (or a sum holding it) among
+    its bases (h·x·y, h·x², h·(x + 1)·y) or a call term among its bases that reads it
+    (h·sin(x), h·sin(2·x))."""
+    tp = type(p)
+    if tp is Term:
+        return term_reads(p, s)
+    if tp is not Mul:
         return False
     if p.get(s) is not None:
         return True
     for b in p.entry_keys():
-        if type(b) is Term and any(a is s for a in b.args):
+        tb = type(b)
+        if tb is Term:
+            if term_reads(b, s):
+                return True
+        elif tb is Add and holds(b, s):
             return True
     return False
 

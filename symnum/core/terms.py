@@ -528,10 +528,11 @@ class Add(_Form):
         return cls._of(const, entries, len(entries.keys), h)
 
     # `e = e + s` in a loop: a new symbol or call term appended to this sum, in one step (the
-    # general path, HOOKS.add → canonical.add, gives the same form with five more calls)
+    # general path, HOOKS.add → canonical.add, gives the same form with five more calls); a term
+    # that may read the sum (`x + sin(x)`, `x + sin(2·x)`) goes there to ask the merge policy
     def __add__(self, o):
         t = o.__class__
-        if (t is Sym or t is Term) and not TREE_MODE.get():
+        if (t is Sym or t is Term and not term_reads(o, self)) and not TREE_MODE.get():
             r = self._push(o)
             if r is not None:
                 return r
@@ -572,6 +573,39 @@ class Mul(_Form):
     @property
     def bases(self) -> Mapping[Expr, int]:
         return self._mapping()
+
+
+def holds(a: Any, s: Add) -> bool:
+    """Whether `a` is the sum `s` or holds it one level down: a form with `s` among its entries
+    (2·x, x·y, x², y + x kept whole) or `s` with another constant (x + 1: one interning look-up).
+    O(1), never a walk: the merge policy's notion of "reads" (symnum.core.merge)."""
+    if a is s:
+        return True
+    ta = a.__class__
+    if ta is Mul:
+        i = a._entries.pos.get(s)
+        return i is not None and i < a._len
+    if ta is Add:
+        i = a._entries.pos.get(s)
+        if i is not None and i < a._len:
+            return True
+        return a._len == s._len and a._num != s._num and a.with_number(s._num) is s
+    return False
+
+
+def term_reads(t: Term, s: Add) -> bool:
+    """Whether the call term `t` reads the sum `s`: one of its arguments `holds` it."""
+    for a in t.args:
+        if a is s:
+            return True
+        ta = a.__class__
+        if ta is Mul:  # holds(a, s), inlined: Add.__add__ asks this for every appended term
+            i = a._entries.pos.get(s)
+            if i is not None and i < a._len:
+                return True
+        elif ta is Add and holds(a, s):
+            return True
+    return False
 
 
 # slot setters (a member descriptor's __set__ is cheaper than object.__setattr__ by name)
