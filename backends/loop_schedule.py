@@ -193,10 +193,22 @@ def lower_out(low: Any, n: Any) -> S.Ref:
     return S.Ref("tmp", dst)
 
 
-def prune(sched: S.Schedule) -> S.Schedule:
-    """Drop table reads nobody uses (stored carries a backward loop reads in place)."""
-    if not any(type(i) is TableRead for i in sched.instrs):
+def prune(sched: S.Schedule, drop: tuple = (TableRead,)) -> S.Schedule:
+    """Drop the instructions of the types in `drop` whose results nobody reads, in one backward
+    pass (by default the table reads of stored carries a backward loop reads in place). A table
+    that a loop reads in place (a "table" xs column) counts as read."""
+    if not any(type(i) in drop for i in sched.instrs):
         return sched
+    used = {r.index for r in sched.outputs if r.kind == "tmp"}
+    keep: list = []
+    for ins in reversed(sched.instrs):
+        if type(ins) in drop and ins.dst not in used:
+            continue
+        keep.append(ins)
+        used.update(r.index for r in ins.args if r.kind == "tmp")
+        used.update(c[1] for c in getattr(ins, "xcols", ()) if c[0] == "table")
+    sched.instrs = keep[::-1]
+    return sched
     used = {r.index for r in sched.outputs if r.kind == "tmp"}
     keep: list = []
     for ins in reversed(sched.instrs):

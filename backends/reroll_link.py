@@ -72,19 +72,9 @@ def sink(instrs: list, pos: dict, refs: list[Ref]) -> tuple | None:
 
 def dead_code(sched: Schedule) -> Schedule:
     """Without the plain statements nobody reads (the straight-line copies of what `sink`
-    moved into a loop), then without the table reads nobody reads."""
-    live = {r.index for r in sched.outputs if r.kind == "tmp"}
-    keep: list = []
-    for ins in reversed(sched.instrs):
-        if type(ins) is Instr and ins.dst not in live:
-            continue
-        keep.append(ins)
-        live.update(r.index for r in ins.args if r.kind == "tmp")
-        if type(ins) is LoopInstr:  # tables read in place
-            live.update(c[1] for c in ins.xcols if c[0] == "table")
-    if len(keep) < len(sched.instrs):
-        sched = Schedule(sched.n_in, keep[::-1], list(sched.outputs), sched.n_tmp)
-    return prune(sched)
+    moved into a loop) and the table reads nobody reads, in a copy of the schedule."""
+    copy = Schedule(sched.n_in, list(sched.instrs), list(sched.outputs), sched.n_tmp)
+    return prune(copy, drop=(Instr, TableRead))
 
 
 def link_tables(sched: Schedule) -> tuple[Schedule, dict[int, dict]]:

@@ -50,16 +50,22 @@ print(best, sn.__file__)
 """
 
 
-def one(tree: Path | None, n: int, repeat: int, kind: str) -> float:
+def in_tree(tree: Path | None, worker: str, *args: object) -> list[str]:
+    """The words `worker` prints when run with `args` in a fresh process importing the symnum of
+    `tree` (this checkout when None); its last word must be the imported symnum's path."""
     env = dict(os.environ)
     if tree is not None:  # the other checkout's symnum first on the path
         env["PYTHONPATH"] = str(tree)
-    out = subprocess.run([sys.executable, "-c", WORKER, str(n), str(repeat), kind], env=env,
+    out = subprocess.run([sys.executable, "-c", worker, *map(str, args)], env=env,
                          capture_output=True, text=True, check=True, cwd="/").stdout.split()
     want = str((tree or ROOT) / "symnum")
-    if not out[1].startswith(want):
-        raise SystemExit(f"imported {out[1]}, wanted the symnum under {want}")
-    return float(out[0])
+    if not out[-1].startswith(want):
+        raise SystemExit(f"imported {out[-1]}, wanted the symnum under {want}")
+    return out
+
+
+def one(tree: Path | None, n: int, repeat: int, kind: str) -> float:
+    return float(in_tree(tree, WORKER, n, repeat, kind)[0])
 
 
 def main() -> None:

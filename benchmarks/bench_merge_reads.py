@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from _common import ROOT, machine_info
+from bench_loop_sum import in_tree
 
 WORKER = r"""
 import gc, sys, time
@@ -56,14 +55,7 @@ print(best, size, sn.__file__)
 
 
 def one(tree: Path | None, n: int, repeat: int, kind: str) -> tuple[float, int]:
-    env = dict(os.environ)
-    if tree is not None:  # the other checkout's symnum first on the path
-        env["PYTHONPATH"] = str(tree)
-    out = subprocess.run([sys.executable, "-c", WORKER, str(n), str(repeat), kind], env=env,
-                         capture_output=True, text=True, check=True, cwd="/").stdout.split()
-    want = str((tree or ROOT) / "symnum")
-    if not out[2].startswith(want):
-        raise SystemExit(f"imported {out[2]}, wanted the symnum under {want}")
+    out = in_tree(tree, WORKER, n, repeat, kind)
     return float(out[0]), int(out[1])
 
 
