@@ -136,19 +136,21 @@ def test_reversed_loop_stores_as_in_scalar_mode():
     assert (5, 6) in _stored_tables(rec)
 
 
-def test_while_loop_recompute():
-    def loss(cp):
-        def f(c0, q):
-            c = sn.while_loop(lambda v: np.sum(v) < 40.0, lambda v: v * (1.0 + q) + 0.1, c0,
-                              max_steps=30, checkpoint=cp)
-            return np.sum(c ** 2)
-        return f
+def while_loss(cp):
+    """sum(c²) after a bounded while loop under checkpoint policy `cp`."""
+    def f(c0, q):
+        c = sn.while_loop(lambda v: np.sum(v) < 40.0, lambda v: v * (1.0 + q) + 0.1, c0,
+                          max_steps=30, checkpoint=cp)
+        return np.sum(c ** 2)
+    return f
 
+
+def test_while_loop_recompute():
     c0, q = np.abs(RNG.standard_normal(7)), 0.2
-    gs = _grad(loss("store"), c0, q)(c0, q)
-    gr = _grad(loss("recompute"), c0, q)(c0, q)
+    gs = _grad(while_loss("store"), c0, q)(c0, q)
+    gr = _grad(while_loss("recompute"), c0, q)(c0, q)
     assert np.array_equal(gs[0], gr[0]) and gs[1] == gr[1]
-    k = lower(sn.trace(_grad(loss("recompute"), c0, q), c0, q, mode="array"), "llvm",
+    k = lower(sn.trace(_grad(while_loss("recompute"), c0, q), c0, q, mode="array"), "llvm",
               cache=False, array_loops="native")
     got = k(c0, q)
     np.testing.assert_allclose(got[0], gs[0], rtol=1e-13)
@@ -227,16 +229,9 @@ def test_segments_scan_with_xs_and_ys(cp):
 
 
 def test_segments_while_loop_and_compiled():
-    def loss(cp):
-        def f(c0, q):
-            c = sn.while_loop(lambda v: np.sum(v) < 40.0, lambda v: v * (1.0 + q) + 0.1, c0,
-                              max_steps=30, checkpoint=cp)
-            return np.sum(c ** 2)
-        return f
-
     c0, q = np.abs(RNG.standard_normal(40)), 0.2
-    gs = _grad(loss("store"), c0, q)(c0, q)
-    g = _grad(loss(4), c0, q)(c0, q)
+    gs = _grad(while_loss("store"), c0, q)(c0, q)
+    g = _grad(while_loss(4), c0, q)(c0, q)
     assert np.array_equal(gs[0], g[0])
     assert float(g[1]) == pytest.approx(float(gs[1]), rel=1e-13)
     ker = lower(sn.trace(_grad(heat_loss("sqrt", 30), c0, q), c0, q, mode="array"), "llvm",
