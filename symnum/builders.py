@@ -17,6 +17,7 @@ from symnum.arrays.terms import ArrayExpr, ArraySym
 from symnum.built import InPlace, SparseFunction
 from symnum.errors import CompileError
 from symnum.lowering import _backends, _lower_simplified, _simplified
+from symnum.lowering_options import check_elementwise_options, check_options
 from symnum.tracing.fn import Fn
 
 
@@ -37,8 +38,6 @@ def build_function(outputs: Any, *inputs: Any, backend: str = "auto",
     """
     from symnum.autodiff.array_sparse_jacobian import ArraySparseJacobian
     from symnum.autodiff.sparsity import SparseJacobian
-    from symnum.lowering_options import check_options
-
     check_options(backend, options, "build_function")
     if isinstance(outputs, ArraySparseJacobian):  # an array program's: values as loops
         from symnum.backends.sparse_loops import lower_sparse_values
@@ -88,6 +87,7 @@ def vectorize(f: Callable | None = None, *, backend: str = "numba",
         if be.elementwise is None:
             raise CompileError(f"backend '{backend}' has no elementwise kernels; use 'numba' or "
                                "'cuda'")
+        check_elementwise_options(be.elementwise, backend, options)
         return be.elementwise(fn, **options)
 
     return wrap if f is None else wrap(f)

@@ -78,10 +78,22 @@ def check_options(backend: str, options: dict, where: str = "lower") -> None:
             return
     if not valid:
         return  # an unknown backend: get_backend says so, with its own message
-    bad = sorted(unknown)
-    hints = [f"{b!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(b, valid, 1))
-             else repr(b) for b in bad]
     which = "any of llvm, numba, numpy" if backend == "auto" else f"the {backend} backend"
+    _refuse(where, unknown, valid, which)
+
+
+def check_elementwise_options(elementwise: Any, backend: str, options: dict) -> None:
+    """As check_options, for `sn.vectorize`: the names the backend's elementwise lowerer
+    (`elementwise`) takes."""
+    valid = _keywords(elementwise)
+    unknown = set(options) - valid
+    if unknown and valid:
+        _refuse("vectorize", unknown, valid, f"the {backend} backend's elementwise kernels")
+
+
+def _refuse(where: str, unknown: set, valid: set, which: str) -> None:
+    hints = [f"{b!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(b, valid, 1))
+             else repr(b) for b in sorted(unknown)]
     raise CompileError(f"{where}: unknown option(s) {', '.join(hints)} for {which}; valid "
                        f"options: {', '.join(sorted(valid))}")
 

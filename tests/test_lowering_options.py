@@ -59,3 +59,9 @@ def test_valid_options_still_pass():
     with pytest.raises(CompileError, match=r"'opt' for the numpy backend; valid options: "
                                            r"array_loops, reroll"):
         lower(sn.trace(lambda x: x + 1.0, 1.0), "numpy", opt=1)  # llvm's, not numpy's
+
+
+def test_vectorize_names_an_unknown_option_before_compiling():
+    with pytest.raises(CompileError, match=r"vectorize: unknown option\(s\) 'cache_dri' "
+                                           r"\(did you mean 'cache_dir'\?\)"):
+        sn.vectorize(lambda x: x * 2.0, cache_dri="/tmp")
