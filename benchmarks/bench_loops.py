@@ -20,6 +20,7 @@ import math
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 
 import numpy as np
 from _common import machine_info
@@ -41,15 +42,21 @@ def rhs_scalar(x, F):
     return np.array([(x[(i + 1) % N] - x[i - 2]) * x[i - 1] - x[i] + F for i in range(N)])
 
 
-def make_model(steps: int, h: float, scalar: bool, pyloop: bool = False):
-    f = rhs_scalar if scalar else rhs
-
-    def step(i, x, F):
+def rk4_step(f: Callable, h: float) -> Callable:
+    """One classical RK4 step x → x' of dx/dt = f(x, F), in plain arithmetic (numpy, symnum
+    and jax.numpy arrays alike): the step every RK4 benchmark integrates with."""
+    def step(x, F):
         k1 = f(x, F)
         k2 = f(x + h / 2 * k1, F)
         k3 = f(x + h / 2 * k2, F)
         k4 = f(x + h * k3, F)
         return x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+
+    return step
+
+
+def make_model(steps: int, h: float, scalar: bool, pyloop: bool = False):
+    step = rk4_step(rhs_scalar if scalar else rhs, h)
 
     def simulate(x0, F):
         if pyloop:  # a Python for-loop: one traced copy of the step per step
@@ -57,10 +64,10 @@ def make_model(steps: int, h: float, scalar: bool, pyloop: bool = False):
             # every step (an O(steps²) graph whose steps are not alike)
             with sn.tree_mode():
                 x = x0
-                for i in range(steps):
-                    x = step(i, x, F)
+                for _ in range(steps):
+                    x = step(x, F)
                 return x
-        return sn.fori_loop(0, steps, lambda i, x: step(i, x, F), x0)
+        return sn.fori_loop(0, steps, lambda i, x: step(x, F), x0)
 
     def loss(x0, F):
         return np.sum(simulate(x0, F))

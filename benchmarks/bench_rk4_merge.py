@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 from _common import machine_info
-from bench_loops import N, hand_numba, rhs_scalar, rolled_of
+from bench_loops import N, hand_numba, rhs_scalar, rk4_step, rolled_of
 from symnum.backends.reroll_chain import roll_chains
 from symnum.backends.schedule import schedule
 
@@ -37,12 +37,7 @@ MAIN_MAX_STEPS = 32  # "main" beyond this is minutes of tracing and millions of 
 
 
 def make(steps: int, h: float):
-    def step(x, F):
-        k1 = rhs_scalar(x, F)
-        k2 = rhs_scalar(x + h / 2 * k1, F)
-        k3 = rhs_scalar(x + h / 2 * k2, F)
-        k4 = rhs_scalar(x + h * k3, F)
-        return x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    step = rk4_step(rhs_scalar, h)
 
     def simulate(x0, F):
         x = x0

@@ -120,16 +120,12 @@ def lorenz96_rk4_jax(steps: int, h: float, use_scan: bool) -> Callable:
     fixed trip count, so reverse mode works) or `lax.scan`."""
     import jax
     import jax.numpy as jnp
+    from bench_loops import rk4_step  # here, not at the top: symnum only once jax is set up
 
     def rhs(x, F):
         return (jnp.roll(x, -1) - jnp.roll(x, 2)) * jnp.roll(x, 1) - x + F
 
-    def step(x, F):
-        k1 = rhs(x, F)
-        k2 = rhs(x + h / 2 * k1, F)
-        k3 = rhs(x + h / 2 * k2, F)
-        k4 = rhs(x + h * k3, F)
-        return x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    step = rk4_step(rhs, h)
 
     if use_scan:
         def simulate(x0, F):

@@ -9,10 +9,11 @@ import warnings
 
 import numpy as np
 import pytest
+from _egraph_cases import hand_graph as _graph
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from symnum.rewrites.costs import PAPER, CostModel, resolve_cost, schedule_cost
-from symnum.rewrites.eg_extract import EGraph, dag_cost, extract
+from symnum.rewrites.eg_extract import dag_cost, extract
 from symnum.rewrites.egraph import EgraphReport, Limits, simplify_egraph
 from symnum.rewrites.egraph_rules import EgRuleSet, explore
 
@@ -291,16 +292,6 @@ def test_partitions_keep_values_and_shared_subterms():
 
 # ---------------------------------------------------------------------------------------------
 # the extractor on hand-made e-graphs
-
-
-def _graph(nodes):
-    """nodes: (op, class, kid classes, cost)."""
-    g = EGraph()
-    for op, cls, kids, cost in nodes:
-        while g.n_classes <= max([cls, *kids]):
-            g.class_index(g.n_classes)
-        g.add(op, cls, tuple(kids), (), cost)
-    return g
 
 
 def test_extractor_costs_a_shared_class_once():

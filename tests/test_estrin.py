@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _egraph_cases import hand_graph as _graph
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from symnum.rewrites.costs import CPU_LATENCY, CRITICAL, resolve_cost, schedule_cost
-from symnum.rewrites.eg_extract import EGraph, critical, extract, kernel_cost, reachable
+from symnum.rewrites.eg_extract import critical, extract, kernel_cost, reachable
 from symnum.rewrites.estrin import estrin_form
 from symnum.rewrites.horner import horner_form
 
@@ -55,15 +56,6 @@ def test_schedule_cost_is_critical_path_aware():
     wide = X * Y + (X + 1.0) * Y + (X + 2.0) * (Y + 1.0)
     assert schedule_cost([wide], [X, Y], CRITICAL) >= schedule_cost([wide], [X, Y],
                                                                     CPU_LATENCY) / 2
-
-
-def _graph(nodes):
-    g = EGraph()
-    for op, cls, kids, cost in nodes:
-        while g.n_classes <= max([cls, *kids]):
-            g.class_index(g.n_classes)
-        g.add(op, cls, tuple(kids), (), cost)
-    return g
 
 
 def test_the_extractor_takes_the_shorter_chain_only_under_the_critical_model():
