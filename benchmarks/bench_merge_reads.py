@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 from _common import ROOT, machine_info
-from bench_loop_sum import in_tree
+from bench_loop_sum import BEST_OF, in_tree
 
 WORKER = r"""
 import gc, sys, time
@@ -43,12 +43,7 @@ def run():
     for t in terms:
         e = e + t
     return e
-best = 1e9
-for _ in range(rep):
-    gc.collect()
-    t = time.process_time()
-    e = run()
-    best = min(best, time.process_time() - t)
+""" + BEST_OF + r"""
 size = sum(max(1, len(arguments(m)) - 1) for m in postorder([e]) if iscall(m))
 print(best, size, sn.__file__)
 """
