@@ -29,7 +29,7 @@ from symnum.core.merge import (
     merge_limit,
     opaque_operands,
     product_reads,
-    term_reads,
+    read_keeps_whole,
 )
 from symnum.core.op import get_op
 from symnum.core.terms import Add, Const, Expr, Mul, Number, Sym, Term
@@ -167,10 +167,8 @@ def _add_one(a: Expr, b: Expr) -> Expr | None:
     general path handles. Mirrors `_sum`'s arithmetic, with the larger sum's entries first."""
     ta, tb = type(a), type(b)
     if ta is Add and (tb is Sym or tb is Term):  # the loop `e = e + s`: the common case first
-        if tb is Term and term_reads(b, a):  # `x + sin(x)` may keep x whole (the merge policy)
-            limit = MERGE_LIMIT.get()
-            if limit is not None and kept_whole(a, limit):
-                return None
+        if tb is Term and read_keeps_whole(a, b):  # `x + sin(x)`: the merge policy
+            return None
         return a.appended(b, 1) if a._absent(b) else None
     if tb is float or tb is int:  # `t + 0.1`: a one-term sum (what _sum builds, without a dict)
         if ta in _NON_SUMS:
@@ -210,10 +208,8 @@ def _add_one(a: Expr, b: Expr) -> Expr | None:
     for key, c in pairs:
         if type(key) is Add or a.get(key) is not None or c == 0:  # c·(sum) is flattened
             return None
-    if tb is Mul or tb is Term:  # a term that reads the sum may keep it whole (merge policy)
-        limit = MERGE_LIMIT.get()
-        if limit is not None and kept_whole(a, limit) and product_reads(b, a):
-            return None
+    if (tb is Mul or tb is Term) and read_keeps_whole(a, b):  # the merge policy
+        return None
     if len({id(k) for k, _ in pairs}) != len(pairs):
         return None
     return a.extended(const, pairs)

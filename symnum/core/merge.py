@@ -128,6 +128,16 @@ def product_reads(p: Any, s: Add) -> bool:
     return False
 
 
+def read_keeps_whole(s: Add, other: Any) -> bool:
+    """Whether `s + other`, where `s` would be extended (the only sum, scale 1), keeps `s` as
+    one entry instead: `other` reads it and it is kept whole under the limit in force. The
+    fast paths of canonical.add ask this; `opaque_operands` is the same rule for _sum."""
+    if not product_reads(other, s):
+        return False
+    limit = MERGE_LIMIT.get()
+    return limit is not None and kept_whole(s, limit)
+
+
 def opaque_operands(stack: list, limit: int) -> set:
     """ids of the sum operands of a merge that stay one entry each (the policy above)."""
     sums = []
