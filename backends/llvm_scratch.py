@@ -29,10 +29,12 @@ Buffers.temporary).
 from __future__ import annotations
 
 import ctypes
+import math
 import weakref
 
+import numpy as np
+
 ELEM = {"float64": "double", "int64": "i64", "int32": "i32", "bool": "i8"}
-_BYTES = {"float64": 8, "int64": 8, "int32": 4, "bool": 1}
 # offsets of the temporaries in the block: a cache line apart (the vectoriser's loads and
 # stores of one array never share a line with another's)
 ALIGN = 64
@@ -125,10 +127,8 @@ class Buffers:
             raw = self.out_ptrs[k]
             self.inplace[name] = k
         else:
-            n = 1
-            for s in shape:
-                n *= s
-            raw = self.temporary(max(1, _BYTES[dt] * n), name in self.swapped)
+            nbytes = np.dtype(dt).itemsize * math.prod(shape)
+            raw = self.temporary(max(1, nbytes), name in self.swapped)
         ptr = self.fresh("ap")
         at = self.allocas if self.depth and k is None else None
         self.emit(f"{ptr} = bitcast i8* {raw} to {E}*", at)

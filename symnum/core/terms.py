@@ -300,7 +300,9 @@ class _Form(Expr):
                 return obj
         _acquire()
         try:
-            if _FORMS.get(key) is None:  # a new form under a free key: the common case
+            # a new form under a free key, the common case: intern_form's path for it, inlined
+            # (no closures to build: every canonical form comes through here)
+            if _FORMS.get(key) is None:
                 obj = _new_form(cls, num, entries, n, key)
                 wr = _Ref(obj, _form_gone)
                 wr.key = key
