@@ -30,7 +30,6 @@ class Backend:
     description: str = ""
     # Fn → a kernel mapping arrays elementwise (numpy broadcasting), for backends that have one
     elementwise: Callable[..., Callable] | None = None
-    elementwise: Callable[..., Callable] | None = None  # scalar Fn → array kernel, if supported
 
     def __call__(self, fn: Any, **options: Any) -> Callable:
         return self.lower(fn, **options)
