@@ -165,7 +165,10 @@ class _Lowerer:
         return self.sched.emit("mul", a, b)
 
     def scale(self, c: Any, r: Ref) -> Ref:
-        key = (c, r)  # 2 and 2.0 are one key; an Add never holds a zero or NaN coefficient
+        # keyed by the operand's identity (a Ref's dataclass hash is Python code, and the
+        # lowerer hands out one Ref object per value: refs, pows and _CONSTS keep them alive
+        # and unique); 2 and 2.0 are one key; an Add never holds a zero or NaN coefficient
+        key = (c, id(r))
         hit = self.scaled.get(key)
         if hit is None:
             hit = self.scaled[key] = self.mul(_const(c), r)
