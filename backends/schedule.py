@@ -80,9 +80,16 @@ class Schedule:
 
     def emit(self, op: str, *args: Ref) -> Ref:
         dst = self.n_tmp
-        self.n_tmp += 1
-        self.instrs.append(_instr(dst, op, args))
-        return _tmp(dst)
+        self.n_tmp = dst + 1
+        # _instr and _tmp, inlined: this runs once per statement (300,000 for a 10⁵-deep chain)
+        ins = _new(Instr)
+        d = ins.__dict__
+        d["dst"], d["op"], d["args"] = dst, op, args
+        self.instrs.append(ins)
+        r = _new(Ref)
+        d = r.__dict__
+        d["kind"], d["index"], d["value"] = "tmp", dst, 0.0
+        return r
 
     def op_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -133,6 +140,7 @@ class _Lowerer:
         self.keep: list = []  # expansions' terms: alive while refs holds their ids
         self.loop_tables: dict[int, int] = {}  # loop node id → its ys table temporary
         self.loop_carries: dict[int, tuple] = {}
+        self.op_info: dict[int, tuple] = {}  # id(op) → lower_call's facts about it
 
     def ref(self, n: Any) -> Ref:
         r = self.refs.get(id(n))
@@ -156,11 +164,12 @@ class _Lowerer:
         return self.sched.emit("add", a, b)
 
     def mul(self, a: Ref, b: Ref) -> Ref:
-        if _is_const(a, 1.0):
+        a_const = a.kind == "const"
+        if a_const and a.value == 1.0:
             return b
-        if _is_const(b, 1.0):
+        if b.kind == "const" and b.value == 1.0:
             return a
-        if _is_const(a, -1.0):
+        if a_const and a.value == -1.0:
             return self.sched.emit("neg", b)
         return self.sched.emit("mul", a, b)
 
@@ -194,10 +203,12 @@ class _Lowerer:
     # node lowering ----------------------------------------------------------------------------
     def lower_add(self, n: Add) -> Ref:
         acc: Ref | None = None
-        # start from a term with coefficient 1 when there is one: x - y is one sub, not neg + add
-        items = sorted(n.entry_items(), key=lambda tc: (tc[1] == -1, tc[1] != 1))
+        items = n.entry_items()  # a fresh list
+        if len(items) > 1:  # start from a term with coefficient 1 when there is one: x - y
+            items.sort(key=_add_order)  # is one sub, not neg + add (a stable sort)
+        refs = self.refs
         for t, c in items:
-            r = self.ref(t)
+            r = refs.get(id(t)) or self.ref(t)
             if acc is None:
                 acc = r if c == 1 else self.scale(c, r)
             elif c == 1:
@@ -246,13 +257,20 @@ class _Lowerer:
 
     def lower_call(self, n: Any) -> Ref:
         op, n_args = _op_args(n)
-        special = SPECIAL.get(type(op)) if SPECIAL else None
+        # (op, special lowering, has an expansion, lowering name) per op: asked once per op
+        # (the ops stay alive with the graph being lowered, so their ids stay theirs)
+        info = self.op_info.get(id(op))
+        if info is None or info[0] is not op:
+            info = self.op_info[id(op)] = (op, SPECIAL.get(type(op)) if SPECIAL else None,
+                                           getattr(op, "expand", None) is not None,
+                                           op.lowering_name())
+        _, special, expands, name = info
         if special is not None:
             return special(self, n)
-        if getattr(op, "expand", None) is not None:
+        if expands:
             return self.lower_expansion(n)
-        args = [self.ref(a) for a in n_args]
-        name = op.lowering_name()
+        refs = self.refs
+        args = [refs.get(id(a)) or self.ref(a) for a in n_args]
         if name in ("add", "mul") and len(args) != 2 and args:  # tree-mode n-ary (or unary:
             # tree-mode AD builds one-term sums)
             acc = args[0]
@@ -268,6 +286,11 @@ class _Lowerer:
         if name == "pow" and _is_const(args[1], 0.5):  # numpy's power takes sqrt: (-inf)**.5 is nan
             return self.sched.emit("sqrt", args[0])
         return self.sched.emit(name, *args)
+
+
+def _add_order(tc: tuple) -> tuple:
+    """lower_add's sort key: coefficient 1 first, then others, then -1."""
+    return (tc[1] == -1, tc[1] != 1)
 
 
 def _is_call(n: Any) -> bool:
@@ -291,8 +314,12 @@ def _op_args(n: Any) -> tuple[Any, Any]:
 def _operands(n: Any) -> list:
     """What lowering `n` reads: the polynomial forms' dict keys, never their argument views."""
     tp = type(n)
+    if tp is Term:
+        return n.args
     if tp is Add or tp is Mul:
         return n.entry_keys()
+    if tp is Sym or tp is Const:
+        return ()
     return arguments(n) if iscall(n) else []
 
 
@@ -305,13 +332,19 @@ def _sin_cos_pairs(order: list) -> dict[int, Any]:
     """
     seen: dict[tuple[str, int], Any] = {}
     pairs: dict[int, Any] = {}
+    names: dict[int, str] = {}  # id(op) → its lowering name (the ops outlive this walk)
     for n in order:
         tp = type(n)
-        if tp is Add or tp is Mul or tp is Sym or tp is Const or not _is_call(n):
+        if tp is Term:
+            op, args = n.op, n.args
+        elif tp is Add or tp is Mul or tp is Sym or tp is Const or not _is_call(n):
             continue
-        op, args = _op_args(n)
-        name = op.lowering_name()
-        if name not in ("sin", "cos"):
+        else:
+            op, args = _op_args(n)
+        name = names.get(id(op))
+        if name is None:
+            name = names[id(op)] = op.lowering_name()
+        if name != "sin" and name != "cos":
             continue
         (a,) = args
         other = seen.get(("cos" if name == "sin" else "sin", id(a)))
@@ -348,11 +381,21 @@ def schedule(inputs: Sequence[Sym], outputs: Sequence[Any],
     if order is None:
         order = postorder(list(outputs), _operands)
     pairs = _sin_cos_pairs(order)
-    for n in order:
-        if id(n) in low.refs or not _is_call(n):
+    refs = low.refs
+    for n in order:  # lower_node's dispatch, inlined (once per node of the graph)
+        if id(n) in refs:
             continue
-        r = low.lower_node(n)
-        if type(n) is not Add and type(n) is not Mul:
+        tp = type(n)
+        if tp is Add:
+            refs[id(n)] = low.lower_add(n)
+            continue
+        if tp is Mul:
+            refs[id(n)] = low.lower_mul(n)
+            continue
+        if tp is Sym or tp is Const or (tp is not Term and not iscall(n)):
+            continue
+        r = low.lower_call(n)
+        if pairs:
             partner = pairs.get(id(n))
             if partner is not None and id(partner) not in low.refs:
                 # right after: one sincos call (LLVM merges them)
