@@ -10,8 +10,8 @@ Transforms compose: a transformed function called with symbolic arguments (from 
 trace: grad(grad(f)), jacfwd(jacrev(f)), jvp(grad(f))) traces its own Python function at fresh
 symbols, applies its Fn → Fn transform, and splices the result in at those arguments
 (symnum.transforms_inline: renaming the inputs where the arguments are the caller's own
-distinct symbols, else substituting); a compiled function does the same by calling its Python function (symnum.compile).
-No kernel ever runs on symbols.
+distinct symbols, else substituting); a compiled function does the same by calling its Python
+function (symnum.compile). No kernel ever runs on symbols.
 """
 
 from __future__ import annotations
