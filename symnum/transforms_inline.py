@@ -32,7 +32,7 @@ import numpy as np
 
 from symnum.core.build import as_expr
 from symnum.core.interface import arguments, iscall, maketerm, metadata, operation
-from symnum.core.terms import Expr, Sym
+from symnum.core.terms import TREE_MODE, Expr, Sym, Term
 from symnum.core.traversal import infer_dtype, postorder, postwalk_many
 from symnum.errors import ShapeError
 from symnum.tracing.fn import Fn, trace
@@ -162,6 +162,9 @@ def _renamed(roots: list, table: dict, callers: set) -> list | None:
     another entry order): then the transform would walk another graph than the substitution's,
     and the substitution is what decides."""
     memo: dict = {}  # id → new node; postorder's list keeps the old nodes (and ids) alive
+    # in tree mode a Term is rebuilt as written (symnum.core.build.apply: Term(op, args), no
+    # hook, nothing folded): the same interned Term, without the interface's dispatch
+    tree = TREE_MODE.get()
     for node in postorder(roots):
         if not iscall(node):
             i = id(node)
@@ -169,9 +172,13 @@ def _renamed(roots: list, table: dict, callers: set) -> list | None:
                 return None
             memo[i] = table.get(i, node)
             continue
-        args = arguments(node)
+        direct = type(node) is Term and node.meta is None
+        args = node.args if direct else arguments(node)
         new_args = [memo[id(a)] for a in args]
         if any(n is not a for n, a in zip(new_args, args)):
+            if tree and direct:
+                memo[id(node)] = Term._make(node.op, tuple(new_args))
+                continue
             new = maketerm(type(node), operation(node), new_args, metadata(node))
             if type(new) is not type(node):
                 return None
