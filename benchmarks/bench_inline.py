@@ -7,7 +7,8 @@ gradient of a Python-loop RK4 (Lorenz-96, 8 states, tree mode, as bench_reroll_c
   the whole transformed graph (`transforms_inline.renaming(False)`: the code before session 5).
 
 CPU seconds of the process (`time.process_time`), median of `--rounds` rounds whose route order
-alternates; the last round also checks that both routes give the same term objects.
+alternates, each result dropped before the next; an untimed last pass checks that both routes
+give the same term objects.
 
     python benchmarks/bench_inline.py [--steps 50 200 1000] [--rounds 3]
 """
@@ -52,29 +53,23 @@ def row(steps: int, rounds: int) -> None:
             return sn.trace(wrapper, x0, F, mode="scalar")
 
     times: dict = {"direct": [], "renamed": [], "substituted": []}
-    same = "-"
     for r in range(rounds):
         t, fn = cpu(direct)
         times["direct"].append(t)
-        n_terms = len(fn.flat_outputs)
         del fn
         g._cache.clear()  # g.fn caches per signature: trace again each round
-        order = (True, False) if r % 2 == 0 else (False, True)
-        kept = {}
-        for rename in order:
+        for rename in ((True, False) if r % 2 == 0 else (False, True)):
             TI.stats.clear()
             t, fn = cpu(lambda rename=rename: through(rename))
             route = "renamed" if TI.stats["renamed"] else "substituted"
             assert route == ("renamed" if rename else "substituted"), dict(TI.stats)
             times[route].append(t)
-            if r == rounds - 1:
-                kept[route] = fn  # the last round keeps both alive to compare objects
             del fn
-        if kept:
-            a, b = kept["renamed"], kept["substituted"]
-            same = "yes" if all(x is y for x, y in zip(a.flat_outputs, b.flat_outputs)) and \
-                len(a.flat_outputs) == len(b.flat_outputs) == n_terms else "NO"
-            del a, b, kept
+    # untimed: both routes' outputs alive at once are the same objects (hash-consing)
+    a, b = through(True), through(False)
+    same = "yes" if len(a.flat_outputs) == len(b.flat_outputs) and all(
+        x is y for x, y in zip(a.flat_outputs, b.flat_outputs)) else "NO"
+    del a, b
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"| {steps:,} | {med['direct']:.2f} | {med['substituted']:.2f} | "
           f"{med['renamed']:.2f} | {med['renamed'] / med['substituted']:.2f}x | "
