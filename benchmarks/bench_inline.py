@@ -10,7 +10,10 @@ CPU seconds of the process (`time.process_time`), median of `--rounds` rounds wh
 alternates, each result dropped before the next; an untimed last pass checks that both routes
 give the same term objects.
 
-    python benchmarks/bench_inline.py [--steps 50 200 1000] [--rounds 3]
+    python benchmarks/bench_inline.py [--steps 50 200 1000] [--rounds 3] [--compile]
+
+`--compile`: also the public path end to end, the first call of `sn.compile(wrapper)` (trace,
+llvm lowering with re-rolling, LLVM; a fresh kernel cache folder each time), once per route.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
+import tempfile
 import time
 
 import numpy as np
@@ -77,19 +81,52 @@ def row(steps: int, rounds: int) -> None:
           f"{same} |", flush=True)
 
 
+def compiled(steps: int) -> None:
+    _, loss = make_model(steps, 1e-3, True, pyloop=True)
+    g = sn.grad(loss, argnums=(0, 1))
+    x0, F = 8.0 + np.random.default_rng(0).normal(size=N), 8.0
+
+    def wrapper(x0, F):
+        with sn.tree_mode():
+            return g(x0, F)
+
+    row, outs = [f"{steps:,}"], []
+    for rename in (False, True):
+        with TI.renaming(rename):
+            k = sn.compile(wrapper, backend="llvm", cache_dir=tempfile.mkdtemp())
+            t, out = cpu(lambda k=k: k(x0, F))
+        outs.append(np.concatenate([np.ravel(v) for v in out]))
+        row.append(f"{t:.2f}")
+        del k
+        gc.collect()
+    row.append(f"{float(row[2]) / float(row[1]):.2f}x")
+    row.append("yes" if np.array_equal(outs[0], outs[1]) else "NO")
+    print("| " + " | ".join(row) + " |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, nargs="*", default=[50, 200, 1000])
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3, help="0: no trace table")
+    ap.add_argument("--compile", action="store_true", help="also sn.compile(wrapper), end to end")
     a = ap.parse_args()
     print(machine_info())
-    print("\nCPU seconds, medians of", a.rounds, "rounds\n")
-    print("| steps | `g.fn` (no wrapper) | wrapper, substituted (before) | wrapper, renamed "
-          "(now) | renamed / substituted | wrapper overhead before | wrapper overhead now | "
-          "same objects |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for steps in a.steps:
-        row(steps, a.rounds)
+    if a.rounds > 0:
+        print("\nCPU seconds, medians of", a.rounds, "rounds\n")
+        print("| steps | `g.fn` (no wrapper) | wrapper, substituted (before) | wrapper, renamed "
+              "(now) | renamed / substituted | wrapper overhead before | wrapper overhead now | "
+              "same objects |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for steps in a.steps:
+            row(steps, a.rounds)
+    if a.compile:
+        print("\n`sn.compile(wrapper)(x0, F)`, first call (trace + llvm lowering), CPU seconds, "
+              "one run per route\n")
+        print("| steps | substituted (before) | renamed (now) | renamed / substituted | "
+              "bit-identical results |")
+        print("| --- | --- | --- | --- | --- |")
+        for steps in a.steps:
+            compiled(steps)
 
 
 if __name__ == "__main__":
