@@ -7,6 +7,7 @@ Each backend module exposes a `BACKEND`; only modules that exist here are regist
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 from collections.abc import Callable
@@ -30,9 +31,24 @@ class Backend:
     description: str = ""
     # Fn → a kernel mapping arrays elementwise (numpy broadcasting), for backends that have one
     elementwise: Callable[..., Callable] | None = None
+    # the dotted path of the module whose `lower_array_fn` lowers array programs (ArrayFn) for
+    # this backend, imported only when one comes (`array_lower()`); its keyword options are
+    # the backend's too (symnum.lowering_options reads them from here)
+    array_lowerer: str | None = None
+    # whether `lower`'s keywords (and the array lowerer's) are every option the backend takes,
+    # so that the entry points may refuse other names (symnum.lowering_options); a backend
+    # that reads options from **kwargs leaves it False and checks its own
+    checks_options: bool = False
 
     def __call__(self, fn: Any, **options: Any) -> Callable:
         return self.lower(fn, **options)
+
+    def array_lower(self) -> Callable[..., Callable]:
+        """The array-program lowerer (`array_lowerer`'s `lower_array_fn`), imported now."""
+        if self.array_lowerer is None:
+            raise CompileError(f"the {self.name} backend has no array-program lowerer; lower "
+                               "the program's scalar form (symnum.arrays.auto.needs_elements)")
+        return importlib.import_module(self.array_lowerer).lower_array_fn
 
 
 @dataclass(frozen=True)
@@ -116,7 +132,7 @@ def get_backend(name: str | Backend) -> Backend:
         )
     if backend.name != name:
         # one object may serve several aliases; keep the name it was asked by
-        backend = Backend(name, backend.lower, backend.description, backend.elementwise)
+        backend = dataclasses.replace(backend, name=name)
     _RESOLVED[name] = backend
     return backend
 

@@ -485,8 +485,7 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, threads: i
             "symnum.backends.cuda_backend.kernel_ptx for PTX only, or choose backend='numba'"
         )
     if _is_array_fn(fn):  # elementwise and stencil nests (backends.cuda_arrays)
-        from symnum.backends.cuda_arrays import lower_array_fn
-
+        lower_array_fn = BACKEND.array_lower()
         return lower_array_fn(fn, sys.modules[__name__], fastmath=fastmath, threads=threads,
                               max_blocks=max_blocks, cache_dir=cache_dir)
     t0 = time.perf_counter()
@@ -496,7 +495,8 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, threads: i
     return c
 
 
-BACKEND = Backend("cuda", lower, "numba-cuda grid-stride kernels (batched, elementwise)")
+BACKEND = Backend("cuda", lower, "numba-cuda grid-stride kernels (batched, elementwise)",
+                  array_lowerer="symnum.backends.cuda_arrays", checks_options=True)
 
 
 def _is_array_fn(fn: Any) -> bool:

@@ -428,8 +428,7 @@ def lower(fn: Any, *, dtype: str = "float64", opt: int = 1, ir_opt: int = 0,
     0.958851077208
     """
     if _is_array_fn(fn):  # loop nests (backends.llvm_arrays)
-        from symnum.backends.llvm_arrays import lower_array_fn
-
+        lower_array_fn = BACKEND.array_lower()
         return lower_array_fn(fn, sys.modules[__name__], fastmath=fastmath, vecmath=vecmath,
                               cache=cache, cache_dir=cache_dir, parallel=parallel, **options)
     if options:
@@ -584,7 +583,8 @@ def lower_elementwise(fn: Any, **options: Any) -> Any:
 
 
 BACKEND = Backend("llvm", lower, "LLVM IR emitted directly, JIT-compiled by llvmlite (ORC)",
-                  elementwise=lower_elementwise)
+                  elementwise=lower_elementwise, array_lowerer="symnum.backends.llvm_arrays",
+                  checks_options=True)
 
 
 def _is_array_fn(fn: Any) -> bool:

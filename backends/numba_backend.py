@@ -161,8 +161,7 @@ def lower(fn: Any, *, dtype: str = "float64", fastmath: bool = False, cache_dir:
     0.958851077208
     """
     if isinstance(fn, ArrayFn):  # an array program: loop nests (backends.numba_arrays)
-        from symnum.backends.numba_arrays import lower_array_fn
-
+        lower_array_fn = BACKEND.array_lower()
         return lower_array_fn(fn, fastmath=fastmath, cache_dir=cache_dir, **options)
     if options:
         raise CompileError(f"unknown option(s) for the numba backend: {', '.join(options)}")
@@ -302,4 +301,5 @@ def _relower_elementwise(fn: Any, cache_dir: Any) -> Elementwise:
 
 
 BACKEND = Backend("numba", lower, "numba.njit over straight-line generated Python source",
-                  elementwise=lower_elementwise)
+                  elementwise=lower_elementwise, array_lowerer="symnum.backends.numba_arrays",
+                  checks_options=True)

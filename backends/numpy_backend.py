@@ -57,4 +57,5 @@ def lower(fn: Any, **options: Any) -> NumpyKernel:
     return NumpyKernel(fn)
 
 
-BACKEND = Backend("numpy", lower, "reference interpreter (symnum.evaluate); compiles nothing")
+BACKEND = Backend("numpy", lower, "reference interpreter (symnum.evaluate); compiles nothing",
+                  checks_options=True)

@@ -5,24 +5,23 @@ later, inside a backend, it would be one refusal among many — the array paths 
 backend's CompileError to fall back to numba or to the scalar form, and the user saw a
 SizeLimitError about scalarising instead.
 
-The names are read from the backends' own `lower` signatures (and their array lowerers'), so
-this module holds no second list of them. Beside symnum.lowering; imports the backends lazily
-and only when options were given; never lowers anything.
+The names are read from the backends' own `lower` signatures (and their array lowerers', named
+by `backends.Backend.array_lowerer`), so this module holds no second list of them; a backend is
+checked when it says its signatures are complete (`Backend.checks_options`). The answer is
+cached per Backend object, so a backend registered again (`replace=True`) is read again.
+Beside symnum.lowering; imports the backends lazily and only when options were given; never
+lowers anything.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
-import importlib
 import inspect
 from typing import Any
 
 from symnum.errors import CompileError
 
-# the array-program lowerer of each built-in backend: its keyword options are the backend's too
-_ARRAY_LOWERERS = {"llvm": "symnum.backends.llvm_arrays", "numba": "symnum.backends.numba_arrays",
-                   "cuda": "symnum.backends.cuda_arrays"}
 _POSITIONAL = {"fn", "lb", "cb"}  # the program and the backend module handed in: not options
 # options symnum.lowering / backends.lower handle themselves, for every backend
 _LOWERING = frozenset({"array_loops", "reroll"})
@@ -38,24 +37,30 @@ def _keywords(f: Any) -> set[str]:
             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
-@functools.cache
 def backend_options(name: str) -> frozenset | None:
     """The option names backend `name` takes (scalar and array programs), or None when they
-    cannot be known (a backend registered elsewhere: it checks its own)."""
+    cannot be known (a backend that checks its own: `Backend.checks_options` False)."""
     from symnum import backends
 
     try:
         be = backends.get_backend(name)
     except CompileError:
         return None
+    return _options_of(be)
+
+
+@functools.lru_cache(maxsize=64)
+def _options_of(be: Any) -> frozenset | None:
+    # keyed on the Backend itself (a frozen dataclass: its lower, array lowerer, ... are the
+    # key), never on the name: a name registered again with replace=True is another Backend
+    if not be.checks_options:
+        return None
     names = _keywords(be.lower)
-    if name in _ARRAY_LOWERERS:
+    if be.array_lowerer is not None:
         try:
-            names |= _keywords(importlib.import_module(_ARRAY_LOWERERS[name]).lower_array_fn)
+            names |= _keywords(be.array_lower())
         except ImportError:
             pass
-    elif name != "numpy":
-        return None
     return frozenset(names | _LOWERING)
 
 

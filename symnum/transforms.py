@@ -9,14 +9,14 @@ issue routes it through a backend). Nothing here evaluates derivatives numerical
 Transforms compose: a transformed function called with symbolic arguments (from inside an outer
 trace: grad(grad(f)), jacfwd(jacrev(f)), jvp(grad(f))) traces its own Python function at fresh
 symbols, applies its Fn → Fn transform, and splices the result in at those arguments
-(`inline`); a compiled function does the same by calling its Python function (symnum.compile).
-No kernel ever runs on symbols.
+(symnum.transforms_inline: renaming the inputs where the arguments are the caller's own
+distinct symbols, else substituting); a compiled function does the same by calling its Python
+function (symnum.compile). No kernel ever runs on symbols.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,14 +29,12 @@ from symnum.autodiff import ad, array_ad
 from symnum.autodiff import array_transforms as AT
 from symnum.call_args import StaticArgs, is_symbolic, signature_key, unbox
 from symnum.compile import CompiledFunction
-from symnum.core.build import as_expr
-from symnum.core.terms import Expr, Sym
-from symnum.core.traversal import infer_dtype, postwalk_many
+from symnum.core.terms import Sym
 from symnum.errors import MissingRuleError, ShapeError, TransformError, UnsupportedOperationError
 from symnum.tracing.fn import Fn, trace
 from symnum.tracing.protocols import SymArray
-from symnum.tracing.pytree import tree_flatten, tree_map, tree_unflatten
-from symnum.tracing.symbols import symarray
+from symnum.tracing.pytree import tree_flatten, tree_unflatten
+from symnum.transforms_inline import fresh_args_like, inline, inline_transform
 
 # ---------------------------------------------------------------------------------------------
 # helpers: flat symbol lists of an argument, and rebuilding structures from flat term lists
@@ -130,63 +128,6 @@ def _short(v: Any) -> str:
 # composition: a transformed function called with symbolic arguments (inside an outer trace)
 
 
-_inline_ids = itertools.count()
-
-
-def fresh_args_like(args: tuple, names: Sequence[str] = ()) -> tuple:
-    """Fresh symbols with the structure, shapes and dtypes of (possibly symbolic) arguments:
-    what an inner transform traces its own function at before it is spliced in. Each call's
-    symbols carry their own `inline` tag, so they can never be mistaken for a symbol of the
-    outer trace (a closure over an outer `x` stays distinct from the inner parameter `x`:
-    no perturbation confusion). Leaves that are not numbers, arrays or terms stay static."""
-    tag = next(_inline_ids)
-
-    def fresh(leaf, name):
-        if isinstance(leaf, Expr):
-            return Sym(name, infer_dtype(leaf), inline=tag)
-        if isinstance(leaf, (bool, int, float, np.number, np.bool_)):
-            return Sym(name, np.asarray(leaf).dtype.name, inline=tag)
-        if isinstance(leaf, np.ndarray):
-            if leaf.dtype == object:
-                dts = {infer_dtype(as_expr(v)) for v in leaf.ravel()}
-                dt = np.result_type(*dts).name if dts else "float64"
-            else:
-                dt = leaf.dtype.name
-            return symarray(name, leaf.shape, dt, inline=tag)
-        return leaf
-
-    leaves, td = tree_flatten(tuple(args))
-    return tuple(tree_unflatten(td, [fresh(x, f"a{i}") for i, x in enumerate(leaves)]))
-
-
-def inline(fn: Fn, args: tuple) -> Any:
-    """fn's outputs with its input symbols replaced by `args` (terms, numbers, arrays of
-    them): one simultaneous substitution over the outputs' shared DAG."""
-    table: dict = {}
-    keep = []  # the keys must stay alive while their ids are in the table
-    specs = tree_flatten(fn.inputs)[0]
-    vals = tree_flatten(tuple(args))[0]
-    if len(specs) != len(vals):
-        raise ShapeError(f"inlining an Fn of {len(specs)} input leaves at {len(vals)} leaves")
-    for spec, val in zip(specs, vals):
-        if isinstance(spec, Sym):
-            table[id(spec)] = as_expr(val)
-            keep.append(spec)
-        elif isinstance(spec, np.ndarray):
-            v = np.asarray(val, dtype=object)
-            if v.shape != spec.shape:
-                raise ShapeError(f"inlining: argument shape {v.shape} where the traced "
-                                 f"function had {spec.shape}")
-            for s, x in zip(spec.ravel(), v.ravel()):
-                table[id(s)] = as_expr(x)
-                keep.append(s)
-    flat = postwalk_many(list(fn.flat_outputs), lambda node: table.get(id(node)))
-    # the outputs' own layout (Fn.with_flat_outputs), as writable SymArrays the caller computes on
-    outs = fn.with_flat_outputs(flat).outputs
-    return tree_map(lambda leaf: np.array(leaf).view(SymArray) if isinstance(leaf, np.ndarray)
-                    else leaf, outs)
-
-
 def _trace_at(f: Any, primals: tuple) -> tuple[Fn, bool]:
     """The Fn of f for these primals; (fn, True) when the primals are symbolic (the result
     must then be inlined at them rather than evaluated)."""
@@ -253,8 +194,7 @@ class Transformed:
             # transformed Fn from a trace of our own function and splice it in at these terms,
             # never run the kernel
             args = self.box_args(args)  # statics stay Python values (fresh_args_like)
-            fresh = fresh_args_like(args)
-            return inline(self._make(trace(self._traced_f, *self._primal_args(fresh))), args)
+            return inline_transform(self._traced_f, self._make, args, self._primal_args)
         if self._compiled is None:
             with self._lock:  # concurrent first calls must share one CompiledFunction
                 if self._compiled is None:

@@ -5,13 +5,18 @@ SizeLimitError about scalarising)."""
 
 from __future__ import annotations
 
+import sys
+import types
+
 import numpy as np
 import pytest
+from symnum.backends import Backend, get_backend, numpy_backend, register_backend
 
 import symnum as sn
+from symnum import backends
 from symnum.errors import CompileError, SizeLimitError
 from symnum.lowering import lower
-from symnum.lowering_options import backend_options
+from symnum.lowering_options import backend_options, check_options
 
 
 def _big_array_fn():
@@ -65,3 +70,66 @@ def test_vectorize_names_an_unknown_option_before_compiling():
     with pytest.raises(CompileError, match=r"vectorize: unknown option\(s\) 'cache_dri' "
                                            r"\(did you mean 'cache_dir'\?\)"):
         sn.vectorize(lambda x: x * 2.0, cache_dri="/tmp")
+
+
+def _probe_module(monkeypatch, name, lower, **fields):
+    m = types.ModuleType(name)
+    m.BACKEND = Backend("probe", lower, checks_options=True, **fields)
+    monkeypatch.setitem(sys.modules, name, m)
+
+
+def _lower_alpha(fn, *, alpha: float = 1.0):
+    return numpy_backend.lower(fn)
+
+
+def _lower_beta(fn, *, beta: int = 2):
+    return numpy_backend.lower(fn)
+
+
+def lower_array_fn(fn, *, gamma: bool = False):  # the array lowerer of the probe below
+    raise AssertionError("not called: only its signature is read")
+
+
+def test_a_backend_registered_again_is_read_again(monkeypatch):
+    monkeypatch.setattr(backends, "_REGISTRY", dict(backends._REGISTRY))
+    monkeypatch.setattr(backends, "_RESOLVED", {})
+    _probe_module(monkeypatch, "w_probe_alpha", _lower_alpha)
+    _probe_module(monkeypatch, "w_probe_beta", _lower_beta, array_lowerer=__name__)
+    # a built-in name first, its answer cached, then replaced by another backend
+    assert backend_options("numpy") == {"array_loops", "reroll"}
+    register_backend("numpy", "w_probe_alpha", replace=True)
+    assert backend_options("numpy") == {"alpha", "array_loops", "reroll"}
+    check_options("numpy", {"alpha": 2.0})
+    register_backend("numpy", "w_probe_beta", replace=True)
+    # the new backend's lower and its array lowerer (Backend.array_lowerer), not the old list
+    assert backend_options("numpy") == {"beta", "gamma", "array_loops", "reroll"}
+    with pytest.raises(CompileError, match=r"'alpha' for the numpy backend; valid options: "
+                                           r"array_loops, beta, gamma, reroll"):
+        check_options("numpy", {"alpha": 2.0})
+
+
+def test_each_backend_names_its_array_lowerer_once():
+    from symnum.backends import llvm_arrays, numba_arrays
+
+    assert get_backend("llvm").array_lower() is llvm_arrays.lower_array_fn
+    assert get_backend("numba").array_lower() is numba_arrays.lower_array_fn
+    assert get_backend("cuda").array_lowerer == "symnum.backends.cuda_arrays"
+    with pytest.raises(CompileError, match="no array-program lowerer"):
+        get_backend("numpy").array_lower()
+    # the array lowerer's keywords are the backend's options: llvm_arrays' scratch, numba's peel
+    assert "scratch" in backend_options("llvm") and "peel" in backend_options("numba")
+
+
+def test_an_alias_keeps_the_backends_fields_and_a_backend_that_checks_its_own_is_left_alone(
+        monkeypatch):
+    monkeypatch.setattr(backends, "_REGISTRY", dict(backends._REGISTRY))
+    monkeypatch.setattr(backends, "_RESOLVED", {})
+    register_backend("fast", "symnum.backends.llvm_backend")
+    assert get_backend("fast").array_lowerer == "symnum.backends.llvm_arrays"
+    assert backend_options("fast") == backend_options("llvm")
+    m = types.ModuleType("w_probe_own")
+    m.BACKEND = Backend("own", _lower_alpha)  # checks_options False: it checks its own
+    monkeypatch.setitem(sys.modules, "w_probe_own", m)
+    register_backend("own", "w_probe_own")
+    assert backend_options("own") is None
+    check_options("own", {"anything": 1})  # not refused here
