@@ -260,9 +260,19 @@ def test_the_policy_is_printed_with_the_loop():
     def f(cp):
         return lambda u: sn.fori_loop(0, 5, lambda i, v: v * 0.5, u, checkpoint=cp)
 
-    text = {cp: str(_loops(sn.trace(f(cp), np.zeros(3), mode="array"))[0].op.name)
+    def w(cp):
+        return lambda u: sn.while_loop(lambda v: np.sum(v) < 9.0, lambda v: v * 2.0, u,
+                                       max_steps=5, checkpoint=cp)
+
+    text = {cp: [str(n.op.name) for n in _loops(sn.trace(f(cp), np.zeros(3), mode="array"))]
             for cp in ("store", "recompute", 2, "sqrt")}
-    assert text["store"].startswith("fori[5](")
-    assert text["recompute"].startswith("fori[5, recompute](")
-    assert text[2].startswith("fori[5, checkpoint=2](")
-    assert text["sqrt"].startswith("fori[5, checkpoint='sqrt'](")
+    assert text["store"][0].startswith("fori[5](")
+    assert text["recompute"][0].startswith("fori[5, recompute](")
+    # every k-th: the loop is its segmented nest — 2 segments of an inner loop of 2 steps, then
+    # the step left (array_segments.segmented_loop); "sqrt" of 5 steps is k = 3
+    assert sorted(t.split("(")[0] for t in text[2]) == ["fori[1]", "fori[2]"]
+    assert "fori[2]((%1C0, " in text[2][0] or "fori[2]((%1C0, " in text[2][1]
+    assert sorted(t.split("(")[0] for t in text["sqrt"]) == ["fori[1]", "fori[2]"]
+    # a while loop keeps its early exit: whole, the policy printed with it
+    (wl,) = _loops(sn.trace(w(2), np.ones(3), mode="array"))
+    assert str(wl.op.name).startswith("while[5, checkpoint=2](")
