@@ -276,3 +276,31 @@ def test_the_policy_is_printed_with_the_loop():
     # a while loop keeps its early exit: whole, the policy printed with it
     (wl,) = _loops(sn.trace(w(2), np.ones(3), mode="array"))
     assert str(wl.op.name).startswith("while[5, checkpoint=2](")
+
+
+def _forward_loops(plan: str) -> list[int]:
+    """Trip counts of the forward (not reversed) step loops of a loop plan: a `for tN in
+    range(n):` whose first line is not a reversed step `sN = n - 1 - tN`."""
+    lines = plan.splitlines()
+    out = []
+    for a, b in zip(lines, lines[1:]):
+        s = a.strip()
+        if s.startswith("for t") and " in range(" in s and not b.strip().startswith("s"):
+            out.append(int(s.split("range(")[1].rstrip("):")))
+    return out
+
+
+@pytest.mark.parametrize("backend", ["numba", "llvm"])
+def test_segments_run_each_step_twice(backend):
+    # 14 steps, k = 4: 3 segments and a tail of 2. The forward pass is the nest itself (the
+    # outer loop of 3, its inner loop of 4, the tail of 2; stored copies merged by the
+    # backends), and the backward scan recomputes each segment once (an inner loop of 4):
+    # no loop of all 14 steps (the plain primal loop the third pass ran)
+    u, k = RNG.standard_normal(16), 0.1
+    fn = sn.trace(_grad(heat_loss(4, 14), u, k), u, k, mode="array")
+    ker = lower(fn, backend, array_loops="native")
+    assert sorted(_forward_loops(ker.plan)) == [2, 3, 4, 4]
+    want = _grad(heat_loss("store", 14), u, k)(u, k)
+    got = ker(u, k)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-13, atol=1e-15)
+    assert float(got[1]) == pytest.approx(float(want[1]), rel=1e-13)
