@@ -252,7 +252,8 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
     checkpoint says what reverse mode keeps of the forward pass: "store" (every step's carry),
     "recompute" (none: each step's carry recomputed from the start, O(n²) steps), and in array
     programs an int k or "sqrt" (every k-th carry, k = ⌈√n⌉: the rest recomputed per segment,
-    memory O(n/k + k) carries, three forward passes).
+    memory O(n/k + k) carries, each step run twice: the forward pass and once more in its
+    segment's recomputation; the loop is built as that nest of loops).
 
     >>> import numpy as np, symnum as sn
     >>> sn.scan(lambda c, x: (c + x, 2 * c), 0.0, np.arange(3.0))

@@ -9,7 +9,12 @@ placeholders that are never evaluated), which the loop's rule collects from the 
 built over them. Checkpointing: checkpoint="store" keeps every step's incoming carries (the
 augmented loop's ys, length × carry); "recompute" keeps none — the backward body recomputes them
 by an inner loop (symnum.loops.array_checkpoint); an int k or "sqrt" keeps every k-th
-(symnum.loops.array_segments). A reversed loop stores, as in scalar mode.
+(symnum.loops.array_segments). A reversed loop stores, as in scalar mode. Only what the
+caller asked for is built: the backward scan carries the cotangents of the carries an active
+argument needs and the accumulators of the active consts, and the forward loop stores only the
+incoming carries the backward body reads (none for a linear step: then no table and no second
+loop) — decided on the graph, so every backend and the interpreter skip the rest (numba writes
+whatever table it is given; llvm's optimiser deleted only stores it proved dead).
 Never evaluates or lowers anything.
 """
 

@@ -1,5 +1,5 @@
 """Reverse mode through an array loop keeping every k-th carry (checkpoint=k, or "sqrt" for
-k = ⌈√length⌉): two-level checkpointing as a rewrite into loops the other policies handle.
+k = ⌈√length⌉): two-level checkpointing as a rewrite into loops the stored policy handles.
 
 The loop of L steps is the same computation as an outer loop of S = L // k segments whose body
 runs an inner loop of k steps, followed by a plain loop of the r = L − S·k steps left:
@@ -12,11 +12,15 @@ runs an inner loop of k steps, followed by a plain loop of the r = L − S·k st
 and its VJP — every loop with the stored policy — is the two-level scheme: the outer backward
 scan reads the S segment carries, and its body reruns that segment's inner loop (storing its k
 carries) before the inner backward scan. Memory: (S + k + r) carries instead of L (at
-k = ⌈√L⌉ about 2√L); time: the forward steps run three times (primal, outer, and again
-inside the backward segments) instead of once. The per-step derivative is the same expression
-on the same values, so gradients agree with the stored policy bit for bit on the interpreter.
-Used by symnum.loops.array_ad (a reversed loop stores, as for "recompute"); never evaluates or
-lowers anything.
+k = ⌈√L⌉ about 2√L). A scan or fori loop is *built* as the nest (`segmented_loop`, called by
+symnum.loops.api), so the nest is the forward pass and its stored copy runs with it (the
+backends run a loop and its augmented copy as one): each step runs twice — forward, and once
+more inside the backward segments (the classical count). A while loop stays whole (its early
+exit) and is rewritten when differentiated (`segmented_vjp`): it runs three times. The
+per-step derivative is the same expression on the same values, so carry cotangents agree with
+the stored policy bit for bit (a const's, summed per segment first, within reassociation).
+Used by symnum.loops.api and array_ad (a reversed loop stores, as for "recompute"); never
+evaluates or lowers anything.
 """
 
 from __future__ import annotations
