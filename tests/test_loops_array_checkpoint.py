@@ -260,9 +260,47 @@ def test_the_policy_is_printed_with_the_loop():
     def f(cp):
         return lambda u: sn.fori_loop(0, 5, lambda i, v: v * 0.5, u, checkpoint=cp)
 
-    text = {cp: str(_loops(sn.trace(f(cp), np.zeros(3), mode="array"))[0].op.name)
+    def w(cp):
+        return lambda u: sn.while_loop(lambda v: np.sum(v) < 9.0, lambda v: v * 2.0, u,
+                                       max_steps=5, checkpoint=cp)
+
+    text = {cp: [str(n.op.name) for n in _loops(sn.trace(f(cp), np.zeros(3), mode="array"))]
             for cp in ("store", "recompute", 2, "sqrt")}
-    assert text["store"].startswith("fori[5](")
-    assert text["recompute"].startswith("fori[5, recompute](")
-    assert text[2].startswith("fori[5, checkpoint=2](")
-    assert text["sqrt"].startswith("fori[5, checkpoint='sqrt'](")
+    assert text["store"][0].startswith("fori[5](")
+    assert text["recompute"][0].startswith("fori[5, recompute](")
+    # every k-th: the loop is its segmented nest — 2 segments of an inner loop of 2 steps, then
+    # the step left (array_segments.segmented_loop); "sqrt" of 5 steps is k = 3
+    assert sorted(t.split("(")[0] for t in text[2]) == ["fori[1]", "fori[2]"]
+    assert "fori[2]((%1C0, " in text[2][0] or "fori[2]((%1C0, " in text[2][1]
+    assert sorted(t.split("(")[0] for t in text["sqrt"]) == ["fori[1]", "fori[2]"]
+    # a while loop keeps its early exit: whole, the policy printed with it
+    (wl,) = _loops(sn.trace(w(2), np.ones(3), mode="array"))
+    assert str(wl.op.name).startswith("while[5, checkpoint=2](")
+
+
+def _forward_loops(plan: str) -> list[int]:
+    """Trip counts of the forward (not reversed) step loops of a loop plan: a `for tN in
+    range(n):` whose first line is not a reversed step `sN = n - 1 - tN`."""
+    lines = plan.splitlines()
+    out = []
+    for a, b in zip(lines, lines[1:]):
+        s = a.strip()
+        if s.startswith("for t") and " in range(" in s and not b.strip().startswith("s"):
+            out.append(int(s.split("range(")[1].rstrip("):")))
+    return out
+
+
+@pytest.mark.parametrize("backend", ["numba", "llvm"])
+def test_segments_run_each_step_twice(backend):
+    # 14 steps, k = 4: 3 segments and a tail of 2. The forward pass is the nest itself (the
+    # outer loop of 3, its inner loop of 4, the tail of 2; stored copies merged by the
+    # backends), and the backward scan recomputes each segment once (an inner loop of 4):
+    # no loop of all 14 steps (the plain primal loop the third pass ran)
+    u, k = RNG.standard_normal(16), 0.1
+    fn = sn.trace(_grad(heat_loss(4, 14), u, k), u, k, mode="array")
+    ker = lower(fn, backend, array_loops="native")
+    assert sorted(_forward_loops(ker.plan)) == [2, 3, 4, 4]
+    want = _grad(heat_loss("store", 14), u, k)(u, k)
+    got = ker(u, k)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-13, atol=1e-15)
+    assert float(got[1]) == pytest.approx(float(want[1]), rel=1e-13)

@@ -21,6 +21,7 @@ from symnum.core.build import as_expr
 from symnum.core.primitives import ifelse
 from symnum.core.terms import Expr, Sym
 from symnum.errors import ShapeError, TracingError
+from symnum.loops.array_segments import segmented_loop
 from symnum.tracing.mode import current as current_mode
 from symnum.tracing.protocols import SymArray
 from symnum.tracing.pytree import tree_flatten, tree_unflatten
@@ -196,7 +197,24 @@ def _array_loop(kind: str, step: Callable, init: Any, xs: Any, length: int, leav
                                                                 ArrayLoopOut)]
         if not outs or not outs[0].args[0].op.spec.nk:
             return None
-    return out
+    return _segmented(out)
+
+
+def _segmented(out: Any) -> Any:
+    """A loop under checkpoint=k / "sqrt" as its segmented nest (array_segments.segmented_loop:
+    the nest is the forward pass, so reverse mode runs each step twice, not three times)."""
+    from symnum.loops.arrays import ArrayLoopOut
+
+    leaves, tree = tree_flatten(out)
+    node = next((v.args[0] for v in leaves if isinstance(getattr(v, "op", None),
+                                                         ArrayLoopOut)), None)
+    nest = None if node is None else segmented_loop(node)
+    if nest is None:
+        return out
+    carries, ys = nest
+    return tree_unflatten(tree, [(ys if v.op.stacked else carries)[v.op.index]
+                                 if isinstance(getattr(v, "op", None), ArrayLoopOut) and
+                                 v.args[0] is node else v for v in leaves])
 
 
 def _length(xs: Any, length: int | None) -> int:
@@ -234,7 +252,8 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
     checkpoint says what reverse mode keeps of the forward pass: "store" (every step's carry),
     "recompute" (none: each step's carry recomputed from the start, O(n²) steps), and in array
     programs an int k or "sqrt" (every k-th carry, k = ⌈√n⌉: the rest recomputed per segment,
-    memory O(n/k + k) carries, three forward passes).
+    memory O(n/k + k) carries, each step run twice: the forward pass and once more in its
+    segment's recomputation; the loop is built as that nest of loops).
 
     >>> import numpy as np, symnum as sn
     >>> sn.scan(lambda c, x: (c + x, 2 * c), 0.0, np.arange(3.0))

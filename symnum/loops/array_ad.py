@@ -9,7 +9,12 @@ placeholders that are never evaluated), which the loop's rule collects from the 
 built over them. Checkpointing: checkpoint="store" keeps every step's incoming carries (the
 augmented loop's ys, length × carry); "recompute" keeps none — the backward body recomputes them
 by an inner loop (symnum.loops.array_checkpoint); an int k or "sqrt" keeps every k-th
-(symnum.loops.array_segments). A reversed loop stores, as in scalar mode.
+(symnum.loops.array_segments). A reversed loop stores, as in scalar mode. Only what the
+caller asked for is built: the backward scan carries the cotangents of the carries an active
+argument needs and the accumulators of the active consts, and the forward loop stores only the
+incoming carries the backward body reads (none for a linear step: then no table and no second
+loop) — decided on the graph, so every backend and the interpreter skip the rest (numba writes
+whatever table it is given; llvm's optimiser deleted only stores it proved dead).
 Never evaluates or lowers anything.
 """
 
@@ -27,7 +32,7 @@ from symnum.autodiff.array_jvp import JVP_RULES, jvp_arrays
 from symnum.autodiff.array_rules import VJP_RULES, arr, zeros
 from symnum.core.interface import arguments, iscall, operation
 from symnum.core.terms import Sym
-from symnum.core.traversal import substitute
+from symnum.core.traversal import postorder, substitute
 from symnum.loops.array_checkpoint import recomputed
 from symnum.loops.array_segments import segment_length, segmented_vjp
 
@@ -84,6 +89,34 @@ def _total(parts: list) -> Any:
     return acc
 
 
+def _reads(terms: list, syms: list) -> list[bool]:
+    """Which of the placeholders `syms` the terms read (loop bodies are closed: a nested loop
+    reads its enclosing body's placeholders through its arguments, which postorder visits)."""
+    ids = {id(n) for n in postorder(list(terms))}
+    return [id(s) in ids for s in syms]
+
+
+def _needed_carries(spec: Any, active: list) -> list[bool]:
+    """Which carries' cotangents the backward scan must carry: a carry whose initial value is
+    active, and, to a fixed point, one whose new value reads a needed carry, an active x or an
+    active const (its cotangent flows into theirs). The others' cotangents reach nothing the
+    caller asked for: carrying them would cost a backward carry and the stored values only
+    they read."""
+    nc, nk = spec.nc, spec.nk
+    ins, outs = spec.body.flat_inputs, spec.body.flat_outputs
+    reads = [_reads([o], list(ins[:-1])) for o in outs[:nc]]
+    want = [bool(a) for a in active[:nc]]
+    # ins = carries, xs, consts; active = init, consts, xs
+    other = [bool(a) for a in active[nc + nk:]] + [bool(a) for a in active[nc:nc + nk]]
+    changed = True
+    while changed:
+        changed = False
+        for j in range(nc):
+            if not want[j] and any(r and w for r, w in zip(reads[j], want + other)):
+                want[j] = changed = True
+    return want
+
+
 def _loop_vjp(n: Any, ct: Any, active: list) -> list:
     spec = n.op.spec
     nc, nx, nk, ny, L = spec.nc, spec.nx, spec.nk, spec.ny, spec.length
@@ -101,42 +134,56 @@ def _loop_vjp(n: Any, ct: Any, active: list) -> list:
     args = n.args
     consts, xs = args[nc:nc + nk], args[nc + nk:]
     p = ins[-1].name[:-1]
-    cb = [_ph(f"{p}cb{k}", v) for k, v in enumerate(c_ph)]
-    yb = [_ph(f"{p}yb{j}", v) for j, v in enumerate(y_out)]
-    kb = [_ph(f"{p}kb{j}", v) for j, v in enumerate(k_in)]
-    grads = vjp_arrays(list(c_out) + list(y_out), list(c_ph) + list(x_ph) + list(k_in),
+    # only what the caller asked for: the carries whose cotangents reach an active argument,
+    # the active consts' accumulators, the active xs' cotangents, the ys given a cotangent —
+    # and, below, only the stored carries the resulting backward body reads
+    cs = [k for k, w in enumerate(_needed_carries(spec, active)) if w]
+    ks = [j for j in range(nk) if active[nc + j]]
+    xa = [j for j in range(nx) if active[nc + nk + j]]
+    ya = [j for j in range(ny) if (True, j) in cts]
+    cb = [_ph(f"{p}cb{k}", c_ph[k]) for k in cs]
+    yb = [_ph(f"{p}yb{j}", y_out[j]) for j in ya]
+    kb = [_ph(f"{p}kb{j}", k_in[j]) for j in ks]
+    grads = vjp_arrays([c_out[k] for k in cs] + [y_out[j] for j in ya],
+                       [c_ph[k] for k in cs] + [x_ph[j] for j in xa] + [k_in[j] for j in ks],
                        cb + yb)
+    b_carry = grads[:len(cs)] + [a + g for a, g in zip(kb, grads[len(cs) + len(xa):])]
+    b_ys = grads[len(cs):len(cs) + len(xa)]
     bind = dict(zip(k_in, consts))
+    read = _reads(b_carry + b_ys, list(c_ph) + list(x_ph))
     if spec.checkpoint == "recompute" and not spec.reverse:
         # nothing stored: the backward body recomputes its step's carries (array_checkpoint)
         now, more = recomputed(spec, args)
-        grads = [substitute(g, now) for g in grads]
+        b_carry = [substitute(g, now) for g in b_carry]
+        b_ys = [substitute(g, now) for g in b_ys]
         bind.update(more)
         stored: list = []
         c_x: list = []
     else:
-        # the forward loop again, each step's incoming carries as extra ys (stacked whole)
-        aug_outs = list(c_out) + list(y_out) + list(c_ph) + list(outs[nc + ny:])
-        aug = LA.make_array_loop(spec, ArrayFn(tuple(ins), aug_outs), ny + nc, args)
-        stored = [LA.out_term(aug, ny + k, True) for k in range(nc)]
-        c_x = list(c_ph)
-    b_carry = grads[:nc] + [a + g for a, g in zip(kb, grads[nc + nx:])]
-    b_ys = grads[nc:nc + nx]
-    b_xs = stored + list(xs) + [cts.get((True, j), zeros((L,) + _shape(v)))
-                                for j, v in enumerate(y_out)]
-    b_init = [cts.get((False, k), zeros(_shape(v))) for k, v in enumerate(c_ph)] + \
-        [zeros(_shape(v)) for v in k_in]
+        # the forward loop again, the incoming carries the backward body reads as extra ys
+        # (stacked whole); none read (a linear step, a carry only its own cotangent needs
+        # never read): no table and no second forward loop at all
+        c_x = [c for c, r in zip(c_ph, read[:nc]) if r]
+        stored = []
+        if c_x:
+            aug_outs = list(c_out) + list(y_out) + c_x + list(outs[nc + ny:])
+            aug = LA.make_array_loop(spec, ArrayFn(tuple(ins), aug_outs), ny + len(c_x), args)
+            stored = [LA.out_term(aug, ny + k, True) for k in range(len(c_x))]
+    x_r = [j for j in range(nx) if read[nc + j]]
+    b_xs = stored + [xs[j] for j in x_r] + [cts[(True, j)] for j in ya]
+    b_init = [cts.get((False, k), zeros(_shape(c_ph[k]))) for k in cs] + \
+        [zeros(_shape(k_in[j])) for j in ks]
     back = LA.build_array_loop(
-        "scan", L, carry_in=cb + kb, x_in=c_x + list(x_ph) + yb, index=ins[-1],
+        "scan", L, carry_in=cb + kb, x_in=c_x + [x_ph[j] for j in x_r] + yb, index=ins[-1],
         carry_out=b_carry, y_out=b_ys, init=b_init, xs=b_xs, reverse=not spec.reverse,
         lo=spec.lo, bind=bind)
-    res: list = []
-    for k in range(nc):
-        res.append(LA.out_term(back, k, False) if active[k] else None)
-    for j in range(nk):
-        res.append(LA.out_term(back, nc + j, False) if active[nc + j] else None)
-    for j in range(nx):
-        res.append(LA.out_term(back, j, True) if active[nc + nk + j] else None)
+    res: list = [None] * (nc + nk + nx)
+    for m, k in enumerate(cs):
+        res[k] = LA.out_term(back, m, False) if active[k] else None
+    for m, j in enumerate(ks):
+        res[nc + j] = LA.out_term(back, len(cs) + m, False)
+    for m, j in enumerate(xa):
+        res[nc + nk + j] = LA.out_term(back, m, True)
     return res
 
 

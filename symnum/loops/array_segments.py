@@ -1,5 +1,5 @@
 """Reverse mode through an array loop keeping every k-th carry (checkpoint=k, or "sqrt" for
-k = ⌈√length⌉): two-level checkpointing as a rewrite into loops the other policies handle.
+k = ⌈√length⌉): two-level checkpointing as a rewrite into loops the stored policy handles.
 
 The loop of L steps is the same computation as an outer loop of S = L // k segments whose body
 runs an inner loop of k steps, followed by a plain loop of the r = L − S·k steps left:
@@ -12,11 +12,15 @@ runs an inner loop of k steps, followed by a plain loop of the r = L − S·k st
 and its VJP — every loop with the stored policy — is the two-level scheme: the outer backward
 scan reads the S segment carries, and its body reruns that segment's inner loop (storing its k
 carries) before the inner backward scan. Memory: (S + k + r) carries instead of L (at
-k = ⌈√L⌉ about 2√L); time: the forward steps run three times (primal, outer, and again
-inside the backward segments) instead of once. The per-step derivative is the same expression
-on the same values, so gradients agree with the stored policy bit for bit on the interpreter.
-Used by symnum.loops.array_ad (a reversed loop stores, as for "recompute"); never evaluates or
-lowers anything.
+k = ⌈√L⌉ about 2√L). A scan or fori loop is *built* as the nest (`segmented_loop`, called by
+symnum.loops.api), so the nest is the forward pass and its stored copy runs with it (the
+backends run a loop and its augmented copy as one): each step runs twice — forward, and once
+more inside the backward segments (the classical count). A while loop stays whole (its early
+exit) and is rewritten when differentiated (`segmented_vjp`): it runs three times. The
+per-step derivative is the same expression on the same values, so carry cotangents agree with
+the stored policy bit for bit (a const's, summed per segment first, within reassociation).
+Used by symnum.loops.api and array_ad (a reversed loop stores, as for "recompute"); never
+evaluates or lowers anything.
 """
 
 from __future__ import annotations
@@ -63,22 +67,18 @@ def _prefixes(spec: Any) -> tuple[str, str, str]:
         k += 1
 
 
-def segmented_vjp(n: Any, cts: dict, k: int, active: list) -> list:
-    """Cotangents of the arguments of the array loop node `n` (init, consts, xs; None where
-    `active` says not needed) given its outputs' `cts` ({(stacked, index): term})."""
-    spec = n.op.spec
-    nc, nx, nk, ny, L = spec.nc, spec.nx, spec.nk, spec.ny, spec.length
+def _nest(spec: Any, init: list, xs: list, bind: dict, k: int) -> tuple[list, list]:
+    """(final carries, stacked ys) of the loop `spec` from `init` over `xs` (its consts bound
+    by `bind`), computed as an outer loop of S = L // k segments of an inner loop of k steps and
+    a tail loop of the r steps left: the same steps in the same order."""
+    nc, nx, ny, L = spec.nc, spec.nx, spec.ny, spec.length
     ins, outs = spec.body.flat_inputs, spec.body.flat_outputs
-    c_ph, x_ph, k_in, index = ins[:nc], ins[nc:nc + nx], ins[nc + nx:-1], ins[-1]
-    args = n.args
-    pa, pn, po = _prefixes(spec)
-    p_args = [_like(f"{pa}{j}", a) for j, a in enumerate(args)]
-    p_init, p_k, p_x = p_args[:nc], p_args[nc:nc + nk], p_args[nc + nk:]
+    c_ph, x_ph, index = ins[:nc], ins[nc:nc + nx], ins[-1]
+    _, pn, po = _prefixes(spec)
     k = max(1, min(k, L))
     S, r = divmod(L, k)
     kind = "fori" if spec.kind == "while" else spec.kind  # select-form steps: a scan of them
-    bind = dict(zip(k_in, p_k))
-    carries, ys_parts = list(p_init), [[] for _ in range(ny)]
+    carries, ys_parts = list(init), [[] for _ in range(ny)]
     if S:
         j, g = Sym(f"{pn}i"), Sym(f"{po}i")
         sub = [substitute(o, {index: spec.lo + g * k + j}) for o in outs[:nc + ny]]
@@ -91,7 +91,7 @@ def segmented_vjp(n: Any, cts: dict, k: int, active: list) -> list:
             kind, S, carry_in=co, x_in=xo, index=g,
             carry_out=[LA.out_term(inner, m, False) for m in range(nc)],
             y_out=[LA.out_term(inner, m, True) for m in range(ny)], init=carries,
-            xs=[reshape(x[:S * k], (S, k) + _shape(v)) for x, v in zip(p_x, x_ph)],
+            xs=[reshape(x[:S * k], (S, k) + _shape(v)) for x, v in zip(xs, x_ph)],
             bind=bind)
         carries = [LA.out_term(outer, m, False) for m in range(nc)]
         for m, v in enumerate(outs[nc:nc + ny]):
@@ -100,11 +100,45 @@ def segmented_vjp(n: Any, cts: dict, k: int, active: list) -> list:
         tail = LA.build_array_loop(
             kind, r, carry_in=list(c_ph), x_in=list(x_ph), index=index,
             carry_out=list(outs[:nc]), y_out=list(outs[nc:nc + ny]), init=carries,
-            xs=[x[S * k:] for x in p_x], lo=spec.lo + S * k, bind=bind)
+            xs=[x[S * k:] for x in xs], lo=spec.lo + S * k, bind=bind)
         carries = [LA.out_term(tail, m, False) for m in range(nc)]
         for m in range(ny):
             ys_parts[m].append(LA.out_term(tail, m, True))
-    ys = [p[0] if len(p) == 1 else concatenate(p) for p in ys_parts]
+    return carries, [p[0] if len(p) == 1 else concatenate(p) for p in ys_parts]
+
+
+def segmented_loop(node: Any) -> tuple[list, list] | None:
+    """The final carries and stacked ys of the array loop `node` built as the segmented nest
+    (None: not a segmented policy, a reversed scan, a while loop or no steps — the node stays
+    as it is). Called when the user's loop is built, so that the nest *is* the forward pass:
+    reverse mode then stores each loop's carries as for "store" — the outer loop's table is
+    the segment carries, read off the same forward pass (the backends run a loop and its
+    augmented copy as one), and each segment is recomputed once inside the backward scan: every
+    step runs twice in all. (A while loop keeps its early exit: it is segmented only when it is
+    differentiated, `segmented_vjp`, and then runs three times.)"""
+    spec = node.op.spec
+    k = segment_length(spec.checkpoint, spec.length)
+    if k is None or spec.reverse or spec.kind == "while" or spec.length == 0:
+        return None
+    nc, nx, nk = spec.nc, spec.nx, spec.nk
+    k_in = spec.body.flat_inputs[nc + nx:-1]
+    args = node.args
+    return _nest(spec, list(args[:nc]), list(args[nc + nk:]),
+                 dict(zip(k_in, args[nc:nc + nk])), k)
+
+
+def segmented_vjp(n: Any, cts: dict, k: int, active: list) -> list:
+    """Cotangents of the arguments of the array loop node `n` (init, consts, xs; None where
+    `active` says not needed) given its outputs' `cts` ({(stacked, index): term}): the nest
+    over placeholders of its arguments, differentiated (loops `segmented_loop` left whole)."""
+    spec = n.op.spec
+    nc, nx, nk = spec.nc, spec.nx, spec.nk
+    k_in = spec.body.flat_inputs[nc + nx:-1]
+    args = n.args
+    pa, _, _ = _prefixes(spec)
+    p_args = [_like(f"{pa}{j}", a) for j, a in enumerate(args)]
+    p_init, p_k, p_x = p_args[:nc], p_args[nc:nc + nk], p_args[nc + nk:]
+    carries, ys = _nest(spec, p_init, p_x, dict(zip(k_in, p_k)), k)
     o_list, ct_list = [], []
     for (stacked, m), ct in cts.items():
         o_list.append(ys[m] if stacked else carries[m])
