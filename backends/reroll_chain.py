@@ -33,6 +33,7 @@ import dataclasses
 
 import numpy as np
 from symnum.backends.loop_schedule import LoopInstr, TableRead
+from symnum.backends.reroll_grow import grow_loops
 from symnum.backends.reroll_link import link_tables, sink
 from symnum.backends.schedule import Instr, Ref, Schedule
 
@@ -552,6 +553,10 @@ def roll_chains(sched: Schedule, min_group: int | None = 64) -> tuple[Schedule, 
         if limit == arr.n:
             break
     if rolled:
+        sched, grown = grow_loops(sched, set(by_dst))
+        for dst, (front, back) in grown.items():
+            c = by_dst[dst]
+            c.update(grown=(front, back), steps=c["steps"] + front + back)
         sched, linked = link_tables(sched)
         for dst, what in linked.items():
             if dst in by_dst:
