@@ -69,7 +69,8 @@ def _growable(sched: Schedule, L: LoopInstr) -> bool:
 
 class _Index:
     """Plain statements in positions [lo, hi) by (op, operands), and with one operand left
-    open (an explicit per-step value: whatever the statement reads there)."""
+    open (an explicit per-step value: whatever the statement reads there; several statements
+    may fit, in order)."""
 
     def __init__(self, instrs: list, lo: int, hi: int, open_slots: bool):
         self.full: dict = {}
@@ -83,11 +84,11 @@ class _Index:
                 for j in range(len(ins.args)):
                     a = list(ins.args)
                     a[j] = None
-                    self.open.setdefault(_key(ins.op, a), (ins, j))
+                    self.open.setdefault(_key(ins.op, a), []).append((ins, j))
 
 
 def _match(L: LoopInstr, idx: _Index, carries: list, before: set | None,
-           partial: bool = False):
+           partial: bool = False, predicted: list | None = None):
     """Whether the statements of `idx` hold one more step of L's body from `carries`:
     ({body temporary: Ref of its statement}, [the explicit xs values]) or None. An explicit
     value must be an input, a constant or a temporary in `before` (defined before L).
@@ -95,12 +96,14 @@ def _match(L: LoopInstr, idx: _Index, carries: list, before: set | None,
     `partial`: a step of which only a part is there (the last step of a gradient's forward
     sweep computes what the adjoint reads, not the next state) matches too, when at least
     MIN_PARTIAL of its statements are found; the others map to None (the loop computes them,
-    nobody reads them); every explicit value must still be found."""
+    nobody reads them). `predicted`: explicit
+    values known beforehand (see `_Rows`), else each is what the statement reads there."""
     spec = L.spec
     nc, nx = spec.nc, spec.nx
     consts = L.args[nc:nc + spec.nk]
-    xs: list = [None] * nx
+    xs: list = list(predicted) if predicted is not None else [None] * nx
     local: dict[int, Ref | None] = {}
+    used: set[int] = set()
     for ins in L.body.instrs:
         args: list = []
         hole = hole_x = -1
@@ -133,6 +136,10 @@ def _match(L: LoopInstr, idx: _Index, carries: list, before: set | None,
         found = None
         for t in tries:
             found = table.get(_key(ins.op, t))
+            if found is not None and hole >= 0:
+                # the first fitting statement this step has not matched yet (two body
+                # statements x·t and x'·t differ only in their per-step value)
+                found = next((f for f in found if f[0].dst not in used), None)
             if found is not None:
                 break
         if found is None:
@@ -150,14 +157,57 @@ def _match(L: LoopInstr, idx: _Index, carries: list, before: set | None,
             xs[hole_x] = v
             found = s
         local[ins.dst] = Ref("tmp", found.dst)
+        used.add(found.dst)
     if partial:
         if sum(v is not None for v in local.values()) < MIN_PARTIAL * len(local):
             return None
-        # (an explicit value nobody reads would be a 0.0 placeholder, but that column would
-        # no longer be one table's rows: the linking would peel the step again)
+        # an explicit value only unmatched statements read: 0.0 (their values are never
+        # read). A column of table rows is predicted (`_Rows`), never a placeholder: the
+        # linking would peel the step again
+        xs = [Ref("const", value=0.0) if x is None else x for x in xs]
     if any(x is None for x in xs):
         return None
     return local, xs
+
+
+class _Rows:
+    """The explicit value of each xs column at a step beside the loop, where the two steps
+    next to it read rows r, r + d of one column of one table: the table read of row r + 2d
+    (or r − d before), made when the schedule has none. A statement reading a table row one
+    op apart from its neighbour's reads x·t and x'·t alike: matching by "whatever the
+    statement reads there" can pair the wrong ones, a predicted value cannot."""
+
+    def __init__(self, instrs: list, k: int):
+        self.instrs, self.k = instrs, k
+        self.reads = {i.dst: i for i in instrs[:k] if type(i) is TableRead}
+        self.have = {(i.table, i.col, i.step): i.dst for i in self.reads.values()}
+        self.length = {i.dst: i.spec.length for i in instrs[:k] if type(i) is LoopInstr}
+        self.made: list[TableRead] = []
+
+    def predict(self, L: LoopInstr, at_end: bool, n_tmp: int) -> tuple[list, int]:
+        spec = L.spec
+        m, K, nc, nk = L.n_explicit, spec.length, spec.nc, spec.nk
+        out: list = [None] * spec.nx
+        if K < 2:
+            return out, n_tmp
+        explicit = L.args[nc + nk:]
+        near, far = (K - 1, K - 2) if at_end else (0, 1)
+        for j, col in enumerate(L.xcols):
+            a = self.reads.get(explicit[near * m + col[1]].index)
+            b = self.reads.get(explicit[far * m + col[1]].index)
+            if a is None or b is None or (a.table, a.col) != (b.table, b.col):
+                continue
+            row = 2 * a.step - b.step
+            if not 0 <= row < self.length.get(a.table, 0):
+                continue
+            key = (a.table, a.col, row)
+            if key not in self.have:
+                self.made.append(TableRead(n_tmp, "table_read", (Ref("tmp", a.table),),
+                                           table=a.table, step=row, col=a.col))
+                self.have[key] = n_tmp
+                n_tmp += 1
+            out[j] = Ref("tmp", self.have[key])
+        return out, n_tmp
 
 
 def _out(L: LoopInstr, local: dict, carries: list, r: Ref) -> Ref:
@@ -245,11 +295,19 @@ def _grow_after(sched: Schedule, k: int) -> Schedule | None:
     for i in instrs[:k]:
         before.update(getattr(i, "carry_dsts", ()))
     olds = [Ref("tmp", d) for d in L.carry_dsts]
-    m = _match(L, _Index(instrs, k + 1, len(instrs), spec.nx > 0), olds, before, partial=True)
+    rows = _Rows(instrs, k)
+    predicted, n_tmp = rows.predict(L, True, sched.n_tmp)
+    before.update(r.dst for r in rows.made)
+    m = _match(L, _Index(instrs, k + 1, len(instrs), spec.nx > 0), olds, before, partial=True,
+               predicted=predicted)
     if m is None:
         return None
     local, xs = m
-    n_tmp = sched.n_tmp
+    if spec.nx and K and any(  # a column of table rows broken by a placeholder: not linkable
+            x.kind == "const" and p is None and L.args[nc + spec.nk + (K - 1) * L.n_explicit
+                                                       + col[1]].index in rows.reads
+            for x, p, col in zip(xs, predicted, L.xcols)):
+        return None
     new_carries = tuple(range(n_tmp, n_tmp + nc))
     n_tmp += nc
     lags = _lags(L)
@@ -299,7 +357,7 @@ def _grow_after(sched: Schedule, k: int) -> Schedule | None:
             old_remap[d] = table_read(K - g, col)
     if old_remap:
         rest, outputs = _remapped(rest, outputs, old_remap)
-    return Schedule(sched.n_in, instrs[:k] + [grown] + reads + rest, outputs, n_tmp)
+    return Schedule(sched.n_in, instrs[:k] + rows.made + [grown] + reads + rest, outputs, n_tmp)
 
 
 def _grow_before(sched: Schedule, k: int) -> Schedule | None:
@@ -349,7 +407,9 @@ def _grow_before(sched: Schedule, k: int) -> Schedule | None:
                 if not want(a.index, v):
                     return None
     carries = [v if v is not None else Ref("const", value=0.0) for v in c_in]
-    m = _match(L, _Index(instrs, 0, k, spec.nx > 0), carries, None)
+    rows = _Rows(instrs, k)
+    predicted, n_tmp = rows.predict(L, False, sched.n_tmp)
+    m = _match(L, _Index(instrs, 0, k, spec.nx > 0), carries, None, predicted=predicted)
     if m is None:
         return None
     local, xs = m
@@ -358,9 +418,9 @@ def _grow_before(sched: Schedule, k: int) -> Schedule | None:
         v = _out(L, local, carries, body.outputs[c])
         if v != init[c] and not (init[c].kind == "const" and c not in read):
             return None
-    if any(x.kind == "tmp" and x.index not in {i.dst for i in instrs[:k]} for x in xs):
+    if any(x.kind == "tmp" and x.index not in {i.dst for i in instrs[:k] + rows.made}
+           for x in xs):
         return None
-    n_tmp = sched.n_tmp
     reads: list[TableRead] = []
     remap: dict[int, Ref] = {}
     for j, r in enumerate(body.outputs[nc:nc + spec.ny]):
@@ -380,7 +440,7 @@ def _grow_before(sched: Schedule, k: int) -> Schedule | None:
             ins = dataclasses.replace(ins, step=ins.step + 1)
         rest.append(ins)
     rest, outputs = _remapped(rest, sched.outputs, remap)
-    return Schedule(sched.n_in, instrs[:k] + [grown] + reads + rest, outputs, n_tmp)
+    return Schedule(sched.n_in, instrs[:k] + rows.made + [grown] + reads + rest, outputs, n_tmp)
 
 
 def _could(a: Ref, v: Ref, by_dst: dict, defs: dict, nc: int) -> bool:
