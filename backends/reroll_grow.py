@@ -253,18 +253,25 @@ def _remapped(instrs: list, outputs: list, remap: dict) -> tuple[list, list]:
         return remap.get(r.index, r) if r.kind == "tmp" else r
 
     out = []
+    read = TableRead
     for ins in instrs:
-        if any(a.kind == "tmp" and a.index in remap for a in ins.args):
+        # (a table read reads a loop, never a remapped statement or carry: the bulk of a
+        # gradient's schedule before linking, skipped cheaply)
+        if type(ins) is not read and any(a.index in remap and a.kind == "tmp"
+                                         for a in ins.args):
             ins = dataclasses.replace(ins, args=tuple(fix(a) for a in ins.args))
         out.append(ins)
     return out, [fix(r) for r in outputs]
 
 
 def _live(instrs: list, outputs: list) -> set[int]:
-    """Temporaries read by what survives `prune` of plain statements and table reads."""
+    """Temporaries other than loops read by what survives `prune` of plain statements and
+    table reads (a table read only reads a loop: skipped)."""
     used = {r.index for r in outputs if r.kind == "tmp"}
+    plain, read = Instr, TableRead
     for ins in reversed(instrs):
-        if type(ins) in (Instr, TableRead) and ins.dst not in used:
+        t = type(ins)
+        if t is read or (t is plain and ins.dst not in used):
             continue
         used.update(r.index for r in ins.args if r.kind == "tmp")
         used.update(c[1] for c in getattr(ins, "xcols", ()) if c[0] == "table")
@@ -291,9 +298,11 @@ def _grow_after(sched: Schedule, k: int) -> Schedule | None:
     L = instrs[k]
     spec = L.spec
     nc, K = spec.nc, spec.length
-    before = {i.dst for i in instrs[:k]}
-    for i in instrs[:k]:
-        before.update(getattr(i, "carry_dsts", ()))
+    before: set[int] = set()
+    if spec.nx:  # (what an explicit value may be: only loops with xs need it)
+        before.update(i.dst for i in instrs[:k])
+        for i in instrs[:k]:
+            before.update(getattr(i, "carry_dsts", ()))
     olds = [Ref("tmp", d) for d in L.carry_dsts]
     rows = _Rows(instrs, k)
     predicted, n_tmp = rows.predict(L, True, sched.n_tmp)
@@ -436,8 +445,9 @@ def _grow_before(sched: Schedule, k: int) -> Schedule | None:
         spec=dataclasses.replace(spec, length=spec.length + 1, lo=spec.lo - 1))
     rest = []
     for ins in instrs[k + 1:]:
-        if type(ins) is TableRead and ins.table == L.dst:
-            ins = dataclasses.replace(ins, step=ins.step + 1)
+        if type(ins) is TableRead and ins.table == L.dst:  # (dataclasses.replace: 2x slower)
+            ins = TableRead(ins.dst, ins.op, ins.args, table=ins.table, step=ins.step + 1,
+                            col=ins.col)
         rest.append(ins)
     rest, outputs = _remapped(rest, sched.outputs, remap)
     return Schedule(sched.n_in, instrs[:k] + rows.made + [grown] + reads + rest, outputs, n_tmp)

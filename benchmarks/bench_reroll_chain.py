@@ -151,6 +151,9 @@ def grown(steps: int, backends: list[str]) -> None:
     with sn.tree_mode():
         fn = sn.grad(loss_py, argnums=(0, 1)).fn(x0, F)
     for be in backends:
+        # a first compile pays the backend's one-time set-up (numba's is seconds): not here
+        xw = sn.Sym("xw")
+        lower(sn.trace(lambda v: sn.sin(v) * 2.0, xw), be, cache_dir=tempfile.mkdtemp())
         outs = []
         row = [f"{steps:,}", be]
         for grow in (False, True):
