@@ -1,10 +1,15 @@
 """How an llvm kernel's schedule is cut into functions (backends.llvm_ir's shards): LLVM's
 instruction selection and scheduling are superlinear in a function's size, so large kernels are
 emitted as several functions of about `shard` items each. Sits below llvm_ir; emits no IR.
-A cut never separates a sine from its cosine (LLVM merges them into one sincos call). A loop's
-table read in another function lives in the kernel's scratch array (`shared_tables`), so a cut
-may fall between a loop and its table's readers: a gradient's forward loop, its adjoint loop and
-the code between them need not share one function."""
+A cut never separates a sine from its cosine (LLVM merges them into one sincos call), and by
+default not a loop from a reader of its table (a stack array of the loop's function).
+
+With `share_tables=True` a loop's table read in another function lives in the kernel's scratch
+array instead (`shared_tables`; backends.llvm_loops), so a cut may fall between a loop and its
+table's readers (a gradient's forward loop, its adjoint loop and the code between them need not
+share one function). Measured, it is off: more, smaller functions compiled slower at opt=1
+(RK4 gradient, 939 statements: 2 → 4 functions, LLVM 0.18 → 0.22 s; scalarised cummax
+gradient: 13 → 20 functions, 2.1 → 2.4–2.7 s; benchmarks/results_issue12.md, session 5)."""
 
 from __future__ import annotations
 
@@ -60,12 +65,11 @@ def _table_spans(instrs: list) -> dict[int, int]:
 
 
 def segments(sched: Schedule, shard: int | None, skip: set[int],
-             share_tables: bool = True) -> list[Segment]:
+             share_tables: bool = False) -> list[Segment]:
     """Split the work into functions of about `shard` items (an instruction or an output store
     each: LLVM's instruction selection and scheduling are superlinear in either). Outputs in
-    `skip` are stored elsewhere. `share_tables=False`: never cut between a loop and a reader
-    of its table (for an emitter that keeps every table a stack array of its loop's
-    function)."""
+    `skip` are stored elsewhere. `share_tables`: cuts may separate a loop from its table's
+    readers (see the module docstring)."""
     wanted = [k for k in range(len(sched.outputs)) if k not in skip]
     if not shard or len(sched.instrs) + len(wanted) <= shard:
         return [(sched.instrs, wanted)]
