@@ -72,10 +72,13 @@ class _Index:
     open (an explicit per-step value: whatever the statement reads there; several statements
     may fit, in order)."""
 
-    def __init__(self, instrs: list, lo: int, hi: int, open_slots: bool):
+    def __init__(self, instrs: list, lo: int, hi: int, open_slots: bool,
+                 backwards: bool = False):
         self.full: dict = {}
         self.open: dict = {}
-        for k in range(lo, hi):
+        # nearest to the loop first: before it, the last statements (a candidate for an open
+        # operand far from the loop is another step's, or no step's, statement)
+        for k in (range(hi - 1, lo - 1, -1) if backwards else range(lo, hi)):
             ins = instrs[k]
             if type(ins) is not Instr:
                 continue
@@ -101,12 +104,20 @@ def _match(L: LoopInstr, idx: _Index, carries: list, before: set | None,
     spec = L.spec
     nc, nx = spec.nc, spec.nx
     consts = L.args[nc:nc + spec.nk]
-    xs: list = list(predicted) if predicted is not None else [None] * nx
+    # the step's inputs: carries, then xs (None: open, whatever the statement reads there)
+    slots: list = list(carries) + [None] * nx
+    alts: dict[int, tuple] = {}  # slot → values equal to its predicted one
+    for j, p in enumerate(predicted or ()):
+        if p is not None:
+            slots[nc + j] = p[0]
+            if len(p) > 1:
+                alts[nc + j] = p
     local: dict[int, Ref | None] = {}
     used: set[int] = set()
     for ins in L.body.instrs:
         args: list = []
         hole = hole_x = -1
+        alt = None  # (operand position, column) of an operand with equal alternatives
         if partial and any(a.kind == "tmp" and local[a.index] is None for a in ins.args):
             local[ins.dst] = None
             continue
@@ -115,24 +126,27 @@ def _match(L: LoopInstr, idx: _Index, carries: list, before: set | None,
                 args.append(local[a.index])
             elif a.kind == "in":
                 i = a.index
-                if i < nc:
-                    args.append(carries[i])
-                elif i < nc + nx:
-                    if xs[i - nc] is None:
+                if i < nc + nx:
+                    if slots[i] is None:
                         if hole >= 0:
                             return None
-                        hole, hole_x = len(args), i - nc
+                        hole, hole_x = len(args), i
                         args.append(None)
                     else:
-                        args.append(xs[i - nc])
+                        if alt is None and i in alts:
+                            alt = (len(args), i)
+                        args.append(slots[i])
                 else:
                     args.append(consts[i - nc - nx])
             else:
                 args.append(a)
         table = idx.open if hole >= 0 else idx.full
         tries = [args]
+        if alt is not None:
+            for v in alts[alt[1]][1:]:
+                tries.append(args[:alt[0]] + [v] + args[alt[0] + 1:])
         if ins.op in COMMUTATIVE and len(args) == 2:
-            tries.append(args[::-1])
+            tries += [t[::-1] for t in tries]
         found = None
         for t in tries:
             found = table.get(_key(ins.op, t))
@@ -148,16 +162,15 @@ def _match(L: LoopInstr, idx: _Index, carries: list, before: set | None,
             local[ins.dst] = None
             continue
         if hole >= 0:
-            s, j = found
-            if j != (hole if t is args else 1 - hole):
-                return None
+            s, j = found  # (j: where the key left the operand open)
             v = s.args[j]
             if v.kind == "tmp" and before is not None and v.index not in before:
                 return None
-            xs[hole_x] = v
+            slots[hole_x] = v
             found = s
         local[ins.dst] = Ref("tmp", found.dst)
         used.add(found.dst)
+    xs = slots[nc:]
     if partial:
         if sum(v is not None for v in local.values()) < MIN_PARTIAL * len(local):
             return None
@@ -167,7 +180,8 @@ def _match(L: LoopInstr, idx: _Index, carries: list, before: set | None,
         xs = [Ref("const", value=0.0) if x is None else x for x in xs]
     if any(x is None for x in xs):
         return None
-    return local, xs
+    # (an open carry no statement read: 0.0, as reroll_chain's initial carries never read)
+    return local, xs, [Ref("const", value=0.0) if c is None else c for c in slots[:nc]]
 
 
 class _Rows:
@@ -175,14 +189,28 @@ class _Rows:
     next to it read rows r, r + d of one column of one table: the table read of row r + 2d
     (or r − d before), made when the schedule has none. A statement reading a table row one
     op apart from its neighbour's reads x·t and x'·t alike: matching by "whatever the
-    statement reads there" can pair the wrong ones, a predicted value cannot."""
+    statement reads there" can pair the wrong ones, a predicted value cannot.
+
+    A row that is also a final carry of its loop (the last row of a lag-1 carry's column) may
+    be read as that carry (growing puts carries first): a prediction is (the table read, the
+    carry), the table read being what the loop keeps (its column stays linkable)."""
 
     def __init__(self, instrs: list, k: int):
         self.instrs, self.k = instrs, k
         self.reads = {i.dst: i for i in instrs[:k] if type(i) is TableRead}
         self.have = {(i.table, i.col, i.step): i.dst for i in self.reads.values()}
-        self.length = {i.dst: i.spec.length for i in instrs[:k] if type(i) is LoopInstr}
+        self.loops = {i.dst: i for i in instrs[:k] if type(i) is LoopInstr}
         self.made: list[TableRead] = []
+
+    def _carry(self, table: int, col: int, row: int) -> Ref | None:
+        T = self.loops[table]
+        y = T.body.outputs[T.spec.nc + col]
+        if y.kind != "tmp":
+            return None
+        for c, lag in enumerate(_lags(T)):
+            if lag == (y.index, T.spec.length - row):
+                return Ref("tmp", T.carry_dsts[c])
+        return None
 
     def predict(self, L: LoopInstr, at_end: bool, n_tmp: int) -> tuple[list, int]:
         spec = L.spec
@@ -198,7 +226,7 @@ class _Rows:
             if a is None or b is None or (a.table, a.col) != (b.table, b.col):
                 continue
             row = 2 * a.step - b.step
-            if not 0 <= row < self.length.get(a.table, 0):
+            if a.table not in self.loops or not 0 <= row < self.loops[a.table].spec.length:
                 continue
             key = (a.table, a.col, row)
             if key not in self.have:
@@ -206,7 +234,8 @@ class _Rows:
                                            table=a.table, step=row, col=a.col))
                 self.have[key] = n_tmp
                 n_tmp += 1
-            out[j] = Ref("tmp", self.have[key])
+            carry = self._carry(a.table, a.col, row)
+            out[j] = (Ref("tmp", self.have[key]),) + ((carry,) if carry is not None else ())
         return out, n_tmp
 
 
@@ -311,7 +340,7 @@ def _grow_after(sched: Schedule, k: int) -> Schedule | None:
                predicted=predicted)
     if m is None:
         return None
-    local, xs = m
+    local, xs, _ = m
     if spec.nx and K and any(  # a column of table rows broken by a placeholder: not linkable
             x.kind == "const" and p is None and L.args[nc + spec.nk + (K - 1) * L.n_explicit
                                                        + col[1]].index in rows.reads
@@ -382,46 +411,50 @@ def _grow_before(sched: Schedule, k: int) -> Schedule | None:
     seen: dict[int, int] = {}
     work: list[tuple[Instr, Instr]] = []
 
-    def want(c: int, v: Ref) -> bool:
+    def want(c: int, v: Ref) -> None:
         if c_in[c] is None:
             c_in[c] = v
-        return c_in[c] == v
 
-    for c in range(nc):  # walk back from the initial carries to the step's carried-in values
+    # walk back from the initial carries to the step's carried-in values: a proposal only
+    # (the first value found per carry, paths that do not fit skipped), checked below by
+    # matching the whole step forward
+    for c in range(nc):
         r, v = body.outputs[c], init[c]
         if v.kind == "const":  # never read at the first step (reroll_chain's 0.0)
             continue
         if r.kind == "in" and r.index < nc:
-            if not want(r.index, v):
-                return None
+            want(r.index, v)
         elif r.kind == "tmp" and v.kind == "tmp" and v.index in defs:
             work.append((by_dst[r.index], defs[v.index]))
     while work:
         b, s = work.pop()
-        if seen.setdefault(b.dst, s.dst) != s.dst:
-            return None
-        if s.op != b.op or len(s.args) != len(b.args):
-            return None
+        if b.dst in seen or s.op != b.op or len(s.args) != len(b.args):
+            continue
+        seen[b.dst] = s.dst
         pairs = list(zip(b.args, s.args))
         if b.op in COMMUTATIVE and len(pairs) == 2 and not all(_could(a, v, by_dst, defs, nc)
                                                               for a, v in pairs):
             pairs = list(zip(b.args, s.args[::-1]))
         for a, v in pairs:
             if a.kind == "tmp":
-                if v.kind != "tmp" or v.index not in defs:
-                    return None
-                if a.index not in seen:
+                if v.kind == "tmp" and v.index in defs and a.index not in seen:
                     work.append((by_dst[a.index], defs[v.index]))
             elif a.kind == "in" and a.index < nc:
-                if not want(a.index, v):
-                    return None
-    carries = [v if v is not None else Ref("const", value=0.0) for v in c_in]
+                want(a.index, v)
     rows = _Rows(instrs, k)
     predicted, n_tmp = rows.predict(L, False, sched.n_tmp)
-    m = _match(L, _Index(instrs, 0, k, spec.nx > 0), carries, None, predicted=predicted)
+    # the walk's proposal (unknown carries open: whatever the statements read there); where
+    # a proposed value was wrong (many carries with one value — a gradient's seed step —
+    # make the walk ambiguous), every carry open
+    idx = _Index(instrs, 0, k, True, backwards=True)
+    m = None
+    for proposal in (c_in, [None] * nc):
+        m = _match(L, idx, proposal, None, predicted=predicted)
+        if m is not None:
+            break
     if m is None:
         return None
-    local, xs = m
+    local, xs, carries = m
     read = {a.index for i in body.instrs for a in i.args if a.kind == "in" and a.index < nc}
     for c in range(nc):  # the step must hand the loop its initial carries
         v = _out(L, local, carries, body.outputs[c])
