@@ -321,8 +321,9 @@ def _add_y(L: LoopInstr, p: int) -> tuple[LoopInstr, int]:
         spec.ny
 
 
-def _grow_after(sched: Schedule, k: int) -> Schedule | None:
-    """The schedule with the loop at position k one step longer, or None."""
+def _grow_after(sched: Schedule, k: int, max_ys: int) -> Schedule | None:
+    """The schedule with the loop at position k one step longer (its ys table at most
+    `max_ys` values), or None."""
     instrs = sched.instrs
     L = instrs[k]
     spec = L.spec
@@ -392,13 +393,15 @@ def _grow_after(sched: Schedule, k: int) -> Schedule | None:
             old_remap[d] = Ref("tmp", new_carries[longer])
         else:
             grown, col = _add_y(grown, p)
+            if grown.spec.ny * (K + 1) > max_ys:
+                return None
             old_remap[d] = table_read(K - g, col)
     if old_remap:
         rest, outputs = _remapped(rest, outputs, old_remap)
     return Schedule(sched.n_in, instrs[:k] + rows.made + [grown] + reads + rest, outputs, n_tmp)
 
 
-def _grow_before(sched: Schedule, k: int) -> Schedule | None:
+def _grow_before(sched: Schedule, k: int, max_ys: int) -> Schedule | None:
     """The schedule with the loop at position k one step longer at its start, or None."""
     instrs = sched.instrs
     L = instrs[k]
@@ -496,9 +499,11 @@ def _could(a: Ref, v: Ref, by_dst: dict, defs: dict, nc: int) -> bool:
     return v.kind == "const" and _dbits.pack(v.value) == _dbits.pack(a.value)
 
 
-def grow_loops(sched: Schedule, loops: set[int]) -> tuple[Schedule, dict[int, tuple]]:
+def grow_loops(sched: Schedule, loops: set[int],
+               max_ys: int) -> tuple[Schedule, dict[int, tuple]]:
     """The schedule with each loop whose dst is in `loops` (rolled chains) grown over the
-    copies of its step beside it, and per grown loop (steps gained before, after)."""
+    copies of its step beside it, and per grown loop (steps gained before, after). A grown
+    loop's ys table holds at most `max_ys` values (steps × columns)."""
     grown: dict[int, tuple] = {}
     order = {i.dst: j for j, i in enumerate(sched.instrs)}
     # in schedule order: a grown forward sweep turns what the adjoint's straight-line steps
@@ -511,7 +516,7 @@ def grow_loops(sched: Schedule, loops: set[int]) -> tuple[Schedule, dict[int, tu
                 if k is None or type(sched.instrs[k]) is not LoopInstr \
                         or not _growable(sched, sched.instrs[k]):
                     break
-                new = fn(sched, k)
+                new = fn(sched, k, max_ys)
                 if new is None:
                     break
                 sched = new

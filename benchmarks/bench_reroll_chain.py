@@ -159,7 +159,7 @@ def grown(steps: int, backends: list[str]) -> None:
         for grow in (False, True):
             saved = rc.grow_loops
             if not grow:
-                rc.grow_loops = lambda sched, loops: (sched, {})
+                rc.grow_loops = lambda sched, loops, max_ys: (sched, {})
             opts = {"tier": False} if be == "llvm" else {}
             try:
                 w, c, k = timed(lambda be=be, o=opts: lower(fn, be, cache_dir=tempfile.mkdtemp(),

@@ -75,7 +75,7 @@ def loops_of(sched):
 
 
 def ungrown(sched, min_group=2):
-    with mock.patch.object(reroll_chain, "grow_loops", lambda s, loops: (s, {})):
+    with mock.patch.object(reroll_chain, "grow_loops", lambda s, loops, max_ys: (s, {})):
         return roll_chains(sched, min_group)
 
 
