@@ -13,13 +13,17 @@ beside it compute exactly its body once more, matched as a dataflow graph, whate
 
 * after the loop: each body statement, its operands renamed (carries → the loop's final carries,
   temporaries → the statements already matched, consts → the loop's consts, an explicit xs
-  operand → whatever the statement reads there), must be a statement after the loop — looked up
-  by (op, operands), so the order does not matter. fp addition and multiplication commute
-  exactly, so a commutative binary op is looked up with its operands swapped as well;
-* before the loop: the carried-in values of the step before are found by walking back from the
-  loop's initial carries through their defining statements, then the step is checked forward as
-  above against the statements before the loop, and must reproduce every initial carry the
-  body reads.
+  operand → the row its column reads at that step when the neighbouring steps read rows of one
+  table (`_Rows`), else whatever the statement reads there), must be a statement after the
+  loop — looked up by (op, operands), so the order does not matter. fp addition and
+  multiplication commute exactly, so a commutative binary op is looked up with its operands
+  swapped as well. A partial step (at least MIN_PARTIAL of the body there: a gradient's last
+  forward step computes what the adjoint reads, not the next state) is absorbed too: the loop
+  computes the rest, which nobody reads;
+* before the loop: the carried-in values of the step before are proposed by walking back from
+  the loop's initial carries through their defining statements (or read off the statements,
+  as open operands), then the step is checked forward as above against the statements before
+  the loop, and must reproduce every initial carry the body reads.
 
 A grown loop computes the same operations on the same values: the results stay bit-identical.
 Readers of the absorbed statements read the loop's final carries or rows of its ys table
