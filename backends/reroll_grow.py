@@ -281,7 +281,30 @@ def _explicit(L: LoopInstr, xs: list) -> tuple:
     return tuple(by_col[c] for c in range(L.n_explicit))
 
 
-def _remapped(instrs: list, outputs: list, remap: dict) -> tuple[list, list]:
+class _Wide:
+    """Per instruction with many operands (a loop's explicit per-step values: steps × columns
+    of them before linking), the positions of each temporary among its operands, so that a
+    remap or a liveness scan costs a set operation, not a walk over O(steps) operands. Keyed
+    by id, the instruction held (ids are not reused while it lives)."""
+
+    MIN_ARGS = 32
+
+    def __init__(self):
+        self.memo: dict[int, tuple] = {}
+
+    def positions(self, ins) -> dict[int, list[int]]:
+        hit = self.memo.get(id(ins))
+        if hit is None:
+            pos: dict[int, list[int]] = {}
+            for j, a in enumerate(ins.args):
+                if a.kind == "tmp":
+                    pos.setdefault(a.index, []).append(j)
+            hit = self.memo[id(ins)] = (ins, pos)
+        return hit[1]
+
+
+def _remapped(instrs: list, outputs: list, remap: dict,
+              wide: _Wide) -> tuple[list, list]:
     def fix(r: Ref) -> Ref:
         return remap.get(r.index, r) if r.kind == "tmp" else r
 
@@ -290,14 +313,30 @@ def _remapped(instrs: list, outputs: list, remap: dict) -> tuple[list, list]:
     for ins in instrs:
         # (a table read reads a loop, never a remapped statement or carry: the bulk of a
         # gradient's schedule before linking, skipped cheaply)
-        if type(ins) is not read and any(a.index in remap and a.kind == "tmp"
-                                         for a in ins.args):
+        if type(ins) is read:
+            pass
+        elif len(ins.args) >= wide.MIN_ARGS:
+            pos = wide.positions(ins)
+            hit = remap.keys() & pos.keys()
+            if hit:
+                args = list(ins.args)
+                pos = dict(pos)  # (the new instruction's positions: the old ones, moved)
+                for t in hit:
+                    r = remap[t]
+                    for j in pos[t]:
+                        args[j] = r
+                    if r.kind == "tmp":
+                        pos[r.index] = pos.get(r.index, []) + pos[t]  # (lists not shared)
+                    del pos[t]
+                ins = dataclasses.replace(ins, args=tuple(args))
+                wide.memo[id(ins)] = (ins, pos)
+        elif any(a.index in remap and a.kind == "tmp" for a in ins.args):
             ins = dataclasses.replace(ins, args=tuple(fix(a) for a in ins.args))
         out.append(ins)
     return out, [fix(r) for r in outputs]
 
 
-def _live(instrs: list, outputs: list) -> set[int]:
+def _live(instrs: list, outputs: list, wide: _Wide) -> set[int]:
     """Temporaries other than loops read by what survives `prune` of plain statements and
     table reads (a table read only reads a loop: skipped)."""
     used = {r.index for r in outputs if r.kind == "tmp"}
@@ -306,7 +345,10 @@ def _live(instrs: list, outputs: list) -> set[int]:
         t = type(ins)
         if t is read or (t is plain and ins.dst not in used):
             continue
-        used.update(r.index for r in ins.args if r.kind == "tmp")
+        if len(ins.args) >= wide.MIN_ARGS:
+            used.update(wide.positions(ins).keys())
+        else:
+            used.update(r.index for r in ins.args if r.kind == "tmp")
         used.update(c[1] for c in getattr(ins, "xcols", ()) if c[0] == "table")
     return used
 
@@ -325,7 +367,7 @@ def _add_y(L: LoopInstr, p: int) -> tuple[LoopInstr, int]:
         spec.ny
 
 
-def _grow_after(sched: Schedule, k: int, max_ys: int) -> Schedule | None:
+def _grow_after(sched: Schedule, k: int, max_ys: int, wide: _Wide) -> Schedule | None:
     """The schedule with the loop at position k one step longer (its ys table at most
     `max_ys` values), or None."""
     instrs = sched.instrs
@@ -381,9 +423,9 @@ def _grow_after(sched: Schedule, k: int, max_ys: int) -> Schedule | None:
     grown = dataclasses.replace(
         L, args=L.args + _explicit(L, xs), spec=dataclasses.replace(spec, length=K + 1),
         carry_dsts=new_carries)
-    rest, outputs = _remapped(instrs[k + 1:], sched.outputs, remap)
+    rest, outputs = _remapped(instrs[k + 1:], sched.outputs, remap, wide)
     # an old final carry (lag g: step K − g) read by what stays: a longer lag, or a table row
-    live = _live(rest, outputs)
+    live = _live(rest, outputs, wide)
     by_lag = {lg: c for c, lg in enumerate(lags) if lg is not None}
     old_remap: dict[int, Ref] = {}
     for c, d in enumerate(L.carry_dsts):
@@ -401,11 +443,11 @@ def _grow_after(sched: Schedule, k: int, max_ys: int) -> Schedule | None:
                 return None
             old_remap[d] = table_read(K - g, col)
     if old_remap:
-        rest, outputs = _remapped(rest, outputs, old_remap)
+        rest, outputs = _remapped(rest, outputs, old_remap, wide)
     return Schedule(sched.n_in, instrs[:k] + rows.made + [grown] + reads + rest, outputs, n_tmp)
 
 
-def _grow_before(sched: Schedule, k: int, max_ys: int) -> Schedule | None:
+def _grow_before(sched: Schedule, k: int, max_ys: int, wide: _Wide) -> Schedule | None:
     """The schedule with the loop at position k one step longer at its start, or None."""
     instrs = sched.instrs
     L = instrs[k]
@@ -489,7 +531,7 @@ def _grow_before(sched: Schedule, k: int, max_ys: int) -> Schedule | None:
             ins = TableRead(ins.dst, ins.op, ins.args, table=ins.table, step=ins.step + 1,
                             col=ins.col)
         rest.append(ins)
-    rest, outputs = _remapped(rest, sched.outputs, remap)
+    rest, outputs = _remapped(rest, sched.outputs, remap, wide)
     return Schedule(sched.n_in, instrs[:k] + rows.made + [grown] + reads + rest, outputs, n_tmp)
 
 
@@ -509,6 +551,7 @@ def grow_loops(sched: Schedule, loops: set[int],
     copies of its step beside it, and per grown loop (steps gained before, after). A grown
     loop's ys table holds at most `max_ys` values (steps × columns)."""
     grown: dict[int, tuple] = {}
+    wide = _Wide()
     order = {i.dst: j for j, i in enumerate(sched.instrs)}
     # in schedule order: a grown forward sweep turns what the adjoint's straight-line steps
     # read into rows of its table, so the adjoint's loop can grow over them next
@@ -520,7 +563,7 @@ def grow_loops(sched: Schedule, loops: set[int],
                 if k is None or type(sched.instrs[k]) is not LoopInstr \
                         or not _growable(sched, sched.instrs[k]):
                     break
-                new = fn(sched, k, max_ys)
+                new = fn(sched, k, max_ys, wide)
                 if new is None:
                     break
                 sched = new
