@@ -31,7 +31,7 @@ from symnum.backends.llvm_ops import (  # noqa: F401  (re-exported: llvm_ir is t
     known_ops,
     libm_symbols,
 )
-from symnum.backends.llvm_segments import Segment
+from symnum.backends.llvm_segments import Segment, shared_tables, table_sizes
 from symnum.backends.llvm_segments import segments as _segments
 from symnum.backends.pysource import user_fallback
 from symnum.backends.schedule import Instr, Ref, Schedule
@@ -348,6 +348,14 @@ def emit_ir(sched: Schedule, dtype: str = "float64", *, shard: int | None = 250,
         for a in uses:
             if a.kind == "tmp" and owner[a.index] != j and a.index not in scratch:
                 scratch[a.index] = len(scratch)
+    # loop tables read in a later function: slices of the scratch array after its values
+    # (backends.llvm_loops reads `table_slots`: table tmp → (offset, width))
+    widths = shared_tables(segs) if len(segs) > 1 else {}
+    table_slots: dict[int, tuple[int, int]] = {}
+    n_slots = len(scratch)
+    for t, rows in table_sizes(segs, widths).items():
+        table_slots[t] = (n_slots, widths[t])
+        n_slots += rows
     decls: set[str] = set()
     body: list[str] = []
     ptr = f"{T}* noalias nocapture"
@@ -356,6 +364,7 @@ def emit_ir(sched: Schedule, dtype: str = "float64", *, shard: int | None = 250,
     def emit_body(lines: list[str], seg: Segment, x: str, o: str,
                   local: Callable[[int], bool]) -> None:
         b = _Body(lines, T, sfx, dtype, fm, x, o, local, scratch, decls)
+        b.table_slots = table_slots
         for ins in seg[0]:
             b.instr(ins)
         for k in seg[1]:
@@ -384,7 +393,7 @@ def emit_ir(sched: Schedule, dtype: str = "float64", *, shard: int | None = 250,
                         f"noinline {attrs} {{")
             emit_body(body, seg, "%x", "%out", lambda i, j=j: owner[i] == j)
             body.append("  ret void\n}\n")
-        body += _kernel_calling_shards(T, size, len(segs), len(scratch), len(sched.outputs),
+        body += _kernel_calling_shards(T, size, len(segs), n_slots, len(sched.outputs),
                                        tail, x_arg, out_arg, attrs, decls)
     vector = None
 

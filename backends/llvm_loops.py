@@ -3,7 +3,9 @@ nodes, the body's own schedule emitted in a body block, a latch that counts the 
 
 Tables (the explicit xs and the stacked ys) are stack arrays allocated in the function's entry
 block, so a loop nested in another allocates them once per call (programs whose tables exceed
-MAX_TABLE_BYTES are refused with a CompileError naming numba, which keeps them on the heap).
+MAX_TABLE_BYTES are refused with a CompileError naming numba, which keeps them on the heap);
+a ys table read in a later function of a sharded kernel is a slice of the kernel's scratch
+array instead (`table_slots`, backends.llvm_segments.shared_tables).
 A while loop without ys leaves its header as soon as its condition is false; with ys (the
 stored carries of reverse mode) it runs every step, its carry unchanged after the condition
 failed (the select form), so the ys are right without a fill loop. Registered into
@@ -59,6 +61,30 @@ def _tables(b: IR._Body) -> dict[int, str]:
     return t
 
 
+def _shared(b: IR._Body, table: int) -> str | None:
+    """A shared table's pointer in this function (its slice of the scratch array %c, made in
+    the entry block so that it dominates every use), or None for a stack table."""
+    slot = getattr(b, "table_slots", {}).get(table)
+    if slot is None:
+        return None
+    name = _tables(b).get(table)
+    if name is None:
+        name = _tables(b)[table] = f"{b.p}T{table}"
+        entry = getattr(b, "entry", None)
+        if entry is None:
+            entry = _entry_index(b.out)
+        b.out.insert(entry, f"  {name} = getelementptr inbounds {b.ty}, {b.ty}* %c, "
+                            f"i64 {slot[0]}")
+        _widths(b)[table] = slot[1]
+    return name
+
+
+def _table(b: IR._Body, table: int) -> str:
+    """The pointer to a loop's ys table in this function."""
+    t = _tables(b).get(table)
+    return t if t is not None else _shared(b, table)
+
+
 def emit_loop(b: IR._Body, ins: LoopInstr) -> None:
     spec, body = ins.spec, ins.body
     check_ops(body)
@@ -80,9 +106,13 @@ def emit_loop(b: IR._Body, ins: LoopInstr) -> None:
         for e, r in enumerate(explicit):
             out.append(f"  {lp}.xp{e} = getelementptr inbounds {T}, {T}* {lp}.xs, i64 {e}")
             out.append(f"  store {T} {b.get(r, 'f')}, {T}* {lp}.xp{e}")
+    ys = None
     if ny:
-        _alloca(b, f"{lp}.ys", n * ny)
-        _tables(b)[ins.dst] = f"{lp}.ys"
+        ys = _shared(b, ins.dst)
+        if ys is None:
+            ys = f"{lp}.ys"
+            _alloca(b, ys, n * ny)
+            _tables(b)[ins.dst] = ys
     early = spec.has_cond and not ny
     out += [f"  br label %{lab}.pre", f"{lab}.pre:", f"  br label %{lab}.head", f"{lab}.head:"]
     out.append(f"{lp}.PHIS")  # the phis go here once the latch values are known
@@ -100,7 +130,8 @@ def emit_loop(b: IR._Body, ins: LoopInstr) -> None:
             tab, width, c = f"{lp}.xs", m, col[1]
         else:
             t, c, off, stride = table_col(col)  # row off + stride·s (reroll_link)
-            tab, width = _tables(b)[t], _width(b, t)
+            tab = _table(b, t)
+            width = _width(b, t)
         out.append(f"  {lp}.xo{j} = mul i64 {st}, {width * stride}")
         out.append(f"  {lp}.xq{j} = add i64 {lp}.xo{j}, {off * width + c}")
         out.append(f"  {lp}.xr{j} = getelementptr inbounds {T}, {T}* {tab}, i64 {lp}.xq{j}")
@@ -120,7 +151,7 @@ def emit_loop(b: IR._Body, ins: LoopInstr) -> None:
     for j in range(ny):
         out.append(f"  {lp}.yo{j} = mul i64 {st}, {ny}")
         out.append(f"  {lp}.yq{j} = add i64 {lp}.yo{j}, {j}")
-        out.append(f"  {lp}.yr{j} = getelementptr inbounds {T}, {T}* {lp}.ys, i64 {lp}.yq{j}")
+        out.append(f"  {lp}.yr{j} = getelementptr inbounds {T}, {T}* {ys}, i64 {lp}.yq{j}")
         out.append(f"  store {T} {refs[nc + j]}, {T}* {lp}.yr{j}")
     cond = sb.get(body.outputs[-1], "b") if early else None
     out += [f"  br label %{lab}.latch", f"{lab}.latch:"]
@@ -156,7 +187,7 @@ def _width(b: IR._Body, table: int) -> int:
 def emit_table_read(b: IR._Body, ins: TableRead) -> None:
     T, out = b.ty, b.out
     d = f"{b.p}t{ins.dst}"
-    tab = _tables(b)[ins.table]
+    tab = _table(b, ins.table)
     k = ins.step * _width(b, ins.table) + ins.col
     out.append(f"  {d}.p = getelementptr inbounds {T}, {T}* {tab}, i64 {k}")
     out.append(f"  {d} = load {T}, {T}* {d}.p")

@@ -33,6 +33,7 @@ import dataclasses
 
 import numpy as np
 from symnum.backends.loop_schedule import LoopInstr, TableRead
+from symnum.backends.reroll_grow import grow_loops
 from symnum.backends.reroll_link import link_tables, sink
 from symnum.backends.schedule import Instr, Ref, Schedule
 
@@ -515,8 +516,8 @@ def roll_chains(sched: Schedule, min_group: int | None = 64) -> tuple[Schedule, 
     >>> for _ in range(1000):
     ...     e = sn.sin(e) * 0.5 + 0.1
     >>> s, info = roll_chains(schedule([x], [e]))
-    >>> len(s.instrs), info[0]["steps"], info[0]["carries"]  # 2 statements, the loop, 1
-    (4, 999, 1)
+    >>> len(s.instrs), info[0]["steps"], info[0]["carries"]  # the loop alone: every step
+    (1, 1000, 1)
     """
     if min_group is None:
         return sched, []
@@ -553,6 +554,10 @@ def roll_chains(sched: Schedule, min_group: int | None = 64) -> tuple[Schedule, 
         if limit == arr.n:
             break
     if rolled:
+        sched, grown = grow_loops(sched, set(by_dst), MAX_YS_VALUES)
+        for dst, (front, back) in grown.items():
+            c = by_dst[dst]
+            c.update(grown=(front, back), steps=c["steps"] + front + back)
         sched, linked = link_tables(sched)
         for dst, what in linked.items():
             if dst in by_dst:

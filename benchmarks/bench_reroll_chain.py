@@ -139,6 +139,39 @@ def unlinked(steps: int) -> None:
     print("| " + " | ".join(row) + " |", flush=True)
 
 
+def grown(steps: int, backends: list[str]) -> None:
+    """The gradient lowered with and without backends.reroll_grow, side by side (session 5):
+    statements, and the build time of each backend (CPU seconds of the whole lowering; llvm
+    with tier=False: one opt=1 compile)."""
+    import symnum.backends.reroll_chain as rc
+
+    rng = np.random.default_rng(0)
+    x0, F = 8.0 + rng.normal(size=N), 8.0
+    _, loss_py = make_model(steps, 1e-3, True, pyloop=True)
+    with sn.tree_mode():
+        fn = sn.grad(loss_py, argnums=(0, 1)).fn(x0, F)
+    for be in backends:
+        # a first compile pays the backend's one-time set-up (numba's is seconds): not here
+        xw = sn.Sym("xw")
+        lower(sn.trace(lambda v: sn.sin(v) * 2.0, xw), be, cache_dir=tempfile.mkdtemp())
+        outs = []
+        row = [f"{steps:,}", be]
+        for grow in (False, True):
+            saved = rc.grow_loops
+            if not grow:
+                rc.grow_loops = lambda sched, loops, max_ys: (sched, {})
+            opts = {"tier": False} if be == "llvm" else {}
+            try:
+                w, c, k = timed(lambda be=be, o=opts: lower(fn, be, cache_dir=tempfile.mkdtemp(),
+                                                            **o))
+            finally:
+                rc.grow_loops = saved
+            outs.append(np.concatenate([np.ravel(v) for v in k(x0, F)]))
+            row += [f"{k.info.get('statements', 0):,}", f"{c:.2f} ({w:.2f})"]
+        row.append("yes" if np.array_equal(outs[0], outs[1]) else "NO")
+        print("| " + " | ".join(row) + " |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, nargs="*", default=[50])
@@ -146,7 +179,18 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=100_000)
     ap.add_argument("--unlinked", type=int, nargs="*", default=[],
                     help="step counts to lower with and without reroll_link, side by side")
+    ap.add_argument("--grown", type=int, nargs="*", default=[],
+                    help="step counts to lower with and without reroll_grow, side by side")
+    ap.add_argument("--backends", nargs="*", default=["llvm", "numba"])
     a = ap.parse_args()
+    if a.grown:
+        print(machine_info())
+        print("\nbuild, CPU seconds (wall)\n\n| steps | backend | statements (before: not "
+              "grown) | build | statements (grown) | build | bit-identical |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for steps in a.grown:
+            grown(steps, a.backends)
+        return
     if a.unlinked:
         print(machine_info())
         print("\nllvm lowering (tier=False: one opt=1 compile), CPU seconds\n\n| steps | "

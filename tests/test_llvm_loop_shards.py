@@ -47,3 +47,24 @@ def test_the_scalarised_cummax_gradient_is_sharded_and_right():
     runs = np.maximum.accumulate(x)
     owner = np.array([np.flatnonzero(x[:j + 1] == runs[j])[0] for j in range(n)])
     np.testing.assert_array_equal(got, np.bincount(owner, minlength=n).astype(float))
+
+
+def test_shared_tables_let_a_cut_fall_between_a_loop_and_its_readers():
+    """With shared tables (backends.llvm_segments.shared_tables) a loop's table read in a later
+    function is a slice of the scratch array: more functions, the same bits."""
+    import functools
+
+    from symnum.backends import llvm_ir, llvm_segments
+
+    fn = _rotation_chain(120)
+    args = (1.0, 0.5, 0.02)
+    got = {}
+    for share in (False, True):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(llvm_ir, "_segments",
+                       functools.partial(llvm_segments.segments, share_tables=share))
+            k = llvm_backend.lower(fn, shard=8, reroll=2, cache=False, tier=False)
+        got[share] = (k.info["functions"], np.ravel(k(*args)), k.source)
+    assert got[True][0] > got[False][0]
+    assert "* %c, i64" in got[True][2] and "%T" in got[True][2]
+    np.testing.assert_array_equal(got[True][1], got[False][1])

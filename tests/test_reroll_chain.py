@@ -296,12 +296,16 @@ def test_adjoint_reads_the_forward_table_in_place():
     for n in (24, 48, 96):
         fn, sched, rolled, info = rolled_gradient(n)
         fwd, adj, acc = loops_of(rolled)
-        assert [c["steps"] for c in info] == [n - 2, n - 3, n - 5]  # prologue/peeled steps
+        # the forward loop grew over its first and last steps (backends.reroll_grow): every
+        # step is in it, so the adjoint reads all its rows in place and peels none; the
+        # adjoint's seed step and the sum's first/last steps stay straight-line
+        assert [c["steps"] for c in info] == [n, n - 1, n - 3]
+        assert info[0]["grown"] == (1, 1) and info[1]["peeled"] == (0, 0)
         assert adj.n_explicit == 0 and acc.n_explicit == 0
         assert {c[:2] for c in adj.xcols} == {("table", fwd.dst)}
         assert all(c[4] == -1 for c in adj.xcols)  # the forward table, last row first
         assert {c[1] for c in acc.xcols} == {adj.dst} and all(c[4] == 1 for c in acc.xcols)
-        assert info[1]["linked"] == 4 and sum(info[1]["peeled"]) >= 1
+        assert info[1]["linked"] == 4
         args = (1.0, 0.5, 0.3)
         np.testing.assert_array_equal(py_kernel(rolled)(*args), py_kernel(sched)(*args))
         sizes.add(len(rolled.instrs))
