@@ -10,6 +10,8 @@ Merging is bounded (MERGE_LIMIT, symnum.core.merge): a sum with more than B entr
 or one that already holds such a sum, is kept as one entry of another sum instead of being
 copied into it, so a Python loop whose step reuses the last step's sums (RK4) builds O(1) new
 entries per step. Sums built from sums of at most B entries are exactly as without the bound.
+Products likewise, with bases for entries (a product over B bases that another factor reads
+stays one base: `p·sin(p)`).
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from symnum.core._gc import no_gc
 from symnum.core.build import as_number
 from symnum.core.merge import (
     MERGE_LIMIT,
-    has_sum_entry,
+    has_form_entry,
+    is_product,
     kept_whole,
     merge_limit,
+    opaque_factors,
     opaque_operands,
-    product_reads,
     read_keeps_whole,
+    reads,
 )
 from symnum.core.op import get_op
 from symnum.core.terms import Add, Const, Expr, Mul, Number, Sym, Term
@@ -156,7 +160,7 @@ def _two_entries(a: Any, b: Any) -> Expr | None:
             return None
     else:
         (s, c), other = ((ea[0], ea[1]), b) if ea[2] else ((eb[0], eb[1]), a)
-        if not kept_whole(s, limit) or c == 1 and not product_reads(other, s):
+        if not kept_whole(s, limit) or c == 1 and not reads(other, s):
             return None  # flattened or extended: the general path
     return Add(0, {ea[0]: _tidy(ea[1]), eb[0]: _tidy(eb[1])})
 
@@ -272,25 +276,43 @@ def make_mul(coeff: Number, bases: dict) -> Expr:
         ((b, e),) = bases.items()
         if e == 0:
             return Const(coeff)
+        if e == 1 and type(b) is Mul:  # c·p for a product p kept whole: p with c in it
+            return _scaled(b, coeff)
         if coeff == 1 and e == 1:
             return b
         return Mul._single(1 if coeff == 1 else coeff, b, e)
     bases = {b: e for b, e in bases.items() if e != 0}
     if not bases:
         return Const(coeff)
-    if coeff == 1 and len(bases) == 1:
+    if len(bases) == 1:
         ((b, e),) = bases.items()
         if e == 1:
-            return b
+            return _scaled(b, coeff) if type(b) is Mul else b if coeff == 1 else \
+                Mul(coeff, bases)
     return Mul(1 if coeff == 1 else coeff, bases)
 
 
+def _scaled(p: Mul, c: Number) -> Expr:
+    """c·p for a product p: p's bases under the coefficient c·p.coeff (what mul(c, p) gives)."""
+    if c == 1:
+        return p
+    coeff = _tidy(p.coeff * c)
+    if coeff == 0:
+        return Const(coeff)
+    if coeff == 1 and len(p) == 1:
+        return make_mul(1, dict(p.bases))
+    return p.with_number(1 if coeff == 1 else coeff)
+
+
 def mul(*args: Expr) -> Expr:
-    """Canonical product; 0·x → 0 (for finite zero coefficients), nested products flattened."""
+    """Canonical product; 0·x → 0 (for finite zero coefficients), nested products flattened up
+    to the merge policy's bound."""
     if len(args) == 2:
         r = _mul_one(args[0], args[1])
         if r is not None:
             return r
+    limit = MERGE_LIMIT.get()
+    opaque = opaque_factors(args, limit) if limit is not None and len(args) > 1 else ()
     coeff: Number = 1
     bases: dict = {}
     for a in args:
@@ -299,6 +321,9 @@ def mul(*args: Expr) -> Expr:
             coeff = coeff * n
             continue
         if type(a) is Mul:
+            if opaque and id(a) in opaque:  # kept as one base (the merge policy)
+                bases[a] = bases.get(a, 0) + 1
+                continue
             coeff = coeff * a.coeff
             for b, e in a.bases.items():
                 bases[b] = bases.get(b, 0) + e
@@ -325,9 +350,12 @@ def _term_times(a: Expr, c: Const) -> Expr | None:
 
 def _mul_one(a: Expr, b: Expr) -> Expr | None:
     """`product · number`, `product · new base` or `product · smaller product of new bases` in
-    time independent of the larger product; None for every other case."""
+    time independent of the larger product; None for every other case (and where the merge
+    policy keeps a product whole: the general path decides)."""
     ta, tb = type(a), type(b)
     if ta is Mul and (tb is Sym or tb is Term):  # the loop `p = p * s`
+        if tb is Term and read_keeps_whole(a, b):  # `p * sin(p)`: the merge policy
+            return None
         return a.appended(b, 1) if a._absent(b) else None
     if tb is float or tb is int:  # `t * 0.5`: a one-base product, as mul() makes it
         if ta in _NON_PRODUCTS and b != 0 and b != 1:
@@ -356,11 +384,23 @@ def _mul_one(a: Expr, b: Expr) -> Expr | None:
     if not isinstance(b, Expr):
         return None
     if tb is Mul:
+        limit = MERGE_LIMIT.get()
+        if limit is not None:  # the merge policy (opaque_factors), for two operands
+            if is_product(a) and is_product(b):
+                if kept_whole(a, limit) or kept_whole(b, limit):
+                    return None
+            elif is_product(a):
+                if read_keeps_whole(a, b):
+                    return None
+            elif is_product(b) and read_keeps_whole(b, a):
+                return None
         coeff = _tidy(a.coeff * b.coeff)
         if coeff == 0:
             return None
         pairs = list(b.bases.items())
     else:
+        if read_keeps_whole(a, b):  # `p * (1 + h·g(p))`: the merge policy
+            return None
         coeff, pairs = a.coeff, [(b, 1)]
     for base, _ in pairs:
         if a.get(base) is not None:
@@ -383,6 +423,9 @@ def pow(b: Expr, e: Expr) -> Expr | None:
     if ie == 1:
         return b
     if type(b) is Mul:
+        limit = MERGE_LIMIT.get()
+        if limit is not None and is_product(b) and kept_whole(b, limit):
+            return Mul._single(1, b, ie)  # p**k of a product kept whole: one base (p·p is p²)
         return make_mul(num_pow(b.coeff, ie), {k: v * ie for k, v in b.bases.items()})
     return make_mul(1, {b: ie})
 
@@ -489,6 +532,9 @@ def _from_poly(p: Poly) -> Expr:
 
 
 def _expand_node(t: Expr, limit: int) -> Expr:
+    f = _flatten_node(t, limit)  # products kept whole by the merge policy are multiplied in
+    if f is not None:
+        t = f
     if type(t) is Mul and any(type(b) is Add and e > 0 for b, e in t.bases.items()):
         return _from_poly(_poly(t, limit))
     if type(t) is Add and any(type(k) is Mul or type(k) is Add for k in t.terms):
@@ -515,20 +561,37 @@ def expand(e: Expr, max_terms: int = MAX_EXPAND_TERMS) -> Expr:
 
 
 def _flatten_node(t: Expr, limit: int) -> Expr | None:
-    if type(t) is not Add or not has_sum_entry(t):
+    """`t` with the sums (products) it keeps whole merged in, one level (postwalk has flattened
+    its children), under no merge bound; None when it keeps none."""
+    tt = type(t)
+    if (tt is not Add and tt is not Mul) or not has_form_entry(t):
         return None
-    n = sum(len(k) if type(k) is Add else 1 for k in t.entry_keys())
+    n = sum(len(k) if type(k) is tt else 1 for k in t.entry_keys())
     if n > limit:
+        what = "sum" if tt is Add else "product"
         raise SizeLimitError(
-            f"flatten would build a sum of up to {n:,} entries (the limit is {limit:,}); pass "
-            "max_terms=... if you really want it")
-    return _sum([(Const(t.const), 1)] + [(k, c) for k, c in reversed(t.entry_items())])
+            f"flatten would build a {what} of up to {n:,} entries (the limit is {limit:,}); "
+            "pass max_terms=... if you really want it")
+    if tt is Add:
+        return _sum([(Const(t.const), 1)] + [(k, c) for k, c in reversed(t.entry_items())])
+    coeff, bases = t.coeff, {}
+    for b, e in t.entry_items():
+        if type(b) is Mul:  # p^e: p's coefficient to the power e, its exponents times e
+            coeff = coeff * num_pow(b.coeff, e)
+            for k, v in b.entry_items():
+                bases[k] = bases.get(k, 0) + v * e
+        else:
+            bases[b] = bases.get(b, 0) + e
+    if coeff == 0:
+        return Const(_tidy(coeff))
+    return make_mul(coeff, bases)
 
 
 @no_gc
 def flatten(e: Expr, max_terms: int = MAX_EXPAND_TERMS) -> Expr:
-    """Rebuild every sum with no merge bound (MERGE_LIMIT): sums kept as one entry of another
-    sum are merged into it, giving the unique canonical form whatever the grouping. Sums of a
+    """Rebuild every sum and product with no merge bound (MERGE_LIMIT): sums (products) kept as
+    one entry of another sum (product) are merged into it, giving the unique canonical form
+    whatever the grouping. Sums of a
     program that reuses them (a Python-loop RK4) grow quadratically when flattened: a sum over
     `max_terms` entries raises SizeLimitError before it is built.
 
