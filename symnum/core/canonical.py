@@ -321,7 +321,9 @@ def mul(*args: Expr) -> Expr:
             coeff = coeff * n
             continue
         if type(a) is Mul:
-            if opaque and id(a) in opaque:  # kept as one base (the merge policy)
+            if opaque and id(a) in opaque:  # kept as one base (the merge policy), as _split
+                coeff = coeff * a.coeff  # keys a sum's entry: its coefficient goes outside
+                a = a if a.coeff == 1 else a.with_number(1)
                 bases[a] = bases.get(a, 0) + 1
                 continue
             coeff = coeff * a.coeff
@@ -425,7 +427,8 @@ def pow(b: Expr, e: Expr) -> Expr | None:
     if type(b) is Mul:
         limit = MERGE_LIMIT.get()
         if limit is not None and is_product(b) and kept_whole(b, limit):
-            return Mul._single(1, b, ie)  # p**k of a product kept whole: one base (p·p is p²)
+            # p**k of a product kept whole: one base, coefficient outside (p·p is p², as mul)
+            return make_mul(num_pow(b.coeff, ie), {b if b.coeff == 1 else b.with_number(1): ie})
         return make_mul(num_pow(b.coeff, ie), {k: v * ie for k, v in b.bases.items()})
     return make_mul(1, {b: ie})
 

@@ -53,7 +53,8 @@ from symnum.errors import ArgumentError
 #
 # Products, the same rule with bases for entries and exponents for scales: in mul(a, b, …) a
 # product operand (a Mul of two or more bases; c·b^k is one factor, as c·t is one entry of a
-# sum) stays ONE BASE of the result (keyed by itself, its coefficient inside it, exponent 1)
+# sum) stays ONE BASE of the result (keyed by itself under coefficient 1, exponent 1, its
+# coefficient multiplied into the result's, as a sum's entry is keyed without its coefficient)
 # when it has more than MERGE_LIMIT bases or holds such a product, unless it is the only
 # product operand and no other operand reads it (`p·s`, `p·2·s`, `p·s²` extend it: the loop
 # product stays O(1) a factor; `p·sin(p)`, `p·(1 + h·g(p))` keep it whole). `p**k` of such a
