@@ -171,8 +171,8 @@ def _add_one(a: Expr, b: Expr) -> Expr | None:
     general path handles. Mirrors `_sum`'s arithmetic, with the larger sum's entries first."""
     ta, tb = type(a), type(b)
     if ta is Add and (tb is Sym or tb is Term):  # the loop `e = e + s`: the common case first
-        if tb is Term and read_keeps_whole(a, b):  # `x + sin(x)`: the merge policy
-            return None
+        if tb is Term and read_keeps_whole(a, b):  # `x + sin(x)`: the merge policy keeps x
+            return Add(0, {a: 1, b: 1})  # whole (what _sum builds, asking it once)
         return a.appended(b, 1) if a._absent(b) else None
     if tb is float or tb is int:  # `t + 0.1`: a one-term sum (what _sum builds, without a dict)
         if ta in _NON_SUMS:
@@ -212,8 +212,9 @@ def _add_one(a: Expr, b: Expr) -> Expr | None:
     for key, c in pairs:
         if type(key) is Add or a.get(key) is not None or c == 0:  # c·(sum) is flattened
             return None
-    if (tb is Mul or tb is Term) and read_keeps_whole(a, b):  # the merge policy
-        return None
+    if (tb is Mul or tb is Term) and read_keeps_whole(a, b):  # the merge policy keeps a whole
+        key, c = pairs[0]
+        return Add(0, {a: 1, key: _tidy(0 + 1 * c)})  # as _sum / _two_entries build it
     if len({id(k) for k, _ in pairs}) != len(pairs):
         return None
     return a.extended(const, pairs)
@@ -357,7 +358,7 @@ def _mul_one(a: Expr, b: Expr) -> Expr | None:
     ta, tb = type(a), type(b)
     if ta is Mul and (tb is Sym or tb is Term):  # the loop `p = p * s`
         if tb is Term and read_keeps_whole(a, b):  # `p * sin(p)`: the merge policy
-            return None
+            return _kept_times(a, b)
         return a.appended(b, 1) if a._absent(b) else None
     if tb is float or tb is int:  # `t * 0.5`: a one-base product, as mul() makes it
         if ta in _NON_PRODUCTS and b != 0 and b != 1:
@@ -402,12 +403,19 @@ def _mul_one(a: Expr, b: Expr) -> Expr | None:
         pairs = list(b.bases.items())
     else:
         if read_keeps_whole(a, b):  # `p * (1 + h·g(p))`: the merge policy
-            return None
+            return _kept_times(a, b)
         coeff, pairs = a.coeff, [(b, 1)]
     for base, _ in pairs:
         if a.get(base) is not None:
             return None
     return a.extended(1 if coeff == 1 else coeff, pairs)
+
+
+def _kept_times(p: Mul, b: Expr) -> Expr:
+    """p·b where the merge policy keeps the product p one base and b, one factor and not a
+    product, reads it: the two-base product mul's general path builds (p under coefficient 1,
+    p's coefficient outside), without its loop and without asking the policy again."""
+    return Mul(p.coeff, {p if p.coeff == 1 else p.with_number(1): 1, b: 1})
 
 
 def pow(b: Expr, e: Expr) -> Expr | None:
