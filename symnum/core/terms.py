@@ -45,6 +45,7 @@ PICKLERS: list = []
 # Whether arithmetic builds plain Terms as written (symnum.core.build.tree_mode sets it). It lives
 # here, below build, because a sum's and a product's own `+`/`*` fast paths read it.
 TREE_MODE = contextvars.ContextVar("symnum_tree_mode", default=False)
+_tree_mode = TREE_MODE.get  # bound once: _Form._grow asks it once per appended term
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,46 +417,59 @@ class _Form(Expr):
         """`extended` for one entry `key` absent from this form."""
         return self.extended(self._num, [(key, val)])
 
-    def _push(self, key: Expr, kh: int) -> Any:
-        """This form with one more entry key → 1 (the loop `e = e + s`, `p = p * s`), or None
-        when `key` is in it already; kh is key._h + 1 (the caller knows it). One lock round
-        covers the membership check, the append and the table entry: _make's interning,
-        inlined, as this runs once per term."""
+    def _grow(self, o: Any) -> Any:
+        """`self + o` (Add.__add__) and `self * o` (Mul.__mul__) for the loop `e = e + s`,
+        `p = p * s`: a symbol, or a call term no higher than this form (so it cannot read it,
+        Expr._h), absent from it, is appended in one step; everything else goes to the general
+        path (HOOKS.add / HOOKS.mul → symnum.core.canonical, whose merge policy decides about a
+        term that may read the form), which builds the same form. One lock round covers the
+        membership check, the append and the table entry: _make's interning, inlined, and no
+        call in between, as this runs once per term."""
+        t = o.__class__
+        if t is Sym:
+            h = self._h  # a leaf: the height stays
+        elif t is Term and o._h <= self._h:
+            h = self._h if o._h < self._h else self._h + 1
+        else:
+            return self._general(o)
+        if _tree_mode():
+            return self._general(o)
         n = self._len
-        h = self._h
-        if kh > h:
-            h = kh
-        tkey = (self._key + hash(key) + _STEP) & _MASK
+        tkey = (self._key + hash(o) + _STEP) & _MASK
         _acquire()
         try:
             e = self._entries
             keys = e.keys
             if n == len(keys):  # the newest version: check and claim the key in one dict call
-                if e.pos.setdefault(key, n) != n:
-                    return None
+                if e.pos.setdefault(o, n) != n:
+                    e = None
             else:  # an older version: branch off a copy
-                i = e.pos.get(key)
+                i = e.pos.get(o)
                 if i is not None and i < n:
-                    return None
-                e = e.branch(n)
-                keys = e.keys
-                e.pos[key] = n
-            keys.append(key)
-            e.vals.append(1)
-            if _FORMS.get(tkey) is None:
-                obj = object.__new__(self.__class__)  # _new_form, inlined
-                _set_num(obj, self._num)
-                _set_entries(obj, e)
-                _set_len(obj, n + 1)
-                _set_key(obj, tkey)
-                _set_cache(obj, None)
-                _set_fh(obj, h)
-                wr = _Ref(obj, _form_gone)
-                wr.key = tkey
-                _FORMS[tkey] = wr
-                return obj
+                    e = None
+                else:
+                    e = e.branch(n)
+                    keys = e.keys
+                    e.pos[o] = n
+            if e is not None:
+                keys.append(o)
+                e.vals.append(1)
+                if _FORMS.get(tkey) is None:
+                    obj = _new(self.__class__)  # _new_form, inlined
+                    _set_num(obj, self._num)
+                    _set_entries(obj, e)
+                    _set_len(obj, n + 1)
+                    _set_key(obj, tkey)
+                    _set_cache(obj, None)
+                    _set_fh(obj, h)
+                    wr = _Ref(obj, _form_gone)
+                    wr.key = tkey
+                    _FORMS[tkey] = wr
+                    return obj
         finally:
             _release()
+        if e is None:  # o is an entry already: x + x is 2·x
+            return self._general(o)
         return self._make(self._num, e, n + 1, tkey, h)  # an equal form may be alive
 
     def _absent(self, key: Expr) -> bool:
@@ -480,22 +494,13 @@ class Add(_Form):
         entries, h = _entries_of(terms)
         return cls._of(const, entries, len(entries.keys), h)
 
-    # `e = e + s` in a loop: a new symbol or call term appended to this sum, in one step (the
-    # general path, HOOKS.add → canonical.add, gives the same form with five more calls); a call
-    # term higher than the sum may read it (`x + sin(x)`, `x + sin(2·sin(2·x))`) and goes there
-    # to ask the merge policy (symnum.core.merge.reads); one no higher cannot (Expr._h)
-    def __add__(self, o):
-        t = o.__class__
-        if t is Sym:
-            kh = 1
-        elif t is Term and o._h <= self._h:
-            kh = o._h + 1
-        else:
-            return HOOKS.add(self, o)
-        if not TREE_MODE.get():
-            r = self._push(o, kh)
-            if r is not None:
-                return r
+    # `e = e + s` in a loop: a new symbol, or a call term no higher than the sum, appended in
+    # one step (the general path, HOOKS.add → canonical.add, gives the same form with five more
+    # calls); a call term higher than the sum may read it (`x + sin(x)`, `x + sin(2·sin(2·x))`)
+    # and goes there to ask the merge policy (symnum.core.merge.reads)
+    __add__ = _Form._grow
+
+    def _general(self, o):
         return HOOKS.add(self, o)
 
     @property
@@ -518,18 +523,9 @@ class Mul(_Form):
         entries, h = _entries_of(bases)
         return cls._of(coeff, entries, len(entries.keys), h)
 
-    def __mul__(self, o):  # `p = p * s`: as Add.__add__ (a higher call term may read p)
-        t = o.__class__
-        if t is Sym:
-            kh = 1
-        elif t is Term and o._h <= self._h:
-            kh = o._h + 1
-        else:
-            return HOOKS.mul(self, o)
-        if not TREE_MODE.get():
-            r = self._push(o, kh)
-            if r is not None:
-                return r
+    __mul__ = _Form._grow  # `p = p * s`: as Add.__add__ (a higher call term may read p)
+
+    def _general(self, o):
         return HOOKS.mul(self, o)
 
     @property
@@ -547,6 +543,7 @@ _set_op, _set_args, _set_meta = Term.op.__set__, Term.args.__set__, Term.meta.__
 _set_num, _set_entries = _Form._num.__set__, _Form._entries.__set__
 _set_len, _set_key = _Form._len.__set__, _Form._key.__set__
 _set_th, _set_fh = Term._h.__set__, _Form._h.__set__
+_new = object.__new__
 
 
 def cached(t: Expr, slot: str, compute):
