@@ -513,8 +513,9 @@ class Add(_Form):
 
 
 class Mul(_Form):
-    """coeff × Π base^exponent, with integer exponents and non-numeric, non-Mul bases.
-    Build it with symnum.core.canonical.mul, never directly."""
+    """coeff × Π base^exponent, with integer exponents and non-numeric bases; a base is a Mul
+    (under coefficient 1) only where the merge policy kept a product whole
+    (symnum.core.merge). Build it with symnum.core.canonical.mul, never directly."""
 
     __slots__ = ()
     _TAG = "M"
