@@ -246,7 +246,7 @@ STEPS = {
     "x+h*sin(x)*cos(2x)": lambda x: x + H * sn.sin(x) * sn.cos(2 * x),
     "x+h*sin(2sin(2x))": lambda x: x + H * sn.sin(2 * sn.sin(2 * x)),  # reads two levels down
     "x+h*sin(sin(x)+1)": lambda x: x + H * sn.sin(sn.sin(x) + 1),
-    "x+h*exp(-sin(x)^2)": lambda x: x + H * sn.exp(-sn.sin(sn.cos(x) * x) ** 2),
+    "x+h*exp(-sin(x*cos(x))^2)": lambda x: x + H * sn.exp(-sn.sin(sn.cos(x) * x) ** 2),
 }
 
 
