@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symnum as sn
-from symnum.core.canonical import add, flatten
+from symnum.core.canonical import add
+from symnum.core.expand import flatten
 from symnum.core.merge import MERGE_LIMIT, merge_limit
 from symnum.core.terms import Add
 from symnum.core.traversal import arguments, count_ops, iscall, postorder

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symnum as sn
-from symnum.core.canonical import flatten, mul
+from symnum.core.canonical import mul
+from symnum.core.expand import flatten
 from symnum.core.merge import MERGE_LIMIT, READ_BUDGET, merge_limit, reads
 from symnum.core.terms import Add, Mul, Term
 from symnum.core.traversal import arguments, iscall, postorder

@@ -103,8 +103,6 @@ def has_form_entry(f: Any) -> bool:
     return False
 
 
-has_sum_entry = has_form_entry  # canonical.flatten's name for sums
-
 
 def kept_whole(s: Any, limit: int) -> bool:
     """Whether the sum (product) `s` is kept as one entry when merged with another sum (product)
