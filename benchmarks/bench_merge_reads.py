@@ -10,6 +10,11 @@ arguments counts k - 1): linear in the steps with the policy, quadratic without.
 
     python benchmarks/bench_merge_reads.py --base /tmp/base [--rounds 3] [--repeat 3]
     python benchmarks/bench_merge_reads.py --depth   (statements at 50/100/150 steps, this tree)
+    python benchmarks/bench_merge_reads.py --base /tmp/base --loops [--steps 2 20 200 2000]
+
+`--loops` (session 5): the loops whose step reads its state two levels down
+(`x = x + h·sin(2·sin(2·x))`) and the running products that read themselves (`p = p·sin(p)`,
+`p = p·(1 + h·cos(p))`) at each step count, both trees, build time and statements.
 """
 
 from __future__ import annotations
@@ -27,8 +32,13 @@ import symnum as sn
 from symnum.core.traversal import arguments, iscall, postorder
 n, rep, kind = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 syms = sn.symbols([f"s{i}" for i in range(n)])
-STEP = {"x+sin(x)": lambda x: x + sn.sin(x), "x+h*sin(2x)": lambda x: x + 1e-3 * sn.sin(2 * x),
-        "x+h*sin(x+1)": lambda x: x + 1e-3 * sn.sin(x + 1)}
+h = 1e-3
+STEP = {"x+sin(x)": lambda x: x + sn.sin(x), "x+h*sin(2x)": lambda x: x + h * sn.sin(2 * x),
+        "x+h*sin(x+1)": lambda x: x + h * sn.sin(x + 1),
+        "x+h*sin(2sin(2x))": lambda x: x + h * sn.sin(2 * sn.sin(2 * x)),
+        "x+h*sin(sin(x)+1)": lambda x: x + h * sn.sin(sn.sin(x) + 1),
+        "p*sin(p)": lambda p: p * sn.sin(p), "p*(1+h*cos(p))": lambda p: p * (1 + h * sn.cos(p)),
+        "p*(1+h*p)": lambda p: p * (1 + h * p)}
 if kind in STEP:
     terms = None
 else:
@@ -77,10 +87,31 @@ def depth() -> None:
         print(f"| {name} | {' / '.join(f'{v:,}' for v in row)} |")
 
 
+LOOPS = ["x+h*sin(2sin(2x))", "x+h*sin(sin(x)+1)", "p*sin(p)", "p*(1+h*cos(p))", "p*(1+h*p)"]
+
+
+def loops(base: Path, steps: list, repeat: int) -> None:
+    """Build time (CPU s, best of `repeat`, fresh processes, the trees alternating) and
+    statements of the LOOPS at each step count."""
+    print("| loop | steps | base s | this s | this / base | base statements | this statements "
+          "| load (1 min) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for kind in LOOPS:
+        for i, n in enumerate(steps):
+            pair = [("base", base), ("this", None)]
+            t = {label: one(tree, n, repeat, kind)
+                 for label, tree in (pair if i % 2 == 0 else pair[::-1])}
+            print(f"| `{kind}` | {n:,} | {t['base'][0]:.4f} | {t['this'][0]:.4f} | "
+                  f"{t['this'][0] / max(t['base'][0], 1e-9):.2f} | {t['base'][1]:,} | "
+                  f"{t['this'][1]:,} | {os.getloadavg()[0]:.1f} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", type=Path, help="the other checkout's root")
     ap.add_argument("--depth", action="store_true", help="only the depth table, this tree")
+    ap.add_argument("--loops", action="store_true", help="the session-5 table (LOOPS)")
+    ap.add_argument("--steps", type=int, nargs="*", default=[2, 20, 200, 2000])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
@@ -90,6 +121,8 @@ def main() -> None:
         ap.error("--base is required (or --depth)")
     print(machine_info())
     print(f"\nthis tree: {ROOT}   base: {a.base}\n")
+    if a.loops:
+        return loops(a.base, a.steps, a.repeat)
     print("| workload | round | base s | this s | this / base | base statements | "
           "this statements | load (1 min) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")

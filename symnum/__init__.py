@@ -17,7 +17,7 @@ import symnum.tracing.concrete as _concrete  # noqa: F401  (bool(term) and frien
 import symnum.tracing.protocols as _protocols  # noqa: F401  (numpy protocols)
 from symnum.autodiff.ad import diff, gradient, jacobian
 from symnum.core.build import as_expr, tree_mode
-from symnum.core.canonical import expand, flatten
+from symnum.core.expand import expand, flatten
 from symnum.core.merge import merge_limit
 from symnum.builders import build_function, vectorize
 from symnum.compile import compile

@@ -18,8 +18,8 @@ from symnum.rewrites.egraph import EgraphReport, Limits, simplify_egraph
 from symnum.rewrites.egraph_rules import EgRuleSet, explore
 
 import symnum as sn
-from symnum.core.canonical import expand
 from symnum.core.dispatch import digest
+from symnum.core.expand import expand
 from symnum.errors import SimplifyError
 from symnum.rules.rule import Stats
 from symnum.testing import assert_allclose_at, expressions

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symnum as sn
-from symnum.core.canonical import add, flatten
+from symnum.core.canonical import add
+from symnum.core.expand import flatten
 from symnum.core.merge import MERGE_LIMIT, merge_limit
 from symnum.core.terms import Add
 from symnum.core.traversal import arguments, count_ops, iscall, postorder
@@ -244,6 +245,9 @@ STEPS = {
     "x+h*sin(x+1)": lambda x: x + H * sn.sin(x + 1),
     "x+h*exp(-x*x)": lambda x: x + H * sn.exp(-x * x),
     "x+h*sin(x)*cos(2x)": lambda x: x + H * sn.sin(x) * sn.cos(2 * x),
+    "x+h*sin(2sin(2x))": lambda x: x + H * sn.sin(2 * sn.sin(2 * x)),  # reads two levels down
+    "x+h*sin(sin(x)+1)": lambda x: x + H * sn.sin(sn.sin(x) + 1),
+    "x+h*exp(-sin(x*cos(x))^2)": lambda x: x + H * sn.exp(-sn.sin(sn.cos(x) * x) ** 2),
 }
 
 

@@ -10,6 +10,9 @@ Merging is bounded (MERGE_LIMIT, symnum.core.merge): a sum with more than B entr
 or one that already holds such a sum, is kept as one entry of another sum instead of being
 copied into it, so a Python loop whose step reuses the last step's sums (RK4) builds O(1) new
 entries per step. Sums built from sums of at most B entries are exactly as without the bound.
+Products likewise, with bases for entries (a product over B bases that another factor reads
+stays one base: `p·sin(p)`). `expand` and `flatten` (the unbounded forms) are in
+symnum.core.expand, above this module.
 """
 
 from __future__ import annotations
@@ -20,21 +23,18 @@ from typing import Any
 
 import numpy as np
 
-from symnum.core._gc import no_gc
 from symnum.core.build import as_number
 from symnum.core.merge import (
     MERGE_LIMIT,
-    has_sum_entry,
+    is_product,
     kept_whole,
-    merge_limit,
+    opaque_factors,
     opaque_operands,
-    product_reads,
     read_keeps_whole,
+    reads,
 )
 from symnum.core.op import get_op
 from symnum.core.terms import Add, Const, Expr, Mul, Number, Sym, Term
-from symnum.core.traversal import postwalk
-from symnum.errors import SizeLimitError
 
 # ---------------------------------------------------------------------------------------------
 # exact-where-possible number arithmetic
@@ -156,7 +156,7 @@ def _two_entries(a: Any, b: Any) -> Expr | None:
             return None
     else:
         (s, c), other = ((ea[0], ea[1]), b) if ea[2] else ((eb[0], eb[1]), a)
-        if not kept_whole(s, limit) or c == 1 and not product_reads(other, s):
+        if not kept_whole(s, limit) or c == 1 and not reads(other, s):
             return None  # flattened or extended: the general path
     return Add(0, {ea[0]: _tidy(ea[1]), eb[0]: _tidy(eb[1])})
 
@@ -167,8 +167,8 @@ def _add_one(a: Expr, b: Expr) -> Expr | None:
     general path handles. Mirrors `_sum`'s arithmetic, with the larger sum's entries first."""
     ta, tb = type(a), type(b)
     if ta is Add and (tb is Sym or tb is Term):  # the loop `e = e + s`: the common case first
-        if tb is Term and read_keeps_whole(a, b):  # `x + sin(x)`: the merge policy
-            return None
+        if tb is Term and read_keeps_whole(a, b):  # `x + sin(x)`: the merge policy keeps x
+            return Add(0, {a: 1, b: 1})  # whole (what _sum builds, asking it once)
         return a.appended(b, 1) if a._absent(b) else None
     if tb is float or tb is int:  # `t + 0.1`: a one-term sum (what _sum builds, without a dict)
         if ta in _NON_SUMS:
@@ -208,8 +208,9 @@ def _add_one(a: Expr, b: Expr) -> Expr | None:
     for key, c in pairs:
         if type(key) is Add or a.get(key) is not None or c == 0:  # c·(sum) is flattened
             return None
-    if (tb is Mul or tb is Term) and read_keeps_whole(a, b):  # the merge policy
-        return None
+    if (tb is Mul or tb is Term) and read_keeps_whole(a, b):  # the merge policy keeps a whole
+        key, c = pairs[0]
+        return Add(0, {a: 1, key: _tidy(0 + 1 * c)})  # as _sum / _two_entries build it
     if len({id(k) for k, _ in pairs}) != len(pairs):
         return None
     return a.extended(const, pairs)
@@ -272,25 +273,43 @@ def make_mul(coeff: Number, bases: dict) -> Expr:
         ((b, e),) = bases.items()
         if e == 0:
             return Const(coeff)
+        if e == 1 and type(b) is Mul:  # c·p for a product p kept whole: p with c in it
+            return _scaled(b, coeff)
         if coeff == 1 and e == 1:
             return b
         return Mul._single(1 if coeff == 1 else coeff, b, e)
     bases = {b: e for b, e in bases.items() if e != 0}
     if not bases:
         return Const(coeff)
-    if coeff == 1 and len(bases) == 1:
+    if len(bases) == 1:
         ((b, e),) = bases.items()
         if e == 1:
-            return b
+            return _scaled(b, coeff) if type(b) is Mul else b if coeff == 1 else \
+                Mul(coeff, bases)
     return Mul(1 if coeff == 1 else coeff, bases)
 
 
+def _scaled(p: Mul, c: Number) -> Expr:
+    """c·p for a product p: p's bases under the coefficient c·p.coeff (what mul(c, p) gives)."""
+    if c == 1:
+        return p
+    coeff = _tidy(p.coeff * c)
+    if coeff == 0:
+        return Const(coeff)
+    if coeff == 1 and len(p) == 1:
+        return make_mul(1, dict(p.bases))
+    return p.with_number(1 if coeff == 1 else coeff)
+
+
 def mul(*args: Expr) -> Expr:
-    """Canonical product; 0·x → 0 (for finite zero coefficients), nested products flattened."""
+    """Canonical product; 0·x → 0 (for finite zero coefficients), nested products flattened up
+    to the merge policy's bound."""
     if len(args) == 2:
         r = _mul_one(args[0], args[1])
         if r is not None:
             return r
+    limit = MERGE_LIMIT.get()
+    opaque = opaque_factors(args, limit) if limit is not None and len(args) > 1 else ()
     coeff: Number = 1
     bases: dict = {}
     for a in args:
@@ -299,6 +318,11 @@ def mul(*args: Expr) -> Expr:
             coeff = coeff * n
             continue
         if type(a) is Mul:
+            if opaque and id(a) in opaque:  # kept as one base (the merge policy), as _split
+                coeff = coeff * a.coeff  # keys a sum's entry: its coefficient goes outside
+                a = a if a.coeff == 1 else a.with_number(1)
+                bases[a] = bases.get(a, 0) + 1
+                continue
             coeff = coeff * a.coeff
             for b, e in a.bases.items():
                 bases[b] = bases.get(b, 0) + e
@@ -325,9 +349,12 @@ def _term_times(a: Expr, c: Const) -> Expr | None:
 
 def _mul_one(a: Expr, b: Expr) -> Expr | None:
     """`product · number`, `product · new base` or `product · smaller product of new bases` in
-    time independent of the larger product; None for every other case."""
+    time independent of the larger product; None for every other case (and where the merge
+    policy keeps a product whole: the general path decides)."""
     ta, tb = type(a), type(b)
     if ta is Mul and (tb is Sym or tb is Term):  # the loop `p = p * s`
+        if tb is Term and read_keeps_whole(a, b):  # `p * sin(p)`: the merge policy
+            return _kept_times(a, b)
         return a.appended(b, 1) if a._absent(b) else None
     if tb is float or tb is int:  # `t * 0.5`: a one-base product, as mul() makes it
         if ta in _NON_PRODUCTS and b != 0 and b != 1:
@@ -356,16 +383,35 @@ def _mul_one(a: Expr, b: Expr) -> Expr | None:
     if not isinstance(b, Expr):
         return None
     if tb is Mul:
+        limit = MERGE_LIMIT.get()
+        if limit is not None:  # the merge policy (opaque_factors), for two operands
+            if is_product(a) and is_product(b):
+                if kept_whole(a, limit) or kept_whole(b, limit):
+                    return None
+            elif is_product(a):
+                if read_keeps_whole(a, b):
+                    return None
+            elif is_product(b) and read_keeps_whole(b, a):
+                return None
         coeff = _tidy(a.coeff * b.coeff)
         if coeff == 0:
             return None
         pairs = list(b.bases.items())
     else:
+        if read_keeps_whole(a, b):  # `p * (1 + h·g(p))`: the merge policy
+            return _kept_times(a, b)
         coeff, pairs = a.coeff, [(b, 1)]
     for base, _ in pairs:
         if a.get(base) is not None:
             return None
     return a.extended(1 if coeff == 1 else coeff, pairs)
+
+
+def _kept_times(p: Mul, b: Expr) -> Expr:
+    """p·b where the merge policy keeps the product p one base and b, one factor and not a
+    product, reads it: the two-base product mul's general path builds (p under coefficient 1,
+    p's coefficient outside), without its loop and without asking the policy again."""
+    return Mul(p.coeff, {p if p.coeff == 1 else p.with_number(1): 1, b: 1})
 
 
 def pow(b: Expr, e: Expr) -> Expr | None:
@@ -383,6 +429,10 @@ def pow(b: Expr, e: Expr) -> Expr | None:
     if ie == 1:
         return b
     if type(b) is Mul:
+        limit = MERGE_LIMIT.get()
+        if limit is not None and is_product(b) and kept_whole(b, limit):
+            # p**k of a product kept whole: one base, coefficient outside (p·p is p², as mul)
+            return make_mul(num_pow(b.coeff, ie), {b if b.coeff == 1 else b.with_number(1): ie})
         return make_mul(num_pow(b.coeff, ie), {k: v * ie for k, v in b.bases.items()})
     return make_mul(1, {b: ie})
 
@@ -402,140 +452,3 @@ def div(a: Expr, b: Expr) -> Expr:
 def _pow_or_term(b: Expr, e: Expr) -> Expr:
     r = pow(b, e)
     return r if r is not None else Term(get_op("pow"), (b, e))
-
-
-# ---------------------------------------------------------------------------------------------
-# expand: distribute products and positive integer powers over sums
-
-
-# A polynomial while expanding: {monomial: coefficient}, a monomial being a frozenset of
-# (base, exponent) pairs. Working on plain dicts and interning only the final terms makes
-# expansion ~10x faster than building every intermediate product as a term.
-Poly = dict
-
-
-def _monomial_of(t: Expr) -> tuple[frozenset, Number]:
-    if type(t) is Mul:
-        return frozenset(t.bases.items()), t.coeff
-    return frozenset(((t, 1),)), 1
-
-
-# expand's default bound on the number of monomials of one expanded node: (x + 1)**10**6 must
-# fail at once with a clear error rather than run out of time or memory
-MAX_EXPAND_TERMS = 100_000
-
-
-def _too_big(n: int, limit: int, what: str) -> SizeLimitError:
-    return SizeLimitError(
-        f"expand would build {what} with up to {n:,} monomials (the limit is {limit:,}); pass "
-        "max_terms=... to expand if you really want it, or leave the power unexpanded")
-
-
-def _poly(a: Expr, limit: int) -> Poly:
-    """`a` as a polynomial over its non-sum factors (sums inside Mul bases are multiplied out)."""
-    if type(a) is Add:
-        p: Poly = {frozenset(): a.const} if a.const != 0 else {}
-        for t, c in a.terms.items():
-            for m, mc in _poly(t, limit).items():
-                p[m] = p.get(m, 0) + c * mc
-        return p
-    if type(a) is Mul:
-        p = {frozenset(): a.coeff}
-        for b, e in a.bases.items():
-            if type(b) is Add and e > 0:
-                pb = _poly(b, limit)
-                # a power of a k-term sum has up to C(e + k - 1, k - 1) monomials: check first
-                if len(pb) > 1 and math.comb(e + len(pb) - 1, len(pb) - 1) > limit:
-                    bound = min(math.comb(e + len(pb) - 1, len(pb) - 1), 10**18)
-                    raise _too_big(bound, limit, f"a power ({e}) of a {len(pb)}-term sum")
-                for _ in range(e):
-                    p = _poly_mul(p, pb, limit)
-            else:
-                p = _poly_mul(p, {frozenset(((b, e),)): 1}, limit)
-        return p
-    n = as_number(a)
-    if n is not None:
-        return {frozenset(): n}
-    return {frozenset(((a, 1),)): 1}
-
-
-def _poly_mul(p: Poly, q: Poly, limit: int) -> Poly:
-    if len(p) * len(q) > limit and len(p) > 1 and len(q) > 1:
-        # the product may still collapse, but its monomials must be formed first: bound that
-        raise _too_big(len(p) * len(q), limit, "a product")
-    out: Poly = {}
-    for m1, c1 in p.items():
-        for m2, c2 in q.items():
-            if not m1:
-                m = m2
-            elif not m2:
-                m = m1
-            else:
-                d = dict(m1)
-                for b, e in m2:
-                    d[b] = d.get(b, 0) + e
-                m = frozenset((b, e) for b, e in d.items() if e != 0)
-            out[m] = out.get(m, 0) + c1 * c2
-    return out
-
-
-def _from_poly(p: Poly) -> Expr:
-    const = p.pop(frozenset(), 0)
-    terms: dict = {}
-    for m, c in p.items():
-        key = make_mul(1, dict(m))
-        terms[key] = terms.get(key, 0) + c
-    return make_add(const, terms)
-
-
-def _expand_node(t: Expr, limit: int) -> Expr:
-    if type(t) is Mul and any(type(b) is Add and e > 0 for b, e in t.bases.items()):
-        return _from_poly(_poly(t, limit))
-    if type(t) is Add and any(type(k) is Mul or type(k) is Add for k in t.terms):
-        # (sums kept as one entry by the merge policy are multiplied out and flattened too)
-        return _from_poly(_poly(t, limit))
-    return t
-
-
-@no_gc
-def expand(e: Expr, max_terms: int = MAX_EXPAND_TERMS) -> Expr:
-    """Multiply out products and positive integer powers of sums (every node, bottom up); the
-    result's sums are flat (no merge bound: see `flatten`).
-
-    Raises SizeLimitError, before doing the work, when one expanded node would have more than
-    `max_terms` monomials.
-
-    >>> import symnum as sn
-    >>> a, b = sn.symbols("a b")
-    >>> sn.expand((a + b) ** 2) is a**2 + 2*a*b + b**2
-    True
-    """
-    with merge_limit(None):
-        return postwalk(e, lambda t: _expand_node(t, max_terms))
-
-
-def _flatten_node(t: Expr, limit: int) -> Expr | None:
-    if type(t) is not Add or not has_sum_entry(t):
-        return None
-    n = sum(len(k) if type(k) is Add else 1 for k in t.entry_keys())
-    if n > limit:
-        raise SizeLimitError(
-            f"flatten would build a sum of up to {n:,} entries (the limit is {limit:,}); pass "
-            "max_terms=... if you really want it")
-    return _sum([(Const(t.const), 1)] + [(k, c) for k, c in reversed(t.entry_items())])
-
-
-@no_gc
-def flatten(e: Expr, max_terms: int = MAX_EXPAND_TERMS) -> Expr:
-    """Rebuild every sum with no merge bound (MERGE_LIMIT): sums kept as one entry of another
-    sum are merged into it, giving the unique canonical form whatever the grouping. Sums of a
-    program that reuses them (a Python-loop RK4) grow quadratically when flattened: a sum over
-    `max_terms` entries raises SizeLimitError before it is built.
-
-    >>> import symnum as sn
-    >>> a, b = sn.symbols("a b")
-    >>> flatten(a + b) is a + b
-    True
-    """
-    with merge_limit(None):
-        return postwalk(e, lambda t: _flatten_node(t, max_terms))

@@ -45,6 +45,7 @@ PICKLERS: list = []
 # Whether arithmetic builds plain Terms as written (symnum.core.build.tree_mode sets it). It lives
 # here, below build, because a sum's and a product's own `+`/`*` fast paths read it.
 TREE_MODE = contextvars.ContextVar("symnum_tree_mode", default=False)
+_tree_mode = TREE_MODE.get  # bound once: _Form._grow asks it once per appended term
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,6 +59,12 @@ class Expr(Operators):
 
     __slots__ = ("_cache", "__weakref__")
     __array_priority__ = 1000
+    # The height of the term's DAG: 0 for leaves (this default), 1 + the largest height of its
+    # arguments (entries) for calls and forms, set once when the term is built (O(#arguments),
+    # O(1) per appended entry). A term holding `s` below itself is higher than `s`: the merge
+    # policy's "does this term read that sum" walks only the part above `s`
+    # (symnum.core.merge.reads), and a term no higher than `s` is answered in O(1).
+    _h = 0
 
     def __setattr__(self, name, value):
         raise AttributeError(f"{type(self).__name__} terms are immutable")
@@ -207,7 +214,7 @@ class Const(Expr):
 class Term(Expr):
     """An Op applied to argument terms, built exactly as given (no rearranging)."""
 
-    __slots__ = ("op", "args", "meta")
+    __slots__ = ("op", "args", "meta", "_h")
 
     def __new__(cls, op: Any, args: tuple, meta: Any = None):
         args = tuple(a if isinstance(a, Expr) else Const(a) for a in args)
@@ -216,6 +223,7 @@ class Term(Expr):
             object.__setattr__(o, "op", op)
             object.__setattr__(o, "args", args)
             object.__setattr__(o, "meta", meta)
+            _set_th(o, _height(args))
 
         key = ("T", op, args) if meta is None else ("T", op, args, meta)
         return _intern(cls, key, init)
@@ -240,6 +248,7 @@ class Term(Expr):
                 _set_args(obj, args)
                 _set_meta(obj, None)
                 _set_cache(obj, None)
+                _set_th(obj, _height(args))
                 _register(obj, key)
         finally:
             _release()
@@ -273,26 +282,38 @@ def _entries_of(d: Mapping) -> tuple[_Entries, int]:
     return e, sum(map(_entry_hash, e.keys, e.vals)) & _MASK
 
 
-def _new_form(cls: type, num: Number, entries: _Entries, n: int, key: int) -> Any:
-    """A new form, not yet entered in the table."""
+def _height(args: Any) -> int:
+    """1 + the largest height among `args` (Expr._h)."""
+    h = 0
+    for a in args:
+        ah = a._h
+        if ah > h:
+            h = ah
+    return h + 1
+
+
+def _new_form(cls: type, num: Number, entries: _Entries, n: int, key: int, h: int) -> Any:
+    """A new form of height h, not yet entered in the table."""
     obj = object.__new__(cls)
     _set_num(obj, num)
     _set_entries(obj, entries)
     _set_len(obj, n)
     _set_key(obj, key)
     _set_cache(obj, None)
+    _set_fh(obj, h)
     return obj
 
 
 class _Form(Expr):
     """Base of Add and Mul: a number (const or coeff) and version `_len` of shared entries."""
 
-    __slots__ = ("_num", "_entries", "_len", "_key")
+    __slots__ = ("_num", "_entries", "_len", "_key", "_h")
     _TAG = ""
 
     @classmethod
-    def _make(cls, num: Number, entries: _Entries, n: int, key: int) -> Any:
-        """The interned form of `num` and the first n entries; `key` is its table key."""
+    def _make(cls, num: Number, entries: _Entries, n: int, key: int, h: int) -> Any:
+        """The interned form of `num` and the first n entries; `key` is its table key, h its
+        height (Expr._h)."""
         wr = _FORMS.get(key)
         if wr.__class__ is _Ref:  # an equal form alive: found without the lock
             obj = wr()
@@ -303,25 +324,27 @@ class _Form(Expr):
             # a new form under a free key, the common case: intern_form's path for it, inlined
             # (no closures to build: every canonical form comes through here)
             if _FORMS.get(key) is None:
-                obj = _new_form(cls, num, entries, n, key)
+                obj = _new_form(cls, num, entries, n, key, h)
                 wr = _Ref(obj, _form_gone)
                 wr.key = key
                 _FORMS[key] = wr
                 return obj
             return intern_form(key, lambda o: o._is(cls, num, entries, n),
-                               lambda: _new_form(cls, num, entries, n, key))
+                               lambda: _new_form(cls, num, entries, n, key, h))
         finally:
             _release()
 
     @classmethod
     def _of(cls, num: Number, entries: _Entries, n: int, h: int) -> Any:
         """`_make` for entries whose hash is h."""
-        return cls._make(num, entries, n, (h + n * _STEP + _salt(cls._TAG, num)) & _MASK)
+        return cls._make(num, entries, n, (h + n * _STEP + _salt(cls._TAG, num)) & _MASK,
+                         _height(entries.keys[:n]))
 
     @classmethod
     def _single(cls, num: Number, k: Expr, v: Number) -> Any:
         """The form with number `num` and the one entry k → v (`x*0.5`, `t + 0.1`): no dict."""
-        return cls._of(num, _one_entry(k, v), 1, _entry_hash(k, v))
+        return cls._make(num, _one_entry(k, v), 1,
+                         (_entry_hash(k, v) + _STEP + _salt(cls._TAG, num)) & _MASK, k._h + 1)
 
     def _is(self, cls: type, num: Number, entries: _Entries, n: int) -> bool:
         return (self.__class__ is cls and (self._num is num or numkey(self._num) == numkey(num))
@@ -369,8 +392,11 @@ class _Form(Expr):
         when this is the newest version of its entries, else one copy of its entries first."""
         n = self._len
         key = self._key + len(items) * _STEP
+        h = self._h
         for k, v in items:
             key += _entry_hash(k, v)
+            if k._h >= h:
+                h = k._h + 1
         if num is not self._num:
             key += _salt(self._TAG, num) - _salt(self._TAG, self._num)
         _acquire()  # the check and the append are one step (threads may extend one chain)
@@ -385,48 +411,66 @@ class _Form(Expr):
         finally:
             _release()
         # if an equal form is alive, that one is returned and the entries stay unused in `e`
-        return self._make(num, e, n + len(items), key & _MASK)
+        return self._make(num, e, n + len(items), key & _MASK, h)
 
     def appended(self, key: Expr, val: Number) -> Any:
         """`extended` for one entry `key` absent from this form."""
         return self.extended(self._num, [(key, val)])
 
-    def _push(self, key: Expr) -> Any:
-        """This form with one more entry key → 1 (the loop `e = e + s`, `p = p * s`), or None
-        when `key` is in it already. One lock round covers the membership check, the append
-        and the table entry: _make's interning, inlined, as this runs once per term."""
+    def _grow(self, o: Any) -> Any:
+        """`self + o` (Add.__add__) and `self * o` (Mul.__mul__) for the loop `e = e + s`,
+        `p = p * s`: a symbol, or a call term no higher than this form (so it cannot read it,
+        Expr._h), absent from it, is appended in one step; everything else goes to the general
+        path (HOOKS.add / HOOKS.mul → symnum.core.canonical, whose merge policy decides about a
+        term that may read the form), which builds the same form. One lock round covers the
+        membership check, the append and the table entry: _make's interning, inlined, and no
+        call in between, as this runs once per term."""
+        t = o.__class__
+        if t is Sym:
+            h = self._h  # a leaf: the height stays
+        elif t is Term and o._h <= self._h:
+            h = self._h if o._h < self._h else self._h + 1
+        else:
+            return self._general(o)
+        if _tree_mode():
+            return self._general(o)
         n = self._len
-        tkey = (self._key + hash(key) + _STEP) & _MASK
+        tkey = (self._key + hash(o) + _STEP) & _MASK
         _acquire()
         try:
             e = self._entries
             keys = e.keys
             if n == len(keys):  # the newest version: check and claim the key in one dict call
-                if e.pos.setdefault(key, n) != n:
-                    return None
+                if e.pos.setdefault(o, n) != n:
+                    e = None
             else:  # an older version: branch off a copy
-                i = e.pos.get(key)
+                i = e.pos.get(o)
                 if i is not None and i < n:
-                    return None
-                e = e.branch(n)
-                keys = e.keys
-                e.pos[key] = n
-            keys.append(key)
-            e.vals.append(1)
-            if _FORMS.get(tkey) is None:
-                obj = object.__new__(self.__class__)  # _new_form, inlined
-                _set_num(obj, self._num)
-                _set_entries(obj, e)
-                _set_len(obj, n + 1)
-                _set_key(obj, tkey)
-                _set_cache(obj, None)
-                wr = _Ref(obj, _form_gone)
-                wr.key = tkey
-                _FORMS[tkey] = wr
-                return obj
+                    e = None
+                else:
+                    e = e.branch(n)
+                    keys = e.keys
+                    e.pos[o] = n
+            if e is not None:
+                keys.append(o)
+                e.vals.append(1)
+                if _FORMS.get(tkey) is None:
+                    obj = _new(self.__class__)  # _new_form, inlined
+                    _set_num(obj, self._num)
+                    _set_entries(obj, e)
+                    _set_len(obj, n + 1)
+                    _set_key(obj, tkey)
+                    _set_cache(obj, None)
+                    _set_fh(obj, h)
+                    wr = _Ref(obj, _form_gone)
+                    wr.key = tkey
+                    _FORMS[tkey] = wr
+                    return obj
         finally:
             _release()
-        return self._make(self._num, e, n + 1, tkey)  # an equal form may be alive
+        if e is None:  # o is an entry already: x + x is 2·x
+            return self._general(o)
+        return self._make(self._num, e, n + 1, tkey, h)  # an equal form may be alive
 
     def _absent(self, key: Expr) -> bool:
         i = self._entries.pos.get(key)
@@ -435,7 +479,7 @@ class _Form(Expr):
     def with_number(self, num: Number) -> Any:
         """The same entries with another const (coeff): O(1)."""
         key = self._key + _salt(self._TAG, num) - _salt(self._TAG, self._num)
-        return type(self)._make(num, self._entries, self._len, key & _MASK)
+        return type(self)._make(num, self._entries, self._len, key & _MASK, self._h)
 
 
 class Add(_Form):
@@ -450,15 +494,13 @@ class Add(_Form):
         entries, h = _entries_of(terms)
         return cls._of(const, entries, len(entries.keys), h)
 
-    # `e = e + s` in a loop: a new symbol or call term appended to this sum, in one step (the
-    # general path, HOOKS.add → canonical.add, gives the same form with five more calls); a term
-    # that may read the sum (`x + sin(x)`, `x + sin(2·x)`) goes there to ask the merge policy
-    def __add__(self, o):
-        t = o.__class__
-        if (t is Sym or t is Term and not term_reads(o, self)) and not TREE_MODE.get():
-            r = self._push(o)
-            if r is not None:
-                return r
+    # `e = e + s` in a loop: a new symbol, or a call term no higher than the sum, appended in
+    # one step (the general path, HOOKS.add → canonical.add, gives the same form with five more
+    # calls); a call term higher than the sum may read it (`x + sin(x)`, `x + sin(2·sin(2·x))`)
+    # and goes there to ask the merge policy (symnum.core.merge.reads)
+    __add__ = _Form._grow
+
+    def _general(self, o):
         return HOOKS.add(self, o)
 
     @property
@@ -471,8 +513,9 @@ class Add(_Form):
 
 
 class Mul(_Form):
-    """coeff × Π base^exponent, with integer exponents and non-numeric, non-Mul bases.
-    Build it with symnum.core.canonical.mul, never directly."""
+    """coeff × Π base^exponent, with integer exponents and non-numeric bases; a base is a Mul
+    (under coefficient 1) only where the merge policy kept a product whole
+    (symnum.core.merge). Build it with symnum.core.canonical.mul, never directly."""
 
     __slots__ = ()
     _TAG = "M"
@@ -481,12 +524,9 @@ class Mul(_Form):
         entries, h = _entries_of(bases)
         return cls._of(coeff, entries, len(entries.keys), h)
 
-    def __mul__(self, o):  # `p = p * s`: as Add.__add__
-        t = o.__class__
-        if (t is Sym or t is Term) and not TREE_MODE.get():
-            r = self._push(o)
-            if r is not None:
-                return r
+    __mul__ = _Form._grow  # `p = p * s`: as Add.__add__ (a higher call term may read p)
+
+    def _general(self, o):
         return HOOKS.mul(self, o)
 
     @property
@@ -498,44 +538,13 @@ class Mul(_Form):
         return self._mapping()
 
 
-def holds(a: Any, s: Add) -> bool:
-    """Whether `a` is the sum `s` or holds it one level down: a form with `s` among its entries
-    (2·x, x·y, x², y + x kept whole) or `s` with another constant (x + 1: one interning look-up).
-    O(1), never a walk: the merge policy's notion of "reads" (symnum.core.merge)."""
-    if a is s:
-        return True
-    ta = a.__class__
-    if ta is Mul:
-        i = a._entries.pos.get(s)
-        return i is not None and i < a._len
-    if ta is Add:
-        i = a._entries.pos.get(s)
-        if i is not None and i < a._len:
-            return True
-        return a._len == s._len and a._num != s._num and a.with_number(s._num) is s
-    return False
-
-
-def term_reads(t: Term, s: Add) -> bool:
-    """Whether the call term `t` reads the sum `s`: one of its arguments `holds` it."""
-    for a in t.args:
-        if a is s:
-            return True
-        ta = a.__class__
-        if ta is Mul:  # holds(a, s), inlined: Add.__add__ asks this for every appended term
-            i = a._entries.pos.get(s)
-            if i is not None and i < a._len:
-                return True
-        elif ta is Add and holds(a, s):
-            return True
-    return False
-
-
 # slot setters (a member descriptor's __set__ is cheaper than object.__setattr__ by name)
 _set_cache = Expr._cache.__set__
 _set_op, _set_args, _set_meta = Term.op.__set__, Term.args.__set__, Term.meta.__set__
 _set_num, _set_entries = _Form._num.__set__, _Form._entries.__set__
 _set_len, _set_key = _Form._len.__set__, _Form._key.__set__
+_set_th, _set_fh = Term._h.__set__, _Form._h.__set__
+_new = object.__new__
 
 
 def cached(t: Expr, slot: str, compute):
