@@ -103,6 +103,10 @@ class Schedule:
 SPECIAL: dict = {}
 
 MAX_CHAIN = 64  # integer powers up to this exponent become multiplication chains
+# a sum of at least this many entries whose entries another sum shares (a Python-loop state
+# used twice a step: `x + h·v`, `x + a` inside `sin`) is computed from that sum's value
+PREFIX_MIN = 8
+PREFIX_TRIES = 4  # recorded prefix lengths tried below a sum's own length, per entries object
 
 
 _CONSTS: dict = {}  # float → its Ref (Refs are immutable; a deep chain asks for 0.5 10⁵ times)
@@ -141,6 +145,10 @@ class _Lowerer:
         self.loop_tables: dict[int, int] = {}  # loop node id → its ys table temporary
         self.loop_carries: dict[int, tuple] = {}
         self.op_info: dict[int, tuple] = {}  # id(op) → lower_call's facts about it
+        # (id(entries), k) → the Ref of the first k entries' sum (no constant), for sums
+        # lowered in entry order (`lower_grown_add`); the forms being lowered keep the entries
+        # objects alive, so their ids stay theirs
+        self.prefix_at: dict[tuple, Ref] = {}
 
     def ref(self, n: Any) -> Ref:
         r = self.refs.get(id(n))
@@ -202,6 +210,10 @@ class _Lowerer:
 
     # node lowering ----------------------------------------------------------------------------
     def lower_add(self, n: Add) -> Ref:
+        if n._len >= PREFIX_MIN:
+            r = self.lower_grown_add(n)
+            if r is not None:
+                return r
         acc: Ref | None = None
         items = n.entry_items()  # a fresh list
         if len(items) > 1:  # start from a term with coefficient 1 when there is one: x - y
@@ -219,6 +231,51 @@ class _Lowerer:
                 acc = self.sched.emit("add", acc, self.scale(c, r))
         if n.const != 0:
             acc = self.sched.emit("add", acc, _const(n.const))
+        return acc
+
+    def _prefix(self, E: Any, L: int) -> tuple[int, Ref | None]:  # noqa: N803
+        """(k, Ref) of the longest recorded sum of the first k ≤ L entries of E, trying the
+        few lengths just below L on E and then on the entries E was branched from."""
+        get = self.prefix_at.get
+        for _ in range(3):  # E, its parent, its grandparent
+            for k in range(L, max(L - PREFIX_TRIES, 0), -1):
+                r = get((id(E), k))
+                if r is not None:
+                    return k, r
+            parent = E.parent
+            if parent is None:
+                break
+            E, L = parent[0](), min(L, parent[1])
+            if E is None:
+                break
+        return 0, None
+
+    def lower_grown_add(self, n: Add) -> Ref | None:
+        """A sum whose entries are shared (an older version of a chain, or a branch of one),
+        lowered in entry order from the longest prefix already computed, recording each new
+        partial sum; None for a sum that shares nothing (lowered as usual). A Python loop
+        `x = x + h·v` whose every x is read then costs O(1) statements a step, not O(step)."""
+        E, L = n._entries, n._len
+        if len(E.keys) == L and E.parent is None and (id(E), L - 1) not in self.prefix_at:
+            return None
+        k, acc = self._prefix(E, L)
+        refs, emit, prefix_at, eid = self.refs, self.sched.emit, self.prefix_at, id(E)
+        keys, vals = E.keys, E.vals
+        for i in range(k, L):
+            t, c = keys[i], vals[i]
+            r = refs.get(id(t)) or self.ref(t)
+            if acc is None:
+                acc = r if c == 1 else self.scale(c, r)
+            elif c == 1:
+                acc = emit("add", acc, r)
+            elif c == -1:
+                acc = emit("sub", acc, r)
+            else:
+                acc = emit("add", acc, self.scale(c, r))
+            prefix_at[(eid, i + 1)] = acc
+        prefix_at[(eid, L)] = acc
+        if n.const != 0:
+            acc = emit("add", acc, _const(n.const))
         return acc
 
     def lower_mul(self, n: Mul) -> Ref:

@@ -8,28 +8,38 @@ term type, never interns anything and imports nothing of symnum's but the number
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from symnum.core.interning import Number, numkey
 
 
 class _Entries:
-    """Append-only entries (term → coefficient, or base → exponent) shared by a chain of forms."""
+    """Append-only entries (term → coefficient, or base → exponent) shared by a chain of forms.
 
-    __slots__ = ("keys", "vals", "pos")
+    `parent`: (weak reference to the entries this was branched from, n) when the first n
+    entries are a copy of that one's first n, else None. Scheduling reads it to compute a sum
+    that extends another from that sum's value (a Python-loop integrator's state used twice a
+    step: symnum.backends.schedule); weak, so a chain of branches does not keep every older
+    copy alive."""
+
+    __slots__ = ("keys", "vals", "pos", "parent", "__weakref__")
 
     def __init__(self, keys: list, vals: list) -> None:
         self.keys, self.vals = keys, vals
-        self.pos = {k: i for i, k in enumerate(keys)}
+        self.pos = dict(zip(keys, range(len(keys))))  # (in C: a branch copies O(n) entries)
+        self.parent = None
 
     def branch(self, n: int) -> _Entries:
         """A copy of the first n entries (appending to an older version of a chain)."""
-        return _Entries(self.keys[:n], self.vals[:n])
+        e = _Entries(self.keys[:n], self.vals[:n])
+        e.parent = (weakref.ref(self), n)
+        return e
 
 
 def _one_entry(k: Any, v: Number) -> _Entries:
     e = object.__new__(_Entries)
-    e.keys, e.vals, e.pos = [k], [v], {k: 0}
+    e.keys, e.vals, e.pos, e.parent = [k], [v], {k: 0}, None
     return e
 
 
