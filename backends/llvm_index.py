@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from symnum.backends.schedule import _operands
+from symnum.backends.schedule import PREFIX_MIN, _operands, sum_groups
 
 from symnum.core._gc import no_gc
 from symnum.core.terms import Add, Const, Mul, Term, numkey
@@ -50,7 +50,10 @@ def fingerprint(inputs: list[Any], outputs: list[Any], order: list | None = None
     slot = {id(s): i for i, s in enumerate(inputs)}
     pos: dict[int, int] = {}
     parts: list[str] = []
-    for n in walk(outputs) if order is None else order:
+    order = walk(outputs) if order is None else order
+    # which large sums share entries (the schedule computes those from the sums before them)
+    groups = sum_groups(order)
+    for n in order:
         k, tp = id(n), type(n)
         if k in slot:
             tok = f"I{slot[k]}"
@@ -59,6 +62,8 @@ def fingerprint(inputs: list[Any], outputs: list[Any], order: list | None = None
         elif tp is Add:
             tok = f"A{numkey(n.const)!r}|" + ";".join(
                 f"{pos[id(t)]}:{numkey(c)!r}" for t, c in n.entry_items())
+            if n._len >= PREFIX_MIN:
+                tok += f"@{groups[id(n._entries)]!r}"
         elif tp is Mul:
             tok = f"M{numkey(n.coeff)!r}|" + ";".join(
                 f"{pos[id(b)]}:{e!r}" for b, e in n.entry_items())

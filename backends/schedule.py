@@ -149,6 +149,8 @@ class _Lowerer:
         # lowered in entry order (`lower_grown_add`); the forms being lowered keep the entries
         # objects alive, so their ids stay theirs
         self.prefix_at: dict[tuple, Ref] = {}
+        # sum_groups of the graph being lowered (set by `schedule`): which sums share entries
+        self.groups: dict[int, tuple[int, int, int]] = {}
 
     def ref(self, n: Any) -> Ref:
         r = self.refs.get(id(n))
@@ -236,18 +238,16 @@ class _Lowerer:
     def _prefix(self, E: Any, L: int) -> tuple[int, Ref | None]:  # noqa: N803
         """(k, Ref) of the longest recorded sum of the first k ≤ L entries of E, trying the
         few lengths just below L on E and then on the entries E was branched from."""
-        get = self.prefix_at.get
-        for _ in range(3):  # E, its parent, its grandparent
+        get, groups = self.prefix_at.get, self.groups
+        for _ in range(3):  # E, its parent, its grandparent (entries of sums in the graph)
             for k in range(L, max(L - PREFIX_TRIES, 0), -1):
                 r = get((id(E), k))
                 if r is not None:
                     return k, r
-            parent = E.parent
-            if parent is None:
+            g = groups[id(E)]
+            if g[1] < 0:
                 break
-            E, L = parent[0](), min(L, parent[1])
-            if E is None:
-                break
+            E, L = E.parent[0](), min(L, g[2])
         return 0, None
 
     def lower_grown_add(self, n: Add) -> Ref | None:
@@ -256,7 +256,7 @@ class _Lowerer:
         partial sum; None for a sum that shares nothing (lowered as usual). A Python loop
         `x = x + h·v` whose every x is read then costs O(1) statements a step, not O(step)."""
         E, L = n._entries, n._len
-        if len(E.keys) == L and E.parent is None and (id(E), L - 1) not in self.prefix_at:
+        if not self.groups[id(E)][3]:
             return None
         k, acc = self._prefix(E, L)
         refs, emit, prefix_at, eid = self.refs, self.sched.emit, self.prefix_at, id(E)
@@ -343,6 +343,40 @@ class _Lowerer:
         if name == "pow" and _is_const(args[1], 0.5):  # numpy's power takes sqrt: (-inf)**.5 is nan
             return self.sched.emit("sqrt", args[0])
         return self.sched.emit(name, *args)
+
+
+def sum_groups(order: Sequence[Any]) -> dict[int, tuple[int, int, int, bool]]:
+    """id(entries) → (group, parent group or -1, parent prefix length, shared) for the sums of
+    at least PREFIX_MIN entries in `order` (groups numbered by first appearance). A sum's
+    entries are shared when another sum of the graph has the same entries object, or when they
+    were branched from (or into) the entries of another sum of the graph: only then is it
+    lowered from a prefix (`_Lowerer.lower_grown_add`). Everything here is a fact about the
+    graph, so llvm_index's fingerprint can state it (a cache hit must compute what a fresh
+    compile would, bit for bit)."""
+    first: dict[int, Any] = {}
+    count: dict[int, int] = {}
+    for n in order:
+        if type(n) is Add and n._len >= PREFIX_MIN:
+            E = n._entries
+            i = id(E)
+            if i not in first:
+                first[i] = E
+            count[i] = count.get(i, 0) + 1
+    groups: dict[int, tuple[int, int, int, bool]] = {}
+    linked: set[int] = set()
+    number = {i: g for g, i in enumerate(first)}
+    for i, E in first.items():
+        p = E.parent
+        P = p[0]() if p is not None else None
+        if P is not None and id(P) in number:
+            groups[i] = (number[i], number[id(P)], p[1], True)
+            linked.add(id(P))
+        else:
+            groups[i] = (number[i], -1, 0, count[i] > 1)
+    for i in linked:
+        g = groups[i]
+        groups[i] = (g[0], g[1], g[2], True)
+    return groups
 
 
 def _add_order(tc: tuple) -> tuple:
@@ -438,6 +472,7 @@ def schedule(inputs: Sequence[Sym], outputs: Sequence[Any],
     if order is None:
         order = postorder(list(outputs), _operands)
     pairs = _sin_cos_pairs(order)
+    low.groups = sum_groups(order)
     refs = low.refs
     for n in order:  # lower_node's dispatch, inlined (once per node of the graph)
         if id(n) in refs:

@@ -101,3 +101,19 @@ def test_random_shared_chains_match_the_interpreter(steps, seed):
     got = run_source(sched, *(POINT[s] for s in INPUTS))
     want = [float(sn.evaluate(o, POINT)) for o in outs]
     np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
+
+
+def test_the_llvm_index_states_which_sums_share_entries(tmp_path):
+    """The index key covers what the shared-prefix lowering depends on (llvm_index.fingerprint:
+    a hit must compute what a fresh compile would), and a hit gives the same bits."""
+    from symnum.backends import llvm_index
+
+    e = damped(60)
+    fp = llvm_index.fingerprint(INPUTS, [e])
+    assert fp is not None and "@(" in fp
+    vals = np.array([POINT[s] for s in INPUTS])
+    first = sn.build_function([e], *INPUTS, backend="llvm", cache_dir=tmp_path)
+    again = sn.build_function([e], *INPUTS, backend="llvm", cache_dir=tmp_path)
+    assert np.array_equal(np.asarray(first(*vals)), np.asarray(again(*vals)))
+    assert math.isclose(float(np.asarray(first(*vals)).ravel()[0]), numeric(damped, 60),
+                        rel_tol=1e-12)
