@@ -16,11 +16,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from symnum.backends.schedule import PREFIX_MIN, _operands, sum_groups
+from symnum.backends.schedule import PREFIX_MIN, sum_groups, walk_order
 
 from symnum.core._gc import no_gc
 from symnum.core.terms import Add, Const, Mul, Term, numkey
-from symnum.core.traversal import postorder
 
 _FORMAT = "symnum-llvm-index 1"
 _CODE: list[str] = []
@@ -40,7 +39,7 @@ def _code_digest() -> str:
 @no_gc  # walks of 10⁵-node graphs allocate while the graph is alive: no full GC scans
 def walk(outputs: list[Any]) -> list[Any]:
     """The schedule's walk order of the terms (`schedule(..., order=)` takes it too)."""
-    return postorder(list(outputs), _operands)
+    return walk_order(list(outputs))
 
 
 @no_gc
@@ -53,6 +52,7 @@ def fingerprint(inputs: list[Any], outputs: list[Any], order: list | None = None
     order = walk(outputs) if order is None else order
     # which large sums share entries (the schedule computes those from the sums before them)
     groups = sum_groups(order)
+    told: dict[int, int] = {}  # group → its entries stated so far (shared groups only)
     for n in order:
         k, tp = id(n), type(n)
         if k in slot:
@@ -60,10 +60,22 @@ def fingerprint(inputs: list[Any], outputs: list[Any], order: list | None = None
         elif tp is Const:
             tok = f"C{numkey(n.value)!r}"
         elif tp is Add:
-            tok = f"A{numkey(n.const)!r}|" + ";".join(
-                f"{pos[id(t)]}:{numkey(c)!r}" for t, c in n.entry_items())
+            start = 0
             if n._len >= PREFIX_MIN:
-                tok += f"@{groups[id(n._entries)]!r}"
+                g = groups[id(n._entries)]
+                if g[3]:  # shared: state only the entries beyond those its group's earlier
+                    # sums (or its parent group's first g[2]) stated: linear text, not O(step²)
+                    start = told.get(g[0], -1)
+                    if start < 0:
+                        start = min(told.get(g[1], 0), g[2]) if g[1] >= 0 else 0
+                    start = min(start, n._len)
+                    told[g[0]] = max(start, n._len)
+                head = f"A{numkey(n.const)!r}@{g!r}:{start}:{n._len}|"
+            else:
+                head = f"A{numkey(n.const)!r}|"
+            E, L = n._entries, n._len
+            tok = head + ";".join(f"{pos[id(t)]}:{numkey(c)!r}"
+                                  for t, c in zip(E.keys[start:L], E.vals[start:L]))
         elif tp is Mul:
             tok = f"M{numkey(n.coeff)!r}|" + ";".join(
                 f"{pos[id(b)]}:{e!r}" for b, e in n.entry_items())

@@ -345,6 +345,53 @@ class _Lowerer:
         return self.sched.emit(name, *args)
 
 
+def walk_order(outputs: Sequence[Any]) -> list:
+    """`postorder(outputs, _operands)`, the same list, without rereading the entries of large
+    sums that extend a sum already emitted: a sum's first k entries are all emitted once a sum
+    of k entries over the same entries object (or the prefix it was branched from) is, so its
+    children start after them (a Python-loop state sum read every step: O(step) per step
+    otherwise). Entries skipped are ones the walk would skip as seen."""
+    seen: set[int] = set()
+    mark = seen.add
+    out: list = []
+    emit = out.append
+    done: dict[int, int] = {}  # id(entries) → length of its prefix emitted
+
+    def kids(n: Any) -> Any:
+        if type(n) is Add and n._len >= PREFIX_MIN:
+            E = n._entries
+            start = done.get(id(E), 0)
+            p = E.parent
+            if p is not None:
+                P = p[0]()
+                if P is not None:
+                    start = max(start, min(done.get(id(P), 0), p[1]))
+            return E.keys[start:n._len]
+        return _operands(n)
+
+    for root in outputs:
+        if id(root) in seen:
+            continue
+        mark(id(root))
+        stack = [(root, iter(kids(root)))]
+        push, pop = stack.append, stack.pop
+        while stack:
+            node, it = stack[-1]
+            for a in it:
+                if id(a) not in seen:
+                    mark(id(a))
+                    push((a, iter(kids(a))))
+                    break
+            else:
+                pop()
+                emit(node)
+                if type(node) is Add and node._len >= PREFIX_MIN:
+                    i = id(node._entries)
+                    if done.get(i, 0) < node._len:
+                        done[i] = node._len
+    return out
+
+
 def sum_groups(order: Sequence[Any]) -> dict[int, tuple[int, int, int, bool]]:
     """id(entries) → (group, parent group or -1, parent prefix length, shared) for the sums of
     at least PREFIX_MIN entries in `order` (groups numbered by first appearance). A sum's
@@ -465,12 +512,12 @@ def schedule(inputs: Sequence[Sym], outputs: Sequence[Any],
     >>> [i.op for i in s.instrs]
     ['sin', 'mul', 'mul', 'mul', 'add']
 
-    `order`: `postorder(outputs, _operands)` when the caller has it already (the llvm backend's
+    `order`: `walk_order(outputs)` when the caller has it already (the llvm backend's
     index walks the same order).
     """
     low = _Lowerer(inputs)
     if order is None:
-        order = postorder(list(outputs), _operands)
+        order = walk_order(outputs)
     pairs = _sin_cos_pairs(order)
     low.groups = sum_groups(order)
     refs = low.refs

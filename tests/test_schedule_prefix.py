@@ -14,7 +14,8 @@ import math
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from symnum.backends.schedule import PREFIX_MIN, schedule
+from symnum.backends.schedule import PREFIX_MIN, _operands, schedule, walk_order
+from symnum.core.traversal import postorder
 from test_schedule import run_source
 
 import symnum as sn
@@ -63,6 +64,7 @@ def test_loops_that_read_their_sum_twice_a_step_lower_to_linear_code():
 def test_the_shared_prefix_code_computes_the_loop():
     for f in (damped, sine_shift):
         e = f(150)
+        assert [id(m) for m in walk_order([e])] == [id(m) for m in postorder([e], _operands)]
         sched = schedule(INPUTS, [e])
         got = run_source(sched, *(POINT[s] for s in INPUTS))[0]
         assert math.isclose(got, numeric(f, 150), rel_tol=1e-12, abs_tol=1e-14)
@@ -97,6 +99,8 @@ def test_random_shared_chains_match_the_interpreter(steps, seed):
         e = base + coef * term
         kept.append(e)
     outs = kept[-4:] + [sum(kept[1:], sn.Const(0.0))]
+    plain = postorder(list(outs), _operands)  # the walk that skips emitted prefixes: same list
+    assert [id(m) for m in walk_order(outs)] == [id(m) for m in plain]
     sched = schedule(INPUTS, outs)
     got = run_source(sched, *(POINT[s] for s in INPUTS))
     want = [float(sn.evaluate(o, POINT)) for o in outs]
