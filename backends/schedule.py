@@ -351,10 +351,6 @@ def walk_order(outputs: Sequence[Any]) -> list:
     of k entries over the same entries object (or the prefix it was branched from) is, so its
     children start after them (a Python-loop state sum read every step: O(step) per step
     otherwise). Entries skipped are ones the walk would skip as seen."""
-    seen: set[int] = set()
-    mark = seen.add
-    out: list = []
-    emit = out.append
     done: dict[int, int] = {}  # id(entries) → length of its prefix emitted
 
     def kids(n: Any) -> Any:
@@ -369,27 +365,13 @@ def walk_order(outputs: Sequence[Any]) -> list:
             return E.keys[start:n._len]
         return _operands(n)
 
-    for root in outputs:
-        if id(root) in seen:
-            continue
-        mark(id(root))
-        stack = [(root, iter(kids(root)))]
-        push, pop = stack.append, stack.pop
-        while stack:
-            node, it = stack[-1]
-            for a in it:
-                if id(a) not in seen:
-                    mark(id(a))
-                    push((a, iter(kids(a))))
-                    break
-            else:
-                pop()
-                emit(node)
-                if type(node) is Add and node._len >= PREFIX_MIN:
-                    i = id(node._entries)
-                    if done.get(i, 0) < node._len:
-                        done[i] = node._len
-    return out
+    def emitted(n: Any) -> None:
+        if type(n) is Add and n._len >= PREFIX_MIN:
+            i = id(n._entries)
+            if done.get(i, 0) < n._len:
+                done[i] = n._len
+
+    return postorder(list(outputs), kids, emitted)
 
 
 def sum_groups(order: Sequence[Any]) -> dict[int, tuple[int, int, int, bool]]:

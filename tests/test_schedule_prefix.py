@@ -15,10 +15,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from symnum.backends.schedule import PREFIX_MIN, _operands, schedule, walk_order
-from symnum.core.traversal import postorder
 from test_schedule import run_source
 
 import symnum as sn
+from symnum.core.traversal import postorder
 
 a, c, h, k, x0, v0 = sn.symbols("a c h k x0 v0")
 INPUTS = [a, c, h, k, x0, v0]

@@ -23,10 +23,13 @@ def _call_arguments(node: Any) -> list:
     return arguments(node) if iscall(node) else []
 
 
-def postorder(roots: Iterable[Any], children: Callable[[Any], list] | None = None) -> list:
+def postorder(roots: Iterable[Any], children: Callable[[Any], list] | None = None,
+              after: Callable[[Any], None] | None = None) -> list:
     """Every node reachable from `roots`, each once, children before parents.
 
-    `children` overrides what counts as a node's children (default: its call arguments).
+    `children` overrides what counts as a node's children (default: its call arguments);
+    `after(node)`, when given, runs as each node is emitted (all its children are by then), so
+    `children` may leave out what an emitted node already covers.
 
     >>> import symnum as sn
     >>> x, y = sn.symbols("x y")
@@ -58,6 +61,8 @@ def postorder(roots: Iterable[Any], children: Callable[[Any], list] | None = Non
             else:
                 pop()
                 emit(node)
+                if after is not None:
+                    after(node)
     return out
 
 
