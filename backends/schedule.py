@@ -49,23 +49,6 @@ class Instr:
 _new = object.__new__
 
 
-def _instr(dst: int, op: str, args: tuple) -> Instr:
-    """Instr(dst, op, args), filling the frozen instance's fields directly: half the cost of the
-    generated __init__ (a 10⁵-deep chain emits 300,000 of them)."""
-    ins = _new(Instr)
-    d = ins.__dict__
-    d["dst"], d["op"], d["args"] = dst, op, args
-    return ins
-
-
-def _tmp(dst: int) -> Ref:
-    """Ref("tmp", dst), as _instr."""
-    r = _new(Ref)
-    d = r.__dict__
-    d["kind"], d["index"], d["value"] = "tmp", dst, 0.0
-    return r
-
-
 @dataclass
 class Schedule:
     """Straight-line code: inputs are slots 0..n_in-1, outputs[k] is the Ref of output k."""
@@ -81,7 +64,8 @@ class Schedule:
     def emit(self, op: str, *args: Ref) -> Ref:
         dst = self.n_tmp
         self.n_tmp = dst + 1
-        # _instr and _tmp, inlined: this runs once per statement (300,000 for a 10⁵-deep chain)
+        # the frozen Instr's and Ref's fields filled directly: half the cost of the generated
+        # __init__s, and this runs once per statement (300,000 for a 10⁵-deep chain)
         ins = _new(Instr)
         d = ins.__dict__
         d["dst"], d["op"], d["args"] = dst, op, args
@@ -150,7 +134,7 @@ class _Lowerer:
         # objects alive, so their ids stay theirs
         self.prefix_at: dict[tuple, Ref] = {}
         # sum_groups of the graph being lowered (set by `schedule`): which sums share entries
-        self.groups: dict[int, tuple[int, int, int]] = {}
+        self.groups: dict[int, tuple[int, int, int, bool]] = {}
 
     def ref(self, n: Any) -> Ref:
         r = self.refs.get(id(n))
@@ -222,18 +206,20 @@ class _Lowerer:
             items.sort(key=_add_order)  # is one sub, not neg + add (a stable sort)
         refs = self.refs
         for t, c in items:
-            r = refs.get(id(t)) or self.ref(t)
-            if acc is None:
-                acc = r if c == 1 else self.scale(c, r)
-            elif c == 1:
-                acc = self.sched.emit("add", acc, r)
-            elif c == -1:
-                acc = self.sched.emit("sub", acc, r)
-            else:
-                acc = self.sched.emit("add", acc, self.scale(c, r))
+            acc = self.add_term(acc, refs.get(id(t)) or self.ref(t), c)
         if n.const != 0:
             acc = self.sched.emit("add", acc, _const(n.const))
         return acc
+
+    def add_term(self, acc: Ref | None, r: Ref, c: Any) -> Ref:
+        """acc + c·r (c·r when acc is None): one add or sub, the product shared (`scale`)."""
+        if acc is None:
+            return r if c == 1 else self.scale(c, r)
+        if c == 1:
+            return self.sched.emit("add", acc, r)
+        if c == -1:
+            return self.sched.emit("sub", acc, r)
+        return self.sched.emit("add", acc, self.scale(c, r))
 
     def _prefix(self, E: Any, L: int) -> tuple[int, Ref | None]:  # noqa: N803
         """(k, Ref) of the longest recorded sum of the first k ≤ L entries of E, trying the
@@ -245,9 +231,9 @@ class _Lowerer:
                 if r is not None:
                     return k, r
             g = groups[id(E)]
-            if g[1] < 0:
+            if g[1] < 0:  # no source among the graph's sums
                 break
-            E, L = E.parent[0](), min(L, g[2])
+            E, L = E.source()[0], min(L, g[2])
         return 0, None
 
     def lower_grown_add(self, n: Add) -> Ref | None:
@@ -259,23 +245,15 @@ class _Lowerer:
         if not self.groups[id(E)][3]:
             return None
         k, acc = self._prefix(E, L)
-        refs, emit, prefix_at, eid = self.refs, self.sched.emit, self.prefix_at, id(E)
+        refs, prefix_at, eid = self.refs, self.prefix_at, id(E)
         keys, vals = E.keys, E.vals
         for i in range(k, L):
-            t, c = keys[i], vals[i]
-            r = refs.get(id(t)) or self.ref(t)
-            if acc is None:
-                acc = r if c == 1 else self.scale(c, r)
-            elif c == 1:
-                acc = emit("add", acc, r)
-            elif c == -1:
-                acc = emit("sub", acc, r)
-            else:
-                acc = emit("add", acc, self.scale(c, r))
+            t = keys[i]
+            acc = self.add_term(acc, refs.get(id(t)) or self.ref(t), vals[i])
             prefix_at[(eid, i + 1)] = acc
         prefix_at[(eid, L)] = acc
         if n.const != 0:
-            acc = emit("add", acc, _const(n.const))
+            acc = self.sched.emit("add", acc, _const(n.const))
         return acc
 
     def lower_mul(self, n: Mul) -> Ref:
@@ -357,11 +335,9 @@ def walk_order(outputs: Sequence[Any]) -> list:
         if type(n) is Add and n._len >= PREFIX_MIN:
             E = n._entries
             start = done.get(id(E), 0)
-            p = E.parent
-            if p is not None:
-                P = p[0]()
-                if P is not None:
-                    start = max(start, min(done.get(id(P), 0), p[1]))
+            src = E.source()
+            if src is not None:
+                start = max(start, min(done.get(id(src[0]), 0), src[1]))
             return E.keys[start:n._len]
         return _operands(n)
 
@@ -395,11 +371,10 @@ def sum_groups(order: Sequence[Any]) -> dict[int, tuple[int, int, int, bool]]:
     linked: set[int] = set()
     number = {i: g for g, i in enumerate(first)}
     for i, E in first.items():
-        p = E.parent
-        P = p[0]() if p is not None else None
-        if P is not None and id(P) in number:
-            groups[i] = (number[i], number[id(P)], p[1], True)
-            linked.add(id(P))
+        src = E.source()
+        if src is not None and id(src[0]) in number:
+            groups[i] = (number[i], number[id(src[0])], src[1], True)
+            linked.add(id(src[0]))
         else:
             groups[i] = (number[i], -1, 0, count[i] > 1)
     for i in linked:

@@ -30,6 +30,14 @@ class _Entries:
         self.pos = dict(zip(keys, range(len(keys))))  # (in C: a branch copies O(n) entries)
         self.parent = None
 
+    def source(self) -> tuple[_Entries, int] | None:
+        """(the entries this was branched from, n) while those are alive, else None."""
+        p = self.parent
+        if p is None:
+            return None
+        src = p[0]()
+        return None if src is None else (src, p[1])
+
     def branch(self, n: int) -> _Entries:
         """A copy of the first n entries (appending to an older version of a chain)."""
         e = _Entries(self.keys[:n], self.vals[:n])
