@@ -8,10 +8,10 @@ import ctypes
 import gc
 import os
 import re
-import threading
 
 import numpy as np
 import pytest
+from _threads import mismatches_together
 from symnum.backends import llvm_scratch
 
 import symnum as sn
@@ -143,24 +143,15 @@ def test_two_threads_calling_one_kernel_get_their_own_scratch():
     k = lower(fn, "llvm", cache=False)
     xs = [RNG.standard_normal(n) for _ in range(2)]
     wants = [fn(x) for x in xs]
-    errors, start = [], threading.Barrier(2)
+    outs = [np.empty(n) for _ in range(2)]
+    entries = [_table_entry(k, xs[j], outs[j]) for j in range(2)]  # (call, its table)
 
     def work(j):
-        out = np.empty(n)
-        call, _table = _table_entry(k, xs[j], out)
-        start.wait()
-        for _ in range(150):
-            out[:] = np.nan
-            call()
-            if not np.allclose(out, wants[j], rtol=1e-12, atol=1e-12):
-                errors.append(j)
+        outs[j][:] = np.nan
+        entries[j][0]()
+        return np.allclose(outs[j], wants[j], rtol=1e-12, atol=1e-12)
 
-    ts = [threading.Thread(target=work, args=(j,)) for j in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert not errors
+    assert not mismatches_together(work, 150)
     assert k.arena.parked is not None  # one block parked; the other call's freed
 
 

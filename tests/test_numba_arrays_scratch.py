@@ -4,10 +4,9 @@ interpreter, across calls and threads."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
+from _threads import mismatches_together
 from symnum.backends.numba_arrays import scratch_plan
 
 import symnum as sn
@@ -92,17 +91,6 @@ def test_threads_calling_one_numba_kernel_get_their_own_temporaries():
     assert k._temps
     xs = [RNG.standard_normal(n) for _ in range(2)]
     wants = [fn(x) for x in xs]
-    errors, start = [], threading.Barrier(2)
-
-    def work(j):
-        start.wait()
-        for _ in range(100):
-            if not np.allclose(k(xs[j]), wants[j], rtol=1e-12, atol=1e-12):
-                errors.append(j)
-
-    ts = [threading.Thread(target=work, args=(j,)) for j in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    errors = mismatches_together(
+        lambda j: np.allclose(k(xs[j]), wants[j], rtol=1e-12, atol=1e-12), 100)
     assert not errors and 1 <= len(k._pool) <= 2
