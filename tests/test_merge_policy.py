@@ -169,14 +169,20 @@ def run(ops):
     return vals
 
 
+def same_with_and_without_the_bound(program, ops, pool) -> None:
+    """`program(ops)` builds the same objects bounded and unbounded (the bound leaves forms
+    over at most `pool` distinct operands as they were); the products' tests use it too."""
+    assert len(pool) <= MERGE_LIMIT.get()
+    bounded = program(ops)
+    with merge_limit(None):
+        unbounded = program(ops)
+    assert all(a is b for a, b in zip(bounded, unbounded))
+
+
 @settings(max_examples=200, deadline=None)
 @given(OPS)
 def test_small_sums_are_canonical_as_without_the_bound(ops):
-    assert len(POOL) <= MERGE_LIMIT.get()
-    bounded = run(ops)
-    with merge_limit(None):
-        unbounded = run(ops)
-    assert all(a is b for a, b in zip(bounded, unbounded))
+    same_with_and_without_the_bound(run, ops, POOL)
 
 
 def euler(steps: int, x, rhs):

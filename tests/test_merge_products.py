@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_merge_policy import same_with_and_without_the_bound
 
 import symnum as sn
 from symnum.core.canonical import mul
 from symnum.core.expand import flatten
-from symnum.core.merge import MERGE_LIMIT, READ_BUDGET, merge_limit, reads
+from symnum.core.merge import READ_BUDGET, merge_limit, reads
 from symnum.core.terms import Add, Mul, Term
 from symnum.core.traversal import arguments, iscall, postorder
 
@@ -153,11 +154,7 @@ def run(ops):
 @settings(max_examples=200, deadline=None)
 @given(OPS)
 def test_small_products_are_canonical_as_without_the_bound(ops):
-    assert len(POOL) <= MERGE_LIMIT.get()
-    bounded = run(ops)
-    with merge_limit(None):
-        unbounded = run(ops)
-    assert all(a is b for a, b in zip(bounded, unbounded))
+    same_with_and_without_the_bound(run, ops, POOL)
 
 
 POOL2 = list(sn.symbols("r0 r1 r2"))
